@@ -121,7 +121,8 @@ def preprocess_ino(ino_files: Sequence[Path]) -> str:
         if name in _NOT_FUNCTIONS or ret.split()[0] in ("static_assert", "return", "else", "typedef"):
             continue
         proto = f"{ret} {name}({m['args'].strip()});"
-        if proto not in prototypes and re.search(rf"\b{name}\s*\([^)]*\)\s*;", code) is None:
+        declared = re.search(rf"^[ \t]*[A-Za-z_][\w\s\*&:<>,]*\b{name}\s*\([^)]*\)\s*;", code, re.MULTILINE)
+        if proto not in prototypes and declared is None:
             prototypes.append(proto)
     out = ["#include <Arduino.h>"]
     first = True
@@ -249,7 +250,7 @@ def elf_sizes(elf_path: Path) -> tuple[int, int, int, list[SymbolSize]]:
                 totals[kind] += sec["sh_size"]
                 kinds[i] = "code" if sec["sh_flags"] & SH_FLAGS.SHF_EXECINSTR else (
                     "const" if kind == "text" else kind)
-        symbols: dict[str, SymbolSize] = {}
+        symbols: dict[int, SymbolSize] = {}  # by address: aliases (__aeabi_dadd = __adddf3) count once
         symtab = elf.get_section_by_name(".symtab")
         for sym in symtab.iter_symbols() if symtab else []:
             if sym["st_info"]["type"] not in ("STT_FUNC", "STT_OBJECT") or sym["st_size"] == 0:
@@ -257,7 +258,7 @@ def elf_sizes(elf_path: Path) -> tuple[int, int, int, list[SymbolSize]]:
             shndx = sym["st_shndx"]
             if not isinstance(shndx, int) or shndx not in kinds:
                 continue
-            symbols.setdefault(sym.name, SymbolSize(sym.name, sym["st_size"], kinds[shndx]))
+            symbols.setdefault(sym["st_value"], SymbolSize(sym.name, sym["st_size"], kinds[shndx]))
     largest = sorted(symbols.values(), key=lambda s: (-s.size_bytes, s.name))[:10]
     return totals["text"], totals["data"], totals["bss"], largest
 
@@ -322,8 +323,12 @@ def build_sketch(
 
     with tempfile.TemporaryDirectory(prefix="armlprof-build-") as tmp:
         work = Path(tmp)
-        sketch_cpp = work / f"{sketch_dir.name}.ino.cpp"
-        sketch_cpp.write_text(preprocess_ino(inos))
+        # A stable path per sketch folder, so the preprocessed sketch hits the object cache on rebuilds.
+        sketch_cpp = root / "preprocessed" / _sha(str(sketch_dir))[:16] / f"{sketch_dir.name}.ino.cpp"
+        sketch_cpp.parent.mkdir(parents=True, exist_ok=True)
+        text = preprocess_ino(inos)
+        if not sketch_cpp.is_file() or sketch_cpp.read_text() != text:
+            sketch_cpp.write_text(text)
         core_sources = [CORE_DIR / s for s in CORE_SOURCES] + [CORE_DIR / f"console_{board.console_driver}.c",
                                                                board.startup_source]
         jobs_list = [
