@@ -187,9 +187,11 @@ def _parse_depfile(depfile: Path) -> list[Path]:
 
 
 def _first_error(stderr: str) -> str:
-    for line in stderr.splitlines():
-        if "error" in line.lower():
-            return line.strip()
+    lines = stderr.splitlines()
+    for marker in (": error:", ": fatal error:", "error"):
+        for line in lines:
+            if marker in line.lower():
+                return line.strip()
     return stderr.strip().splitlines()[0] if stderr.strip() else "unknown error"
 
 

@@ -90,7 +90,8 @@ CHECKS: list[Callable[[], Check]] = [
     _executable("renode", ["--version"], "the `renode` target",
                 "install Renode from its releases or `pip install renode-run && renode-run download`"),
     _executable("arduino-cli", ["version"], "the `serial` target: builds and uploads with the official cores",
-                "install arduino-cli (arduino.github.io/arduino-cli) and the cores arduino:mbed_nano, SPRESENSE:spresense"),
+                "install arduino-cli (arduino.github.io/arduino-cli) and the cores arduino:mbed_nano, "
+                "SPRESENSE:spresense"),
     _tflm_tree,
     _serial_ports,
 ]
