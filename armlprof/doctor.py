@@ -88,7 +88,7 @@ CHECKS: list[Callable[[], Check]] = [
     _python_package("tflite_micro", "tflite-micro", "bit-exact reference outputs for .tflite models",
                     "pip install tflite-micro"),
     _executable("renode", ["--version"], "the `renode` target",
-                "install Renode from its releases or `pip install renode-run && renode-run download`"),
+                "install Renode (a release package or portable build from renode.io, or the renode-run tool)"),
     _executable("arduino-cli", ["version"], "the `serial` target: builds and uploads with the official cores",
                 "install arduino-cli (arduino.github.io/arduino-cli) and the cores arduino:mbed_nano, "
                 "SPRESENSE:spresense"),
