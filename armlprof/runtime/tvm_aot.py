@@ -1,0 +1,26 @@
+"""Runtime `tvm-aot`: TVM-generated operators called in order by a generated entry function (AOT executor).
+
+All intermediate tensors live in one static workspace (`.bss`) packed by tensor liveness; model_init only
+sets tensor pointers, so initialization costs nearly nothing and uses no heap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from armlprof.runtime.base import GeneratedModel
+from armlprof.runtime.tvm_common import TvmRuntimeBase
+
+
+class TvmAotRuntime(TvmRuntimeBase):
+    name = "tvm-aot"
+    executor = "aot"
+
+    def generate(self, model: Any, src_dir: Path, board: Any, **options: Any) -> GeneratedModel:
+        from armlprof.tvm.emit import write_aot
+
+        program = self._program(model)
+        src_dir = Path(src_dir)
+        write_aot(program, src_dir)
+        return self._generated(model, program, src_dir, program.workspace_bytes)

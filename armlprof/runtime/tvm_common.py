@@ -1,0 +1,47 @@
+"""What the two TVM runtimes share: availability check, compile (cached), GeneratedModel figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from armlprof.errors import ArmlprofError
+from armlprof.runtime.base import GeneratedModel, Runtime, write_model_header
+
+
+class TvmRuntimeBase(Runtime):
+    executor = ""
+
+    def unavailable_reason(self) -> str | None:
+        try:
+            import tvm  # noqa: F401
+            from tvm import te, tirx  # noqa: F401
+        except Exception as exc:  # ImportError, or a broken TVM install raising at import
+            return f"TVM is not importable ({type(exc).__name__}: {exc}); install it with: pip install 'apache-tvm>=0.25,<0.28'"
+        return None
+
+    def version(self) -> str:
+        from armlprof.tvm.codegen import tvm_version
+
+        return tvm_version()
+
+    def _program(self, model: Any):
+        reason = self.unavailable_reason()
+        if reason:
+            raise ArmlprofError(reason)
+        if getattr(model, "path", None) is None:
+            raise ArmlprofError(f"model '{model.name}' has no .tflite file; the {self.name} runtime needs one "
+                                "(use --runtime handwritten for builtin:dense)")
+        from armlprof.tvm.compiler import compile_model
+
+        return compile_model(Path(model.path), model.sha256)
+
+    def _generated(self, model: Any, program, src_dir: Path, workspace_bytes: int | None, **notes) -> GeneratedModel:
+        write_model_header(src_dir, self.name, model.input_bytes, model.output_bytes)
+        return GeneratedModel(
+            runtime=self.name, runtime_version=f"tvm {program.tvm_version}", src_dir=src_dir,
+            input_bytes=model.input_bytes, output_bytes=model.output_bytes, workspace_bytes=workspace_bytes,
+            notes={"executor": self.executor, "constant_bytes": program.constant_bytes,
+                   "operator_functions": program.distinct_functions, "steps": len(program.steps),
+                   "macs": program.stats.get("macs"), "tvm_compile_seconds": round(program.compile_seconds, 3),
+                   **notes})

@@ -1,0 +1,175 @@
+"""Model -> Program: import, build the integer kernels, lower them with TVM, plan memory; cached on disk.
+
+A `Program` is everything the executors' emitters need and nothing TVM-specific: the generated operator C,
+the ordered steps (function + argument entries), the entries (activations, constants, model input/output)
+and both memory plans. Programs are cached under ~/.cache/armlprof/tvm/ keyed by (model sha256, TVM version,
+this code generator's version, options), so a second profile of the same model skips TVM entirely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from armlprof.tvm import codegen, planner
+from armlprof.tvm.importer import Graph, import_tflite
+from armlprof.tvm.ops import Kernel, build_copy, build_kernel
+
+# Bump when generated code or Program layout changes (invalidates the cache).
+CODEGEN_VERSION = "1"
+
+
+@dataclass
+class Entry:
+    """A tensor as the executors see it (TVM graph JSON's data entry)."""
+
+    id: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str  # "int8" | "int32"
+    kind: str  # "input" | "output" | "activation" | "constant"
+    data: np.ndarray | None = None  # constants
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+@dataclass
+class Step:
+    name: str  # node name, e.g. "conv_2d_3"
+    kind: str
+    function: str  # C symbol of the TVM-generated packed function
+    args: list[int]  # entry ids: activation inputs, constants, output last
+    macs: int = 0
+
+
+@dataclass
+class Program:
+    model_sha256: str
+    tvm_version: str
+    operator_source: str
+    entries: list[Entry]
+    steps: list[Step]
+    input_entry: int
+    output_entry: int
+    workspace_offsets: dict[int, int]  # AOT: activation entry -> byte offset
+    workspace_bytes: int
+    storage_ids: dict[int, int]  # graph executor: non-constant entry -> storage id
+    storage_bytes: list[int]
+    distinct_functions: int
+    compile_seconds: float
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def constant_bytes(self) -> int:
+        return sum(e.nbytes for e in self.entries if e.kind == "constant")
+
+
+def _alias_reshapes(graph: Graph) -> tuple[dict[int, int], list[tuple[int, int]]]:
+    """RESHAPE moves no bytes: map each reshaped tensor onto one buffer. Returns (alias, copies needed)."""
+    root: dict[int, int] = {}
+
+    def find(t: int) -> int:
+        while t in root:
+            t = root[t]
+        return t
+
+    io = set(graph.inputs) | set(graph.outputs)
+    copies = []
+    for op in graph.operators:
+        if op.kind != "RESHAPE":
+            continue
+        src, dst = find(op.inputs[0]), find(op.outputs[0])
+        if src in io and dst in io:
+            copies.append((src, dst))
+        elif dst in io:
+            root[src] = dst
+        else:
+            root[dst] = src
+    return {t: find(t) for t in range(len(graph.tensors))}, copies
+
+
+def build_program(path: Path, sha256: str) -> Program:
+    t0 = time.perf_counter()
+    graph = import_tflite(path)
+    alias, copies = _alias_reshapes(graph)
+    kernels: list[Kernel] = []
+    pending_copies = list(copies)
+    for op in graph.operators:
+        if op.kind == "RESHAPE":
+            for src, dst in list(pending_copies):
+                if src == alias[op.inputs[0]] and dst == alias[op.outputs[0]]:
+                    kernels.append(build_copy(graph, src, dst))
+                    pending_copies.remove((src, dst))
+            continue
+        kernels.append(build_kernel(graph, op))
+    lowered = codegen.lower_kernels(kernels)
+
+    entries: list[Entry] = []
+    entry_of_tensor: dict[int, int] = {}
+    in_t, out_t = alias[graph.inputs[0]], alias[graph.outputs[0]]
+
+    def activation_entry(t: int) -> int:
+        t = alias[t]
+        if t not in entry_of_tensor:
+            tensor = graph.tensors[t]
+            kind = "input" if t == in_t else "output" if t == out_t else "activation"
+            entry_of_tensor[t] = len(entries)
+            entries.append(Entry(len(entries), tensor.name, tensor.shape, "int8", kind))
+        return entry_of_tensor[t]
+
+    activation_entry(in_t)
+    steps: list[Step] = []
+    for i, k in enumerate(kernels):
+        args = [activation_entry(t) for t in k.inputs]
+        for role, data in k.constants:
+            arr = np.ascontiguousarray(data)
+            entries.append(Entry(len(entries), f"{k.kind.lower()}_{i}_{role}", arr.shape, str(arr.dtype),
+                                 "constant", arr))
+            args.append(len(entries) - 1)
+        args.append(activation_entry(k.output))
+        steps.append(Step(f"{k.kind.lower()}_{i}", k.kind, lowered.function_of[i], args, k.macs))
+
+    sizes = {e.id: e.nbytes for e in entries if e.kind != "constant"}
+    io_steps = [([a for a in s.args if entries[a].kind != "constant"][:-1], s.args[-1]) for s in steps]
+    acts = {e.id for e in entries if e.kind == "activation"}
+    offsets, workspace = planner.plan_workspace(planner.lifetimes(io_steps, acts, sizes))
+    in_e, out_e = entry_of_tensor[in_t], entry_of_tensor[out_t]
+    pinned = {in_e: (-1, len(steps)), out_e: (-1, len(steps))}  # set_input/get_output copies
+    storage_of, storage_bytes = planner.plan_storage_ids(
+        planner.lifetimes(io_steps, acts | {in_e, out_e}, sizes, pinned))
+    return Program(sha256, codegen.tvm_version(), lowered.source, entries, steps, in_e, out_e, offsets, workspace,
+                   storage_of, storage_bytes, lowered.distinct_functions, time.perf_counter() - t0,
+                   {"macs": sum(s.macs for s in steps), "operators": graph.operator_names})
+
+
+def cache_dir() -> Path:
+    base = Path(os.environ.get("ARMLPROF_CACHE", Path.home() / ".cache" / "armlprof"))
+    d = base / "tvm"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def compile_model(path: Path, sha256: str | None = None, *, use_cache: bool = True) -> Program:
+    """The Program for a .tflite model, from the cache when TVM already compiled it."""
+    path = Path(path)
+    sha256 = sha256 or hashlib.sha256(path.read_bytes()).hexdigest()
+    key = hashlib.sha256(f"{sha256}|{codegen.tvm_version()}|{CODEGEN_VERSION}".encode()).hexdigest()[:24]
+    cached = cache_dir() / f"{key}.pkl"
+    if use_cache and cached.is_file():
+        try:
+            return pickle.loads(cached.read_bytes())
+        except Exception:  # a truncated or stale cache file: rebuild it
+            cached.unlink(missing_ok=True)
+    program = build_program(path, sha256)
+    tmp = cached.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_bytes(pickle.dumps(program))
+    tmp.replace(cached)
+    return program

@@ -1,0 +1,166 @@
+"""Read an int8 .tflite flatbuffer into armlprof's small graph IR (tensors + operators in execution order).
+
+Why our own importer: TVM 0.27's Relax TFLite frontend fails on both study models and lowers quantized
+operators through float dequantize/quantize, which is neither integer-only nor bit-exact with TFLM. This
+importer keeps every tensor's int8/int32 storage and quantization parameters (per-channel scales included)
+so `armlprof.tvm.ops` can build integer-only TE compute that reproduces TFLM's reference kernels exactly.
+Supported operators: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, RESHAPE,
+SOFTMAX, ADD (fused NONE/RELU/RELU6/RELU_N1_TO_1); anything else is an ArmlprofError naming the operator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from armlprof.errors import ArmlprofError
+
+SUPPORTED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
+                       "RESHAPE", "SOFTMAX", "ADD")
+_DTYPES = {9: "int8", 2: "int32", 0: "float32", 3: "uint8", 7: "int16", 4: "int64"}
+_ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
+_PADDING = {0: "SAME", 1: "VALID"}
+
+
+@dataclass
+class Tensor:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scale: np.ndarray  # float32, one per channel (or one)
+    zero_point: np.ndarray  # int64
+    quantized_dimension: int
+    data: np.ndarray | None = None  # constants only
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+    @property
+    def is_constant(self) -> bool:
+        return self.data is not None
+
+
+@dataclass
+class Operator:
+    kind: str
+    inputs: list[int]  # tensor indices; -1 = optional input absent
+    outputs: list[int]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Graph:
+    tensors: list[Tensor]
+    operators: list[Operator]
+    inputs: list[int]
+    outputs: list[int]
+    operator_names: list[str]
+
+
+def _builtin_names() -> dict[int, str]:
+    import tflite
+
+    return {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+
+
+def _options(op, kind: str) -> dict[str, Any]:
+    import tflite
+
+    table = op.BuiltinOptions()
+    if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        cls = tflite.Conv2DOptions if kind == "CONV_2D" else tflite.DepthwiseConv2DOptions
+        o = cls()
+        o.Init(table.Bytes, table.Pos)
+        opts = {"padding": _PADDING[o.Padding()], "stride_h": o.StrideH(), "stride_w": o.StrideW(),
+                "dilation_h": o.DilationHFactor(), "dilation_w": o.DilationWFactor(),
+                "activation": _ACTIVATIONS.get(o.FusedActivationFunction(), "UNSUPPORTED")}
+        if kind == "DEPTHWISE_CONV_2D":
+            opts["depth_multiplier"] = o.DepthMultiplier()
+        return opts
+    if kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        o = tflite.Pool2DOptions()
+        o.Init(table.Bytes, table.Pos)
+        return {"padding": _PADDING[o.Padding()], "stride_h": o.StrideH(), "stride_w": o.StrideW(),
+                "filter_h": o.FilterHeight(), "filter_w": o.FilterWidth(),
+                "activation": _ACTIVATIONS.get(o.FusedActivationFunction(), "UNSUPPORTED")}
+    if kind == "FULLY_CONNECTED":
+        if table is None:
+            return {"activation": "NONE", "keep_num_dims": False}
+        o = tflite.FullyConnectedOptions()
+        o.Init(table.Bytes, table.Pos)
+        return {"activation": _ACTIVATIONS.get(o.FusedActivationFunction(), "UNSUPPORTED"),
+                "keep_num_dims": bool(o.KeepNumDims()), "weights_format": o.WeightsFormat()}
+    if kind == "SOFTMAX":
+        o = tflite.SoftmaxOptions()
+        o.Init(table.Bytes, table.Pos)
+        return {"beta": float(np.float32(o.Beta()))}
+    if kind == "ADD":
+        if table is None:
+            return {"activation": "NONE"}
+        o = tflite.AddOptions()
+        o.Init(table.Bytes, table.Pos)
+        return {"activation": _ACTIVATIONS.get(o.FusedActivationFunction(), "UNSUPPORTED")}
+    return {}
+
+
+def import_tflite(path: Path) -> Graph:
+    """Parse `path`; raise ArmlprofError for anything the integer code generator does not cover."""
+    import tflite
+
+    buf = Path(path).read_bytes()
+    model = tflite.Model.GetRootAsModel(buf, 0)
+    if model.SubgraphsLength() != 1:
+        raise ArmlprofError(f"{Path(path).name}: {model.SubgraphsLength()} subgraphs; the TVM runtimes support "
+                            "single-subgraph models only (use --runtime tflm)")
+    names = _builtin_names()
+    codes = []
+    for i in range(model.OperatorCodesLength()):
+        oc = model.OperatorCodes(i)
+        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        codes.append(names.get(code, f"CUSTOM_{code}"))
+    g = model.Subgraphs(0)
+    tensors: list[Tensor] = []
+    for i in range(g.TensorsLength()):
+        t = g.Tensors(i)
+        dtype = _DTYPES.get(t.Type(), f"type{t.Type()}")
+        q = t.Quantization()
+        scale = np.asarray(q.ScaleAsNumpy() if q is not None and q.ScaleLength() else [0.0], dtype=np.float32)
+        zp = np.asarray(q.ZeroPointAsNumpy() if q is not None and q.ZeroPointLength() else [0], dtype=np.int64)
+        qdim = q.QuantizedDimension() if q is not None else 0
+        data = None
+        b = model.Buffers(t.Buffer())
+        if b is not None and b.DataLength() > 0:
+            data = np.frombuffer(b.DataAsNumpy().tobytes(), dtype=np.dtype(dtype)).reshape(
+                tuple(int(s) for s in t.ShapeAsNumpy()) if t.ShapeLength() else ())
+        shape = tuple(int(s) for s in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+        tensors.append(Tensor(i, t.Name().decode(), shape, dtype, scale, zp, qdim, data))
+    operators = []
+    for i in range(g.OperatorsLength()):
+        op = g.Operators(i)
+        kind = codes[op.OpcodeIndex()]
+        if kind not in SUPPORTED_OPERATORS:
+            raise ArmlprofError(f"{Path(path).name}: operator {kind} is not supported by the TVM runtimes "
+                                f"(model uses {', '.join(codes)}; supported: {', '.join(SUPPORTED_OPERATORS)}); "
+                                "use --runtime tflm")
+        opts = _options(op, kind)
+        if opts.get("activation") == "UNSUPPORTED":
+            raise ArmlprofError(f"{Path(path).name}: operator {i} ({kind}) has an unsupported fused activation; "
+                                "use --runtime tflm")
+        operators.append(Operator(kind, [int(x) for x in op.InputsAsNumpy()],
+                                  [int(x) for x in op.OutputsAsNumpy()], opts))
+    graph = Graph(tensors, operators, [int(x) for x in g.InputsAsNumpy()], [int(x) for x in g.OutputsAsNumpy()],
+                  codes)
+    for op in operators:
+        for idx in op.inputs + op.outputs:
+            if idx >= 0 and not tensors[idx].is_constant and tensors[idx].dtype != "int8":
+                raise ArmlprofError(f"{Path(path).name}: {op.kind} uses {tensors[idx].dtype} tensor "
+                                    f"'{tensors[idx].name}'; the TVM runtimes need a fully int8 model")
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise ArmlprofError(f"{Path(path).name}: {len(graph.inputs)} inputs / {len(graph.outputs)} outputs; "
+                            "armlprof profiles single-input single-output models")
+    return graph

@@ -1,0 +1,387 @@
+"""Integer operator definitions in TVM TE, one builder per TFLite operator, reproducing TFLM's reference kernels.
+
+Each builder returns a `Kernel`: a TE-derived TIR PrimFunc whose parameters are the activation inputs, then the
+constant arrays (weights, int32 bias, per-channel multipliers/shifts, softmax tables), then the output. Scalar
+quantization parameters (zero points, activation bounds) are baked into the code as TFLM would hold them in
+its op data; per-channel arrays stay `const` data in flash. Accumulation is int32 (int64 inside the
+requantization), activations and weights int8 — no floating point anywhere in the generated code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from armlprof.errors import ArmlprofError
+from armlprof.tvm import fixedpoint as fp
+from armlprof.tvm.importer import Graph, Operator, Tensor
+
+
+@dataclass
+class Kernel:
+    kind: str  # TFLite operator name (or COPY)
+    func: object  # tvm.tirx.PrimFunc, scheduled
+    inputs: list[int]  # activation tensor indices, in parameter order
+    constants: list[tuple[str, np.ndarray]]  # (role, data) after the activations
+    output: int
+    macs: int = 0
+    attrs: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- TIR fixed-point helpers
+def _tir():
+    from tvm import tirx
+
+    return tirx
+
+
+def _c32(v: int):
+    return _tir().const(int(v), "int32")
+
+
+def _c64(v: int):
+    return _tir().const(int(v), "int64")
+
+
+def srdhm(a, b):
+    """SaturatingRoundingDoublingHighMul; callers guarantee b != INT32_MIN so no saturation case arises."""
+    t = _tir()
+    ab = a.astype("int64") * b.astype("int64")
+    nudge = t.Select(ab >= _c64(0), _c64(1 << 30), _c64(1 - (1 << 30)))
+    return t.truncdiv(ab + nudge, _c64(1 << 31)).astype("int32")
+
+
+def rdbpot(x, exponent):
+    """RoundingDivideByPOT with a constant (int) or run-time (int32 expr) exponent."""
+    t = _tir()
+    if isinstance(exponent, int):
+        if exponent == 0:
+            return x
+        mask = _c32((1 << exponent) - 1)
+        shifted = x >> _c32(exponent)
+    else:
+        mask = ((_c64(1) << exponent.astype("int64")) - _c64(1)).astype("int32")
+        shifted = x >> exponent
+    remainder = x & mask
+    threshold = (mask >> _c32(1)) + t.Select(x < _c32(0), _c32(1), _c32(0))
+    return shifted + t.Select(remainder > threshold, _c32(1), _c32(0))
+
+
+def saturating_shift_left(x, exponent: int):
+    t = _tir()
+    threshold = (1 << (31 - exponent)) - 1
+    return t.Select(x > _c32(threshold), _c32(fp.INT32_MAX),
+                    t.Select(x < _c32(-threshold), _c32(fp.INT32_MIN), x << _c32(exponent)))
+
+
+def requantize(acc, multiplier, shift, *, any_left_shift: bool):
+    """MultiplyByQuantizedMultiplier(acc, multiplier, shift) with run-time per-channel multiplier/shift."""
+    t = _tir()
+    if any_left_shift:
+        left = t.max(shift, _c32(0))
+        acc = acc << left
+    right = t.max(_c32(0) - shift, _c32(0))
+    return rdbpot(srdhm(acc, multiplier), right)
+
+
+def requantize_const(acc, multiplier: int, shift: int):
+    if shift > 0:
+        acc = acc << _c32(shift)
+    return rdbpot(srdhm(acc, _c32(multiplier)), max(-shift, 0))
+
+
+def clamp_to_int8(x, lo: int, hi: int):
+    t = _tir()
+    return t.max(t.min(x, _c32(hi)), _c32(lo)).astype("int8")
+
+
+# ---------------------------------------------------------------- parameter derivation (TFLM *_common.cc)
+def conv_multipliers(inp: Tensor, weights: Tensor, out: Tensor, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """PopulateConvolutionQuantizationParams: effective scale in double from float32 scales, per channel."""
+    mults = np.zeros(channels, dtype=np.int32)
+    shifts = np.zeros(channels, dtype=np.int32)
+    per_channel = weights.scale.size > 1
+    for ch in range(channels):
+        filter_scale = float(weights.scale[ch if per_channel else 0])
+        effective = float(inp.scale[0]) * filter_scale / float(out.scale[0])
+        mults[ch], shifts[ch] = fp.quantize_multiplier(effective)
+    return mults, shifts
+
+
+def fc_multipliers(inp: Tensor, weights: Tensor, out: Tensor, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-tensor FC: GetQuantizedConvolutionMultipler multiplies the two float32 scales in float32 first."""
+    if weights.scale.size > 1:
+        return conv_multipliers(inp, weights, out, channels)
+    product = float(np.float32(inp.scale[0]) * np.float32(weights.scale[0]))
+    m, s = fp.quantize_multiplier(product / float(out.scale[0]))
+    return np.full(channels, m, dtype=np.int32), np.full(channels, s, dtype=np.int32)
+
+
+def _padding(padding: str, stride: int, dilation: int, in_size: int, filter_size: int, out_size: int) -> int:
+    effective = (filter_size - 1) * dilation + 1
+    expected = (in_size + stride - 1) // stride if padding == "SAME" else (in_size + stride - effective) // stride
+    if expected != out_size:
+        raise ArmlprofError(f"inconsistent {padding} output size {out_size} (expected {expected}); "
+                            "re-export the model")
+    return max(((out_size - 1) * stride + effective - in_size) // 2, 0)
+
+
+def _schedule_fused(func, producer: str, consumer: str):
+    """Compute the int32 accumulator per output element inside the requantizing loop nest (no big buffer)."""
+    from tvm import s_tir
+
+    sch = s_tir.Schedule(func)
+    acc = sch.get_sblock(producer)
+    out = sch.get_sblock(consumer)
+    sch.compute_at(acc, sch.get_loops(out)[-1])
+    loops = sch.get_loops(acc)
+    n_outer = len(sch.get_loops(out))
+    if len(loops) > n_outer:
+        sch.decompose_reduction(acc, loops[n_outer])
+    return sch.mod["main"]
+
+
+def _window_index(pos, stride: int, pad: int, k, dilation: int, size: int):
+    t = _tir()
+    raw = pos * stride - pad + k * dilation
+    valid = t.all(raw >= 0, raw < size)
+    return raw, valid, t.max(t.min(raw, size - 1), 0)
+
+
+# ---------------------------------------------------------------- builders
+def build_conv(graph: Graph, op: Operator, depthwise: bool) -> Kernel:
+    from tvm import te, tirx
+
+    t_in, t_w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    t_b = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    t_out = graph.tensors[op.outputs[0]]
+    o = op.options
+    n, h, w, c = t_in.shape
+    _, oh, ow, oc = t_out.shape
+    if depthwise:
+        _, kh, kw, _ = t_w.shape
+        mult = oc // c
+    else:
+        _, kh, kw, _ = t_w.shape
+    pad_t = _padding(o["padding"], o["stride_h"], o["dilation_h"], h, kh, oh)
+    pad_l = _padding(o["padding"], o["stride_w"], o["dilation_w"], w, kw, ow)
+    in_off = -int(t_in.zero_point[0])
+    out_zp = int(t_out.zero_point[0])
+    lo, hi = fp.activation_range(o["activation"], float(t_out.scale[0]), out_zp)
+    mults, shifts = conv_multipliers(t_in, t_w, t_out, oc)
+    bias = t_b.data.astype(np.int32) if t_b is not None else np.zeros(oc, dtype=np.int32)
+
+    inp = te.placeholder(t_in.shape, "int8", name="input")
+    wt = te.placeholder(t_w.shape, "int8", name="weights")
+    b = te.placeholder((oc,), "int32", name="bias")
+    m = te.placeholder((oc,), "int32", name="multiplier")
+    s = te.placeholder((oc,), "int32", name="shift")
+    ky = te.reduce_axis((0, kh), "ky")
+    kx = te.reduce_axis((0, kw), "kx")
+    padded = pad_t > 0 or pad_l > 0 or (oh - 1) * o["stride_h"] + (kh - 1) * o["dilation_h"] >= h \
+        or (ow - 1) * o["stride_w"] + (kw - 1) * o["dilation_w"] >= w
+
+    def term(nn, yy, xx, ch, wval):
+        _, vy, iy = _window_index(yy, o["stride_h"], pad_t, ky, o["dilation_h"], h)
+        _, vx, ix = _window_index(xx, o["stride_w"], pad_l, kx, o["dilation_w"], w)
+        if not padded:
+            iy = yy * o["stride_h"] - pad_t + ky * o["dilation_h"]
+            ix = xx * o["stride_w"] - pad_l + kx * o["dilation_w"]
+        val = (inp[nn, iy, ix, ch].astype("int32") + _c32(in_off)) * wval.astype("int32")
+        return tirx.if_then_else(tirx.all(vy, vx), val, _c32(0)) if padded else val
+
+    if depthwise:
+        acc = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: te.sum(
+            term(nn, yy, xx, och // mult, wt[0, ky, kx, och]), axis=[ky, kx]), name="acc")
+        macs = n * oh * ow * oc * kh * kw
+    else:
+        rc = te.reduce_axis((0, c), "rc")
+        acc = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: te.sum(
+            term(nn, yy, xx, rc, wt[och, ky, kx, rc]), axis=[ky, kx, rc]), name="acc")
+        macs = n * oh * ow * oc * kh * kw * c
+    any_left = bool((shifts > 0).any())
+    out = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: clamp_to_int8(
+        requantize(acc[nn, yy, xx, och] + b[och], m[och], s[och], any_left_shift=any_left) + _c32(out_zp), lo, hi),
+        name="out")
+    func = _schedule_fused(te.create_prim_func([inp, wt, b, m, s, out]), "acc", "out")
+    consts = [("weights", t_w.data), ("bias", bias), ("multiplier", mults), ("shift", shifts)]
+    return Kernel(op.kind, func, [op.inputs[0]], consts, op.outputs[0], macs)
+
+
+def build_fully_connected(graph: Graph, op: Operator) -> Kernel:
+    from tvm import te
+
+    t_in, t_w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    t_b = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    t_out = graph.tensors[op.outputs[0]]
+    units, depth = t_w.shape
+    batches = int(np.prod(t_in.shape)) // depth
+    in_off = -int(t_in.zero_point[0])
+    w_off = -int(t_w.zero_point[0])
+    out_zp = int(t_out.zero_point[0])
+    lo, hi = fp.activation_range(op.options["activation"], float(t_out.scale[0]), out_zp)
+    mults, shifts = fc_multipliers(t_in, t_w, t_out, units)
+    bias = t_b.data.astype(np.int32) if t_b is not None else np.zeros(units, dtype=np.int32)
+
+    inp = te.placeholder((batches, depth), "int8", name="input")
+    wt = te.placeholder((units, depth), "int8", name="weights")
+    b = te.placeholder((units,), "int32", name="bias")
+    m = te.placeholder((units,), "int32", name="multiplier")
+    s = te.placeholder((units,), "int32", name="shift")
+    k = te.reduce_axis((0, depth), "k")
+    acc = te.compute((batches, units), lambda i, j: te.sum(
+        (inp[i, k].astype("int32") + _c32(in_off)) * (wt[j, k].astype("int32") + _c32(w_off)), axis=k), name="acc")
+    any_left = bool((shifts > 0).any())
+    out = te.compute((batches, units), lambda i, j: clamp_to_int8(
+        requantize(acc[i, j] + b[j], m[j], s[j], any_left_shift=any_left) + _c32(out_zp), lo, hi), name="out")
+    func = _schedule_fused(te.create_prim_func([inp, wt, b, m, s, out]), "acc", "out")
+    consts = [("weights", t_w.data), ("bias", bias), ("multiplier", mults), ("shift", shifts)]
+    return Kernel(op.kind, func, [op.inputs[0]], consts, op.outputs[0], batches * units * depth)
+
+
+def build_pool(graph: Graph, op: Operator, average: bool) -> Kernel:
+    from tvm import te, tirx
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    o = op.options
+    n, h, w, c = t_in.shape
+    _, oh, ow, _ = t_out.shape
+    kh, kw = o["filter_h"], o["filter_w"]
+    pad_t = _padding(o["padding"], o["stride_h"], 1, h, kh, oh)
+    pad_l = _padding(o["padding"], o["stride_w"], 1, w, kw, ow)
+    lo, hi = fp.activation_range(o["activation"], float(t_out.scale[0]), int(t_out.zero_point[0]))
+    inp = te.placeholder(t_in.shape, "int8", name="input")
+    ky = te.reduce_axis((0, kh), "ky")
+    kx = te.reduce_axis((0, kw), "kx")
+
+    def window(nn, yy, xx, ch, fill):
+        _, vy, iy = _window_index(yy, o["stride_h"], pad_t, ky, 1, h)
+        _, vx, ix = _window_index(xx, o["stride_w"], pad_l, kx, 1, w)
+        return tirx.if_then_else(tirx.all(vy, vx), inp[nn, iy, ix, ch].astype("int32"), _c32(fill))
+
+    if average:
+        acc = te.compute((n, oh, ow, c), lambda nn, yy, xx, ch: te.sum(window(nn, yy, xx, ch, 0), axis=[ky, kx]),
+                         name="acc")
+
+        def extent(pos, stride, pad, k, size):
+            origin = pos * stride - pad
+            return tirx.min(_c32(k), size - origin) - tirx.max(_c32(0), _c32(0) - origin)
+
+        def average_of(nn, yy, xx, ch):
+            count = extent(yy, o["stride_h"], pad_t, kh, h) * extent(xx, o["stride_w"], pad_l, kw, w)
+            a = acc[nn, yy, xx, ch]
+            half = tirx.truncdiv(count, _c32(2))
+            return tirx.Select(a > _c32(0), tirx.truncdiv(a + half, count), tirx.truncdiv(a - half, count))
+
+        out = te.compute((n, oh, ow, c), lambda *i: clamp_to_int8(average_of(*i), lo, hi), name="out")
+    else:
+        acc = te.compute((n, oh, ow, c), lambda nn, yy, xx, ch: te.max(window(nn, yy, xx, ch, -128), axis=[ky, kx]),
+                         name="acc")
+        out = te.compute((n, oh, ow, c), lambda *i: clamp_to_int8(acc[i], lo, hi), name="out")
+    func = _schedule_fused(te.create_prim_func([inp, out]), "acc", "out")
+    return Kernel(op.kind, func, [op.inputs[0]], [], op.outputs[0], n * oh * ow * c * kh * kw)
+
+
+def build_add(graph: Graph, op: Operator) -> Kernel:
+    from tvm import te
+
+    t1, t2, t_out = (graph.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    left_shift = 20
+    twice_max = 2 * float(max(np.float32(t1.scale[0]), np.float32(t2.scale[0])))
+    m1, s1 = fp.quantize_multiplier(float(t1.scale[0]) / twice_max)
+    m2, s2 = fp.quantize_multiplier(float(t2.scale[0]) / twice_max)
+    mo, so = fp.quantize_multiplier(twice_max / ((1 << left_shift) * float(t_out.scale[0])))
+    lo, hi = fp.activation_range(op.options["activation"], float(t_out.scale[0]), int(t_out.zero_point[0]))
+    rank = len(t_out.shape)
+    shape1 = (1,) * (rank - len(t1.shape)) + t1.shape
+    shape2 = (1,) * (rank - len(t2.shape)) + t2.shape
+    a = te.placeholder(shape1, "int8", name="input1")
+    b = te.placeholder(shape2, "int8", name="input2")
+    z1, z2 = int(t1.zero_point[0]), int(t2.zero_point[0])
+
+    def pick(tensor, shape, idx):
+        return tensor[tuple(0 if d == 1 else i for d, i in zip(shape, idx, strict=True))]
+
+    def body(*idx):
+        x1 = (pick(a, shape1, idx).astype("int32") - _c32(z1)) << _c32(left_shift)
+        x2 = (pick(b, shape2, idx).astype("int32") - _c32(z2)) << _c32(left_shift)
+        raw = requantize_const(x1, m1, s1) + requantize_const(x2, m2, s2)
+        return clamp_to_int8(requantize_const(raw, mo, so) + _c32(int(t_out.zero_point[0])), lo, hi)
+
+    out = te.compute(t_out.shape, body, name="out")
+    func = te.create_prim_func([a, b, out])
+    return Kernel(op.kind, func, [op.inputs[0], op.inputs[1]], [], op.outputs[0], 0)
+
+
+def build_softmax(graph: Graph, op: Operator) -> Kernel:
+    from tvm import te, tirx
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if int(t_out.zero_point[0]) != -128 or float(t_out.scale[0]) != 1.0 / 256:
+        raise ArmlprofError("SOFTMAX output must be int8 with scale 1/256 and zero point -128 (TFLM's requirement)")
+    depth = t_in.shape[-1]
+    rows = int(np.prod(t_in.shape)) // depth
+    exp_q31, accum = fp.softmax_exp_tables(op.options["beta"], float(t_in.scale[0]))
+    x = te.placeholder((rows, depth), "int8", name="input")
+    exp_lut = te.placeholder((256,), "int32", name="exp_lut")
+    acc_lut = te.placeholder((256,), "int32", name="accum_lut")
+    c1 = te.reduce_axis((0, depth), "c1")
+    row_max = te.compute((rows,), lambda i: te.max(x[i, c1].astype("int32"), axis=c1), name="row_max")
+
+    def diff_index(i, c):
+        return x[i, c].astype("int32") - row_max[i] + _c32(255)
+
+    c2 = te.reduce_axis((0, depth), "c2")
+    sum_exps = te.compute((rows,), lambda i: te.sum(acc_lut[diff_index(i, c2)], axis=c2), name="sum_exps")
+    k = te.reduce_axis((0, 32), "k")  # count leading zeros of a positive int32 without an intrinsic
+    clz = te.compute((rows,), lambda i: te.sum(tirx.Select(
+        sum_exps[i].astype("int64") < (_c64(1) << k.var.astype("int64")), _c32(1), _c32(0)), axis=k), name="clz")
+    # GetReciprocal + gemmlowp one_over_one_plus_x_for_x_in_0_1, one stage per Newton step (shares subterms).
+    half_den = te.compute((rows,), lambda i: tirx.truncdiv(
+        ((sum_exps[i].astype("int64") << clz[i].astype("int64")) - _c64(1 << 31) + _c64(fp.INT32_MAX) + _c64(1)),
+        _c64(2)).astype("int32"), name="half_denominator")
+    xs = [te.compute((rows,), lambda i: _c32(1515870810) + srdhm(half_den[i], _c32(-1010580540)), name="nr0")]
+    def newton_step(prev, step):
+        return te.compute((rows,), lambda i: prev[i] + saturating_shift_left(
+            srdhm(prev[i], _c32(1 << 29) - srdhm(half_den[i], prev[i])), 2), name=f"nr{step + 1}")
+
+    for step in range(3):
+        xs.append(newton_step(xs[-1], step))
+    last = xs[-1]
+    scale = te.compute((rows,), lambda i: saturating_shift_left(last[i], 1), name="reciprocal")
+
+    def out_body(i, c):
+        exponent = _c32(fp.SOFTMAX_ACCUMULATION_INTEGER_BITS + 31 - 8) - clz[i]
+        raw = rdbpot(srdhm(scale[i], exp_lut[diff_index(i, c)]), exponent)
+        return clamp_to_int8(raw + _c32(-128), -128, 127)
+
+    out = te.compute((rows, depth), out_body, name="out")
+    func = te.create_prim_func([x, exp_lut, acc_lut, out])
+    consts = [("exp_lut", exp_q31), ("accum_lut", accum)]
+    return Kernel(op.kind, func, [op.inputs[0]], consts, op.outputs[0], rows * depth)
+
+
+def build_copy(graph: Graph, src: int, dst: int) -> Kernel:
+    from tvm import te
+
+    size = graph.tensors[dst].nbytes
+    a = te.placeholder((size,), "int8", name="input")
+    out = te.compute((size,), lambda i: a[i], name="out")
+    return Kernel("COPY", te.create_prim_func([a, out]), [src], [], dst, 0)
+
+
+def build_kernel(graph: Graph, op: Operator) -> Kernel:
+    if op.kind == "CONV_2D":
+        return build_conv(graph, op, depthwise=False)
+    if op.kind == "DEPTHWISE_CONV_2D":
+        return build_conv(graph, op, depthwise=True)
+    if op.kind == "FULLY_CONNECTED":
+        return build_fully_connected(graph, op)
+    if op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        return build_pool(graph, op, average=op.kind == "AVERAGE_POOL_2D")
+    if op.kind == "ADD":
+        return build_add(graph, op)
+    if op.kind == "SOFTMAX":
+        return build_softmax(graph, op)
+    raise ArmlprofError(f"no integer kernel for {op.kind}; use --runtime tflm")
