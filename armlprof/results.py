@@ -190,7 +190,10 @@ class ResultStore:
         problem = record_problem(dict(record))
         if problem:
             raise ArmlprofError(f"refusing to store an invalid result record: {problem}")
-        line = json.dumps(record, sort_keys=False, separators=(",", ":"), allow_nan=False) + "\n"
+        try:
+            line = json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
+        except (TypeError, ValueError) as exc:  # NaN/inf or a non-JSON value (e.g. a Path) from the caller
+            raise ArmlprofError(f"refusing to store a result record that is not plain JSON: {exc}") from None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._drop_partial_tail()
         with self.path.open("a", encoding="utf-8") as f:

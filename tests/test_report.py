@@ -249,3 +249,23 @@ def test_cli_compare_labels_default_to_file_names(tmp_path, capsys) -> None:
     assert "o2/os geometric mean 1.100" in capsys.readouterr().out
     assert main(["compare", str(a), str(b), "--labels", "base,new"]) == 0
     assert "new/base" in capsys.readouterr().out
+
+
+def test_labels_for_memory_options_targets_and_spread() -> None:
+    common = dict(model="person_detect", model_sha256=None, runtime="tflm", board="spresense", metric="inference",
+                  clock_hz=156_000_000)
+    values = {"cycles": 3_200_000, "ms": 20.5, "runs": 5, "ms_std": 0.25}
+    records = [make_record(**common, target="emulator", memory_kib=768, values=values),
+               make_record(**common, target="renode", memory_kib=768, values=values),
+               make_record(**common, target="emulator", memory_kib=1536, values=values)]
+    md = render_tables(records)
+    for title in ("person_detect on spresense 768 KiB (emulator)", "person_detect on spresense 768 KiB (renode)",
+                  "person_detect on spresense 1536 KiB (emulator)"):
+        assert f"### {title}" in md
+    assert "20.50 ± 0.250 (3,200,000)" in md  # the spread of several runs, then cycles
+
+
+def test_html_with_only_failures_still_renders() -> None:
+    failed = [r for r in synthetic_records() if r["status"] != "ok"]
+    page = render_html(failed)
+    assert "TFLM not found" in page and "<img" in page

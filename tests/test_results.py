@@ -165,3 +165,21 @@ def test_latest_keeps_newest_per_key_in_first_seen_order(tmp_path) -> None:
     latest = latest_records(store.records())
     assert [(r["metric"], r["status"]) for r in latest] == [("flash", "ok"), ("ram", "ok")]
     assert store.latest()[record_key(_record())]["values"] == {"flash_bytes": 5}
+
+
+def test_refuses_values_that_are_not_plain_json(tmp_path) -> None:
+    store = ResultStore(tmp_path / "r.jsonl")
+    with pytest.raises(ArmlprofError, match="plain JSON"):
+        store.append(_record("init", values={"ms": float("nan")}))
+    with pytest.raises(ArmlprofError, match="plain JSON"):
+        store.append(_record("init", values={"elf": tmp_path}))
+    assert store.records() == []
+
+
+def test_later_file_wins_when_loading_several(tmp_path) -> None:
+    old = ResultStore(tmp_path / "old.jsonl")
+    old.append(_record(status="failed", reason="build failed"))
+    new = ResultStore(tmp_path / "new.jsonl")
+    new.append(_record())
+    latest = latest_records(load_records([old.path, new.path]))
+    assert [r["status"] for r in latest] == ["ok"]
