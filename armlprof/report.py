@@ -313,7 +313,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2e
 h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; } h3 { font-size: 1.05em; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.92em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; vertical-align: top; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+th { background: #f3f3f3; } td.label, th.label { text-align: left; }
 td.na { color: #888; font-style: italic; text-align: left; max-width: 22em; }
 td.best { font-weight: bold; background: #eaf6ea; }
 tr.group-start td { border-top: 2px solid #999; }
@@ -324,12 +324,13 @@ figure { margin: 1em 0 2em; } img { max-width: 100%; height: auto; }
 
 def table_html(table: Table) -> str:
     parts = [f"<h3>{html.escape(table.title)}</h3>", "<table>", "<thead><tr>"]
-    parts += [f"<th>{html.escape(h)}</th>" for h in table.header]
+    parts += [f'<th class="label">{html.escape(h)}</th>' if i < table.label_columns else f"<th>{html.escape(h)}</th>"
+              for i, h in enumerate(table.header)]
     parts.append("</tr></thead><tbody>")
     for i, row in enumerate(table.rows):
         parts.append('<tr class="group-start">' if i in table.group_starts and i else "<tr>")
-        for c in row:
-            cls = "best" if c.bold else ("na" if not c.ok else "")
+        for column, c in enumerate(row):
+            cls = "label" if column < table.label_columns else "best" if c.bold else "na" if not c.ok else ""
             parts.append(f'<td class="{cls}">' if cls else "<td>")
             parts.append(html.escape(c.text) + "</td>")
         parts.append("</tr>")
