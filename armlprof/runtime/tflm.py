@@ -1,0 +1,342 @@
+"""Runtime `tflm`: TensorFlow Lite Micro from the user's TFLM tree (see armlprof/tflm.py), as the study used it.
+
+What `generate` writes into `src/`:
+  - `model.h` (the one interface every runtime exposes), and
+  - `model_tflm.cpp`: the .tflite flatbuffer as a 16-byte aligned const array (flash), a
+    `MicroMutableOpResolver<N>` with exactly the model's operators, a static tensor arena, and
+    model_init (op registration + MicroInterpreter construction + AllocateTensors, so init time is real),
+    model_inference (copy in, Invoke, copy out), model_deinit (destroys the interpreter).
+
+The arena is static (.bss), as in the study's sketches: it is reserved RAM whether or not the model runs, it
+lowers the "unused RAM" figure by its size, and on the Spresense, whose image loads into SRAM, it counts in the
+image size ("flash") exactly as the study measured it.
+
+Arena size, unless given (`arena_bytes=`): TFLM's own `arena_used_bytes()` after AllocateTensors, measured by
+running the same generated source on the host against a host build of the same tree (see `measure_arena`).
+The host build is 64-bit, so its tensor/node bookkeeping is larger than on the 32-bit target, but CMSIS-NN's
+DSP-only scratch buffers (depthwise conv, average pool) are absent there; `target_arena_bytes` adds those
+back from the model's shapes (upper bounds from CMSIS-NN's *_get_buffer_size for Cortex-M4), plus the 16 bytes
+TFLM asks for alignment, rounded up to 16.
+
+The library (libtflm.a) comes from armlprof.tflm.build_library and is linked via GeneratedModel.extra_objects;
+GeneratedModel.extra_build_flags carries the defines and include folders the generated source needs (the same
+defines as the library: TF_LITE_STATIC_MEMORY changes TfLiteTensor's layout).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from armlprof import tflm
+from armlprof.errors import ArmlprofError
+from armlprof.runtime.base import GeneratedModel, Runtime, write_model_header
+
+MODEL_SOURCE = "model_tflm.cpp"
+HOST_ARENA_BYTES = 16 * 1024 * 1024  # generous arena for the host measurement run
+ARENA_ALIGN_BYTES = 16  # TFLM: "the arena needs arena_used_bytes() + 16" for its own alignment
+
+
+class TflmRuntime(Runtime):
+    name = "tflm"
+
+    def unavailable_reason(self) -> str | None:
+        try:
+            tree = tflm.find_tree()
+        except ArmlprofError as exc:
+            return str(exc)
+        if tree is None:
+            return tflm.NOT_FOUND_HINT
+        try:
+            tree.check_buildable(tree.default_kernels())
+        except ArmlprofError as exc:
+            return str(exc)
+        return None
+
+    def version(self) -> str:
+        tree = tflm.find_tree()
+        return f"TFLM {tree.version}" if tree else "TFLM (no tree found)"
+
+    def generate(self, model: Any, src_dir: Path, board: Any, **options: Any) -> GeneratedModel:
+        """Options: tflm_root (path), kernels ("cmsis-nn" | "reference"; default: CMSIS-NN when the tree has
+        it), arena_bytes (int; default: measured), optimization (e.g. "-O2"; default: the board's)."""
+        unknown = set(options) - {"tflm_root", "kernels", "arena_bytes", "optimization"}
+        if unknown:
+            raise ArmlprofError(f"unknown tflm option(s) {', '.join(sorted(unknown))}; "
+                                "known: tflm_root, kernels, arena_bytes, optimization")
+        if model.path is None:
+            raise ArmlprofError(f"runtime tflm needs a .tflite model, not {model.spec}; give a .tflite file")
+        tree = tflm.require_tree(options.get("tflm_root"))
+        kernels = options.get("kernels") or tree.default_kernels()
+        tree.check_buildable(kernels)
+        ops = resolver_calls(tree, model.operators)
+
+        library = tflm.build_library(tree, tflm.Compiler.for_board(board, options.get("optimization")), kernels)
+        arena_host_bytes = None
+        if options.get("arena_bytes"):
+            arena_bytes = int(options["arena_bytes"])
+            arena_source = "explicit"
+        else:
+            arena_host_bytes = measure_arena(model, tree, kernels)
+            arena_bytes = target_arena_bytes(model, arena_host_bytes, kernels)
+            arena_source = "host measurement + CMSIS-NN DSP scratch"
+
+        src_dir = Path(src_dir)
+        write_model_header(src_dir, self.name, model.input_bytes, model.output_bytes)
+        (src_dir / MODEL_SOURCE).write_text(render_source(model, tree, ops, arena_bytes))
+        return GeneratedModel(
+            runtime=self.name,
+            runtime_version=f"TFLM {tree.version} ({kernels})",
+            src_dir=src_dir,
+            input_bytes=model.input_bytes,
+            output_bytes=model.output_bytes,
+            workspace_bytes=arena_bytes,
+            extra_build_flags=library.build_flags(),
+            extra_objects=[library.path],
+            notes={
+                "tflm_root": str(tree.root), "tflm_kind": tree.kind, "kernels": kernels,
+                "library": str(library.path), "library_cached": library.cached,
+                "arena_source": arena_source, "arena_host_used_bytes": arena_host_bytes,
+                "resolver": [m for m in ops],
+            },
+        )
+
+
+# ---------------------------------------------------------------- code generation
+def resolver_calls(tree: tflm.TflmTree, operators: list[str]) -> list[str]:
+    """MicroMutableOpResolver methods for the model's builtin operators, in order, without duplicates."""
+    methods = tree.resolver_methods
+    calls: list[str] = []
+    for op in operators:
+        method = methods.get(tflm._normalize_op(op))
+        if method is None:
+            raise ArmlprofError(f"operator {op} has no MicroMutableOpResolver method in TFLM {tree.version} at "
+                                f"{tree.root}; use a newer TFLM tree or another runtime")
+        if method not in calls:
+            calls.append(method)
+    return calls
+
+
+def _c_bytes(data: bytes, per_line: int = 20) -> str:
+    lines = []
+    for i in range(0, len(data), per_line):
+        lines.append("  " + ",".join(f"0x{b:02x}" for b in data[i:i + per_line]) + ",")
+    return "\n".join(lines)
+
+
+def render_source(model: Any, tree: tflm.TflmTree, resolver_methods: list[str], arena_bytes: int) -> str:
+    data = model.path.read_bytes()
+    registration = "\n".join(
+        f"  if (g_resolver->{m}() != kTfLiteOk) return 2;" for m in resolver_methods
+    )
+    if tree.debuglog_takes_va_list:
+        # Newer TFLM hands DebugLog the format: formatting it would pull vsnprintf into every image. Keep the
+        # format string only (enough to tell which check failed).
+        debuglog = ('extern "C" void DebugLog(const char* format, va_list args) {\n'
+                    '  (void)args;\n  remember_log(format);\n}\n')
+        if tree.declares_debug_vsnprintf:
+            debuglog += ('extern "C" int DebugVsnprintf(char* buffer, size_t buf_size, const char* format, '
+                         'va_list vlist) {\n  (void)vlist;\n  size_t n = strlen(format);\n'
+                         '  if (buf_size == 0) return (int)n;\n  size_t c = n < buf_size - 1 ? n : buf_size - 1;\n'
+                         '  memcpy(buffer, format, c);\n  buffer[c] = 0;\n  return (int)n;\n}\n')
+    else:
+        debuglog = 'extern "C" void DebugLog(const char* s) { remember_log(s); }\n'
+    if tree.interpreter_needs_error_reporter:
+        reporter_include = '#include "tensorflow/lite/micro/micro_error_reporter.h"\n'
+        reporter_decl = "static tflite::MicroErrorReporter g_error_reporter;\n"
+        interpreter_args = "model, *g_resolver, g_arena, ARMLPROF_TFLM_ARENA_BYTES, &g_error_reporter"
+    else:
+        reporter_include = reporter_decl = ""
+        interpreter_args = "model, *g_resolver, g_arena, ARMLPROF_TFLM_ARENA_BYTES"
+    return f"""\
+/* Generated by armlprof for runtime tflm: {model.name} ({model.sha256[:16]}), TFLM {tree.version}.
+ * Initialization = op registration + MicroInterpreter construction + AllocateTensors(). */
+#include <new>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "model.h"
+#include "tensorflow/lite/micro/micro_interpreter.h"
+#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+#include "tensorflow/lite/schema/schema_generated.h"
+{reporter_include}
+#ifndef ARMLPROF_TFLM_ARENA_BYTES
+#define ARMLPROF_TFLM_ARENA_BYTES {arena_bytes}
+#endif
+
+/* The .tflite flatbuffer, {len(data)} bytes, in flash (const); TFLM reads weights from it in place. */
+alignas(16) const unsigned char g_tflm_model_data[] = {{
+{_c_bytes(data)}
+}};
+
+/* Static arena, as the study's sketches: reserved RAM (.bss); counted in the image on the Spresense. */
+alignas(16) static uint8_t g_arena[ARMLPROF_TFLM_ARENA_BYTES];
+
+typedef tflite::MicroMutableOpResolver<{max(1, len(resolver_methods))}> Resolver;
+/* Placement storage: constructing them is part of model_init (timed), not of static initialization. */
+alignas(Resolver) static uint8_t g_resolver_storage[sizeof(Resolver)];
+alignas(tflite::MicroInterpreter) static uint8_t g_interpreter_storage[sizeof(tflite::MicroInterpreter)];
+static Resolver* g_resolver = nullptr;
+static tflite::MicroInterpreter* g_interpreter = nullptr;
+{reporter_decl}
+/* TFLM's log sink: no Serial (the sketch owns the console); the last line is kept for model_tflm_last_log(). */
+static char g_last_log[96];
+static void remember_log(const char* s) {{
+  size_t n = strlen(s);
+  if (n == 0 || (n <= 2 && (s[0] == '\\r' || s[0] == '\\n'))) return;
+  if (n >= sizeof(g_last_log)) n = sizeof(g_last_log) - 1;
+  memcpy(g_last_log, s, n);
+  g_last_log[n] = 0;
+}}
+{debuglog}
+extern "C" const char* model_tflm_last_log(void) {{ return g_last_log; }}
+extern "C" size_t model_tflm_arena_used_bytes(void) {{
+  return g_interpreter ? g_interpreter->arena_used_bytes() : 0;
+}}
+extern "C" size_t model_tflm_arena_bytes(void) {{ return ARMLPROF_TFLM_ARENA_BYTES; }}
+
+extern "C" int model_init(void) {{
+  const tflite::Model* model = tflite::GetModel(g_tflm_model_data);
+  if (model->version() != TFLITE_SCHEMA_VERSION) return 1;
+  g_resolver = new (g_resolver_storage) Resolver();
+{registration}
+  g_interpreter = new (g_interpreter_storage) tflite::MicroInterpreter({interpreter_args});
+  if (g_interpreter->AllocateTensors() != kTfLiteOk) return 3;
+  TfLiteTensor* input = g_interpreter->input(0);
+  TfLiteTensor* output = g_interpreter->output(0);
+  if (input == nullptr || input->type != kTfLiteInt8 || input->bytes != MODEL_INPUT_BYTES) return 4;
+  if (output == nullptr || output->type != kTfLiteInt8 || output->bytes != MODEL_OUTPUT_BYTES) return 5;
+  return 0;
+}}
+
+extern "C" int model_inference(const int8_t* input, int8_t* output) {{
+  if (g_interpreter == nullptr) return 1;
+  memcpy(g_interpreter->input(0)->data.int8, input, MODEL_INPUT_BYTES);
+  if (g_interpreter->Invoke() != kTfLiteOk) return 2;
+  memcpy(output, g_interpreter->output(0)->data.int8, MODEL_OUTPUT_BYTES);
+  return 0;
+}}
+
+extern "C" void model_deinit(void) {{
+  if (g_interpreter != nullptr) g_interpreter->~MicroInterpreter();
+  if (g_resolver != nullptr) g_resolver->~Resolver();
+  g_interpreter = nullptr;
+  g_resolver = nullptr;
+}}
+"""
+
+
+# ---------------------------------------------------------------- host build: arena measurement, bit-exact check
+HOST_MAIN = """\
+// armlprof host harness for a generated model_tflm.cpp: init, report the arena, run every input in a file.
+#include <stdio.h>
+#include <stdlib.h>
+#include "model.h"
+extern "C" size_t model_tflm_arena_used_bytes(void);
+extern "C" const char* model_tflm_last_log(void);
+int main(int argc, char** argv) {
+  int status = model_init();
+  if (status != 0) { fprintf(stderr, "model_init=%d %s\\n", status, model_tflm_last_log()); return 10 + status; }
+  printf("{\\"arena_used_bytes\\": %zu}\\n", model_tflm_arena_used_bytes());
+  if (argc < 3) return 0;
+  FILE* in = fopen(argv[1], "rb");
+  FILE* out = fopen(argv[2], "wb");
+  if (!in || !out) return 2;
+  static int8_t input[MODEL_INPUT_BYTES], output[MODEL_OUTPUT_BYTES];
+  while (fread(input, 1, MODEL_INPUT_BYTES, in) == MODEL_INPUT_BYTES) {
+    if (model_inference(input, output) != 0) { fprintf(stderr, "inference failed\\n"); return 3; }
+    fwrite(output, 1, MODEL_OUTPUT_BYTES, out);
+  }
+  fclose(out);
+  return 0;
+}
+"""
+
+
+class HostModel:
+    """The generated model_tflm.cpp compiled for the host against a host build of the same TFLM tree."""
+
+    def __init__(self, model: Any, tree: tflm.TflmTree, kernels: str, arena_bytes: int = HOST_ARENA_BYTES,
+                 optimization: str = "-O2") -> None:
+        self.model = model
+        self.library = tflm.build_library(tree, tflm.Compiler.host(optimization), kernels)
+        compiler = tflm.Compiler.host(optimization)
+        source = render_source(model, tree, resolver_calls(tree, model.operators), arena_bytes)
+        key = hashlib.sha256("\0".join([source, HOST_MAIN, self.library.key, *compiler.flags]).encode())
+        out_dir = tflm._cache_root() / "tflm" / "host" / key.hexdigest()[:24]
+        self.executable = out_dir / "model_host"
+        if self.executable.is_file():
+            return
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="armlprof-tflm-host-") as tmp:
+            work = Path(tmp)
+            write_model_header(work, "tflm", model.input_bytes, model.output_bytes)
+            (work / MODEL_SOURCE).write_text(source)
+            (work / "main.cpp").write_text(HOST_MAIN)
+            staging = work / "model_host"
+            cmd = [compiler.cxx, *compiler.flags, *tflm.TFLM_CXX_FLAGS, *self.library.build_flags(), f"-I{work}",
+                   str(work / MODEL_SOURCE), str(work / "main.cpp"), str(self.library.path), "-o", str(staging)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr[:300])
+                raise ArmlprofError(f"host build of the generated TFLM model failed: {first.strip()}")
+            staging.replace(self.executable)
+
+    def arena_used_bytes(self) -> int:
+        proc = subprocess.run([str(self.executable)], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise ArmlprofError(f"host TFLM run of {self.model.name} failed: {proc.stderr.strip() or proc.returncode}")
+        return int(json.loads(proc.stdout.splitlines()[0])["arena_used_bytes"])
+
+    def run(self, inputs: list[bytes]) -> list[bytes]:
+        """Outputs for `inputs`, one fresh process (init + every inference)."""
+        with tempfile.TemporaryDirectory(prefix="armlprof-tflm-run-") as tmp:
+            in_path, out_path = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
+            in_path.write_bytes(b"".join(inputs))
+            proc = subprocess.run([str(self.executable), str(in_path), str(out_path)], capture_output=True,
+                                  text=True, check=False)
+            if proc.returncode != 0:
+                raise ArmlprofError(f"host TFLM run of {self.model.name} failed: {proc.stderr.strip()}")
+            data = out_path.read_bytes()
+        n = self.model.output_bytes
+        return [data[i:i + n] for i in range(0, len(data), n)]
+
+
+def measure_arena(model: Any, tree: tflm.TflmTree, kernels: str) -> int:
+    """TFLM's arena_used_bytes() after AllocateTensors, on the host build (cached with the host executable)."""
+    return HostModel(model, tree, kernels).arena_used_bytes()
+
+
+def dsp_scratch_bytes(model: Any) -> int:
+    """The largest CMSIS-NN scratch buffer that exists only with the DSP extension (Cortex-M4), which a host
+    measurement cannot see: depthwise conv `c*kw*kh*2` (arm_depthwise_conv_s8_opt) and average pool `c*4`."""
+    import tflite
+
+    m = tflite.Model.GetRootAsModel(model.path.read_bytes(), 0)
+    codes = [max(m.OperatorCodes(i).BuiltinCode(), m.OperatorCodes(i).DeprecatedBuiltinCode())
+             for i in range(m.OperatorCodesLength())]
+    g = m.Subgraphs(0)
+    largest = 0
+    for i in range(g.OperatorsLength()):
+        op = g.Operators(i)
+        code = codes[op.OpcodeIndex()]
+        if code == tflite.BuiltinOperator.DEPTHWISE_CONV_2D:
+            filt = g.Tensors(op.Inputs(1)).ShapeAsNumpy()  # [1, kh, kw, c]
+            largest = max(largest, int(np.prod(filt[1:])) * 2)
+        elif code == tflite.BuiltinOperator.AVERAGE_POOL_2D:
+            shape = g.Tensors(op.Inputs(0)).ShapeAsNumpy()
+            largest = max(largest, int(shape[-1]) * 4)
+    return largest
+
+
+def target_arena_bytes(model: Any, host_used_bytes: int, kernels: str) -> int:
+    extra = dsp_scratch_bytes(model) if kernels == "cmsis-nn" else 0
+    total = host_used_bytes + extra + ARENA_ALIGN_BYTES
+    return (total + 15) // 16 * 16
