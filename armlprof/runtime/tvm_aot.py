@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from armlprof.runtime.base import GeneratedModel
-from armlprof.runtime.tvm_common import TvmRuntimeBase
+from armlprof.tvm.runtime_base import TvmRuntimeBase
 
 
 class TvmAotRuntime(TvmRuntimeBase):

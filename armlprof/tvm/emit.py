@@ -119,7 +119,7 @@ def graph_json(program: Program) -> str:
     for s in program.steps:
         node_of_entry[s.args[-1]] = len(nodes)
         nodes.append({"op": "tvm_op", "name": s.name,
-                      "attrs": {"func_name": s.function, "num_inputs": str(len(s.args) - 1), "num_outputs": "1",
+                      "attrs": {"func_name": s.function.removeprefix("__tvm_ffi_"), "num_inputs": str(len(s.args) - 1), "num_outputs": "1",
                                 "flatten_data": "0"},
                       "inputs": [[node_of_entry[a], 0, 0] for a in s.args[:-1]]})
     # Data entries follow node order (one output per node), as in TVM.
