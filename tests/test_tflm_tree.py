@@ -1,0 +1,214 @@
+"""TFLM tree discovery, description, source selection and the library cache, on small synthetic trees
+(no real TFLM needed: these run everywhere, fast)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from armlprof import tflm
+from armlprof.errors import ArmlprofError
+
+RESOLVER_H = """
+template <unsigned int tOpCount>
+class MicroMutableOpResolver : public MicroOpResolver {
+ public:
+  TfLiteStatus AddCustom(const char* name, TfLiteRegistration* registration) { return kTfLiteOk; }
+  TfLiteStatus AddConv2D(const TfLiteRegistration& registration = Register_CONV_2D()) { return kTfLiteOk; }
+  TfLiteStatus AddDepthwiseConv2D(const TfLiteRegistration& r = Register_DEPTHWISE_CONV_2D()) { return kTfLiteOk; }
+  TfLiteStatus AddFullyConnected() { return kTfLiteOk; }
+  TfLiteStatus AddSoftmax() { return kTfLiteOk; }
+  TfLiteStatus AddReshape() { return kTfLiteOk; }
+  TfLiteStatus AddAveragePool2D() { return kTfLiteOk; }
+ private:
+  TfLiteStatus AddBuiltin(int op) { return kTfLiteOk; }
+};
+"""
+
+
+def _write(path: Path, text: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def make_tree(root: Path, kind: str = "arduino-library", cmsis_nn: bool = True, downloads: bool = False) -> Path:
+    """A tree with the layout of the real ones and a few compilable sources."""
+    src = root / "src" if kind == "arduino-library" else root
+    micro = src / "tensorflow" / "lite" / "micro"
+    _write(micro / "micro_interpreter.h",
+           "class MicroInterpreter {\n public:\n  MicroInterpreter(const Model* model, const MicroOpResolver& r,\n"
+           "                   uint8_t* tensor_arena, size_t tensor_arena_size);\n};\n")
+    _write(micro / "micro_mutable_op_resolver.h", RESOLVER_H)
+    _write(micro / "debug_log.h", 'extern "C" void DebugLog(const char* s);\n')
+    _write(micro / "micro_interpreter.cpp",
+           "#include \"tensorflow/lite/micro/tflm_test.h\"\nint interp() { return K; }\n")
+    _write(micro / "tflm_test.h", "#define K 7\n")
+    _write(micro / "debug_log.cpp", "#error armlprof provides DebugLog; this must not be compiled\n")
+    _write(micro / "micro_interpreter_test.cpp", "#error tests are not library sources\n")
+    _write(micro / "memory_planner" / "greedy_memory_planner.cpp", "int planner() { return 1; }\n")
+    _write(micro / "kernels" / "conv_common.cpp", "int conv_common() { return 2; }\n")
+    _write(micro / "kernels" / "softmax.cpp", "int softmax_reference() { return 3; }\n")
+    _write(micro / "kernels" / "xtensa" / "conv.cpp", "#error other targets' kernels are not ours\n")
+    _write(src / "tensorflow" / "lite" / "core" / "c" / "common.cpp", "int common() { return 4; }\n")
+    if cmsis_nn:
+        _write(micro / "kernels" / "cmsis_nn" / "softmax.cpp", "int softmax_cmsis() { return 5; }\n")
+        _write(micro / "kernels" / "cmsis_nn" / "conv.cpp", "int conv_cmsis() { return 6; }\n")
+    if kind == "tflite-micro":  # a checkout keeps the reference kernel beside the optimized one
+        _write(micro / "kernels" / "conv.cpp", "int conv_reference() { return 9; }\n")
+    if kind == "arduino-library":
+        _write(root / "library.properties", "name=Arduino_TensorFlowLite\nversion=9.8.7-TEST\n")
+        third = src / "third_party"
+    else:
+        third = src / "tensorflow/lite/micro/tools/make/downloads"
+    if kind == "arduino-library" or downloads:
+        for name in ("flatbuffers/include", "gemmlowp", "ruy"):
+            (third / name).mkdir(parents=True, exist_ok=True)
+        if cmsis_nn:
+            _write(third / "cmsis_nn" / "Source" / "SoftmaxFunctions" / "arm_softmax_s8.c",
+                   "int arm_sm(void) { return 8; }\n")
+    return root
+
+
+@pytest.fixture
+def no_tree_env(tmp_path, monkeypatch):
+    """No $ARMLPROF_TFLM_ROOT and an empty home, so nothing is found unless a test puts it there."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.delenv(tflm.ENV_VAR, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+def test_recognizes_arduino_library(tmp_path):
+    tree = tflm.recognize(make_tree(tmp_path / "Arduino_TensorFlowLite"))
+    assert tree is not None
+    assert tree.kind == "arduino-library"
+    assert tree.source_root == (tmp_path / "Arduino_TensorFlowLite" / "src").resolve()
+    assert tree.version.startswith("9.8.7-TEST")
+    assert tree.has_cmsis_nn and tree.missing_third_party == []
+    assert tree.default_kernels() == "cmsis-nn"
+    # Pointing at src/ finds the same library.
+    assert tflm.recognize(tmp_path / "Arduino_TensorFlowLite" / "src").root == tree.root
+
+
+def test_checkout_without_downloads_says_how_to_get_them(tmp_path):
+    tree = tflm.recognize(make_tree(tmp_path / "tflite-micro", kind="tflite-micro"))
+    assert tree.kind == "tflite-micro"
+    assert tree.missing_third_party == ["flatbuffers", "gemmlowp", "ruy"]
+    assert not tree.has_cmsis_nn  # the CMSIS-NN library is a download too
+    with pytest.raises(ArmlprofError, match="third_party_downloads") as err:
+        tree.check_buildable("reference")
+    assert "\n" not in str(err.value)
+    assert "MISSING third-party" in tflm.describe_tree(tree)
+
+
+def test_checkout_with_downloads(tmp_path):
+    tree = tflm.recognize(make_tree(tmp_path / "tflite-micro", kind="tflite-micro", downloads=True))
+    assert tree.missing_third_party == [] and tree.has_cmsis_nn
+    names = {p.relative_to(tree.source_root).as_posix() for p in tree.library_sources("reference")}
+    assert "tensorflow/lite/micro/kernels/softmax.cpp" in names
+    assert not any("cmsis_nn" in n for n in names)
+
+
+def test_source_selection_follows_the_makefile(tmp_path):
+    tree = tflm.recognize(make_tree(tmp_path / "lib"))
+    names = {p.relative_to(tree.source_root).as_posix() for p in tree.library_sources("cmsis-nn")}
+    assert "tensorflow/lite/micro/kernels/cmsis_nn/softmax.cpp" in names
+    assert "tensorflow/lite/micro/kernels/softmax.cpp" not in names  # replaced by the optimized one
+    assert "third_party/cmsis_nn/Source/SoftmaxFunctions/arm_softmax_s8.c" in names
+    assert "tensorflow/lite/micro/memory_planner/greedy_memory_planner.cpp" in names
+    assert "tensorflow/lite/core/c/common.cpp" in names
+    for excluded in ("debug_log.cpp", "micro_interpreter_test.cpp", "xtensa/conv.cpp"):
+        assert not any(n.endswith(excluded) for n in names), excluded
+
+
+def test_reference_kernels_missing_from_arduino_layout_is_one_clear_line(tmp_path):
+    tree = tflm.recognize(make_tree(tmp_path / "lib"))
+    assert tree.reference_kernels_missing() == ["conv"]
+    with pytest.raises(ArmlprofError, match="only CMSIS-NN versions of conv") as err:
+        tree.check_buildable("reference")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ArmlprofError, match="unknown TFLM kernels"):
+        tree.check_buildable("fast")
+
+
+def test_lookup_order_explicit_env_sketchbook(tmp_path, no_tree_env, monkeypatch):
+    assert tflm.find_tree() is None
+    sketchbook = tmp_path / "my sketches"
+    make_tree(sketchbook / "libraries" / "Arduino_TensorFlowLite")
+    _write(no_tree_env / ".arduino15" / "arduino-cli.yaml",
+           "board_manager:\n  additional_urls: []\ndirectories:\n  data: /x\n"
+           f"  user: {sketchbook}\nlogging:\n  level: warn\n")
+    found = tflm.find_tree()
+    assert found is not None and found.found_by == f"sketchbook {sketchbook}"
+
+    env_tree = make_tree(tmp_path / "env_tree")
+    monkeypatch.setenv(tflm.ENV_VAR, str(env_tree))
+    assert tflm.find_tree().root == env_tree.resolve()
+    assert tflm.find_tree().found_by == f"${tflm.ENV_VAR}"
+
+    explicit = make_tree(tmp_path / "explicit_tree")
+    assert tflm.find_tree(explicit).root == explicit.resolve()
+    with pytest.raises(ArmlprofError, match="is not a TFLM tree"):
+        tflm.find_tree(tmp_path / "nothing here")
+
+
+def test_default_sketchbook_and_ide_preferences(tmp_path, no_tree_env):
+    make_tree(no_tree_env / "Arduino" / "libraries" / "Arduino_TensorFlowLite")
+    assert tflm.find_tree().found_by == f"sketchbook {no_tree_env / 'Arduino'}"
+    _write(no_tree_env / ".arduino15" / "preferences.txt", f"sketchbook.path={tmp_path / 'ide'}\n")
+    assert tmp_path / "ide" in tflm.sketchbook_dirs()
+
+
+def test_unavailable_reason_names_the_ways_to_get_tflm(no_tree_env):
+    from armlprof.runtime.tflm import TflmRuntime
+
+    reason = TflmRuntime().unavailable_reason()
+    assert reason is not None and "arduino-cli lib install Arduino_TensorFlowLite" in reason
+    assert tflm.ENV_VAR in reason and "\n" not in reason
+    assert tflm.describe_tree(None) == tflm.NOT_FOUND_HINT
+
+
+def test_resolver_methods_from_the_tree(tmp_path):
+    from armlprof.runtime.tflm import resolver_calls
+
+    tree = tflm.recognize(make_tree(tmp_path / "lib"))
+    ops = ["DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "RESHAPE", "SOFTMAX", "RESHAPE"]
+    assert resolver_calls(tree, ops) == ["AddDepthwiseConv2D", "AddFullyConnected", "AddReshape", "AddSoftmax"]
+    assert "builtin" not in tree.resolver_methods  # AddBuiltin is not an operator
+    with pytest.raises(ArmlprofError, match="LSTM has no MicroMutableOpResolver method"):
+        resolver_calls(tree, ["LSTM"])
+
+
+def test_library_is_built_once_and_rebuilt_when_a_source_changes(tmp_path, private_cache):
+    tree = tflm.recognize(make_tree(tmp_path / "lib"))
+    compiler = tflm.Compiler.host("-O0")
+    first = tflm.build_library(tree, compiler, "cmsis-nn")
+    assert not first.cached and first.compiled_objects == 7
+    assert first.path.is_file() and first.path.is_relative_to(private_cache / "tflm")
+    mtime = first.path.stat().st_mtime_ns
+
+    again = tflm.build_library(tree, compiler, "cmsis-nn")
+    assert again.cached and again.compiled_objects == 0 and again.path == first.path
+    assert again.path.stat().st_mtime_ns == mtime
+
+    # Another kernel choice or other flags: another library. A changed header: a rebuild.
+    tree_ref = tflm.recognize(make_tree(tmp_path / "lib2", cmsis_nn=False))
+    assert tflm.build_library(tree_ref, compiler, "reference").path != first.path
+    assert tflm.build_library(tree, tflm.Compiler.host("-O1"), "cmsis-nn").path != first.path
+    header = tree.micro_dir / "tflm_test.h"
+    header.write_text("#define K 8\n")
+    os.utime(header, ns=(mtime + 10**9, mtime + 10**9))
+    changed = tflm.build_library(tflm.recognize(tmp_path / "lib"), compiler, "cmsis-nn")
+    assert not changed.cached and changed.path != first.path
+
+
+def test_library_build_error_is_one_line(tmp_path, private_cache):
+    root = make_tree(tmp_path / "lib")
+    _write(root / "src/tensorflow/lite/micro/broken.cpp", "int broken( { }\n")
+    with pytest.raises(ArmlprofError, match=r"TFLM library build failed .*broken\.cpp.*error") as err:
+        tflm.build_library(tflm.recognize(root), tflm.Compiler.host("-O0"), "cmsis-nn")
+    assert "\n" not in str(err.value)
