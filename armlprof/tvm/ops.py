@@ -72,7 +72,7 @@ def saturating_shift_left(x, exponent: int):
     t = _tir()
     threshold = (1 << (31 - exponent)) - 1
     return t.Select(x > _c32(threshold), _c32(fp.INT32_MAX),
-                    t.Select(x < _c32(-threshold), _c32(fp.INT32_MIN), x << _c32(exponent)))
+                    t.Select(x < _c32(-threshold), _c32(fp.INT32_MIN), x * _c32(1 << exponent)))
 
 
 def requantize(acc, multiplier, shift, *, any_left_shift: bool):
@@ -80,14 +80,14 @@ def requantize(acc, multiplier, shift, *, any_left_shift: bool):
     t = _tir()
     if any_left_shift:
         left = t.max(shift, _c32(0))
-        acc = acc << left
+        acc = acc * (_c32(1) << left)  # multiply, as TFLM does: << of a negative int is UB in C
     right = t.max(_c32(0) - shift, _c32(0))
     return rdbpot(srdhm(acc, multiplier), right)
 
 
 def requantize_const(acc, multiplier: int, shift: int):
     if shift > 0:
-        acc = acc << _c32(shift)
+        acc = acc * _c32(1 << shift)
     return rdbpot(srdhm(acc, _c32(multiplier)), max(-shift, 0))
 
 
@@ -304,8 +304,8 @@ def build_add(graph: Graph, op: Operator) -> Kernel:
         return tensor[tuple(0 if d == 1 else i for d, i in zip(shape, idx, strict=True))]
 
     def body(*idx):
-        x1 = (pick(a, shape1, idx).astype("int32") - _c32(z1)) << _c32(left_shift)
-        x2 = (pick(b, shape2, idx).astype("int32") - _c32(z2)) << _c32(left_shift)
+        x1 = (pick(a, shape1, idx).astype("int32") - _c32(z1)) * _c32(1 << left_shift)
+        x2 = (pick(b, shape2, idx).astype("int32") - _c32(z2)) * _c32(1 << left_shift)
         raw = requantize_const(x1, m1, s1) + requantize_const(x2, m2, s2)
         return clamp_to_int8(requantize_const(raw, mo, so) + _c32(int(t_out.zero_point[0])), lo, hi)
 

@@ -381,6 +381,7 @@ static void free_parse_state(armlprof_graph_executor *g) {
   for (i = 0; i < g->num_nodes; i++) free(g->nodes[i].inputs.v);
   free(g->nodes);
   g->nodes = NULL;
+  g->num_nodes = 0;
   free(g->arg_nodes.v);
   free(g->dltype_bits.v);
   free(g->shape_flat.v);
