@@ -68,3 +68,27 @@ sysbus:
     assert p["cpu"].attrs == {"cpuType": "cortex-m4", "PerformanceInMips": 64}
     assert p["uart"].attrs["irq"] == "nvic@3"
     assert "sysbus" not in p
+
+
+# Renode peripheral types armlprof's boards may use (all exist in Renode's stock peripherals).
+RENODE_TYPES = {"Memory.MappedMemory", "CPU.CortexM", "IRQControllers.NVIC", "Miscellaneous.DWT",
+                "UART.NRF52840_UART", "UART.PL011", "Miscellaneous.NRF52840_CLOCK"}
+
+
+@pytest.mark.parametrize("board_name", board_names())
+def test_repl_is_renode_syntax(board_name):
+    """The .repl stays loadable by Renode: 4-space indented attributes, known types, DWT at the board clock."""
+    board = load_board(board_name)
+    for number, line in enumerate(board.repl_path.read_text().splitlines(), 1):
+        body = line.split("//", 1)[0].rstrip()
+        if not body:
+            continue
+        indent = len(body) - len(body.lstrip(" "))
+        assert "\t" not in line and indent in (0, 4), f"{board.repl_path.name}:{number}: indentation"
+    types = {p.type for p in board.peripherals.values()}
+    assert types <= RENODE_TYPES
+    dwt = next(p for p in board.peripherals.values() if p.type == "Miscellaneous.DWT")
+    assert dwt.address == 0xE0001000 and dwt.attrs["frequency"] == board.clock_hz
+    assert board.cpu.attrs["PerformanceInMips"] * 1_000_000 == board.clock_hz
+    resc = board.resc_path.read_text()
+    assert f"platforms/{board_name}/{board.repl_path.name}" in resc and f"sysbus.{board.meta['console']}" in resc
