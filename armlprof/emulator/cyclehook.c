@@ -1,0 +1,244 @@
+/* armlprof emulator: native Unicorn hooks that count instructions and modelled cycles per basic block.
+ *
+ * Python decodes each new block once (capstone + the timing table) and stores its cost here; from then on every
+ * execution of the block costs one hash lookup in C, no Python. Branch penalties are decided at the start of the
+ * next block: a block ending in a conditional branch was taken when execution did not continue at its
+ * fall-through address. The same hook watches the stack: after a block that writes SP it records the lowest SP
+ * and stops the run if SP went below the heap's program break (stack grown into the heap).
+ *
+ * Built on first use with the host C compiler into the armlprof cache (see native.py); loaded with ctypes.
+ * The layout of state_t and block_t is mirrored in native.py: keep them in sync.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct uc_struct uc_engine;
+typedef int (*reg_read_fn)(uc_engine *uc, int regid, void *value);
+typedef int (*emu_stop_fn)(uc_engine *uc);
+typedef int32_t (*miss_fn)(uint64_t address, uint32_t size);
+
+#define UC_ARM_REG_R0 66
+#define UC_ARM_REG_SP 12
+#define UC_MEM_READ 16
+
+#define F_BRANCH 1u    /* last instruction may branch (conditionally): taken if next block != fall-through */
+#define F_WRITES_SP 2u /* some instruction writes SP: check the stack after the block */
+
+#define MAX_REGIONS 8
+
+typedef struct {
+  uint32_t addr;
+  uint32_t size;          /* key is (addr, size): QEMU may split the same start address differently */
+  uint32_t cycles;        /* zero-wait-state cycles, final branch not taken */
+  uint32_t taken_cycles;  /* extra cycles when the final branch is taken (pipeline refill) */
+  uint32_t instructions;
+  uint32_t fetch_words;   /* 32-bit instruction fetches, for the region's fetch wait states */
+  uint32_t flags;
+  uint32_t region;        /* index into the wait-state tables */
+} block_t;
+
+typedef struct {
+  /* counters */
+  uint64_t cycles;        /* every completed block, wait states and skipped (idle) cycles */
+  uint64_t instructions;  /* every completed block */
+  uint64_t max_cycles;    /* stop when cycles reach this (0: no limit) */
+  int64_t cur;            /* index of the block being executed, -1: none */
+  uint32_t stop_reason;   /* 0 none, 1 cycle_limit, 2 stack_heap_collision, 3 translation error */
+  uint32_t lowest_sp;
+  uint32_t heap_high;     /* highest program break seen */
+  uint32_t collision_sp;
+  uint32_t collision_brk;
+  uint32_t load_wait;     /* cycles per load in the hooked (slow) range */
+  uint32_t store_wait;
+  uint32_t _pad;
+  /* configuration */
+  const uint32_t *brk_host;                  /* host address of the firmware's __armlprof_brk, NULL: no watch */
+  const uint32_t *cache_enable[MAX_REGIONS]; /* host address of a cache-enable register (bit 0), NULL: none */
+  uint32_t fetch_wait[MAX_REGIONS];          /* per fetch, cache enabled (or no cache) */
+  uint32_t fetch_wait_uncached[MAX_REGIONS]; /* per fetch, cache disabled */
+  reg_read_fn reg_read;
+  emu_stop_fn emu_stop;
+  miss_fn miss;
+  /* blocks and the hash table address -> index */
+  block_t *blocks;
+  uint32_t n_blocks;
+  uint32_t cap_blocks;
+  int32_t *table;
+  uint32_t table_mask;
+  uint32_t _pad2;
+} state_t;
+
+static uint32_t hash_addr(uint32_t addr, uint32_t size) {
+  uint32_t h = (addr >> 1) * 2654435761u ^ size * 40503u;
+  return h ^ (h >> 15);
+}
+
+static void table_insert(state_t *s, int32_t index) {
+  const block_t *b = &s->blocks[index];
+  uint32_t i = hash_addr(b->addr, b->size) & s->table_mask;
+  while (s->table[i] >= 0) i = (i + 1) & s->table_mask;
+  s->table[i] = index;
+}
+
+static int grow_table(state_t *s) {
+  uint32_t slots = s->table ? (s->table_mask + 1) * 2 : 1u << 14;
+  int32_t *t = malloc(sizeof(int32_t) * slots);
+  if (!t) return -1;
+  memset(t, 0xff, sizeof(int32_t) * slots);
+  free(s->table);
+  s->table = t;
+  s->table_mask = slots - 1;
+  for (uint32_t i = 0; i < s->n_blocks; ++i) table_insert(s, (int32_t)i);
+  return 0;
+}
+
+/* Store a decoded block; returns its index, or -1 when out of memory. */
+int32_t armlprof_add_block(state_t *s, const block_t *b) {
+  if (s->n_blocks == s->cap_blocks) {
+    uint32_t cap = s->cap_blocks ? s->cap_blocks * 2 : 4096;
+    block_t *nb = realloc(s->blocks, sizeof(block_t) * cap);
+    if (!nb) return -1;
+    s->blocks = nb;
+    s->cap_blocks = cap;
+  }
+  if (!s->table || (s->n_blocks + 1) * 2 > s->table_mask + 1) {
+    if (grow_table(s)) return -1;
+  }
+  int32_t index = (int32_t)s->n_blocks++;
+  s->blocks[index] = *b;
+  table_insert(s, index);
+  return index;
+}
+
+int32_t armlprof_find_block(const state_t *s, uint32_t addr, uint32_t size) {
+  if (!s->table) return -1;
+  uint32_t i = hash_addr(addr, size) & s->table_mask;
+  for (;;) {
+    int32_t index = s->table[i];
+    if (index < 0) return -1;
+    const block_t *b = &s->blocks[index];
+    if (b->addr == addr && b->size == size) return index;
+    i = (i + 1) & s->table_mask;
+  }
+}
+
+void armlprof_free(state_t *s) {
+  free(s->blocks);
+  free(s->table);
+  s->blocks = NULL;
+  s->table = NULL;
+  s->n_blocks = s->cap_blocks = 0;
+}
+
+static uint32_t fetch_wait(const state_t *s, uint32_t region) {
+  const uint32_t *enable = s->cache_enable[region];
+  if (enable && !(*enable & 1u)) return s->fetch_wait_uncached[region];
+  return s->fetch_wait[region];
+}
+
+/* Cycles of block `b` when execution continues at `next`. */
+static uint64_t block_cost(const state_t *s, const block_t *b, uint32_t next) {
+  uint64_t c = b->cycles + (uint64_t)b->fetch_words * fetch_wait(s, b->region);
+  if ((b->flags & F_BRANCH) && next != b->addr + b->size) c += b->taken_cycles;
+  return c;
+}
+
+static void stop(state_t *s, uc_engine *uc, uint32_t reason) {
+  if (!s->stop_reason) s->stop_reason = reason;
+  s->emu_stop(uc);
+}
+
+/* Account for the block that just finished, now that we know where execution went. */
+static void finish_block(state_t *s, uc_engine *uc, uint32_t next) {
+  const block_t *p = &s->blocks[s->cur];
+  s->cycles += block_cost(s, p, next);
+  s->instructions += p->instructions;
+  s->cur = -1;
+  if (p->flags & F_WRITES_SP) {
+    uint32_t sp = 0;
+    s->reg_read(uc, UC_ARM_REG_SP, &sp);
+    if (sp < s->lowest_sp) s->lowest_sp = sp;
+    if (!s->brk_host) return;
+    uint32_t brk = *s->brk_host;
+    if (brk > s->heap_high) s->heap_high = brk;
+    if (sp < brk) {
+      s->collision_sp = sp;
+      s->collision_brk = brk;
+      stop(s, uc, 2);
+    }
+  }
+}
+
+void armlprof_block_hook(uc_engine *uc, uint64_t address, uint32_t size, void *user_data) {
+  state_t *s = (state_t *)user_data;
+  uint32_t addr = (uint32_t)address;
+  if (s->cur >= 0) finish_block(s, uc, addr);
+  int32_t index = armlprof_find_block(s, addr, size);
+  if (index < 0) {
+    index = s->miss(address, size);
+    if (index < 0) {
+      stop(s, uc, 3);
+      return;
+    }
+  }
+  s->cur = index;
+  if (s->max_cycles && s->cycles >= s->max_cycles) stop(s, uc, 1);
+}
+
+/* Memory wait states of a slow region (e.g. flash data reads): installed only over that region's range. */
+void armlprof_mem_hook(uc_engine *uc, int type, uint64_t address, int size, int64_t value, void *user_data) {
+  (void)uc;
+  (void)address;
+  (void)size;
+  (void)value;
+  state_t *s = (state_t *)user_data;
+  s->cycles += type == UC_MEM_READ ? s->load_wait : s->store_wait;
+}
+
+/* SDIV/UDIV early termination (a code hook on each divide instruction's address). The TRM gives only the range,
+ * 2..12 cycles; the model spreads it linearly over the quotient's bit length (an assumption, see timing.py).
+ * The block already counted 1 cycle for the instruction. The operand registers are encoded in the hook's
+ * user data via a per-address table filled by Python. */
+typedef struct {
+  uint32_t addr;
+  uint8_t rn, rm, is_signed, _pad;
+} div_t_;
+
+typedef struct {
+  state_t *state;
+  div_t_ *divs;
+  uint32_t n_divs;
+  uint32_t div_min_cycles;
+  uint32_t div_max_cycles;
+} div_table_t;
+
+static uint32_t clz32(uint32_t x) { return x ? (uint32_t)__builtin_clz(x) : 32u; }
+
+uint32_t armlprof_div_cycles(uint32_t n, uint32_t m, int is_signed, uint32_t lo, uint32_t hi) {
+  if (is_signed) {
+    n = (int32_t)n < 0 ? 0u - n : n;
+    m = (int32_t)m < 0 ? 0u - m : m;
+  }
+  if (m == 0 || n < m) return lo; /* quotient 0 (or divide by zero): terminates at once */
+  uint32_t quotient_bits = clz32(m) - clz32(n) + 1u;
+  uint32_t span = hi - lo;
+  return lo + (quotient_bits * span + 31u) / 32u;
+}
+
+void armlprof_div_hook(uc_engine *uc, uint64_t address, uint32_t size, void *user_data) {
+  (void)size;
+  div_table_t *t = (div_table_t *)user_data;
+  uint32_t addr = (uint32_t)address;
+  uint32_t lo = 0, hi = t->n_divs;
+  while (lo < hi) { /* sorted by address */
+    uint32_t mid = (lo + hi) / 2;
+    if (t->divs[mid].addr < addr) lo = mid + 1; else hi = mid;
+  }
+  if (lo >= t->n_divs || t->divs[lo].addr != addr) return;
+  const div_t_ *d = &t->divs[lo];
+  uint32_t n = 0, m = 0;
+  t->state->reg_read(uc, UC_ARM_REG_R0 + d->rn, &n);
+  t->state->reg_read(uc, UC_ARM_REG_R0 + d->rm, &m);
+  t->state->cycles += armlprof_div_cycles(n, m, d->is_signed, t->div_min_cycles, t->div_max_cycles) - 1u;
+}
