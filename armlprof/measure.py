@@ -1,0 +1,269 @@
+"""The four figures of the study, measured on any target: flash, unused RAM, initialization and inference time.
+
+- flash: from the ELF the build produced: total (the board's figure, as the official tools report it), the empty
+  sketch (baseline) and the difference (model-attributable), plus static RAM and the runtime's workspace.
+- unused RAM: the largest N for which `malloc(N)` held during model construction and one inference still gives
+  the reference output with no fault, stack/heap collision or hang. Found by binary search over N sent on the
+  console to one image (`ram_probe` sketch), with sanity checks before (N=0 passes, N=RAM size fails) and after
+  (N passes, N+1 fails), as the study did. Beside it, on the emulator, a one-run estimate from the memory watch
+  of the N=0 run:  estimate = min(__stack_limit, lowest SP) - heap high water - MALLOC_CHUNK_OVERHEAD_BYTES,
+  i.e. the gap the probe block could still take before the heap hits the stack reserve (newlib-nano's _sbrk
+  refuses to go above __stack_limit) or the deepest stack. The estimate also narrows the search: the bisection
+  starts with a bracket of +-ESTIMATE_BRACKET_BYTES around it (checked, so a wrong estimate only costs trials).
+- init time: one timed construction per boot (`init_time` sketch), `runs` boots (the study: 32 resets).
+- inference time: `runs` timed inferences in one boot (`inference_time` sketch; the study: 256).
+Times are DWT cycles when the sketch has them (armlprof core), else micros() x clock; ms at the board clock.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from armlprof.board import Board
+from armlprof.build import BuildResult
+from armlprof.errors import ArmlprofError
+from armlprof.protocol import crc32, input_from_seed
+from armlprof.target.base import Image, RunOutcome, Target
+
+MALLOC_CHUNK_OVERHEAD_BYTES = 8  # newlib-nano: a chunk header (size word + alignment padding) per malloc
+ESTIMATE_BRACKET_BYTES = 64
+DEFAULT_SEED = 7
+TRIAL_TIMEOUT_S = 900.0  # wall clock per run; a hang on a real board shows up here
+
+Progress = Callable[[str], None]
+
+
+class MeasurementFailed(ArmlprofError):
+    """A figure could not be measured; the message (one line) is the record's reason."""
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass
+class Timing:
+    cycles: list[int]
+    ms: list[float]
+    source: str  # "dwt" (cycles counted on the device) or "micros" (derived from micros() x clock)
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "cycles": round(statistics.fmean(self.cycles)),
+            "ms": statistics.fmean(self.ms),
+            "runs": len(self.ms),
+            "ms_min": min(self.ms),
+            "ms_max": max(self.ms),
+            "ms_std": statistics.pstdev(self.ms) if len(self.ms) > 1 else 0.0,
+            "cycles_min": min(self.cycles),
+            "cycles_max": max(self.cycles),
+            "source": self.source,
+        }
+
+
+def _elapsed(fields: dict[str, str], clock_hz: int) -> tuple[int, float, str]:
+    """(cycles, ms, source) of one timed section from a protocol record's fields."""
+    if "cycles" in fields:
+        cycles = int(fields["cycles"])
+        return cycles, cycles * 1000.0 / clock_hz, "dwt"
+    if "us" in fields:
+        us = int(fields["us"])
+        return round(us * clock_hz / 1_000_000), us / 1000.0, "micros"
+    raise MeasurementFailed("the sketch printed no elapsed time (cycles= or us=); rebuild it from sketches/")
+
+
+def expected_crc(model: Any, seed: int) -> str:
+    """The CRC-32 of the reference output for the input the sketch generates from `seed`."""
+    return crc32(model.reference(input_from_seed(seed, model.input_bytes)))
+
+
+def _outcome_problem(outcome: RunOutcome) -> str | None:
+    if outcome.fault_line:
+        return f"fault: {outcome.fault_line}"
+    if not outcome.stop.normal:
+        return outcome.stop.describe()
+    return None
+
+
+# ---------------------------------------------------------------- flash
+def flash_values(build: BuildResult, workspace_bytes: int | None) -> dict[str, Any]:
+    return {
+        "flash_bytes": build.flash_bytes,
+        "baseline_flash_bytes": build.baseline_flash_bytes,
+        "model_flash_bytes": build.model_flash_bytes,
+        "static_ram_bytes": build.static_ram_bytes,
+        "workspace_bytes": workspace_bytes,
+    }
+
+
+# ---------------------------------------------------------------- unused RAM
+@dataclass
+class RamTrial:
+    alloc_bytes: int
+    passed: bool
+    why: str  # "ok" or what went wrong
+    outcome: RunOutcome
+
+
+@dataclass
+class RamResult:
+    free_ram_bytes: int
+    free_ram_estimate_bytes: int | None
+    heap_high_water_bytes: int | None
+    stack_bytes_used: int | None
+    trials: list[RamTrial] = field(default_factory=list)
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "free_ram_bytes": self.free_ram_bytes,
+            "free_ram_estimate_bytes": self.free_ram_estimate_bytes,
+            "trials": len(self.trials),
+            "heap_high_water_bytes": self.heap_high_water_bytes,
+            "stack_bytes_used": self.stack_bytes_used,
+        }
+
+
+class RamProbe:
+    """Runs `ram_probe` trials on a target and judges them against the reference output."""
+
+    def __init__(self, target: Target, image: Image, model: Any, *, seed: int = DEFAULT_SEED,
+                 progress: Progress = _quiet, timeout_s: float = TRIAL_TIMEOUT_S) -> None:
+        self.target, self.image, self.seed, self.progress = target, image, seed, progress
+        self.expected = expected_crc(model, seed)
+        self.timeout_s = timeout_s
+        self.max_cycles: int | None = None  # set from the first passing run: a run 4x longer is a hang
+        self.trials: list[RamTrial] = []
+
+    def trial(self, alloc_bytes: int) -> RamTrial:
+        outcome = self.target.run(self.image, f"alloc={alloc_bytes} seed={self.seed}",
+                                  timeout_s=self.timeout_s, max_cycles=self.max_cycles)
+        why = _outcome_problem(outcome)
+        record = outcome.last("ram")
+        if why is None:
+            if record is None:
+                why = "the sketch printed no '@armlprof event=ram' line"
+            elif record.get("status") != "ok":
+                why = str(record.get("status"))
+            elif record.get("crc") != self.expected:
+                why = f"wrong output (crc {record.get('crc')}, reference {self.expected})"
+        trial = RamTrial(alloc_bytes, why is None, why or "ok", outcome)
+        self.trials.append(trial)
+        self.progress(f"ram trial {len(self.trials)}: alloc={alloc_bytes:,} B -> {'pass' if trial.passed else why}")
+        return trial
+
+
+def memory_watch_estimate(outcome: RunOutcome) -> int | None:
+    """Unused RAM from one run's memory watch (see the module docstring), or None without a memory watch."""
+    stop = outcome.stop
+    if stop.heap_high_water is None or stop.lowest_sp is None:
+        return None
+    ceiling = stop.lowest_sp if stop.stack_limit is None else min(stop.stack_limit, stop.lowest_sp)
+    return max(0, ceiling - stop.heap_high_water - MALLOC_CHUNK_OVERHEAD_BYTES)
+
+
+def find_largest_allocation(target: Target, image: Image, model: Any, *, seed: int = DEFAULT_SEED,
+                            max_alloc_bytes: int | None = None, progress: Progress = _quiet,
+                            timeout_s: float = TRIAL_TIMEOUT_S) -> RamResult:
+    """Binary search for the largest allocation that still lets the model initialize and run correctly."""
+    probe = RamProbe(target, image, model, seed=seed, progress=progress, timeout_s=timeout_s)
+    board: Board = image.board
+    high = max_alloc_bytes if max_alloc_bytes is not None else board.ram_bytes
+
+    # Sanity before: the model must run with nothing taken, and taking all RAM must fail.
+    first = probe.trial(0)
+    if not first.passed:
+        raise MeasurementFailed(f"the model does not run even with no allocation: {first.why}")
+    if first.outcome.stop.cycles:
+        probe.max_cycles = 4 * first.outcome.stop.cycles + 1_000_000
+    top = probe.trial(high)
+    if top.passed:
+        raise MeasurementFailed(f"sanity check failed: allocating {high:,} B (all of {board.name}'s RAM) passed; "
+                                "the probe sketch is not holding its allocation")
+    low = 0  # invariant: `low` passed, `high` failed
+
+    estimate = memory_watch_estimate(first.outcome)
+    if estimate is not None:
+        for candidate in (estimate - ESTIMATE_BRACKET_BYTES, estimate + ESTIMATE_BRACKET_BYTES):
+            if low < candidate < high:
+                if probe.trial(candidate).passed:
+                    low = candidate
+                else:
+                    high = candidate
+    while high - low > 1:
+        middle = (low + high) // 2
+        if probe.trial(middle).passed:
+            low = middle
+        else:
+            high = middle
+
+    # Sanity after: the answer must be repeatable.
+    again, beyond = probe.trial(low), probe.trial(low + 1)
+    if not again.passed or beyond.passed:
+        raise MeasurementFailed(
+            f"not repeatable: alloc={low:,} B {'passed' if again.passed else 'failed (' + again.why + ')'} and "
+            f"alloc={low + 1:,} B {'passed' if beyond.passed else 'failed'} on the re-check; "
+            "check the board's power and reset, then rerun"
+        )
+    stop = first.outcome.stop
+    heap = None if stop.heap_high_water is None or stop.heap_start is None else stop.heap_high_water - stop.heap_start
+    stack = None if stop.lowest_sp is None or stop.stack_top is None else stop.stack_top - stop.lowest_sp
+    return RamResult(low, estimate, heap, stack, probe.trials)
+
+
+# ---------------------------------------------------------------- timing
+def measure_init(target: Target, image: Image, model: Any, *, runs: int, seed: int = DEFAULT_SEED,
+                 progress: Progress = _quiet, timeout_s: float = TRIAL_TIMEOUT_S) -> Timing:
+    """`runs` boots of the init_time sketch, one timed construction each."""
+    expected = expected_crc(model, seed)
+    cycles: list[int] = []
+    ms: list[float] = []
+    source = "dwt"
+    for run in range(runs):
+        outcome = target.run(image, f"seed={seed}", timeout_s=timeout_s)
+        record = outcome.last("init")
+        problem = _outcome_problem(outcome) if record is None else None
+        if record is None:
+            raise MeasurementFailed(f"init run {run + 1}: no '@armlprof event=init' line ({problem or 'no output'})")
+        if record.get("status") != "ok":
+            raise MeasurementFailed(f"init run {run + 1}: {record.get('status')}")
+        if record.get("crc") != expected:
+            raise MeasurementFailed(f"init run {run + 1}: wrong output (crc {record.get('crc')}, reference {expected})")
+        problem = _outcome_problem(outcome)
+        if problem:
+            raise MeasurementFailed(f"init run {run + 1}: {problem}")
+        c, m, source = _elapsed(record.fields, image.board.clock_hz)
+        cycles.append(c)
+        ms.append(m)
+        progress(f"init run {run + 1}/{runs}: {c:,} cycles ({m:.3f} ms)")
+    return Timing(cycles, ms, source)
+
+
+def measure_inference(target: Target, image: Image, model: Any, *, runs: int, seed: int = DEFAULT_SEED,
+                      progress: Progress = _quiet, timeout_s: float = TRIAL_TIMEOUT_S) -> Timing:
+    """One boot of the inference_time sketch: `runs` timed inferences, each output checked by CRC."""
+    expected = expected_crc(model, seed)
+    progress(f"inference: {runs} runs")
+    outcome = target.run(image, f"seed={seed} runs={runs}", timeout_s=timeout_s)
+    summary = outcome.last("summary")
+    if summary is None:
+        raise MeasurementFailed(f"no '@armlprof event=summary' line ({_outcome_problem(outcome) or 'no output'})")
+    if summary.get("status") != "ok":
+        raise MeasurementFailed(f"inference: {summary.get('status')}")
+    if summary.get("crc") != expected:
+        raise MeasurementFailed(f"inference: wrong output (crc {summary.get('crc')}, reference {expected})")
+    problem = _outcome_problem(outcome)
+    if problem:
+        raise MeasurementFailed(f"inference: {problem}")
+    per_run = outcome.all("inference")
+    if len(per_run) != runs:
+        raise MeasurementFailed(f"inference: {len(per_run)} timed runs printed, {runs} asked for")
+    timings = [_elapsed(r.fields, image.board.clock_hz) for r in per_run]
+    cycles = [c for c, _, _ in timings]
+    ms = [m for _, m, _ in timings]
+    if any(math.isnan(m) for m in ms):
+        raise MeasurementFailed("inference: unreadable elapsed times")
+    return Timing(cycles, ms, timings[0][2])
