@@ -29,7 +29,6 @@ class LoweredOperators:
 
 def tvm_version() -> str:
     import tvm
-    import tvm_ffi
 
     return str(tvm.__version__)
 

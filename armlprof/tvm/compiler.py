@@ -22,7 +22,7 @@ from armlprof.tvm.importer import Graph, import_tflite
 from armlprof.tvm.ops import Kernel, build_copy, build_kernel
 
 # Bump when generated code or Program layout changes (invalidates the cache).
-CODEGEN_VERSION = "2"
+CODEGEN_VERSION = "3"
 
 
 @dataclass

@@ -17,7 +17,8 @@ class TvmRuntimeBase(Runtime):
             import tvm  # noqa: F401
             from tvm import te, tirx  # noqa: F401
         except Exception as exc:  # ImportError, or a broken TVM install raising at import
-            return f"TVM is not importable ({type(exc).__name__}: {exc}); install it with: pip install 'apache-tvm>=0.25,<0.28'"
+            return (f"TVM is not importable ({type(exc).__name__}: {exc}); "
+                    "install it with: pip install 'apache-tvm>=0.25,<0.28'")
         return None
 
     def version(self) -> str:
