@@ -1,0 +1,368 @@
+"""`armlprof profile` (one model x runtime x board: its four figures) and `armlprof study` (the whole study).
+
+Each figure is appended to the results file as soon as it is measured (`armlprof.results`), so an interrupted run
+loses nothing, and a rerun with the same file skips every figure already `ok` for the same key (model hash,
+runtime, board, memory option, target, metric, flags). A figure that cannot be measured gets a record saying why
+(`unavailable`: runtime or target missing here; `failed`: e.g. the image does not fit, or the model faults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from armlprof.board import Board, board_names, load_board
+from armlprof.build import build_sketch, cache_root, compile_flags
+from armlprof.errors import ArmlprofError
+from armlprof.measure import (
+    DEFAULT_SEED,
+    TRIAL_TIMEOUT_S,
+    find_largest_allocation,
+    flash_values,
+    measure_inference,
+    measure_init,
+)
+from armlprof.model import Model, load_model
+from armlprof.results import METRICS, ResultStore, make_record, record_key
+from armlprof.runtime.base import get_runtime, runtime_names
+from armlprof.sketch import MeasurementSketch, prepare_measurement_sketch
+from armlprof.target.base import TARGET_NAMES, Image, Target, get_target
+
+STUDY_MODELS = ("builtin:micro_speech", "builtin:person_detect")
+STUDY_RUNTIMES = ("tvm-graph", "tvm-aot", "tflm")
+STUDY_BOARDS = ("nano33ble", "spresense")
+SHARED_MODELS = {"micro_speech": "micro_speech_quantized.tflite", "person_detect": "person_detect.tflite"}
+# Which sketch each figure runs (flash is the inference sketch's size: the model plus a minimal application).
+METRIC_SKETCH = {"flash": "inference_time", "ram": "ram_probe", "init": "init_time", "inference": "inference_time"}
+
+Progress = Callable[[str], None]
+
+
+def stderr_progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class RunCounts:
+    """Timed runs per figure. A real board: the study's 32 resets and 256 inferences. Deterministic targets
+    (emulator, Renode) give identical runs, so a few show that and keep the study fast."""
+
+    init_runs: int
+    inference_runs: int
+
+    @classmethod
+    def for_target(cls, target: Target, quick: bool = False) -> RunCounts:
+        if target.deterministic:
+            return cls(1, 2) if quick else cls(2, 4)
+        return cls(4, 32) if quick else cls(32, 256)
+
+
+@dataclass
+class ProfileOptions:
+    target: str = "emulator"
+    target_options: dict[str, Any] = field(default_factory=dict)
+    measures: Sequence[str] = METRICS
+    memory_kib: int | None = None
+    optimization: str | None = None
+    extra_flags: Sequence[str] = ()
+    quick: bool = False
+    init_runs: int | None = None
+    inference_runs: int | None = None
+    seed: int = DEFAULT_SEED
+    timeout_s: float = TRIAL_TIMEOUT_S
+    work_root: Path | None = None  # sketch folders; default: <armlprof cache>/sketches
+
+
+def _model_label(model: Model, spec: str) -> str:
+    return spec.removeprefix("builtin:") if spec.startswith("builtin:") else model.name
+
+
+class _Cell:
+    """One model x runtime x board on one target: writes a record per figure."""
+
+    def __init__(self, store: ResultStore, model: Model, label: str, runtime_name: str, board: Board,
+                 options: ProfileOptions, progress: Progress) -> None:
+        self.store, self.model, self.label, self.board = store, model, label, board
+        self.runtime_name, self.options = runtime_name, options
+        self.flags = compile_flags(board, options.optimization, options.extra_flags)
+        self.runtime_version: str | None = None
+        prefix = f"[{label} {runtime_name} {board.name}{'' if board.memory_kib is None else f' {board.memory_kib}KiB'}" \
+                 f" {options.target}]"
+        self.progress = lambda message: progress(f"{prefix} {message}")
+        self.written: list[dict[str, Any]] = []
+
+    def key(self, metric: str) -> dict[str, Any]:
+        return {"model_sha256": self.model.sha256, "runtime": self.runtime_name, "board": self.board.name,
+                "memory_kib": self.board.memory_kib, "target": self.options.target, "metric": metric,
+                "flags": list(self.flags)}
+
+    def write(self, metric: str, status: str, values: dict[str, Any] | None = None,
+              reason: str | None = None) -> dict[str, Any]:
+        record = make_record(
+            model=self.label, model_sha256=self.model.sha256, runtime=self.runtime_name,
+            runtime_version=self.runtime_version, board=self.board.name, memory_kib=self.board.memory_kib,
+            target=self.options.target, metric=metric, status=status, values=values,
+            reason=None if reason is None else " ".join(str(reason).split()), flags=self.flags,
+            clock_hz=self.board.clock_hz,
+        )
+        self.store.append(record)
+        self.written.append(record)
+        shown = reason if status != "ok" else ", ".join(f"{k}={_short(v)}" for k, v in (values or {}).items())
+        self.progress(f"{metric}: {status}: {shown}")
+        return record
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int) and abs(value) >= 10_000:
+        return f"{value:,}"
+    return str(value)
+
+
+def profile(model_spec: str, runtime_name: str, board_name: str, results: Path | str,
+            options: ProfileOptions | None = None, progress: Progress = stderr_progress,
+            target: Target | None = None) -> list[dict[str, Any]]:
+    """Measure the requested figures of one model x runtime x board, appending a record per figure to `results`.
+    Figures already `ok` in `results` for the same key are skipped. Returns the records written by this call."""
+    options = options or ProfileOptions()
+    unknown = [m for m in options.measures if m not in METRICS]
+    if unknown:
+        raise ArmlprofError(f"unknown measurement(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+    model = load_model(model_spec)
+    board = load_board(board_name, options.memory_kib)
+    store = ResultStore(results)
+    cell = _Cell(store, model, _model_label(model, model_spec), runtime_name, board, options, progress)
+
+    pending = [m for m in METRICS if m in options.measures and not store.is_done(cell.key(m))]
+    for metric in (m for m in METRICS if m in options.measures and m not in pending):
+        cell.progress(f"{metric}: already measured in {store.path}, skipped")
+    if not pending:
+        return []
+
+    # Runtime and target available here? Otherwise every pending figure says why.
+    try:
+        runtime = get_runtime(runtime_name)
+        why = runtime.unavailable_reason()
+        if why is None:
+            cell.runtime_version = runtime.version()
+    except ImportError as exc:
+        why = f"runtime {runtime_name} cannot be imported ({exc}); reinstall armlprof"
+    owns_target = target is None
+    if why is None:
+        target = target or get_target(options.target, **options.target_options)
+        why = target.unavailable_reason(board)
+    if why is not None:
+        for metric in pending:
+            cell.write(metric, "unavailable", reason=why)
+        return cell.written
+
+    assert target is not None
+    try:
+        _measure_cell(cell, runtime, target, pending)
+    finally:
+        if owns_target:
+            target.close()
+    return cell.written
+
+
+def _measure_cell(cell: _Cell, runtime: Any, target: Target, pending: list[str]) -> None:
+    options = cell.options
+    work_root = options.work_root or cache_root() / "sketches"
+    cell.progress(f"generating the model with {cell.runtime_name}")
+    started = time.monotonic()
+    try:
+        sketch = prepare_measurement_sketch(cell.model, runtime, cell.board, work_root)
+    except ArmlprofError as exc:
+        for metric in pending:
+            cell.write(metric, "failed", reason=f"{cell.runtime_name} could not generate the model: {exc}")
+        return
+    cell.progress(f"generated in {time.monotonic() - started:.1f} s")
+    counts = RunCounts.for_target(target, options.quick)
+    init_runs = options.init_runs or counts.init_runs
+    inference_runs = options.inference_runs or counts.inference_runs
+    build_errors: dict[str, ArmlprofError] = {}
+
+    def image_for(kind: str) -> tuple[Image, Any]:
+        if kind in build_errors:
+            raise build_errors[kind]
+        cell.progress(f"building the {kind} sketch")
+        try:
+            build = _build(sketch, kind, cell)
+        except ArmlprofError as exc:
+            build_errors[kind] = exc
+            raise
+        return target.prepare(Image(cell.board, build.elf, sketch.sketch_dir, kind)), build
+
+    for metric in pending:
+        try:
+            image, build = image_for(METRIC_SKETCH[metric])
+            if metric == "flash":
+                values = flash_values(build, sketch.generated.workspace_bytes)
+            elif metric == "ram":
+                cell.progress("ram: bisection for the largest allocation")
+                result = find_largest_allocation(target, image, cell.model, seed=options.seed,
+                                                 progress=cell.progress, timeout_s=options.timeout_s)
+                values = result.values()
+            elif metric == "init":
+                values = measure_init(target, image, cell.model, runs=init_runs, seed=options.seed,
+                                      progress=cell.progress, timeout_s=options.timeout_s).values()
+            else:
+                values = measure_inference(target, image, cell.model, runs=inference_runs, seed=options.seed,
+                                           progress=cell.progress, timeout_s=options.timeout_s).values()
+        except ArmlprofError as exc:
+            cell.write(metric, "failed", reason=str(exc))
+            continue
+        cell.write(metric, "ok", values)
+
+
+def _build(sketch: MeasurementSketch, kind: str, cell: _Cell):
+    generated = sketch.generated
+    include_dirs = [Path(d) for d in generated.notes.get("include_dirs", [])]
+    return build_sketch(
+        sketch.use(kind), cell.board, optimization=cell.options.optimization,
+        extra_flags=[*cell.options.extra_flags, *generated.extra_build_flags],
+        include_dirs=include_dirs, extra_objects=generated.extra_objects,
+    )
+
+
+def tables_for(results: Path | str, records: Iterable[dict[str, Any]] | None = None) -> str:
+    """The study's markdown tables (from helper "reports") for `records`, or every record in `results`."""
+    from armlprof.report import render_tables
+
+    return render_tables(list(records) if records is not None else ResultStore(results).records())
+
+
+# ---------------------------------------------------------------- the study
+def study_models(models: Sequence[str] | None, progress: Progress = stderr_progress) -> list[str]:
+    """The model specs to profile: the given ones, else the generated study models (or ../shared's files)."""
+    if models:
+        return list(models)
+    try:
+        from armlprof import modelgen  # noqa: F401 - the generated study architectures
+    except ImportError:
+        shared = Path(__file__).resolve().parents[2] / "shared" / "models"
+        found = [str(shared / name) for name in SHARED_MODELS.values() if (shared / name).is_file()]
+        if not found:
+            raise ArmlprofError("no study models: armlprof.modelgen is missing and ../shared/models has none; "
+                                "pass --models file.tflite ...") from None
+        progress(f"using the shared models: {', '.join(found)}")
+        return found
+    return list(STUDY_MODELS)
+
+
+def study(results: Path | str, *, models: Sequence[str] | None = None, runtimes: Sequence[str] = STUDY_RUNTIMES,
+          boards: Sequence[str] = STUDY_BOARDS, options: ProfileOptions | None = None,
+          progress: Progress = stderr_progress) -> list[dict[str, Any]]:
+    """Every model x board x runtime; cells that cannot run say why in their records."""
+    options = options or ProfileOptions()
+    target = get_target(options.target, **options.target_options)
+    written: list[dict[str, Any]] = []
+    try:
+        for spec in study_models(models, progress):
+            for board in boards:
+                for runtime in runtimes:
+                    written += profile(spec, runtime, board, results, options, progress, target=target)
+    finally:
+        target.close()
+    return written
+
+
+def _study_keys(records: list[dict[str, Any]], models: Sequence[str], runtimes: Sequence[str],
+                boards: Sequence[str], target: str) -> list[dict[str, Any]]:
+    hashes = set()
+    for spec in models:
+        try:
+            hashes.add(load_model(spec).sha256)
+        except ArmlprofError:
+            continue
+    return [r for r in records if r.get("model_sha256") in hashes and r["runtime"] in runtimes
+            and r["board"] in boards and r["target"] == target]
+
+
+# ---------------------------------------------------------------- CLI
+def _options(args: argparse.Namespace) -> ProfileOptions:
+    target_options: dict[str, Any] = {}
+    if args.target == "serial":
+        target_options = {k: v for k, v in (("port", args.port), ("reset", args.reset),
+                                             ("prebuilt", args.prebuilt)) if v is not None}
+    measures = [m.strip() for m in args.measure.split(",") if m.strip()]
+    return ProfileOptions(
+        target=args.target, target_options=target_options, measures=measures, memory_kib=args.memory_kib,
+        optimization=args.optimization, extra_flags=tuple(args.flag or ()), quick=args.quick,
+        init_runs=args.init_runs, inference_runs=args.runs, seed=args.seed, timeout_s=args.timeout,
+    )
+
+
+def _print_tables(results: Path, records: list[dict[str, Any]]) -> None:
+    print(tables_for(results, records), end="")
+
+
+def _profile_command(args: argparse.Namespace) -> int:
+    options = _options(args)
+    profile(args.model, args.runtime, args.board, args.results, options)
+    model = load_model(args.model)
+    key_fields = ("model_sha256", "runtime", "board", "memory_kib", "target")
+    board = load_board(args.board, args.memory_kib)
+    wanted = {"model_sha256": model.sha256, "runtime": args.runtime, "board": board.name,
+              "memory_kib": board.memory_kib, "target": args.target}
+    records = [r for r in ResultStore(args.results).records() if all(r.get(k) == wanted[k] for k in key_fields)]
+    _print_tables(Path(args.results), records)
+    latest = {record_key(r): r for r in records}
+    return 0 if all(r["status"] == "ok" for r in latest.values() if r["metric"] in options.measures) else 1
+
+
+def _study_command(args: argparse.Namespace) -> int:
+    options = _options(args)
+    models = study_models(args.models)
+    runtimes = args.runtimes.split(",") if args.runtimes else list(STUDY_RUNTIMES)
+    boards = args.boards.split(",") if args.boards else list(STUDY_BOARDS)
+    study(args.results, models=models, runtimes=runtimes, boards=boards, options=options)
+    records = _study_keys(ResultStore(args.results).records(), models, runtimes, boards, args.target)
+    _print_tables(Path(args.results), records)
+    return 0
+
+
+def _common_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", default="emulator", choices=TARGET_NAMES,
+                   help="where the sketches run (default: the built-in emulator)")
+    p.add_argument("--measure", default=",".join(METRICS),
+                   help=f"comma-separated figures to measure (default: {','.join(METRICS)})")
+    p.add_argument("--results", type=Path, default=Path("results.jsonl"),
+                   help="JSON Lines file the figures are appended to; a rerun skips figures already ok")
+    p.add_argument("--memory-kib", type=int, default=None, help="board memory option (spresense: 128..1536 KiB)")
+    p.add_argument("--quick", action="store_true", help="fewer timed runs (deterministic targets: 1 init, 2 inferences)")
+    p.add_argument("--runs", type=int, default=None, help="timed inferences (default: 256 on a real board, 4 emulated)")
+    p.add_argument("--init-runs", type=int, default=None, help="boots for the init time (default: 32 real, 2 emulated)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the generated model input")
+    p.add_argument("--optimization", default=None, help="override the board's optimization flag (e.g. -O2)")
+    p.add_argument("--flag", action="append", help="extra compiler flag (repeatable)")
+    p.add_argument("--timeout", type=float, default=TRIAL_TIMEOUT_S, help="wall-clock seconds per run before a hang")
+    p.add_argument("--port", default=None, help="serial target: the board's serial device (e.g. /dev/ttyACM0)")
+    p.add_argument("--reset", default=None, choices=("dtr", "1200bps", "none"),
+                   help="serial target: how to reset the board between runs (default: dtr)")
+    p.add_argument("--prebuilt", action="store_true", default=None,
+                   help="serial target: the board already runs armlprof's image; skip arduino-cli build and upload")
+
+
+def register_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("profile", help="measure flash, unused RAM, init and inference time of one model x runtime x "
+                                       "board")
+    p.add_argument("--model", required=True, help="a .tflite file, or builtin:dense|micro_speech|person_detect")
+    p.add_argument("--runtime", required=True, help=f"runtime ({', '.join(runtime_names())})")
+    p.add_argument("--board", required=True, help=f"board ({', '.join(board_names())})")
+    _common_arguments(p)
+    p.set_defaults(handler=_profile_command)
+
+    p = sub.add_parser("study", help="reproduce the study: keyword spotting and person detection x TVM graph, TVM AOT, "
+                                     "TFLM x nano33ble and spresense")
+    p.add_argument("--models", nargs="+", default=None, help=".tflite files to use instead of the study's models")
+    p.add_argument("--runtimes", default=None, help=f"comma-separated (default: {','.join(STUDY_RUNTIMES)})")
+    p.add_argument("--boards", default=None, help=f"comma-separated (default: {','.join(STUDY_BOARDS)})")
+    _common_arguments(p)
+    p.set_defaults(handler=_study_command)
