@@ -67,6 +67,7 @@ typedef struct {
   int32_t *table;
   uint32_t table_mask;
   uint32_t _pad2;
+  uint64_t block_seq;     /* blocks entered: tells Python when a new block execution began */
 } state_t;
 
 static uint32_t hash_addr(uint32_t addr, uint32_t size) {
@@ -183,6 +184,7 @@ void armlprof_block_hook(uc_engine *uc, uint64_t address, uint32_t size, void *u
     }
   }
   s->cur = index;
+  s->block_seq++;
   if (s->max_cycles && s->cycles >= s->max_cycles) stop(s, uc, 1);
 }
 
@@ -242,3 +244,4 @@ void armlprof_div_hook(uc_engine *uc, uint64_t address, uint32_t size, void *use
   t->state->reg_read(uc, UC_ARM_REG_R0 + d->rm, &m);
   t->state->cycles += armlprof_div_cycles(n, m, d->is_signed, t->div_min_cycles, t->div_max_cycles) - 1u;
 }
+

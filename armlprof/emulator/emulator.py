@@ -66,6 +66,8 @@ from armlprof.errors import ArmlprofError
 STOP_REASONS = ("exit", "idle", "fault", "cycle_limit", "timeout", "stack_heap_collision")
 _UNTIL = 0xFFFFFFFE  # never executed: emu_start runs until a hook stops it
 _PAGE = 0x1000
+_CORE_REG_IDS = [getattr(uca, f"UC_ARM_REG_R{n}") for n in range(13)] + [
+    uca.UC_ARM_REG_SP, uca.UC_ARM_REG_LR, uca.UC_ARM_REG_PC]
 # Semihosting (ARM IHI 0080 / DUI 0471): operations in r0.
 SYS_WRITEC, SYS_WRITE0, SYS_EXIT, SYS_EXIT_EXTENDED = 0x03, 0x04, 0x18, 0x20
 ADP_STOPPED_APPLICATION_EXIT = 0x20026
@@ -276,7 +278,11 @@ class Emulator:
 
     def _mmio(self, base: int, size: int, model: Registers) -> None:
         def read(uc: Uc, offset: int, size: int, _ud: object) -> int:
-            return model.read(offset, size) & 0xFFFFFFFF
+            self._mmio_pc = self._locate_mmio_read(base + offset)
+            try:
+                return model.read(offset, size) & 0xFFFFFFFF
+            finally:
+                self._mmio_pc = None
 
         def write(uc: Uc, offset: int, size: int, value: int, _ud: object) -> None:
             model.write(offset, size, value & 0xFFFFFFFF)
@@ -406,7 +412,7 @@ class Emulator:
             cost = self._costs[s.cur]
             block = s.blocks[s.cur]
             if pc is None:
-                pc = self.uc.reg_read(uca.UC_ARM_REG_PC)
+                pc = self._executing_pc(cost)
             ws = self._fetch_wait(block.region)
             if cost.address <= pc < cost.address + cost.size:
                 c, i = cost.prefix_at(pc)
@@ -419,6 +425,32 @@ class Emulator:
                     cycles += block.taken_cycles
                 instructions += block.instructions
         return cycles, instructions
+
+    def _executing_pc(self, cost: BlockCost) -> int:
+        return self._mmio_pc if self._mmio_pc is not None else self.uc.reg_read(uca.UC_ARM_REG_PC)
+
+    def _locate_mmio_read(self, address: int) -> int | None:
+        """The instruction of the current block that is reading the MMIO register at `address`.
+
+        Unicorn does not update PC inside a block for MMIO callbacks (only a memory hook would force it, at a 4x
+        slowdown), but the core registers are exact there. Loads execute in order, so the reading instruction
+        is the first load after the previous MMIO read of this block execution whose address, recomputed from
+        the registers, is `address`. Every MMIO read goes through here to keep that order."""
+        s = self._state
+        if s.cur < 0:
+            return None
+        cost = self._costs[s.cur]
+        if self._mmio_seq != s.block_seq:
+            self._mmio_seq, self._mmio_last = s.block_seq, -1
+        candidates = [ld for ld in cost.loads if ld.index_in_block > self._mmio_last]
+        if len(candidates) > 1:
+            regs = [self.uc.reg_read(r) for r in _CORE_REG_IDS]
+            regs[15] = 0  # PC-relative loads read the literal pool, never MMIO
+            candidates = [ld for ld in candidates if ld.address(regs) & ~3 == address & ~3] or candidates
+        if not candidates:
+            return None
+        self._mmio_last = candidates[0].index_in_block
+        return cost.addresses[self._mmio_last]
 
     # ------------------------------------------------------------------ hooks
     def _on_miss(self, address: int, size: int) -> int:
@@ -551,6 +583,7 @@ class Emulator:
                 uc.emu_stop()
                 return
         s.cur = index
+        s.block_seq += 1
         if s.max_cycles and s.cycles >= s.max_cycles:
             s.stop_reason = native.STOP_CYCLE_LIMIT
             uc.emu_stop()
@@ -619,6 +652,9 @@ class Emulator:
         self._stop_pc: int | None = None
         self._loop_activity: tuple[int, int] | None = None
         self._quiet_loops = 0
+        self._mmio_pc: int | None = None
+        self._mmio_seq = -1
+        self._mmio_last = -1
         self._ran = False
 
     def run(self) -> RunResult:

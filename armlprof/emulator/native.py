@@ -68,6 +68,7 @@ class State(ctypes.Structure):
         ("table", ctypes.c_void_p),
         ("table_mask", ctypes.c_uint32),
         ("_pad2", ctypes.c_uint32),
+        ("block_seq", ctypes.c_uint64),
     ]
 
 

@@ -13,7 +13,7 @@ interrupt/exception latency (the firmware uses none), and WFI/WFE wait time.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,53 @@ class _Insn:
     direct_branch: bool
     conditional: bool
     writes_sp: bool
+    load: LoadOperand | None  # how to recompute the address this instruction reads, if it reads memory
+
+
+_READS_MEMORY = {"load", "load_pc", "load_double", "load_multiple", "fp_load", "fp_load_multiple", "table_branch"}
+_CS_TO_UC_REG = {getattr(csa, f"ARM_REG_R{n}"): n for n in range(13)} | {
+    csa.ARM_REG_SP: 13, csa.ARM_REG_LR: 14, csa.ARM_REG_PC: 15}
+
+
+@dataclass(frozen=True)
+class LoadOperand:
+    """The address a load reads: base + (±index << shift) + displacement (pre-indexed) or base (post-indexed,
+    multiple). Registers are core register numbers 0..15."""
+
+    index_in_block: int
+    base: int
+    index: int | None
+    shift: int
+    displacement: int
+    subtracted: bool
+
+    def address(self, regs: list[int]) -> int:
+        ea = regs[self.base]
+        if self.index is not None:
+            off = (regs[self.index] << self.shift) & 0xFFFFFFFF
+            ea = ea - off if self.subtracted else ea + off
+        return (ea + self.displacement) & 0xFFFFFFFF
+
+
+def _load_operand(insn: cs.CsInsn, name: str, cls: str) -> LoadOperand | None:
+    if cls not in _READS_MEMORY:
+        return None
+    if name == "pop" or name == "vpop":
+        return LoadOperand(-1, 13, None, 0, 0, False)
+    mem = [o for o in insn.operands if o.type == csa.ARM_OP_MEM]
+    if not mem:  # LDM Rn!, {...}: the first operand is the base
+        regs = [o.reg for o in insn.operands if o.type == csa.ARM_OP_REG]
+        return LoadOperand(-1, _CS_TO_UC_REG.get(regs[0], 0), None, 0, 0, False) if regs else None
+    op = mem[0]
+    if op.mem.base not in _CS_TO_UC_REG:
+        return None
+    post_indexed = insn.operands[-1].type != csa.ARM_OP_MEM and insn.writeback and cls != "load_multiple"
+    index = _CS_TO_UC_REG.get(op.mem.index) if op.mem.index else None
+    shift = op.shift.value if index is not None and op.shift.type == csa.ARM_SFT_LSL else 0
+    if name == "tbh":
+        shift = 1
+    return LoadOperand(-1, _CS_TO_UC_REG[op.mem.base], index, shift, 0 if post_indexed else op.mem.disp,
+                       bool(op.subtracted))
 
 
 def _analyze(insn: cs.CsInsn) -> _Insn:
@@ -135,6 +182,7 @@ def _analyze(insn: cs.CsInsn) -> _Insn:
         list_words=max(list_words, 0), two_core_regs=name == "vmov" and reg_ops == 3,
         writes_pc=writes_pc, direct_branch=direct, conditional=conditional,
         writes_sp=csa.ARM_REG_SP in writes or name in _SP_ADJUSTING,
+        load=_load_operand(insn, name, cls),
     )
 
 
@@ -150,6 +198,7 @@ class BlockCost:
     prefix_cycles: tuple[int, ...]  # cycles before each instruction, for reads of CYCCNT inside the block
     addresses: tuple[int, ...]  # address of each instruction
     divides: tuple[tuple[int, int, int, bool], ...]  # (address, rn index, rm index, signed)
+    loads: tuple[LoadOperand, ...]  # instructions that read memory, to find which one read an MMIO register
 
     @property
     def fetch_words(self) -> int:
@@ -210,8 +259,7 @@ def cost_block(md: cs.Cs, code: bytes, address: int, params: TimingParams) -> Bl
         total += instruction_cycles(ins, prev, params)
         if ins.cls == "divide":
             signed = ins.name == "sdiv"
-            regs = [r for r in ins.reads]
-            rn, rm = _div_operands(md, code, address, ins, regs)
+            rn, rm = _div_operands(md, code, address, ins)
             divides.append((ins.address, rn, rm, signed))
         if ins.writes_pc and k == len(insns) - 1:
             refill = params.branch_refill_cycles if ins.direct_branch else params.indirect_refill_cycles
@@ -224,16 +272,14 @@ def cost_block(md: cs.Cs, code: bytes, address: int, params: TimingParams) -> Bl
         address=address, size=len(code), instructions=len(insns), cycles=total, taken_cycles=taken,
         conditional_branch=conditional, writes_sp=any(i.writes_sp for i in insns),
         prefix_cycles=tuple(prefix), addresses=tuple(i.address for i in insns), divides=tuple(divides),
+        loads=tuple(replace(i.load, index_in_block=k) for k, i in enumerate(insns) if i.load is not None),
     )
 
 
-_CORE_REGS = {getattr(csa, f"ARM_REG_R{n}"): n for n in range(13)}
-
-
-def _div_operands(md: cs.Cs, code: bytes, address: int, ins: _Insn, regs: list[int]) -> tuple[int, int]:
+def _div_operands(md: cs.Cs, code: bytes, address: int, ins: _Insn) -> tuple[int, int]:
     one = next(md.disasm(code[ins.address - address:ins.address - address + ins.size], ins.address))
     ops = [o.reg for o in one.operands if o.type == csa.ARM_OP_REG]
-    return _CORE_REGS[ops[1]], _CORE_REGS[ops[2]]
+    return _CS_TO_UC_REG[ops[1]], _CS_TO_UC_REG[ops[2]]
 
 
 def div_cycles(dividend: int, divisor: int, signed: bool, params: TimingParams) -> int:
