@@ -28,7 +28,8 @@ DEFAULT_INFERENCE_RUNS = 256  # the study's count; the host may ask for fewer (t
 
 def _environment() -> jinja2.Environment:
     if not SKETCH_TEMPLATES_DIR.is_dir():
-        raise ArmlprofError(f"sketch templates not found in {SKETCH_TEMPLATES_DIR}; reinstall armlprof from its repository")
+        raise ArmlprofError(
+            f"sketch templates not found in {SKETCH_TEMPLATES_DIR}; reinstall armlprof from its repository")
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(SKETCH_TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string

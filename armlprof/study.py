@@ -91,8 +91,8 @@ class _Cell:
         self.runtime_name, self.options = runtime_name, options
         self.flags = compile_flags(board, options.optimization, options.extra_flags)
         self.runtime_version: str | None = None
-        prefix = f"[{label} {runtime_name} {board.name}{'' if board.memory_kib is None else f' {board.memory_kib}KiB'}" \
-                 f" {options.target}]"
+        memory = "" if board.memory_kib is None else f" {board.memory_kib}KiB"
+        prefix = f"[{label} {runtime_name} {board.name}{memory} {options.target}]"
         self.progress = lambda message: progress(f"{prefix} {message}")
         self.written: list[dict[str, Any]] = []
 
@@ -336,7 +336,7 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", type=Path, default=Path("results.jsonl"),
                    help="JSON Lines file the figures are appended to; a rerun skips figures already ok")
     p.add_argument("--memory-kib", type=int, default=None, help="board memory option (spresense: 128..1536 KiB)")
-    p.add_argument("--quick", action="store_true", help="fewer timed runs (deterministic targets: 1 init, 2 inferences)")
+    p.add_argument("--quick", action="store_true", help="fewer timed runs (emulated: 1 init, 2 inferences)")
     p.add_argument("--runs", type=int, default=None, help="timed inferences (default: 256 on a real board, 4 emulated)")
     p.add_argument("--init-runs", type=int, default=None, help="boots for the init time (default: 32 real, 2 emulated)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the generated model input")

@@ -223,7 +223,7 @@ class Target(ABC):
         finally:
             session.close()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most targets hold nothing
         """Release what the target holds (processes, ports)."""
 
 

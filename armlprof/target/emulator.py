@@ -11,6 +11,7 @@ after each run the board "resets" and boots again, as a real board does when the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import select
@@ -227,10 +228,8 @@ def serve_pty(board: Board, elf: Path, *, timed: bool = True, runs: int | None =
         stopping.set()
         thread.join(timeout=10.0)
         for fd in (master, slave):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         emulator.close()
 
     return path, stop
