@@ -89,3 +89,21 @@ def _load(path: Path, mtime_ns: int, size: int) -> ElfImage:
         path=path, segments=tuple(segments), symbols=symbols, _func_starts=tuple(starts),
         _func_ends=tuple(a + funcs[a][0] for a in starts), _func_names=tuple(funcs[a][1] for a in starts),
     )
+
+
+@lru_cache(maxsize=256)
+def demangle(name: str | None) -> str | None:
+    """C++ symbol names readable (`_Z8read_badv` -> `read_bad()`), via the toolchain's c++filt if present."""
+    if not name or not name.startswith("_Z"):
+        return name
+    import shutil
+    import subprocess
+
+    tool = shutil.which("arm-none-eabi-c++filt") or shutil.which("c++filt")
+    if tool is None:
+        return name
+    try:
+        out = subprocess.run([tool, name], capture_output=True, text=True, timeout=5, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return name
+    return out or name

@@ -48,7 +48,7 @@ from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 
 from armlprof.board import Board, MemoryRegion, load_board
 from armlprof.emulator import native
-from armlprof.emulator.elfimage import ElfImage, load_elf
+from armlprof.emulator.elfimage import ElfImage, demangle, load_elf
 from armlprof.emulator.faults import EXCEPTION_NAMES, EXCP_BKPT, FaultRecord
 from armlprof.emulator.peripherals import (
     CONSOLE_TYPES,
@@ -63,7 +63,7 @@ from armlprof.emulator.peripherals import (
 from armlprof.emulator.timing import BlockCost, TimingParams, cost_block, make_disassembler
 from armlprof.errors import ArmlprofError
 
-STOP_REASONS = ("exit", "idle", "fault", "cycle_limit", "timeout", "stack_heap_collision")
+STOP_REASONS = ("exit", "idle", "fault", "cycle_limit", "timeout", "stack_heap_collision", "stopped")
 _UNTIL = 0xFFFFFFFE  # never executed: emu_start runs until a hook stops it
 _PAGE = 0x1000
 _CORE_REG_IDS = [getattr(uca, f"UC_ARM_REG_R{n}") for n in range(13)] + [
@@ -612,11 +612,34 @@ class Emulator:
             return
         pc = self.uc.reg_read(uca.UC_ARM_REG_PC) if pc is None else pc
         lr = self.uc.reg_read(uca.UC_ARM_REG_LR)
-        self._fault_record = FaultRecord(kind, pc, lr, address, self.image.function_at(pc),
-                                         self.image.function_at(lr), detail)
+        self._fault_record = FaultRecord(kind, pc, lr, address, demangle(self.image.function_at(pc)),
+                                         demangle(self.image.function_at(lr)), detail)
         self._stop("fault")
 
     # ------------------------------------------------------------------ running
+    def attach_pty(self) -> str:
+        """Expose the console as a pseudo-terminal; returns its path (e.g. /dev/pts/5) for pyserial.
+        While attached, idle firmware waits for input from the terminal instead of ending the run."""
+        from armlprof.emulator.pty import PtyConsole
+
+        self.pty = PtyConsole()
+        previous = self.console.on_bytes
+
+        def tx(data: bytes) -> None:
+            self.pty.write(data)
+            if previous is not None:
+                previous(data)
+
+        self.console.on_bytes = tx
+        self.console.input_source = self.pty.read
+        return self.pty.slave_path
+
+    def stop(self) -> None:
+        """End a run from another thread (stop reason "stopped"), e.g. when a pty client is done."""
+        if self._stop_reason is None:
+            self._stop_reason = "stopped"
+        self.uc.emu_stop()
+
     def write_console(self, data: bytes | str) -> None:
         """Queue bytes for the firmware's console RX (read by RXD / DR)."""
         self.console.send(data.encode() if isinstance(data, str) else bytes(data))
@@ -719,7 +742,8 @@ class Emulator:
         if reason == "stack_heap_collision":
             fault = FaultRecord(
                 "stack_heap_collision", pc, self.uc.reg_read(uca.UC_ARM_REG_LR), s.collision_sp,
-                self.image.function_at(pc), self.image.function_at(self.uc.reg_read(uca.UC_ARM_REG_LR)),
+                demangle(self.image.function_at(pc)),
+                demangle(self.image.function_at(self.uc.reg_read(uca.UC_ARM_REG_LR))),
                 f"stack pointer {s.collision_sp:#x} went below the heap break {s.collision_brk:#x}")
         self.console.rx.clear()  # unread input does not leak into the next run
         return RunResult(

@@ -1,0 +1,62 @@
+"""`armlprof run ELF --board BOARD [--timed] [--uart-pty] [--max-cycles N] [--timeout S] [--input TEXT]`:
+run an ELF on the built-in emulator, stream its console live, end with a summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from armlprof.board import load_board
+from armlprof.emulator.emulator import Emulator
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("elf", help="the ELF to run (e.g. from armlprof build)")
+    parser.add_argument("--board", required=True, help="board folder under platforms/ (nano33ble, spresense)")
+    parser.add_argument("--timed", action="store_true", help="Cortex-M4 cycle model (default: 1 cycle/instruction)")
+    parser.add_argument("--uart-pty", action="store_true",
+                        help="expose the console as a pseudo-terminal (prints its path) for pyserial or a terminal")
+    parser.add_argument("--max-cycles", type=int, default=None, help="stop after N simulated cycles")
+    parser.add_argument("--timeout", type=float, default=None, help="stop after S seconds of wall time")
+    parser.add_argument("--input", default=None, help="text sent to the console before the run (\\n allowed)")
+    parser.add_argument("--memory-kib", type=int, default=None, help="board memory option (spresense)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the summary")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Exit status: 0 for exit(0) or idle, the firmware's exit code, 1 for fault/collision/limit/timeout."""
+    board = load_board(args.board, args.memory_kib)
+
+    def show(data: bytes) -> None:
+        sys.stdout.write(data.decode("utf-8", "replace"))
+        sys.stdout.flush()
+
+    emu = Emulator(board, args.elf, timed=args.timed, max_cycles=args.max_cycles, timeout_s=args.timeout,
+                   on_console_bytes=None if args.uart_pty else show)
+    if args.uart_pty:
+        path = emu.attach_pty()
+        print(f"console on pseudo-terminal {path}", file=sys.stderr, flush=True)
+    if args.input:
+        emu.write_console(args.input.encode().decode("unicode_escape"))
+    result = emu.run()
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        if result.console_text and not result.console_text.endswith("\n") and not args.uart_pty:
+            print()
+        print(f"--- {board.name} @ {board.clock_hz / 1e6:g} MHz", file=sys.stderr)
+        print(result.summary(), file=sys.stderr)
+    if result.stop_reason in ("exit", "idle"):
+        return result.exit_code or 0
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="armlprof run", description=__doc__)
+    add_run_arguments(parser)
+    return run_cli(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
