@@ -195,3 +195,18 @@ def test_cli_run(elf, capsys) -> None:
     assert code == 7
     assert "hello from armlprof" in out.out
     assert "stop reason: exit (exit code 7)" in out.err and "cycles:" in out.err and "heap" in out.err
+
+
+def test_python_fallback_matches_native_hooks(elf, monkeypatch) -> None:
+    """Without a host C compiler the emulator uses Python hooks: slower, same results."""
+    from armlprof.emulator import emulator as emulator_module
+
+    path = elf("emu_hello", "nano33ble")
+    native_result = Emulator("nano33ble", path, timed=True).run()
+    monkeypatch.setattr(emulator_module.native, "load_library", lambda: None)
+    fallback = Emulator("nano33ble", path, timed=True)
+    assert fallback._lib is None
+    result = fallback.run()
+    assert (result.stop_reason, result.exit_code) == ("exit", 7)
+    assert (result.cycles, result.instructions) == (native_result.cycles, native_result.instructions)
+    assert result.console_text == native_result.console_text
