@@ -84,6 +84,7 @@ class EmulatorTarget(Target):
         emulator.console.input_source = None
         emulator.timeout_s = timeout_s
         emulator.max_cycles = max_cycles or int(DEFAULT_MAX_SECONDS_OF_BOARD_TIME * image.board.clock_hz)
+        emulator.reset()  # applies max_cycles (the emulator reads it when it resets the machine)
         if host_line is not None:
             emulator.write_console(host_line.rstrip("\n") + "\n")
         result = emulator.run()
@@ -117,6 +118,7 @@ class EmulatorSession(Session):
         emulator.console.input_source = self._pull_input
         emulator.timeout_s = None
         emulator.max_cycles = max_cycles or int(DEFAULT_MAX_SECONDS_OF_BOARD_TIME * image.board.clock_hz)
+        emulator.reset()
         self._thread = threading.Thread(target=self._run, name="armlprof-emulator", daemon=True)
         self._thread.start()
 
