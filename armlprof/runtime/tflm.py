@@ -172,7 +172,7 @@ def render_source(model: Any, tree: tflm.TflmTree, resolver_methods: list[str], 
 #endif
 
 /* The .tflite flatbuffer, {len(data)} bytes, in flash (const); TFLM reads weights from it in place. */
-alignas(16) const unsigned char g_tflm_model_data[] = {{
+extern "C" alignas(16) const unsigned char g_tflm_model_data[] = {{
 {_c_bytes(data)}
 }};
 

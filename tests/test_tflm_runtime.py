@@ -1,0 +1,162 @@
+"""Runtime `tflm` on a real TFLM tree (skipped with the one-line reason when none is installed): generated
+sources bit-exact with the tflite-micro reference (host build of the same tree and generated code), both study
+models built for both boards with armlprof's core, and the cached library reused.
+
+Cold cost: the first run compiles the TFLM library for the host and for each board's flags (a few minutes each on
+2 cores); every later run reuses them from the cache (~/.cache/armlprof/tflm/)."""
+
+from __future__ import annotations
+
+import pytest
+
+from armlprof import tflm
+from armlprof.board import load_board
+from armlprof.model import load_model
+from armlprof.protocol import input_from_seed
+from armlprof.runtime.tflm import HostModel, TflmRuntime, dsp_scratch_bytes, target_arena_bytes
+from tests.conftest import shared_file
+
+STUDY_MODELS = ["micro_speech_quantized", "person_detect"]
+BOARDS = ["nano33ble", "spresense"]
+SEEDS = range(1, 21)
+
+# Init once, then one inference per seed, each output printed in hex; then exit (ends an emulator run).
+CHECK_SKETCH = """\
+#include "src/model.h"
+static int8_t input[MODEL_INPUT_BYTES];
+static int8_t output[MODEL_OUTPUT_BYTES];
+extern "C" size_t model_tflm_arena_used_bytes(void);
+
+static void fill(uint32_t seed) {
+  uint32_t x = seed ? seed : 1u;
+  for (size_t i = 0; i < MODEL_INPUT_BYTES; ++i) {
+    x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+    input[i] = (int8_t)(x >> 24);
+  }
+}
+
+void setup() {
+  Serial.begin(115200);
+  int status = model_init();
+  Serial.print("@armlprof event=init status=");
+  Serial.print(status);
+  Serial.print(" arena_used=");
+  Serial.println((unsigned long)model_tflm_arena_used_bytes());
+  for (uint32_t seed = 1; status == 0 && seed <= 20; ++seed) {
+    fill(seed);
+    int rc = model_inference(input, output);
+    Serial.print("@armlprof event=output seed=");
+    Serial.print(seed);
+    Serial.print(" status=");
+    Serial.print(rc);
+    Serial.print(" hex=");
+    for (size_t i = 0; i < MODEL_OUTPUT_BYTES; ++i) {
+      const char *d = "0123456789abcdef";
+      Serial.print(d[(uint8_t)output[i] >> 4]);
+      Serial.print(d[(uint8_t)output[i] & 15]);
+    }
+    Serial.println();
+  }
+  exit(status);
+}
+
+void loop() {}
+"""
+
+
+@pytest.fixture(scope="module")
+def tree() -> tflm.TflmTree:
+    reason = TflmRuntime().unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    return tflm.find_tree()
+
+
+def _model(name: str):
+    return load_model(str(shared_file("models", f"{name}.tflite")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", STUDY_MODELS)
+def test_generated_source_is_bit_exact_on_host(tree, name):
+    model = _model(name)
+    host = HostModel(model, tree, tree.default_kernels())
+    inputs = [input_from_seed(seed, model.input_bytes) for seed in SEEDS]
+    outputs = host.run(inputs)
+    assert len(outputs) == len(inputs)
+    mismatches = [seed for seed, x, y in zip(SEEDS, inputs, outputs, strict=True) if model.reference(x) != y]
+    assert mismatches == []
+    # Not a constant: different inputs give different outputs somewhere.
+    assert len(set(outputs)) > 1 or name == "person_detect"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", STUDY_MODELS)
+def test_arena_estimate_covers_the_host_measurement(tree, name):
+    model = _model(name)
+    used = HostModel(model, tree, "cmsis-nn").arena_used_bytes()
+    assert 1000 < used < 1_000_000
+    arena = target_arena_bytes(model, used, "cmsis-nn")
+    assert arena % 16 == 0 and arena >= used + dsp_scratch_bytes(model) + 16
+    assert dsp_scratch_bytes(model) > 0  # both study models have depthwise convolutions
+
+
+def _write_sketch(tmp_path, name: str):
+    sketch = tmp_path / f"tflm_{name}"
+    sketch.mkdir()
+    (sketch / f"{sketch.name}.ino").write_text(CHECK_SKETCH)
+    return sketch
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_name", BOARDS)
+@pytest.mark.parametrize("name", STUDY_MODELS)
+def test_builds_for_board_with_static_arena_and_model_in_flash(tree, tmp_path, board_name, name):
+    from armlprof.build import build_sketch
+
+    board = load_board(board_name)
+    model = _model(name)
+    sketch = _write_sketch(tmp_path, name)
+    generated = TflmRuntime().generate(model, sketch / "src", board)
+    assert (sketch / "src" / "model.h").is_file() and (sketch / "src" / "model_tflm.cpp").is_file()
+    assert generated.extra_objects[0].name == "libtflm.a"
+    assert generated.workspace_bytes and generated.workspace_bytes % 16 == 0
+
+    result = build_sketch(sketch, board, extra_flags=generated.extra_build_flags,
+                          extra_objects=generated.extra_objects)
+    symbols = {s.name: s for s in result.largest_symbols}
+    model_bytes = model.path.stat().st_size
+    assert symbols["g_tflm_model_data"].size_bytes == model_bytes
+    # In the read-only image (the core's linker scripts put .rodata in .text), never copied to RAM.
+    assert symbols["g_tflm_model_data"].kind in ("const", "code")
+    if generated.workspace_bytes > 4096:  # small arenas fall out of the ten largest
+        assert symbols["_ZL7g_arena"].size_bytes == generated.workspace_bytes
+        assert symbols["_ZL7g_arena"].kind == "bss"
+    assert result.bss_bytes >= generated.workspace_bytes
+    if board.image_in_ram:  # the Spresense image holds .bss: the static arena counts, as in the study
+        assert result.flash_bytes == result.text_bytes + result.data_bytes + result.bss_bytes
+    else:
+        assert result.flash_bytes == result.text_bytes + result.data_bytes
+    assert result.model_flash_bytes > model_bytes
+
+
+@pytest.mark.slow
+def test_second_generate_reuses_the_library(tree, tmp_path):
+    board = load_board("nano33ble")
+    model = _model("micro_speech_quantized")
+    first = TflmRuntime().generate(model, tmp_path / "a" / "src", board)
+    lib = first.extra_objects[0]
+    mtime_ns = lib.stat().st_mtime_ns
+    second = TflmRuntime().generate(model, tmp_path / "b" / "src", board)
+    assert second.notes["library_cached"] is True
+    assert second.extra_objects == first.extra_objects and lib.stat().st_mtime_ns == mtime_ns
+    assert (tmp_path / "a/src/model_tflm.cpp").read_text() == (tmp_path / "b/src/model_tflm.cpp").read_text()
+
+
+def test_generate_options_are_checked(tree, tmp_path):
+    board = load_board("nano33ble")
+    model = _model("micro_speech_quantized")
+    with pytest.raises(Exception, match="unknown tflm option"):
+        TflmRuntime().generate(model, tmp_path / "src", board, arena=1)
+    with pytest.raises(Exception, match="needs a .tflite model"):
+        TflmRuntime().generate(load_model("builtin:dense"), tmp_path / "src", board)
