@@ -1,0 +1,1 @@
+"""Robot Framework keywords for armlprof (`Library    armlprof.robot.ArmlprofLibrary`)."""
