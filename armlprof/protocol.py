@@ -1,14 +1,18 @@
 """The console line protocol between measurement sketches and the host, parsed in one place.
 
 Every machine-readable line is `@armlprof event=<name> key=value ...` (values have no spaces).
-Sketches print:
-  @armlprof event=ready sketch=<name> input_bytes=N output_bytes=N   -- then wait for one host line
+Sketches (sketches/*.ino.j2) print:
+  @armlprof event=ready sketch=<name> input_bytes=N output_bytes=N runtime=R   -- then wait for one host line
   host -> sketch:  `alloc=N seed=S runs=R` (any subset; the sketch uses defaults for the rest)
-  @armlprof event=ram alloc_bytes=N status=ok|malloc_failed|init_failed crc=XXXXXXXX out=HEX
-  @armlprof event=init status=S cycles=C us=U
-  @armlprof event=inference run=I cycles=C us=U
-  @armlprof event=summary runs=N total_cycles=C total_us=U crc=XXXXXXXX
-  @armlprof event=done
+  @armlprof event=ram alloc_bytes=N status=ok|malloc_failed|init_failed|inference_failed [crc=XXXXXXXX]
+  @armlprof event=init status=ok|init_failed|inference_failed [cycles=C] us=U [crc=XXXXXXXX]
+  @armlprof event=inference run=I [cycles=C] us=U                      -- one per timed inference
+  @armlprof event=summary status=ok|init_failed|inference_failed|unstable runs=N [total_cycles=C] total_us=U
+                          crc=XXXXXXXX                                 -- unstable: outputs differed between runs
+  @armlprof event=done                                                 -- the run is over (then exit/idle)
+  @armlprof event=fault pc=0x.. lr=0x.. cfsr=0x.. ...                  -- armlprof core's HardFault handler
+cycles= (DWT) is printed only when built with armlprof's core (ARMLPROF_CORE); with an official core the host
+derives cycles from us= x clock. crc= is the CRC-32 of the output buffer, compared with the host reference.
 Inputs are generated on the device from a seed (xorshift32, below), so no input costs flash or transfer
 time and the host reproduces the same bytes to compute the reference output.
 """
