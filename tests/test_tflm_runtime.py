@@ -160,3 +160,37 @@ def test_generate_options_are_checked(tree, tmp_path):
         TflmRuntime().generate(model, tmp_path / "src", board, arena=1)
     with pytest.raises(Exception, match="needs a .tflite model"):
         TflmRuntime().generate(load_model("builtin:dense"), tmp_path / "src", board)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_name", BOARDS)
+@pytest.mark.parametrize("name", STUDY_MODELS)
+def test_bit_exact_on_the_emulator_with_the_measured_arena(tree, tmp_path, board_name, name):
+    """The board's image, on armlprof's emulator: 20 seeded inputs give tflite-micro's reference outputs, and the
+    arena is exactly what TFLM reports using on the target (+16 alignment slack)."""
+    emulator = pytest.importorskip("armlprof.emulator")
+    from armlprof.build import build_sketch
+    from armlprof.protocol import parse_line
+
+    board = load_board(board_name)
+    model = _model(name)
+    sketch = _write_sketch(tmp_path, name)
+    generated = TflmRuntime().generate(model, sketch / "src", board)
+    assert generated.notes["arena_source"] == "first run on the emulator"
+    result = build_sketch(sketch, board, extra_flags=generated.extra_build_flags,
+                          extra_objects=generated.extra_objects, baseline=False)
+    run = emulator.run_elf(board, result.elf, timed=False, timeout_s=300)
+    assert run.stop_reason == "exit" and run.exit_code == 0, run.summary()
+    records = [r for r in map(parse_line, run.console_text.splitlines()) if r]
+    init = next(r for r in records if r.event == "init")
+    assert init.int("status") == 0
+    used = init.int("arena_used")
+    assert used == generated.notes["arena_target_used_bytes"]
+    assert generated.workspace_bytes == (used + 16 + 15) // 16 * 16
+    # The host estimate is an upper bound of the target's figure (it was the probe's arena).
+    assert generated.notes["arena_host_used_bytes"] is not None
+    outputs = {r.int("seed"): bytes.fromhex(r.get("hex")) for r in records if r.event == "output"}
+    assert sorted(outputs) == list(SEEDS)
+    assert all(r.int("status") == 0 for r in records if r.event == "output")
+    mismatches = [s for s in SEEDS if outputs[s] != model.reference(input_from_seed(s, model.input_bytes))]
+    assert mismatches == []

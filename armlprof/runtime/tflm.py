@@ -11,12 +11,14 @@ The arena is static (.bss), as in the study's sketches: it is reserved RAM wheth
 lowers the "unused RAM" figure by its size, and on the Spresense, whose image loads into SRAM, it counts in the
 image size ("flash") exactly as the study measured it.
 
-Arena size, unless given (`arena_bytes=`): TFLM's own `arena_used_bytes()` after AllocateTensors, measured by
-running the same generated source on the host against a host build of the same tree (see `measure_arena`).
-The host build is 64-bit, so its tensor/node bookkeeping is larger than on the 32-bit target, but CMSIS-NN's
-DSP-only scratch buffers (depthwise conv, average pool) are absent there; `target_arena_bytes` adds those
-back from the model's shapes (upper bounds from CMSIS-NN's *_get_buffer_size for Cortex-M4), plus the 16 bytes
-TFLM asks for alignment, rounded up to 16.
+Arena size, unless given (`arena_bytes=`): TFLM's own `arena_used_bytes()` after AllocateTensors on a first
+run, + the 16 bytes TFLM asks for alignment, rounded up to 16. Two steps:
+  1. host estimate: the same generated source runs on the host against a host build of the same tree
+     (`measure_arena`). The host is 64-bit, so its tensor/node bookkeeping is larger than on the target, but
+     CMSIS-NN's DSP-only scratch buffers (depthwise conv, average pool) are absent there; `target_arena_bytes`
+     adds those back from the model's shapes. This is an upper bound, used as the probe's arena.
+  2. exact: the board's own image with that arena runs once on armlprof's emulator and reports
+     arena_used_bytes() (`measure_arena_on_emulator`; cached). Without the emulator, step 1's figure stands.
 
 The library (libtflm.a) comes from armlprof.tflm.build_library and is linked via GeneratedModel.extra_objects;
 GeneratedModel.extra_build_flags carries the defines and include folders the generated source needs (the same
@@ -78,7 +80,7 @@ class TflmRuntime(Runtime):
         ops = resolver_calls(tree, model.operators)
 
         library = tflm.build_library(tree, tflm.Compiler.for_board(board, options.get("optimization")), kernels)
-        arena_host_bytes = None
+        arena_host_bytes = arena_target_used_bytes = None
         if options.get("arena_bytes"):
             arena_bytes = int(options["arena_bytes"])
             arena_source = "explicit"
@@ -86,6 +88,10 @@ class TflmRuntime(Runtime):
             arena_host_bytes = measure_arena(model, tree, kernels)
             arena_bytes = target_arena_bytes(model, arena_host_bytes, kernels)
             arena_source = "host measurement + CMSIS-NN DSP scratch"
+            arena_target_used_bytes = measure_arena_on_emulator(model, tree, ops, library, board, arena_bytes)
+            if arena_target_used_bytes is not None:
+                arena_bytes = _round_up_16(arena_target_used_bytes + ARENA_ALIGN_BYTES)
+                arena_source = "first run on the emulator"
 
         src_dir = Path(src_dir)
         write_model_header(src_dir, self.name, model.input_bytes, model.output_bytes)
@@ -103,6 +109,7 @@ class TflmRuntime(Runtime):
                 "tflm_root": str(tree.root), "tflm_kind": tree.kind, "kernels": kernels,
                 "library": str(library.path), "library_cached": library.cached,
                 "arena_source": arena_source, "arena_host_used_bytes": arena_host_bytes,
+                "arena_target_used_bytes": arena_target_used_bytes,
                 "resolver": [m for m in ops],
             },
         )
@@ -336,7 +343,67 @@ def dsp_scratch_bytes(model: Any) -> int:
     return largest
 
 
+def _round_up_16(n_bytes: int) -> int:
+    return (n_bytes + 15) // 16 * 16
+
+
 def target_arena_bytes(model: Any, host_used_bytes: int, kernels: str) -> int:
+    """An arena that fits on the target, from the host figure (see the module docstring)."""
     extra = dsp_scratch_bytes(model) if kernels == "cmsis-nn" else 0
-    total = host_used_bytes + extra + ARENA_ALIGN_BYTES
-    return (total + 15) // 16 * 16
+    return _round_up_16(host_used_bytes + extra + ARENA_ALIGN_BYTES)
+
+
+# ---------------------------------------------------------------- first run on the target (emulator)
+ARENA_PROBE_SKETCH = """\
+// armlprof TFLM arena probe: model_init (AllocateTensors) with a generous arena, report TFLM's usage, exit.
+#include "src/model.h"
+extern "C" size_t model_tflm_arena_used_bytes(void);
+extern "C" const char* model_tflm_last_log(void);
+void setup() {
+  Serial.begin(115200);
+  int status = model_init();
+  Serial.print("@armlprof event=tflm_arena status=");
+  Serial.print(status);
+  Serial.print(" used=");
+  Serial.println((unsigned long)model_tflm_arena_used_bytes());
+  exit(status);
+}
+void loop() {}
+"""
+
+
+def measure_arena_on_emulator(model: Any, tree: tflm.TflmTree, resolver_methods: list[str],
+                              library: tflm.TflmLibrary, board: Any, arena_bytes: int) -> int | None:
+    """TFLM's arena_used_bytes() after AllocateTensors, on the board's own image in armlprof's emulator: exact
+    (32-bit structures, the Cortex-M4 CMSIS-NN scratch buffers). Cached per (model, library, board). None when
+    the emulator is not usable here (the host estimate then stands)."""
+    try:
+        from armlprof.emulator import run_elf
+    except Exception:  # noqa: BLE001 - no emulator (e.g. Unicorn missing): fall back to the host figure
+        return None
+    from armlprof.build import build_sketch
+    from armlprof.protocol import parse_line
+
+    key = hashlib.sha256("\0".join(["arena-v1", model.sha256, library.key, board.name, *resolver_methods,
+                                     str(arena_bytes)]).encode()).hexdigest()[:24]
+    record = tflm._cache_root() / "tflm" / "arena" / f"{key}.json"
+    if record.is_file():
+        return int(json.loads(record.read_text())["used_bytes"])
+    with tempfile.TemporaryDirectory(prefix="armlprof-tflm-arena-") as tmp:
+        sketch = Path(tmp) / "tflm_arena_probe"
+        (sketch / "src").mkdir(parents=True)
+        (sketch / f"{sketch.name}.ino").write_text(ARENA_PROBE_SKETCH)
+        write_model_header(sketch / "src", "tflm", model.input_bytes, model.output_bytes)
+        (sketch / "src" / MODEL_SOURCE).write_text(render_source(model, tree, resolver_methods, arena_bytes))
+        build = build_sketch(sketch, board, extra_flags=library.build_flags(), extra_objects=[library.path],
+                             baseline=False)
+        result = run_elf(board, build.elf, timed=False, timeout_s=120)
+    probe = next((r for r in map(parse_line, result.console_text.splitlines()) if r and r.event == "tflm_arena"),
+                 None)
+    if probe is None or probe.get("status") != "0":
+        raise ArmlprofError(f"TFLM arena probe of {model.name} on {board.name} failed ({result.stop_reason}, "
+                            f"status {probe.get('status') if probe else 'none'}); give arena_bytes= explicitly")
+    used = probe.int("used")
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"used_bytes": used, "model": model.name, "board": board.name}))
+    return used
