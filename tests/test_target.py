@@ -75,7 +75,7 @@ def test_session_reports_a_stop_before_the_awaited_line(images):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 def test_serial_target_against_pty_gives_the_emulator_figures(images):
-    from armlprof.target.emulator import serve_pty
+    from armlprof.target.emulator import PtyBoard
     from armlprof.target.serial import SerialTarget
 
     emulator = get_target("emulator")
@@ -84,14 +84,16 @@ def test_serial_target_against_pty_gives_the_emulator_figures(images):
                           ("init_time", lambda t, i: measure_init(t, i, MODEL, runs=2).values()["cycles"]),
                           ("inference_time", lambda t, i: measure_inference(t, i, MODEL, runs=5).values())):
         image = images[kind]
-        port, stop = serve_pty(image.board, image.elf)
-        serial = SerialTarget(port=port, reset="none", prebuilt=True)
+        board = PtyBoard(image.board, image.elf)
+        serial = SerialTarget(port=board.port, reset="none", prebuilt=True)
         try:
             assert serial.unavailable_reason(image.board) is None
+            serial.connect(image.board)
+            board.power_on()
             figures[kind] = (measure(serial, image), measure(emulator, image))
         finally:
             serial.close()
-            stop()
+            board.close()
     for over_serial, on_emulator in figures.values():
         assert over_serial == on_emulator
     assert figures["inference_time"][0]["runs"] == 5

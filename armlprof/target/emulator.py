@@ -5,7 +5,7 @@ after its ready line, exactly as if typed), and one `Emulator` per ELF is kept s
 translations and the block costs. `start()` gives an interactive session (the emulator in a thread, console
 input read from the session), for Robot keywords and anything that must react to what the sketch prints.
 
-`serve_pty()` puts an emulated board behind a pseudo-terminal, so the serial target can be tested against it:
+`PtyBoard` puts an emulated board behind a pseudo-terminal, so the serial target can be tested against it:
 after each run the board "resets" and boots again, as a real board does when the host toggles DTR.
 """
 
@@ -180,58 +180,71 @@ class EmulatorSession(Session):
         self._emulator.console.input_source = None
 
 
-def serve_pty(board: Board, elf: Path, *, timed: bool = True, runs: int | None = None,
-              on_run: Callable[[object], None] | None = None) -> tuple[str, Callable[[], None]]:
-    """Run `elf` behind a pseudo-terminal: returns (device path, stop function). Each run boots the image from
-    reset; when it ends the board boots again (`runs` times, or until stopped), like a board the host resets
-    between trials. The device path is what a serial target opens."""
-    from armlprof.emulator import Emulator
+class PtyBoard:
+    """An emulated board behind a pseudo-terminal: `port` is what a serial target opens. After `power_on()` each
+    run boots the image from reset and, when it ends, the board boots again (`runs` times, or until closed), like
+    a board the host resets between trials. Open the port before powering on: a serial client that opens the port
+    later discards what was already sent (pyserial flushes input on open), as with a real board."""
 
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    path = os.ttyname(slave)
-    stopping = threading.Event()
-    emulator = Emulator(board, elf, timed=timed)
+    def __init__(self, board: Board, elf: Path, *, timed: bool = True, runs: int | None = None,
+                 on_run: Callable[[object], None] | None = None) -> None:
+        from armlprof.emulator import Emulator
 
-    def write_out(data: bytes) -> None:
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        self.port = os.ttyname(self._slave)
+        self._stopping = threading.Event()
+        self._runs, self._on_run = runs, on_run
+        self._emulator = Emulator(board, elf, timed=timed)
+        self._emulator.console.on_bytes = self._write_out
+        self._emulator.console.input_source = self._pull_input
+        self._thread: threading.Thread | None = None
+
+    def _write_out(self, data: bytes) -> None:
         try:
-            os.write(master, data)
+            os.write(self._master, data)
         except OSError:
-            stopping.set()
+            self._stopping.set()
 
-    def pull_input(wait_s: float) -> bytes:
-        if stopping.is_set():
-            emulator._stop("timeout")  # noqa: SLF001 - no public stop request in the emulator yet
+    def _pull_input(self, wait_s: float) -> bytes:
+        if self._stopping.is_set():
+            self._emulator._stop("timeout")  # noqa: SLF001 - no public stop request in the emulator yet
             return b""
-        ready, _, _ = select.select([master], [], [], wait_s)
+        ready, _, _ = select.select([self._master], [], [], wait_s)
         if not ready:
             return b""
         try:
-            return os.read(master, 1024)
+            return os.read(self._master, 1024)
         except OSError:
-            stopping.set()
+            self._stopping.set()
             return b""
 
-    emulator.console.on_bytes = write_out
-    emulator.console.input_source = pull_input
-
-    def serve() -> None:
+    def _serve(self) -> None:
         count = 0
-        while not stopping.is_set() and (runs is None or count < runs):
-            result = emulator.run()
+        while not self._stopping.is_set() and (self._runs is None or count < self._runs):
+            result = self._emulator.run()
             count += 1
-            if on_run is not None:
-                on_run(result)
+            if self._on_run is not None:
+                self._on_run(result)
 
-    thread = threading.Thread(target=serve, name="armlprof-pty", daemon=True)
-    thread.start()
+    def power_on(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="armlprof-pty", daemon=True)
+            self._thread.start()
 
-    def stop() -> None:
-        stopping.set()
-        thread.join(timeout=10.0)
-        for fd in (master, slave):
+    def close(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10.0)
+        for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        emulator.close()
+        self._emulator.close()
 
-    return path, stop
+
+def serve_pty(board: Board, elf: Path, *, timed: bool = True, runs: int | None = None,
+              on_run: Callable[[object], None] | None = None) -> tuple[str, Callable[[], None]]:
+    """A powered-on PtyBoard: returns (device path, stop function)."""
+    pty_board = PtyBoard(board, elf, timed=timed, runs=runs, on_run=on_run)
+    pty_board.power_on()
+    return pty_board.port, pty_board.close

@@ -116,6 +116,10 @@ class SerialTarget(Target):
         return proc.stdout
 
     # ---------------------------------------------------------------- the port
+    def connect(self, board: Board) -> None:
+        """Open the port now (before the board starts talking: what arrives before opening is lost)."""
+        self._open(board)
+
     def _open(self, board: Board):
         import serial
 
