@@ -85,7 +85,9 @@ def _outcome_problem(outcome: RunOutcome) -> str | None:
     if outcome.fault_line:
         return f"fault: {outcome.fault_line}"
     if not outcome.stop.normal:
-        return outcome.stop.describe()
+        # The sketch's (or runtime's) own last words usually say why, e.g. an allocation error message.
+        said = [line.strip() for line in outcome.lines if line.strip() and not line.startswith("@armlprof")]
+        return outcome.stop.describe() + (f"; last console output: {said[-1][:160]!r}" if said else "")
     return None
 
 
