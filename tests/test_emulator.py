@@ -188,9 +188,9 @@ def test_missing_elf_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_cli_run(elf, capsys) -> None:
-    from armlprof.emulator.cli import main
+    from armlprof.cli import main
 
-    code = main([str(elf("emu_hello", "spresense")), "--board", "spresense", "--timed"])
+    code = main(["run", str(elf("emu_hello", "spresense")), "--board", "spresense", "--timed"])
     out = capsys.readouterr()
     assert code == 7
     assert "hello from armlprof" in out.out

@@ -10,6 +10,8 @@ import sys
 from armlprof.board import load_board
 from armlprof.emulator.emulator import Emulator
 
+DEFAULT_LIMIT_S = 60  # a run with no console attached that neither exits nor idles by then is hung
+
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("elf", help="the ELF to run (e.g. from armlprof build)")
@@ -17,7 +19,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timed", action="store_true", help="Cortex-M4 cycle model (default: 1 cycle/instruction)")
     parser.add_argument("--uart-pty", action="store_true",
                         help="expose the console as a pseudo-terminal (prints its path) for pyserial or a terminal")
-    parser.add_argument("--max-cycles", type=int, default=None, help="stop after N simulated cycles")
+    parser.add_argument("--max-cycles", type=int, default=None,
+                        help=f"stop after N simulated cycles (default: {DEFAULT_LIMIT_S} s at the board clock, "
+                             "none with --uart-pty)")
     parser.add_argument("--timeout", type=float, default=None, help="stop after S seconds of wall time")
     parser.add_argument("--input", default=None, help="text sent to the console before the run (\\n allowed)")
     parser.add_argument("--memory-kib", type=int, default=None, help="board memory option (spresense)")
@@ -32,13 +36,16 @@ def run_cli(args: argparse.Namespace) -> int:
         sys.stdout.write(data.decode("utf-8", "replace"))
         sys.stdout.flush()
 
-    emu = Emulator(board, args.elf, timed=args.timed, max_cycles=args.max_cycles, timeout_s=args.timeout,
+    max_cycles = args.max_cycles
+    if max_cycles is None and not args.uart_pty:
+        max_cycles = DEFAULT_LIMIT_S * board.clock_hz
+    emu = Emulator(board, args.elf, timed=args.timed, max_cycles=max_cycles, timeout_s=args.timeout,
                    on_console_bytes=None if args.uart_pty else show)
     if args.uart_pty:
         path = emu.attach_pty()
         print(f"console on pseudo-terminal {path}", file=sys.stderr, flush=True)
     if args.input:
-        emu.write_console(args.input.encode().decode("unicode_escape"))
+        emu.write_console(args.input.encode().decode("unicode_escape").encode())
     result = emu.run()
     if args.json:
         print(json.dumps(result.to_dict()))
@@ -47,16 +54,15 @@ def run_cli(args: argparse.Namespace) -> int:
             print()
         print(f"--- {board.name} @ {board.clock_hz / 1e6:g} MHz", file=sys.stderr)
         print(result.summary(), file=sys.stderr)
+    problem = result.problem()
+    if problem and result.stop_reason != "exit":
+        print(f"armlprof: error: {problem}", file=sys.stderr)
     if result.stop_reason in ("exit", "idle"):
         return result.exit_code or 0
     return 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="armlprof run", description=__doc__)
-    add_run_arguments(parser)
-    return run_cli(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def register_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run firmware on the built-in emulator: console live, summary at the end")
+    add_run_arguments(p)
+    p.set_defaults(handler=run_cli)

@@ -104,6 +104,22 @@ class RunResult:
             return None
         return self.heap_high_water - self.heap_start
 
+    def problem(self) -> str | None:
+        """One line for a run that did not end normally: what happened, and the fix where there is one."""
+        if self.stop_reason == "fault" and self.fault is not None:
+            return self.fault.describe()
+        if self.stop_reason == "stack_heap_collision":
+            return (f"stack/heap collision: SP reached {self.lowest_sp:#010x}, below the heap break "
+                    f"{self.heap_high_water or 0:#010x}; the sketch needs more RAM than the board has")
+        if self.stop_reason == "cycle_limit":
+            return (f"firmware hung or too slow: no exit or idle loop within {self.cycles:,} cycles "
+                    f"({self.ms:,.1f} ms at board clock); raise --max-cycles if it is just slow")
+        if self.stop_reason == "timeout":
+            return f"firmware hung or too slow: still running after {self.wall_s:.1f} s wall time; raise --timeout"
+        if self.stop_reason == "exit" and self.exit_code:
+            return f"firmware exited with code {self.exit_code}"
+        return None
+
     def summary(self) -> str:
         lines = [f"stop reason: {self.stop_reason}" + (f" (exit code {self.exit_code})"
                                                       if self.exit_code is not None else "")]
