@@ -133,7 +133,7 @@ class EmulatorSession(Session):
     def _pull_input(self, wait_s: float) -> bytes:
         if self._closed.is_set():
             # Stop the emulated board: the session is gone, nobody will ever answer.
-            self._emulator._stop("timeout")  # noqa: SLF001 - no public stop request in the emulator yet
+            self._emulator.stop()  # from this thread: the run ends with stop reason "stopped"
             return b""
         try:
             return self._input.get(timeout=wait_s)
@@ -208,7 +208,7 @@ class PtyBoard:
 
     def _pull_input(self, wait_s: float) -> bytes:
         if self._stopping.is_set():
-            self._emulator._stop("timeout")  # noqa: SLF001 - no public stop request in the emulator yet
+            self._emulator.stop()  # from this thread: the run ends with stop reason "stopped"
             return b""
         ready, _, _ = select.select([self._master], [], [], wait_s)
         if not ready:
