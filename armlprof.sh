@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # armlprof's one entry point on a fresh Debian/Ubuntu machine. Idempotent set-up, then:
-#   ./armlprof.sh test            run every test (pytest, Robot suites on the emulator, ruff)
+#   ./armlprof.sh test            run every test: ruff, then pytest (which runs the Robot suites on both boards)
 #   ./armlprof.sh <command> ...   run `armlprof <command> ...` (e.g. `./armlprof.sh study`)
 # Set-up: the ARM GNU toolchain and a host C compiler (apt, when missing), a virtual environment in .venv with
 # armlprof and its dependencies (re-installed only when pyproject.toml changes).
@@ -57,7 +57,6 @@ case "${1:-}" in
     status=0
     ruff check armlprof tests benchmarks || status=1
     python -m pytest -q "$@" || status=1
-    robot --outputdir build/robot --loglevel INFO robot_tests/ || status=1
     exit $status
     ;;
   "")
