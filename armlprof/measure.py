@@ -142,7 +142,7 @@ class RamProbe:
 
     def trial(self, alloc_bytes: int) -> RamTrial:
         outcome = self.target.run(self.image, f"alloc={alloc_bytes} seed={self.seed}",
-                                  timeout_s=self.timeout_s, max_cycles=self.max_cycles)
+                                  timeout_s=self.timeout_s, max_cycles=self.max_cycles, timing=False)
         why = _outcome_problem(outcome)
         record = outcome.last("ram")
         if why is None:

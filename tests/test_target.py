@@ -42,6 +42,15 @@ def test_emulator_run_reports_lines_and_memory_watch(images):
     target.close()
 
 
+def test_pass_fail_runs_skip_the_timing_model_with_the_same_outcome(images):
+    target = get_target("emulator")
+    timed = target.run(images["ram_probe"], "alloc=100 seed=3")
+    functional = target.run(images["ram_probe"], "alloc=100 seed=3", timing=False)
+    assert functional.last("ram").fields == timed.last("ram").fields  # same status and output crc
+    assert functional.stop.lowest_sp == timed.stop.lowest_sp  # the memory watch does not depend on timing
+    assert functional.stop.cycles != timed.stop.cycles  # functional mode counts 1 cycle per instruction
+
+
 def test_emulator_hang_is_a_stop_not_a_wait(images):
     target = get_target("emulator")
     # No host line: the sketch waits for input forever; the cycle limit ends the run.

@@ -61,24 +61,25 @@ class EmulatorTarget(Target):
             return "the unicorn package is missing; install armlprof's dependencies (pip install unicorn)"
         return None
 
-    def _emulator(self, image: Image):
+    def _emulator(self, image: Image, timed: bool):
         from armlprof.emulator import Emulator
 
         if image.elf is None:
             raise TargetError("the emulator needs an ELF built by armlprof; build the sketch first")
         stat = Path(image.elf).stat()
-        key = (str(image.elf), stat.st_mtime_ns, stat.st_size, image.board.name, image.board.memory_kib)
+        key = (str(image.elf), stat.st_mtime_ns, stat.st_size, image.board.name, image.board.memory_kib, timed)
         emulator = self._emulators.get(key)
         if emulator is None:
             if len(self._emulators) >= 4:  # each holds the board's memory: keep a few
                 self._emulators.pop(next(iter(self._emulators))).close()
-            emulator = Emulator(image.board, image.elf, timed=self.timed)
+            emulator = Emulator(image.board, image.elf, timed=timed)
             self._emulators[key] = emulator
         return emulator
 
     def run(self, image: Image, host_line: str | None, *, timeout_s: float = 600.0,
-            max_cycles: int | None = None, ready_timeout_s: float = 30.0) -> RunOutcome:
-        emulator = self._emulator(image)
+            max_cycles: int | None = None, ready_timeout_s: float = 30.0, timing: bool = True) -> RunOutcome:
+        # Pass/fail runs (RAM trials) use the functional mode: same results, no per-block timing work.
+        emulator = self._emulator(image, self.timed and timing)
         lines: list[str] = []
         emulator.console.on_line = lines.append
         emulator.console.input_source = None
@@ -94,7 +95,7 @@ class EmulatorTarget(Target):
         return RunOutcome(lines, stop)
 
     def start(self, image: Image) -> Session:
-        return EmulatorSession(self._emulator(image), image)
+        return EmulatorSession(self._emulator(image, self.timed), image)
 
     def close(self) -> None:
         for emulator in self._emulators.values():
