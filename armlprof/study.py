@@ -9,6 +9,7 @@ runtime, board, memory option, target, metric, flags). A figure that cannot be m
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -76,6 +77,8 @@ class ProfileOptions:
     seed: int = DEFAULT_SEED
     timeout_s: float = TRIAL_TIMEOUT_S
     work_root: Path | None = None  # sketch folders; default: <armlprof cache>/sketches
+    # Per runtime, options for its generate() (e.g. {"tflm": {"kernels": "reference", "arena_bytes": 90000}}).
+    runtime_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _model_label(model: Model, spec: str) -> str:
@@ -89,7 +92,10 @@ class _Cell:
                  options: ProfileOptions, progress: Progress) -> None:
         self.store, self.model, self.label, self.board = store, model, label, board
         self.runtime_name, self.options = runtime_name, options
-        self.flags = compile_flags(board, options.optimization, options.extra_flags)
+        # Runtime options change the code like compiler flags do, so they are part of the record's flags (and key).
+        self.runtime_options = options.runtime_options.get(runtime_name, {})
+        self.flags = [*compile_flags(board, options.optimization, options.extra_flags),
+                      *(f"{runtime_name}:{k}={v}" for k, v in sorted(self.runtime_options.items()))]
         self.runtime_version: str | None = None
         memory = "" if board.memory_kib is None else f" {board.memory_kib}KiB"
         prefix = f"[{label} {runtime_name} {board.name}{memory} {options.target}]"
@@ -177,7 +183,7 @@ def _measure_cell(cell: _Cell, runtime: Any, target: Target, pending: list[str])
     cell.progress(f"generating the model with {cell.runtime_name}")
     started = time.monotonic()
     try:
-        sketch = prepare_measurement_sketch(cell.model, runtime, cell.board, work_root)
+        sketch = prepare_measurement_sketch(cell.model, runtime, cell.board, work_root, **cell.runtime_options)
     except ArmlprofError as exc:
         for metric in pending:
             cell.write(metric, "failed", reason=f"{cell.runtime_name} could not generate the model: {exc}")
@@ -292,7 +298,17 @@ def _options(args: argparse.Namespace) -> ProfileOptions:
         target_options = {k: v for k, v in (("port", args.port), ("reset", args.reset),
                                              ("prebuilt", args.prebuilt)) if v is not None}
     measures = [m.strip() for m in args.measure.split(",") if m.strip()]
+    if args.tflm_root is not None:
+        # The TFLM tree is found through one discovery order (explicit, ARMLPROF_TFLM_ROOT, sketchbook): an explicit
+        # root goes through the variable so availability checks and generation see the same tree.
+        if not Path(args.tflm_root).is_dir():
+            raise ArmlprofError(f"--tflm-root {args.tflm_root}: no such folder (give the Arduino_TensorFlowLite "
+                                "library folder or a tflite-micro checkout)")
+        os.environ["ARMLPROF_TFLM_ROOT"] = str(Path(args.tflm_root).resolve())
+    tflm_options = {k: v for k, v in (("kernels", args.tflm_kernels), ("arena_bytes", args.tflm_arena_bytes))
+                    if v is not None}
     return ProfileOptions(
+        runtime_options={"tflm": tflm_options} if tflm_options else {},
         target=args.target, target_options=target_options, measures=measures, memory_kib=args.memory_kib,
         optimization=args.optimization, extra_flags=tuple(args.flag or ()), quick=args.quick,
         init_runs=args.init_runs, inference_runs=args.runs, seed=args.seed, timeout_s=args.timeout,
@@ -346,6 +362,13 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", default=None, help="serial target: the board's serial device (e.g. /dev/ttyACM0)")
     p.add_argument("--reset", default=None, choices=("dtr", "1200bps", "none"),
                    help="serial target: how to reset the board between runs (default: dtr)")
+    p.add_argument("--tflm-root", default=None,
+                   help="TFLM tree (Arduino_TensorFlowLite library or tflite-micro checkout); default: "
+                        "$ARMLPROF_TFLM_ROOT, then the Arduino sketchbook's libraries")
+    p.add_argument("--tflm-kernels", default=None, choices=("cmsis-nn", "reference"),
+                   help="TFLM kernels (default: CMSIS-NN when the tree has them)")
+    p.add_argument("--tflm-arena-bytes", type=int, default=None,
+                   help="TFLM tensor arena size (default: measured from a first run)")
     p.add_argument("--prebuilt", action="store_true", default=None,
                    help="serial target: the board already runs armlprof's image; skip arduino-cli build and upload")
 

@@ -101,3 +101,21 @@ def test_interrupted_profile_resumes(tmp_path, sig):
     assert sum(r["metric"] == "flash" for r in records) == 1 and sum(r["metric"] == "ram" for r in records) == 1
     assert {r["metric"] for r in records if r["status"] == "ok"} == {"flash", "ram", "init", "inference"}
     assert "| handwritten |" in rerun.stdout  # the study's table
+
+
+def test_runtime_options_are_part_of_the_record_flags(tmp_path, monkeypatch):
+
+
+    monkeypatch.setenv("ARMLPROF_TFLM_ROOT", str(tmp_path / "no-tree"))  # tflm unavailable: cells say why
+    options = ProfileOptions(measures=("flash",), runtime_options={"tflm": {"kernels": "reference"}})
+    records = profile("builtin:dense", "tflm", "nano33ble", tmp_path / "r.jsonl", options, progress=lambda _: None)
+    assert [r["status"] for r in records] == ["unavailable"]
+    assert "tflm:kernels=reference" in records[0]["flags"]
+    assert "-Os" in records[0]["flags"]
+
+
+def test_tflm_root_must_exist(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "armlprof.cli", "profile", "--model", "builtin:dense", "--runtime",
+                           "tflm", "--board", "nano33ble", "--results", str(tmp_path / "r.jsonl"),
+                           "--tflm-root", str(tmp_path / "missing")], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("armlprof: error: --tflm-root")
