@@ -26,7 +26,7 @@ from typing import Any
 from armlprof.board import Board
 from armlprof.build import BuildResult
 from armlprof.errors import ArmlprofError
-from armlprof.protocol import crc32, input_from_seed
+from armlprof.protocol import Record, crc32, input_from_seed
 from armlprof.target.base import Image, RunOutcome, Target
 
 MALLOC_CHUNK_OVERHEAD_BYTES = 8  # newlib-nano: a chunk header (size word + alignment padding) per malloc
@@ -217,6 +217,22 @@ def find_largest_allocation(target: Target, image: Image, model: Any, *, seed: i
 
 
 # ---------------------------------------------------------------- timing
+def _checked_record(outcome: RunOutcome, event: str, expected_crc_hex: str, what: str) -> Record:
+    """The run's `event` record, once the run ended normally with status ok and the reference output."""
+    record = outcome.last(event)
+    if record is None:
+        why = _outcome_problem(outcome) or "no output"
+        raise MeasurementFailed(f"{what}: no '@armlprof event={event}' line ({why})")
+    if record.get("status") != "ok":
+        raise MeasurementFailed(f"{what}: {record.get('status')}")
+    if record.get("crc") != expected_crc_hex:
+        raise MeasurementFailed(f"{what}: wrong output (crc {record.get('crc')}, reference {expected_crc_hex})")
+    problem = _outcome_problem(outcome)
+    if problem:
+        raise MeasurementFailed(f"{what}: {problem}")
+    return record
+
+
 def measure_init(target: Target, image: Image, model: Any, *, runs: int, seed: int = DEFAULT_SEED,
                  progress: Progress = _quiet, timeout_s: float = TRIAL_TIMEOUT_S) -> Timing:
     """`runs` boots of the init_time sketch, one timed construction each."""
@@ -226,17 +242,7 @@ def measure_init(target: Target, image: Image, model: Any, *, runs: int, seed: i
     source = "dwt"
     for run in range(runs):
         outcome = target.run(image, f"seed={seed}", timeout_s=timeout_s)
-        record = outcome.last("init")
-        problem = _outcome_problem(outcome) if record is None else None
-        if record is None:
-            raise MeasurementFailed(f"init run {run + 1}: no '@armlprof event=init' line ({problem or 'no output'})")
-        if record.get("status") != "ok":
-            raise MeasurementFailed(f"init run {run + 1}: {record.get('status')}")
-        if record.get("crc") != expected:
-            raise MeasurementFailed(f"init run {run + 1}: wrong output (crc {record.get('crc')}, reference {expected})")
-        problem = _outcome_problem(outcome)
-        if problem:
-            raise MeasurementFailed(f"init run {run + 1}: {problem}")
+        record = _checked_record(outcome, "init", expected, f"init run {run + 1}")
         c, m, source = _elapsed(record.fields, image.board.clock_hz)
         cycles.append(c)
         ms.append(m)
@@ -250,16 +256,7 @@ def measure_inference(target: Target, image: Image, model: Any, *, runs: int, se
     expected = expected_crc(model, seed)
     progress(f"inference: {runs} runs")
     outcome = target.run(image, f"seed={seed} runs={runs}", timeout_s=timeout_s)
-    summary = outcome.last("summary")
-    if summary is None:
-        raise MeasurementFailed(f"no '@armlprof event=summary' line ({_outcome_problem(outcome) or 'no output'})")
-    if summary.get("status") != "ok":
-        raise MeasurementFailed(f"inference: {summary.get('status')}")
-    if summary.get("crc") != expected:
-        raise MeasurementFailed(f"inference: wrong output (crc {summary.get('crc')}, reference {expected})")
-    problem = _outcome_problem(outcome)
-    if problem:
-        raise MeasurementFailed(f"inference: {problem}")
+    _checked_record(outcome, "summary", expected, "inference")
     per_run = outcome.all("inference")
     if len(per_run) != runs:
         raise MeasurementFailed(f"inference: {len(per_run)} timed runs printed, {runs} asked for")
