@@ -98,21 +98,24 @@ def not_ok_text(record: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class _Labels:
-    """How to name rows and columns: flags and targets are shown only when they vary across the records."""
+    """How to name rows and columns. Boards have their own default flags, so a row shows only the flags that set it
+    apart from the other records of its board (e.g. `-O2`, `tflm:kernels=reference`); targets only when they vary."""
 
-    flags_vary: bool
+    common_flags: dict[str, frozenset[str]]  # board -> flags every record of that board has
     targets_vary: bool
 
     @classmethod
     def of(cls, records: Sequence[Mapping[str, Any]]) -> _Labels:
-        return cls(
-            flags_vary=len({tuple(r.get("flags") or ()) for r in records}) > 1,
-            targets_vary=len({r["target"] for r in records}) > 1,
-        )
+        common: dict[str, frozenset[str]] = {}
+        for r in records:
+            flags = frozenset(r.get("flags") or ())
+            common[r["board"]] = common[r["board"]] & flags if r["board"] in common else flags
+        return cls(common_flags=common, targets_vary=len({r["target"] for r in records}) > 1)
 
     def implementation(self, record: Mapping[str, Any]) -> str:
-        flags = " ".join(record.get("flags") or ())
-        return f"{record['runtime']} {flags}".strip() if self.flags_vary else record["runtime"]
+        common = self.common_flags.get(record["board"], frozenset())
+        distinct = [f for f in record.get("flags") or () if f not in common]
+        return " ".join([record["runtime"], *distinct])
 
     def board(self, record: Mapping[str, Any]) -> str:
         label = record["board"]

@@ -117,6 +117,20 @@ def test_best_marks_ties_and_flags_show_when_they_vary() -> None:
     assert bold == ["tvm-aot -Os", "tvm-aot -O2"]  # equal figures are both best
 
 
+def test_board_default_flags_are_not_row_labels() -> None:
+    """Each board has its own default flags (float ABI, clock): only what sets a row apart is shown."""
+    records = []
+    for r in synthetic_records():
+        board_flags = ("-mfloat-abi=softfp",) if r["board"] == "nano33ble" else ("-mfloat-abi=hard",)
+        records.append({**r, "flags": [*board_flags, "-Os"]})
+    variant = [{**r, "flags": [*r["flags"], "tflm:kernels=reference"]} for r in records if r["runtime"] == "tflm"]
+    tables = build_tables(records + variant)
+    implementations = {row[0].text for t in tables if t.kind == "detail" for row in t.rows}
+    assert implementations == {"tflm", "tvm-aot", "tvm-graph", "tflm tflm:kernels=reference"}
+    flash = next(t for t in tables if t.kind != "detail" and t.title.startswith("Flash"))
+    assert len(flash.rows) == 2 * 4  # model x implementation, boards as columns: one row per runtime, not per board
+
+
 def test_newest_record_per_key_wins() -> None:
     records = synthetic_records()
     retried = dict(records[0], status="failed", reason="emulator fault at 0x1234", values={})
