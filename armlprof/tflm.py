@@ -33,7 +33,7 @@ from armlprof.errors import ArmlprofError
 ENV_VAR = "ARMLPROF_TFLM_ROOT"
 ARDUINO_LIBRARY_NAME = "Arduino_TensorFlowLite"
 NOT_FOUND_HINT = (
-    "no TensorFlow Lite Micro tree found: run `arduino-cli lib install Arduino_TensorFlowLite`, or "
+    "TFLM not found (no TensorFlow Lite Micro tree): run `arduino-cli lib install Arduino_TensorFlowLite`, or "
     "`git clone https://github.com/tensorflow/tflite-micro-arduino-examples ~/Arduino/libraries/"
     f"Arduino_TensorFlowLite`, or set {ENV_VAR} (or --tflm-root) to a TFLM tree"
 )
