@@ -15,6 +15,7 @@
 
 typedef struct uc_struct uc_engine;
 typedef int (*reg_read_fn)(uc_engine *uc, int regid, void *value);
+typedef int (*reg_write_fn)(uc_engine *uc, int regid, const void *value);
 typedef int (*emu_stop_fn)(uc_engine *uc);
 typedef int32_t (*miss_fn)(uint64_t address, uint32_t size);
 
@@ -60,6 +61,9 @@ typedef struct {
   reg_read_fn reg_read;
   emu_stop_fn emu_stop;
   miss_fn miss;
+  reg_write_fn reg_write;
+  int32_t epsr_reg;       /* Unicorn's UC_ARM_REG_EPSR */
+  uint32_t _pad3;
   /* blocks and the hash table address -> index */
   block_t *blocks;
   uint32_t n_blocks;
@@ -188,13 +192,26 @@ void armlprof_block_hook(uc_engine *uc, uint64_t address, uint32_t size, void *u
   if (s->max_cycles && s->cycles >= s->max_cycles) stop(s, uc, 1);
 }
 
-/* Memory wait states of a slow region (e.g. flash data reads): installed only over that region's range. */
+/* Memory wait states of a slow region (e.g. flash data reads): installed only over that region's range.
+ *
+ * Unicorn calls a memory hook after cpu_restore_state(), which sets the PC *and* the Thumb IT state
+ * (env->condexec_bits) to those of the accessing instruction, then lets the translated block run on. QEMU's ARM
+ * translator keeps the IT state in the translation and relies on env->condexec_bits being 0 while a block runs
+ * (it zeroes it at block start and only writes it back when leaving inside an IT block). So after a hooked load
+ * inside an IT block (`ite hi; ldrhhi r0, [r0, r1]; movls r0, #0; bx lr`) the stale IT state leaked into the
+ * next block, whose first instructions then ran as if conditional: skipped, or executed when they should not
+ * (unicorn-engine/unicorn#2309). Restoring the invariant here, EPSR.IT = 0 (T stays 1: M-profile is always
+ * Thumb), makes hooked and unhooked execution identical. condexec_bits is plain CPU state, not a TCG global,
+ * so writing it mid-block is safe; a fault later in the block restores it from the block's own records. */
+#define EPSR_THUMB 0x01000000u
+
 void armlprof_mem_hook(uc_engine *uc, int type, uint64_t address, int size, int64_t value, void *user_data) {
-  (void)uc;
   (void)address;
   (void)size;
   (void)value;
   state_t *s = (state_t *)user_data;
+  static const uint32_t epsr = EPSR_THUMB;
+  s->reg_write(uc, s->epsr_reg, &epsr);
   s->cycles += type == UC_MEM_READ ? s->load_wait : s->store_wait;
 }
 

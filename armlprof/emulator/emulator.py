@@ -71,6 +71,7 @@ _CORE_REG_IDS = [getattr(uca, f"UC_ARM_REG_R{n}") for n in range(13)] + [
 # Semihosting (ARM IHI 0080 / DUI 0471): operations in r0.
 SYS_WRITEC, SYS_WRITE0, SYS_EXIT, SYS_EXIT_EXTENDED = 0x03, 0x04, 0x18, 0x20
 ADP_STOPPED_APPLICATION_EXIT = 0x20026
+EPSR_THUMB = 0x01000000  # EPSR with T set and no IT state
 
 
 @dataclass
@@ -333,6 +334,8 @@ class Emulator:
                 s.cache_enable[i] = er.host_address + er.offset(int(enable))
         s.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
         s.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
+        s.reg_write = ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value
+        s.epsr_reg = uca.UC_ARM_REG_EPSR
         self._miss_cb = native.MISS_FN(self._on_miss)
         s.miss = ctypes.cast(self._miss_cb, ctypes.c_void_p).value
 
@@ -605,6 +608,7 @@ class Emulator:
             uc.emu_stop()
 
     def _py_mem_hook(self, uc: Uc, access: int, address: int, size: int, value: int, _ud: object) -> None:
+        uc.reg_write(uca.UC_ARM_REG_EPSR, EPSR_THUMB)  # clear the IT state Unicorn restored: see cyclehook.c
         self._state.cycles += self._state.load_wait if access == 16 else self._state.store_wait
 
     def _py_div_hook(self, uc: Uc, address: int, size: int, _ud: object) -> None:
