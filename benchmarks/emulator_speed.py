@@ -1,5 +1,7 @@
-"""Emulator speed on an int8 convolution loop (tests/firmware/emu_conv): simulated instructions per second in
-functional and timed mode, per board, and the timed/functional ratio. Also checks the cycle count repeats.
+"""Emulator speed on an int8 convolution loop (tests/firmware/emu_conv, data in RAM) and on const data read from
+flash with every load form (tests/firmware/emu_flashloads: on nano33ble timed mode hooks each flash read for its
+wait states): simulated instructions per second in functional and timed mode, per board, and the timed/functional
+ratio. Also checks that the cycle count repeats and that both modes print the same checksum.
 
     .venv/bin/python benchmarks/emulator_speed.py [--repeats 20] [--board nano33ble --board spresense]
 """
@@ -13,12 +15,13 @@ from armlprof.board import load_board
 from armlprof.build import build_sketch
 from armlprof.emulator import Emulator
 
-SKETCH = Path(__file__).resolve().parents[1] / "tests" / "firmware" / "emu_conv"
+FIRMWARE = Path(__file__).resolve().parents[1] / "tests" / "firmware"
 
 
-def measure(board_name: str, timed: bool, repeats: int, runs: int = 3) -> tuple[float, int, int, str]:
+def measure(board_name: str, timed: bool, repeats: int, runs: int = 3,
+            sketch: str = "emu_conv") -> tuple[float, int, int, str]:
     board = load_board(board_name)
-    elf = build_sketch(SKETCH, board, baseline=False).elf
+    elf = build_sketch(FIRMWARE / sketch, board, baseline=False).elf
     emu = Emulator(board, elf, timed=timed)
     best_mips, cycles_seen, line = 0.0, set(), ""
     instructions = 0
@@ -37,15 +40,20 @@ def measure(board_name: str, timed: bool, repeats: int, runs: int = 3) -> tuple[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=20, help="convolutions per run (~5.6 M instructions each)")
+    parser.add_argument("--flash-passes", type=int, default=2000, help="emu_flashloads passes (~8.5 k instr. each)")
     parser.add_argument("--board", action="append", default=None)
     args = parser.parse_args()
-    for board in args.board or ["nano33ble", "spresense"]:
-        functional, instructions, _, _ = measure(board, False, args.repeats)
-        timed, _, cycles, line = measure(board, True, args.repeats)
-        print(f"{board}: {instructions:,} instructions per run; timed cycles {cycles:,} (identical on every run)")
-        print(f"  firmware: {line}")
-        print(f"  functional: {functional:7.1f} M instructions/s")
-        print(f"  timed:      {timed:7.1f} M instructions/s   (timed/functional = {timed / functional:.2f})")
+    for sketch, repeats in (("emu_conv", args.repeats), ("emu_flashloads", args.flash_passes)):
+        for board in args.board or ["nano33ble", "spresense"]:
+            functional, instructions, _, functional_line = measure(board, False, repeats, sketch=sketch)
+            timed, _, cycles, line = measure(board, True, repeats, sketch=sketch)
+            checksum = line.rsplit("checksum=", 1)[-1]
+            assert checksum == functional_line.rsplit("checksum=", 1)[-1], (line, functional_line)
+            print(f"{sketch} on {board}: {instructions:,} instructions per run; timed cycles {cycles:,} "
+                  "(identical on every run)")
+            print(f"  firmware: {line}   (functional mode: same checksum)")
+            print(f"  functional: {functional:7.1f} M instructions/s")
+            print(f"  timed:      {timed:7.1f} M instructions/s   (timed/functional = {timed / functional:.2f})")
 
 
 if __name__ == "__main__":

@@ -362,7 +362,9 @@ class Emulator:
             self._install_timed_hooks(state_ptr)
 
     def _install_timed_hooks(self, state_ptr: int) -> None:
-        # Data wait states: a native memory hook over each slow region only (weights read from flash).
+        # Data wait states: a native memory hook over each slow region only (weights read from flash). The hook
+        # also clears the IT state Unicorn's hook path leaves behind (cyclehook.c): without that, timed runs
+        # computed different results from functional ones.
         for r in self._regions:
             cfg = self.board.timing.get("regions", {}).get(r.region.name, {})
             load_ws, store_ws = int(cfg.get("load_wait_states", 0)), int(cfg.get("store_wait_states", 0))
