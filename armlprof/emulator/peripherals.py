@@ -225,7 +225,16 @@ class Nrf52840Clock(Registers):
             self.regs[self.LFCLKSTAT] = (1 << 16) | 1
 
 
-class Nrf52840Uart(Registers):
+class ConsoleUart(Registers):
+    """A UART model wired to the host console; `waiter` decides what polling an empty receiver costs."""
+
+    def __init__(self, console: Console, waiter: RxWaiter) -> None:
+        super().__init__()
+        self.console, self.waiter = console, waiter
+        self.reset()
+
+
+class Nrf52840Uart(ConsoleUart):
     """Legacy UART registers of UART0/UARTE0 with ENABLE = 4 (nrfx mdk/nrf52840.h). TX completes at once
     (TXDRDY set by the TXD write); RXDRDY reflects the host's input queue."""
 
@@ -233,11 +242,6 @@ class Nrf52840Uart(Registers):
     EVENTS_RXDRDY, EVENTS_TXDRDY = 0x108, 0x11C
     ENABLE, RXD, TXD = 0x500, 0x518, 0x51C
     ENABLE_UART = 4
-
-    def __init__(self, console: Console, waiter: RxWaiter) -> None:
-        super().__init__()
-        self.console, self.waiter = console, waiter
-        self.reset()
 
     def reset(self) -> None:
         super().reset()
@@ -275,18 +279,13 @@ class Nrf52840Uart(Registers):
 
 
 # --------------------------------------------------------------------------- ARM PL011 (CXD5602 UART1)
-class Pl011(Registers):
+class Pl011(ConsoleUart):
     """PL011 UART (ARM DDI 0183; NuttX cxd56_uart.h offsets): DR, FR (RXFE from the host queue, TX never full)."""
 
     DR, FR = 0x000, 0x018
     FR_RXFE, FR_TXFF, FR_RXFF, FR_TXFE = 1 << 4, 1 << 5, 1 << 6, 1 << 7
     PERIPH_ID = {0xFE0: 0x11, 0xFE4: 0x10, 0xFE8: 0x14, 0xFEC: 0x00, 0xFF0: 0x0D, 0xFF4: 0xF0, 0xFF8: 0x05,
                  0xFFC: 0xB1}
-
-    def __init__(self, console: Console, waiter: RxWaiter) -> None:
-        super().__init__()
-        self.console, self.waiter = console, waiter
-        self.reset()
 
     def reset(self) -> None:
         super().reset()
