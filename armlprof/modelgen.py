@@ -4,6 +4,10 @@
 10x8 stride 2 SAME + RELU -> FULLY_CONNECTED 4000->4 -> SOFTMAX (TFLM's micro_speech).
 `person_detect`: MobileNet v1 0.25 on 96x96x1 -> 2 classes (TFLM's person_detect: 13 depthwise/pointwise
 blocks with RELU6, AVERAGE_POOL_2D 3x3, 1x1 CONV_2D, RESHAPE, SOFTMAX).
+`ops_coverage`: not a study model; a small net that exercises every operator the TVM runtimes implement:
+input int8 [1,16,16,1] -> CONV_2D 8x3x3 + RELU6 -> MAX_POOL_2D 2x2 -> residual ADD (+ RELU) of a
+DEPTHWISE_CONV_2D 3x3 branch and the identity, whose scales differ so the ADD rescales both sides ->
+AVERAGE_POOL_2D 8x8 -> RESHAPE [1,8] -> FULLY_CONNECTED 8->4 -> SOFTMAX.
 
 Weights are seeded He-initialised floats; activation ranges are calibrated by running the float network on
 seeded inputs; weights are quantized symmetric per output channel (int8), biases to int32 with scale
@@ -22,14 +26,14 @@ import numpy as np
 from armlprof.errors import ArmlprofError
 
 GENERATOR_VERSION = "1"
-BUILTIN_MODELS = ("micro_speech", "person_detect")
+BUILTIN_MODELS = ("micro_speech", "person_detect", "ops_coverage")
 
 # TFLite schema constants (schema.fbs)
 _INT8, _INT32 = 9, 2
-_OPS = {"AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 9, "RESHAPE": 22,
-        "SOFTMAX": 25}
-_OPTIONS_TYPE = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 2, "AVERAGE_POOL_2D": 5, "FULLY_CONNECTED": 8, "SOFTMAX": 9,
-                 "RESHAPE": 17}
+_OPS = {"ADD": 0, "AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 9,
+        "MAX_POOL_2D": 17, "RESHAPE": 22, "SOFTMAX": 25}
+_OPTIONS_TYPE = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 2, "AVERAGE_POOL_2D": 5, "MAX_POOL_2D": 5, "FULLY_CONNECTED": 8,
+                 "SOFTMAX": 9, "ADD": 11, "RESHAPE": 17}
 _ACT = {"NONE": 0, "RELU": 1, "RELU6": 3}
 _PAD = {"SAME": 0, "VALID": 1}
 
@@ -130,8 +134,11 @@ class _Builder:
 
     def _dequantized_input(self) -> np.ndarray:
         """The float activations as the int8 network sees them (quantized then dequantized)."""
-        t = self.tensors[self.current]
-        q = np.clip(np.round(self.x / t.scale[0]) + t.zero_point[0], -128, 127)
+        return self._dequantize(self.current, self.x)
+
+    def _dequantize(self, index: int, x: np.ndarray) -> np.ndarray:
+        t = self.tensors[index]
+        q = np.clip(np.round(x / t.scale[0]) + t.zero_point[0], -128, 127)
         return (q - t.zero_point[0]) * t.scale[0]
 
     def conv(self, name: str, out_ch: int, k: tuple[int, int], stride: int, act: str, depthwise: bool) -> None:
@@ -161,12 +168,28 @@ class _Builder:
         self.current, self.x = out, y
 
     def avgpool(self, name: str, k: int) -> None:
+        self._pool(name, k, "AVERAGE_POOL_2D")
+
+    def maxpool(self, name: str, k: int) -> None:
+        self._pool(name, k, "MAX_POOL_2D")
+
+    def _pool(self, name: str, k: int, kind: str) -> None:
+        """k x k window, stride k, VALID; the output keeps the input's quantization (TFLM requires it)."""
         x = self._dequantized_input()
-        y = x.reshape(x.shape[0], x.shape[1] // k, k, x.shape[2] // k, k, x.shape[3]).mean(axis=(2, 4))
+        windows = x.reshape(x.shape[0], x.shape[1] // k, k, x.shape[2] // k, k, x.shape[3])
+        y = windows.mean(axis=(2, 4)) if kind == "AVERAGE_POOL_2D" else windows.max(axis=(2, 4))
         src = self.tensors[self.current]
         out = self.add_tensor(_Tensor(name, (1, *y.shape[1:]), _INT8, list(src.scale), list(src.zero_point)))
-        self.ops.append(_Op("AVERAGE_POOL_2D", [self.current], [out],
-                            {"padding": "VALID", "stride": k, "filter": k, "act": "NONE"}))
+        self.ops.append(_Op(kind, [self.current], [out], {"padding": "VALID", "stride": k, "filter": k, "act": "NONE"}))
+        self.current, self.x = out, y
+
+    def add(self, name: str, other: tuple[int, np.ndarray], act: str) -> None:
+        """Elementwise ADD of the current tensor and `other` (an earlier (tensor index, float activations))."""
+        y = self._dequantized_input() + self._dequantize(*other)
+        if act == "RELU":
+            y = np.maximum(y, 0)
+        out = self.activation(name, y, relu=act != "NONE")
+        self.ops.append(_Op("ADD", [other[0], self.current], [out], {"act": act}))
         self.current, self.x = out, y
 
     def reshape(self, name: str, shape: tuple[int, ...]) -> None:
@@ -314,7 +337,7 @@ class _Builder:
             b.PrependInt8Slot(4, _ACT[o["act"]], 0)
             b.PrependInt32Slot(5, 1, 1)
             b.PrependInt32Slot(6, 1, 1)
-        elif op.kind == "AVERAGE_POOL_2D":
+        elif op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
             b.StartObject(6)
             b.PrependInt8Slot(0, _PAD[o["padding"]], 0)
             b.PrependInt32Slot(1, o["stride"], 0)
@@ -322,6 +345,9 @@ class _Builder:
             b.PrependInt32Slot(3, o["filter"], 0)
             b.PrependInt32Slot(4, o["filter"], 0)
             b.PrependInt8Slot(5, _ACT[o["act"]], 0)
+        elif op.kind == "ADD":
+            b.StartObject(2)
+            b.PrependInt8Slot(0, _ACT[o["act"]], 0)
         elif op.kind == "FULLY_CONNECTED":
             b.StartObject(4)
             b.PrependInt8Slot(0, _ACT[o["act"]], 0)
@@ -367,7 +393,27 @@ def person_detect_tflite(seed: int = 20240502) -> bytes:
     return b.serialize("armlprof generated person_detect-like model (MobileNet v1 0.25, seeded weights)")
 
 
-_GENERATORS = {"micro_speech": micro_speech_tflite, "person_detect": person_detect_tflite}
+def ops_coverage_tflite(seed: int = 20240503, classifier: bool = True) -> bytes:
+    """classifier=False ends the model at the ADD output ([1,8,8,8]), so tests see every ADD/MAX_POOL_2D value
+    rather than their 8x8 average."""
+    b = _Builder(seed, _calibration_inputs((1, 16, 16, 1), seed))
+    b.input((1, 16, 16, 1))
+    b.conv("conv", 8, (3, 3), 1, "RELU6", depthwise=False)
+    b.maxpool("maxpool", 2)
+    identity = (b.current, b.x)  # scale 6/255 (RELU6); the depthwise branch gets its own calibrated scale
+    b.conv("branch_depthwise", 8, (3, 3), 1, "NONE", depthwise=True)
+    b.add("residual_add", identity, "RELU")
+    if not classifier:
+        return b.serialize("armlprof generated operator-coverage model, trunk only (seeded weights)")
+    b.avgpool("avgpool", 8)
+    b.reshape("reshape", (1, 8))
+    b.fully_connected("fc", 4)
+    b.softmax("predictions")
+    return b.serialize("armlprof generated operator-coverage model (ADD, MAX_POOL_2D, ...; seeded weights)")
+
+
+_GENERATORS = {"micro_speech": micro_speech_tflite, "person_detect": person_detect_tflite,
+               "ops_coverage": ops_coverage_tflite}
 
 
 def validate(path: Path) -> None:
@@ -386,7 +432,7 @@ def validate(path: Path) -> None:
 
 
 def builtin_model_path(name: str) -> Path:
-    """The generated model `name` (micro_speech | person_detect), written once into ~/.cache/armlprof/models/."""
+    """The generated model `name` (one of BUILTIN_MODELS), written once into ~/.cache/armlprof/models/."""
     if name not in _GENERATORS:
         raise ArmlprofError(f"unknown builtin model '{name}'; builtin models: dense, {', '.join(BUILTIN_MODELS)}")
     base = Path(os.environ.get("ARMLPROF_CACHE", Path.home() / ".cache" / "armlprof")) / "models"

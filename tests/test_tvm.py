@@ -51,12 +51,37 @@ def _model(name: str):
     return load_model(str(path))
 
 
+def host_compile(model, runtime: str, out_dir: Path) -> tuple[Path, object]:
+    """Generate `model` with `runtime` into out_dir/src and compile it with HARNESS (host gcc, UBSan).
+
+    Returns (executable, GeneratedModel). Other TVM test modules reuse this and `host_run`."""
+    from armlprof.runtime import get_runtime
+
+    src = out_dir / "src"
+    gen = get_runtime(runtime).generate(model, src, None)
+    (out_dir / "harness.c").write_text(HARNESS)
+    exe = out_dir / "harness"
+    cmd = ["gcc", "-std=c11", "-O2", "-Wall", "-Werror=implicit-function-declaration", "-fsanitize=undefined",
+           "-fno-sanitize-recover=undefined", "-I", str(src), "-o", str(exe), str(out_dir / "harness.c"),
+           *map(str, sorted(src.glob("*.c")))]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return exe, gen
+
+
+def host_run(exe: Path, inputs: list[bytes], output_bytes: int) -> list[bytes]:
+    """One model_inference per input through a `host_compile` executable; the outputs in order."""
+    run = subprocess.run([str(exe), str(len(inputs))], input=b"".join(inputs), capture_output=True, timeout=300)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    assert len(run.stdout) == len(inputs) * output_bytes
+    return [run.stdout[i * output_bytes:(i + 1) * output_bytes] for i in range(len(inputs))]
+
+
 @pytest.fixture(scope="session")
 def host_builds(tmp_path_factory) -> dict:
     """(model, runtime) -> (model, executable): generated once per session, compiled with host gcc."""
     if shutil.which("gcc") is None:
         pytest.skip("host gcc not installed")
-    from armlprof.runtime import get_runtime
+    from armlprof.model import load_model
 
     root = tmp_path_factory.mktemp("tvm_host")
     builds = {}
@@ -64,18 +89,9 @@ def host_builds(tmp_path_factory) -> dict:
         path = MODELS / f"{name}.tflite"
         if not path.is_file():
             continue
-        from armlprof.model import load_model
-
         model = load_model(str(path))
         for runtime in RUNTIMES:
-            src = root / f"{name}_{runtime}" / "src"
-            gen = get_runtime(runtime).generate(model, src, None)
-            (src.parent / "harness.c").write_text(HARNESS)
-            exe = src.parent / "harness"
-            cmd = ["gcc", "-std=c11", "-O2", "-Wall", "-Werror=implicit-function-declaration", "-fsanitize=undefined",
-                   "-fno-sanitize-recover=undefined", "-I", str(src), "-o", str(exe), str(src.parent / "harness.c"),
-                   *map(str, sorted(src.glob("*.c")))]
-            subprocess.run(cmd, check=True, capture_output=True, text=True)
+            exe, gen = host_compile(model, runtime, root / f"{name}_{runtime}")
             builds[(name, runtime)] = (model, exe, gen)
     return builds
 
@@ -87,12 +103,9 @@ def test_bit_exact_with_tflite_micro(host_builds, name: str, runtime: str) -> No
     model = _model(name)
     _, exe, gen = host_builds[(name, runtime)]
     inputs = [input_from_seed(seed, model.input_bytes) for seed in SEEDS]
-    run = subprocess.run([str(exe), str(len(inputs))], input=b"".join(inputs), capture_output=True, timeout=300)
-    assert run.returncode == 0, run.stderr.decode()[-2000:]
-    n = model.output_bytes
-    for i, data in enumerate(inputs):
-        got = run.stdout[i * n:(i + 1) * n]
-        assert got == model.reference(data), f"{name} {runtime} seed {SEEDS[i]}"
+    outputs = host_run(exe, inputs, model.output_bytes)
+    for seed, data, got in zip(SEEDS, inputs, outputs, strict=True):
+        assert got == model.reference(data), f"{name} {runtime} seed {seed}"
     assert gen.runtime_version.startswith("tvm 0.")
     assert gen.input_bytes == model.input_bytes and gen.output_bytes == model.output_bytes
 
