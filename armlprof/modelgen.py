@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from armlprof.build import cache_root
 from armlprof.errors import ArmlprofError
 
 GENERATOR_VERSION = "1"
@@ -435,7 +436,7 @@ def builtin_model_path(name: str) -> Path:
     """The generated model `name` (one of BUILTIN_MODELS), written once into ~/.cache/armlprof/models/."""
     if name not in _GENERATORS:
         raise ArmlprofError(f"unknown builtin model '{name}'; builtin models: dense, {', '.join(BUILTIN_MODELS)}")
-    base = Path(os.environ.get("ARMLPROF_CACHE", Path.home() / ".cache" / "armlprof")) / "models"
+    base = cache_root() / "models"
     base.mkdir(parents=True, exist_ok=True)
     path = base / f"{name}_v{GENERATOR_VERSION}.tflite"
     if not path.is_file():

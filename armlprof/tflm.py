@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from armlprof.build import cache_root
 from armlprof.errors import ArmlprofError
 
 ENV_VAR = "ARMLPROF_TFLM_ROOT"
@@ -366,11 +367,6 @@ def library_defines(tree: TflmTree, kernels: str) -> list[str]:
     return defines
 
 
-def _cache_root() -> Path:
-    from armlprof.build import cache_root
-
-    return cache_root()
-
 
 def build_library(tree: TflmTree, compiler: Compiler, kernels: str | None = None,
                   jobs: int | None = None) -> TflmLibrary:
@@ -384,7 +380,7 @@ def build_library(tree: TflmTree, compiler: Compiler, kernels: str | None = None
         "tflm-lib-v1", str(tree.source_root), tree.fingerprint(kernels), compiler.name, compiler.cxx, *base,
         *TFLM_CXX_FLAGS, *TFLM_C_FLAGS,
     ]).encode()).hexdigest()[:24]
-    out_dir = _cache_root() / "tflm" / key
+    out_dir = cache_root() / "tflm" / key
     lib = out_dir / "libtflm.a"
     result = TflmLibrary(lib, key, kernels, includes, defines, 0, True)
     if lib.is_file():

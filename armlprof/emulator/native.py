@@ -15,6 +15,8 @@ import warnings
 from functools import cache
 from pathlib import Path
 
+from armlprof.build import cache_root
+
 SOURCE = Path(__file__).resolve().parent / "cyclehook.c"
 MAX_REGIONS = 8
 
@@ -86,7 +88,7 @@ class DivTable(ctypes.Structure):
 
 
 def _cache_dir() -> Path:
-    root = Path(os.environ.get("ARMLPROF_CACHE", Path.home() / ".cache" / "armlprof")) / "native"
+    root = cache_root() / "native"
     root.mkdir(parents=True, exist_ok=True)
     return root
 

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from armlprof import tflm
+from armlprof.build import cache_root
 from armlprof.errors import ArmlprofError
 from armlprof.runtime.base import GeneratedModel, Runtime, write_model_header
 
@@ -277,7 +278,7 @@ class HostModel:
         compiler = tflm.Compiler.host(optimization)
         source = render_source(model, tree, resolver_calls(tree, model.operators), arena_bytes)
         key = hashlib.sha256("\0".join([source, HOST_MAIN, self.library.key, *compiler.flags]).encode())
-        out_dir = tflm._cache_root() / "tflm" / "host" / key.hexdigest()[:24]
+        out_dir = cache_root() / "tflm" / "host" / key.hexdigest()[:24]
         self.executable = out_dir / "model_host"
         if self.executable.is_file():
             return
@@ -386,7 +387,7 @@ def measure_arena_on_emulator(model: Any, tree: tflm.TflmTree, resolver_methods:
 
     key = hashlib.sha256("\0".join(["arena-v1", model.sha256, library.key, board.name, *resolver_methods,
                                      str(arena_bytes)]).encode()).hexdigest()[:24]
-    record = tflm._cache_root() / "tflm" / "arena" / f"{key}.json"
+    record = cache_root() / "tflm" / "arena" / f"{key}.json"
     if record.is_file():
         return int(json.loads(record.read_text())["used_bytes"])
     with tempfile.TemporaryDirectory(prefix="armlprof-tflm-arena-") as tmp:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from armlprof.build import cache_root
 from armlprof.tvm import codegen, planner
 from armlprof.tvm.importer import Graph, import_tflite
 from armlprof.tvm.ops import Kernel, build_copy, build_kernel
@@ -151,8 +152,7 @@ def build_program(path: Path, sha256: str) -> Program:
 
 
 def cache_dir() -> Path:
-    base = Path(os.environ.get("ARMLPROF_CACHE", Path.home() / ".cache" / "armlprof"))
-    d = base / "tvm"
+    d = cache_root() / "tvm"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
