@@ -88,7 +88,7 @@ class RunOutcome:
             self.records = [r for r in map(parse_line, self.lines) if r is not None]
 
     def last(self, event: str) -> Record | None:
-        found = [r for r in self.records if r.event == event]
+        found = self.all(event)
         return found[-1] if found else None
 
     def all(self, event: str) -> list[Record]:

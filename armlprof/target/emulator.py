@@ -89,10 +89,10 @@ class EmulatorTarget(Target):
         if host_line is not None:
             emulator.write_console(host_line.rstrip("\n") + "\n")
         result = emulator.run()
-        stop = _stop_info(result, emulator)
-        if host_line is not None and not any(line.startswith("@armlprof event=ready") for line in lines):
-            stop.fault = stop.fault or "the sketch never printed its ready line"
-        return RunOutcome(lines, stop)
+        outcome = RunOutcome(lines, _stop_info(result, emulator))
+        if host_line is not None and outcome.last("ready") is None:
+            outcome.stop.fault = outcome.stop.fault or "the sketch never printed its ready line"
+        return outcome
 
     def start(self, image: Image) -> Session:
         return EmulatorSession(self._emulator(image, self.timed), image)
