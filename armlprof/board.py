@@ -13,7 +13,7 @@ from typing import Any
 
 from armlprof.errors import ArmlprofError
 
-PLATFORMS_DIR = Path(__file__).resolve().parent.parent / "platforms"
+PLATFORMS_DIR = Path(__file__).resolve().parent / "platforms"
 
 
 @dataclass(frozen=True)

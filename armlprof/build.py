@@ -24,6 +24,7 @@ from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from armlprof.board import Board
+from armlprof.cache import cache_root
 from armlprof.errors import ArmlprofError
 from armlprof.toolchain import Toolchain, find_toolchain
 
@@ -33,12 +34,6 @@ CORE_SOURCES = ["startup.c", "wiring.c", "syscalls.c", "fault.c", "main.cpp", "n
 SOURCE_SUFFIXES = {".c", ".cpp", ".cc", ".S", ".s"}
 ARDUINO_VERSION = "10819"
 EMPTY_SKETCH = "void setup() {}\nvoid loop() {}\n"
-
-
-def cache_root() -> Path:
-    root = Path(os.environ.get("ARMLPROF_CACHE", Path.home() / ".cache" / "armlprof"))
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import importlib.metadata
 import shutil
@@ -62,7 +61,7 @@ def _executable(name: str, version_args: list[str], enables: str, how: str) -> C
 def _tflm_tree() -> Check:
     enables = "the `tflm` runtime"
     try:
-        from armlprof import tflm
+        from armlprof.runtime.tflm import tree as tflm
     except ImportError:
         return Check("TFLM source tree", False, "armlprof's TFLM support is not installed", enables)
     tree = tflm.find_tree()
@@ -99,14 +98,3 @@ CHECKS: list[Callable[[], Check]] = [
 
 def run_checks() -> list[Check]:
     return [check() for check in CHECKS]
-
-
-def _doctor(args: argparse.Namespace) -> int:
-    for check in run_checks():
-        print(check.line())
-    return 0
-
-
-def register_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("doctor", help="report which toolchains, runtimes, emulators and boards are available")
-    p.set_defaults(handler=_doctor)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from armlprof.build import cache_root
+from armlprof.cache import cache_root
 from armlprof.errors import ArmlprofError
 
 GENERATOR_VERSION = "1"

@@ -21,7 +21,7 @@ from armlprof.board import Board
 from armlprof.errors import ArmlprofError
 from armlprof.runtime.base import GeneratedModel
 
-SKETCH_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "sketches"
+SKETCH_TEMPLATES_DIR = Path(__file__).resolve().parent / "sketches"
 SKETCH_KINDS = ("ram_probe", "init_time", "inference_time")
 DEFAULT_INFERENCE_RUNS = 256  # the study's count; the host may ask for fewer (the emulator is deterministic)
 

@@ -1,4 +1,5 @@
-"""`armlprof profile` (one model x runtime x board: its four figures) and `armlprof study` (the whole study).
+"""Profiling one model x runtime x board (its four figures) and the whole study, as a Python API (the CLI's
+`armlprof profile` and `armlprof study` call it).
 
 Each figure is appended to the results file as soon as it is measured (`armlprof.results`), so an interrupted run
 loses nothing, and a rerun with the same file skips every figure already `ok` for the same key (model hash,
@@ -8,8 +9,6 @@ runtime, board, memory option, target, metric, flags). A figure that cannot be m
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -17,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from armlprof.board import Board, board_names, load_board
-from armlprof.build import build_sketch, cache_root, compile_flags
+from armlprof.board import Board, load_board
+from armlprof.build import build_sketch, compile_flags
+from armlprof.cache import cache_root
 from armlprof.errors import ArmlprofError
 from armlprof.measure import (
     DEFAULT_SEED,
@@ -29,10 +29,10 @@ from armlprof.measure import (
     measure_init,
 )
 from armlprof.model import Model, load_model
-from armlprof.results import METRICS, ResultStore, make_record, record_key
-from armlprof.runtime.base import get_runtime, runtime_names
+from armlprof.results import METRICS, ResultStore, make_record
+from armlprof.runtime.base import get_runtime
 from armlprof.sketch import MeasurementSketch, prepare_measurement_sketch
-from armlprof.target.base import TARGET_NAMES, Image, Target, get_target
+from armlprof.target.base import Image, Target, get_target
 
 STUDY_MODELS = ("builtin:micro_speech", "builtin:person_detect")
 STUDY_RUNTIMES = ("tvm-graph", "tvm-aot", "tflm")
@@ -289,103 +289,3 @@ def _study_keys(records: list[dict[str, Any]], models: Sequence[str], runtimes: 
             continue
     return [r for r in records if r.get("model_sha256") in hashes and r["runtime"] in runtimes
             and r["board"] in boards and r["target"] == target]
-
-
-# ---------------------------------------------------------------- CLI
-def _options(args: argparse.Namespace) -> ProfileOptions:
-    target_options: dict[str, Any] = {}
-    if args.target == "serial":
-        target_options = {k: v for k, v in (("port", args.port), ("reset", args.reset),
-                                             ("prebuilt", args.prebuilt)) if v is not None}
-    measures = [m.strip() for m in args.measure.split(",") if m.strip()]
-    if args.tflm_root is not None:
-        # The TFLM tree is found through one discovery order (explicit, ARMLPROF_TFLM_ROOT, sketchbook): an explicit
-        # root goes through the variable so availability checks and generation see the same tree.
-        if not Path(args.tflm_root).is_dir():
-            raise ArmlprofError(f"--tflm-root {args.tflm_root}: no such folder (give the Arduino_TensorFlowLite "
-                                "library folder or a tflite-micro checkout)")
-        os.environ["ARMLPROF_TFLM_ROOT"] = str(Path(args.tflm_root).resolve())
-    tflm_options = {k: v for k, v in (("kernels", args.tflm_kernels), ("arena_bytes", args.tflm_arena_bytes))
-                    if v is not None}
-    return ProfileOptions(
-        runtime_options={"tflm": tflm_options} if tflm_options else {},
-        target=args.target, target_options=target_options, measures=measures, memory_kib=args.memory_kib,
-        optimization=args.optimization, extra_flags=tuple(args.flag or ()), quick=args.quick,
-        init_runs=args.init_runs, inference_runs=args.runs, seed=args.seed, timeout_s=args.timeout,
-    )
-
-
-def _print_tables(results: Path, records: list[dict[str, Any]]) -> None:
-    print(tables_for(results, records), end="")
-
-
-def _profile_command(args: argparse.Namespace) -> int:
-    options = _options(args)
-    profile(args.model, args.runtime, args.board, args.results, options)
-    model = load_model(args.model)
-    key_fields = ("model_sha256", "runtime", "board", "memory_kib", "target")
-    board = load_board(args.board, args.memory_kib)
-    wanted = {"model_sha256": model.sha256, "runtime": args.runtime, "board": board.name,
-              "memory_kib": board.memory_kib, "target": args.target}
-    records = [r for r in ResultStore(args.results).records() if all(r.get(k) == wanted[k] for k in key_fields)]
-    _print_tables(Path(args.results), records)
-    latest = {record_key(r): r for r in records}
-    return 0 if all(r["status"] == "ok" for r in latest.values() if r["metric"] in options.measures) else 1
-
-
-def _study_command(args: argparse.Namespace) -> int:
-    options = _options(args)
-    models = study_models(args.models)
-    runtimes = args.runtimes.split(",") if args.runtimes else list(STUDY_RUNTIMES)
-    boards = args.boards.split(",") if args.boards else list(STUDY_BOARDS)
-    study(args.results, models=models, runtimes=runtimes, boards=boards, options=options)
-    records = _study_keys(ResultStore(args.results).records(), models, runtimes, boards, args.target)
-    _print_tables(Path(args.results), records)
-    return 0
-
-
-def _common_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", default="emulator", choices=TARGET_NAMES,
-                   help="where the sketches run (default: the built-in emulator)")
-    p.add_argument("--measure", default=",".join(METRICS),
-                   help=f"comma-separated figures to measure (default: {','.join(METRICS)})")
-    p.add_argument("--results", type=Path, default=Path("results.jsonl"),
-                   help="JSON Lines file the figures are appended to; a rerun skips figures already ok")
-    p.add_argument("--memory-kib", type=int, default=None, help="board memory option (spresense: 128..1536 KiB)")
-    p.add_argument("--quick", action="store_true", help="fewer timed runs (emulated: 1 init, 2 inferences)")
-    p.add_argument("--runs", type=int, default=None, help="timed inferences (default: 256 on a real board, 4 emulated)")
-    p.add_argument("--init-runs", type=int, default=None, help="boots for the init time (default: 32 real, 2 emulated)")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the generated model input")
-    p.add_argument("--optimization", default=None, help="override the board's optimization flag (e.g. -O2)")
-    p.add_argument("--flag", action="append", help="extra compiler flag (repeatable)")
-    p.add_argument("--timeout", type=float, default=TRIAL_TIMEOUT_S, help="wall-clock seconds per run before a hang")
-    p.add_argument("--port", default=None, help="serial target: the board's serial device (e.g. /dev/ttyACM0)")
-    p.add_argument("--reset", default=None, choices=("dtr", "1200bps", "none"),
-                   help="serial target: how to reset the board between runs (default: dtr)")
-    p.add_argument("--tflm-root", default=None,
-                   help="TFLM tree (Arduino_TensorFlowLite library or tflite-micro checkout); default: "
-                        "$ARMLPROF_TFLM_ROOT, then the Arduino sketchbook's libraries")
-    p.add_argument("--tflm-kernels", default=None, choices=("cmsis-nn", "reference"),
-                   help="TFLM kernels (default: CMSIS-NN when the tree has them)")
-    p.add_argument("--tflm-arena-bytes", type=int, default=None,
-                   help="TFLM tensor arena size (default: measured from a first run)")
-    p.add_argument("--prebuilt", action="store_true", default=None,
-                   help="serial target: the board already runs armlprof's image; skip arduino-cli build and upload")
-
-
-def register_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("profile", help="measure flash, unused RAM, init and inference time of one model x runtime x "
-                                       "board")
-    p.add_argument("--model", required=True, help="a .tflite file, or builtin:dense|micro_speech|person_detect")
-    p.add_argument("--runtime", required=True, help=f"runtime ({', '.join(runtime_names())})")
-    p.add_argument("--board", required=True, help=f"board ({', '.join(board_names())})")
-    _common_arguments(p)
-    p.set_defaults(handler=_profile_command)
-
-    p = sub.add_parser("study", help="reproduce the study: keyword spotting and person detection x TVM graph, TVM AOT, "
-                                     "TFLM x nano33ble and spresense")
-    p.add_argument("--models", nargs="+", default=None, help=".tflite files to use instead of the study's models")
-    p.add_argument("--runtimes", default=None, help=f"comma-separated (default: {','.join(STUDY_RUNTIMES)})")
-    p.add_argument("--boards", default=None, help=f"comma-separated (default: {','.join(STUDY_BOARDS)})")
-    _common_arguments(p)
-    p.set_defaults(handler=_study_command)

@@ -16,13 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from armlprof import tflm  # noqa: E402
 from armlprof.board import load_board  # noqa: E402
 from armlprof.build import build_sketch  # noqa: E402
 from armlprof.emulator import run_elf  # noqa: E402
 from armlprof.model import load_model  # noqa: E402
 from armlprof.protocol import parse_line  # noqa: E402
-from armlprof.runtime.tflm import TflmRuntime  # noqa: E402
+from armlprof.runtime.tflm import tree as tflm  # noqa: E402
+from armlprof.runtime.tflm.runtime import TflmRuntime  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MODELS = ["micro_speech_quantized", "person_detect"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from armlprof.model import load_model
 from armlprof.runtime import get_runtime
-from armlprof.tvm.compiler import compile_model
+from armlprof.runtime.tvm.compiler import compile_model
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "models"
 

@@ -24,7 +24,7 @@ def models(tmp_path, monkeypatch):
 
 
 def test_structure_matches_the_study_models(models) -> None:
-    from armlprof.tvm.importer import import_tflite
+    from armlprof.runtime.tvm.importer import import_tflite
 
     ms, pd = models["micro_speech"], models["person_detect"]
     assert (ms.input_bytes, ms.output_bytes) == (1960, 4)

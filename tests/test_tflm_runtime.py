@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from armlprof import tflm
 from armlprof.board import load_board
 from armlprof.model import load_model
 from armlprof.protocol import input_from_seed
-from armlprof.runtime.tflm import HostModel, TflmRuntime, dsp_scratch_bytes, target_arena_bytes
+from armlprof.runtime.tflm import tree as tflm
+from armlprof.runtime.tflm.runtime import HostModel, TflmRuntime, dsp_scratch_bytes, target_arena_bytes
 from tests.conftest import shared_file
 
 STUDY_MODELS = ["micro_speech_quantized", "person_detect"]

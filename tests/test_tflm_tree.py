@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from armlprof import tflm
 from armlprof.errors import ArmlprofError
+from armlprof.runtime.tflm import tree as tflm
 
 RESOLVER_H = """
 template <unsigned int tOpCount>
@@ -164,7 +164,7 @@ def test_default_sketchbook_and_ide_preferences(tmp_path, no_tree_env):
 
 
 def test_unavailable_reason_names_the_ways_to_get_tflm(no_tree_env):
-    from armlprof.runtime.tflm import TflmRuntime
+    from armlprof.runtime.tflm.runtime import TflmRuntime
 
     reason = TflmRuntime().unavailable_reason()
     assert reason is not None and reason.startswith("TFLM not found")  # what the study's TFLM cells say
@@ -174,7 +174,7 @@ def test_unavailable_reason_names_the_ways_to_get_tflm(no_tree_env):
 
 
 def test_resolver_methods_from_the_tree(tmp_path):
-    from armlprof.runtime.tflm import resolver_calls
+    from armlprof.runtime.tflm.runtime import resolver_calls
 
     tree = tflm.recognize(make_tree(tmp_path / "lib"))
     ops = ["DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "RESHAPE", "SOFTMAX", "RESHAPE"]

@@ -126,7 +126,7 @@ def test_generated_model_figures(host_builds) -> None:
 
 
 def test_unsupported_operator_names_it(tmp_path) -> None:
-    from armlprof.tvm.importer import import_tflite
+    from armlprof.runtime.tvm.importer import import_tflite
 
     path = MODELS / "audio_preprocessor_int8.tflite"
     if not path.is_file():
@@ -138,7 +138,7 @@ def test_unsupported_operator_names_it(tmp_path) -> None:
 
 
 def test_quantize_multiplier_matches_tflite() -> None:
-    from armlprof.tvm import fixedpoint as fp
+    from armlprof.runtime.tvm import fixedpoint as fp
 
     assert fp.quantize_multiplier(0.5) == (1 << 30, 0)
     assert fp.quantize_multiplier(0.0) == (0, 0)
@@ -151,7 +151,7 @@ def test_quantize_multiplier_matches_tflite() -> None:
 
 
 def test_softmax_reference_sums_to_one() -> None:
-    from armlprof.tvm import fixedpoint as fp
+    from armlprof.runtime.tvm import fixedpoint as fp
 
     row = np.array([10, 3, -40, 10], dtype=np.int8)
     out = fp.softmax_reference(row, 1.0, 0.1)
@@ -160,7 +160,7 @@ def test_softmax_reference_sums_to_one() -> None:
 
 
 def test_workspace_plan_never_overlaps_live_tensors() -> None:
-    from armlprof.tvm import planner
+    from armlprof.runtime.tvm import planner
 
     rng = np.random.default_rng(3)
     steps = []
@@ -190,8 +190,8 @@ def test_graph_json_is_tvm_graph_executor_format(host_builds) -> None:
         pytest.skip("study models not present")
     import json
 
-    from armlprof.tvm.compiler import compile_model
-    from armlprof.tvm.emit import graph_json
+    from armlprof.runtime.tvm.compiler import compile_model
+    from armlprof.runtime.tvm.emit import graph_json
 
     model, _, _ = host_builds[("person_detect", "tvm-graph")]
     g = json.loads(graph_json(compile_model(model.path, model.sha256)))

@@ -47,7 +47,7 @@ def test_operator_list_covers_add_and_max_pool(models) -> None:
 
 def test_add_inputs_have_different_quantization(models) -> None:
     """So the ADD really rescales both sides (unequal multipliers), and the fused activations are present."""
-    from armlprof.tvm.importer import import_tflite
+    from armlprof.runtime.tvm.importer import import_tflite
 
     g = import_tflite(models["full"].path)
     add = next(op for op in g.operators if op.kind == "ADD")

@@ -15,7 +15,7 @@ import warnings
 from functools import cache
 from pathlib import Path
 
-from armlprof.build import cache_root
+from armlprof.cache import cache_root
 
 SOURCE = Path(__file__).resolve().parent / "cyclehook.c"
 MAX_REGIONS = 8

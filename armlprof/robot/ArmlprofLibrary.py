@@ -22,7 +22,8 @@ from robot.api import logger
 from robot.api.deco import keyword, library
 
 from armlprof.board import load_board
-from armlprof.build import build_sketch, cache_root
+from armlprof.build import build_sketch
+from armlprof.cache import cache_root
 from armlprof.errors import ArmlprofError
 from armlprof.measure import (
     DEFAULT_SEED,

@@ -22,9 +22,9 @@ from armlprof.errors import ArmlprofError
 # name -> "module:Class"; imported lazily so the CLI starts without importing TVM.
 _REGISTRY: dict[str, str] = {
     "handwritten": "armlprof.runtime.handwritten:HandwrittenRuntime",
-    "tvm-aot": "armlprof.runtime.tvm_aot:TvmAotRuntime",
-    "tvm-graph": "armlprof.runtime.tvm_graph:TvmGraphRuntime",
-    "tflm": "armlprof.runtime.tflm:TflmRuntime",
+    "tvm-aot": "armlprof.runtime.tvm.aot:TvmAotRuntime",
+    "tvm-graph": "armlprof.runtime.tvm.graph:TvmGraphRuntime",
+    "tflm": "armlprof.runtime.tflm.runtime:TflmRuntime",
 }
 
 

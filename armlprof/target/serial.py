@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from armlprof.board import Board
-from armlprof.build import cache_root
+from armlprof.cache import cache_root
 from armlprof.errors import ArmlprofError
 from armlprof.protocol import parse_line
 from armlprof.sketch import write_sketch

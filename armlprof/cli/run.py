@@ -8,6 +8,7 @@ import json
 import sys
 
 from armlprof.board import load_board
+from armlprof.cli.options import add_board_arguments
 from armlprof.emulator.emulator import Emulator
 
 DEFAULT_LIMIT_S = 60  # a run with no console attached that neither exits nor idles by then is hung
@@ -15,7 +16,7 @@ DEFAULT_LIMIT_S = 60  # a run with no console attached that neither exits nor id
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("elf", help="the ELF to run (e.g. from armlprof build)")
-    parser.add_argument("--board", required=True, help="board folder under platforms/ (nano33ble, spresense)")
+    add_board_arguments(parser)
     parser.add_argument("--timed", action="store_true", help="Cortex-M4 cycle model (default: 1 cycle/instruction)")
     parser.add_argument("--uart-pty", action="store_true",
                         help="expose the console as a pseudo-terminal (prints its path) for pyserial or a terminal")
@@ -24,7 +25,6 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                              "none with --uart-pty)")
     parser.add_argument("--timeout", type=float, default=None, help="stop after S seconds of wall time")
     parser.add_argument("--input", default=None, help="text sent to the console before the run (\\n allowed)")
-    parser.add_argument("--memory-kib", type=int, default=None, help="board memory option (spresense)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the summary")
 
 

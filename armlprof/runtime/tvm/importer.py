@@ -3,7 +3,7 @@
 Why our own importer: TVM 0.27's Relax TFLite frontend fails on both study models and lowers quantized
 operators through float dequantize/quantize, which is neither integer-only nor bit-exact with TFLM. This
 importer keeps every tensor's int8/int32 storage and quantization parameters (per-channel scales included)
-so `armlprof.tvm.ops` can build integer-only TE compute that reproduces TFLM's reference kernels exactly.
+so `armlprof.runtime.tvm.ops` can build integer-only TE compute that reproduces TFLM's reference kernels exactly.
 Supported operators: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, RESHAPE,
 SOFTMAX, ADD (fused NONE/RELU/RELU6/RELU_N1_TO_1); anything else is an ArmlprofError naming the operator.
 """

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from armlprof.build import cache_root
-from armlprof.tvm import codegen, planner
-from armlprof.tvm.importer import Graph, import_tflite
-from armlprof.tvm.ops import Kernel, build_copy, build_kernel
+from armlprof.cache import cache_root
+from armlprof.runtime.tvm import codegen, planner
+from armlprof.runtime.tvm.importer import Graph, import_tflite
+from armlprof.runtime.tvm.ops import Kernel, build_copy, build_kernel
 
 # Bump when generated code or Program layout changes (invalidates the cache).
 CODEGEN_VERSION = "3"

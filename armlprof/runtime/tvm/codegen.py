@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from armlprof.tvm.ops import Kernel
+from armlprof.runtime.tvm.ops import Kernel
 
 SHIM_HEADER = "armlprof_tvm.h"
 FUNC_PREFIX = "__tvm_ffi_"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from armlprof.runtime.base import GeneratedModel
-from armlprof.tvm.runtime_base import TvmRuntimeBase
+from armlprof.runtime.tvm.backend import TvmRuntimeBase
 
 
 class TvmGraphRuntime(TvmRuntimeBase):
@@ -20,7 +20,7 @@ class TvmGraphRuntime(TvmRuntimeBase):
     executor = "graph"
 
     def generate(self, model: Any, src_dir: Path, board: Any, **options: Any) -> GeneratedModel:
-        from armlprof.tvm.emit import write_graph
+        from armlprof.runtime.tvm.emit import write_graph
 
         program = self._program(model)
         src_dir = Path(src_dir)

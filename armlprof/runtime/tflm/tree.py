@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from armlprof.build import cache_root
+from armlprof.cache import cache_root
 from armlprof.errors import ArmlprofError
 
 ENV_VAR = "ARMLPROF_TFLM_ROOT"

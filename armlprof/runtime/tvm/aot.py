@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from armlprof.runtime.base import GeneratedModel
-from armlprof.tvm.runtime_base import TvmRuntimeBase
+from armlprof.runtime.tvm.backend import TvmRuntimeBase
 
 
 class TvmAotRuntime(TvmRuntimeBase):
@@ -18,7 +18,7 @@ class TvmAotRuntime(TvmRuntimeBase):
     executor = "aot"
 
     def generate(self, model: Any, src_dir: Path, board: Any, **options: Any) -> GeneratedModel:
-        from armlprof.tvm.emit import write_aot
+        from armlprof.runtime.tvm.emit import write_aot
 
         program = self._program(model)
         src_dir = Path(src_dir)

@@ -36,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from armlprof import tflm
-from armlprof.build import cache_root
+from armlprof.cache import cache_root
 from armlprof.errors import ArmlprofError
 from armlprof.runtime.base import GeneratedModel, Runtime, write_model_header
+from armlprof.runtime.tflm import tree as tflm
 
 MODEL_SOURCE = "model_tflm.cpp"
 HOST_ARENA_BYTES = 16 * 1024 * 1024  # generous arena for the host measurement run

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from armlprof.errors import ArmlprofError
-from armlprof.tvm import fixedpoint as fp
-from armlprof.tvm.importer import Graph, Operator, Tensor
+from armlprof.runtime.tvm import fixedpoint as fp
+from armlprof.runtime.tvm.importer import Graph, Operator, Tensor
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """`armlprof` command line: a thin layer over the Python API.
 
-Each command lives beside the concept it drives: a module listed in COMMAND_MODULES exposes
-`register_commands(subparsers)` and sets `handler=` on its parsers. Errors are ArmlprofError: one line on stderr,
+One module per command in this package (`armlprof/cli/<command>.py`), each exposing
+`register_commands(subparsers)` and setting `handler=` on its parsers; option groups several commands share are in
+`armlprof/cli/options.py`. Errors are ArmlprofError: one line on stderr,
 non-zero exit; a compiler's full diagnostics are printed before that line.
 """
 
@@ -16,11 +17,14 @@ from armlprof import __version__
 from armlprof.errors import ArmlprofError
 
 COMMAND_MODULES = [
-    "armlprof.build_cli",
-    "armlprof.doctor",
-    "armlprof.emulator.cli",
-    "armlprof.study",
-    "armlprof.report_cli",
+    "armlprof.cli.doctor",
+    "armlprof.cli.boards",
+    "armlprof.cli.build",
+    "armlprof.cli.run",
+    "armlprof.cli.profile",
+    "armlprof.cli.study",
+    "armlprof.cli.report",
+    "armlprof.cli.compare",
 ]
 
 
@@ -29,14 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"armlprof {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            # A command module not written yet is skipped; an import error inside an existing one is real.
-            if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
-                raise
-            continue
-        module.register_commands(sub)
+        importlib.import_module(name).register_commands(sub)
     return parser
 
 

@@ -22,7 +22,7 @@ class TvmRuntimeBase(Runtime):
         return None
 
     def version(self) -> str:
-        from armlprof.tvm.codegen import tvm_version
+        from armlprof.runtime.tvm.codegen import tvm_version
 
         return tvm_version()
 
@@ -33,7 +33,7 @@ class TvmRuntimeBase(Runtime):
         if getattr(model, "path", None) is None:
             raise ArmlprofError(f"model '{model.name}' has no .tflite file; the {self.name} runtime needs one "
                                 "(use --runtime handwritten for builtin:dense)")
-        from armlprof.tvm.compiler import compile_model
+        from armlprof.runtime.tvm.compiler import compile_model
 
         return compile_model(Path(model.path), model.sha256)
 

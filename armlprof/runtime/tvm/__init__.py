@@ -5,6 +5,6 @@ kernels) -> codegen (TVM lowers to TIR and emits C, target "c") -> planner (live
 compiler (Program, cached) -> emit (AOT entry function or graph JSON + on-device graph executor).
 """
 
-from armlprof.tvm.compiler import Program, compile_model
+from armlprof.runtime.tvm.compiler import Program, compile_model
 
 __all__ = ["Program", "compile_model"]

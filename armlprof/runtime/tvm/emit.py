@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from armlprof.tvm.compiler import Entry, Program
+from armlprof.runtime.tvm.compiler import Entry, Program
 
-C_DIR = Path(__file__).resolve().parents[1] / "runtime" / "c"
+C_DIR = Path(__file__).resolve().parent / "c"
 _CTYPE = {"int8": "int8_t", "int32": "int32_t"}
 _DLTYPE = {"int8": (0, 8), "int32": (0, 32)}
 
