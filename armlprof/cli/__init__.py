@@ -55,6 +55,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("armlprof: interrupted (results measured so far are saved)", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())
