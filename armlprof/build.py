@@ -3,7 +3,9 @@
 A sketch folder holds `<name>.ino` (plus any other .ino, concatenated as Arduino does) and optionally `src/`
 (.c, .cpp, .S, recursively). Objects are cached by the hash of their source, flags and the headers they include
 (ccache's direct mode); a whole build is cached by the hash of everything it links, so rebuilding an unchanged
-sketch compiles and links nothing.
+sketch compiles and links nothing. Several processes may build at once on one cache: each entry is built under
+its own lock, written under unique temporary names and renamed into place, and carries its content hash, which is
+checked on every reuse (a truncated or garbled object or ELF is rebuilt with a one-line warning).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -20,12 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from elftools.common.exceptions import ELFError
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from armlprof.board import Board
-from armlprof.cache import cache_root
-from armlprof.errors import ArmlprofError
+from armlprof.cache import atomic_copy, atomic_write, cache_root, entry_lock, read_manifest, verify_manifest, \
+    write_manifest
+from armlprof.errors import ArmlprofError, raise_if_interrupted
 from armlprof.toolchain import Toolchain, find_toolchain
 
 CORE_DIR = Path(__file__).resolve().parent / "core"
@@ -149,17 +152,22 @@ def _file_sha(path: Path) -> str:
 
 
 class _ObjectCache:
-    """ccache-style direct mode: key = source + flags; a hit needs every recorded header unchanged."""
+    """ccache-style direct mode: key = source + flags; a hit needs the object's recorded hash and every recorded
+    header unchanged."""
 
     def __init__(self, root: Path) -> None:
         self.dir = root / "objects"
         self.dir.mkdir(parents=True, exist_ok=True)
 
+    def paths(self, key: str) -> tuple[Path, Path]:
+        return self.dir / f"{key}.o", self.dir / f"{key}.entry.json"
+
     def lookup(self, key: str) -> Path | None:
-        obj, manifest = self.dir / f"{key}.o", self.dir / f"{key}.deps.json"
-        if not (obj.is_file() and manifest.is_file()):
+        obj, manifest = self.paths(key)
+        if not verify_manifest(manifest, {"object": obj}, "object"):
             return None
-        for dep, digest in json.loads(manifest.read_text()).items():
+        deps = (read_manifest(manifest) or {}).get("deps", {})
+        for dep, digest in deps.items():
             p = Path(dep)
             if not p.is_file() or _file_sha(p) != digest:
                 return None
@@ -167,11 +175,9 @@ class _ObjectCache:
 
     def store(self, key: str, obj: Path, depfile: Path) -> Path:
         deps = _parse_depfile(depfile)
-        manifest = {str(d): _file_sha(d) for d in deps if d.is_file()}
-        target = self.dir / f"{key}.o"
-        shutil.copyfile(obj, target.with_suffix(".tmp"))
-        os.replace(target.with_suffix(".tmp"), target)
-        (self.dir / f"{key}.deps.json").write_text(json.dumps(manifest))
+        target, manifest = self.paths(key)
+        atomic_copy(obj, target)
+        write_manifest(manifest, {"object": target}, {"deps": {str(d): _file_sha(d) for d in deps if d.is_file()}})
         return target
 
 
@@ -183,7 +189,8 @@ def _parse_depfile(depfile: Path) -> list[Path]:
 
 def _first_error(stderr: str) -> str:
     lines = stderr.splitlines()
-    for marker in (": error:", ": fatal error:", "error"):
+    # ld's own words ("undefined reference to `f'") say more than collect2's "ld returned 1 exit status".
+    for marker in (": error:", ": fatal error:", "undefined reference", "multiple definition", "error"):
         for line in lines:
             if marker in line.lower():
                 return line.strip()
@@ -209,16 +216,18 @@ class _Compiler:
 
     def compile(self, job: _Job) -> Path:
         key = _sha(self.tc.version, job.lang, *job.flags, str(job.source), job.source.read_bytes())
-        hit = self.cache.lookup(key)
-        if hit is not None:
-            return hit
-        obj = self.work / f"{key}.o"
-        depfile = self.work / f"{key}.d"
-        proc = subprocess.run(self.command(job, obj, depfile), capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise CompileError(f"compile error: {_first_error(proc.stderr)}", proc.stderr)
-        self.compiled += 1
-        return self.cache.store(key, obj, depfile)
+        with entry_lock(self.cache.paths(key)[0]):  # a second process building the same object waits, then hits
+            hit = self.cache.lookup(key)
+            if hit is not None:
+                return hit
+            obj = self.work / f"{key}.o"
+            depfile = self.work / f"{key}.d"
+            proc = subprocess.run(self.command(job, obj, depfile), capture_output=True, text=True, check=False)
+            raise_if_interrupted(proc.returncode)
+            if proc.returncode != 0:
+                raise CompileError(f"compile error: {_first_error(proc.stderr)}", proc.stderr)
+            self.compiled += 1
+            return self.cache.store(key, obj, depfile)
 
 
 def _lang(path: Path) -> str:
@@ -237,6 +246,13 @@ def _section_kind(sec) -> str | None:
 
 def elf_sizes(elf_path: Path) -> tuple[int, int, int, list[SymbolSize]]:
     """(text, data, bss, ten largest symbols) as Berkeley `arm-none-eabi-size` counts them."""
+    try:
+        return _elf_sizes(elf_path)
+    except (ELFError, OSError, ValueError, KeyError) as exc:
+        raise ArmlprofError(f"{elf_path}: not a readable ELF ({exc}); delete it and build again") from None
+
+
+def _elf_sizes(elf_path: Path) -> tuple[int, int, int, list[SymbolSize]]:
     totals = {"text": 0, "data": 0, "bss": 0}
     with elf_path.open("rb") as f:
         elf = ELFFile(f)
@@ -325,7 +341,7 @@ def build_sketch(
         sketch_cpp.parent.mkdir(parents=True, exist_ok=True)
         text = preprocess_ino(inos)
         if not sketch_cpp.is_file() or sketch_cpp.read_text() != text:
-            sketch_cpp.write_text(text)
+            atomic_write(sketch_cpp, text)  # a concurrent build of the same sketch never compiles half a file
         core_sources = [CORE_DIR / s for s in CORE_SOURCES] + [CORE_DIR / f"console_{board.console_driver}.c",
                                                                board.startup_source]
         jobs_list = [
@@ -344,10 +360,13 @@ def build_sketch(
         )
         out_dir = root / "builds" / link_key[:24]
         elf = out_dir / "sketch.elf"
-        cached = elf.is_file()
+        entry = {"sketch.elf": elf, "sketch.map": out_dir / "sketch.map"}
         warnings = ""
-        if not cached:
-            warnings = _link(toolchain, board, objects, extra_objects, link_flags, memory_ld, out_dir, work)
+        with entry_lock(out_dir):
+            cached = verify_manifest(out_dir / "entry.json", entry, "image")
+            if not cached:
+                warnings = _link(toolchain, board, objects, extra_objects, link_flags, memory_ld, out_dir, work)
+                write_manifest(out_dir / "entry.json", entry)
 
     text, data, bss, largest = elf_sizes(elf)
     flash = text + data + (bss if board.image_in_ram else 0)
@@ -376,14 +395,13 @@ def _link(toolchain: Toolchain, board: Board, objects: list[Path], extra_objects
         "-Wl,--start-group", "-lstdc++", "-lsupc++", "-lc", "-lm", "-lgcc", "-Wl,--end-group",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    raise_if_interrupted(proc.returncode)
     if proc.returncode != 0:
         if _OVERFLOW.search(proc.stderr):
             _raise_too_large(toolchain, board, cmd, staging)
         raise CompileError(f"link error: {_first_error(proc.stderr)}", proc.stderr)
-    out_dir.mkdir(parents=True, exist_ok=True)
     for name in ("sketch.elf", "sketch.map"):
-        shutil.copyfile(staging / name, out_dir / f"{name}.tmp")
-        os.replace(out_dir / f"{name}.tmp", out_dir / name)
+        atomic_copy(staging / name, out_dir / name)
     return proc.stderr
 
 
@@ -394,6 +412,7 @@ def _raise_too_large(toolchain: Toolchain, board: Board, cmd: list[str], staging
     big = re.sub(r"__ram_end = 0x[0-9a-f]+", f"__ram_end = {board.ram_origin + 0x4000000:#x}", big)
     (staging / "memory.ld").write_text(big)
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    raise_if_interrupted(proc.returncode)
     if proc.returncode != 0:
         raise CompileError(f"link error: {_first_error(proc.stderr)}", proc.stderr)
     text, data, bss, largest = elf_sizes(staging / "sketch.elf")
@@ -417,7 +436,7 @@ def empty_sketch_flash_bytes(board: Board, optimization: str | None = None, extr
         sketch.mkdir(parents=True, exist_ok=True)
         ino = sketch / "empty.ino"
         if not ino.is_file() or ino.read_text() != EMPTY_SKETCH:
-            ino.write_text(EMPTY_SKETCH)
+            atomic_write(ino, EMPTY_SKETCH)
         result = build_sketch(sketch, board, optimization=optimization, extra_flags=extra_flags, baseline=False)
         _baseline_memo[key] = result.flash_bytes
     return _baseline_memo[key]

@@ -9,11 +9,13 @@ figures are measured again. The record contract (shared with the measurement cod
    "status": "ok"|"failed"|"unavailable", "reason": str|null, "values": {...}, "flags": [...],
    "clock_hz": int|null, "armlprof_version": ..., "date": ISO-8601 UTC}
 
-One writer per file at a time (the study appends sequentially); readers may run concurrently.
+Several processes may append to one file at once (parallel `profile` runs): each append holds an exclusive flock on
+the file while it repairs a torn tail and writes its line, so lines never interleave; readers need no lock.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -194,15 +196,32 @@ class ResultStore:
             line = json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
         except (TypeError, ValueError) as exc:  # NaN/inf or a non-JSON value (e.g. a Path) from the caller
             raise ArmlprofError(f"refusing to store a result record that is not plain JSON: {exc}") from None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._drop_partial_tail()
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("ab") as f:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # released when the file is closed
+                self._drop_partial_tail()
+                f.write(line.encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            raise ArmlprofError(f"cannot write {self.path}: {exc.strerror}; pass --results in a writable folder "
+                                "(the figure was not stored)") from None
         if self._index is not None:
             self._index[record_key(record)] = dict(record)
             self._index_stamp = self._stamp()
+
+    def check_writable(self) -> None:
+        """Raise ArmlprofError unless records can be appended here (called before anything is measured)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists() and not self.path.is_file():
+                raise ArmlprofError(f"results path {self.path} is not a file; pass --results path/to/results.jsonl")
+            with self.path.open("ab"):
+                pass
+        except OSError as exc:
+            raise ArmlprofError(f"cannot write results file {self.path}: {exc.strerror}; pass --results in a "
+                                "writable folder") from None
 
     def records(self) -> list[dict[str, Any]]:
         """Every record in file order (an absent file has none)."""

@@ -30,7 +30,7 @@ from armlprof.measure import (
 )
 from armlprof.model import Model, load_model
 from armlprof.results import METRICS, ResultStore, make_record
-from armlprof.runtime.base import get_runtime
+from armlprof.runtime.base import get_runtime, runtime_names
 from armlprof.sketch import MeasurementSketch, prepare_measurement_sketch
 from armlprof.target.base import Image, Target, get_target
 
@@ -131,18 +131,36 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+def check_options(options: ProfileOptions, runtimes: Sequence[str]) -> None:
+    """Option values the CLI's argparse types also check, for Python API callers: one ArmlprofError per mistake."""
+    unknown = [m for m in options.measures if m not in METRICS]
+    if unknown or not options.measures:
+        raise ArmlprofError(f"unknown measurement(s) {', '.join(unknown) or '(none given)'}; "
+                            f"choose from {', '.join(METRICS)}")
+    bad_runtimes = [r for r in runtimes if r not in runtime_names()]
+    if bad_runtimes or not runtimes:
+        raise ArmlprofError(f"unknown runtime(s) {', '.join(repr(r) for r in bad_runtimes) or '(none given)'}; "
+                            f"known runtimes: {', '.join(runtime_names())}")
+    for name, value in (("init_runs", options.init_runs), ("inference_runs", options.inference_runs)):
+        if value is not None and value < 1:
+            raise ArmlprofError(f"{name}={value}: give at least 1 run")
+    if not 0 <= options.seed <= 0xFFFFFFFF:
+        raise ArmlprofError(f"seed={options.seed}: give a seed from 0 to {0xFFFFFFFF} (the sketches' uint32)")
+    if not options.timeout_s > 0:
+        raise ArmlprofError(f"timeout_s={options.timeout_s}: give more than 0 seconds")
+
+
 def profile(model_spec: str, runtime_name: str, board_name: str, results: Path | str,
             options: ProfileOptions | None = None, progress: Progress = stderr_progress,
             target: Target | None = None) -> list[dict[str, Any]]:
     """Measure the requested figures of one model x runtime x board, appending a record per figure to `results`.
     Figures already `ok` in `results` for the same key are skipped. Returns the records written by this call."""
     options = options or ProfileOptions()
-    unknown = [m for m in options.measures if m not in METRICS]
-    if unknown:
-        raise ArmlprofError(f"unknown measurement(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+    check_options(options, [runtime_name])
     model = load_model(model_spec)
     board = load_board(board_name, options.memory_kib)
     store = ResultStore(results)
+    store.check_writable()  # before anything is measured: a figure is never measured only to be lost
     cell = _Cell(store, model, _model_label(model, model_spec), runtime_name, board, options, progress)
 
     pending = [m for m in METRICS if m in options.measures and not store.is_done(cell.key(m))]
@@ -267,10 +285,18 @@ def study(results: Path | str, *, models: Sequence[str] | None = None, runtimes:
           progress: Progress = stderr_progress) -> list[dict[str, Any]]:
     """Every model x board x runtime; cells that cannot run say why in their records."""
     options = options or ProfileOptions()
+    # Every model, runtime, board and option is checked before the first cell: a typo fails at once, not hours in.
+    check_options(options, runtimes)
+    specs = study_models(models, progress)
+    for spec in specs:
+        load_model(spec)
+    for board in boards:
+        load_board(board, options.memory_kib)
+    ResultStore(results).check_writable()
     target = get_target(options.target, **options.target_options)
     written: list[dict[str, Any]] = []
     try:
-        for spec in study_models(models, progress):
+        for spec in specs:
             for board in boards:
                 for runtime in runtimes:
                     written += profile(spec, runtime, board, results, options, progress, target=target)

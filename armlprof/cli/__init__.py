@@ -3,14 +3,18 @@
 One module per command in this package (`armlprof/cli/<command>.py`), each exposing
 `register_commands(subparsers)` and setting `handler=` on its parsers; option groups several commands share are in
 `armlprof/cli/options.py`. Errors are ArmlprofError: one line on stderr,
-non-zero exit; a compiler's full diagnostics are printed before that line.
+non-zero exit; a compiler's full diagnostics are printed before that line. Anything else is a bug: one line
+asking for a report (exit 1), the traceback only with --debug. Ctrl-C ends every command with one line saying where
+the results measured so far are (exit 130).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from armlprof import __version__
@@ -28,18 +32,42 @@ COMMAND_MODULES = [
 ]
 
 
+# Options whose values start with "-" (`--optimization -O2`, `--flag -DX`): argparse would take the value for an
+# option; joined as `--optimization=-O2` they parse as the README writes them.
+_DASH_VALUE_OPTIONS = ("--optimization", "--flag")
+
+
+def _join_dash_values(argv: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        if items[i] in _DASH_VALUE_OPTIONS and i + 1 < len(items) and items[i + 1].startswith("-") \
+                and items[i + 1] not in ("-h", "--help") and not items[i + 1].startswith("--"):
+            out.append(f"{items[i]}={items[i + 1]}")
+            i += 2
+            continue
+        out.append(items[i])
+        i += 1
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="armlprof", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"armlprof {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an internal error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register_commands(sub)
+    for command in sub.choices.values():  # `armlprof profile ... --debug` works too
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_dash_values(sys.argv[1:] if argv is None else argv))
+    debug = bool(getattr(args, "debug", False) or os.environ.get("ARMLPROF_DEBUG"))
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
@@ -49,9 +77,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         details = getattr(exc, "details", "")
         if details:
             print(details.rstrip(), file=sys.stderr)
+        if debug:
+            traceback.print_exc()
         print(f"armlprof: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("armlprof: interrupted (results measured so far are saved)", file=sys.stderr)
+        results = getattr(args, "results", None)
+        where = f"; results so far are in {results}" if results is not None else ""
+        print(f"armlprof: interrupted{where}", file=sys.stderr)
         return 130
-
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on request
+        if debug:
+            traceback.print_exc()
+        message = " ".join(str(exc).split())[:300]
+        print(f"armlprof: internal error: {type(exc).__name__}: {message} (a bug in armlprof: please report it "
+              "with the command line; --debug shows the traceback)", file=sys.stderr)
+        return 1

@@ -5,14 +5,75 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from armlprof.board import board_names
-from armlprof.errors import ArmlprofError
+from armlprof.errors import ArmlprofError, OptionError
 from armlprof.measure import DEFAULT_SEED, TRIAL_TIMEOUT_S
 from armlprof.results import METRICS
 from armlprof.study import ProfileOptions
 from armlprof.target.base import TARGET_NAMES
+
+
+# ---------------------------------------------------------------- validated value types (argparse `type=`)
+# A bad value is an argparse error: one line naming the option and the accepted range, exit 2, nothing measured.
+OPTIMIZATION_LEVELS = ("0", "1", "2", "3", "s", "g", "z", "fast")
+MAX_RUNS = 100_000  # the sketches count runs in uint32; more than this is a typo, not a measurement
+
+
+def int_in_range(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            bound = f"from {low:,} to {high:,}" if high is not None else f"at least {low:,}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range (give a number {bound})")
+        return value
+    parse.__name__ = "integer"  # argparse names the type in its messages
+    return parse
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0 seconds")
+    return value
+
+
+def optimization_flag(text: str) -> str:
+    """-O2, O2 or 2 -> "-O2" (the README writes `--optimization -O2`; see cli._join_dash_values)."""
+    level = text.strip().removeprefix("-").removeprefix("O")
+    if level not in OPTIMIZATION_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an optimization level; use one of {', '.join('-O' + v for v in OPTIMIZATION_LEVELS)}")
+    return f"-O{level}"
+
+
+def metric_list(text: str) -> list[str]:
+    names = [m.strip() for m in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r} has an empty name; give e.g. flash,ram")
+    unknown = [m for m in names if m not in METRICS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown figure(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+    return names
+
+
+def name_list(text: str) -> list[str]:
+    """A comma-separated list without empty items (`tvm-aot,,bogus` is a typo)."""
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r} has an empty name between commas")
+    return names
+
+
+SEED = int_in_range(0, 0xFFFFFFFF)  # the sketches' xorshift32 seed is a uint32
 
 
 def add_board_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,13 +83,14 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_memory_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--memory-kib", type=int, default=None,
+    parser.add_argument("--memory-kib", type=int_in_range(1), default=None,
                         help="board memory option (spresense: main-core share, 128..1536 KiB)")
 
 
 def add_compile_arguments(parser: argparse.ArgumentParser) -> None:
     """--optimization and --flag: how a sketch is compiled beyond the board's defaults."""
-    parser.add_argument("--optimization", default=None, help="override the board's optimization flag (e.g. -O2)")
+    parser.add_argument("--optimization", type=optimization_flag, default=None,
+                        help="override the board's optimization flag (-O0, -O1, -O2, -O3, -Os, -Og, -Oz, -Ofast)")
     parser.add_argument("--flag", action="append", help="extra compiler flag (repeatable), e.g. --flag=-DFOO=1")
 
 
@@ -37,15 +99,15 @@ def add_measurement_arguments(p: argparse.ArgumentParser) -> None:
     add_compile_arguments(p)
     p.add_argument("--target", default="emulator", choices=TARGET_NAMES,
                    help="where the sketches run (default: the built-in emulator)")
-    p.add_argument("--measure", default=",".join(METRICS),
+    p.add_argument("--measure", type=metric_list, default=list(METRICS),
                    help=f"comma-separated figures to measure (default: {','.join(METRICS)})")
     p.add_argument("--results", type=Path, default=Path("results.jsonl"),
                    help="JSON Lines file the figures are appended to; a rerun skips figures already ok")
     p.add_argument("--quick", action="store_true", help="fewer timed runs (emulated: 1 init, 2 inferences)")
-    p.add_argument("--runs", type=int, default=None, help="timed inferences (default: 256 on a real board, 4 emulated)")
-    p.add_argument("--init-runs", type=int, default=None, help="boots for the init time (default: 32 real, 2 emulated)")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the generated model input")
-    p.add_argument("--timeout", type=float, default=TRIAL_TIMEOUT_S, help="wall-clock seconds per run before a hang")
+    p.add_argument("--runs", type=int_in_range(1, MAX_RUNS), default=None, help="timed inferences (default: 256 on a real board, 4 emulated)")
+    p.add_argument("--init-runs", type=int_in_range(1, MAX_RUNS), default=None, help="boots for the init time (default: 32 real, 2 emulated)")
+    p.add_argument("--seed", type=SEED, default=DEFAULT_SEED, help="seed of the generated model input")
+    p.add_argument("--timeout", type=positive_seconds, default=TRIAL_TIMEOUT_S, help="wall-clock seconds per run before a hang")
     p.add_argument("--port", default=None, help="serial target: the board's serial device (e.g. /dev/ttyACM0)")
     p.add_argument("--reset", default=None, choices=("dtr", "1200bps", "none"),
                    help="serial target: how to reset the board between runs (default: dtr)")
@@ -54,18 +116,21 @@ def add_measurement_arguments(p: argparse.ArgumentParser) -> None:
                         "$ARMLPROF_TFLM_ROOT, then the Arduino sketchbook's libraries")
     p.add_argument("--tflm-kernels", default=None, choices=("cmsis-nn", "reference"),
                    help="TFLM kernels (default: CMSIS-NN when the tree has them)")
-    p.add_argument("--tflm-arena-bytes", type=int, default=None,
+    p.add_argument("--tflm-arena-bytes", type=int_in_range(1), default=None,
                    help="TFLM tensor arena size (default: measured from a first run)")
     p.add_argument("--prebuilt", action="store_true", default=None,
                    help="serial target: the board already runs armlprof's image; skip arduino-cli build and upload")
 
 
+SERIAL_ONLY_OPTIONS = ("port", "reset", "prebuilt")
+
+
 def profile_options(args: argparse.Namespace) -> ProfileOptions:
-    target_options: dict[str, Any] = {}
-    if args.target == "serial":
-        target_options = {k: v for k, v in (("port", args.port), ("reset", args.reset),
-                                             ("prebuilt", args.prebuilt)) if v is not None}
-    measures = [m.strip() for m in args.measure.split(",") if m.strip()]
+    target_options = {k: getattr(args, k) for k in SERIAL_ONLY_OPTIONS if getattr(args, k) is not None}
+    if target_options and args.target != "serial":
+        given = ", ".join(f"--{k}" for k in target_options)
+        raise OptionError(f"{given} only apply to --target serial; add --target serial or drop {given}")
+    measures = list(args.measure)
     if args.tflm_root is not None:
         # The TFLM tree is found through one discovery order (explicit, ARMLPROF_TFLM_ROOT, sketchbook): an explicit
         # root goes through the variable so availability checks and generation see the same tree.

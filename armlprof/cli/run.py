@@ -8,7 +8,7 @@ import json
 import sys
 
 from armlprof.board import load_board
-from armlprof.cli.options import add_board_arguments
+from armlprof.cli.options import add_board_arguments, int_in_range, positive_seconds
 from armlprof.emulator.emulator import Emulator
 
 DEFAULT_LIMIT_S = 60  # a run with no console attached that neither exits nor idles by then is hung
@@ -20,10 +20,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timed", action="store_true", help="Cortex-M4 cycle model (default: 1 cycle/instruction)")
     parser.add_argument("--uart-pty", action="store_true",
                         help="expose the console as a pseudo-terminal (prints its path) for pyserial or a terminal")
-    parser.add_argument("--max-cycles", type=int, default=None,
+    parser.add_argument("--max-cycles", type=int_in_range(1), default=None,
                         help=f"stop after N simulated cycles (default: {DEFAULT_LIMIT_S} s at the board clock, "
                              "none with --uart-pty)")
-    parser.add_argument("--timeout", type=float, default=None, help="stop after S seconds of wall time")
+    parser.add_argument("--timeout", type=positive_seconds, default=None, help="stop after S seconds of wall time")
     parser.add_argument("--input", default=None, help="text sent to the console before the run (\\n allowed)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the summary")
 
