@@ -11,7 +11,6 @@ checked on every reuse (a truncated or garbled object or ELF is rebuilt with a o
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import subprocess
@@ -26,8 +25,15 @@ from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from armlprof.board import Board
-from armlprof.cache import atomic_copy, atomic_write, cache_root, entry_lock, read_manifest, verify_manifest, \
-    write_manifest
+from armlprof.cache import (
+    atomic_copy,
+    atomic_write,
+    cache_root,
+    entry_lock,
+    read_manifest,
+    verify_manifest,
+    write_manifest,
+)
 from armlprof.errors import ArmlprofError, raise_if_interrupted
 from armlprof.toolchain import Toolchain, find_toolchain
 

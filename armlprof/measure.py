@@ -81,6 +81,12 @@ def expected_crc(model: Any, seed: int) -> str:
     return crc32(model.reference(input_from_seed(seed, model.input_bytes)))
 
 
+def _raise_if_interrupted(outcome: RunOutcome) -> None:
+    """A run stopped by Ctrl-C proves nothing (a false failure or a short time): it is never judged or recorded."""
+    if outcome.stop.reason == "interrupted":
+        raise KeyboardInterrupt
+
+
 def _outcome_problem(outcome: RunOutcome) -> str | None:
     if outcome.fault_line:
         return f"fault: {outcome.fault_line}"
@@ -143,6 +149,7 @@ class RamProbe:
     def trial(self, alloc_bytes: int) -> RamTrial:
         outcome = self.target.run(self.image, f"alloc={alloc_bytes} seed={self.seed}",
                                   timeout_s=self.timeout_s, max_cycles=self.max_cycles, timing=False)
+        _raise_if_interrupted(outcome)
         why = _outcome_problem(outcome)
         record = outcome.last("ram")
         if why is None:
@@ -219,6 +226,7 @@ def find_largest_allocation(target: Target, image: Image, model: Any, *, seed: i
 # ---------------------------------------------------------------- timing
 def _checked_record(outcome: RunOutcome, event: str, expected_crc_hex: str, what: str) -> Record:
     """The run's `event` record, once the run ended normally with status ok and the reference output."""
+    _raise_if_interrupted(outcome)
     record = outcome.last(event)
     if record is None:
         why = _outcome_problem(outcome) or "no output"

@@ -52,6 +52,16 @@ def _join_dash_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _results_in(argv: Sequence[str]) -> str | None:
+    """--results as given, for an interrupt before the arguments were parsed."""
+    for i, item in enumerate(argv):
+        if item.startswith("--results="):
+            return item.partition("=")[2]
+        if item == "--results" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="armlprof", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"armlprof {__version__}")
@@ -65,13 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(_join_dash_values(sys.argv[1:] if argv is None else argv))
-    debug = bool(getattr(args, "debug", False) or os.environ.get("ARMLPROF_DEBUG"))
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return 2
+    args: argparse.Namespace | None = None
+    debug = bool(os.environ.get("ARMLPROF_DEBUG"))
+    argv = _join_dash_values(sys.argv[1:] if argv is None else argv)
     try:
+        parser = build_parser()  # imports every command: Ctrl-C may land here too
+        args = parser.parse_args(argv)
+        debug = debug or bool(getattr(args, "debug", False))
+        if not getattr(args, "handler", None):
+            parser.print_help()
+            return 2
         return int(args.handler(args) or 0)
     except ArmlprofError as exc:
         details = getattr(exc, "details", "")
@@ -82,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"armlprof: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        results = getattr(args, "results", None)
+        results = getattr(args, "results", None) if args is not None else _results_in(argv)
         where = f"; results so far are in {results}" if results is not None else ""
         print(f"armlprof: interrupted{where}", file=sys.stderr)
         return 130

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 from armlprof.board import board_names
 from armlprof.errors import ArmlprofError, OptionError
@@ -14,7 +13,6 @@ from armlprof.measure import DEFAULT_SEED, TRIAL_TIMEOUT_S
 from armlprof.results import METRICS
 from armlprof.study import ProfileOptions
 from armlprof.target.base import TARGET_NAMES
-
 
 # ---------------------------------------------------------------- validated value types (argparse `type=`)
 # A bad value is an argparse error: one line naming the option and the accepted range, exit 2, nothing measured.
@@ -104,10 +102,14 @@ def add_measurement_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", type=Path, default=Path("results.jsonl"),
                    help="JSON Lines file the figures are appended to; a rerun skips figures already ok")
     p.add_argument("--quick", action="store_true", help="fewer timed runs (emulated: 1 init, 2 inferences)")
-    p.add_argument("--runs", type=int_in_range(1, MAX_RUNS), default=None, help="timed inferences (default: 256 on a real board, 4 emulated)")
-    p.add_argument("--init-runs", type=int_in_range(1, MAX_RUNS), default=None, help="boots for the init time (default: 32 real, 2 emulated)")
-    p.add_argument("--seed", type=SEED, default=DEFAULT_SEED, help="seed of the generated model input")
-    p.add_argument("--timeout", type=positive_seconds, default=TRIAL_TIMEOUT_S, help="wall-clock seconds per run before a hang")
+    p.add_argument("--runs", type=int_in_range(1, MAX_RUNS), default=None,
+                   help="timed inferences (default: 256 on a real board, 4 emulated)")
+    p.add_argument("--init-runs", type=int_in_range(1, MAX_RUNS), default=None,
+                   help="boots for the init time (default: 32 real, 2 emulated)")
+    p.add_argument("--seed", type=SEED, default=DEFAULT_SEED,
+                   help="seed of the generated model input")
+    p.add_argument("--timeout", type=positive_seconds, default=TRIAL_TIMEOUT_S,
+                   help="wall-clock seconds per run before a hang")
     p.add_argument("--port", default=None, help="serial target: the board's serial device (e.g. /dev/ttyACM0)")
     p.add_argument("--reset", default=None, choices=("dtr", "1200bps", "none"),
                    help="serial target: how to reset the board between runs (default: dtr)")

@@ -25,8 +25,10 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("study", help="reproduce the study: keyword spotting and person detection x TVM graph, TVM AOT, "
                                      "TFLM x nano33ble and spresense")
     p.add_argument("--models", nargs="+", default=None, help=".tflite files to use instead of the study's models")
-    p.add_argument("--runtimes", type=name_list, default=None, help=f"comma-separated (default: {','.join(STUDY_RUNTIMES)})")
-    p.add_argument("--boards", type=name_list, default=None, help=f"comma-separated (default: {','.join(STUDY_BOARDS)})")
+    p.add_argument("--runtimes", type=name_list, default=None,
+                   help=f"comma-separated (default: {','.join(STUDY_RUNTIMES)})")
+    p.add_argument("--boards", type=name_list, default=None,
+                   help=f"comma-separated (default: {','.join(STUDY_BOARDS)})")
     add_memory_argument(p)
     add_measurement_arguments(p)
     p.set_defaults(handler=_study_command)

@@ -5,14 +5,24 @@ from the same .repl Renode loads). A native block hook (native.py) counts instru
 Cortex-M4 cycles (timing.py); DWT CYCCNT reads return the modelled count exactly, also in the middle of a block.
 
 A run ends with one stop reason: exit (semihosting), idle (loop() re-entered with no console activity), fault,
-cycle_limit, timeout (wall clock) or stack_heap_collision. `run()` can be called again: memory, CPU and
+cycle_limit, timeout (wall clock), stack_heap_collision, stopped (stop() from another thread) or interrupted
+(Ctrl-C). Interrupt safety: while a run is in the main thread, SIGINT does not raise inside Unicorn's callbacks
+(where ctypes would swallow it and the run would go on with wrong figures): a watcher thread woken by the signal
+calls uc_emu_stop, the run ends as `interrupted` (never a figure: the target turns it into KeyboardInterrupt), and
+a second Ctrl-C exits at once. Every Python callback catches everything; an error in one stops the run and is
+raised from run(). `run()` can be called again: memory, CPU and
 peripherals are restored from a snapshot while Unicorn's translations and the block costs are kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import mmap
+import os
+import select
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -63,7 +73,7 @@ from armlprof.emulator.peripherals import (
 from armlprof.emulator.timing import BlockCost, TimingParams, cost_block, make_disassembler
 from armlprof.errors import ArmlprofError
 
-STOP_REASONS = ("exit", "idle", "fault", "cycle_limit", "timeout", "stack_heap_collision", "stopped")
+STOP_REASONS = ("exit", "idle", "fault", "cycle_limit", "timeout", "stack_heap_collision", "stopped", "interrupted")
 _UNTIL = 0xFFFFFFFE  # never executed: emu_start runs until a hook stops it
 _PAGE = 0x1000
 _CORE_REG_IDS = [getattr(uca, f"UC_ARM_REG_R{n}") for n in range(13)] + [
@@ -295,14 +305,20 @@ class Emulator:
 
     def _mmio(self, base: int, size: int, model: Registers) -> None:
         def read(uc: Uc, offset: int, size: int, _ud: object) -> int:
-            self._mmio_pc = self._locate_mmio_read(base + offset)
             try:
+                self._mmio_pc = self._locate_mmio_read(base + offset)
                 return model.read(offset, size) & 0xFFFFFFFF
+            except BaseException as exc:  # noqa: BLE001 - never into C: stop the run, raise it from run()
+                self._callback_failed(exc)
+                return 0
             finally:
                 self._mmio_pc = None
 
         def write(uc: Uc, offset: int, size: int, value: int, _ud: object) -> None:
-            model.write(offset, size, value & 0xFFFFFFFF)
+            try:
+                model.write(offset, size, value & 0xFFFFFFFF)
+            except BaseException as exc:  # noqa: BLE001
+                self._callback_failed(exc)
 
         self.uc.mmio_map(base, size, read, None, write, None)
 
@@ -501,6 +517,9 @@ class Emulator:
                 return -1
             self._costs.append(cost)
             return index
+        except KeyboardInterrupt as e:
+            self._callback_failed(e)
+            return -1
         except Exception as e:  # noqa: BLE001 - reported as a fault, never a traceback from a C callback
             self._pending_fault = ("undecodable code", address, str(e))
             return -1
@@ -622,6 +641,22 @@ class Emulator:
         self._state.cycles += div_cycles(n, m, signed, self.params) - 1
 
     # ------------------------------------------------------------------ stopping
+    def _callback_failed(self, exc: BaseException) -> None:
+        """An exception in a Python callback: stop the run; Ctrl-C makes it `interrupted`, anything else is
+        raised from run() (a bug, not the firmware's fault)."""
+        if isinstance(exc, KeyboardInterrupt):
+            self._interrupted = True
+        elif self._callback_error is None:
+            self._callback_error = exc
+        with contextlib.suppress(Exception):
+            self.uc.emu_stop()
+
+    def interrupt(self) -> None:
+        """End the run as `interrupted` (the SIGINT watcher calls this; safe from any thread)."""
+        self._interrupted = True
+        with contextlib.suppress(Exception):
+            self.uc.emu_stop()
+
     def _stop(self, reason: str, exit_code: int | None = None) -> None:
         if self._stop_reason is None:
             self._stop_reason = reason
@@ -701,6 +736,8 @@ class Emulator:
         self._mmio_seq = -1
         self._mmio_last = -1
         self._ran = False
+        self._interrupted = False
+        self._callback_error: BaseException | None = None
 
     def run(self) -> RunResult:
         """Run from reset until a stop reason; a second call re-runs the same image from reset."""
@@ -709,11 +746,18 @@ class Emulator:
             self._reset_machine()
             self.console.rx.extend(pending)
         self._ran = True
+        with _SigintGuard(self):
+            return self._run()
+
+    def _run(self) -> RunResult:
         s = self._state
         start = time.monotonic()
         pc = self.reset_vector
         reason = None
         while reason is None:
+            if self._interrupted:
+                reason = "interrupted"
+                break
             remaining_us = 0
             if self.timeout_s is not None:
                 remaining_s = self.timeout_s - (time.monotonic() - start)
@@ -724,9 +768,16 @@ class Emulator:
             try:
                 self.uc.emu_start(pc | 1, _UNTIL, timeout=remaining_us)
             except UcError as e:
-                if self._stop_reason is None:
+                if self._stop_reason is None and not self._interrupted:
                     self._fault_from_error(e)
-            if self._stop_reason is not None:
+            except KeyboardInterrupt:  # raised by a hook Unicorn's binding wraps (re-raised after emu_start)
+                self._interrupted = True
+            if self._callback_error is not None:
+                error, self._callback_error = self._callback_error, None
+                raise error
+            if self._interrupted:
+                reason = "interrupted"
+            elif self._stop_reason is not None:
                 reason = self._stop_reason
             elif s.stop_reason == native.STOP_CYCLE_LIMIT:
                 reason = "cycle_limit"
@@ -784,6 +835,71 @@ class Emulator:
 
     def __del__(self) -> None:
         self.close()
+
+
+class _SigintGuard:
+    """During a run in the main thread: SIGINT stops the emulator instead of raising inside a callback.
+
+    Python runs its signal handlers only between bytecodes of the main thread, and the main thread is inside
+    uc_emu_start, in C, for seconds at a time; so the handler here only notes the signal, and a watcher thread
+    woken through signal.set_wakeup_fd (written by the C-level handler at once) calls emu_stop. A second SIGINT
+    ends the process at once (results already stored are fsynced)."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.active = threading.current_thread() is threading.main_thread()
+
+    def __enter__(self) -> _SigintGuard:
+        if not self.active:
+            return self
+        self.count = 0
+        self.read_fd, write_fd = os.pipe()
+        self.stop_read, self.stop_write = os.pipe()
+        os.set_blocking(write_fd, False)
+        self.write_fd = write_fd
+        try:
+            self.previous_handler = signal.signal(signal.SIGINT, self._on_signal)
+            self.previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        except ValueError:  # e.g. signals unavailable in this interpreter
+            self.active = False
+            self._close_fds()
+            return self
+        self.thread = threading.Thread(target=self._watch, name="armlprof-sigint", daemon=True)
+        self.thread.start()
+        return self
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.emulator.interrupt()  # the watcher has (or will have) done it too; noting it twice is harmless
+
+    def _watch(self) -> None:
+        while True:
+            ready, _, _ = select.select([self.read_fd, self.stop_read], [], [])
+            if self.stop_read in ready:
+                return
+            data = os.read(self.read_fd, 64)
+            for signum in data:
+                if signum != signal.SIGINT:
+                    continue
+                self.count += 1
+                if self.count == 1:
+                    self.emulator.interrupt()
+                else:
+                    os.write(2, b"armlprof: interrupted again; exiting now\n")
+                    os._exit(130)
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.active:
+            return
+        signal.set_wakeup_fd(self.previous_fd)
+        signal.signal(signal.SIGINT, self.previous_handler)
+        os.write(self.stop_write, b"x")
+        self.thread.join()
+        self._close_fds()
+
+    def _close_fds(self) -> None:
+        for fd in (self.read_fd, self.write_fd, self.stop_read, self.stop_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def run_elf(board: Board | str, elf: Path | str, **kwargs) -> RunResult:

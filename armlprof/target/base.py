@@ -53,7 +53,9 @@ class Image:
 
 @dataclass
 class StopInfo:
-    reason: str  # done | exit | idle | fault | stack_heap_collision | timeout | cycle_limit | disconnected
+    # done | exit | idle | fault | stack_heap_collision | timeout | cycle_limit | disconnected | interrupted
+    # (interrupted: Ctrl-C; measurements raise KeyboardInterrupt for it, so it is never recorded)
+    reason: str
     exit_code: int | None = None
     fault: str | None = None  # one line
     cycles: int | None = None  # whole run, when the target counts them

@@ -1,0 +1,59 @@
+"""Issue 9, item 1: Ctrl-C at any moment of a profile (generation, builds, emulated runs, bisection) ends the run
+with one line naming the results file, exit 130, and never a wrong or false record; a rerun completes.
+
+Interrupts land at random moments (seeded, so a failure reproduces) of `profile` on the hand-written dense model
+(all four figures) and on TVM micro_speech (the inference figure: an emulated run of ~12 M cycles, where the
+signal arrives inside uc_emu_start). Every `ok` record must equal the uninterrupted run's figure exactly."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from .conftest import shared_file
+from .reliability_helpers import assert_no_traceback, cli_env, figures, interrupt_after, run_cli, start_cli
+
+CASES = {
+    "dense": (["--model", "builtin:dense", "--runtime", "handwritten", "--board", "nano33ble"], 16),
+    "tvm": (["--runtime", "tvm-aot", "--board", "nano33ble", "--measure", "inference", "--runs", "2"], 4),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_sigint_at_random_moments_never_records_a_wrong_figure(case, tmp_path):
+    args, moments = CASES[case]
+    if case == "tvm":
+        pytest.importorskip("tvm")
+        args = ["--model", str(shared_file("models", "micro_speech_quantized.tflite")), *args]
+    env = cli_env()
+    reference_file = tmp_path / "reference.jsonl"
+    started = time.monotonic()
+    done = run_cli(["profile", *args, "--results", str(reference_file)], env)
+    full_s = time.monotonic() - started
+    assert done.returncode == 0, done.stderr[-2000:]
+    reference = figures(reference_file)
+    assert reference and all(status == "ok" for entries in reference.values() for status, _, _ in entries)
+
+    rng = random.Random(f"sigint-{case}")
+    interrupted = 0
+    for moment in range(moments):
+        results = tmp_path / f"interrupted{moment}.jsonl"
+        delay_s = rng.uniform(0.5, full_s)
+        code, _, err = interrupt_after(start_cli(["profile", *args, "--results", str(results)], env), delay_s)
+        assert_no_traceback(err)
+        assert code in (0, 130), f"exit {code} after SIGINT at {delay_s:.2f} s: {err[-1500:]}"
+        if code == 130:
+            interrupted += 1
+            assert err.rstrip().splitlines()[-1] == f"armlprof: interrupted; results so far are in {results}"
+        for key, entries in figures(results).items():
+            for status, values, reason in entries:
+                # A false failure (e.g. "not repeatable") or a short time would both be wrong records.
+                assert status == "ok", f"SIGINT at {delay_s:.2f} s stored {status}: {reason}"
+                assert values == reference[key][0][1], f"SIGINT at {delay_s:.2f} s stored a wrong {key[-1]}"
+        if moment % 4 == 3:  # a rerun on the interrupted file completes, with the same figures
+            rerun = run_cli(["profile", *args, "--results", str(results)], env)
+            assert rerun.returncode == 0, rerun.stderr[-2000:]
+            assert {k: v[-1][1] for k, v in figures(results).items()} == {k: v[0][1] for k, v in reference.items()}
+    assert interrupted >= moments // 2  # the moments fell inside the runs, not after them
