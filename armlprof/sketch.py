@@ -6,18 +6,24 @@ construction per boot), `inference_time` (N timed inferences). Names starting wi
 
 The three kinds of one model x runtime x board share one sketch folder (`MeasurementSketch`): only the .ino is
 re-rendered between kinds, so the model's sources keep the same paths and the build cache compiles them once.
+Several processes may profile the same cell at once: each generates into its own staging folder, and the folder's
+lock (`MeasurementSketch.locked()`) is held while src/ is updated and while a kind is switched in and built.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
 from armlprof.board import Board
+from armlprof.cache import atomic_write, entry_lock
 from armlprof.errors import ArmlprofError
 from armlprof.runtime.base import GeneratedModel
 
@@ -71,7 +77,7 @@ def write_sketch(kind: str, sketch_dir: Path, *, src_dir: Path | None, runtime: 
 def _write_if_changed(path: Path, text: str) -> None:
     # An unchanged file keeps its mtime, so nothing downstream sees a spurious change.
     if not path.is_file() or path.read_text() != text:
-        path.write_text(text)
+        atomic_write(path, text)
 
 
 @dataclass
@@ -83,6 +89,12 @@ class MeasurementSketch:
     generated: GeneratedModel
     model_name: str
     board: Board
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold while switching the .ino and building: another process's use(kind) cannot swap it meanwhile."""
+        with entry_lock(_lock_path(self.sketch_dir)):
+            yield
 
     def use(self, kind: str) -> Path:
         _write_if_changed(
@@ -111,22 +123,30 @@ def prepare_measurement_sketch(model, runtime, board: Board, work_root: Path, **
     sketch_dir = sketch_work_dir(work_root, model.sha256, runtime.name, board.name, str(board.memory_kib),
                                  repr(sorted(options.items())))
     src = sketch_dir / "src"
-    # Regenerate into a fresh folder, then swap: a half-written src/ from an interrupted run is never reused.
-    staging = sketch_dir.parent / "src.new"
-    if staging.exists():
-        shutil.rmtree(staging)
-    generated = runtime.generate(model, staging, board, **options)
-    if src.exists():
-        _sync_tree(staging, src)
-        shutil.rmtree(staging)
-    else:
-        sketch_dir.mkdir(parents=True, exist_ok=True)
-        staging.rename(src)
+    # Regenerate into a fresh folder of this run's own, then swap under the folder's lock: a half-written src/ from
+    # an interrupted run is never reused, and a concurrent run never sees this one's half-written files.
+    sketch_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="src.new.", dir=sketch_dir.parent))
+    try:
+        generated = runtime.generate(model, staging, board, **options)
+        with entry_lock(_lock_path(sketch_dir)):
+            if src.exists():
+                _sync_tree(staging, src)
+            else:
+                sketch_dir.mkdir(parents=True, exist_ok=True)
+                staging.rename(src)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
     generated.src_dir = src
     generated.extra_objects = [_moved(Path(o), staging, src) for o in generated.extra_objects]
     if "include_dirs" in generated.notes:
         generated.notes["include_dirs"] = [_moved(Path(d), staging, src) for d in generated.notes["include_dirs"]]
     return MeasurementSketch(sketch_dir, generated, model.name, board)
+
+
+def _lock_path(sketch_dir: Path) -> Path:
+    return Path(sketch_dir).parent / "sketch"
 
 
 def _moved(path: Path, old_root: Path, new_root: Path) -> Path:
@@ -148,4 +168,4 @@ def _sync_tree(new: Path, old: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         data = (new / rel).read_bytes()
         if not target.is_file() or target.read_bytes() != data:
-            target.write_bytes(data)
+            atomic_write(target, data)

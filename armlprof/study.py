@@ -248,11 +248,12 @@ def _measure_cell(cell: _Cell, runtime: Any, target: Target, pending: list[str])
 def _build(sketch: MeasurementSketch, kind: str, cell: _Cell):
     generated = sketch.generated
     include_dirs = [Path(d) for d in generated.notes.get("include_dirs", [])]
-    return build_sketch(
-        sketch.use(kind), cell.board, optimization=cell.options.optimization,
-        extra_flags=[*cell.options.extra_flags, *generated.extra_build_flags],
-        include_dirs=include_dirs, extra_objects=generated.extra_objects,
-    )
+    with sketch.locked():  # another process profiling the same cell switches kinds in the same folder
+        return build_sketch(
+            sketch.use(kind), cell.board, optimization=cell.options.optimization,
+            extra_flags=[*cell.options.extra_flags, *generated.extra_build_flags],
+            include_dirs=include_dirs, extra_objects=generated.extra_objects,
+        )
 
 
 def tables_for(results: Path | str, records: Iterable[dict[str, Any]] | None = None) -> str:

@@ -80,7 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = _join_dash_values(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser()  # imports every command: Ctrl-C may land here too
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # argparse's one-line usage error (or --help): a status, for callers of main()
+            return exc.code if isinstance(exc.code, int) else 2
         debug = debug or bool(getattr(args, "debug", False))
         if not getattr(args, "handler", None):
             parser.print_help()

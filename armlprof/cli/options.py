@@ -59,7 +59,8 @@ def metric_list(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(f"{text!r} has an empty name; give e.g. flash,ram")
     unknown = [m for m in names if m not in METRICS]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown figure(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown measurement(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
     return names
 
 
