@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from armlprof.errors import ArmlprofError
+from armlprof.runtime.tflm import library as tflm_library
 from armlprof.runtime.tflm import tree as tflm
 
 RESOLVER_H = """
@@ -131,6 +132,7 @@ def test_reference_kernels_missing_from_arduino_layout_is_one_clear_line(tmp_pat
     with pytest.raises(ArmlprofError, match="only CMSIS-NN versions of conv") as err:
         tree.check_buildable("reference")
     assert "\n" not in str(err.value)
+    assert "use --tflm-kernels cmsis-nn" in str(err.value) and "kernels=" not in str(err.value)
     with pytest.raises(ArmlprofError, match="unknown TFLM kernels"):
         tree.check_buildable("fast")
 
@@ -186,24 +188,24 @@ def test_resolver_methods_from_the_tree(tmp_path):
 
 def test_library_is_built_once_and_rebuilt_when_a_source_changes(tmp_path, private_cache):
     tree = tflm.recognize(make_tree(tmp_path / "lib"))
-    compiler = tflm.Compiler.host("-O0")
-    first = tflm.build_library(tree, compiler, "cmsis-nn")
+    compiler = tflm_library.Compiler.host("-O0")
+    first = tflm_library.build_library(tree, compiler, "cmsis-nn")
     assert not first.cached and first.compiled_objects == 7
     assert first.path.is_file() and first.path.is_relative_to(private_cache / "tflm")
     mtime = first.path.stat().st_mtime_ns
 
-    again = tflm.build_library(tree, compiler, "cmsis-nn")
+    again = tflm_library.build_library(tree, compiler, "cmsis-nn")
     assert again.cached and again.compiled_objects == 0 and again.path == first.path
     assert again.path.stat().st_mtime_ns == mtime
 
     # Another kernel choice or other flags: another library. A changed header: a rebuild.
     tree_ref = tflm.recognize(make_tree(tmp_path / "lib2", cmsis_nn=False))
-    assert tflm.build_library(tree_ref, compiler, "reference").path != first.path
-    assert tflm.build_library(tree, tflm.Compiler.host("-O1"), "cmsis-nn").path != first.path
+    assert tflm_library.build_library(tree_ref, compiler, "reference").path != first.path
+    assert tflm_library.build_library(tree, tflm_library.Compiler.host("-O1"), "cmsis-nn").path != first.path
     header = tree.micro_dir / "tflm_test.h"
     header.write_text("#define K 8\n")
     os.utime(header, ns=(mtime + 10**9, mtime + 10**9))
-    changed = tflm.build_library(tflm.recognize(tmp_path / "lib"), compiler, "cmsis-nn")
+    changed = tflm_library.build_library(tflm.recognize(tmp_path / "lib"), compiler, "cmsis-nn")
     assert not changed.cached and changed.path != first.path
 
 
@@ -211,5 +213,5 @@ def test_library_build_error_is_one_line(tmp_path, private_cache):
     root = make_tree(tmp_path / "lib")
     _write(root / "src/tensorflow/lite/micro/broken.cpp", "int broken( { }\n")
     with pytest.raises(ArmlprofError, match=r"TFLM library build failed .*broken\.cpp.*error") as err:
-        tflm.build_library(tflm.recognize(root), tflm.Compiler.host("-O0"), "cmsis-nn")
+        tflm_library.build_library(tflm.recognize(root), tflm_library.Compiler.host("-O0"), "cmsis-nn")
     assert "\n" not in str(err.value)
