@@ -200,12 +200,13 @@ def test_bit_exact_on_the_emulator_with_the_measured_arena(tree, tmp_path, board
 
 @pytest.mark.slow
 @pytest.mark.parametrize("board_name", BOARDS)
-def test_tflm_row_all_four_figures_with_tree_and_kernels_in_the_key(tree, tmp_path, board_name):
+def test_tflm_row_all_four_figures_with_tree_and_kernels_in_the_key(tree, tmp_path, board_name, monkeypatch):
     from armlprof.results import ResultStore
     from armlprof.study import ProfileOptions, profile
 
     results = tmp_path / "results.jsonl"
-    options = ProfileOptions(quick=True, runtime_options={"tflm": {"tflm_root": str(tree.root)}})
+    monkeypatch.setenv(tflm.ENV_VAR, str(tree.root))  # what --tflm-root does
+    options = ProfileOptions(quick=True)
     model = str(shared_file("models", "micro_speech_quantized.tflite"))
     written = profile(model, "tflm", board_name, results, options, progress=lambda _: None)
     assert [r["metric"] for r in written] == ["flash", "ram", "init", "inference"]
@@ -225,7 +226,7 @@ def test_tflm_row_all_four_figures_with_tree_and_kernels_in_the_key(tree, tmp_pa
 
 
 @pytest.mark.slow
-def test_flash_and_library_do_not_depend_on_where_the_tree_lives_but_its_contents_do(tree, tmp_path):
+def test_flash_and_library_do_not_depend_on_where_the_tree_lives_but_its_contents_do(tree, tmp_path, monkeypatch):
     """A copy of the tree elsewhere: the same library (no rebuild), the same image size (no __FILE__ paths), the
     same record key. An edited copy: another key, so its figures are measured rather than skipped."""
     import shutil
@@ -258,6 +259,7 @@ def test_flash_and_library_do_not_depend_on_where_the_tree_lives_but_its_content
     edited = tflm.recognize(copy_root)
     assert edited.identity(kernels) != tree.identity(kernels)
     for t in (tree, edited):
-        options = ProfileOptions(measures=("flash",), runtime_options={"tflm": {"tflm_root": str(t.root)}})
-        written = profile(str(model.path), "tflm", "nano33ble", results, options, progress=lambda _: None)
+        monkeypatch.setenv(tflm.ENV_VAR, str(t.root))
+        written = profile(str(model.path), "tflm", "nano33ble", results, ProfileOptions(measures=("flash",)),
+                          progress=lambda _: None)
         assert [r["status"] for r in written] == ["ok"], written
