@@ -203,6 +203,28 @@ def _first_error(stderr: str) -> str:
     return stderr.strip().splitlines()[0] if stderr.strip() else "unknown error"
 
 
+_UNDEFINED = re.compile(r"undefined reference to [`'](.+?)'")
+
+
+def link_error(stderr: str) -> str:
+    """The linker's cause in one line: its `undefined reference` lines (the symbols, the first object that needs
+    each) rather than collect2's closing "ld returned 1 exit status"."""
+    missing: dict[str, str] = {}
+    where = ""
+    for line in stderr.splitlines():
+        if "in function" in line:
+            where = line.split(": in function")[0].rsplit("/", 1)[-1].strip()
+        m = _UNDEFINED.search(line)
+        if m:
+            missing.setdefault(m.group(1), where)
+    if not missing:
+        return _first_error(stderr)
+    shown = "; ".join(f"undefined reference to `{sym}'" + (f" (from {obj})" if obj else "")
+                      for sym, obj in list(missing.items())[:3])
+    more = f"; and {len(missing) - 3} more undefined symbol(s)" if len(missing) > 3 else ""
+    return shown + more
+
+
 @dataclass
 class _Job:
     source: Path
@@ -238,6 +260,19 @@ class _Compiler:
 
 def _lang(path: Path) -> str:
     return {".c": "c", ".cpp": "c++", ".cc": "c++", ".S": "asm", ".s": "asm"}[path.suffix]
+
+
+def compile_sources(toolchain: Toolchain, sources: Sequence[tuple[Path, Sequence[str]]],
+                    jobs: int | None = None) -> tuple[list[Path], int]:
+    """Compile (source, flags) pairs through the object cache, in parallel: (objects in order, how many were
+    compiled rather than found). The one compile pipeline for sketches and prebuilt libraries (TFLM); raises
+    CompileError with the compiler's first error as the message and all its diagnostics in `details`."""
+    with tempfile.TemporaryDirectory(prefix="armlprof-compile-") as tmp:
+        compiler = _Compiler(toolchain, _ObjectCache(cache_root()), Path(tmp))
+        job_list = [_Job(Path(src), _lang(Path(src)), list(flags)) for src, flags in sources]
+        with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 2) as pool:
+            objects = list(pool.map(compiler.compile, job_list))
+    return objects, compiler.compiled
 
 
 # ---------------------------------------------------------------- sizes
@@ -405,7 +440,8 @@ def _link(toolchain: Toolchain, board: Board, objects: list[Path], extra_objects
     if proc.returncode != 0:
         if _OVERFLOW.search(proc.stderr):
             _raise_too_large(toolchain, board, cmd, staging)
-        raise CompileError(f"link error: {_first_error(proc.stderr)}", proc.stderr)
+        raise CompileError(f"link error: {link_error(proc.stderr)}", proc.stderr)
+    out_dir.mkdir(parents=True, exist_ok=True)
     for name in ("sketch.elf", "sketch.map"):
         atomic_copy(staging / name, out_dir / name)
     return proc.stderr

@@ -64,10 +64,14 @@ def _tflm_tree() -> Check:
         from armlprof.runtime.tflm import tree as tflm
     except ImportError:
         return Check("TFLM source tree", False, "armlprof's TFLM support is not installed", enables)
-    tree = tflm.find_tree()
+    try:
+        tree = tflm.find_tree()
+    except ArmlprofError as exc:  # $ARMLPROF_TFLM_ROOT points at something that is not a tree
+        return Check("TFLM source tree", False, str(exc), enables)
     if tree is None:
         return Check("TFLM source tree", False, tflm.NOT_FOUND_HINT, enables)
-    return Check("TFLM source tree", True, tflm.describe_tree(tree), enables)
+    # Found but unbuildable (a checkout without its downloads) is not "ok": the line says what is missing.
+    return Check("TFLM source tree", not tree.missing_third_party, tflm.describe_tree(tree), enables)
 
 
 def _serial_ports() -> Check:

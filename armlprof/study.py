@@ -30,7 +30,7 @@ from armlprof.measure import (
 )
 from armlprof.model import Model, load_model
 from armlprof.results import METRICS, ResultStore, make_record
-from armlprof.runtime.base import get_runtime, runtime_names
+from armlprof.runtime.base import get_runtime, runtime_identity, runtime_names
 from armlprof.sketch import MeasurementSketch, prepare_measurement_sketch
 from armlprof.target.base import Image, Target, get_target
 
@@ -94,8 +94,10 @@ class _Cell:
         self.runtime_name, self.options = runtime_name, options
         # Runtime options change the code like compiler flags do, so they are part of the record's flags (and key).
         self.runtime_options = options.runtime_options.get(runtime_name, {})
+        # So is what the runtime builds from (TFLM: tree and kernels, defaults included).
+        keyed = {**self.runtime_options, **runtime_identity(runtime_name, self.runtime_options)}
         self.flags = [*compile_flags(board, options.optimization, options.extra_flags),
-                      *(f"{runtime_name}:{k}={v}" for k, v in sorted(self.runtime_options.items()))]
+                      *(f"{runtime_name}:{k}={v}" for k, v in sorted(keyed.items()))]
         self.runtime_version: str | None = None
         memory = "" if board.memory_kib is None else f" {board.memory_kib}KiB"
         prefix = f"[{label} {runtime_name} {board.name}{memory} {options.target}]"

@@ -20,11 +20,19 @@ INSTALL_HINT = (
 
 @dataclass(frozen=True)
 class Toolchain:
+    """A GNU toolchain: the ARM cross compiler for boards, or the host's gcc (prefix "") for host builds."""
+
     bin_dir: Path
-    version: str
+    version: str  # also the object cache's compiler identity: the host one says "(host)"
+    prefix: str = PREFIX
 
     def tool(self, name: str) -> str:
-        return str(self.bin_dir / f"{PREFIX}{name}")
+        return str(self.bin_dir / f"{self.prefix}{name}")
+
+    @property
+    def name(self) -> str:
+        """For messages and cache keys, e.g. "arm-none-eabi-gcc 12.2.1"."""
+        return f"{self.prefix}gcc {self.version}"
 
     @property
     def gcc(self) -> str:
@@ -67,3 +75,14 @@ def find_toolchain() -> Toolchain:
     if not Path(probe.stdout.strip()).is_file():
         raise ArmlprofError(f"arm-none-eabi-gcc found but newlib-nano is missing; {INSTALL_HINT}")
     return Toolchain(bin_dir, version)
+
+
+@cache
+def host_toolchain() -> Toolchain:
+    """The host's gcc/g++/ar (host builds of TFLM for checks), or ArmlprofError with the install command."""
+    found = {tool: shutil.which(tool) for tool in ("gcc", "g++", "ar")}
+    if not all(found.values()):
+        raise ArmlprofError("host C/C++ compiler not found; install it: sudo apt-get install g++")
+    gxx = Path(found["g++"])
+    out = subprocess.run([str(gxx), "-dumpfullversion"], capture_output=True, text=True, check=False)
+    return Toolchain(gxx.parent, f"{out.stdout.strip() or 'unknown'} (host)", prefix="")

@@ -1,8 +1,9 @@
 """TFLM figures for the study models on both boards: image size, static arena, emulated init and inference time.
 
-    .venv/bin/python benchmarks/tflm_figures.py [--kernels cmsis-nn|reference] [--runs 3]
+    .venv/bin/python benchmarks/tflm_figures.py [--tflm-root TREE] [--kernels cmsis-nn|reference] [--runs 3]
 
-Prints one row per (board, model). Cycles come from armlprof's emulator with its Cortex-M4 timing model (timed
+Prints how long each board's TFLM library took to build (0 objects compiled when it came from the cache), then one
+row per (board, model). Cycles come from armlprof's emulator with its Cortex-M4 timing model (timed
 run), read from the DWT cycle counter by the sketch, so they include what the firmware measures and nothing else.
 """
 
@@ -22,6 +23,7 @@ from armlprof.emulator import run_elf  # noqa: E402
 from armlprof.model import load_model  # noqa: E402
 from armlprof.protocol import parse_line  # noqa: E402
 from armlprof.runtime.tflm import tree as tflm  # noqa: E402
+from armlprof.runtime.tflm.library import Compiler, build_library  # noqa: E402
 from armlprof.runtime.tflm.runtime import TflmRuntime  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -59,9 +61,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kernels", choices=tflm.KERNEL_CHOICES, default=None)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tflm-root", default=None, help="TFLM tree (default: $ARMLPROF_TFLM_ROOT, sketchbook)")
     args = parser.parse_args()
-    tree = tflm.require_tree()
+    tree = tflm.require_tree(args.tflm_root)
     print(f"# {tflm.describe_tree(tree)}")
+    for board_name in BOARDS:
+        start = time.monotonic()
+        lib = build_library(tree, Compiler.for_board(load_board(board_name)), args.kernels)
+        print(f"# {board_name} libtflm.a ({lib.kernels}): {lib.compiled_objects} objects compiled "
+              f"in {time.monotonic() - start:.1f} s{' (cached)' if lib.cached else ''}", flush=True)
     print(f"{'board':<10} {'model':<24} {'flash B':>9} {'model B':>9} {'arena B':>8} {'init ms':>8} "
           f"{'infer ms':>9} {'infer cycles':>13} {'emu wall s':>10}")
     for board_name in BOARDS:
@@ -72,7 +80,7 @@ def main() -> int:
                 sketch = Path(tmp) / "tflm_figures"
                 sketch.mkdir()
                 (sketch / "tflm_figures.ino").write_text(f"#define RUNS {args.runs}\n" + SKETCH)
-                options = {"kernels": args.kernels} if args.kernels else {}
+                options = {"tflm_root": tree.root, **({"kernels": args.kernels} if args.kernels else {})}
                 generated = TflmRuntime().generate(model, sketch / "src", board, **options)
                 build = build_sketch(sketch, board, extra_flags=generated.extra_build_flags,
                                      extra_objects=generated.extra_objects)

@@ -25,3 +25,25 @@ def private_cache(tmp_path, monkeypatch) -> Path:
     root = tmp_path / "cache"
     monkeypatch.setenv("ARMLPROF_CACHE", str(root))
     return root
+
+
+SHARED_TFLM_TREE = SHARED_DIR / "tflm" / "Arduino_TensorFlowLite"
+
+
+@pytest.fixture(scope="session")
+def tflm_tree():
+    """The TFLM tree TFLM tests run against: the configured one ($ARMLPROF_TFLM_ROOT or the sketchbook's
+    Arduino_TensorFlowLite), else ../shared's Arduino library (test data, so CI runs the TFLM tests; never a
+    default outside the tests). Skips with the one-line reason when there is none or it cannot build.
+    Tests pass it explicitly (tflm_root=tree.root). Its libraries are built once per board and flags into the
+    armlprof cache (minutes on a cold cache) and reused by every later test and session."""
+    from armlprof.runtime.tflm import tree as tflm
+
+    tree = tflm.find_tree() or tflm.recognize(SHARED_TFLM_TREE, "../shared (tests)")
+    if tree is None:
+        pytest.skip(tflm.NOT_FOUND_HINT)
+    try:
+        tree.check_buildable(tree.default_kernels())
+    except Exception as exc:  # noqa: BLE001 - ArmlprofError: the one-line reason is the skip message
+        pytest.skip(str(exc))
+    return tree

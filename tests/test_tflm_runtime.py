@@ -1,9 +1,11 @@
-"""Runtime `tflm` on a real TFLM tree (skipped with the one-line reason when none is installed): generated
-sources bit-exact with the tflite-micro reference (host build of the same tree and generated code), both study
-models built for both boards with armlprof's core, and the cached library reused.
+"""Runtime `tflm` on a real TFLM tree: the configured one, else ../shared's Arduino library (tests/conftest.py
+`tflm_tree`; skipped with the one-line reason when neither is there). Generated sources bit-exact with the
+tflite-micro reference on the emulated boards and on the host, both study models built for both boards with
+armlprof's core, all four figures of the TFLM row on both boards, the cached library reused, and the record key
+naming the tree and kernels.
 
-Cold cost: the first run compiles the TFLM library for the host and for each board's flags (a few minutes each on
-2 cores); every later run reuses them from the cache (~/.cache/armlprof/tflm/)."""
+Cold cost: the first run compiles the TFLM library once per board flags (nano33ble softfp, spresense hard float)
+and once for the host; every later test and run reuses them from the cache (<cache>/tflm/); see README."""
 
 from __future__ import annotations
 
@@ -65,11 +67,12 @@ void loop() {}
 
 
 @pytest.fixture(scope="module")
-def tree() -> tflm.TflmTree:
-    reason = TflmRuntime().unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    return tflm.find_tree()
+def tree(tflm_tree) -> tflm.TflmTree:
+    return tflm_tree
+
+
+def _generate(tree, model, src_dir, board, **options):
+    return TflmRuntime().generate(model, src_dir, board, tflm_root=tree.root, **options)
 
 
 def _model(name: str):
@@ -117,7 +120,7 @@ def test_builds_for_board_with_static_arena_and_model_in_flash(tree, tmp_path, b
     board = load_board(board_name)
     model = _model(name)
     sketch = _write_sketch(tmp_path, name)
-    generated = TflmRuntime().generate(model, sketch / "src", board)
+    generated = _generate(tree, model, sketch / "src", board)
     assert (sketch / "src" / "model.h").is_file() and (sketch / "src" / "model_tflm.cpp").is_file()
     assert generated.extra_objects[0].name == "libtflm.a"
     assert generated.workspace_bytes and generated.workspace_bytes % 16 == 0
@@ -144,10 +147,10 @@ def test_builds_for_board_with_static_arena_and_model_in_flash(tree, tmp_path, b
 def test_second_generate_reuses_the_library(tree, tmp_path):
     board = load_board("nano33ble")
     model = _model("micro_speech_quantized")
-    first = TflmRuntime().generate(model, tmp_path / "a" / "src", board)
+    first = _generate(tree, model, tmp_path / "a" / "src", board)
     lib = first.extra_objects[0]
     mtime_ns = lib.stat().st_mtime_ns
-    second = TflmRuntime().generate(model, tmp_path / "b" / "src", board)
+    second = _generate(tree, model, tmp_path / "b" / "src", board)
     assert second.notes["library_cached"] is True
     assert second.extra_objects == first.extra_objects and lib.stat().st_mtime_ns == mtime_ns
     assert (tmp_path / "a/src/model_tflm.cpp").read_text() == (tmp_path / "b/src/model_tflm.cpp").read_text()
@@ -157,9 +160,9 @@ def test_generate_options_are_checked(tree, tmp_path):
     board = load_board("nano33ble")
     model = _model("micro_speech_quantized")
     with pytest.raises(Exception, match="unknown tflm option"):
-        TflmRuntime().generate(model, tmp_path / "src", board, arena=1)
+        _generate(tree, model, tmp_path / "src", board, arena=1)
     with pytest.raises(Exception, match="needs a .tflite model"):
-        TflmRuntime().generate(load_model("builtin:dense"), tmp_path / "src", board)
+        _generate(tree, load_model("builtin:dense"), tmp_path / "src", board)
 
 
 @pytest.mark.slow
@@ -175,7 +178,7 @@ def test_bit_exact_on_the_emulator_with_the_measured_arena(tree, tmp_path, board
     board = load_board(board_name)
     model = _model(name)
     sketch = _write_sketch(tmp_path, name)
-    generated = TflmRuntime().generate(model, sketch / "src", board)
+    generated = _generate(tree, model, sketch / "src", board)
     assert generated.notes["arena_source"] == "first run on the emulator"
     result = build_sketch(sketch, board, extra_flags=generated.extra_build_flags,
                           extra_objects=generated.extra_objects, baseline=False)
@@ -187,10 +190,76 @@ def test_bit_exact_on_the_emulator_with_the_measured_arena(tree, tmp_path, board
     used = init.int("arena_used")
     assert used == generated.notes["arena_target_used_bytes"]
     assert generated.workspace_bytes == (used + 16 + 15) // 16 * 16
-    # The host estimate is an upper bound of the target's figure (it was the probe's arena).
-    assert generated.notes["arena_host_used_bytes"] is not None
+    assert generated.notes["arena_host_used_bytes"] is None  # the target measured it: no host build needed
     outputs = {r.int("seed"): bytes.fromhex(r.get("hex")) for r in records if r.event == "output"}
     assert sorted(outputs) == list(SEEDS)
     assert all(r.int("status") == 0 for r in records if r.event == "output")
     mismatches = [s for s in SEEDS if outputs[s] != model.reference(input_from_seed(s, model.input_bytes))]
     assert mismatches == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_name", BOARDS)
+def test_tflm_row_all_four_figures_with_tree_and_kernels_in_the_key(tree, tmp_path, board_name, monkeypatch):
+    from armlprof.results import ResultStore
+    from armlprof.study import ProfileOptions, profile
+
+    results = tmp_path / "results.jsonl"
+    monkeypatch.setenv(tflm.ENV_VAR, str(tree.root))  # what --tflm-root does
+    options = ProfileOptions(quick=True)
+    model = str(shared_file("models", "micro_speech_quantized.tflite"))
+    written = profile(model, "tflm", board_name, results, options, progress=lambda _: None)
+    assert [r["metric"] for r in written] == ["flash", "ram", "init", "inference"]
+    assert all(r["status"] == "ok" for r in written), [r.get("reason") for r in written]
+    kernels = tree.default_kernels()
+    for r in written:
+        assert f"tflm:tree={tree.identity(kernels)}" in r["flags"]
+        assert f"tflm:kernels={kernels}" in r["flags"]  # the default kernels are in the key too
+        assert r["runtime_version"].startswith(f"TFLM {tree.kind} {tree.version}")
+    flash = written[0]["values"]
+    assert flash["flash_bytes"] > flash["baseline_flash_bytes"] > 0 and flash["workspace_bytes"] > 0
+    assert written[1]["values"]["free_ram_bytes"] > 0
+    assert written[2]["values"]["cycles"] > 0 and written[3]["values"]["cycles"] > 0
+    # Same tree again: nothing measured twice.
+    assert profile(model, "tflm", board_name, results, options, progress=lambda _: None) == []
+    assert len(ResultStore(results).records()) == 4
+
+
+@pytest.mark.slow
+def test_flash_and_library_do_not_depend_on_where_the_tree_lives_but_its_contents_do(tree, tmp_path, monkeypatch):
+    """A copy of the tree elsewhere: the same library (no rebuild), the same image size (no __FILE__ paths), the
+    same record key. An edited copy: another key, so its figures are measured rather than skipped."""
+    import shutil
+
+    from armlprof.build import build_sketch
+    from armlprof.study import ProfileOptions, profile
+
+    board = load_board("nano33ble")
+    model = _model("micro_speech_quantized")
+    copy_root = tmp_path / "elsewhere" / tree.root.name
+    shutil.copytree(tree.root, copy_root)
+    copy = tflm.recognize(copy_root)
+    kernels = tree.default_kernels()
+    assert copy.identity(kernels) == tree.identity(kernels)
+
+    flash = {}
+    for name, t in (("original", tree), ("copy", copy)):
+        (tmp_path / name).mkdir()
+        sketch = _write_sketch(tmp_path / name, "micro_speech_quantized")
+        generated = _generate(t, model, sketch / "src", board)
+        built = build_sketch(sketch, board, extra_flags=generated.extra_build_flags,
+                             extra_objects=generated.extra_objects, baseline=False)
+        flash[name] = (generated.extra_objects[0], built.flash_bytes)
+    assert flash["original"] == flash["copy"]
+
+    # One edited source: another tree identity (and library), so profile measures instead of skipping.
+    results = tmp_path / "r.jsonl"
+    source = next(p for p in copy.library_sources(kernels) if p.stem == "micro_string")
+    source.write_text(source.read_text() + "\n// edited\n")
+    edited = tflm.recognize(copy_root)
+    assert edited.identity(kernels) != tree.identity(kernels)
+    for t in (tree, edited):
+        monkeypatch.setenv(tflm.ENV_VAR, str(t.root))
+        written = profile(str(model.path), "tflm", "nano33ble", results, ProfileOptions(measures=("flash",)),
+                          progress=lambda _: None)
+        assert [r["status"] for r in written] == ["ok"], written

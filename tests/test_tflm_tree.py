@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from armlprof.errors import ArmlprofError
+from armlprof.runtime.tflm import library as tflm_library
 from armlprof.runtime.tflm import tree as tflm
 
 RESOLVER_H = """
@@ -131,6 +132,7 @@ def test_reference_kernels_missing_from_arduino_layout_is_one_clear_line(tmp_pat
     with pytest.raises(ArmlprofError, match="only CMSIS-NN versions of conv") as err:
         tree.check_buildable("reference")
     assert "\n" not in str(err.value)
+    assert "use --tflm-kernels cmsis-nn" in str(err.value) and "kernels=" not in str(err.value)
     with pytest.raises(ArmlprofError, match="unknown TFLM kernels"):
         tree.check_buildable("fast")
 
@@ -186,24 +188,24 @@ def test_resolver_methods_from_the_tree(tmp_path):
 
 def test_library_is_built_once_and_rebuilt_when_a_source_changes(tmp_path, private_cache):
     tree = tflm.recognize(make_tree(tmp_path / "lib"))
-    compiler = tflm.Compiler.host("-O0")
-    first = tflm.build_library(tree, compiler, "cmsis-nn")
+    compiler = tflm_library.Compiler.host("-O0")
+    first = tflm_library.build_library(tree, compiler, "cmsis-nn")
     assert not first.cached and first.compiled_objects == 7
     assert first.path.is_file() and first.path.is_relative_to(private_cache / "tflm")
     mtime = first.path.stat().st_mtime_ns
 
-    again = tflm.build_library(tree, compiler, "cmsis-nn")
+    again = tflm_library.build_library(tree, compiler, "cmsis-nn")
     assert again.cached and again.compiled_objects == 0 and again.path == first.path
     assert again.path.stat().st_mtime_ns == mtime
 
     # Another kernel choice or other flags: another library. A changed header: a rebuild.
     tree_ref = tflm.recognize(make_tree(tmp_path / "lib2", cmsis_nn=False))
-    assert tflm.build_library(tree_ref, compiler, "reference").path != first.path
-    assert tflm.build_library(tree, tflm.Compiler.host("-O1"), "cmsis-nn").path != first.path
+    assert tflm_library.build_library(tree_ref, compiler, "reference").path != first.path
+    assert tflm_library.build_library(tree, tflm_library.Compiler.host("-O1"), "cmsis-nn").path != first.path
     header = tree.micro_dir / "tflm_test.h"
     header.write_text("#define K 8\n")
     os.utime(header, ns=(mtime + 10**9, mtime + 10**9))
-    changed = tflm.build_library(tflm.recognize(tmp_path / "lib"), compiler, "cmsis-nn")
+    changed = tflm_library.build_library(tflm.recognize(tmp_path / "lib"), compiler, "cmsis-nn")
     assert not changed.cached and changed.path != first.path
 
 
@@ -211,5 +213,100 @@ def test_library_build_error_is_one_line(tmp_path, private_cache):
     root = make_tree(tmp_path / "lib")
     _write(root / "src/tensorflow/lite/micro/broken.cpp", "int broken( { }\n")
     with pytest.raises(ArmlprofError, match=r"TFLM library build failed .*broken\.cpp.*error") as err:
-        tflm.build_library(tflm.recognize(root), tflm.Compiler.host("-O0"), "cmsis-nn")
+        tflm_library.build_library(tflm.recognize(root), tflm_library.Compiler.host("-O0"), "cmsis-nn")
     assert "\n" not in str(err.value)
+
+
+def make_upstream_checkout(root: Path) -> Path:
+    """A tflite-micro checkout as upstream lays it out: its Makefile, Bazel stubs under third_party/ (no code),
+    the Makefile's downloads (CMSIS-NN with float variants and Python bindings that must not be compiled), and
+    error_reporter / schema_utils under tensorflow/compiler/mlir/lite/."""
+    make_tree(root, kind="tflite-micro", downloads=True)
+    _write(root / "tensorflow/lite/micro/tools/make/Makefile", "# TFLM's Makefile\n")
+    _write(root / "third_party/flatbuffers/BUILD.oss", "# Bazel stub\n")
+    _write(root / "tensorflow/lite/micro/tools/gen_micro_mutable_op_resolver/tool.cc", "#error a tool\n")
+    mlir = root / "tensorflow/compiler/mlir/lite"
+    _write(mlir / "core/api/error_reporter.cc", "int error_reporter() { return 10; }\n")
+    _write(mlir / "schema/schema_utils.cc", "int schema_utils() { return 11; }\n")
+    _write(root / "tensorflow/lite/array.cc", "#error excluded with TF_LITE_STATIC_MEMORY\n")
+    _write(root / "tensorflow/lite/experimental/microfrontend/lib/fft.cc", "#error not part of the library\n")
+    nn = root / tflm.CHECKOUT_DOWNLOADS / "cmsis_nn"
+    _write(nn / "Include/arm_nn_tables.h", "#define NN_TABLE 12\n")
+    _write(nn / "Source/NNSupportFunctions/arm_nn_tables.c",
+           '#include "arm_nn_tables.h"\nint nn_table(void) { return NN_TABLE; }\n')  # needs cmsis_nn/Include
+    _write(nn / "Source/NNSupportFunctions/arm_nntables_flt.c", "#error float tables\n")
+    _write(nn / "Source/SoftmaxFunctions/arm_softmax_f32.c", "#error ARM_NN_ENABLE_F32\n")
+    _write(nn / "Source/SoftmaxFunctions/arm_softmax_f16.c", "#error ARM_NN_ENABLE_F16\n")
+    _write(nn / "Source/Bindings/cmsis_nn_bindings.cpp", "#error pybind11\n")
+    return root
+
+
+def test_upstream_checkout_layout_builds(tmp_path, private_cache):
+    tree = tflm.recognize(make_upstream_checkout(tmp_path / "tflite-micro"))
+    assert tree.kind == "tflite-micro"  # the Bazel stub third_party/flatbuffers/ is not a vendored library
+    assert tree.missing_third_party == [] and tree.has_cmsis_nn
+    downloads = tree.source_root / tflm.CHECKOUT_DOWNLOADS
+    assert tree.third_party["flatbuffers"] == downloads / "flatbuffers"
+    includes = tree.include_dirs()
+    assert downloads in includes and downloads / "cmsis_nn" / "Include" in includes
+    assert downloads / "flatbuffers" / "include" in includes
+    names = {p.relative_to(tree.source_root).as_posix() for p in tree.library_sources("cmsis-nn")}
+    assert "tensorflow/compiler/mlir/lite/core/api/error_reporter.cc" in names
+    assert "tensorflow/compiler/mlir/lite/schema/schema_utils.cc" in names
+    assert f"{tflm.CHECKOUT_DOWNLOADS}/cmsis_nn/Source/NNSupportFunctions/arm_nn_tables.c" in names  # not /tools/
+    for excluded in ("_f32.c", "_f16.c", "arm_nntables_flt.c", "cmsis_nn_bindings.cpp", "lite/array.cc",
+                     "microfrontend/lib/fft.cc", "tool.cc"):
+        assert not any(n.endswith(excluded) for n in names), excluded
+    # Everything selected compiles (the #error files would not), the CMSIS-NN one only with cmsis_nn/Include.
+    lib = tflm_library.build_library(tree, tflm_library.Compiler.host("-O0"), "cmsis-nn")
+    assert not lib.cached and lib.compiled_objects == len(names)
+    text = tflm.describe_tree(tree)
+    assert text.startswith("tflite-micro ") and "tflite-micro checkout layout" in text and "MISSING" not in text
+
+
+def test_doctor_names_the_layout_and_what_is_missing(tmp_path, no_tree_env, monkeypatch):
+    from armlprof.doctor import _tflm_tree
+
+    monkeypatch.setenv(tflm.ENV_VAR, str(make_tree(tmp_path / "tflite-micro", kind="tflite-micro")))
+    check = _tflm_tree()
+    assert not check.found
+    assert "tflite-micro checkout layout" in check.detail and "MISSING third-party flatbuffers, gemmlowp, ruy" \
+        in check.detail and "third_party_downloads" in check.detail
+    monkeypatch.setenv(tflm.ENV_VAR, str(make_tree(tmp_path / "lib")))
+    check = _tflm_tree()
+    assert check.found and "arduino-library 9.8.7-TEST" in check.detail and "Arduino library layout" in check.detail
+    monkeypatch.setenv(tflm.ENV_VAR, str(tmp_path / "nothing"))
+    assert not _tflm_tree().found and "is not a TFLM tree" in _tflm_tree().detail
+
+
+def test_tree_identity_is_content_not_location(tmp_path, private_cache):
+    import shutil
+
+    a = tflm.recognize(make_tree(tmp_path / "a" / "Arduino_TensorFlowLite"))
+    shutil.copytree(a.root, tmp_path / "b" / "Arduino_TensorFlowLite")
+    b = tflm.recognize(tmp_path / "b" / "Arduino_TensorFlowLite")
+    assert a.identity("cmsis-nn") == b.identity("cmsis-nn")
+    assert a.identity("cmsis-nn").startswith("arduino-library-9.8.7-TEST-") and " " not in a.identity("cmsis-nn")
+    # Same library for both copies, and its objects carry no path of the tree.
+    compiler = tflm_library.Compiler.host("-O0")
+    assert tflm_library.build_library(a, compiler, "cmsis-nn").path == \
+        tflm_library.build_library(b, compiler, "cmsis-nn").path
+    header = b.micro_dir / "tflm_test.h"
+    header.write_text("#define K 9\n")
+    os.utime(header, ns=(header.stat().st_mtime_ns + 10**9,) * 2)
+    assert tflm.recognize(b.root).identity("cmsis-nn") != a.identity("cmsis-nn")
+
+
+def test_link_error_names_the_undefined_references():
+    from armlprof.build import link_error
+
+    stderr = ("/usr/bin/ld: /tmp/x/libtflm.a(abc.o): in function `tflite::MicroInterpreter::Init()':\n"
+              "micro_interpreter.cc:(.text+0x1c): undefined reference to `tflite::ErrorReporter::Report(char const*, "
+              "...)'\n"
+              "/usr/bin/ld: micro_interpreter.cc:(.text+0x30): undefined reference to `tflite::ErrorReporter::Report"
+              "(char const*, ...)'\n"
+              "collect2: error: ld returned 1 exit status\n")
+    line = link_error(stderr)
+    assert line.startswith("undefined reference to `tflite::ErrorReporter::Report(char const*, ...)'")
+    assert "libtflm.a(abc.o)" in line and "collect2" not in line and "\n" not in line
+    assert link_error("collect2: error: ld returned 1 exit status\n") == "collect2: error: ld returned 1 exit status"

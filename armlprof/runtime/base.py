@@ -53,9 +53,23 @@ class Runtime(ABC):
     @abstractmethod
     def version(self) -> str: ...
 
+    def identity(self, **options: Any) -> dict[str, str]:
+        """Key parts beyond the options that change the figures (e.g. which TFLM tree and kernels); cheap, called
+        before anything is generated. Default: none."""
+        return {}
+
     @abstractmethod
     def generate(self, model: Any, src_dir: Path, board: Any, **options: Any) -> GeneratedModel:
         """Write `src_dir/model.h` and the implementation for `model` (an armlprof.model.Model) on `board`."""
+
+
+def runtime_identity(name: str, options: dict[str, Any]) -> dict[str, str]:
+    """`get_runtime(name).identity(**options)`, or {} when the runtime cannot say (not installed, no tree): its
+    records are then `unavailable` and a later run, with the runtime present, has another key."""
+    try:
+        return get_runtime(name).identity(**options)
+    except (ImportError, ArmlprofError):
+        return {}
 
 
 def runtime_names() -> list[str]:

@@ -1,4 +1,5 @@
-"""Runtime `tflm`: TensorFlow Lite Micro from the user's TFLM tree (see armlprof/tflm.py), as the study used it.
+"""Runtime `tflm`: TensorFlow Lite Micro from the user's TFLM tree (armlprof/runtime/tflm/tree.py), as the study
+used it.
 
 What `generate` writes into `src/`:
   - `model.h` (the one interface every runtime exposes), and
@@ -12,15 +13,17 @@ lowers the "unused RAM" figure by its size, and on the Spresense, whose image lo
 image size ("flash") exactly as the study measured it.
 
 Arena size, unless given (`arena_bytes=`): TFLM's own `arena_used_bytes()` after AllocateTensors on a first
-run, + the 16 bytes TFLM asks for alignment, rounded up to 16. Two steps:
-  1. host estimate: the same generated source runs on the host against a host build of the same tree
-     (`measure_arena`). The host is 64-bit, so its tensor/node bookkeeping is larger than on the target, but
-     CMSIS-NN's DSP-only scratch buffers (depthwise conv, average pool) are absent there; `target_arena_bytes`
-     adds those back from the model's shapes. This is an upper bound, used as the probe's arena.
-  2. exact: the board's own image with that arena runs once on armlprof's emulator and reports
-     arena_used_bytes() (`measure_arena_on_emulator`; cached). Without the emulator, step 1's figure stands.
+run, + the 16 bytes TFLM asks for alignment, rounded up to 16:
+  - exact, when a target can run the board's image (armlprof's emulator, through the Target interface): a probe
+    image with the largest arena the board's RAM leaves runs once and reports arena_used_bytes()
+    (`measure_arena_on_target`; cached per model, library and board). No host build is needed.
+  - otherwise a host estimate: the same generated source runs on the host against a host build of the same tree
+    (`measure_arena`). The host is 64-bit, so its tensor/node bookkeeping is larger than on the target, but
+    CMSIS-NN's DSP-only scratch buffers (depthwise conv, average pool) are absent there; `target_arena_bytes`
+    adds those back from the model's shapes (an upper bound).
 
-The library (libtflm.a) comes from armlprof.tflm.build_library and is linked via GeneratedModel.extra_objects;
+The library (libtflm.a) comes from armlprof.runtime.tflm.library.build_library and is linked via
+GeneratedModel.extra_objects;
 GeneratedModel.extra_build_flags carries the defines and include folders the generated source needs (the same
 defines as the library: TF_LITE_STATIC_MEMORY changes TfLiteTensor's layout).
 """
@@ -40,6 +43,7 @@ from armlprof.cache import cache_root
 from armlprof.errors import ArmlprofError
 from armlprof.runtime.base import GeneratedModel, Runtime, write_model_header
 from armlprof.runtime.tflm import tree as tflm
+from armlprof.runtime.tflm.library import TFLM_CXX_FLAGS, Compiler, TflmLibrary, build_library
 
 MODEL_SOURCE = "model_tflm.cpp"
 HOST_ARENA_BYTES = 16 * 1024 * 1024  # generous arena for the host measurement run
@@ -64,7 +68,17 @@ class TflmRuntime(Runtime):
 
     def version(self) -> str:
         tree = tflm.find_tree()
-        return f"TFLM {tree.version}" if tree else "TFLM (no tree found)"
+        return f"TFLM {tree.kind} {tree.version}" if tree else "TFLM (no tree found)"
+
+    def identity(self, **options: Any) -> dict[str, str]:
+        """What a record's key holds beyond the options: which tree (kind, version, content hash) and which
+        kernels, the default ones included (a second tree, or a tree gaining CMSIS-NN, is another figure)."""
+        tree = tflm.find_tree(options.get("tflm_root"))
+        if tree is None:
+            return {}
+        kernels = options.get("kernels") or tree.default_kernels()
+        tree.check_buildable(kernels)
+        return {"tree": tree.identity(kernels), "kernels": kernels}
 
     def generate(self, model: Any, src_dir: Path, board: Any, **options: Any) -> GeneratedModel:
         """Options: tflm_root (path), kernels ("cmsis-nn" | "reference"; default: CMSIS-NN when the tree has
@@ -80,26 +94,27 @@ class TflmRuntime(Runtime):
         tree.check_buildable(kernels)
         ops = resolver_calls(tree, model.operators)
 
-        library = tflm.build_library(tree, tflm.Compiler.for_board(board, options.get("optimization")), kernels)
+        library = build_library(tree, Compiler.for_board(board, options.get("optimization")), kernels)
         arena_host_bytes = arena_target_used_bytes = None
         if options.get("arena_bytes"):
             arena_bytes = int(options["arena_bytes"])
             arena_source = "explicit"
         else:
-            arena_host_bytes = measure_arena(model, tree, kernels)
-            arena_bytes = target_arena_bytes(model, arena_host_bytes, kernels)
-            arena_source = "host measurement + CMSIS-NN DSP scratch"
-            arena_target_used_bytes = measure_arena_on_emulator(model, tree, ops, library, board, arena_bytes)
+            arena_target_used_bytes = measure_arena_on_target(model, tree, ops, library, board)
             if arena_target_used_bytes is not None:
                 arena_bytes = _round_up_16(arena_target_used_bytes + ARENA_ALIGN_BYTES)
                 arena_source = "first run on the emulator"
+            else:  # no target to run the probe: the host build's figure (the only case that builds for the host)
+                arena_host_bytes = measure_arena(model, tree, kernels)
+                arena_bytes = target_arena_bytes(model, arena_host_bytes, kernels)
+                arena_source = "host measurement + CMSIS-NN DSP scratch"
 
         src_dir = Path(src_dir)
         write_model_header(src_dir, self.name, model.input_bytes, model.output_bytes)
         (src_dir / MODEL_SOURCE).write_text(render_source(model, tree, ops, arena_bytes))
         return GeneratedModel(
             runtime=self.name,
-            runtime_version=f"TFLM {tree.version} ({kernels})",
+            runtime_version=f"TFLM {tree.kind} {tree.version} ({kernels})",
             src_dir=src_dir,
             input_bytes=model.input_bytes,
             output_bytes=model.output_bytes,
@@ -107,7 +122,8 @@ class TflmRuntime(Runtime):
             extra_build_flags=library.build_flags(),
             extra_objects=[library.path],
             notes={
-                "tflm_root": str(tree.root), "tflm_kind": tree.kind, "kernels": kernels,
+                "tflm_root": str(tree.root), "tflm_kind": tree.kind, "tflm_tree": tree.identity(kernels),
+                "kernels": kernels,
                 "library": str(library.path), "library_cached": library.cached,
                 "arena_source": arena_source, "arena_host_used_bytes": arena_host_bytes,
                 "arena_target_used_bytes": arena_target_used_bytes,
@@ -274,8 +290,8 @@ class HostModel:
     def __init__(self, model: Any, tree: tflm.TflmTree, kernels: str, arena_bytes: int = HOST_ARENA_BYTES,
                  optimization: str = "-O2") -> None:
         self.model = model
-        self.library = tflm.build_library(tree, tflm.Compiler.host(optimization), kernels)
-        compiler = tflm.Compiler.host(optimization)
+        compiler = Compiler.host(optimization)
+        self.library = build_library(tree, compiler, kernels)
         source = render_source(model, tree, resolver_calls(tree, model.operators), arena_bytes)
         key = hashlib.sha256("\0".join([source, HOST_MAIN, self.library.key, *compiler.flags]).encode())
         out_dir = cache_root() / "tflm" / "host" / key.hexdigest()[:24]
@@ -289,12 +305,13 @@ class HostModel:
             (work / MODEL_SOURCE).write_text(source)
             (work / "main.cpp").write_text(HOST_MAIN)
             staging = work / "model_host"
-            cmd = [compiler.cxx, *compiler.flags, *tflm.TFLM_CXX_FLAGS, *self.library.build_flags(), f"-I{work}",
+            cmd = [compiler.toolchain.gxx, *compiler.flags, *TFLM_CXX_FLAGS, *self.library.build_flags(), f"-I{work}",
                    str(work / MODEL_SOURCE), str(work / "main.cpp"), str(self.library.path), "-o", str(staging)]
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
-                first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr[:300])
-                raise ArmlprofError(f"host build of the generated TFLM model failed: {first.strip()}")
+                from armlprof.build import link_error
+
+                raise ArmlprofError(f"host build of the generated TFLM model failed: {link_error(proc.stderr)}")
             staging.replace(self.executable)
 
     def arena_used_bytes(self) -> int:
@@ -354,7 +371,7 @@ def target_arena_bytes(model: Any, host_used_bytes: int, kernels: str) -> int:
     return _round_up_16(host_used_bytes + extra + ARENA_ALIGN_BYTES)
 
 
-# ---------------------------------------------------------------- first run on the target (emulator)
+# ---------------------------------------------------------------- first run on the target
 ARENA_PROBE_SKETCH = """\
 // armlprof TFLM arena probe: model_init (AllocateTensors) with a generous arena, report TFLM's usage, exit.
 #include "src/model.h"
@@ -371,40 +388,60 @@ void setup() {
 }
 void loop() {}
 """
+RAM_MARGIN_BYTES = 4096  # left beside the probe's arena for the heap newlib may want
 
 
-def measure_arena_on_emulator(model: Any, tree: tflm.TflmTree, resolver_methods: list[str],
-                              library: tflm.TflmLibrary, board: Any, arena_bytes: int) -> int | None:
-    """TFLM's arena_used_bytes() after AllocateTensors, on the board's own image in armlprof's emulator: exact
-    (32-bit structures, the Cortex-M4 CMSIS-NN scratch buffers). Cached per (model, library, board). None when
-    the emulator is not usable here (the host estimate then stands)."""
-    try:
-        from armlprof.emulator import run_elf
-    except Exception:  # noqa: BLE001 - no emulator (e.g. Unicorn missing): fall back to the host figure
-        return None
-    from armlprof.build import build_sketch
-    from armlprof.protocol import parse_line
+def measure_arena_on_target(model: Any, tree: tflm.TflmTree, resolver_methods: list[str], library: TflmLibrary,
+                            board: Any, target: Any = None) -> int | None:
+    """TFLM's arena_used_bytes() after AllocateTensors, from the board's own image run once on `target` (default:
+    armlprof's emulator) through the Target interface: exact (32-bit structures, the Cortex-M4 CMSIS-NN scratch
+    buffers). The probe's arena is the largest the board's RAM leaves. Cached per (model, library, board, RAM).
+    None when the target cannot run here (the caller then falls back to the host estimate)."""
+    from armlprof.build import ImageTooLarge, build_sketch
+    from armlprof.target import Image, get_target
 
-    key = hashlib.sha256("\0".join(["arena-v1", model.sha256, library.key, board.name, *resolver_methods,
-                                     str(arena_bytes)]).encode()).hexdigest()[:24]
+    key = hashlib.sha256("\0".join(["arena-v2", model.sha256, library.key, board.name, str(board.ram_bytes),
+                                     *resolver_methods]).encode()).hexdigest()[:24]
     record = cache_root() / "tflm" / "arena" / f"{key}.json"
     if record.is_file():
         return int(json.loads(record.read_text())["used_bytes"])
-    with tempfile.TemporaryDirectory(prefix="armlprof-tflm-arena-") as tmp:
-        sketch = Path(tmp) / "tflm_arena_probe"
-        (sketch / "src").mkdir(parents=True)
-        (sketch / f"{sketch.name}.ino").write_text(ARENA_PROBE_SKETCH)
-        write_model_header(sketch / "src", "tflm", model.input_bytes, model.output_bytes)
-        (sketch / "src" / MODEL_SOURCE).write_text(render_source(model, tree, resolver_methods, arena_bytes))
-        build = build_sketch(sketch, board, extra_flags=library.build_flags(), extra_objects=[library.path],
-                             baseline=False)
-        result = run_elf(board, build.elf, timed=False, timeout_s=120)
-    probe = next((r for r in map(parse_line, result.console_text.splitlines()) if r and r.event == "tflm_arena"),
-                 None)
+    owned = target is None
+    target = target or get_target("emulator", timed=False)
+    try:
+        if target.unavailable_reason(board) is not None:
+            return None
+        with tempfile.TemporaryDirectory(prefix="armlprof-tflm-arena-") as tmp:
+            sketch = Path(tmp) / "tflm_arena_probe"
+            (sketch / "src").mkdir(parents=True)
+            (sketch / f"{sketch.name}.ino").write_text(ARENA_PROBE_SKETCH)
+            write_model_header(sketch / "src", "tflm", model.input_bytes, model.output_bytes)
+
+            def build(arena_bytes: int):
+                (sketch / "src" / MODEL_SOURCE).write_text(render_source(model, tree, resolver_methods, arena_bytes))
+                return build_sketch(sketch, board, extra_flags=library.build_flags(), extra_objects=[library.path],
+                                    baseline=False)
+
+            arena_bytes = board.ram_bytes  # never fits: the linker then says by how much
+            try:
+                built = build(arena_bytes)
+            except ImageTooLarge as exc:
+                arena_bytes = (arena_bytes - (exc.needed_bytes - exc.available_bytes) - RAM_MARGIN_BYTES) // 16 * 16
+                if arena_bytes <= 0:
+                    raise ArmlprofError(f"{model.name} with TFLM leaves no RAM for an arena on {board.name}: "
+                                        f"{exc}") from None
+                built = build(arena_bytes)
+            image = target.prepare(Image(board, built.elf, sketch, "tflm_arena"))
+            outcome = target.run(image, None, timeout_s=300, timing=False)
+    finally:
+        if owned:
+            target.close()
+    probe = outcome.last("tflm_arena")
     if probe is None or probe.get("status") != "0":
-        raise ArmlprofError(f"TFLM arena probe of {model.name} on {board.name} failed ({result.stop_reason}, "
-                            f"status {probe.get('status') if probe else 'none'}); give arena_bytes= explicitly")
+        raise ArmlprofError(f"TFLM arena probe of {model.name} on {board.name} failed ({outcome.stop.describe()}, "
+                            f"status {probe.get('status') if probe else 'none'}, arena {arena_bytes:,} B); "
+                            "give --tflm-arena-bytes explicitly")
     used = probe.int("used")
     record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps({"used_bytes": used, "model": model.name, "board": board.name}))
+    record.write_text(json.dumps({"used_bytes": used, "model": model.name, "board": board.name,
+                                  "probe_arena_bytes": arena_bytes}))
     return used

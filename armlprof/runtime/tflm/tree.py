@@ -1,5 +1,5 @@
-"""The user's TensorFlow Lite Micro source tree: finding it, describing it, and building it once into a cached
-static library.
+"""The user's TensorFlow Lite Micro source tree: finding it, describing it, selecting its library sources (built by
+armlprof/runtime/tflm/library.py).
 
 TFLM's C++ sources are in no package registry. Users have them either as the Arduino library
 `Arduino_TensorFlowLite` (the tflite-micro-arduino-examples tree: sources under `src/`, third-party code vendored
@@ -7,23 +7,15 @@ under `src/third_party/`) or as a tflite-micro checkout (sources at the top, thi
 Makefile into `tensorflow/lite/micro/tools/make/downloads/`).
 
 Lookup order: an explicit path, `$ARMLPROF_TFLM_ROOT`, then the Arduino sketchbook's `libraries/` folders.
-
-The library is built once per (tree contents, compiler, flags, kernel choice) into
-`<cache>/tflm/<key>/libtflm.a` (cache = `$ARMLPROF_CACHE` or `~/.cache/armlprof`), with the flags TFLM's own
-Makefile uses for Cortex-M, in parallel, and reused by every later build.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import re
 import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -39,34 +31,31 @@ NOT_FOUND_HINT = (
     f"Arduino_TensorFlowLite`, or set {ENV_VAR} (or --tflm-root) to a TFLM tree"
 )
 KERNEL_CHOICES = ("cmsis-nn", "reference")
-
-# Defines TFLM's Makefile passes for every microcontroller build (tensorflow/lite/micro/tools/make/Makefile);
-# the generated model source must be compiled with the same ones (TF_LITE_STATIC_MEMORY changes TfLiteTensor).
-TFLM_DEFINES = ["TF_LITE_STATIC_MEMORY", "TF_LITE_DISABLE_X86_NEON", "TF_LITE_MCU_DEBUG_LOG",
-                "KERNELS_OPTIMIZED_FOR_SPEED"]
-# C++ flags of TFLM's Makefile (CXXFLAGS / CCFLAGS common part).
-TFLM_CXX_FLAGS = ["-std=gnu++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics",
-                  "-fno-use-cxa-atexit", "-fno-unwind-tables", "-fmessage-length=0"]
-TFLM_C_FLAGS = ["-std=gnu11", "-fmessage-length=0"]
-COMMON_FLAGS = ["-ffunction-sections", "-fdata-sections", "-w"]  # -w: TFLM's warnings are not ours to fix
+KERNELS_FLAG = "--tflm-kernels"  # what messages suggest (the CLI's spelling; Python callers pass kernels=)
 
 _SOURCE_SUFFIXES = (".cc", ".cpp", ".c")
 # Test utilities and target glue: never part of the library. DebugLog comes from the generated model source
 # (a Serial-free sink); system_setup is the Arduino example's Serial start-up.
 _EXCLUDED_STEMS = {"system_setup", "debug_log", "test_helpers", "test_helper_custom_ops", "fake_micro_context",
                    "mock_micro_graph", "kernel_runner", "micro_test"}
-# Third-party pieces: (name, Arduino layout folder under src/, checkout folder under downloads/, include root).
+# Third-party pieces: name -> (folder in the Arduino layout under src/, in a checkout under downloads/, and the
+# include roots inside it, as TFLM's Makefile and ext_libs/cmsis_nn.inc pass them with -I).
 _THIRD_PARTY = {
-    "flatbuffers": ("third_party/flatbuffers", "flatbuffers", "include"),
-    "gemmlowp": ("third_party/gemmlowp", "gemmlowp", ""),
-    "ruy": ("third_party/ruy", "ruy", ""),
-    "kissfft": ("third_party/kissfft", "kissfft", ""),
-    "cmsis_nn": ("third_party/cmsis_nn", "cmsis_nn", ""),
-    "cmsis": ("third_party/cmsis", "cmsis", "CMSIS/Core/Include"),
+    "flatbuffers": ("third_party/flatbuffers", "flatbuffers", ("include",)),
+    "gemmlowp": ("third_party/gemmlowp", "gemmlowp", ("",)),
+    "ruy": ("third_party/ruy", "ruy", ("",)),
+    "kissfft": ("third_party/kissfft", "kissfft", ("",)),
+    "cmsis_nn": ("third_party/cmsis_nn", "cmsis_nn", ("", "Include")),
+    "cmsis": ("third_party/cmsis", "cmsis", ("", "CMSIS/Core/Include")),
 }
 _REQUIRED_THIRD_PARTY = ("flatbuffers", "gemmlowp", "ruy")
-_CHECKOUT_DOWNLOADS = "tensorflow/lite/micro/tools/make/downloads"
+CHECKOUT_DOWNLOADS = "tensorflow/lite/micro/tools/make/downloads"
+_CHECKOUT_MAKEFILE = "tensorflow/lite/micro/tools/make/Makefile"
 _MARKER = "tensorflow/lite/micro/micro_interpreter.h"
+# Library sources outside tensorflow/lite/micro (sources.inc's TFL_CC_SRCS): everything under tensorflow/ but
+# these (relative to the source root); newer trees keep error_reporter and schema_utils under compiler/mlir/lite/.
+_TFL_EXCLUDED_DIRS = ("tensorflow/lite/micro", "tensorflow/lite/experimental")
+_TFL_EXCLUDED_FILES = ("tensorflow/lite/array",)  # TF_LITE_STATIC_MEMORY builds drop it (sources.inc)
 
 
 @dataclass(frozen=True)
@@ -103,6 +92,13 @@ class TflmTree:
         return proc.stdout.strip() or None if proc.returncode == 0 else None
 
     @property
+    def layout(self) -> str:
+        """Where its third-party code is expected, for messages."""
+        if self.kind == "arduino-library":
+            return f"Arduino library layout ({self.source_root / 'third_party'})"
+        return f"tflite-micro checkout layout ({self.source_root / CHECKOUT_DOWNLOADS})"
+
+    @property
     def has_cmsis_nn(self) -> bool:
         """The CMSIS-NN optimized kernels and the CMSIS-NN library they call are both present."""
         return (self.micro_dir / "kernels" / "cmsis_nn").is_dir() and "cmsis_nn" in self.third_party
@@ -115,13 +111,15 @@ class TflmTree:
         return "cmsis-nn" if self.has_cmsis_nn else "reference"
 
     def include_dirs(self) -> list[Path]:
-        """What the library and the generated model source need on the include path."""
+        """What the library and the generated model source need on the include path (TFLM's Makefile's -I)."""
         dirs = [self.source_root]
-        for name, (_, _, include) in _THIRD_PARTY.items():
+        if self.kind == "tflite-micro" and (self.source_root / CHECKOUT_DOWNLOADS).is_dir():
+            dirs.append(self.source_root / CHECKOUT_DOWNLOADS)
+        for name, (_, _, includes) in _THIRD_PARTY.items():
             folder = self.third_party.get(name)
             if folder is not None:
-                dirs.append(folder / include if include else folder)
-        return dirs
+                dirs += [folder / inc if inc else folder for inc in includes if (folder / inc).is_dir()]
+        return list(dict.fromkeys(dirs))
 
     def check_buildable(self, kernels: str) -> None:
         """Raise ArmlprofError (one line) when this tree cannot build `kernels`."""
@@ -129,18 +127,19 @@ class TflmTree:
             raise ArmlprofError(f"unknown TFLM kernels '{kernels}'; choose one of {', '.join(KERNEL_CHOICES)}")
         if self.missing_third_party:
             raise ArmlprofError(
-                f"tflite-micro checkout {self.root} lacks third-party headers ({', '.join(self.missing_third_party)})"
-                f": run `make -f tensorflow/lite/micro/tools/make/Makefile third_party_downloads` in it, "
+                f"{self.kind} {self.root} lacks third-party code ({', '.join(self.missing_third_party)}) in its "
+                f"{self.layout}: run `make -f {_CHECKOUT_MAKEFILE} third_party_downloads` in it, "
                 f"or use the Arduino_TensorFlowLite library instead"
             )
         if kernels == "cmsis-nn" and not self.has_cmsis_nn:
-            raise ArmlprofError(f"TFLM tree {self.root} has no CMSIS-NN kernels; use kernels='reference'")
+            raise ArmlprofError(f"TFLM tree {self.root} has no CMSIS-NN kernels (no cmsis_nn in its {self.layout})"
+                                f"; use {KERNELS_FLAG} reference")
         if kernels == "reference":
             only_optimized = self.reference_kernels_missing()
             if only_optimized:
                 raise ArmlprofError(
                     f"TFLM tree {self.root} ships only CMSIS-NN versions of {', '.join(only_optimized)} (the Arduino "
-                    "library drops the reference ones); use kernels='cmsis-nn' or a tflite-micro checkout"
+                    f"library drops the reference ones); use {KERNELS_FLAG} cmsis-nn or a tflite-micro checkout"
                 )
 
     def reference_kernels_missing(self) -> list[str]:
@@ -151,10 +150,9 @@ class TflmTree:
         return sorted(p.stem for p in optimized if p.stem not in reference_stems)
 
     def library_sources(self, kernels: str) -> list[Path]:
-        """The .cc/.cpp/.c files of the TFLM library for this kernel choice (as TFLM's Makefile selects them:
-        an optimized kernel replaces the reference file of the same name)."""
+        """The .cc/.cpp/.c files of the TFLM library for this kernel choice, as TFLM's Makefile selects them
+        (sources.inc, ext_libs/cmsis_nn.inc): an optimized kernel replaces the reference file of the same name."""
         self.check_buildable(kernels)
-        lite = self.source_root / "tensorflow" / "lite"
         micro = self.micro_dir
         sources: list[Path] = []
         sources += _sources_in(micro)
@@ -165,23 +163,55 @@ class TflmTree:
             optimized = _sources_in(micro / "kernels" / "cmsis_nn")
             replaced = {p.stem for p in optimized}
             kernel_sources = [p for p in kernel_sources if p.stem not in replaced] + optimized
-            sources += _sources_in(self.third_party["cmsis_nn"] / "Source", recursive=True)
         sources += kernel_sources
-        for sub in ("core", "c", "kernels", "schema"):
-            sources += _sources_in(lite / sub, recursive=True)
-        return sorted({p for p in sources if _is_library_source(p)})
+        sources += [p for p in _sources_in(self.source_root / "tensorflow", recursive=True)
+                    if not _tfl_excluded(p.relative_to(self.source_root).as_posix())]
+        tflm = [p for p in sources if _is_library_source(p.relative_to(self.source_root))]
+        return sorted({*tflm, *(self.cmsis_nn_sources() if kernels == "cmsis-nn" else [])})
+
+    def cmsis_nn_sources(self) -> list[Path]:
+        """CMSIS-NN's C sources without its float variants (TFLM builds with ARM_NN_ENABLE_F16/F32=0, and those
+        files #error without them) and without the Python bindings under Source/Bindings (pybind11 C++)."""
+        folder = self.third_party["cmsis_nn"] / "Source"
+        return [p for p in _sources_in(folder, recursive=True)
+                if p.suffix == ".c" and not p.stem.endswith(("_f16", "_f32")) and p.stem != "arm_nntables_flt"
+                and "Bindings" not in p.relative_to(folder).parts]
+
+    def header_files(self) -> list[Path]:
+        """Every header the library can include: TFLM's own and the third-party include roots'."""
+        headers = list((self.source_root / "tensorflow").rglob("*.h"))
+        for folder in self.third_party.values():
+            headers += folder.rglob("*.h")
+        return sorted(set(headers))
 
     def fingerprint(self, kernels: str) -> str:
-        """Identity of the tree's library contents: every source and header, by path, size and mtime."""
+        """Identity of the library's inputs by path, size and mtime (cheap: tells when to recompute content_hash)."""
         h = hashlib.sha256()
-        files = [*self.library_sources(kernels)]
-        for inc in self.include_dirs():
-            files += [p for p in inc.rglob("*.h")] if inc != self.source_root else []
-        files += list((self.source_root / "tensorflow").rglob("*.h"))
-        for p in sorted(set(files)):
+        for p in sorted({*self.library_sources(kernels), *self.header_files()}):
             st = p.stat()
             h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         return h.hexdigest()
+
+    def content_hash(self, kernels: str) -> str:
+        """Identity of the library's inputs by content and path relative to the tree (not where the tree lives):
+        two copies of the same tree hash alike, any edited source or header changes it. Memoized per fingerprint
+        on disk, so an unchanged tree is not read again."""
+        memo = cache_root() / "tflm" / "content" / f"{self.fingerprint(kernels)[:32]}.txt"
+        if memo.is_file():
+            return memo.read_text().strip()
+        h = hashlib.sha256()
+        for p in sorted({*self.library_sources(kernels), *self.header_files()}):
+            rel = p.relative_to(self.source_root) if p.is_relative_to(self.source_root) else Path(p.name)
+            h.update(rel.as_posix().encode() + b"\0" + hashlib.sha256(p.read_bytes()).digest())
+        digest = h.hexdigest()
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        memo.write_text(digest + "\n")
+        return digest
+
+    def identity(self, kernels: str) -> str:
+        """The tree as a record key part: kind, version (or commit) and content hash, without spaces."""
+        version = re.sub(r"\s+", "-", self.version)
+        return f"{self.kind}-{version}-{self.content_hash(kernels)[:12]}"
 
     # ------------------------------------------------------------ facts the code generator adapts to
     @cached_property
@@ -221,10 +251,17 @@ def _sources_in(folder: Path, recursive: bool = False) -> list[Path]:
     return [p for p in it if p.is_file() and p.suffix in _SOURCE_SUFFIXES]
 
 
-def _is_library_source(path: Path) -> bool:
-    stem = path.stem
-    return not (stem.endswith("_test") or stem in _EXCLUDED_STEMS or "/examples/" in path.as_posix()
-                or "/python/" in path.as_posix() or "/tools/" in path.as_posix())
+def _tfl_excluded(rel: str) -> bool:
+    return (any(rel.startswith(d + "/") for d in _TFL_EXCLUDED_DIRS)
+            or rel.rsplit(".", 1)[0] in _TFL_EXCLUDED_FILES)
+
+
+def _is_library_source(rel: Path) -> bool:
+    """`rel` relative to the source root: tests, examples and tools are not library sources (only TFLM's own
+    files go through this; third-party code under tools/make/downloads is selected separately)."""
+    stem, parts = rel.stem, rel.parts
+    return not (stem.endswith("_test") or stem in _EXCLUDED_STEMS
+                or any(part in ("examples", "python", "tools", "testing", "benchmarks") for part in parts))
 
 
 # ---------------------------------------------------------------- finding a tree
@@ -237,16 +274,26 @@ def recognize(path: Path, found_by: str = "explicit") -> TflmTree | None:
     else:
         return None
     root = path.parent if source_root == path and (path.parent / "library.properties").is_file() else path
-    vendored = source_root / "third_party"
-    arduino = (vendored / "flatbuffers").is_dir() or (root / "library.properties").is_file()
-    downloads = source_root / _CHECKOUT_DOWNLOADS
+    kind = tree_kind(root, source_root)
+    downloads = source_root / CHECKOUT_DOWNLOADS
     third_party: dict[str, Path] = {}
     for name, (arduino_dir, checkout_dir, _) in _THIRD_PARTY.items():
-        folder = source_root / arduino_dir if arduino else downloads / checkout_dir
+        folder = source_root / arduino_dir if kind == "arduino-library" else downloads / checkout_dir
         if folder.is_dir():
             third_party[name] = folder
-    return TflmTree(root=root.resolve(), kind="arduino-library" if arduino else "tflite-micro",
-                    source_root=source_root.resolve(), found_by=found_by, third_party=third_party)
+    return TflmTree(root=root.resolve(), kind=kind, source_root=source_root.resolve(), found_by=found_by,
+                    third_party=third_party)
+
+
+def tree_kind(root: Path, source_root: Path) -> str:
+    """"arduino-library" (library.properties, or third-party code vendored under src/third_party with real headers)
+    or "tflite-micro" (a checkout: its Makefile; its third_party/ holds Bazel stubs, not code)."""
+    if (root / "library.properties").is_file():
+        return "arduino-library"
+    if (source_root / _CHECKOUT_MAKEFILE).is_file():
+        return "tflite-micro"
+    vendored = source_root / "third_party" / "flatbuffers" / "include" / "flatbuffers"
+    return "arduino-library" if vendored.is_dir() else "tflite-micro"
 
 
 def sketchbook_dirs(home: Path | None = None) -> list[Path]:
@@ -306,123 +353,10 @@ def describe_tree(tree: TflmTree | None = None) -> str:
     if tree is None:
         return NOT_FOUND_HINT
     kernels = "CMSIS-NN kernels" if tree.has_cmsis_nn else "reference kernels only"
-    text = f"{tree.kind} {tree.version} at {tree.root} (found by {tree.found_by}); {kernels}"
+    text = f"{tree.kind} {tree.version} at {tree.root} (found by {tree.found_by}); {tree.layout}; {kernels}"
     if tree.missing_third_party:
-        text += f"; MISSING third-party {', '.join(tree.missing_third_party)} (run its third_party_downloads)"
+        text += (f"; MISSING third-party {', '.join(tree.missing_third_party)} (run "
+                 f"`make -f {_CHECKOUT_MAKEFILE} third_party_downloads` in it)")
+    elif "cmsis_nn" not in tree.third_party:
+        text += "; no CMSIS-NN library (optional: the cmsis-nn kernels need it)"
     return text
-
-
-# ---------------------------------------------------------------- building the library
-@dataclass(frozen=True)
-class Compiler:
-    """A C/C++ compiler pair plus `ar`: the ARM toolchain for boards, the host's gcc for host checks."""
-
-    cc: str
-    cxx: str
-    ar: str
-    flags: tuple[str, ...]  # CPU/ABI and optimization flags (board.cpu_flags + board.optimization)
-    name: str  # for cache keys and messages, e.g. "arm-none-eabi-gcc 12.2.1"
-
-    @classmethod
-    def for_board(cls, board, optimization: str | None = None) -> Compiler:
-        from armlprof.toolchain import find_toolchain
-
-        tc = find_toolchain()
-        return cls(tc.gcc, tc.gxx, tc.tool("ar"), (*board.cpu_flags, optimization or board.optimization),
-                   f"arm-none-eabi-gcc {tc.version}")
-
-    @classmethod
-    def host(cls, optimization: str = "-O2") -> Compiler:
-        cc, cxx, ar = (shutil.which(t) for t in ("gcc", "g++", "ar"))
-        if not (cc and cxx and ar):
-            raise ArmlprofError("host C/C++ compiler not found; install it: sudo apt-get install g++")
-        version = subprocess.run([cxx, "-dumpfullversion"], capture_output=True, text=True, check=False)
-        return cls(cc, cxx, ar, (optimization,), f"host g++ {version.stdout.strip()}")
-
-
-@dataclass
-class TflmLibrary:
-    path: Path  # libtflm.a
-    key: str
-    kernels: str
-    include_dirs: list[Path]
-    defines: list[str]
-    compiled_objects: int  # 0 when it came from the cache
-    cached: bool
-
-    def build_flags(self) -> list[str]:
-        """Flags the generated model source must be compiled with (same defines as the library, its headers)."""
-        return [*(f"-D{d}" for d in self.defines), *(f"-I{d}" for d in self.include_dirs)]
-
-
-def library_defines(tree: TflmTree, kernels: str) -> list[str]:
-    defines = [*TFLM_DEFINES, *(["CMSIS_NN"] if kernels == "cmsis-nn" else [])]
-    if tree.kind == "arduino-library":
-        # The Arduino library's sources were rewritten to test ARDUINO where tflite-micro tests CMSIS_NN or
-        # TF_LITE_STATIC_MEMORY (kernel_util, conv.h, ...): build it as the Arduino IDE does. Same value as
-        # armlprof's sketch builds, so the sketch's own -DARDUINO is an identical (silent) redefinition.
-        from armlprof.build import ARDUINO_VERSION
-
-        defines.append(f"ARDUINO={ARDUINO_VERSION}")
-    return defines
-
-
-
-def build_library(tree: TflmTree, compiler: Compiler, kernels: str | None = None,
-                  jobs: int | None = None) -> TflmLibrary:
-    """libtflm.a for `tree` with `compiler` and `kernels`, from the cache when it is already built."""
-    kernels = kernels or tree.default_kernels()
-    sources = tree.library_sources(kernels)  # raises the one-line reasons a tree cannot build
-    defines = library_defines(tree, kernels)
-    includes = tree.include_dirs()
-    base = [*compiler.flags, *COMMON_FLAGS, *(f"-D{d}" for d in defines), *(f"-I{d}" for d in includes)]
-    key = hashlib.sha256("\0".join([
-        "tflm-lib-v1", str(tree.source_root), tree.fingerprint(kernels), compiler.name, compiler.cxx, *base,
-        *TFLM_CXX_FLAGS, *TFLM_C_FLAGS,
-    ]).encode()).hexdigest()[:24]
-    out_dir = cache_root() / "tflm" / key
-    lib = out_dir / "libtflm.a"
-    result = TflmLibrary(lib, key, kernels, includes, defines, 0, True)
-    if lib.is_file():
-        return result
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be building the same library
-        if lib.is_file():
-            return result
-        result.compiled_objects = _compile_and_archive(tree, compiler, sources, base, lib, jobs)
-        result.cached = False
-    return result
-
-
-def _compile_and_archive(tree: TflmTree, compiler: Compiler, sources: Sequence[Path], base: list[str],
-                         lib: Path, jobs: int | None) -> int:
-    with tempfile.TemporaryDirectory(prefix="armlprof-tflm-") as tmp:
-        work = Path(tmp)
-
-        def compile_one(src: Path) -> Path:
-            rel = src.relative_to(tree.source_root) if src.is_relative_to(tree.source_root) else Path(src.name)
-            obj = work / (rel.as_posix().replace("/", "__") + ".o")
-            is_c = src.suffix == ".c"
-            cmd = [compiler.cc, *base, *TFLM_C_FLAGS] if is_c else [compiler.cxx, *base, *TFLM_CXX_FLAGS]
-            proc = subprocess.run([*cmd, "-c", str(src), "-o", str(obj)], capture_output=True, text=True,
-                                  check=False)
-            if proc.returncode != 0:
-                first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:300])
-                raise ArmlprofError(f"TFLM library build failed ({compiler.name}) in {src}: {first.strip()}")
-            return obj
-
-        with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 2) as pool:
-            objects = list(pool.map(compile_one, sources))
-        staging = work / "libtflm.a"
-        _archive(compiler.ar, staging, objects)
-        tmp_lib = lib.with_suffix(".a.tmp")
-        shutil.copyfile(staging, tmp_lib)
-        os.replace(tmp_lib, lib)  # atomic: a reader sees no half-written archive
-    return len(objects)
-
-
-def _archive(ar: str, lib: Path, objects: Iterable[Path]) -> None:
-    proc = subprocess.run([ar, "rcs", str(lib), *map(str, objects)], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise ArmlprofError(f"creating {lib.name} failed: {proc.stderr.strip().splitlines()[0]}")
