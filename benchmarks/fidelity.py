@@ -27,6 +27,7 @@ from unicorn import UC_HOOK_CODE
 
 from armlprof.board import Board, load_board
 from armlprof.build import build_sketch
+from armlprof.calibration import with_timing
 from armlprof.emulator import Emulator
 from armlprof.toolchain import find_toolchain
 
@@ -104,6 +105,7 @@ void loop() {}
 class Phase:
     instructions: int
     cycles: int
+    allocator_calls: int  # malloc + free calls (the allocator surcharge applies to each)
 
 
 def published_us(study: Path, cell: Cell) -> float:
@@ -145,16 +147,24 @@ def run_phases(board: Board, elf: Path) -> dict[str, Phase]:
     mark = emu.image.symbol("armlprof_fidelity_mark")
     if mark is None:
         raise SystemExit("fidelity: the timing sketch has no armlprof_fidelity_mark symbol")
-    marks: list[tuple[int, int]] = []
+    marks: list[tuple[int, int, int]] = []
+    calls = [0]
 
     def on_mark(uc, address, size, user_data):  # the marker's first instruction starts a block: counters exact
-        marks.append((emu._state.instructions, emu._state.cycles))
+        marks.append((emu._state.instructions, emu._state.cycles, calls[0]))
+
+    def on_allocator(uc, address, size, user_data):
+        calls[0] += 1
 
     emu.uc.hook_add(UC_HOOK_CODE, on_mark, begin=mark, end=mark)
+    for name in ("_malloc_r", "_free_r"):
+        entry = emu.image.symbol(name)
+        if entry is not None:
+            emu.uc.hook_add(UC_HOOK_CODE, on_allocator, begin=entry, end=entry)
     result = emu.run()
     if not result.ok or len(marks) != 5:
         raise SystemExit(f"fidelity: the sketch did not run to its end: {result.summary()}")
-    d = [Phase(b[0] - a[0], b[1] - a[1]) for a, b in zip(marks, marks[1:], strict=False)]
+    d = [Phase(*(y - x for x, y in zip(a, b, strict=True))) for a, b in zip(marks, marks[1:], strict=False)]
     return {"init": d[0], "first_inference": d[1], "inference": d[3]}
 
 
@@ -162,7 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--study", type=Path, required=True, help="checkout of guberti/tvm-arduino-profiling")
     parser.add_argument("--cells", default="", help="comma-separated substrings of cell names (default: all)")
+    parser.add_argument("--set", action="append", default=[], metavar="BOARD:KEY=VALUE",
+                        help="override a [timing] parameter, e.g. nano33ble:regions.flash.load_wait_states=4")
     args = parser.parse_args(argv)
+    overrides: dict[str, dict[str, float]] = {}
+    for item in args.set:
+        board_name, _, assignment = item.partition(":")
+        key, _, value = assignment.partition("=")
+        overrides.setdefault(board_name, {})[key] = float(value)
     study = args.study.resolve()
     cells = [c for c in CELLS if not args.cells or any(s in c.name for s in args.cells.split(","))]
     rows = []
@@ -171,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         for cell in cells:
             key = (cell.sketch, cell.board)
             board = load_board(cell.board)
+            if cell.board in overrides:
+                board = with_timing(board, overrides[cell.board], "fidelity --set")
             if key not in runs:
                 sketch = prepare_sketch(study, cell.sketch, cell.executor, Path(tmp))
                 elf = build_sketch(sketch, board, baseline=False, extra_flags=newlib_stdint_flags()).elf
@@ -179,11 +198,12 @@ def main(argv: list[str] | None = None) -> int:
             emulated_ms = phase.cycles / board.clock_hz * 1e3
             hardware_ms = published_us(study, cell) / 1e3
             rows.append((cell, phase, emulated_ms, hardware_ms, hardware_ms * 1e-3 * board.clock_hz))
-    print("| cell | board | emulated ms | hardware ms | error | instructions | emulated CPI | hardware CPI* | set |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    print("| cell | board | emulated ms | hardware ms | error | instructions | malloc+free calls | emulated CPI "
+          "| hardware CPI* | set |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for cell, phase, emu_ms, hw_ms, hw_cycles in rows:
         print(f"| {cell.name} | {cell.board} | {emu_ms:.3f} | {hw_ms:.3f} | {(emu_ms / hw_ms - 1) * 100:+.1f} % | "
-              f"{phase.instructions:,} | {phase.cycles / phase.instructions:.3f} | "
+              f"{phase.instructions:,} | {phase.allocator_calls:,} | {phase.cycles / phase.instructions:.3f} | "
               f"{hw_cycles / phase.instructions:.3f} | {'fitted' if cell.fitted else 'held out'} |")
     print("\n* hardware CPI = published cycles / instructions emulated: exact only if the official GCC executed "
           "as many instructions as armlprof's build.")
