@@ -219,7 +219,9 @@ class Board:
 
     @property
     def timing(self) -> dict[str, Any]:
-        return self.meta.get("timing", {})
+        from armlprof.calibration import calibrated_timing  # board data + the active calibration file, if any
+
+        return calibrated_timing(self.name, self.meta.get("timing", {}))
 
     def memory_ld(self) -> str:
         """The MEMORY block the board's linker script INCLUDEs, derived from the .repl and options."""

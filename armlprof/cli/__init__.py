@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "armlprof.cli.study",
     "armlprof.cli.report",
     "armlprof.cli.compare",
+    "armlprof.cli.calibrate",
 ]
 
 
@@ -88,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "handler", None):
             parser.print_help()
             return 2
+        from armlprof.calibration import use_file
+
+        use_file(getattr(args, "calibration", None))
         return int(args.handler(args) or 0)
     except ArmlprofError as exc:
         details = getattr(exc, "details", "")

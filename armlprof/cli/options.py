@@ -79,6 +79,14 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
     """--board and --memory-kib, shared by every command that targets one board."""
     parser.add_argument("--board", required=True, help=f"board name ({', '.join(board_names())})")
     add_memory_argument(parser)
+    add_calibration_argument(parser)
+
+
+def add_calibration_argument(parser: argparse.ArgumentParser) -> None:
+    """--calibration: timing parameters `armlprof calibrate` wrote (applied in cli main before the command)."""
+    parser.add_argument("--calibration", type=Path, default=None,
+                        help="calibration file from armlprof calibrate (default: the per-user one of the board, "
+                             "~/.config/armlprof/calibration/BOARD.json, if present)")
 
 
 def add_memory_argument(parser: argparse.ArgumentParser) -> None:

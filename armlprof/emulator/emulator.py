@@ -339,8 +339,8 @@ class Emulator:
             s.brk_host = ctypes.addressof(self._fixed_brk)
         for i, r in enumerate(self._regions[: native.MAX_REGIONS]):
             cfg = self.board.timing.get("regions", {}).get(r.region.name, {}) if self.timed else {}
-            s.fetch_wait[i] = int(cfg.get("fetch_wait_states", 0))
-            s.fetch_wait_uncached[i] = int(cfg.get("fetch_wait_states_uncached", s.fetch_wait[i]))
+            s.fetch_wait[i] = round(float(cfg.get("fetch_wait_states", 0)))
+            s.fetch_wait_uncached[i] = round(float(cfg.get("fetch_wait_states_uncached", s.fetch_wait[i])))
             enable = cfg.get("cache_enable_register")
             if enable is not None:
                 er = self.region_at(int(enable))
@@ -383,7 +383,7 @@ class Emulator:
         # computed different results from functional ones.
         for r in self._regions:
             cfg = self.board.timing.get("regions", {}).get(r.region.name, {})
-            load_ws, store_ws = int(cfg.get("load_wait_states", 0)), int(cfg.get("store_wait_states", 0))
+            load_ws, store_ws = (round(float(cfg.get(k, 0))) for k in ("load_wait_states", "store_wait_states"))
             if not (load_ws or store_ws):
                 continue
             if self._state.load_wait and self._state.load_wait != load_ws:
@@ -408,6 +408,22 @@ class Emulator:
                     self._native_hook(UC_HOOK_CODE, "armlprof_div_hook", ctypes.addressof(table), a, a)
                 else:
                     self.uc.hook_add(UC_HOOK_CODE, self._py_div_hook, begin=a, end=a)
+
+        # The official allocator's extra cost per call (TimingParams): a code hook on the allocator's entry.
+        cycles = self.params.allocator_call_cycles
+        for names in (("_malloc_r", "malloc"), ("_free_r", "free")):
+            entry = next((a for a in map(self.image.symbol, names) if a is not None), None)
+            if not cycles or entry is None:
+                continue
+            if self._lib is not None:
+                surcharge = native.Surcharge(ctypes.pointer(self._state), cycles)
+                self._callbacks.append(surcharge)
+                self._native_hook(UC_HOOK_CODE, "armlprof_surcharge_hook", ctypes.addressof(surcharge), entry, entry)
+            else:
+                self.uc.hook_add(UC_HOOK_CODE, self._py_surcharge_hook, begin=entry, end=entry, user_data=cycles)
+
+    def _py_surcharge_hook(self, uc: Uc, address: int, size: int, cycles: int) -> None:
+        self._state.cycles += cycles
 
     def _find_divides(self) -> list[tuple[int, int, int, bool]]:
         """SDIV (0xFB9n 0xFdFm) and UDIV (0xFBBn 0xFdFm) at every halfword of the executable segments."""

@@ -87,6 +87,10 @@ class DivTable(ctypes.Structure):
                 ("div_min_cycles", ctypes.c_uint32), ("div_max_cycles", ctypes.c_uint32)]
 
 
+class Surcharge(ctypes.Structure):
+    _fields_ = [("state", ctypes.POINTER(State)), ("cycles", ctypes.c_uint32), ("_pad", ctypes.c_uint32)]
+
+
 def _cache_dir() -> Path:
     root = cache_root() / "native"
     root.mkdir(parents=True, exist_ok=True)

@@ -39,18 +39,33 @@ class TimingParams:
     address_dependency_cycles: int = 1
     div_min_cycles: int = 2
     div_max_cycles: int = 12
+    # Wait states of the board's data memory (stack, heap, static data), charged per 32-bit data beat of every
+    # load/store when the block is costed: no memory hook, so no speed cost. A region's own load/store wait states
+    # ([timing.regions.*], charged by a memory hook on that region only) come on top.
+    data_load_wait_states: int = 0
+    data_store_wait_states: int = 0
+    # The official C library's allocator cost beyond armlprof's newlib-nano one, per call of malloc or of free
+    # (a code hook on each entry; one figure for both: a microbenchmark cannot separate calls that come in pairs).
+    allocator_call_cycles: int = 0
 
     @classmethod
     def from_board_timing(cls, timing: dict[str, Any]) -> TimingParams:
         table = load_table()
         defaults = table["default_parameters"]
         div = table["classes"]["divide"]
+
+        def rounded(key: str, default: float = 0) -> int:
+            return round(float(timing.get(key, default)))  # calibrated values may be fractional
+
         return cls(
-            branch_refill_cycles=int(timing.get("branch_refill_cycles", defaults["branch_refill_cycles"])),
-            indirect_refill_cycles=int(timing.get("indirect_refill_cycles", defaults["indirect_refill_cycles"])),
+            branch_refill_cycles=rounded("branch_refill_cycles", defaults["branch_refill_cycles"]),
+            indirect_refill_cycles=rounded("indirect_refill_cycles", defaults["indirect_refill_cycles"]),
             address_dependency_cycles=int(defaults["address_dependency_cycles"]),
             div_min_cycles=int(div["min_cycles"]),
             div_max_cycles=int(div["max_cycles"]),
+            data_load_wait_states=rounded("data_load_wait_states"),
+            data_store_wait_states=rounded("data_store_wait_states"),
+            allocator_call_cycles=rounded("allocator_call_cycles"),
         )
 
 
@@ -233,6 +248,8 @@ def instruction_cycles(cur: _Insn, prev: _Insn | None, params: TimingParams) -> 
         cycles = int(row["two_register_cycles"])
     elif cur.cls == "barrier" and cur.name == "isb":
         cycles += params.indirect_refill_cycles
+    reads, writes = data_beats(cur)
+    cycles += reads * params.data_load_wait_states + writes * params.data_store_wait_states
     # Address generation waits for the immediately preceding data-processing result (no forwarding path).
     if cur.address_regs and prev is not None and prev_cls in _DATA_PROCESSING and cur.address_regs & prev.writes:
         cycles += params.address_dependency_cycles
@@ -240,6 +257,25 @@ def instruction_cycles(cur: _Insn, prev: _Insn | None, params: TimingParams) -> 
     if prev is not None and prev_cls in _FP_RESULT and cur.reads & prev.writes:
         cycles += int(rows["fp_arith"]["result_latency_cycles"])
     return cycles
+
+
+_WRITES_MEMORY = {"store"}
+
+
+def data_beats(ins: _Insn) -> tuple[int, int]:
+    """32-bit data transfers (reads, writes) of one instruction on the data bus."""
+    if ins.cls in ("load", "load_pc", "fp_load") and ins.name != "vstr":
+        return 1, 0  # VLDR.64 moves two words: counted as one (rare in int8 code)
+    if ins.name == "vstr" or ins.cls in _WRITES_MEMORY:
+        return 0, 1
+    if ins.cls == "load_double":
+        return (2, 0) if ins.name == "ldrd" else (0, 2)
+    if ins.cls in ("load_multiple", "fp_load_multiple"):
+        writes = ins.name.startswith(("stm", "push", "vstm", "vpush"))
+        return (0, ins.list_words) if writes else (ins.list_words, 0)
+    if ins.cls == "table_branch":
+        return 1, 0
+    return 0, 0
 
 
 def cost_block(md: cs.Cs, code: bytes, address: int, params: TimingParams) -> BlockCost:
