@@ -9,11 +9,13 @@ non-zero exit; a compiler's full diagnostics are printed before that line.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 from collections.abc import Sequence
 
 from armlprof import __version__
+from armlprof.cli.options import HelpFormatter
 from armlprof.errors import ArmlprofError
 
 COMMAND_MODULES = [
@@ -25,13 +27,18 @@ COMMAND_MODULES = [
     "armlprof.cli.study",
     "armlprof.cli.report",
     "armlprof.cli.compare",
+    "armlprof.cli.runtimes",
+    "armlprof.cli.models",
+    "armlprof.cli.get",
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="armlprof", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"armlprof {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Every command's help shows defaults and keeps its example epilog as written.
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                parser_class=functools.partial(argparse.ArgumentParser, formatter_class=HelpFormatter))
     for name in COMMAND_MODULES:
         importlib.import_module(name).register_commands(sub)
     return parser

@@ -106,3 +106,14 @@ def add_verbosity_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-v", "--verbose", action="store_const", dest="verbosity", const=2,
                        help="every step on stderr (each bisection trial, each timed run)")
     parser.set_defaults(verbosity=1)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps examples in epilogs as written and appends `(default: X)` to options whose help does not say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (action.default not in (None, False, argparse.SUPPRESS) and "default" not in text
+                and action.option_strings and not isinstance(action.default, bool)):
+            text += " (default: %(default)s)"
+        return text
