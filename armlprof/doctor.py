@@ -1,4 +1,7 @@
-"""`armlprof doctor`: one line per external piece: found or not, version, what it enables, how to get it."""
+"""`armlprof doctor`: one line per external piece: found or not, version, what it enables, how to get it.
+
+`required` pieces are those the main job (profiling a .tflite model on the built-in emulator) cannot do without;
+`armlprof doctor` exits non-zero when one is missing."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ import importlib.metadata
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from armlprof.errors import ArmlprofError
 
@@ -18,10 +22,14 @@ class Check:
     found: bool
     detail: str  # version or location when found; how to get it otherwise
     enables: str
+    required: bool = False  # the main job (profile a .tflite on the emulator) cannot run without it
 
     def line(self) -> str:
         mark = "ok     " if self.found else "missing"
         return f"[{mark}] {self.name:<18} {self.detail} — {self.enables}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def _toolchain() -> Check:
@@ -30,18 +38,18 @@ def _toolchain() -> Check:
     enables = "building sketches for the emulator, Renode and `armlprof build`"
     try:
         tc = find_toolchain()
-        return Check("ARM toolchain", True, f"arm-none-eabi-gcc {tc.version} in {tc.bin_dir}", enables)
+        return Check("ARM toolchain", True, f"arm-none-eabi-gcc {tc.version} in {tc.bin_dir}", enables, True)
     except ArmlprofError as exc:
-        return Check("ARM toolchain", False, str(exc), enables)
+        return Check("ARM toolchain", False, str(exc), enables, True)
 
 
-def _python_package(name: str, dist: str, enables: str, how: str) -> Callable[[], Check]:
+def _python_package(name: str, dist: str, enables: str, how: str, required: bool = False) -> Callable[[], Check]:
     def check() -> Check:
         try:
             importlib.import_module(name)
-            return Check(dist, True, importlib.metadata.version(dist), enables)
+            return Check(dist, True, importlib.metadata.version(dist), enables, required)
         except Exception as exc:  # noqa: BLE001 - any import failure means "not usable"
-            return Check(dist, False, f"{how} ({type(exc).__name__})", enables)
+            return Check(dist, False, f"{how} ({type(exc).__name__})", enables, required)
 
     return check
 
@@ -74,22 +82,54 @@ def _tflm_tree() -> Check:
     return Check("TFLM source tree", not tree.missing_third_party, tflm.describe_tree(tree), enables)
 
 
-def _serial_ports() -> Check:
-    from serial.tools import list_ports
+# USB vendor:product IDs of the study's boards (as `arduino-cli board list` matches them).
+KNOWN_USB_IDS: dict[tuple[int, int], str] = {
+    (0x2341, 0x805A): "nano33ble",  # Arduino Nano 33 BLE, sketch running
+    (0x2341, 0x005A): "nano33ble (bootloader)",  # after the 1200-baud touch
+    (0x10C4, 0xEA60): "spresense",  # the Spresense main board's CP2102N USB-UART bridge
+}
 
-    ports = [p.device + (f" ({p.description})" if p.description and p.description != "n/a" else "")
-             for p in list_ports.comports()]
+
+@dataclass
+class UsbPort:
+    device: str
+    vid: int
+    pid: int
+    description: str
+    board: str | None  # a known board's name, else None (another USB-serial device)
+
+    def text(self) -> str:
+        what = self.board or (self.description if self.description and self.description != "n/a" else "unknown")
+        return f"{self.device} ({what}, USB {self.vid:04x}:{self.pid:04x})"
+
+
+def usb_serial_ports(comports: Any = None) -> list[UsbPort]:
+    """Serial ports backed by a USB device (a board), known boards first; on-board UARTs such as /dev/ttyS0 have
+    no USB IDs and are left out."""
+    if comports is None:
+        from serial.tools import list_ports
+
+        comports = list_ports.comports()
+    ports = [UsbPort(p.device, p.vid, p.pid, p.description or "", KNOWN_USB_IDS.get((p.vid, p.pid)))
+             for p in comports if p.vid is not None and p.pid is not None]
+    return sorted(ports, key=lambda p: (p.board is None, p.device))
+
+
+def _serial_ports() -> Check:
+    ports = usb_serial_ports()
     enables = "the `serial` target (real boards)"
     if not ports:
-        return Check("serial ports", False, "none found; connect a board over USB", enables)
-    return Check("serial ports", True, ", ".join(ports), enables)
+        return Check("serial ports", False, "no USB serial device found; connect a board over USB", enables)
+    return Check("serial ports", True, ", ".join(p.text() for p in ports), enables)
 
 
 CHECKS: list[Callable[[], Check]] = [
     _toolchain,
     _python_package("tvm", "apache-tvm", "the `tvm-aot` and `tvm-graph` runtimes", "pip install apache-tvm"),
     _python_package("tflite_micro", "tflite-micro", "bit-exact reference outputs for .tflite models",
-                    "pip install tflite-micro"),
+                    "pip install tflite-micro", required=True),
+    _python_package("unicorn", "unicorn", "the built-in emulator (the default target)", "pip install unicorn",
+                    required=True),
     _executable("renode", ["--version"], "the `renode` target",
                 "install Renode (a release package or portable build from renode.io, or the renode-run tool)"),
     _executable("arduino-cli", ["version"], "the `serial` target: builds and uploads with the official cores",

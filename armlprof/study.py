@@ -10,7 +10,6 @@ runtime, board, memory option, target, metric, flags). A figure that cannot be m
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,8 @@ from armlprof.measure import (
     measure_init,
 )
 from armlprof.model import Model, load_model
+from armlprof.progress import Progress as ProgressReporter
+from armlprof.progress import task
 from armlprof.results import METRICS, ResultStore, make_record
 from armlprof.runtime.base import get_runtime, runtime_identity, runtime_names
 from armlprof.sketch import MeasurementSketch, prepare_measurement_sketch
@@ -100,7 +101,8 @@ class _Cell:
                       *(f"{runtime_name}:{k}={v}" for k, v in sorted(keyed.items()))]
         self.runtime_version: str | None = None
         memory = "" if board.memory_kib is None else f" {board.memory_kib}KiB"
-        prefix = f"[{label} {runtime_name} {board.name}{memory} {options.target}]"
+        self.prefix = prefix = f"[{label} {runtime_name} {board.name}{memory} {options.target}]"
+        self.root = progress  # a Progress gets spinners and bars (armlprof.progress.task), a callback lines
         self.progress = lambda message: progress(f"{prefix} {message}")
         self.written: list[dict[str, Any]] = []
 
@@ -200,15 +202,14 @@ def profile(model_spec: str, runtime_name: str, board_name: str, results: Path |
 def _measure_cell(cell: _Cell, runtime: Any, target: Target, pending: list[str]) -> None:
     options = cell.options
     work_root = options.work_root or cache_root() / "sketches"
-    cell.progress(f"generating the model with {cell.runtime_name}")
-    started = time.monotonic()
     try:
-        sketch = prepare_measurement_sketch(cell.model, runtime, cell.board, work_root, **cell.runtime_options)
+        with task(cell.root, cell.prefix, description=f"{cell.prefix} generating the model with {cell.runtime_name}",
+                  done=f"{cell.prefix} generated"):
+            sketch = prepare_measurement_sketch(cell.model, runtime, cell.board, work_root, **cell.runtime_options)
     except ArmlprofError as exc:
         for metric in pending:
             cell.write(metric, "failed", reason=f"{cell.runtime_name} could not generate the model: {exc}")
         return
-    cell.progress(f"generated in {time.monotonic() - started:.1f} s")
     counts = RunCounts.for_target(target, options.quick)
     init_runs = options.init_runs or counts.init_runs
     inference_runs = options.inference_runs or counts.inference_runs
@@ -217,9 +218,9 @@ def _measure_cell(cell: _Cell, runtime: Any, target: Target, pending: list[str])
     def image_for(kind: str) -> tuple[Image, Any]:
         if kind in build_errors:
             raise build_errors[kind]
-        cell.progress(f"building the {kind} sketch")
         try:
-            build = _build(sketch, kind, cell)
+            with task(cell.root, cell.prefix, description=f"{cell.prefix} building the {kind} sketch"):
+                build = _build(sketch, kind, cell)
         except ArmlprofError as exc:
             build_errors[kind] = exc
             raise
@@ -231,16 +232,21 @@ def _measure_cell(cell: _Cell, runtime: Any, target: Target, pending: list[str])
             if metric == "flash":
                 values = flash_values(build, sketch.generated.workspace_bytes)
             elif metric == "ram":
-                cell.progress("ram: bisection for the largest allocation")
-                result = find_largest_allocation(target, image, cell.model, seed=options.seed,
-                                                 progress=cell.progress, timeout_s=options.timeout_s)
+                # Trials: 2 sanity checks, 2 around the estimate, the bisection, 2 re-checks (at most).
+                trials = 6 + cell.board.ram_bytes.bit_length()
+                with task(cell.root, cell.prefix, trials, f"{cell.prefix} ram: bisection for the largest "
+                          "allocation", prefix=f"{cell.prefix} ") as step:
+                    result = find_largest_allocation(target, image, cell.model, seed=options.seed,
+                                                     progress=step, timeout_s=options.timeout_s)
                 values = result.values()
             elif metric == "init":
-                values = measure_init(target, image, cell.model, runs=init_runs, seed=options.seed,
-                                      progress=cell.progress, timeout_s=options.timeout_s).values()
+                with task(cell.root, cell.prefix, init_runs, prefix=f"{cell.prefix} ") as step:
+                    values = measure_init(target, image, cell.model, runs=init_runs, seed=options.seed,
+                                          progress=step, timeout_s=options.timeout_s).values()
             else:
-                values = measure_inference(target, image, cell.model, runs=inference_runs, seed=options.seed,
-                                           progress=cell.progress, timeout_s=options.timeout_s).values()
+                with task(cell.root, cell.prefix, prefix=f"{cell.prefix} ") as step:
+                    values = measure_inference(target, image, cell.model, runs=inference_runs, seed=options.seed,
+                                               progress=step, timeout_s=options.timeout_s).values()
         except ArmlprofError as exc:
             cell.write(metric, "failed", reason=str(exc))
             continue
@@ -299,10 +305,14 @@ def study(results: Path | str, *, models: Sequence[str] | None = None, runtimes:
     target = get_target(options.target, **options.target_options)
     written: list[dict[str, Any]] = []
     try:
-        for spec in specs:
-            for board in boards:
-                for runtime in runtimes:
-                    written += profile(spec, runtime, board, results, options, progress, target=target)
+        cells = len(specs) * len(boards) * len(runtimes)
+        with task(progress, "study", cells, f"study: {cells} model x board x runtime cells"):
+            for spec in specs:
+                for board in boards:
+                    for runtime in runtimes:
+                        written += profile(spec, runtime, board, results, options, progress, target=target)
+                        if isinstance(progress, ProgressReporter):
+                            progress.advance("study", description=f"study: {spec} {runtime} {board} done")
     finally:
         target.close()
     return written

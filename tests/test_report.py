@@ -77,14 +77,19 @@ def test_per_model_board_table_shows_figures_and_reasons() -> None:
     micro = _section(md, "micro_speech on nano33ble (emulator, 64 MHz)")
     assert "Flash KiB (model) ↓" in micro and "Unused RAM KiB ↑" in micro and "Inference ms (cycles) ↓" in micro
     # flash KiB (model KiB), unused RAM KiB, ms (cycles); tvm-aot is best everywhere in the synthetic data.
-    assert _row(micro, "tflm") == ["tflm", "100.0 (80.0)", "150.0", "0.100 (6,400)", "10.00 (640,000)"]
-    assert _row(micro, "tvm-aot") == ["tvm-aot", "**80.0 (64.0)**", "**187.5**", "**0.080 (5,120)**",
+    # Init under 1 ms is shown in µs (with its unit), not as 0.100.
+    assert _row(micro, "tflm") == ["tflm", "100.0 (80.0)", "150.0", "100 µs (6,400)", "10.00 (640,000)"]
+    assert _row(micro, "tvm-aot") == ["tvm-aot", "**80.0 (64.0)**", "**187.5**", "**80.0 µs (5,120)**",
                                       "**8.00 (512,000)**"]
+    assert "The best figure per model and board is in bold." in micro
     person = _section(md, "person_detect on nano33ble")
-    assert _row(person, "tflm")[1:] == ["*TFLM not found*"] * 4
-    assert _row(person, "tvm-graph")[1:] == [f"*failed: {DOES_NOT_FIT}*", "–", "–", "–"]
-    # Only one runtime has figures here: nothing to compare, so nothing is bold.
-    assert "**" not in person
+    assert _row(person, "tflm")[1:] == ["n/a¹"] * 4
+    assert _row(person, "tvm-graph")[1:] == ["failed²", "–", "–", "–"]
+    # Each distinct reason once, as a footnote of this table.
+    assert person.count("TFLM not found") == 1 and person.count(DOES_NOT_FIT) == 1
+    assert "- ¹ TFLM not found" in person and f"- ² {DOES_NOT_FIT}" in person
+    # Only one runtime has figures here: nothing to compare, so nothing is bold and no note says so.
+    assert "**" not in person and "in bold" not in person
 
 
 def test_per_metric_tables_arrows_and_best_per_row_group() -> None:
@@ -99,7 +104,7 @@ def test_per_metric_tables_arrows_and_best_per_row_group() -> None:
     assert _row(ram, "", "tvm-graph")[2] == "115.4"  # 153,600 B / 1.3 / 1024
     inference = _section(md, "Inference (ms) ↓ lower is better")
     # person_detect on spresense: tflm 20.51 vs tvm-aot 16.41 -> tvm-aot bold; on nano33ble tvm-aot alone.
-    assert _row(inference, "person_detect", "tflm")[2:] == ["*TFLM not found*", "20.51"]
+    assert _row(inference, "person_detect", "tflm")[2:] == ["n/a¹", "20.51"]
     person_group = inference[inference.index("| person_detect"):]
     assert _row(person_group, "", "tvm-aot")[2:] == ["40.00", "**16.41**"]
     for title in ("Initialization (ms) ↓", "Inference (ms) ↓"):
@@ -137,13 +142,13 @@ def test_newest_record_per_key_wins() -> None:
     md = render_tables([retried, *records])  # the failure came first; the ok rerun is newer
     assert "emulator fault" not in md
     md = render_tables([*records, retried])
-    assert "*failed: emulator fault at 0x1234*" in md
+    assert "failed¹" in md and "- ¹ emulator fault at 0x1234" in md
 
 
 def test_markdown_escapes_pipes_in_reasons() -> None:
     r = make_record(model="m", model_sha256=None, runtime="tflm", board="nano33ble", target="emulator",
                     metric="flash", status="failed", reason="compiler said a|b")
-    assert "a\\|b" in render_tables([r])
+    assert "- ¹ compiler said a\\|b" in render_tables([r])
 
 
 def test_empty_records() -> None:
@@ -151,20 +156,42 @@ def test_empty_records() -> None:
     assert "No results." in render_html([])
 
 
-def test_csv_parses_back_one_row_per_record() -> None:
+def test_csv_is_tidy_long_with_integers() -> None:
     records = synthetic_records()
     rows = list(csv.DictReader(io.StringIO(render_csv(records))))
-    assert len(rows) == len(records)
+    assert list(rows[0])[:8] == ["model", "runtime", "board", "variant", "metric", "quantity", "value", "unit"]
+    assert "cflags" in rows[0] and "flags" not in rows[0]
     first = rows[0]
-    assert first["model"] == "micro_speech" and first["metric"] == "flash" and first["flags"] == "-Os"
-    assert int(first["flash_bytes"]) == records[0]["values"]["flash_bytes"]
-    assert first["free_ram_bytes"] == "" and first["memory_kib"] == ""
-    unavailable = next(r for r in rows if r["status"] == "unavailable")
-    assert unavailable["reason"] == "TFLM not found"
+    assert (first["model"], first["metric"], first["quantity"], first["value"], first["unit"]) == (
+        "micro_speech", "flash", "flash_bytes", "102400", "B")
+    assert first["cflags"] == "-Os" and first["variant"] == "default" and first["memory_kib"] == ""
+    # Times are integer ns beside the integer cycles: no "10.0", no "102400.0".
+    inference = {r["quantity"]: r for r in rows if r["metric"] == "inference" and r["model"] == "micro_speech"
+                 and r["runtime"] == "tflm" and r["board"] == "nano33ble"}
+    assert inference["cycles"]["value"] == "640000" and inference["cycles"]["unit"] == "cycles"
+    assert inference["ns"]["value"] == "10000000" and inference["ns"]["unit"] == "ns"
+    assert all(re.fullmatch(r"-?\d*", r["value"]) for r in rows)
+    # A record without figures is one row carrying its reason; commas survive quoting.
+    unavailable = [r for r in rows if r["status"] == "unavailable"]
+    assert len(unavailable) == 4 and {r["reason"] for r in unavailable} == {"TFLM not found"}
+    assert all(r["quantity"] == "" and r["value"] == "" for r in unavailable)
     failed = next(r for r in rows if r["status"] == "failed")
-    assert failed["reason"] == DOES_NOT_FIT  # commas survive quoting
-    inference = next(r for r in rows if r["metric"] == "inference")
-    assert float(inference["ms"]) == pytest.approx(10.0) and int(inference["cycles"]) == 640_000
+    assert failed["reason"] == DOES_NOT_FIT
+
+
+def test_csv_loads_into_pandas_with_integer_dtypes() -> None:
+    pd = pytest.importorskip("pandas")
+    records = synthetic_records()
+    records[0]["values"]["source"] = "dwt"  # a text value goes to `notes`, not into the numeric column
+    frame = pd.read_csv(io.StringIO(render_csv(records)), dtype_backend="numpy_nullable")
+    assert str(frame["value"].dtype) == "Int64" and str(frame["clock_hz"].dtype) == "Int64"
+    ok = pd.read_csv(io.StringIO(render_csv([r for r in records if r["status"] == "ok"])))
+    assert ok["value"].dtype.kind == "i" and ok["clock_hz"].dtype.kind == "i"
+    flash = ok[(ok.quantity == "flash_bytes") & (ok.runtime == "tvm-aot")].set_index(["model", "board"])["value"]
+    assert flash.loc[("micro_speech", "nano33ble")] == 81_920
+    assert set(frame["notes"].dropna()) == {"source=dwt"}
+    wide = ok.pivot_table(index=["model", "runtime", "board"], columns="quantity", values="value", aggfunc="first")
+    assert wide.loc[("micro_speech", "tflm", "nano33ble"), "cycles"] > 0
 
 
 def test_html_is_self_contained_with_tables_and_charts() -> None:
@@ -178,18 +205,22 @@ def test_html_is_self_contained_with_tables_and_charts() -> None:
 
     assert all(base64.b64decode(data).startswith(b"\x89PNG") for data in images)
     assert not re.search(r"https?://", page)  # nothing fetched from the network
-    assert "TFLM not found" in page and "<td class=\"best\">" in page
+    assert "<td class=\"best\">" in page
+    # Each reason once per table, as a footnote; cells carry a short marker.
+    assert page.count("<li id=") == page.count("TFLM not found") + page.count(DOES_NOT_FIT)
+    assert '<td class="na">n/a<sup><a href="#t2-1">1</a></sup></td>' in page
+    assert "overflow-wrap: anywhere" in page
     assert "results.jsonl" in page
 
 
 def test_compare_side_by_side_with_ratio() -> None:
     md = render_compare([synthetic_records(("-Os",)), synthetic_records(("-O2",), scale=1.1)], ["Os", "O2"])
-    assert "**Os**: 42 figures, flags -Os" in md and "**O2**: 42 figures, flags -O2" in md
+    assert "- **Os**: 42 figures, flags -Os" in md and "- **O2**: 42 figures, flags -O2" in md
     flash = _section(md, "Flash (KiB) ↓")
     assert "| Model | Implementation | Board | Os KiB | O2 KiB | O2/Os |" in flash
     assert _row(flash, "micro_speech", "tflm", "nano33ble (emulator)")[3:] == ["100.0", "110.0", "1.100"]
-    assert _row(flash, "person_detect", "tflm", "nano33ble (emulator)")[3:] == [
-        "*TFLM not found*", "*TFLM not found*", "–"]
+    assert _row(flash, "person_detect", "tflm", "nano33ble (emulator)")[3:] == ["n/a¹", "n/a¹", "–"]
+    assert flash.count("TFLM not found") == 1
     assert "O2/Os geometric mean 1.100 over 9 figures" in flash
     ram = _section(md, "Unused RAM (KiB) ↑")
     assert "geometric mean 1.000" in ram
@@ -213,7 +244,7 @@ def test_compare_only_in_one_side_and_errors() -> None:
 
 def test_cli_report_markdown_to_stdout(tmp_path, capsys) -> None:
     path = _write(tmp_path / "results.jsonl", synthetic_records())
-    assert main(["report", str(path)]) == 0
+    assert main(["report", str(path)]) == 0  # stdout is not a terminal here: markdown
     out = capsys.readouterr().out
     assert out == render_tables(synthetic_records())
 
@@ -221,16 +252,71 @@ def test_cli_report_markdown_to_stdout(tmp_path, capsys) -> None:
 def test_cli_report_all_formats_to_folder(tmp_path, capsys) -> None:
     path = _write(tmp_path / "results.jsonl", synthetic_records())
     out_dir = tmp_path / "report"
-    assert main(["report", str(path), "--format", "md,csv,html", "--out", str(out_dir)]) == 0
-    assert sorted(p.name for p in out_dir.iterdir()) == ["report.html", "report.md", "results.csv"]
-    assert "<img" in (out_dir / "report.html").read_text()
-    assert len(list(csv.DictReader((out_dir / "results.csv").open()))) == len(synthetic_records())
+    assert main(["report", str(path), "--format", "md,csv,html,json,table", "--out", str(out_dir)]) == 0
+    charts = [f"chart-{m}.{ext}" for m in ("flash", "inference", "init", "ram") for ext in ("png", "svg")]
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(
+        ["report.html", "report.md", "results.csv", "report.json", "report.txt", *charts])
+    assert (out_dir / "chart-flash.png").read_bytes().startswith(b"\x89PNG")
+    assert b"<svg" in (out_dir / "chart-flash.svg").read_bytes()
+    assert '<a href="chart-flash.svg">' in (out_dir / "report.html").read_text()
+
+
+def test_every_format_gives_each_reason_once_per_table(tmp_path, capsys) -> None:
+    """An unavailable runtime: a short marker in its cells, its reason once per table as a footnote."""
+    reason = "TFLM not found: set ARMLPROF_TFLM_ROOT or run armlprof get tflm " + "x" * 200  # the long real one
+    records = [dict(r, reason=reason) if r["status"] == "unavailable" else r for r in synthetic_records()]
+    path = _write(tmp_path / "results.jsonl", records)
+    outputs = {}
+    for fmt in ("table", "md", "json", "html"):
+        assert main(["report", str(path), "--format", fmt]) == 0
+        outputs[fmt] = capsys.readouterr().out
+    with_reason = 5  # person_detect on nano33ble and the four per-metric tables
+    assert outputs["md"].count(reason) == with_reason
+    assert outputs["html"].count(reason) == with_reason
+    # The terminal shows only the per-metric tables for several cells, each with the reason once (folded lines).
+    assert "".join(outputs["table"].split()).count("".join(reason.split())) == 4
+    assert outputs["table"].count("n/a¹") == 4 and "Flash (KiB)" in outputs["table"]
+    tables = json.loads(outputs["json"])["tables"]
+    assert sum(t["notes"].count(reason) for t in tables) == with_reason
+    cell = next(c for t in tables for row in t["rows"] for c in row if c["text"] == "n/a")
+    assert cell["note"] >= 1 and cell["value"] is None
+    assert main(["report", str(path), "--format", "csv"]) == 0
+    csv_rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sum(r["reason"] == reason for r in csv_rows) == 4  # one row per unavailable figure
+
+
+def test_one_cell_is_one_table(tmp_path, capsys) -> None:
+    one = [r for r in synthetic_records() if r["model"] == "micro_speech" and r["board"] == "nano33ble"
+           and r["runtime"] == "tflm"]
+    tables = build_tables(one)
+    assert [t.kind for t in tables] == ["detail"] and not tables[0].note  # nothing to compare, nothing bold
+    path = _write(tmp_path / "one.jsonl", one)
+    assert main(["report", str(path), "--format", "table"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("micro_speech on nano33ble") == 1 and "100 µs (6,400)" in out and "Flash (KiB)" not in out
 
 
 def test_cli_report_csv_to_stdout(tmp_path, capsys) -> None:
     path = _write(tmp_path / "results.jsonl", synthetic_records())
     assert main(["report", str(path), "--format", "csv"]) == 0
-    assert capsys.readouterr().out.startswith("schema,model,")
+    assert capsys.readouterr().out.startswith("model,runtime,board,variant,metric,quantity,value,unit,")
+
+
+def test_compare_formats(tmp_path, capsys) -> None:
+    a = _write(tmp_path / "os.jsonl", synthetic_records(("-Os",)))
+    b = _write(tmp_path / "o2.jsonl", synthetic_records(("-O2",), scale=1.1))
+    assert main(["compare", str(a), str(b), "--format", "json"]) == 0
+    tables = json.loads(capsys.readouterr().out)["tables"]
+    assert tables[0]["header"][-1] == "o2/os" and tables[0]["notes"] == ["TFLM not found", DOES_NOT_FIT]
+    assert main(["compare", str(a), str(b), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["set"] for r in rows} == {"os", "o2"} and rows[0]["cflags"] == "-Os"
+    assert main(["compare", str(a), str(b), "--format", "table"]) == 0
+    assert "o2/os geometric mean 1.100" in capsys.readouterr().out
+    out_dir = tmp_path / "cmp"
+    assert main(["compare", str(a), str(b), "--format", "html", "--out", str(out_dir)]) == 0
+    page = (out_dir / "compare.html").read_text()
+    assert page.count("<img") == 4 and (out_dir / "chart-inference.svg").is_file()
 
 
 @pytest.mark.parametrize(("argv", "message"), [

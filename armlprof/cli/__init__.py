@@ -11,6 +11,7 @@ the results measured so far are (exit 130).
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import os
 import sys
@@ -18,6 +19,7 @@ import traceback
 from collections.abc import Sequence
 
 from armlprof import __version__
+from armlprof.cli.options import HelpFormatter
 from armlprof.errors import ArmlprofError
 
 COMMAND_MODULES = [
@@ -30,6 +32,9 @@ COMMAND_MODULES = [
     "armlprof.cli.report",
     "armlprof.cli.compare",
     "armlprof.cli.calibrate",
+    "armlprof.cli.runtimes",
+    "armlprof.cli.models",
+    "armlprof.cli.get",
 ]
 
 
@@ -67,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="armlprof", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"armlprof {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the Python traceback of an internal error")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Every command's help shows defaults and keeps its example epilog as written.
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                parser_class=functools.partial(argparse.ArgumentParser, formatter_class=HelpFormatter))
     for name in COMMAND_MODULES:
         importlib.import_module(name).register_commands(sub)
     for command in sub.choices.values():  # `armlprof profile ... --debug` works too

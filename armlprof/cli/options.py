@@ -157,3 +157,39 @@ def profile_options(args: argparse.Namespace) -> ProfileOptions:
         optimization=args.optimization, extra_flags=tuple(args.flag or ()), quick=args.quick,
         init_runs=args.init_runs, inference_runs=args.runs, seed=args.seed, timeout_s=args.timeout,
     )
+
+
+def add_format_argument(parser: argparse.ArgumentParser, formats: tuple[str, ...] | None = None) -> None:
+    """--format: how tables are written (rich tables on a terminal, markdown otherwise, unless given)."""
+    from armlprof.report import FORMATS
+
+    parser.add_argument("--format", default=None, choices=formats or FORMATS,
+                        help="output format (default: table on a terminal, md when stdout is a file or pipe)")
+
+
+def output_format(args: argparse.Namespace) -> str:
+    """The --format asked for, or its default: rich tables on a terminal, markdown for a file or pipe."""
+    import sys
+
+    return args.format or ("table" if sys.stdout.isatty() else "md")
+
+
+def add_verbosity_arguments(parser: argparse.ArgumentParser) -> None:
+    """-q/-v: how much progress goes to stderr (figures and results are unaffected)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_const", dest="verbosity", const=0,
+                       help="no progress on stderr, only errors")
+    group.add_argument("-v", "--verbose", action="store_const", dest="verbosity", const=2,
+                       help="every step on stderr (each bisection trial, each timed run)")
+    parser.set_defaults(verbosity=1)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps examples in epilogs as written and appends `(default: X)` to options whose help does not say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (action.default not in (None, False, argparse.SUPPRESS) and "default" not in text
+                and action.option_strings and not isinstance(action.default, bool)):
+            text += " (default: %(default)s)"
+        return text

@@ -690,12 +690,13 @@ class Emulator:
         self._stop("fault")
 
     # ------------------------------------------------------------------ running
-    def attach_pty(self) -> str:
+    def attach_pty(self, hold_slave: bool = True) -> str:
         """Expose the console as a pseudo-terminal; returns its path (e.g. /dev/pts/5) for pyserial.
-        While attached, idle firmware waits for input from the terminal instead of ending the run."""
+        While attached, idle firmware waits for input from the terminal instead of ending the run.
+        `hold_slave=False`: board-like, client opens are visible (see armlprof.emulator.pty)."""
         from armlprof.emulator.pty import PtyConsole
 
-        self.pty = PtyConsole()
+        self.pty = PtyConsole(hold_slave=hold_slave)
         previous = self.console.on_bytes
 
         def tx(data: bytes) -> None:

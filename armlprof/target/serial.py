@@ -143,9 +143,14 @@ class SerialTarget(Target):
             port = self._open(image.board)
             port.reset_input_buffer()
             self._buffer.clear()
-            port.dtr = False
-            time.sleep(0.1)
-            port.dtr = True
+            try:
+                port.dtr = False
+                time.sleep(0.1)
+                port.dtr = True
+            except OSError:  # no modem lines (a pseudo-terminal, `armlprof run --uart-pty`): reopening is the edge
+                self._release_port()
+                time.sleep(0.1)
+                self._open(image.board)
             return
         # 1200-baud touch: the board enters its bootloader; uploading again boots the sketch from reset.
         import serial

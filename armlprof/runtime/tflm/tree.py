@@ -6,7 +6,8 @@ TFLM's C++ sources are in no package registry. Users have them either as the Ard
 under `src/third_party/`) or as a tflite-micro checkout (sources at the top, third-party code downloaded by its
 Makefile into `tensorflow/lite/micro/tools/make/downloads/`).
 
-Lookup order: an explicit path, `$ARMLPROF_TFLM_ROOT`, then the Arduino sketchbook's `libraries/` folders.
+Lookup order: an explicit path, `$ARMLPROF_TFLM_ROOT`, the tree `armlprof get tflm` recorded, then the Arduino
+sketchbook's `libraries/` folders.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from armlprof.errors import ArmlprofError
 ENV_VAR = "ARMLPROF_TFLM_ROOT"
 ARDUINO_LIBRARY_NAME = "Arduino_TensorFlowLite"
 NOT_FOUND_HINT = (
-    "TFLM not found (no TensorFlow Lite Micro tree): run `arduino-cli lib install Arduino_TensorFlowLite`, or "
+    "TFLM not found (no TensorFlow Lite Micro tree): run `armlprof get tflm`, or "
+    "`arduino-cli lib install Arduino_TensorFlowLite`, or "
     "`git clone https://github.com/tensorflow/tflite-micro-arduino-examples ~/Arduino/libraries/"
     f"Arduino_TensorFlowLite`, or set {ENV_VAR} (or --tflm-root) to a TFLM tree"
 )
@@ -333,11 +335,24 @@ def find_tree(explicit: str | Path | None = None, home: Path | None = None) -> T
                     "point it at an Arduino_TensorFlowLite library folder or a tflite-micro checkout"
                 )
             return tree
+    recorded = recorded_root()
+    if recorded is not None and (tree := recognize(recorded, "armlprof get tflm")) is not None:
+        return tree
     for sketchbook in sketchbook_dirs(home):
         tree = recognize(sketchbook / "libraries" / ARDUINO_LIBRARY_NAME, f"sketchbook {sketchbook}")
         if tree is not None:
             return tree
     return None
+
+
+RECORD_FILE = "tflm_root.txt"  # in the cache folder: the tree `armlprof get tflm` fetched or verified
+
+
+def recorded_root() -> Path | None:
+    """The TFLM tree `armlprof get tflm` recorded, if any."""
+    record = cache_root() / RECORD_FILE
+    text = record.read_text(encoding="utf-8").strip() if record.is_file() else ""
+    return Path(text) if text else None
 
 
 def require_tree(explicit: str | Path | None = None) -> TflmTree:
