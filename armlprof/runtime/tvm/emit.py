@@ -33,6 +33,8 @@ def const_symbol(e: Entry) -> str:
 def write_common(program: Program, src_dir: Path) -> list[Path]:
     src_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(C_DIR / "armlprof_tvm.h", src_dir / "armlprof_tvm.h")
+    for name in getattr(program, "c_sources", []):  # the micro-kernel library the scheduled operators call
+        shutil.copyfile(C_DIR / name, src_dir / name)
     (src_dir / "model_ops.c").write_text(program.operator_source)
     consts = [e for e in program.entries if e.kind == "constant"]
     decls = [f"extern const {_CTYPE[e.dtype]} {const_symbol(e)}[{e.data.size}];" for e in consts]
