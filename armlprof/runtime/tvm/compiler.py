@@ -187,7 +187,9 @@ def compile_model(path: Path, sha256: str | None = None, *, use_cache: bool = Tr
     path = Path(path)
     sha256 = sha256 or hashlib.sha256(path.read_bytes()).hexdigest()
     picked = ",".join(f"{k}={v}" for k, v in sorted((choices or {}).items()))
-    key = hashlib.sha256(f"{sha256}|{codegen.tvm_version()}|{CODEGEN_VERSION}|{schedule}|{picked}".encode()
+    kernels_version = kernels_mod.fingerprint() if schedule != "te" else ""
+    key = hashlib.sha256(f"{sha256}|{codegen.tvm_version()}|{CODEGEN_VERSION}|{schedule}|{picked}|{kernels_version}"
+                         .encode()
                          ).hexdigest()[:24]
     cached = cache_dir() / f"{key}.pkl"
     if use_cache and cached.is_file():

@@ -68,6 +68,17 @@ class Scheduled:
     variants: tuple[str, ...]
 
 
+def fingerprint() -> str:
+    """Changes whenever this module or the micro-kernel C changes (part of the Program cache key)."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve()
+    h = hashlib.sha256(here.read_bytes())
+    for name in KERNEL_SOURCES:
+        h.update((here.parent / "c" / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
 def variants_for(family: str) -> tuple[str, ...]:
     return GEMM_VARIANTS if family == "gemm" else DW_VARIANTS
 
@@ -108,8 +119,10 @@ def plan(graph: Graph, op: Operator) -> Scheduled | None:
     geom = Geometry(h, w, c, oh, ow, oc, kh, kw, o["stride_h"], o["stride_w"], o["dilation_h"], o["dilation_w"],
                     pad_t, pad_l)
     if op.kind == "DEPTHWISE_CONV_2D":
+        if c == 1:  # one input channel (micro_speech's first layer): a CONV_2D with the weights transposed
+            return Scheduled(op.kind, "gemm", geom, _signature(op.kind, "gemm", geom, {}), GEMM_VARIANTS)
         if oc != c:
-            return None  # depth multiplier > 1: TE loop
+            return None  # depth multiplier > 1 on several channels: TE loop
         return Scheduled(op.kind, "dw", geom, _signature(op.kind, "dw", geom, {}), DW_VARIANTS)
     return Scheduled(op.kind, "gemm", geom, _signature(op.kind, "gemm", geom, {}), GEMM_VARIANTS)
 
@@ -172,8 +185,10 @@ def build(graph: Graph, op: Operator, sched: Scheduled, variant: str | None = No
         mults, shifts = conv_multipliers(t_in, t_w, t_out, oc)
     if sched.family == "gemm":
         tile = _tile_of(variant)
-        weights = pack_gemm_weights(t_w.data, tile)
-        folded = bias + (-in_zp) * t_w.data.reshape(oc, -1).astype(np.int64).sum(axis=1)
+        # [OC, KH, KW, IC]; a one-channel depthwise [1, KH, KW, OC] is the same convolution transposed
+        w_ohwi = t_w.data[0].transpose(2, 0, 1)[..., None] if op.kind == "DEPTHWISE_CONV_2D" else t_w.data
+        weights = pack_gemm_weights(w_ohwi, tile)
+        folded = bias + (-in_zp) * w_ohwi.reshape(oc, -1).astype(np.int64).sum(axis=1)
         qp = requant_params(folded, mults, shifts, -(-oc // tile) * tile)
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w * g.in_c
     else:

@@ -77,19 +77,14 @@ AK_INLINE int8_t ak_requant(int32_t acc, const int32_t *qp, int32_t out_zp, int3
 }
 
 /* ---------------------------------------------------------------- GEMM micro-kernel */
-/* acc[p][t] += sum_k row_p[k] * w_t[k] over k4 steps of 4; weights packed [k4][T] words (4 int8 of one
+/* acc[p][t] = sum_k row_p[k] * w_t[k] over k4 steps of 4; weights packed [k4][T] words (4 int8 of one
  * output channel each). SMLAD of SXTB16(x) with SXTB16(w) pairs k0*k0+k2*k2, the ROR 8 forms k1, k3: both
  * sides use the same pairing, so neither needs reordering. Zero points are folded into the bias. */
 #define AK_MAC2(acc, xl, xh, wl, wh) acc = ak_smlad(xh, wh, ak_smlad(xl, wl, acc))
 
 AK_INLINE void ak_gemm_tile(const int8_t *r0, const int8_t *r1, const int32_t *pw, int32_t k4, int32_t *acc,
                             const int T, const int P, const int U) {
-  int32_t c00 = acc[0], c01 = acc[1], c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-  if (T == 4) c02 = acc[2], c03 = acc[3];
-  if (P == 2) {
-    c10 = acc[T], c11 = acc[T + 1];
-    if (T == 4) c12 = acc[T + 2], c13 = acc[T + 3];
-  }
+  int32_t c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
 #define AK_STEP                                                          \
   do {                                                                   \
     int32_t x0 = ak_read32(r0), x0l = ak_sxtb16(x0), x0h = ak_sxtb16_ror8(x0); \
@@ -155,36 +150,44 @@ typedef struct {
   const ak_geom g = {in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l, \
                      in_zp, out_zp, act_lo, act_hi}
 
-/* The GEMM row of output pixel `pix`: the input pixel itself (1x1, depth a multiple of 4) or its im2col copy
- * (padding taps = the input zero point, which the folded offset turns into 0; depth padded with zeros). */
-AK_INLINE const int8_t *ak_row(const ak_geom *g, const int8_t *in, int32_t pix, int8_t *col, int32_t k_pad,
-                               int direct) {
-  int32_t oy = pix / g->out_w, ox = pix - oy * g->out_w;
+/* Byte copy / fill for the im2col rows: inline (no library calls for the few bytes of a kernel row), words first. */
+AK_INLINE void ak_copy(int8_t *dst, const int8_t *src, int32_t n) {
+  for (; n >= 4; n -= 4, dst += 4, src += 4) memcpy(dst, src, 4);
+  for (; n > 0; n--) *dst++ = *src++;
+}
+
+AK_INLINE void ak_fill(int8_t *dst, int8_t value, int32_t n) {
+  for (; n > 0; n--) *dst++ = value;
+}
+
+/* The GEMM row of the output pixel (oy, ox): the input pixel itself (1x1, depth a multiple of 4) or its im2col
+ * copy (padding taps = the input zero point, which the folded offset turns into 0; depth padded with zeros). */
+/* (no loop-to-memset/memcpy rewriting: the runs are a few bytes, a library call costs more than the loop) */
+static __attribute__((optimize("no-tree-loop-distribute-patterns"))) int8_t *ak_im2col(const ak_geom *g, const int8_t *in, int32_t oy, int32_t ox, int8_t *col, int32_t k_pad) {
   int32_t iy0 = oy * g->s_h - g->pad_t, ix0 = ox * g->s_w - g->pad_l;
-  if (direct) return in + ((int32_t)iy0 * g->in_w + ix0) * g->in_c;
+  int32_t c = g->in_c, run = g->k_w * c;
+  int8_t zp = (int8_t)g->in_zp;
+  /* valid kx range [kx0, kx1) of this pixel (taps inside the input row) */
+  int32_t kx0 = 0, kx1 = g->k_w;
+  while (kx0 < kx1 && ix0 + kx0 * g->d_w < 0) kx0++;
+  while (kx1 > kx0 && ix0 + (kx1 - 1) * g->d_w >= g->in_w) kx1--;
   int8_t *dst = col;
-  int32_t run = g->k_w * g->in_c;
-  for (int32_t ky = 0; ky < g->k_h; ky++) {
+  for (int32_t ky = 0; ky < g->k_h; ky++, dst += run) {
     int32_t iy = iy0 + ky * g->d_h;
     if (iy < 0 || iy >= g->in_h) {
-      memset(dst, (int8_t)g->in_zp, (size_t)run);
-    } else if (g->d_w == 1 && ix0 >= 0 && ix0 + g->k_w <= g->in_w) {
-      const int8_t *src = in + (iy * g->in_w + ix0) * g->in_c;
-      int32_t n = 0;
-      for (; n + 4 <= run; n += 4) memcpy(dst + n, src + n, 4);
-      for (; n < run; n++) dst[n] = src[n];
-    } else {
-      for (int32_t kx = 0; kx < g->k_w; kx++) {
-        int32_t ix = ix0 + kx * g->d_w;
-        if (ix < 0 || ix >= g->in_w)
-          memset(dst + kx * g->in_c, (int8_t)g->in_zp, (size_t)g->in_c);
-        else
-          memcpy(dst + kx * g->in_c, in + (iy * g->in_w + ix) * g->in_c, (size_t)g->in_c);
-      }
+      ak_fill(dst, zp, run);
+      continue;
     }
-    dst += run;
+    ak_fill(dst, zp, kx0 * c);
+    const int8_t *src = in + (iy * g->in_w + ix0) * c;
+    if (g->d_w == 1) {
+      ak_copy(dst + kx0 * c, src + kx0 * c, (kx1 - kx0) * c);
+    } else {
+      for (int32_t kx = kx0; kx < kx1; kx++) ak_copy(dst + kx * c, src + kx * g->d_w * c, c);
+    }
+    ak_fill(dst + kx1 * c, zp, (g->k_w - kx1) * c);
   }
-  for (int32_t k = g->k_h * run; k < k_pad; k++) col[k] = 0;
+  ak_fill(dst, 0, k_pad - g->k_h * run);
   return col;
 }
 
@@ -207,18 +210,31 @@ AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, c
   int32_t col_words = direct ? 1 : 2 * k4;  /* two im2col rows, word aligned */
   int32_t col32[col_words];
   int8_t *col0 = (int8_t *)col32, *col1 = col0 + k_pad;
+  int32_t oy = 0, ox = 0;  /* of pixel `pix` */
   for (int32_t pix = 0; pix < pixels; pix += P) {
     int pair = P == 2 && pix + 1 < pixels;
-    const int8_t *r0 = ak_row(g, in, pix, col0, k_pad, direct);
-    const int8_t *r1 = pair ? ak_row(g, in, pix + 1, col1, k_pad, direct) : r0;
+    int32_t oy1 = oy, ox1 = ox + 1;
+    if (ox1 == g->out_w) oy1++, ox1 = 0;
+    const int8_t *r0, *r1;
+    if (direct) {
+      r0 = in + ((oy * g->s_h) * g->in_w + ox * g->s_w) * g->in_c;
+      r1 = in + ((oy1 * g->s_h) * g->in_w + ox1 * g->s_w) * g->in_c;
+    } else {
+      r0 = ak_im2col(g, in, oy, ox, col0, k_pad);
+      r1 = pair ? ak_im2col(g, in, oy1, ox1, col1, k_pad) : r0;
+    }
     const int32_t *pw = (const int32_t *)(const void *)w;
     for (int32_t tile = 0; tile < oc_tiles; tile++) {
       int32_t oc = tile * T;
-      int32_t acc[8] = {0};
+      int32_t acc[8];
       (pair ? tile2 : tile1)(r0, r1, pw, k4, acc);
       ak_store(g, out + pix * g->out_c, acc, qp, oc, T);
       if (pair) ak_store(g, out + (pix + 1) * g->out_c, acc + T, qp, oc, T);
       pw += k4 * T;
+    }
+    oy = oy1, ox = ox1;
+    if (P == 2) {
+      if (++ox == g->out_w) oy++, ox = 0;
     }
   }
   return 0;
