@@ -20,7 +20,7 @@ class TvmAotRuntime(TvmRuntimeBase):
     def generate(self, model: Any, src_dir: Path, board: Any, **options: Any) -> GeneratedModel:
         from armlprof.runtime.tvm.emit import write_aot
 
-        program = self._program(model)
+        program = self._program(model, board, options)
         src_dir = Path(src_dir)
         write_aot(program, src_dir)
         return self._generated(model, program, src_dir, program.workspace_bytes)

@@ -26,7 +26,17 @@ class TvmRuntimeBase(Runtime):
 
         return tvm_version()
 
-    def _program(self, model: Any):
+    def _program(self, model: Any, board: Any = None, options: dict[str, Any] | None = None):
+        """Options: schedule = "default" | "tuned" | "te"; tune = trials (tunes operators without records on
+        `board`, then uses the records); optimization / extra_flags = the build flags the records are for."""
+        options = dict(options or {})
+        unknown = set(options) - {"schedule", "tune", "choices", "optimization", "extra_flags"}
+        if unknown:
+            raise ArmlprofError(f"unknown {self.name} option(s) {', '.join(sorted(unknown))}; "
+                                "known: schedule, tune, optimization, extra_flags")
+        schedule = options.get("schedule", "default")
+        if schedule not in ("default", "tuned", "te"):
+            raise ArmlprofError(f"{self.name}: schedule={schedule!r} is not one of default, tuned, te")
         reason = self.unavailable_reason()
         if reason:
             raise ArmlprofError(reason)
@@ -35,7 +45,17 @@ class TvmRuntimeBase(Runtime):
                                 "(use --runtime handwritten for builtin:dense)")
         from armlprof.runtime.tvm.compiler import compile_model
 
-        return compile_model(Path(model.path), model.sha256)
+        choices = options.get("choices")
+        tune = int(options.get("tune", 0) or 0)
+        if choices is None and (tune or schedule == "tuned"):
+            if board is None:
+                raise ArmlprofError(f"{self.name}: tuned schedules need a board (tuning records are per board)")
+            from armlprof.runtime.tvm import tuning
+
+            choices = tuning.tune(model, board, tune, optimization=options.get("optimization"),
+                                  extra_flags=tuple(options.get("extra_flags", ())))
+        return compile_model(Path(model.path), model.sha256, schedule="te" if schedule == "te" else "default",
+                             choices=choices)
 
     def _generated(self, model: Any, program, src_dir: Path, workspace_bytes: int | None, **notes) -> GeneratedModel:
         write_model_header(src_dir, self.name, model.input_bytes, model.output_bytes)

@@ -19,11 +19,16 @@ import numpy as np
 
 from armlprof.cache import cache_root
 from armlprof.runtime.tvm import codegen, planner
+from armlprof.runtime.tvm import kernels as kernels_mod
 from armlprof.runtime.tvm.importer import Graph, import_tflite
 from armlprof.runtime.tvm.ops import Kernel, build_copy, build_kernel
 
 # Bump when generated code or Program layout changes (invalidates the cache).
-CODEGEN_VERSION = "3"
+CODEGEN_VERSION = "4"
+
+# Operator schedules: "default" = the DSP micro-kernels with each operator's default variant (tuned records override
+# it per operator signature); "te" = the plain TE loops (no scheduling), kept as the baseline.
+SCHEDULES = ("default", "te")
 
 
 @dataclass
@@ -49,6 +54,8 @@ class Step:
     function: str  # C symbol of the TVM-generated packed function
     args: list[int]  # entry ids: activation inputs, constants, output last
     macs: int = 0
+    schedule: str = "te"  # micro-kernel variant, or "te"
+    signature: str = ""  # operator signature the tuning records are keyed by ("" for TE operators)
 
 
 @dataclass
@@ -67,6 +74,7 @@ class Program:
     distinct_functions: int
     compile_seconds: float
     stats: dict = field(default_factory=dict)
+    c_sources: list[str] = field(default_factory=list)  # support C files from runtime/tvm/c the operators call
 
     @property
     def constant_bytes(self) -> int:
@@ -97,7 +105,19 @@ def _alias_reshapes(graph: Graph) -> tuple[dict[int, int], list[tuple[int, int]]
     return {t: find(t) for t in range(len(graph.tensors))}, copies
 
 
-def build_program(path: Path, sha256: str) -> Program:
+def _build_operator(graph: Graph, op, schedule: str, choices: dict[str, str]) -> Kernel:
+    """The scheduled micro-kernel operator when one covers `op`, else the TE loops."""
+    if schedule != "te":
+        sched = kernels_mod.plan(graph, op)
+        if sched is not None:
+            kernel = kernels_mod.build(graph, op, sched, choices.get(sched.signature))
+            if kernel is not None:
+                return kernel
+    return build_kernel(graph, op)
+
+
+def build_program(path: Path, sha256: str, schedule: str = "default", choices: dict[str, str] | None = None
+                  ) -> Program:
     t0 = time.perf_counter()
     graph = import_tflite(path)
     alias, copies = _alias_reshapes(graph)
@@ -110,7 +130,7 @@ def build_program(path: Path, sha256: str) -> Program:
                     kernels.append(build_copy(graph, src, dst))
                     pending_copies.remove((src, dst))
             continue
-        kernels.append(build_kernel(graph, op))
+        kernels.append(_build_operator(graph, op, schedule, choices or {}))
     lowered = codegen.lower_kernels(kernels)
 
     entries: list[Entry] = []
@@ -136,7 +156,8 @@ def build_program(path: Path, sha256: str) -> Program:
                                  "constant", arr))
             args.append(len(entries) - 1)
         args.append(activation_entry(k.output))
-        steps.append(Step(f"{k.kind.lower()}_{i}", k.kind, lowered.function_of[i], args, k.macs))
+        steps.append(Step(f"{k.kind.lower()}_{i}", k.kind, lowered.function_of[i], args, k.macs,
+                          k.attrs.get("schedule", "te"), k.attrs.get("signature", "")))
 
     sizes = {e.id: e.nbytes for e in entries if e.kind != "constant"}
     io_steps = [([a for a in s.args if entries[a].kind != "constant"][:-1], s.args[-1]) for s in steps]
@@ -148,7 +169,8 @@ def build_program(path: Path, sha256: str) -> Program:
         planner.lifetimes(io_steps, acts | {in_e, out_e}, sizes, pinned))
     return Program(sha256, codegen.tvm_version(), lowered.source, entries, steps, in_e, out_e, offsets, workspace,
                    storage_of, storage_bytes, lowered.distinct_functions, time.perf_counter() - t0,
-                   {"macs": sum(s.macs for s in steps), "operators": graph.operator_names})
+                   {"macs": sum(s.macs for s in steps), "operators": graph.operator_names, "schedule": schedule},
+                   list(kernels_mod.KERNEL_SOURCES) if any(s.signature for s in steps) else [])
 
 
 def cache_dir() -> Path:
@@ -157,18 +179,25 @@ def cache_dir() -> Path:
     return d
 
 
-def compile_model(path: Path, sha256: str | None = None, *, use_cache: bool = True) -> Program:
-    """The Program for a .tflite model, from the cache when TVM already compiled it."""
+def compile_model(path: Path, sha256: str | None = None, *, use_cache: bool = True, schedule: str = "default",
+                  choices: dict[str, str] | None = None) -> Program:
+    """The Program for a .tflite model, from the cache when TVM already compiled it.
+
+    `choices` maps operator signatures to micro-kernel variants (tuning records); others get their default."""
     path = Path(path)
     sha256 = sha256 or hashlib.sha256(path.read_bytes()).hexdigest()
-    key = hashlib.sha256(f"{sha256}|{codegen.tvm_version()}|{CODEGEN_VERSION}".encode()).hexdigest()[:24]
+    picked = ",".join(f"{k}={v}" for k, v in sorted((choices or {}).items()))
+    kernels_version = kernels_mod.fingerprint() if schedule != "te" else ""
+    key = hashlib.sha256(f"{sha256}|{codegen.tvm_version()}|{CODEGEN_VERSION}|{schedule}|{picked}|{kernels_version}"
+                         .encode()
+                         ).hexdigest()[:24]
     cached = cache_dir() / f"{key}.pkl"
     if use_cache and cached.is_file():
         try:
             return pickle.loads(cached.read_bytes())
         except Exception:  # a truncated or stale cache file: rebuild it
             cached.unlink(missing_ok=True)
-    program = build_program(path, sha256)
+    program = build_program(path, sha256, schedule, choices)
     tmp = cached.with_suffix(f".tmp{os.getpid()}")
     tmp.write_bytes(pickle.dumps(program))
     tmp.replace(cached)

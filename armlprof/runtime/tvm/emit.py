@@ -33,6 +33,8 @@ def const_symbol(e: Entry) -> str:
 def write_common(program: Program, src_dir: Path) -> list[Path]:
     src_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(C_DIR / "armlprof_tvm.h", src_dir / "armlprof_tvm.h")
+    for name in getattr(program, "c_sources", []):  # the micro-kernel library the scheduled operators call
+        shutil.copyfile(C_DIR / name, src_dir / name)
     (src_dir / "model_ops.c").write_text(program.operator_source)
     consts = [e for e in program.entries if e.kind == "constant"]
     decls = [f"extern const {_CTYPE[e.dtype]} {const_symbol(e)}[{e.data.size}];" for e in consts]
@@ -52,6 +54,20 @@ def write_common(program: Program, src_dir: Path) -> list[Path]:
 def _function_decls(program: Program) -> str:
     names = sorted({s.function for s in program.steps})
     return "\n".join(f"int32_t {n}(void *self, void *args, int32_t num_args, void *result);" for n in names)
+
+
+# Per-operator cycles (benchmark and tuning builds only, -DARMLPROF_LAYER_CYCLES): DWT CYCCNT around each call into
+# a global array the host reads from the emulated memory after the run.
+LAYER_CYCLES_SYMBOL = "armlprof_layer_cycles"
+LAYER_CYCLES_DECL = """#ifdef ARMLPROF_LAYER_CYCLES
+volatile uint32_t armlprof_layer_cycles[{steps}];
+static uint32_t armlprof_layer_t0;
+#define ARMLPROF_LAYER_START() (armlprof_layer_t0 = *(volatile uint32_t *)0xE0001004u)
+#define ARMLPROF_LAYER_END(i) (armlprof_layer_cycles[i] = *(volatile uint32_t *)0xE0001004u - armlprof_layer_t0)
+#else
+#define ARMLPROF_LAYER_START() ((void)0)
+#define ARMLPROF_LAYER_END(i) ((void)0)
+#endif"""
 
 
 def write_aot(program: Program, src_dir: Path) -> None:
@@ -92,10 +108,12 @@ def write_aot(program: Program, src_dir: Path) -> None:
     for i, s in enumerate(program.steps):
         w(f"static const TVMFFIAny args_{i}[{len(s.args)}] = {{{', '.join(arg(a) for a in s.args)}}};")
     w("\n/* The generated entry function (TVM's tvmgen_default___tvm_main__). */")
+    w(LAYER_CYCLES_DECL.format(steps=len(program.steps)))
     w("static int32_t tvmgen_default___tvm_main__(void) {")
     for i, s in enumerate(program.steps):
         call = f"{s.function}(NULL, (void *)args_{i}, {len(s.args)}, NULL)"
-        w(f"  if ({call} != 0) return -{i + 1};  /* {s.name} */")
+        w(f"  ARMLPROF_LAYER_START();\n  if ({call} != 0) return -{i + 1};  /* {s.name} */\n"
+          f"  ARMLPROF_LAYER_END({i});")
     w("  return 0;\n}\n")
     w("int model_init(void) {")
     for eid, off in sorted(program.workspace_offsets.items(), key=lambda x: x[1]):

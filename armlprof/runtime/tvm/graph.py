@@ -22,7 +22,7 @@ class TvmGraphRuntime(TvmRuntimeBase):
     def generate(self, model: Any, src_dir: Path, board: Any, **options: Any) -> GeneratedModel:
         from armlprof.runtime.tvm.emit import write_graph
 
-        program = self._program(model)
+        program = self._program(model, board, options)
         src_dir = Path(src_dir)
         text = write_graph(program, src_dir)
         storage = sum(program.storage_bytes)

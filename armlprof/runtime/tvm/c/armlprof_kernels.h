@@ -1,0 +1,38 @@
+/* armlprof int8 micro-kernels for Cortex-M4 (DSP extension), called by TVM-generated operators through
+ * T.call_extern. NHWC activations; convolution / fully-connected weights pre-packed offline by
+ * armlprof/runtime/tvm/kernels.py into the order the inner loop reads; per-channel requantization constants
+ * (bias with the input offset folded in, multiplier, shift) interleaved in one int32 array.
+ *
+ * Arithmetic is TFLite's, bit for bit: int32 accumulation, MultiplyByQuantizedMultiplier with double rounding
+ * (SaturatingRoundingDoublingHighMul then RoundingDivideByPOT), output offset, activation clamp.
+ * With __ARM_FEATURE_DSP the inner loops use SXTB16 / SXTAB16 / SMLAD / SMLABB (arm_acle.h); otherwise a portable
+ * C version of the same instructions runs (host tests), giving identical results.
+ *
+ * The prototypes match the declarations TVM's C codegen writes for the call_extern calls (non-const pointers,
+ * int32_t scalars); each variant is its own function so the linker keeps only the ones a model uses. */
+#ifndef ARMLPROF_KERNELS_H
+#define ARMLPROF_KERNELS_H
+#include <stdint.h>
+
+#define ARMLPROF_CONV_ARGS                                                                                \
+  int8_t *in, int8_t *w, int32_t *qp, int8_t *out, int32_t in_h, int32_t in_w, int32_t in_c, int32_t out_h, \
+      int32_t out_w, int32_t out_c, int32_t k_h, int32_t k_w, int32_t s_h, int32_t s_w, int32_t d_h,         \
+      int32_t d_w, int32_t pad_t, int32_t pad_l, int32_t in_zp, int32_t out_zp, int32_t act_lo, int32_t act_hi
+
+/* Convolution / fully connected as a GEMM (im2col per pixel tile unless the input rows are already the
+ * GEMM rows): tile of P output pixels x T output channels; U = 2 unrolls the 4-deep inner step twice. */
+int32_t armlprof_conv_s8_t2p1u1(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv_s8_t2p2u1(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv_s8_t4p1u1(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv_s8_t4p2u1(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv_s8_t2p1u2(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv_s8_t2p2u2(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv_s8_t4p1u2(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv_s8_t4p2u2(ARMLPROF_CONV_ARGS);
+
+/* Depthwise convolution, depth multiplier 1, weights in TFLite's [1, kh, kw, C] order: 4 channels per step
+ * (P = 1) or 4 channels x 2 neighbouring output pixels sharing each weight load (P = 2). */
+int32_t armlprof_dwconv_s8_p1(ARMLPROF_CONV_ARGS);
+int32_t armlprof_dwconv_s8_p2(ARMLPROF_CONV_ARGS);
+
+#endif

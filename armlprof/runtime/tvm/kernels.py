@@ -1,0 +1,205 @@
+"""Cortex-M4 DSP schedules: CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED as TIR that calls armlprof's int8
+micro-kernel library (c/armlprof_kernels.c) through `T.call_extern`.
+
+Why a hand-written micro-kernel library and not TE schedules: TVM 0.27's C target has no tensorize intrinsics for
+the M4's SIMD instructions and its generated loops keep every index computation; the micro-kernel is the part a
+tensorize would insert (as microTVM's `cortex_m7` / CMSIS-NN strategies did), and the choice around it (tile over
+output channels T, over output pixels P, unroll U, im2col or direct rows, depthwise pixel pairing) is the schedule.
+
+What is decided offline, here, from the .tflite: weights packed into the order the inner loop reads them
+(`[OC/T][K/4][T]` words, K = KH*KW*IC padded to a multiple of 4, OC padded to a multiple of T, all zero-filled),
+the input zero point folded into the bias (sum_k (x+off)*w = sum_k x*w + off*sum_k w; im2col pads with the input
+zero point so padding taps still contribute 0), and per-channel (bias, multiplier, left shift, right shift)
+interleaved in one int32 array. Both arrays stay `const` (flash). Bit-exact with TFLM's reference kernels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from armlprof.runtime.tvm import fixedpoint as fp
+from armlprof.runtime.tvm.importer import Graph, Operator
+from armlprof.runtime.tvm.ops import Kernel, _padding, conv_multipliers, fc_multipliers
+
+KERNEL_SOURCES = ("armlprof_kernels.c", "armlprof_kernels.h")
+SCHEDULED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
+# The schedule space per operator class; the first entry of each is the default (best hand schedule without
+# measurements: 2 pixels x 2 channels keeps the inner loop's 14 live values in registers).
+GEMM_VARIANTS = ("t2p2u2", "t2p2u1", "t4p1u2", "t4p2u1", "t4p2u2", "t2p1u2", "t4p1u1", "t2p1u1")
+DW_VARIANTS = ("p2", "p1")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """A convolution as the C kernels see it (FULLY_CONNECTED: batches x 1 pixels, 1x1 kernel)."""
+
+    in_h: int
+    in_w: int
+    in_c: int
+    out_h: int
+    out_w: int
+    out_c: int
+    k_h: int = 1
+    k_w: int = 1
+    s_h: int = 1
+    s_w: int = 1
+    d_h: int = 1
+    d_w: int = 1
+    pad_t: int = 0
+    pad_l: int = 0
+
+    def as_args(self) -> list[int]:
+        return list(vars(self).values())
+
+
+@dataclass
+class Scheduled:
+    """What `plan` decides for one operator before TVM sees it."""
+
+    kind: str
+    family: str  # "gemm" | "dw"
+    geometry: Geometry
+    signature: str  # what the tuning records are keyed by (shapes and attributes, not the weights)
+    variants: tuple[str, ...]
+
+
+def fingerprint() -> str:
+    """Changes whenever this module or the micro-kernel C changes (part of the Program cache key)."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve()
+    h = hashlib.sha256(here.read_bytes())
+    for name in KERNEL_SOURCES:
+        h.update((here.parent / "c" / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def variants_for(family: str) -> tuple[str, ...]:
+    return GEMM_VARIANTS if family == "gemm" else DW_VARIANTS
+
+
+def c_function(family: str, variant: str) -> str:
+    if variant not in variants_for(family):
+        raise ValueError(f"unknown {family} variant {variant!r}")
+    return f"armlprof_conv_s8_{variant}" if family == "gemm" else f"armlprof_dwconv_s8_{variant}"
+
+
+def _signature(kind: str, family: str, geometry: Geometry, extra: dict) -> str:
+    text = json.dumps({"kind": kind, "family": family, **vars(geometry), **extra}, sort_keys=True)
+    return f"{kind.lower()}_{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def plan(graph: Graph, op: Operator) -> Scheduled | None:
+    """The schedule family of `op`, or None when the micro-kernels do not cover it (the TE loops run then)."""
+    if op.kind not in SCHEDULED_OPERATORS:
+        return None
+    t_in, t_w, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+    if t_w.data is None or t_w.dtype != "int8":
+        return None
+    if op.kind == "FULLY_CONNECTED":
+        if np.any(t_w.zero_point != 0):
+            return None  # TFLM's FC applies a weight offset; the micro-kernels assume symmetric weights
+        units, depth = t_w.shape
+        batches = int(np.prod(t_in.shape)) // depth
+        geom = Geometry(batches, 1, depth, batches, 1, units)
+        return Scheduled(op.kind, "gemm", geom, _signature(op.kind, "gemm", geom, {}), GEMM_VARIANTS)
+    o = op.options
+    n, h, w, c = t_in.shape
+    _, oh, ow, oc = t_out.shape
+    _, kh, kw, _ = t_w.shape
+    if n != 1:
+        return None
+    pad_t = _padding(o["padding"], o["stride_h"], o["dilation_h"], h, kh, oh)
+    pad_l = _padding(o["padding"], o["stride_w"], o["dilation_w"], w, kw, ow)
+    geom = Geometry(h, w, c, oh, ow, oc, kh, kw, o["stride_h"], o["stride_w"], o["dilation_h"], o["dilation_w"],
+                    pad_t, pad_l)
+    if op.kind == "DEPTHWISE_CONV_2D":
+        if c == 1:  # one input channel (micro_speech's first layer): a CONV_2D with the weights transposed
+            return Scheduled(op.kind, "gemm", geom, _signature(op.kind, "gemm", geom, {}), GEMM_VARIANTS)
+        if oc != c:
+            return None  # depth multiplier > 1 on several channels: TE loop
+        return Scheduled(op.kind, "dw", geom, _signature(op.kind, "dw", geom, {}), DW_VARIANTS)
+    return Scheduled(op.kind, "gemm", geom, _signature(op.kind, "gemm", geom, {}), GEMM_VARIANTS)
+
+
+def _tile_of(variant: str) -> int:
+    return int(variant[1])
+
+
+def pack_gemm_weights(weights: np.ndarray, tile: int) -> np.ndarray:
+    """[OC, ...] int8 -> the micro-kernel's order [OC/T][K/4][T][4] (zero padded), flattened."""
+    oc = weights.shape[0]
+    mat = weights.reshape(oc, -1).astype(np.int8)
+    k = mat.shape[1]
+    k_pad, oc_pad = -(-k // 4) * 4, -(-oc // tile) * tile
+    padded = np.zeros((oc_pad, k_pad), dtype=np.int8)
+    padded[:oc, :k] = mat
+    return np.ascontiguousarray(padded.reshape(oc_pad // tile, tile, k_pad // 4, 4).transpose(0, 2, 1, 3)).ravel()
+
+
+def requant_params(bias: np.ndarray, mults: np.ndarray, shifts: np.ndarray, rows: int) -> np.ndarray:
+    """Per channel (bias, multiplier, left shift, right shift), zero rows up to `rows` channels."""
+    qp = np.zeros((rows, 4), dtype=np.int64)
+    n = len(bias)
+    qp[:n, 0] = bias
+    qp[:n, 1] = mults
+    qp[:n, 2] = np.maximum(shifts, 0)
+    qp[:n, 3] = np.maximum(-shifts, 0)
+    return qp.astype(np.int32)
+
+
+def _extern_func(function: str, in_shape: tuple[int, ...], const_shapes: list[tuple[int, ...]],
+                 out_shape: tuple[int, ...], const_dtypes: list[str], scalars: list[int]):
+    from tvm import te, tirx
+
+    inp = te.placeholder(in_shape, "int8", name="input")
+    consts = [te.placeholder(s, d, name=n) for s, d, n in zip(const_shapes, const_dtypes, ("weights", "qparams"),
+                                                               strict=True)]
+    out = te.extern(out_shape, [inp, *consts], lambda ins, outs: tirx.call_extern(
+        "int32", function, *(b.data for b in ins), outs[0].data, *(tirx.const(int(v), "int32") for v in scalars)),
+        dtype="int8", name="out")
+    return te.create_prim_func([inp, *consts, out])
+
+
+def build(graph: Graph, op: Operator, sched: Scheduled, variant: str | None = None) -> Kernel | None:
+    """The Kernel (call_extern PrimFunc + packed constants) for `op` with one schedule `variant`; None when the
+    folded bias would not fit int32 (the TE loop runs then)."""
+    variant = variant or sched.variants[0]
+    function = c_function(sched.family, variant)
+    t_in, t_w, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+    t_b = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    g = sched.geometry
+    oc = g.out_c
+    bias = t_b.data.astype(np.int64) if t_b is not None else np.zeros(oc, dtype=np.int64)
+    in_zp, out_zp = int(t_in.zero_point[0]), int(t_out.zero_point[0])
+    activation = op.options.get("activation", "NONE")
+    lo, hi = fp.activation_range(activation, float(t_out.scale[0]), out_zp)
+    if op.kind == "FULLY_CONNECTED":
+        mults, shifts = fc_multipliers(t_in, t_w, t_out, oc)
+    else:
+        mults, shifts = conv_multipliers(t_in, t_w, t_out, oc)
+    if sched.family == "gemm":
+        tile = _tile_of(variant)
+        # [OC, KH, KW, IC]; a one-channel depthwise [1, KH, KW, OC] is the same convolution transposed
+        w_ohwi = t_w.data[0].transpose(2, 0, 1)[..., None] if op.kind == "DEPTHWISE_CONV_2D" else t_w.data
+        weights = pack_gemm_weights(w_ohwi, tile)
+        folded = bias + (-in_zp) * w_ohwi.reshape(oc, -1).astype(np.int64).sum(axis=1)
+        qp = requant_params(folded, mults, shifts, -(-oc // tile) * tile)
+        macs = g.out_h * g.out_w * oc * g.k_h * g.k_w * g.in_c
+    else:
+        weights = np.ascontiguousarray(t_w.data.astype(np.int8)).ravel()
+        qp = requant_params(bias, mults, shifts, oc)
+        macs = g.out_h * g.out_w * oc * g.k_h * g.k_w
+    if np.abs(qp[:, 0].astype(np.int64)).max(initial=0) >= 1 << 31:
+        return None
+    scalars = [*g.as_args(), in_zp, out_zp, lo, hi]
+    in_shape = tuple(t_in.shape) if op.kind != "FULLY_CONNECTED" else (g.in_h, g.in_c)
+    out_shape = tuple(t_out.shape) if op.kind != "FULLY_CONNECTED" else (g.out_h, g.out_c)
+    func = _extern_func(function, in_shape, [weights.shape, qp.shape], out_shape, ["int8", "int32"], scalars)
+    return Kernel(op.kind, func, [op.inputs[0]], [("weights", weights), ("qparams", qp)], op.outputs[0], macs,
+                  {"schedule": variant, "signature": sched.signature, "family": sched.family})
