@@ -376,8 +376,12 @@ def print_tables(tables: Sequence[Table], console: Any = None, preamble: Sequenc
         rt = RichTable(title=Text(t.title, style="bold"), title_justify="left", box=box.SIMPLE_HEAD,
                        pad_edge=False)
         for i, h in enumerate(t.header):
-            label = i < t.label_columns  # figures never wrap mid-number; long labels fold
-            rt.add_column(h, justify="left" if label else "right", overflow="fold", no_wrap=not label)
+            label = i < t.label_columns
+            # Units on a second header line keep columns narrow (fits 80 columns); cells never wrap, as a figure
+            # split over two lines reads as two figures.
+            widest = max((len(row[i].marked) for row in t.rows), default=0)
+            rt.add_column(h if label else h.replace(" ", "\n", 1), justify="left" if label else "right",
+                          no_wrap=True, min_width=widest)
         for i, row in enumerate(t.rows):
             cells = []
             for c in row:
