@@ -224,7 +224,8 @@ def _measure_cell(cell: _Cell, runtime: Any, target: Target, pending: list[str])
                                                      progress=step, timeout_s=options.timeout_s)
                 values = result.values()
             elif metric == "init":
-                with task(cell.root, cell.prefix, init_runs, prefix=f"{cell.prefix} ") as step:
+                with task(cell.root, cell.prefix, init_runs, f"{cell.prefix} init: {init_runs} boots",
+                          prefix=f"{cell.prefix} ") as step:
                     values = measure_init(target, image, cell.model, runs=init_runs, seed=options.seed,
                                           progress=step, timeout_s=options.timeout_s).values()
             else:
