@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "armlprof.cli.runtimes",
     "armlprof.cli.models",
     "armlprof.cli.get",
+    "armlprof.cli.completion",
 ]
 
 
