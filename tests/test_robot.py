@@ -57,6 +57,14 @@ def test_robot_skips_without_tflm(tmp_path):
     assert "runtime tflm unavailable here: TFLM not found" in (tmp_path / "output.xml").read_text()
 
 
+def test_robot_skips_a_serial_target_without_a_port(tmp_path):
+    proc = _robot(tmp_path, "TARGET:serial")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "5 tests, 0 passed, 0 failed, 5 skipped" in proc.stdout
+    assert "target serial unavailable here: the serial target needs the board's port" in (
+        tmp_path / "output.xml").read_text()
+
+
 def test_robot_bad_board_is_one_clear_line(tmp_path):
     proc = _robot(tmp_path, "BOARD:uno")
     assert proc.returncode != 0

@@ -87,11 +87,13 @@ class ClientWatcher:
     def __init__(self, pty: PtyConsole, on_open: Callable[[], None]) -> None:
         self.pty, self.on_open = pty, on_open
         self._stop = threading.Event()
+        # The state now, before the caller shows the port's path: a client that opens it at once is an open.
+        self._connected = pty.client_connected()
         self._thread = threading.Thread(target=self._watch, name="pty-client-watcher", daemon=True)
         self._thread.start()
 
     def _watch(self) -> None:
-        connected = self.pty.client_connected()
+        connected = self._connected
         while not self._stop.wait(POLL_INTERVAL_S):
             now = self.pty.client_connected()
             if now and not connected:
