@@ -141,11 +141,6 @@ def not_ok_cell(record: Mapping[str, Any]) -> Cell:
     return Cell("n/a" if record["status"] == "unavailable" else "failed", ok=False, reason=reason)
 
 
-def not_ok_text(record: Mapping[str, Any]) -> str:
-    reason = str(record.get("reason") or "no reason recorded")
-    return reason if record["status"] == "unavailable" else f"failed: {reason}"
-
-
 @dataclass(frozen=True)
 class _Labels:
     """How to name rows and columns. Boards have their own default flags, so a row shows only the flags that set it
@@ -574,10 +569,6 @@ def chart(metric: str, records: Sequence[Mapping[str, Any]], fmt: str = "png") -
                              [(g, impl) in by_cell for g in groups]))
     return bar_chart(f"{info.title} {info.arrow}", f"{info.unit} ({info.better})", groups, series,
                      _chart_formatter(metric), fmt)
-
-
-def chart_png(metric: str, records: Sequence[Mapping[str, Any]]) -> bytes | None:
-    return chart(metric, records, "png")
 
 
 def write_charts(charts: Mapping[str, tuple[bytes | None, bytes | None]], out_dir: Path) -> list[Path]:
