@@ -112,7 +112,7 @@ def load_model(spec: str) -> Model:
         return load_model(str(modelgen.builtin_model_path(spec.removeprefix("builtin:"))))
     path = Path(spec)
     if not path.is_file():
-        raise ArmlprofError(f"model not found: {spec} (give a .tflite file or builtin:dense)")
+        raise ArmlprofError(f"model not found: {spec} (give a .tflite file, or builtin:NAME; see armlprof models)")
     try:
         in_bytes, out_bytes = _tflite_io_bytes(path)
         ops = tflite_operators(path)

@@ -44,17 +44,29 @@ class Progress:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
+                ProgressColumn,
                 SpinnerColumn,
                 TextColumn,
                 TimeElapsedColumn,
                 TimeRemainingColumn,
             )
             from rich.progress import Progress as RichProgress
+            from rich.text import Text
+
+            class IfTotal(ProgressColumn):
+                """A column shown only for tasks with a known total (a bar); spinners show just the elapsed time."""
+
+                def __init__(self, column: ProgressColumn) -> None:
+                    super().__init__()
+                    self.column = column
+
+                def render(self, task: Any) -> Any:
+                    return self.column.render(task) if task.total is not None else Text("")
 
             self._rich = RichProgress(
-                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
-                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                console=Console(file=self.stream), transient=True)
+                SpinnerColumn(), TextColumn("{task.description}", markup=False),  # "[cell]" is not markup
+                IfTotal(BarColumn(bar_width=24)), IfTotal(MofNCompleteColumn()), TimeElapsedColumn(),
+                IfTotal(TimeRemainingColumn()), console=Console(file=self.stream), transient=True)
 
     # ---- the API a caller needs
     def __call__(self, text: str) -> None:

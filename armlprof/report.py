@@ -141,11 +141,6 @@ def not_ok_cell(record: Mapping[str, Any]) -> Cell:
     return Cell("n/a" if record["status"] == "unavailable" else "failed", ok=False, reason=reason)
 
 
-def not_ok_text(record: Mapping[str, Any]) -> str:
-    reason = str(record.get("reason") or "no reason recorded")
-    return reason if record["status"] == "unavailable" else f"failed: {reason}"
-
-
 @dataclass(frozen=True)
 class _Labels:
     """How to name rows and columns. Boards have their own default flags, so a row shows only the flags that set it
@@ -376,8 +371,12 @@ def print_tables(tables: Sequence[Table], console: Any = None, preamble: Sequenc
         rt = RichTable(title=Text(t.title, style="bold"), title_justify="left", box=box.SIMPLE_HEAD,
                        pad_edge=False)
         for i, h in enumerate(t.header):
-            label = i < t.label_columns  # figures never wrap mid-number; long labels fold
-            rt.add_column(h, justify="left" if label else "right", overflow="fold", no_wrap=not label)
+            label = i < t.label_columns
+            # Units on a second header line keep columns narrow (fits 80 columns); cells never wrap, as a figure
+            # split over two lines reads as two figures.
+            widest = max((len(row[i].marked) for row in t.rows), default=0)
+            rt.add_column(h if label else h.replace(" ", "\n", 1), justify="left" if label else "right",
+                          no_wrap=True, min_width=widest)
         for i, row in enumerate(t.rows):
             cells = []
             for c in row:
@@ -570,10 +569,6 @@ def chart(metric: str, records: Sequence[Mapping[str, Any]], fmt: str = "png") -
                              [(g, impl) in by_cell for g in groups]))
     return bar_chart(f"{info.title} {info.arrow}", f"{info.unit} ({info.better})", groups, series,
                      _chart_formatter(metric), fmt)
-
-
-def chart_png(metric: str, records: Sequence[Mapping[str, Any]]) -> bytes | None:
-    return chart(metric, records, "png")
 
 
 def write_charts(charts: Mapping[str, tuple[bytes | None, bytes | None]], out_dir: Path) -> list[Path]:

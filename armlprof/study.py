@@ -105,6 +105,7 @@ class _Cell:
         self.root = progress  # a Progress gets spinners and bars (armlprof.progress.task), a callback lines
         self.progress = lambda message: progress(f"{prefix} {message}")
         self.written: list[dict[str, Any]] = []
+        self._last_reason: tuple[str, str | None] | None = None
 
     def key(self, metric: str) -> dict[str, Any]:
         return {"model_sha256": self.model.sha256, "runtime": self.runtime_name, "board": self.board.name,
@@ -123,6 +124,9 @@ class _Cell:
         self.store.append(record)
         self.written.append(record)
         shown = reason if status != "ok" else ", ".join(f"{k}={_short(v)}" for k, v in (values or {}).items())
+        if status != "ok" and (status, reason) == self._last_reason:
+            shown = "the same reason"  # e.g. a missing runtime: its long reason once per cell, not per figure
+        self._last_reason = (status, reason)
         self.progress(f"{metric}: {status}: {shown}")
         return record
 
@@ -240,7 +244,8 @@ def _measure_cell(cell: _Cell, runtime: Any, target: Target, pending: list[str])
                                                      progress=step, timeout_s=options.timeout_s)
                 values = result.values()
             elif metric == "init":
-                with task(cell.root, cell.prefix, init_runs, prefix=f"{cell.prefix} ") as step:
+                with task(cell.root, cell.prefix, init_runs, f"{cell.prefix} init: {init_runs} boots",
+                          prefix=f"{cell.prefix} ") as step:
                     values = measure_init(target, image, cell.model, runs=init_runs, seed=options.seed,
                                           progress=step, timeout_s=options.timeout_s).values()
             else:

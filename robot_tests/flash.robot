@@ -2,6 +2,8 @@
 Documentation     Flash: the inference sketch's size from its ELF, total and beyond the empty sketch.
 Resource          armlprof.resource
 Suite Setup       Prepare Model    ${MODEL}    ${RUNTIME}
+Suite Teardown    Close Targets
+Test Tags         figure:flash
 
 *** Test Cases ***
 Flash Is Total Minus Empty Sketch

@@ -2,6 +2,8 @@
 Documentation     Inference time: N timed inferences (interrupts disabled around each), outputs checked by CRC.
 Resource          armlprof.resource
 Suite Setup       Prepare Model    ${MODEL}    ${RUNTIME}
+Suite Teardown    Close Targets
+Test Tags         figure:inference
 
 *** Test Cases ***
 Inference Is Timed

@@ -2,6 +2,8 @@
 Documentation     Initialization time: one timed construction of the model per boot.
 Resource          armlprof.resource
 Suite Setup       Prepare Model    ${MODEL}    ${RUNTIME}
+Suite Teardown    Close Targets
+Test Tags         figure:init
 
 *** Test Cases ***
 Initialization Is Timed

@@ -3,6 +3,8 @@ Documentation     Unused RAM: bisection of malloc(N) held while the model initia
 ...               step (N over the console), with sanity checks before and after.
 Resource          armlprof.resource
 Suite Setup       Prepare Model    ${MODEL}    ${RUNTIME}
+Suite Teardown    Close Targets
+Test Tags         figure:ram
 
 *** Test Cases ***
 Probe Answers Over The Console
@@ -21,4 +23,6 @@ Largest Allocation Agrees With The Memory Watch
     ${free}=    Find Largest Allocation
     Should Be True    ${free} > 0
     ${estimate}=    Memory Watch Estimate
-    Run Keyword If    $estimate is not None    Should Be True    abs(${free} - ${estimate}) <= 64
+    IF    $estimate is not None
+        Should Be True    abs(${free} - ${estimate}) <= 64
+    END

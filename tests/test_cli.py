@@ -173,3 +173,21 @@ def test_get_tflm_clones_and_checks_out_a_ref(tflm_env, capsys, monkeypatch):
     assert (folder / "library.properties").is_file()
     assert main(["get", "tflm", "--dir", str(tflm_env / "clone2"), "--ref", "no-such-ref", "-q"]) == 2
     assert "git checkout no-such-ref failed" in capsys.readouterr().err
+
+
+def test_bash_completion_from_the_parser(tmp_path, capsys):
+    assert main(["completion", "bash"]) == 0
+    script = tmp_path / "armlprof.bash"
+    script.write_text(capsys.readouterr().out)
+
+    def complete(*words: str) -> list[str]:
+        array = " ".join(f"'{w}'" for w in words)
+        proc = subprocess.run(["bash", "-c", f'source {script}; COMP_WORDS=(armlprof {array}); '
+                               f'COMP_CWORD={len(words)}; _armlprof; echo "${{COMPREPLY[@]}}"'],
+                              capture_output=True, text=True, check=True)
+        return proc.stdout.split()
+
+    assert complete("pro") == ["profile"]
+    assert complete("profile", "--board", "") == ["nano33ble", "spresense"]
+    assert complete("report", "--format", "") == ["table", "md", "json", "csv", "html"]
+    assert "--wait-for-client" in complete("run", "--w")

@@ -60,6 +60,12 @@ class _Run:
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
+            time.sleep(0.2)
+            while not self.queue.empty():
+                self.lines.append(self.queue.get())
+
+    def __repr__(self) -> str:
+        return f"armlprof run (exit {self.proc.poll()}), stderr: {self.lines}"
 
 
 def test_wait_for_client_boots_on_open_and_reboots_on_reopen() -> None:
@@ -72,13 +78,14 @@ def test_wait_for_client_boots_on_open_and_reboots_on_reopen() -> None:
             assert port.readline() == b"echo ready\r\n"
             port.write(b"pty\n")
             assert port.readline() == b"echo: PTY\r\n"
-        time.sleep(0.3)  # closed for a moment (a terminal restarted; a DTR reset pulse is 100 ms)
+        time.sleep(1.0)  # closed for a moment (a terminal restarted), long enough to be seen under load
         with serial.Serial(path, 115200, timeout=10) as port:  # opening again: DTR resets the board
             assert port.readline() == b"echo ready\r\n"
         run.wait_for("the port was opened: rebooting")
     finally:
-        assert run.close() == 0
-    assert "Traceback" not in "\n".join(run.lines)
+        code = run.close()
+    assert code == 0, run
+    assert "Traceback" not in "\n".join(run.lines), run
 
 
 def test_port_stays_open_after_the_firmware_ends_until_ctrl_c() -> None:
@@ -90,12 +97,12 @@ def test_port_stays_open_after_the_firmware_ends_until_ctrl_c() -> None:
             run.wait_for("the firmware ended; the port stays open")
             assert run.proc.poll() is None
             port.write(b"x")  # the port still works: no EIO for the client
-        time.sleep(0.3)
+        time.sleep(1.0)
         with serial.Serial(path, 115200, timeout=10) as port:
             assert port.readline() == b"hello from armlprof\r\n"  # reopened: booted again
     finally:
         code = run.close()
-    assert code == 7  # the firmware's exit code, after Ctrl-C
+    assert code == 7, run  # the firmware's exit code, after Ctrl-C
     run.wait_for("armlprof: stopped", timeout_s=2)
 
 
@@ -104,3 +111,14 @@ def test_wait_for_client_needs_uart_pty(capsys) -> None:
 
     assert main(["run", str(_elf("emu_hello")), "--board", "nano33ble", "--wait-for-client"]) == 2
     assert "add --uart-pty" in capsys.readouterr().err
+
+
+def test_run_json_keeps_stdout_pure_json(capfd) -> None:
+    import json
+
+    from armlprof.cli import main
+
+    assert main(["run", str(_elf("emu_hello")), "--board", "nano33ble", "--json"]) == 7
+    out, err = capfd.readouterr()
+    assert json.loads(out)["stop_reason"] == "exit"  # nothing but the JSON on stdout
+    assert "hello from armlprof" in err

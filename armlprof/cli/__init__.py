@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "armlprof.cli.runtimes",
     "armlprof.cli.models",
     "armlprof.cli.get",
+    "armlprof.cli.completion",
 ]
 
 

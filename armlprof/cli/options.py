@@ -190,6 +190,6 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         if (action.default not in (None, False, argparse.SUPPRESS) and "default" not in text
-                and action.option_strings and not isinstance(action.default, bool)):
+                and action.option_strings and action.nargs != 0):  # flags (-q, --json) take no value
             text += " (default: %(default)s)"
         return text

@@ -47,7 +47,7 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
                        epilog="examples:\n  armlprof profile --model builtin:micro_speech --runtime tvm-aot "
                               "--board nano33ble --quick\n  armlprof profile --model my_model.tflite --runtime tflm "
                               "--board spresense --format json > cell.json")
-    p.add_argument("--model", required=True, help="a .tflite file, or builtin:dense|micro_speech|person_detect")
+    p.add_argument("--model", required=True, help="an int8 .tflite file, or builtin:NAME (armlprof models lists them)")
     p.add_argument("--runtime", required=True, help=f"runtime ({', '.join(runtime_names())})")
     add_board_arguments(p)
     add_measurement_arguments(p)

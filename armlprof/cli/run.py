@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -21,7 +22,7 @@ from armlprof.emulator.emulator import Emulator
 DEFAULT_LIMIT_S = 60  # a run with no console attached that neither exits nor idles by then is hung
 # From a client opening the pty to the boot: a real board's reset-to-sketch time, and it lets the client finish
 # opening (pyserial flushes its input buffer at the end of open(), which would eat the first line).
-BOOT_DELAY_S = 0.2
+BOOT_DELAY_S = 0.5
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +67,7 @@ def _run_pty(args: argparse.Namespace, board: Any, emu: Emulator) -> int:
 
     path = emu.attach_pty(hold_slave=False)
     opened = threading.Event()  # a client opened the port: (re)boot
+    quit_ = threading.Event()  # Ctrl-C
     running = threading.Event()
 
     def on_open() -> None:
@@ -73,15 +75,28 @@ def _run_pty(args: argparse.Namespace, board: Any, emu: Emulator) -> int:
         if running.is_set():
             emu.stop()
 
+    def on_sigint(_signum: int, _frame: Any) -> None:
+        # Not KeyboardInterrupt: raised inside an emulator hook it would surface as a ctypes traceback.
+        quit_.set()
+        emu.stop()
+
+    def wait_for_open() -> bool:
+        """Until a client opens the port (True) or Ctrl-C (False)."""
+        while not opened.wait(0.1):
+            if quit_.is_set():
+                return False
+        return not quit_.is_set()
+
     watcher = ClientWatcher(emu.pty, on_open)
+    previous_handler = signal.signal(signal.SIGINT, on_sigint)
     print(f"console on pseudo-terminal {path}", file=sys.stderr, flush=True)
     status = 0
     try:
         if args.wait_for_client:
             print("waiting for a client to open the port (boots then)", file=sys.stderr, flush=True)
-            while not opened.wait(0.2):  # a timed wait, so Ctrl-C is seen
-                pass
-        while True:
+            if not wait_for_open():
+                return status
+        while not quit_.is_set():
             if opened.is_set():
                 time.sleep(BOOT_DELAY_S)
             opened.clear()
@@ -90,6 +105,8 @@ def _run_pty(args: argparse.Namespace, board: Any, emu: Emulator) -> int:
             running.set()
             result = emu.run()
             running.clear()
+            if quit_.is_set():
+                break
             if opened.is_set():
                 print("the port was opened: rebooting (as DTR resets a board)", file=sys.stderr, flush=True)
                 continue
@@ -97,14 +114,13 @@ def _run_pty(args: argparse.Namespace, board: Any, emu: Emulator) -> int:
             status = _exit_status(result)
             print("the firmware ended; the port stays open (reopen it to reboot, Ctrl-C to quit)", file=sys.stderr,
                   flush=True)
-            while not opened.wait(0.2):
-                pass
+            if not wait_for_open():
+                break
             print("the port was opened: rebooting (as DTR resets a board)", file=sys.stderr, flush=True)
-    except KeyboardInterrupt:
-        emu.stop()
-        print("armlprof: stopped", file=sys.stderr)
         return status
     finally:
+        signal.signal(signal.SIGINT, previous_handler)
+        print("armlprof: stopped", file=sys.stderr, flush=True)
         watcher.close()
         emu.pty.close()
 

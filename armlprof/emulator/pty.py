@@ -31,12 +31,13 @@ class PtyConsole:
         if not hold_slave:
             os.close(self._slave_fd)
             self._slave_fd = -1
-        self._poll = select.poll()
-        self._poll.register(self.master_fd, select.POLLIN | select.POLLHUP)
-
     def client_connected(self) -> bool:
         """Whether some process has the port open (always True while armlprof holds the slave itself)."""
-        return self.hold_slave or not any(ev & select.POLLHUP for _, ev in self._poll.poll(0))
+        if self.hold_slave:
+            return True
+        poll = select.poll()  # one per call: a poll object must not be polled from two threads at once
+        poll.register(self.master_fd, select.POLLHUP)
+        return not any(ev & select.POLLHUP for _, ev in poll.poll(0))
 
     def wait_for_client(self, timeout_s: float | None = None) -> bool:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
@@ -86,11 +87,13 @@ class ClientWatcher:
     def __init__(self, pty: PtyConsole, on_open: Callable[[], None]) -> None:
         self.pty, self.on_open = pty, on_open
         self._stop = threading.Event()
+        # The state now, before the caller shows the port's path: a client that opens it at once is an open.
+        self._connected = pty.client_connected()
         self._thread = threading.Thread(target=self._watch, name="pty-client-watcher", daemon=True)
         self._thread.start()
 
     def _watch(self) -> None:
-        connected = self.pty.client_connected()
+        connected = self._connected
         while not self._stop.wait(POLL_INTERVAL_S):
             now = self.pty.client_connected()
             if now and not connected:
