@@ -1,0 +1,156 @@
+"""Issue 9: one test per item of the list (interrupts, concurrency, options, unwritable paths, serial, smaller items).
+The long ones have their own files: test_reliability_sigint.py, test_reliability_concurrency.py,
+test_reliability_cache.py, test_fuzz.py."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from armlprof.board import load_board
+from armlprof.cli import main
+from armlprof.model import load_model
+from armlprof.results import ResultStore, make_record
+from armlprof.runtime import get_runtime
+from armlprof.sketch import prepare_measurement_sketch
+
+
+# ---------------------------------------------------------------- 2. concurrency
+def test_generation_never_touches_another_runs_staging_folder(tmp_path):
+    """Two runs of one cell used one `src.new`: the second deleted the first's half-generated sources."""
+    model, runtime, board = load_model("builtin:dense"), get_runtime("handwritten"), load_board("nano33ble")
+    first = prepare_measurement_sketch(model, runtime, board, tmp_path)
+    in_progress = first.sketch_dir.parent / "src.new" / "model.c"  # what a concurrent run is writing right now
+    in_progress.parent.mkdir()
+    in_progress.write_text("/* being written */\n")
+    second = prepare_measurement_sketch(model, runtime, board, tmp_path)
+    assert in_progress.read_text() == "/* being written */\n"
+    assert second.sketch_dir == first.sketch_dir and (second.sketch_dir / "src" / "model.h").is_file()
+    assert not [p for p in first.sketch_dir.parent.glob("src.new.*")]  # its own staging folder is gone
+
+
+def _append_many(path: str, writer: int, count: int) -> None:
+    store = ResultStore(path)
+    for i in range(count):
+        store.append(make_record(model=f"m{writer}", model_sha256="0" * 64, runtime="handwritten", board="nano33ble",
+                                 target="emulator", metric="flash", status="ok", values={"flash_bytes": i},
+                                 reason=None, flags=[str(writer), str(i)], clock_hz=64_000_000))
+
+
+def test_several_processes_append_to_one_results_file(tmp_path):
+    path = tmp_path / "results.jsonl"
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        pool.starmap(_append_many, [(str(path), w, 150) for w in range(3)])
+    lines = path.read_text().splitlines()
+    assert len(lines) == 450 and all(json.loads(line)["schema"] == 1 for line in lines)
+    assert len(ResultStore(path).records()) == 450
+
+
+# ---------------------------------------------------------------- 7. validated options, 8. unwritable paths
+PROFILE = ["profile", "--model", "builtin:dense", "--runtime", "handwritten", "--board", "nano33ble"]
+
+
+@pytest.mark.parametrize(("extra", "complaint"), [
+    (["--init-runs", "-1"], "argument --init-runs: -1 is out of range"),
+    (["--runs", "-3"], "argument --runs: -3 is out of range"),
+    (["--runs", "0"], "argument --runs: 0 is out of range"),
+    (["--seed", "-1"], "argument --seed: -1 is out of range"),
+    (["--timeout", "0"], "argument --timeout: 0 must be more than 0 seconds"),
+    (["--optimization", "-O9"], "argument --optimization: '-O9' is not an optimization level"),
+    (["--measure", "flash,,ram"], "argument --measure: 'flash,,ram' has an empty name"),
+    (["--port", "/dev/ttyACM0"], "--port only apply to --target serial"),
+    (["--reset", "none", "--prebuilt"], "--reset, --prebuilt only apply to --target serial"),
+])
+def test_bad_option_is_one_line_and_measures_nothing(extra, complaint, tmp_path, capsys):
+    results = tmp_path / "r.jsonl"
+    code = main([*PROFILE, "--results", str(results), *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and complaint in err[-1], err
+    assert not results.exists() or not results.read_text()
+
+
+def test_optimization_accepts_the_readme_form(tmp_path, capsys):
+    from armlprof.cli.options import optimization_flag
+
+    assert [optimization_flag(v) for v in ("-O2", "O2", "2", "-Os", "fast")] == ["-O2", "-O2", "-O2", "-Os", "-Ofast"]
+    from armlprof.cli import _join_dash_values
+
+    assert _join_dash_values(["build", "x", "--optimization", "-O2", "--flag", "-DX=1"]) == \
+        ["build", "x", "--optimization=-O2", "--flag=-DX=1"]
+
+
+@pytest.mark.parametrize("max_cycles", ["0", "-10"])
+def test_run_max_cycles_must_be_positive(max_cycles, capsys):
+    assert main(["run", "x.elf", "--board", "nano33ble", "--max-cycles", max_cycles]) == 2
+    assert "argument --max-cycles" in capsys.readouterr().err
+
+
+def test_study_checks_every_name_before_the_first_cell(tmp_path, capsys):
+    results = tmp_path / "r.jsonl"
+    assert main(["study", "--models", "builtin:dense", "--runtimes", "tvm-aot,,bogus", "--boards", "nano33ble",
+                 "--results", str(results)]) == 2
+    assert "has an empty name" in capsys.readouterr().err
+    assert main(["study", "--models", "builtin:dense", "--runtimes", "handwritten,bogus", "--boards", "nano33ble",
+                 "--results", str(results)]) == 2
+    assert "unknown runtime(s) 'bogus'" in capsys.readouterr().err
+    assert main(["study", "--models", "builtin:dense", "--runtimes", "handwritten", "--boards", "nano33ble,nope",
+                 "--results", str(results)]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert main(["study", "--models", "builtin:dense", str(tmp_path / "missing.tflite"), "--runtimes", "handwritten",
+                 "--boards", "nano33ble", "--results", str(results)]) == 2
+    assert "model not found" in capsys.readouterr().err
+    assert not results.exists() or not results.read_text()  # no cell ran
+
+
+@pytest.mark.parametrize("where", ["/proc/nope/x.jsonl", "{tmp}/dir.jsonl"])
+def test_unwritable_results_path_fails_before_measuring(where, tmp_path, capsys):
+    target = Path(where.format(tmp=tmp_path))
+    if "{tmp}" in where:
+        target.mkdir()
+    assert main([*PROFILE, "--results", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("armlprof: error:") and str(target) in err
+    assert "flash: ok" not in err  # nothing measured, so nothing lost
+
+
+def test_unwritable_cache_is_one_line(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "cachefile"
+    blocker.write_text("")
+    monkeypatch.setenv("ARMLPROF_CACHE", str(blocker))
+    assert main([*PROFILE, "--results", str(tmp_path / "r.jsonl")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"armlprof: error: armlprof cache {blocker}")
+
+
+# ---------------------------------------------------------------- the one error path
+def test_unexpected_exception_is_one_line_unless_debug(monkeypatch, capsys):
+    from armlprof.cli import build_parser
+
+    def broken(args):
+        raise ZeroDivisionError("boom")
+
+    parser = build_parser()
+    monkeypatch.setattr("armlprof.cli.build_parser", lambda: _Fixed(parser, broken))
+    assert main(["boards"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "internal error: ZeroDivisionError: boom" in err[0] and "please report" in err[0]
+    assert main(["boards", "--debug"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "please report" in err.strip().splitlines()[-1]
+
+
+class _Fixed:
+    """A parser whose every command runs `handler`."""
+
+    def __init__(self, parser, handler):
+        self.parser, self.handler = parser, handler
+
+    def parse_args(self, argv):
+        args = self.parser.parse_args(argv)
+        args.handler = self.handler
+        return args
+
+    def print_help(self):
+        self.parser.print_help()
