@@ -154,3 +154,100 @@ class _Fixed:
 
     def print_help(self):
         self.parser.print_help()
+
+
+# ---------------------------------------------------------------- 5. the reference interpreter's arena
+def test_reference_runs_a_small_weight_large_activation_model(tmp_path):
+    pytest.importorskip("tflite_micro")
+    from tflite_micro.python.tflite_micro import runtime
+
+    from armlprof import modelgen
+    from armlprof.protocol import input_from_seed
+
+    shape = (1, 64, 64, 16)  # 64 KiB of input, no weights: the file is ~1 KiB
+    b = modelgen._Builder(5, modelgen._calibration_inputs(shape, 5, count=2))
+    b.input(shape)
+    b.maxpool("pool1", 2)
+    b.maxpool("pool2", 2)
+    b.avgpool("pool3", 16)
+    b.reshape("flat", (1, 16))
+    path = tmp_path / "wide.tflite"
+    path.write_bytes(b.serialize("activation-heavy"))
+    with pytest.raises(RuntimeError):  # tflite-micro's default arena (10x the file) cannot hold it
+        runtime.Interpreter.from_file(str(path))
+    model = load_model(str(path))
+    output = model.reference(input_from_seed(7, model.input_bytes))
+    assert len(output) == 16 and model._arena_bytes >= 64 * 1024
+
+
+# ---------------------------------------------------------------- 6. serial target
+def _pty() -> tuple[int, str]:
+    import os
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    return master, os.ttyname(slave)
+
+
+def test_serial_dtr_reset_on_a_pty_is_one_line():
+    pytest.importorskip("serial")
+    from armlprof.target import Image, TargetError
+    from armlprof.target.serial import SerialTarget
+
+    _, port = _pty()
+    target = SerialTarget(port=port, reset="dtr", prebuilt=True)
+    try:
+        with pytest.raises(TargetError, match="cannot toggle DTR on .*pass --reset none"):
+            target.run(Image(load_board("nano33ble"), None), "seed=7", timeout_s=2)
+    finally:
+        target.close()
+
+
+def test_serial_ready_wait_follows_the_timeout():
+    pytest.importorskip("serial")
+    import time
+
+    from armlprof.target import Image
+    from armlprof.target.serial import SerialTarget
+
+    _, port = _pty()  # nobody answers
+    target = SerialTarget(port=port, reset="none", prebuilt=True)
+    started = time.monotonic()
+    try:
+        outcome = target.run(Image(load_board("nano33ble"), None), "seed=7", timeout_s=1.5)
+    finally:
+        target.close()
+    assert time.monotonic() - started < 10  # not the fixed 30 s
+    assert outcome.stop.reason == "timeout" and "within 1.5 s" in outcome.stop.fault
+
+
+class _Scripted:
+    """A target whose every run prints the given console lines (as a noisy serial line might)."""
+
+    deterministic = False
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+
+    def run(self, image, host_line, **kwargs):
+        from armlprof.target.base import RunOutcome, StopInfo
+
+        return RunOutcome(list(self.lines), StopInfo("done"))
+
+
+@pytest.mark.parametrize(("line", "complaint"), [
+    ("@armlprof event=init status=ok cycles=notanumber us=5 crc={crc}", "cycles='notanumber', not a number"),
+    ("@armlprof event=init status=ok cycles=-5 us=5 crc={crc}", "cycles='-5', not a number"),
+    ("@armlprof event=init status=banana cycles=5 us=5 crc={crc}", "init run 1: the sketch printed status='banana'"),
+])
+def test_garbled_protocol_values_are_one_line_failures(line, complaint):
+    from armlprof.measure import MeasurementFailed, expected_crc, measure_init
+    from armlprof.target import Image
+
+    model = load_model("builtin:dense")
+    text = line.format(crc=expected_crc(model, 7))
+    with pytest.raises(MeasurementFailed) as info:
+        measure_init(_Scripted(["@armlprof event=ready", text, "@armlprof event=done"]),
+                     Image(load_board("nano33ble"), None), model, runs=1)
+    assert complaint in str(info.value) and "\n" not in str(info.value)

@@ -140,12 +140,18 @@ class SerialTarget(Target):
         if self.reset == "none":
             return
         if self.reset == "dtr":
+            import serial
+
             port = self._open(image.board)
             port.reset_input_buffer()
             self._buffer.clear()
-            port.dtr = False
-            time.sleep(0.1)
-            port.dtr = True
+            try:
+                port.dtr = False
+                time.sleep(0.1)
+                port.dtr = True
+            except (serial.SerialException, OSError) as exc:  # e.g. a pseudo-terminal has no modem lines
+                raise TargetError(f"cannot toggle DTR on {self.port} ({getattr(exc, 'strerror', None) or exc}); "
+                                  "pass --reset none (the board restarts by itself) or --reset 1200bps") from None
             return
         # 1200-baud touch: the board enters its bootloader; uploading again boots the sketch from reset.
         import serial
@@ -187,6 +193,14 @@ class SerialTarget(Target):
         port.flush()
 
     # ---------------------------------------------------------------- sessions
+    def run(self, image: Image, host_line: str | None, *, timeout_s: float = 600.0,
+            max_cycles: int | None = None, ready_timeout_s: float | None = None, timing: bool = True):
+        """As Target.run, but the wait for the ready line follows the run's timeout (--timeout) instead of a fixed
+        30 s: a slow-booting board gets what the user allows, and a short --timeout is not exceeded."""
+        ready = timeout_s if ready_timeout_s is None else ready_timeout_s
+        return super().run(image, host_line, timeout_s=timeout_s, max_cycles=max_cycles, ready_timeout_s=ready,
+                           timing=timing)
+
     def start(self, image: Image) -> Session:
         self._open(image.board)
         self._reset_board(image)
