@@ -203,7 +203,7 @@ def _parse_depfile(depfile: Path) -> list[Path]:
 def _first_error(stderr: str) -> str:
     lines = stderr.splitlines()
     # ld's own words ("undefined reference to `f'") say more than collect2's "ld returned 1 exit status".
-    for marker in (": error:", ": fatal error:", "undefined reference", "multiple definition", "error"):
+    for marker in ("undefined reference", "multiple definition", ": error:", ": fatal error:", "error"):
         for line in lines:
             if marker in line.lower():
                 return line.strip()

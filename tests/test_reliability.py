@@ -251,3 +251,56 @@ def test_garbled_protocol_values_are_one_line_failures(line, complaint):
         measure_init(_Scripted(["@armlprof event=ready", text, "@armlprof event=done"]),
                      Image(load_board("nano33ble"), None), model, runs=1)
     assert complaint in str(info.value) and "\n" not in str(info.value)
+
+
+# ---------------------------------------------------------------- 9. smaller items
+FIRMWARE = Path(__file__).resolve().parent / "firmware"
+
+
+@pytest.fixture(scope="module")
+def firmware_elf():
+    from armlprof.build import build_sketch
+
+    built: dict[tuple[str, str], Path] = {}
+
+    def get(sketch: str, board: str = "nano33ble") -> Path:
+        if (sketch, board) not in built:
+            built[(sketch, board)] = build_sketch(FIRMWARE / sketch, load_board(board), baseline=False).elf
+        return built[(sketch, board)]
+
+    return get
+
+
+def test_run_json_keeps_console_text_off_stdout(firmware_elf, capsys):
+    assert main(["run", str(firmware_elf("emu_hello")), "--board", "nano33ble", "--json"]) == 7
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["exit_code"] == 7  # the whole of stdout is the JSON document
+    assert "hello from armlprof" in captured.err
+
+
+def test_hang_line_says_where(firmware_elf, capsys):
+    assert main(["run", str(firmware_elf("emu_hang")), "--board", "nano33ble", "--max-cycles", "200000"]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "firmware hung or too slow at 0x" in last and "(setup" in last, last
+
+
+def test_image_linked_for_more_ram_than_the_memory_option_is_refused(firmware_elf, capsys):
+    elf = firmware_elf("emu_hello", "spresense")  # linked for the default 1536 KiB
+    assert main(["run", str(elf), "--board", "spresense", "--memory-kib", "128"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "linked for more RAM than spresense --memory-kib 128 has" in last
+
+
+def test_report_of_dev_null_says_no_records(capsys):
+    assert main(["report", "/dev/null"]) == 2
+    assert "no result records in /dev/null" in capsys.readouterr().err
+
+
+def test_link_error_names_the_undefined_reference(tmp_path):
+    from armlprof.build import CompileError, build_sketch
+
+    sketch = tmp_path / "undef"
+    sketch.mkdir()
+    (sketch / "undef.ino").write_text("int missing(int);\nvoid setup() { missing(1); }\nvoid loop() {}\n")
+    with pytest.raises(CompileError, match="undefined reference to `missing"):
+        build_sketch(sketch, load_board("nano33ble"), baseline=False)

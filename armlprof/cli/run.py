@@ -32,9 +32,11 @@ def run_cli(args: argparse.Namespace) -> int:
     """Exit status: 0 for exit(0) or idle, the firmware's exit code, 1 for fault/collision/limit/timeout."""
     board = load_board(args.board, args.memory_kib)
 
+    console = sys.stderr if args.json else sys.stdout  # with --json, stdout carries only the JSON document
+
     def show(data: bytes) -> None:
-        sys.stdout.write(data.decode("utf-8", "replace"))
-        sys.stdout.flush()
+        console.write(data.decode("utf-8", "replace"))
+        console.flush()
 
     max_cycles = args.max_cycles
     if max_cycles is None and not args.uart_pty:

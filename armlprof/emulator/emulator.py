@@ -119,17 +119,27 @@ class RunResult:
         """One line for a run that did not end normally: what happened, and the fix where there is one."""
         if self.stop_reason == "fault" and self.fault is not None:
             return self.fault.describe()
+        where = self._where()
         if self.stop_reason == "stack_heap_collision":
-            return (f"stack/heap collision: SP reached {self.lowest_sp:#010x}, below the heap break "
+            return (f"stack/heap collision{where}: SP reached {self.lowest_sp:#010x}, below the heap break "
                     f"{self.heap_high_water or 0:#010x}; the sketch needs more RAM than the board has")
         if self.stop_reason == "cycle_limit":
-            return (f"firmware hung or too slow: no exit or idle loop within {self.cycles:,} cycles "
+            return (f"firmware hung or too slow{where}: no exit or idle loop within {self.cycles:,} cycles "
                     f"({self.ms:,.1f} ms at board clock); raise --max-cycles if it is just slow")
         if self.stop_reason == "timeout":
-            return f"firmware hung or too slow: still running after {self.wall_s:.1f} s wall time; raise --timeout"
+            return (f"firmware hung or too slow{where}: still running after {self.wall_s:.1f} s wall time; "
+                    "raise --timeout")
         if self.stop_reason == "exit" and self.exit_code:
             return f"firmware exited with code {self.exit_code}"
         return None
+
+    def _where(self) -> str:
+        """" at PC (function)" where the run stopped, for hangs and collisions (where a fix starts looking)."""
+        pc = self.details.get("pc")
+        if pc is None:
+            return ""
+        function = demangle(self.details.get("function"))
+        return f" at {pc:#010x}" + (f" ({function})" if function else "")
 
     def summary(self) -> str:
         lines = [f"stop reason: {self.stop_reason}" + (f" (exit code {self.exit_code})"
@@ -273,6 +283,17 @@ class Emulator:
             raise ArmlprofError(
                 f"{self.image.path.name}: no valid vector table at {origin:#x} (SP {self.initial_sp:#x}, reset "
                 f"{self.reset_vector:#x}); build the sketch for --board {self.board.name}")
+        # The memory option (e.g. Spresense --memory-kib) shortens RAM; an image linked for more must not run with
+        # its stack or data beyond the end (the whole region is mapped, so nothing else would notice).
+        ram = self.region_at(self.board.ram_origin)
+        ram_end = self.board.ram_origin + self.board.ram_bytes
+        beyond = [seg.address + len(seg.data) for seg in self.image.segments
+                  if ram is not None and ram.contains(seg.address) and seg.address + len(seg.data) > ram_end]
+        if ram is not None and (ram.contains(self.initial_sp - 4) and self.initial_sp > ram_end or beyond):
+            memory = f" --memory-kib {self.board.memory_kib}" if self.board.memory_kib is not None else ""
+            raise ArmlprofError(
+                f"{self.image.path.name}: linked for more RAM than {self.board.name}{memory} has (initial SP "
+                f"{self.initial_sp:#x}, RAM ends at {ram_end:#x}); build and run with the same --memory-kib")
         sym = self.image.symbol
         self.stack_top = sym("__stack_top") or self.initial_sp
         self.heap_start = sym("__heap_start")
@@ -824,7 +845,7 @@ class Emulator:
             cycles=cycles, ms=cycles * 1000.0 / self.clock_hz, lowest_sp=min(s.lowest_sp, self.initial_sp),
             heap_high_water=heap_high, heap_start=self.heap_start, stack_top=self.stack_top,
             console_text=self.console.text.decode("utf-8", "replace"), wall_s=wall_s, timed=self.timed,
-            details={"blocks": len(self._costs)},
+            details={"blocks": len(self._costs), "pc": pc, "function": self.image.function_at(pc)},
         )
 
     def close(self) -> None:
