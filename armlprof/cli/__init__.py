@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -75,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    as_program = argv is None
+    try:
+        return _main(argv)
+    finally:
+        if as_program:  # the command is over: a late Ctrl-C must not turn a finished run into a signal death
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args: argparse.Namespace | None = None
     debug = bool(os.environ.get("ARMLPROF_DEBUG"))
     argv = _join_dash_values(sys.argv[1:] if argv is None else argv)

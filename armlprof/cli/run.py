@@ -49,8 +49,6 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.input:
         emu.write_console(args.input.encode().decode("unicode_escape").encode())
     result = emu.run()
-    if result.stop_reason == "interrupted":
-        raise KeyboardInterrupt
     if args.json:
         print(json.dumps(result.to_dict()))
     else:

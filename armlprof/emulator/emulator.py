@@ -8,10 +8,10 @@ A run ends with one stop reason: exit (semihosting), idle (loop() re-entered wit
 cycle_limit, timeout (wall clock), stack_heap_collision, stopped (stop() from another thread) or interrupted
 (Ctrl-C). Interrupt safety: while a run is in the main thread, SIGINT does not raise inside Unicorn's callbacks
 (where ctypes would swallow it and the run would go on with wrong figures): a watcher thread woken by the signal
-calls uc_emu_stop, the run ends as `interrupted` (never a figure: the target turns it into KeyboardInterrupt), and
-a second Ctrl-C exits at once. Every Python callback catches everything; an error in one stops the run and is
-raised from run(). `run()` can be called again: memory, CPU and
-peripherals are restored from a snapshot while Unicorn's translations and the block costs are kept.
+calls uc_emu_stop, the run ends as `interrupted` and run() raises KeyboardInterrupt (so no caller can take it for
+a figure), and a second Ctrl-C exits at once. Every Python callback catches everything; an error in one stops the
+run and is raised from run(). `run()` can be called again: memory, CPU and peripherals are restored from a
+snapshot while Unicorn's translations and the block costs are kept.
 """
 
 from __future__ import annotations
@@ -768,7 +768,10 @@ class Emulator:
             self.console.rx.extend(pending)
         self._ran = True
         with _SigintGuard(self):
-            return self._run()
+            result = self._run()
+        if result.stop_reason == "interrupted":  # Ctrl-C: what the run measured so far is not a figure
+            raise KeyboardInterrupt
+        return result
 
     def _run(self) -> RunResult:
         s = self._state

@@ -91,8 +91,6 @@ class EmulatorTarget(Target):
         if host_line is not None:
             emulator.write_console(host_line.rstrip("\n") + "\n")
         result = emulator.run()
-        if result.stop_reason == "interrupted":  # Ctrl-C: the run's figures are not figures
-            raise KeyboardInterrupt
         outcome = RunOutcome(lines, _stop_info(result, emulator))
         if host_line is not None and outcome.last("ready") is None:
             outcome.stop.fault = outcome.stop.fault or "the sketch never printed its ready line"

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from armlprof.cache import cache_root
-from armlprof.errors import ArmlprofError
+from armlprof.errors import ArmlprofError, raise_if_interrupted
 from armlprof.runtime.base import GeneratedModel, Runtime, write_model_header
 from armlprof.runtime.tflm import tree as tflm
 
@@ -292,6 +292,7 @@ class HostModel:
             cmd = [compiler.cxx, *compiler.flags, *tflm.TFLM_CXX_FLAGS, *self.library.build_flags(), f"-I{work}",
                    str(work / MODEL_SOURCE), str(work / "main.cpp"), str(self.library.path), "-o", str(staging)]
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            raise_if_interrupted(proc.returncode)
             if proc.returncode != 0:
                 first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr[:300])
                 raise ArmlprofError(f"host build of the generated TFLM model failed: {first.strip()}")
@@ -299,6 +300,7 @@ class HostModel:
 
     def arena_used_bytes(self) -> int:
         proc = subprocess.run([str(self.executable)], capture_output=True, text=True, check=False)
+        raise_if_interrupted(proc.returncode)
         if proc.returncode != 0:
             raise ArmlprofError(f"host TFLM run of {self.model.name} failed: {proc.stderr.strip() or proc.returncode}")
         return int(json.loads(proc.stdout.splitlines()[0])["arena_used_bytes"])
@@ -310,6 +312,7 @@ class HostModel:
             in_path.write_bytes(b"".join(inputs))
             proc = subprocess.run([str(self.executable), str(in_path), str(out_path)], capture_output=True,
                                   text=True, check=False)
+            raise_if_interrupted(proc.returncode)
             if proc.returncode != 0:
                 raise ArmlprofError(f"host TFLM run of {self.model.name} failed: {proc.stderr.strip()}")
             data = out_path.read_bytes()

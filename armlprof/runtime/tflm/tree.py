@@ -29,7 +29,7 @@ from functools import cached_property
 from pathlib import Path
 
 from armlprof.cache import cache_root
-from armlprof.errors import ArmlprofError
+from armlprof.errors import ArmlprofError, raise_if_interrupted
 
 ENV_VAR = "ARMLPROF_TFLM_ROOT"
 ARDUINO_LIBRARY_NAME = "Arduino_TensorFlowLite"
@@ -407,6 +407,7 @@ def _compile_and_archive(tree: TflmTree, compiler: Compiler, sources: Sequence[P
             cmd = [compiler.cc, *base, *TFLM_C_FLAGS] if is_c else [compiler.cxx, *base, *TFLM_CXX_FLAGS]
             proc = subprocess.run([*cmd, "-c", str(src), "-o", str(obj)], capture_output=True, text=True,
                                   check=False)
+            raise_if_interrupted(proc.returncode)  # Ctrl-C is not a build failure
             if proc.returncode != 0:
                 first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:300])
                 raise ArmlprofError(f"TFLM library build failed ({compiler.name}) in {src}: {first.strip()}")
@@ -416,7 +417,7 @@ def _compile_and_archive(tree: TflmTree, compiler: Compiler, sources: Sequence[P
             objects = list(pool.map(compile_one, sources))
         staging = work / "libtflm.a"
         _archive(compiler.ar, staging, objects)
-        tmp_lib = lib.with_suffix(".a.tmp")
+        tmp_lib = lib.with_suffix(f".a.tmp{os.getpid()}")  # unique: another process may build the same library
         shutil.copyfile(staging, tmp_lib)
         os.replace(tmp_lib, lib)  # atomic: a reader sees no half-written archive
     return len(objects)
@@ -424,5 +425,6 @@ def _compile_and_archive(tree: TflmTree, compiler: Compiler, sources: Sequence[P
 
 def _archive(ar: str, lib: Path, objects: Iterable[Path]) -> None:
     proc = subprocess.run([ar, "rcs", str(lib), *map(str, objects)], capture_output=True, text=True, check=False)
+    raise_if_interrupted(proc.returncode)
     if proc.returncode != 0:
         raise ArmlprofError(f"creating {lib.name} failed: {proc.stderr.strip().splitlines()[0]}")
