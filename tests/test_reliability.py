@@ -304,3 +304,20 @@ def test_link_error_names_the_undefined_reference(tmp_path):
     (sketch / "undef.ino").write_text("int missing(int);\nvoid setup() { missing(1); }\nvoid loop() {}\n")
     with pytest.raises(CompileError, match="undefined reference to `missing"):
         build_sketch(sketch, load_board("nano33ble"), baseline=False)
+
+
+@pytest.mark.parametrize("timed", [False, True])
+def test_div_0_trp_traps_a_divide_by_zero(firmware_elf, timed):
+    from armlprof.emulator import Emulator
+
+    emulator = Emulator(load_board("nano33ble"), firmware_elf("emu_div0"), timed=timed, max_cycles=10_000_000)
+    emulator.write_console("n")
+    plain = emulator.run()  # DIV_0_TRP clear: the architecture says the quotient is 0
+    assert plain.stop_reason == "exit" and plain.exit_code == 0 and "quotient=0" in plain.console_text
+    emulator.write_console("t")
+    trapped = emulator.run()
+    assert trapped.stop_reason == "fault" and "divide by zero" in trapped.fault.describe()
+    assert "in setup" in trapped.fault.describe() and "quotient=" not in trapped.console_text
+    emulator.write_console("n")
+    again = emulator.run()  # reset clears CCR: no trap
+    assert again.stop_reason == "exit" and again.cycles == plain.cycles

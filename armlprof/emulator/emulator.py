@@ -82,6 +82,7 @@ _CORE_REG_IDS = [getattr(uca, f"UC_ARM_REG_R{n}") for n in range(13)] + [
 SYS_WRITEC, SYS_WRITE0, SYS_EXIT, SYS_EXIT_EXTENDED = 0x03, 0x04, 0x18, 0x20
 ADP_STOPPED_APPLICATION_EXIT = 0x20026
 EPSR_THUMB = 0x01000000  # EPSR with T set and no IT state
+CCR_DIV_0_TRP = 1 << 4  # SCB->CCR: SDIV/UDIV by zero raise a UsageFault instead of giving 0
 
 
 @dataclass
@@ -338,6 +339,12 @@ class Emulator:
         def write(uc: Uc, offset: int, size: int, value: int, _ud: object) -> None:
             try:
                 model.write(offset, size, value & 0xFFFFFFFF)
+                if model is self.ppb and offset == SystemControlSpace.CCR and value & CCR_DIV_0_TRP \
+                        and not self._div0_hooked:
+                    # Unicorn (QEMU 5) returns 0 for a divide by zero whatever CCR says: trap it ourselves. Hooks
+                    # are added between emu_start calls, so stop here and let run() add them and resume.
+                    self._div0_pending = True
+                    uc.emu_stop()
             except BaseException as exc:  # noqa: BLE001
                 self._callback_failed(exc)
 
@@ -373,6 +380,8 @@ class Emulator:
         s.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
         s.reg_write = ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value
         s.epsr_reg = uca.UC_ARM_REG_EPSR
+        self._div0_hooked = False
+        self._div0_pending = False
         self._miss_cb = native.MISS_FN(self._on_miss)
         s.miss = ctypes.cast(self._miss_cb, ctypes.c_void_p).value
 
@@ -429,6 +438,22 @@ class Emulator:
                     self._native_hook(UC_HOOK_CODE, "armlprof_div_hook", ctypes.addressof(table), a, a)
                 else:
                     self.uc.hook_add(UC_HOOK_CODE, self._py_div_hook, begin=a, end=a)
+
+    def _hook_divides(self) -> None:
+        """CCR.DIV_0_TRP was set: a code hook on every SDIV/UDIV faults on a zero divisor (as the UsageFault
+        DIVBYZERO would), from now on in this emulator (reset clears CCR, and the hook then only reads it)."""
+        self._div0_pending, self._div0_hooked = False, True
+        for address, _rn, rm, _signed in self._find_divides():
+            self.uc.hook_add(UC_HOOK_CODE, self._on_divide, user_data=rm, begin=address, end=address)
+        self.uc.ctl_flush_tb()  # translated blocks predate the hooks
+
+    def _on_divide(self, uc: Uc, address: int, size: int, rm: int) -> None:
+        try:
+            if self.ppb.regs.get(SystemControlSpace.CCR, 0) & CCR_DIV_0_TRP \
+                    and uc.reg_read(uca.UC_ARM_REG_R0 + rm) == 0:
+                self._fault("divide by zero (UsageFault DIVBYZERO: CCR.DIV_0_TRP is set)", None, pc=address)
+        except BaseException as exc:  # noqa: BLE001
+            self._callback_failed(exc)
 
     def _find_divides(self) -> list[tuple[int, int, int, bool]]:
         """SDIV (0xFB9n 0xFdFm) and UDIV (0xFBBn 0xFdFm) at every halfword of the executable segments."""
@@ -814,6 +839,8 @@ class Emulator:
             elif self.timeout_s is not None and time.monotonic() - start >= self.timeout_s:
                 reason = "timeout"
             else:  # Unicorn returned without a stop request (e.g. after a PC write): continue
+                if self._div0_pending:
+                    self._hook_divides()
                 pc = self.uc.reg_read(uca.UC_ARM_REG_PC)
         wall_s = time.monotonic() - start
         return self._result(reason, wall_s)
