@@ -321,3 +321,19 @@ def test_div_0_trp_traps_a_divide_by_zero(firmware_elf, timed):
     emulator.write_console("n")
     again = emulator.run()  # reset clears CCR: no trap
     assert again.stop_reason == "exit" and again.cycles == plain.cycles
+
+
+def test_an_error_caused_by_ctrl_c_is_an_interrupt(monkeypatch, capsys, tmp_path):
+    from armlprof.cli import build_parser
+
+    def wrapped(args):  # as a C++ library reports a signal it caught: its own error type, chained
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("TVMError: interrupted") from exc
+
+    parser = build_parser()
+    monkeypatch.setattr("armlprof.cli.build_parser", lambda: _Fixed(parser, wrapped))
+    results = tmp_path / "r.jsonl"
+    assert main([*PROFILE, "--results", str(results)]) == 130
+    assert capsys.readouterr().err.strip() == f"armlprof: interrupted; results so far are in {results}"
