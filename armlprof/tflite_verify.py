@@ -392,7 +392,8 @@ def _check_shapes(kind: str, what: str, o: dict, inputs: list[TensorInfo | None]
                     fail(f"input channels {x.shape[3]} do not match filter {list(w.shape)}")
             else:
                 channels_out = w.shape[3]
-                if w.shape[0] != 1 or channels_out != x.shape[3] * max(1, o["depth_multiplier"]):
+                # TFLM derives the multiplier from the shapes (converters do not always fill depth_multiplier).
+                if w.shape[0] != 1 or x.shape[3] == 0 or channels_out % x.shape[3]:
                     fail(f"filter {list(w.shape)} does not match input channels {x.shape[3]}")
         expected = [x.shape[0], _out_size(x.shape[1], kernel[0], o["stride_h"], dilation[0], o["padding"]),
                     _out_size(x.shape[2], kernel[1], o["stride_w"], dilation[1], o["padding"]), channels_out]
