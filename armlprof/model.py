@@ -47,6 +47,10 @@ class Model:
     input_bytes: int
     output_bytes: int
     operators: list[str] = field(default_factory=list)
+    activation_bytes: int = 0  # every non-constant tensor, summed: what the reference interpreter's arena holds
+    # The reference interpreter's arena: tflite-micro's default (10x the file size) is too small for models with
+    # small weights and large activations, so it is sized from the model and grown until allocation succeeds.
+    _arena_bytes: int = field(default=0, repr=False)
 
     @cached_property
     def sha256(self) -> str:
@@ -54,11 +58,6 @@ class Model:
             weights, bias = dense_weights()
             return hashlib.sha256(weights.tobytes() + bias.tobytes()).hexdigest()
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
-
-    # The reference interpreter's arena: tflite-micro's default (10x the file size) is too small for models with
-    # small weights and large activations, so it is sized from the model and grown until allocation succeeds.
-    activation_bytes: int = 0
-    _arena_bytes: int = 0
 
     def _first_arena_bytes(self) -> int:
         file_bytes = self.path.stat().st_size if self.path is not None else 0
@@ -128,6 +127,5 @@ def load_model(spec: str) -> Model:
         if tensor.type_name != "int8":
             raise ModelError(f"{path.name}: tensor '{tensor.name}' is {tensor.type_name}, not int8; armlprof needs "
                              "a fully int8 model")
-    model = Model(path.stem, spec, path, info.inputs[0].elements, info.outputs[0].elements, info.operators)
-    model.activation_bytes = info.activation_bytes
-    return model
+    return Model(path.stem, spec, path, info.inputs[0].elements, info.outputs[0].elements, info.operators,
+                 info.activation_bytes)
