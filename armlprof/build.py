@@ -114,10 +114,17 @@ _FUNC_DEF = re.compile(
 _NOT_FUNCTIONS = {"if", "while", "for", "switch", "return", "else", "do"}
 
 
+def _read_sketch_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArmlprofError(f"{path} is not UTF-8 text (byte {exc.start}); save the sketch as UTF-8") from None
+
+
 def preprocess_ino(ino_files: Sequence[Path]) -> str:
     """Arduino's sketch preprocessing: one .cpp with `#include <Arduino.h>`, prototypes for the functions the
     sketch defines (so they can be called before their definition), and #line markers for diagnostics."""
-    parts = [(f, f.read_text()) for f in ino_files]
+    parts = [(f, _read_sketch_text(f)) for f in ino_files]
     code = "\n".join(text for _, text in parts)
     prototypes = []
     for m in _FUNC_DEF.finditer(code):
@@ -196,7 +203,7 @@ def _parse_depfile(depfile: Path) -> list[Path]:
 def _first_error(stderr: str) -> str:
     lines = stderr.splitlines()
     # ld's own words ("undefined reference to `f'") say more than collect2's "ld returned 1 exit status".
-    for marker in (": error:", ": fatal error:", "undefined reference", "multiple definition", "error"):
+    for marker in ("undefined reference", "multiple definition", ": error:", ": fatal error:", "error"):
         for line in lines:
             if marker in line.lower():
                 return line.strip()
@@ -250,7 +257,8 @@ class _Compiler:
                 return hit
             obj = self.work / f"{key}.o"
             depfile = self.work / f"{key}.d"
-            proc = subprocess.run(self.command(job, obj, depfile), capture_output=True, text=True, check=False)
+            proc = subprocess.run(self.command(job, obj, depfile), capture_output=True, text=True, errors="replace",
+                                  check=False)
             raise_if_interrupted(proc.returncode)
             if proc.returncode != 0:
                 raise CompileError(f"compile error: {_first_error(proc.stderr)}", proc.stderr)
@@ -435,7 +443,7 @@ def _link(toolchain: Toolchain, board: Board, objects: list[Path], extra_objects
         f"-Wl,-Map={staging / 'sketch.map'}", "-o", str(elf), *map(str, objects), *map(str, extra_objects),
         "-Wl,--start-group", "-lstdc++", "-lsupc++", "-lc", "-lm", "-lgcc", "-Wl,--end-group",
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
     raise_if_interrupted(proc.returncode)
     if proc.returncode != 0:
         if _OVERFLOW.search(proc.stderr):
@@ -453,7 +461,7 @@ def _raise_too_large(toolchain: Toolchain, board: Board, cmd: list[str], staging
     big = re.sub(r"LENGTH = 0x[0-9a-f]+", "LENGTH = 0x4000000", big)
     big = re.sub(r"__ram_end = 0x[0-9a-f]+", f"__ram_end = {board.ram_origin + 0x4000000:#x}", big)
     (staging / "memory.ld").write_text(big)
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
     raise_if_interrupted(proc.returncode)
     if proc.returncode != 0:
         raise CompileError(f"link error: {_first_error(proc.stderr)}", proc.stderr)

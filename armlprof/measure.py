@@ -65,13 +65,36 @@ class Timing:
         }
 
 
+# The statuses the sketches print (armlprof.protocol); anything else is a garbled line, never a reason to record.
+SKETCH_STATUSES = ("ok", "malloc_failed", "init_failed", "inference_failed", "unstable")
+
+
+def _count(fields: dict[str, str], key: str) -> int:
+    """A non-negative decimal count from a protocol line; a garbled value (serial noise, wrong baud) is one line."""
+    text = fields[key]
+    if not text.isdigit():
+        raise MeasurementFailed(f"the sketch printed {key}={text[:40]!r}, not a number; check the serial "
+                                "connection (cable, baud rate) and rerun")
+    return int(text)
+
+
+def _status(record: Record, what: str = "") -> str:
+    status = str(record.get("status"))
+    if status not in SKETCH_STATUSES:
+        prefix = f"{what}: " if what else ""
+        raise MeasurementFailed(f"{prefix}the sketch printed status={status[:40]!r}, which it never prints "
+                                f"(expected one of {', '.join(SKETCH_STATUSES)}); check the serial connection and "
+                                "that the board runs armlprof's sketch")
+    return status
+
+
 def _elapsed(fields: dict[str, str], clock_hz: int) -> tuple[int, float, str]:
     """(cycles, ms, source) of one timed section from a protocol record's fields."""
     if "cycles" in fields:
-        cycles = int(fields["cycles"])
+        cycles = _count(fields, "cycles")
         return cycles, cycles * 1000.0 / clock_hz, "dwt"
     if "us" in fields:
-        us = int(fields["us"])
+        us = _count(fields, "us")
         return round(us * clock_hz / 1_000_000), us / 1000.0, "micros"
     raise MeasurementFailed("the sketch printed no elapsed time (cycles= or us=); rebuild it from sketches/")
 
@@ -155,7 +178,7 @@ class RamProbe:
         if why is None:
             if record is None:
                 why = "the sketch printed no '@armlprof event=ram' line"
-            elif record.get("status") != "ok":
+            elif _status(record, f"ram trial alloc={alloc_bytes}") != "ok":
                 why = str(record.get("status"))
             elif record.get("crc") != self.expected:
                 why = f"wrong output (crc {record.get('crc')}, reference {self.expected})"
@@ -231,7 +254,7 @@ def _checked_record(outcome: RunOutcome, event: str, expected_crc_hex: str, what
     if record is None:
         why = _outcome_problem(outcome) or "no output"
         raise MeasurementFailed(f"{what}: no '@armlprof event={event}' line ({why})")
-    if record.get("status") != "ok":
+    if _status(record, what) != "ok":
         raise MeasurementFailed(f"{what}: {record.get('status')}")
     if record.get("crc") != expected_crc_hex:
         raise MeasurementFailed(f"{what}: wrong output (crc {record.get('crc')}, reference {expected_crc_hex})")

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from armlprof.errors import ArmlprofError
+from armlprof.errors import ArmlprofError, ModelError
+from armlprof.tflite_verify import verify_tflite
 
 # The hand-written int8 dense test model (runtime `handwritten`): y = requant(W x + b), no TVM/TFLM needed.
 DENSE_IN = 64
@@ -46,6 +47,10 @@ class Model:
     input_bytes: int
     output_bytes: int
     operators: list[str] = field(default_factory=list)
+    activation_bytes: int = 0  # every non-constant tensor, summed: what the reference interpreter's arena holds
+    # The reference interpreter's arena: tflite-micro's default (10x the file size) is too small for models with
+    # small weights and large activations, so it is sized from the model and grown until allocation succeeds.
+    _arena_bytes: int = field(default=0, repr=False)
 
     @cached_property
     def sha256(self) -> str:
@@ -54,11 +59,25 @@ class Model:
             return hashlib.sha256(weights.tobytes() + bias.tobytes()).hexdigest()
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
+    def _first_arena_bytes(self) -> int:
+        file_bytes = self.path.stat().st_size if self.path is not None else 0
+        return max(10 * file_bytes, 2 * self.activation_bytes + 64 * 1024)
+
     @cached_property
     def _interpreter(self):
         from tflite_micro.python.tflite_micro import runtime
 
-        return runtime.Interpreter.from_file(str(self.path))
+        arena = self._arena_bytes or self._first_arena_bytes()
+        while True:
+            try:
+                interpreter = runtime.Interpreter.from_file(str(self.path), arena_size=arena)
+                self._arena_bytes = arena
+                return interpreter
+            except RuntimeError as exc:
+                if "allocate" not in str(exc).lower() or arena >= MAX_REFERENCE_ARENA_BYTES:
+                    raise ModelError(f"{self.name}: tflite-micro cannot run the model ({' '.join(str(exc).split())});"
+                                     " check that it is a valid int8 model") from None
+                arena *= 2
 
     def reference(self, input_bytes: bytes) -> bytes:
         """The bit-exact expected output for one input."""
@@ -66,44 +85,27 @@ class Model:
             return dense_reference(input_bytes)
         it = self._interpreter
         details = it.get_input_details(0)
-        it.reset()
-        it.set_input(np.frombuffer(input_bytes, dtype=np.int8).reshape(details["shape"]), 0)
-        it.invoke()
+        try:
+            it.reset()
+            it.set_input(np.frombuffer(input_bytes, dtype=np.int8).reshape(details["shape"]), 0)
+            it.invoke()
+        except RuntimeError as exc:
+            raise ModelError(f"{self.name}: tflite-micro cannot run the model ({' '.join(str(exc).split())}); "
+                             "check that it is a valid int8 model") from None
         return np.asarray(it.get_output(0), dtype=np.int8).tobytes()
 
 
+MAX_REFERENCE_ARENA_BYTES = 1 << 30
+
+
 def tflite_operators(path: Path) -> list[str]:
-    """The builtin operator names a .tflite model uses, in first-use order."""
-    import tflite
-
-    buf = path.read_bytes()
-    m = tflite.Model.GetRootAsModel(buf, 0)
-    names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
-    ops = []
-    for i in range(m.OperatorCodesLength()):
-        oc = m.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        ops.append(names.get(code, f"CUSTOM_{code}"))
-    return ops
-
-
-def _tflite_io_bytes(path: Path) -> tuple[int, int]:
-    import tflite
-
-    m = tflite.Model.GetRootAsModel(path.read_bytes(), 0)
-    g = m.Subgraphs(0)
-    sizes = []
-    for idx in (g.Inputs(0), g.Outputs(0)):
-        t = g.Tensors(idx)
-        if t.Type() != tflite.TensorType.INT8:
-            name = t.Name().decode()
-            raise ArmlprofError(f"{path.name}: tensor '{name}' is not int8; armlprof needs a fully int8 model")
-        sizes.append(int(np.prod(t.ShapeAsNumpy())))
-    return sizes[0], sizes[1]
+    """The builtin operator names a .tflite model uses, in first-use order (the model is verified first)."""
+    return verify_tflite(Path(path).read_bytes(), Path(path).name).operators
 
 
 def load_model(spec: str) -> Model:
-    """`path/to/model.tflite` or `builtin:dense` (the hand-written test model)."""
+    """`path/to/model.tflite` or `builtin:dense` (the hand-written test model). A .tflite file is verified
+    completely here (armlprof.tflite_verify): a damaged model is one ModelError line, never a crash later."""
     if spec == "builtin:dense":
         return Model("dense", spec, None, DENSE_IN, DENSE_OUT, ["FULLY_CONNECTED"])
     if spec.startswith("builtin:"):
@@ -114,10 +116,16 @@ def load_model(spec: str) -> Model:
     if not path.is_file():
         raise ArmlprofError(f"model not found: {spec} (give a .tflite file, or builtin:NAME; see armlprof models)")
     try:
-        in_bytes, out_bytes = _tflite_io_bytes(path)
-        ops = tflite_operators(path)
-    except ArmlprofError:
-        raise
-    except Exception as exc:  # a flatbuffer that does not parse
-        raise ArmlprofError(f"{path}: not a readable .tflite model ({exc})") from exc
-    return Model(path.stem, spec, path, in_bytes, out_bytes, ops)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read model {spec}: {exc.strerror}; check its permissions") from None
+    info = verify_tflite(data, path.name)
+    if len(info.inputs) != 1 or len(info.outputs) != 1:
+        raise ModelError(f"{path.name}: {len(info.inputs)} inputs and {len(info.outputs)} outputs; armlprof "
+                         "profiles single-input single-output models")
+    for tensor in (*info.inputs, *info.outputs):
+        if tensor.type_name != "int8":
+            raise ModelError(f"{path.name}: tensor '{tensor.name}' is {tensor.type_name}, not int8; armlprof needs "
+                             "a fully int8 model")
+    return Model(path.stem, spec, path, info.inputs[0].elements, info.outputs[0].elements, info.operators,
+                 info.activation_bytes)

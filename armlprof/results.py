@@ -182,8 +182,10 @@ class ResultStore:
 
     def __init__(self, path: Path | str, *, must_exist: bool = False) -> None:
         self.path = Path(path)
-        if must_exist and not self.path.is_file():
+        if must_exist and not self.path.exists():
             raise ArmlprofError(f"results file {self.path} not found; pass the results.jsonl a study run wrote")
+        if must_exist and self.path.is_dir():
+            raise ArmlprofError(f"results path {self.path} is a folder; pass the results.jsonl a study run wrote")
         self._index: dict[ResultKey, dict[str, Any]] | None = None
         self._index_stamp: tuple[int, int] | None = None
 

@@ -40,7 +40,7 @@ def test_sigint_at_random_moments_never_records_a_wrong_figure(case, tmp_path):
     interrupted = 0
     for moment in range(moments):
         results = tmp_path / f"interrupted{moment}.jsonl"
-        delay_s = rng.uniform(0.5, full_s)
+        delay_s = rng.uniform(1.0, full_s)
         code, _, err = interrupt_after(start_cli(["profile", *args, "--results", str(results)], env), delay_s)
         assert_no_traceback(err)
         assert code in (0, 130), f"exit {code} after SIGINT at {delay_s:.2f} s: {err[-1500:]}"
@@ -57,3 +57,22 @@ def test_sigint_at_random_moments_never_records_a_wrong_figure(case, tmp_path):
             assert rerun.returncode == 0, rerun.stderr[-2000:]
             assert {k: v[-1][1] for k, v in figures(results).items()} == {k: v[0][1] for k, v in reference.items()}
     assert interrupted >= moments // 2  # the moments fell inside the runs, not after them
+
+
+def test_sigint_stops_a_run_spinning_in_native_code(tmp_path):
+    """A firmware loop that never calls back into Python (no console, no new blocks): only the SIGINT watcher
+    thread can stop uc_emu_start, at once, instead of at the cycle limit hours later."""
+    from armlprof.board import load_board
+    from armlprof.build import build_sketch
+
+    from .reliability_helpers import REPO_ROOT
+
+    elf = build_sketch(REPO_ROOT / "tests" / "firmware" / "emu_hang", load_board("nano33ble"), baseline=False).elf
+    proc = start_cli(["run", str(elf), "--board", "nano33ble", "--max-cycles", str(10**13)], cli_env())
+    time.sleep(3.0)
+    assert proc.poll() is None
+    started = time.monotonic()
+    code, _, err = interrupt_after(proc, 0)
+    assert time.monotonic() - started < 5
+    assert_no_traceback(err)
+    assert code == 130 and err.rstrip().splitlines()[-1] == "armlprof: interrupted"

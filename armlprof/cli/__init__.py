@@ -14,6 +14,7 @@ import argparse
 import functools
 import importlib
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -59,6 +60,24 @@ def _join_dash_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _interrupted(args: argparse.Namespace | None, argv: Sequence[str]) -> int:
+    results = getattr(args, "results", None) if args is not None else _results_in(argv)
+    where = f"; results so far are in {results}" if results is not None else ""
+    print(f"armlprof: interrupted{where}", file=sys.stderr)
+    return 130
+
+
+def _from_interrupt(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(20):
+        if seen is None:
+            return False
+        if isinstance(seen, KeyboardInterrupt) or "KeyboardInterrupt" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _results_in(argv: Sequence[str]) -> str | None:
     """--results as given, for an interrupt before the arguments were parsed."""
     for i, item in enumerate(argv):
@@ -84,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    as_program = argv is None
+    try:
+        return _main(argv)
+    finally:
+        if as_program:  # the command is over: a late Ctrl-C must not turn a finished run into a signal death
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args: argparse.Namespace | None = None
     debug = bool(os.environ.get("ARMLPROF_DEBUG"))
     argv = _join_dash_values(sys.argv[1:] if argv is None else argv)
@@ -110,11 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"armlprof: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        results = getattr(args, "results", None) if args is not None else _results_in(argv)
-        where = f"; results so far are in {results}" if results is not None else ""
-        print(f"armlprof: interrupted{where}", file=sys.stderr)
-        return 130
+        return _interrupted(args, argv)
     except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on request
+        if _from_interrupt(exc):  # e.g. TVM's C++ turning Ctrl-C into its own error type
+            return _interrupted(args, argv)
         if debug:
             traceback.print_exc()
         message = " ".join(str(exc).split())[:300]

@@ -128,7 +128,7 @@ def _run_pty(args: argparse.Namespace, board: Any, emu: Emulator) -> int:
 def run_cli(args: argparse.Namespace) -> int:
     """Exit status: 0 for exit(0) or idle, the firmware's exit code, 1 for fault/collision/limit/timeout."""
     board = load_board(args.board, args.memory_kib)
-    console = sys.stderr if args.json else sys.stdout  # --json: stdout holds only the JSON
+    console = sys.stderr if args.json else sys.stdout  # with --json, stdout carries only the JSON document
 
     def show(data: bytes) -> None:
         console.write(data.decode("utf-8", "replace"))

@@ -8,10 +8,10 @@ A run ends with one stop reason: exit (semihosting), idle (loop() re-entered wit
 cycle_limit, timeout (wall clock), stack_heap_collision, stopped (stop() from another thread) or interrupted
 (Ctrl-C). Interrupt safety: while a run is in the main thread, SIGINT does not raise inside Unicorn's callbacks
 (where ctypes would swallow it and the run would go on with wrong figures): a watcher thread woken by the signal
-calls uc_emu_stop, the run ends as `interrupted` (never a figure: the target turns it into KeyboardInterrupt), and
-a second Ctrl-C exits at once. Every Python callback catches everything; an error in one stops the run and is
-raised from run(). `run()` can be called again: memory, CPU and
-peripherals are restored from a snapshot while Unicorn's translations and the block costs are kept.
+calls uc_emu_stop, the run ends as `interrupted` and run() raises KeyboardInterrupt (so no caller can take it for
+a figure), and a second Ctrl-C exits at once. Every Python callback catches everything; an error in one stops the
+run and is raised from run(). `run()` can be called again: memory, CPU and peripherals are restored from a
+snapshot while Unicorn's translations and the block costs are kept.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ _CORE_REG_IDS = [getattr(uca, f"UC_ARM_REG_R{n}") for n in range(13)] + [
 SYS_WRITEC, SYS_WRITE0, SYS_EXIT, SYS_EXIT_EXTENDED = 0x03, 0x04, 0x18, 0x20
 ADP_STOPPED_APPLICATION_EXIT = 0x20026
 EPSR_THUMB = 0x01000000  # EPSR with T set and no IT state
+CCR_DIV_0_TRP = 1 << 4  # SCB->CCR: SDIV/UDIV by zero raise a UsageFault instead of giving 0
 
 
 @dataclass
@@ -119,17 +120,27 @@ class RunResult:
         """One line for a run that did not end normally: what happened, and the fix where there is one."""
         if self.stop_reason == "fault" and self.fault is not None:
             return self.fault.describe()
+        where = self._where()
         if self.stop_reason == "stack_heap_collision":
-            return (f"stack/heap collision: SP reached {self.lowest_sp:#010x}, below the heap break "
+            return (f"stack/heap collision{where}: SP reached {self.lowest_sp:#010x}, below the heap break "
                     f"{self.heap_high_water or 0:#010x}; the sketch needs more RAM than the board has")
         if self.stop_reason == "cycle_limit":
-            return (f"firmware hung or too slow: no exit or idle loop within {self.cycles:,} cycles "
+            return (f"firmware hung or too slow{where}: no exit or idle loop within {self.cycles:,} cycles "
                     f"({self.ms:,.1f} ms at board clock); raise --max-cycles if it is just slow")
         if self.stop_reason == "timeout":
-            return f"firmware hung or too slow: still running after {self.wall_s:.1f} s wall time; raise --timeout"
+            return (f"firmware hung or too slow{where}: still running after {self.wall_s:.1f} s wall time; "
+                    "raise --timeout")
         if self.stop_reason == "exit" and self.exit_code:
             return f"firmware exited with code {self.exit_code}"
         return None
+
+    def _where(self) -> str:
+        """" at PC (function)" where the run stopped, for hangs and collisions (where a fix starts looking)."""
+        pc = self.details.get("pc")
+        if pc is None:
+            return ""
+        function = demangle(self.details.get("function"))
+        return f" at {pc:#010x}" + (f" ({function})" if function else "")
 
     def summary(self) -> str:
         lines = [f"stop reason: {self.stop_reason}" + (f" (exit code {self.exit_code})"
@@ -273,6 +284,17 @@ class Emulator:
             raise ArmlprofError(
                 f"{self.image.path.name}: no valid vector table at {origin:#x} (SP {self.initial_sp:#x}, reset "
                 f"{self.reset_vector:#x}); build the sketch for --board {self.board.name}")
+        # The memory option (e.g. Spresense --memory-kib) shortens RAM; an image linked for more must not run with
+        # its stack or data beyond the end (the whole region is mapped, so nothing else would notice).
+        ram = self.region_at(self.board.ram_origin)
+        ram_end = self.board.ram_origin + self.board.ram_bytes
+        beyond = [seg.address + len(seg.data) for seg in self.image.segments
+                  if ram is not None and ram.contains(seg.address) and seg.address + len(seg.data) > ram_end]
+        if ram is not None and (ram.contains(self.initial_sp - 4) and self.initial_sp > ram_end or beyond):
+            memory = f" --memory-kib {self.board.memory_kib}" if self.board.memory_kib is not None else ""
+            raise ArmlprofError(
+                f"{self.image.path.name}: linked for more RAM than {self.board.name}{memory} has (initial SP "
+                f"{self.initial_sp:#x}, RAM ends at {ram_end:#x}); build and run with the same --memory-kib")
         sym = self.image.symbol
         self.stack_top = sym("__stack_top") or self.initial_sp
         self.heap_start = sym("__heap_start")
@@ -317,6 +339,12 @@ class Emulator:
         def write(uc: Uc, offset: int, size: int, value: int, _ud: object) -> None:
             try:
                 model.write(offset, size, value & 0xFFFFFFFF)
+                if model is self.ppb and offset == SystemControlSpace.CCR and value & CCR_DIV_0_TRP \
+                        and not self._div0_hooked:
+                    # Unicorn (QEMU 5) returns 0 for a divide by zero whatever CCR says: trap it ourselves. Hooks
+                    # are added between emu_start calls, so stop here and let run() add them and resume.
+                    self._div0_pending = True
+                    uc.emu_stop()
             except BaseException as exc:  # noqa: BLE001
                 self._callback_failed(exc)
 
@@ -352,6 +380,8 @@ class Emulator:
         s.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
         s.reg_write = ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value
         s.epsr_reg = uca.UC_ARM_REG_EPSR
+        self._div0_hooked = False
+        self._div0_pending = False
         self._miss_cb = native.MISS_FN(self._on_miss)
         s.miss = ctypes.cast(self._miss_cb, ctypes.c_void_p).value
 
@@ -424,6 +454,22 @@ class Emulator:
 
     def _py_surcharge_hook(self, uc: Uc, address: int, size: int, cycles: int) -> None:
         self._state.cycles += cycles
+
+    def _hook_divides(self) -> None:
+        """CCR.DIV_0_TRP was set: a code hook on every SDIV/UDIV faults on a zero divisor (as the UsageFault
+        DIVBYZERO would), from now on in this emulator (reset clears CCR, and the hook then only reads it)."""
+        self._div0_pending, self._div0_hooked = False, True
+        for address, _rn, rm, _signed in self._find_divides():
+            self.uc.hook_add(UC_HOOK_CODE, self._on_divide, user_data=rm, begin=address, end=address)
+        self.uc.ctl_flush_tb()  # translated blocks predate the hooks
+
+    def _on_divide(self, uc: Uc, address: int, size: int, rm: int) -> None:
+        try:
+            if self.ppb.regs.get(SystemControlSpace.CCR, 0) & CCR_DIV_0_TRP \
+                    and uc.reg_read(uca.UC_ARM_REG_R0 + rm) == 0:
+                self._fault("divide by zero (UsageFault DIVBYZERO: CCR.DIV_0_TRP is set)", None, pc=address)
+        except BaseException as exc:  # noqa: BLE001
+            self._callback_failed(exc)
 
     def _find_divides(self) -> list[tuple[int, int, int, bool]]:
         """SDIV (0xFB9n 0xFdFm) and UDIV (0xFBBn 0xFdFm) at every halfword of the executable segments."""
@@ -764,7 +810,10 @@ class Emulator:
             self.console.rx.extend(pending)
         self._ran = True
         with _SigintGuard(self):
-            return self._run()
+            result = self._run()
+        if result.stop_reason == "interrupted":  # Ctrl-C: what the run measured so far is not a figure
+            raise KeyboardInterrupt
+        return result
 
     def _run(self) -> RunResult:
         s = self._state
@@ -807,6 +856,8 @@ class Emulator:
             elif self.timeout_s is not None and time.monotonic() - start >= self.timeout_s:
                 reason = "timeout"
             else:  # Unicorn returned without a stop request (e.g. after a PC write): continue
+                if self._div0_pending:
+                    self._hook_divides()
                 pc = self.uc.reg_read(uca.UC_ARM_REG_PC)
         wall_s = time.monotonic() - start
         return self._result(reason, wall_s)
@@ -841,7 +892,7 @@ class Emulator:
             cycles=cycles, ms=cycles * 1000.0 / self.clock_hz, lowest_sp=min(s.lowest_sp, self.initial_sp),
             heap_high_water=heap_high, heap_start=self.heap_start, stack_top=self.stack_top,
             console_text=self.console.text.decode("utf-8", "replace"), wall_s=wall_s, timed=self.timed,
-            details={"blocks": len(self._costs)},
+            details={"blocks": len(self._costs), "pc": pc, "function": self.image.function_at(pc)},
         )
 
     def close(self) -> None:

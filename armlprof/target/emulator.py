@@ -34,7 +34,9 @@ def _stop_info(result, emulator) -> StopInfo:
     return StopInfo(
         reason=result.stop_reason,
         exit_code=result.exit_code,
-        fault=result.fault.describe() if result.fault is not None else None,
+        # A hang says where it hung (PC and function), as a fault does.
+        fault=result.fault.describe() if result.fault is not None else (
+            result.problem() if result.stop_reason in ("cycle_limit", "timeout") else None),
         cycles=result.cycles,
         lowest_sp=result.lowest_sp,
         heap_high_water=result.heap_high_water,
@@ -89,8 +91,6 @@ class EmulatorTarget(Target):
         if host_line is not None:
             emulator.write_console(host_line.rstrip("\n") + "\n")
         result = emulator.run()
-        if result.stop_reason == "interrupted":  # Ctrl-C: the run's figures are not figures
-            raise KeyboardInterrupt
         outcome = RunOutcome(lines, _stop_info(result, emulator))
         if host_line is not None and outcome.last("ready") is None:
             outcome.stop.fault = outcome.stop.fault or "the sketch never printed its ready line"

@@ -140,6 +140,8 @@ class SerialTarget(Target):
         if self.reset == "none":
             return
         if self.reset == "dtr":
+            import serial
+
             port = self._open(image.board)
             port.reset_input_buffer()
             self._buffer.clear()
@@ -147,7 +149,8 @@ class SerialTarget(Target):
                 port.dtr = False
                 time.sleep(0.1)
                 port.dtr = True
-            except OSError:  # no modem lines (a pseudo-terminal, `armlprof run --uart-pty`): reopening is the edge
+            except (serial.SerialException, OSError):
+                # No modem lines (a pseudo-terminal, `armlprof run --uart-pty`): reopening is the edge.
                 self._release_port()
                 time.sleep(0.1)
                 self._open(image.board)
@@ -192,6 +195,14 @@ class SerialTarget(Target):
         port.flush()
 
     # ---------------------------------------------------------------- sessions
+    def run(self, image: Image, host_line: str | None, *, timeout_s: float = 600.0,
+            max_cycles: int | None = None, ready_timeout_s: float | None = None, timing: bool = True):
+        """As Target.run, but the wait for the ready line follows the run's timeout (--timeout) instead of a fixed
+        30 s: a slow-booting board gets what the user allows, and a short --timeout is not exceeded."""
+        ready = timeout_s if ready_timeout_s is None else ready_timeout_s
+        return super().run(image, host_line, timeout_s=timeout_s, max_cycles=max_cycles, ready_timeout_s=ready,
+                           timing=timing)
+
     def start(self, image: Image) -> Session:
         self._open(image.board)
         self._reset_board(image)

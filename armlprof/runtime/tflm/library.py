@@ -9,18 +9,15 @@ tree lives.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from armlprof.cache import cache_root
-from armlprof.errors import ArmlprofError
+from armlprof.cache import atomic_copy, cache_root, entry_lock
+from armlprof.errors import ArmlprofError, raise_if_interrupted
 from armlprof.runtime.tflm.tree import TflmTree
 from armlprof.toolchain import Toolchain, find_toolchain, host_toolchain
 
@@ -107,9 +104,7 @@ def build_library(tree: TflmTree, compiler: Compiler, kernels: str | None = None
     result = TflmLibrary(lib, key, kernels, includes, defines, prefix_map, 0, True)
     if lib.is_file():
         return result
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be building the same library
+    with entry_lock(lib):  # another process may be building the same library
         if lib.is_file():
             return result
         result.compiled_objects = _compile_and_archive(compiler, sources, base, lib, jobs)
@@ -131,9 +126,8 @@ def _compile_and_archive(compiler: Compiler, sources: Sequence[Path], base: list
         # Cached objects are named by their hash; ar keeps basenames, which are unique here.
         proc = subprocess.run([compiler.toolchain.tool("ar"), "rcs", str(staging), *map(str, objects)],
                               capture_output=True, text=True, check=False)
+        raise_if_interrupted(proc.returncode)  # Ctrl-C is not a build failure
         if proc.returncode != 0:
             raise ArmlprofError(f"creating {lib.name} failed: {proc.stderr.strip().splitlines()[0]}")
-        tmp_lib = lib.with_suffix(".a.tmp")
-        shutil.copyfile(staging, tmp_lib)
-        os.replace(tmp_lib, lib)  # atomic: a reader sees no half-written archive
+        atomic_copy(staging, lib)  # a reader sees no half-written archive
     return compiled

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from armlprof.cache import cache_root
-from armlprof.errors import ArmlprofError
+from armlprof.errors import ArmlprofError, raise_if_interrupted
 from armlprof.runtime.base import GeneratedModel, Runtime, write_model_header
 from armlprof.runtime.tflm import tree as tflm
 from armlprof.runtime.tflm.library import TFLM_CXX_FLAGS, Compiler, TflmLibrary, build_library
@@ -308,6 +308,7 @@ class HostModel:
             cmd = [compiler.toolchain.gxx, *compiler.flags, *TFLM_CXX_FLAGS, *self.library.build_flags(), f"-I{work}",
                    str(work / MODEL_SOURCE), str(work / "main.cpp"), str(self.library.path), "-o", str(staging)]
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            raise_if_interrupted(proc.returncode)
             if proc.returncode != 0:
                 from armlprof.build import link_error
 
@@ -316,6 +317,7 @@ class HostModel:
 
     def arena_used_bytes(self) -> int:
         proc = subprocess.run([str(self.executable)], capture_output=True, text=True, check=False)
+        raise_if_interrupted(proc.returncode)
         if proc.returncode != 0:
             raise ArmlprofError(f"host TFLM run of {self.model.name} failed: {proc.stderr.strip() or proc.returncode}")
         return int(json.loads(proc.stdout.splitlines()[0])["arena_used_bytes"])
@@ -327,6 +329,7 @@ class HostModel:
             in_path.write_bytes(b"".join(inputs))
             proc = subprocess.run([str(self.executable), str(in_path), str(out_path)], capture_output=True,
                                   text=True, check=False)
+            raise_if_interrupted(proc.returncode)
             if proc.returncode != 0:
                 raise ArmlprofError(f"host TFLM run of {self.model.name} failed: {proc.stderr.strip()}")
             data = out_path.read_bytes()
