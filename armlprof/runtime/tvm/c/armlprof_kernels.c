@@ -60,27 +60,28 @@ AK_INLINE int32_t ak_read32(const int8_t *p) {  /* unaligned-safe; one LDR on th
  * Q31 multiplier, left shift, right shift. */
 #define AK_QP_STRIDE 4
 
-/* SaturatingRoundingDoublingHighMul(x, m): trunc((xm + (xm >= 0 ? 2^30 : 1 - 2^30)) / 2^31) == (xm + 2^30) >> 31
- * (m is never INT32_MIN, so it never saturates). For |x| < 2^30 that is SMMULR(2x, m) = (2xm + 2^31) >> 32. */
-AK_INLINE int32_t ak_srdhm(int32_t x, int32_t m) {
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-  if ((uint32_t)x + 0x40000000u < 0x80000000u) {
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(x * 2), "r"(m));
-    return r;
-  }
-#endif
-  return (int32_t)(((int64_t)x * m + (1LL << 30)) >> 31);
-}
-
+/* MultiplyByQuantizedMultiplier(acc + bias, multiplier, shift), then output offset and activation clamp.
+ * SaturatingRoundingDoublingHighMul(x, m) = trunc((xm + (xm >= 0 ? 2^30 : 1 - 2^30)) / 2^31) == (xm + 2^30) >> 31
+ * (m is never INT32_MIN, so it never saturates); RoundingDivideByPOT(y, e) rounds half away from zero:
+ * y >> e, plus one when the remainder exceeds (2^e - 1) / 2 (+1 for negative y). */
 AK_INLINE int8_t ak_requant(int32_t acc, const int32_t *qp, int32_t out_zp, int32_t lo, int32_t hi) {
   int32_t x = (int32_t)((uint32_t)(acc + qp[0]) << qp[2]);  /* x * (1 << left), wrapping as TFLM's int32 */
-  x = ak_srdhm(x, qp[1]);
-  /* RoundingDivideByPOT */
   int32_t e = qp[3];
-  int32_t mask = (int32_t)((1u << e) - 1u);
-  int32_t threshold = (mask >> 1) + (x < 0);
-  x = (x >> e) + ((x & mask) > threshold);
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  if ((uint32_t)x + 0x40000000u < 0x80000000u && e > 0) {
+    /* |x| < 2^30: the high mul is SMMULR(2x, m) = (2xm + 2^31) >> 32, |y| < 2^30, and the rounding divide is
+     * (y + 2^(e-1) - (y < 0)) >> e without overflow. */
+    int32_t y;
+    __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(x * 2), "r"(qp[1]));
+    x = (y + (1 << (e - 1)) + (y >> 31)) >> e;
+  } else
+#endif
+  {
+    x = (int32_t)(((int64_t)x * qp[1] + (1LL << 30)) >> 31);
+    int32_t mask = (int32_t)((1u << e) - 1u);
+    int32_t threshold = (mask >> 1) + (x < 0);
+    x = (x >> e) + ((x & mask) > threshold);
+  }
   x = (int32_t)((uint32_t)x + (uint32_t)out_zp);
   x = x < lo ? lo : x;
   x = x > hi ? hi : x;
@@ -289,10 +290,11 @@ AK_CONV_VARIANT(4, 1, 2)
 AK_CONV_VARIANT(4, 2, 2)
 
 /* ---------------------------------------------------------------- depthwise convolution */
-/* Channels c..c+3 (P = 1) or the same channels of two neighbouring output pixels sharing every weight word
- * (P = 2): the input offset is added while sign-extending (SXTAB16), one SMLABB/SMLATT per MAC.
- * Interior pixels run the taps without bounds checks (x: their top-left tap); border pixels skip the taps
- * outside the input, as TFLM does. Requires in_c % 4 == 0; other channels take the scalar path. */
+/* Weights pre-packed offline as [C/4][KH][KW] words (4 channels of one tap each), so the tap loop walks them
+ * with a post-incremented pointer. Channels c..c+3 of one output pixel (P = 1), or of two neighbouring pixels
+ * sharing every weight word (P = 2): the input offset is added while sign-extending (SXTAB16), one
+ * SMLABB/SMLATT per MAC. Interior pixels run the taps without bounds checks (x: their top-left tap); border
+ * pixels skip the taps outside the input, as TFLM does. in_c % 4 == 0 (the Python side checks). */
 #define AK_DW_MAC(a0, a1, a2, a3, xv, wl, wh)                             \
   do {                                                                  \
     int32_t xl_ = ak_sxtab16(off2, xv), xh_ = ak_sxtab16_ror8(off2, xv); \
@@ -302,24 +304,63 @@ AK_CONV_VARIANT(4, 2, 2)
     a3 = ak_smlatt(xh_, wh, a3);                                        \
   } while (0)
 
-AK_INLINE void ak_dw_interior(const int8_t *x, const int8_t *w, int32_t c, int32_t row_step, int32_t tap_step,
-                              int32_t pix_step, int32_t kh, int32_t kw, int32_t off2, int32_t *acc, const int P) {
+typedef struct {
+  int32_t row_skip, tap_step, pix_step, k_h, k_w, off2;
+} ak_dw_steps;
+
+AK_INLINE void ak_dw_interior(const int8_t *x, const int32_t *w, const ak_dw_steps *s, int32_t *acc, const int P) {
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-  for (int32_t ky = 0; ky < kh; ky++, x += row_step) {
-    const int8_t *xp = x;
-    for (int32_t kx = 0; kx < kw; kx++, xp += tap_step, w += c) {
-      int32_t wv = ak_read32(w), wl = ak_sxtb16(wv), wh = ak_sxtb16_ror8(wv);
-      AK_DW_MAC(a0, a1, a2, a3, ak_read32(xp), wl, wh);
-      if (P == 2) AK_DW_MAC(b0, b1, b2, b3, ak_read32(xp + pix_step), wl, wh);
+  const int32_t tap_step = s->tap_step, off2 = s->off2;
+  for (int32_t ky = s->k_h; ky > 0; ky--, x += s->row_skip) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    if (P == 1) {
+      /* GCC at -Os spills this loop's accumulators; the same instructions, register-allocated by hand. */
+      int32_t kx = s->k_w, wv, xv, t0, t1;
+      __asm__ volatile(
+          "1:\n\t"
+          "ldr %[wv], [%[w]], #4\n\t"
+          "ldr %[xv], [%[x]]\n\t"
+          "add %[x], %[x], %[tap]\n\t"
+          "sxtb16 %[t0], %[wv]\n\t"
+          "sxtab16 %[t1], %[off], %[xv]\n\t"
+          "smlabb %[a0], %[t1], %[t0], %[a0]\n\t"
+          "smlatt %[a2], %[t1], %[t0], %[a2]\n\t"
+          "sxtb16 %[t0], %[wv], ror #8\n\t"
+          "sxtab16 %[t1], %[off], %[xv], ror #8\n\t"
+          "smlabb %[a1], %[t1], %[t0], %[a1]\n\t"
+          "smlatt %[a3], %[t1], %[t0], %[a3]\n\t"
+          "subs %[kx], %[kx], #1\n\t"
+          "bne 1b"
+          : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(w), [kx] "+r"(kx),
+            [wv] "=&r"(wv), [xv] "=&r"(xv), [t0] "=&r"(t0), [t1] "=&r"(t1)
+          : [off] "r"(off2), [tap] "r"(tap_step)
+          : "cc", "memory");
+      continue;
+    }
+#endif
+    for (int32_t kx = s->k_w; kx > 0; kx--, x += tap_step, w++) {
+      int32_t wv = *w, wl = ak_sxtb16(wv), wh = ak_sxtb16_ror8(wv);
+      AK_DW_MAC(a0, a1, a2, a3, ak_read32(x), wl, wh);
+      if (P == 2) AK_DW_MAC(b0, b1, b2, b3, ak_read32(x + s->pix_step), wl, wh);
     }
   }
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
   if (P == 2) acc[4] = b0, acc[5] = b1, acc[6] = b2, acc[7] = b3;
 }
 
-static int32_t ak_dw_border(const ak_geom *g, const int8_t *in, const int8_t *w, int32_t c, int32_t oy, int32_t ox,
-                            int32_t *acc) {
-  int32_t off2 = (int32_t)(((uint32_t)(-g->in_zp) & 0xFFFFu) | ((uint32_t)(-g->in_zp) << 16));
+static __attribute__((noinline)) void ak_dw_taps1(const int8_t *x, const int32_t *w, const ak_dw_steps *s,
+                                                  int32_t *acc) {
+  ak_dw_interior(x, w, s, acc, 1);
+}
+
+static __attribute__((noinline)) void ak_dw_taps2(const int8_t *x, const int32_t *w, const ak_dw_steps *s,
+                                                  int32_t *acc) {
+  ak_dw_interior(x, w, s, acc, 2);
+}
+
+/* A border pixel's channel group `grp` (w: that group's packed taps). */
+static void ak_dw_border(const ak_geom *g, const int8_t *in, const int32_t *w, int32_t c, int32_t oy, int32_t ox,
+                         int32_t off2, int32_t *acc) {
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
   for (int32_t ky = 0; ky < g->k_h; ky++) {
     int32_t iy = oy * g->s_h - g->pad_t + ky * g->d_h;
@@ -327,28 +368,11 @@ static int32_t ak_dw_border(const ak_geom *g, const int8_t *in, const int8_t *w,
     for (int32_t kx = 0; kx < g->k_w; kx++) {
       int32_t ix = ox * g->s_w - g->pad_l + kx * g->d_w;
       if (ix < 0 || ix >= g->in_w) continue;
-      int32_t wv = ak_read32(w + (ky * g->k_w + kx) * g->in_c + c);
-      int32_t wl = ak_sxtb16(wv), wh = ak_sxtb16_ror8(wv);
+      int32_t wv = w[ky * g->k_w + kx], wl = ak_sxtb16(wv), wh = ak_sxtb16_ror8(wv);
       AK_DW_MAC(a0, a1, a2, a3, ak_read32(in + (iy * g->in_w + ix) * g->in_c + c), wl, wh);
     }
   }
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
-  return 0;
-}
-
-static int32_t ak_dw_scalar(const ak_geom *g, const int8_t *in, const int8_t *w, int32_t c, int32_t oy,
-                            int32_t ox) {
-  int32_t acc = 0;
-  for (int32_t ky = 0; ky < g->k_h; ky++) {
-    int32_t iy = oy * g->s_h - g->pad_t + ky * g->d_h;
-    if (iy < 0 || iy >= g->in_h) continue;
-    for (int32_t kx = 0; kx < g->k_w; kx++) {
-      int32_t ix = ox * g->s_w - g->pad_l + kx * g->d_w;
-      if (ix < 0 || ix >= g->in_w) continue;
-      acc += (in[(iy * g->in_w + ix) * g->in_c + c] - g->in_zp) * w[(ky * g->k_w + kx) * g->in_c + c];
-    }
-  }
-  return acc;
 }
 
 AK_INLINE void ak_dw_store4(const ak_geom *g, int8_t *o, const int32_t *acc, const int32_t *qp) {
@@ -356,41 +380,39 @@ AK_INLINE void ak_dw_store4(const ak_geom *g, int8_t *o, const int32_t *acc, con
 }
 
 /* All channel groups of output pixel (oy, ox) [and (oy, ox + 1) when P = 2, both interior]. */
-AK_INLINE void ak_dw_pixels(const ak_geom *g, const int8_t *in, const int8_t *w, const int32_t *qp, int8_t *o,
+AK_INLINE void ak_dw_pixels(const ak_geom *g, const int8_t *in, const int32_t *w, const int32_t *qp, int8_t *o,
                             int32_t oy, int32_t ox, int interior, const int P) {
   int32_t off2 = (int32_t)(((uint32_t)(-g->in_zp) & 0xFFFFu) | ((uint32_t)(-g->in_zp) << 16));
-  int32_t c4 = g->in_c & ~3;
+  int32_t taps = g->k_h * g->k_w, tap_step = g->d_w * g->in_c;
+  const ak_dw_steps steps = {g->d_h * g->in_w * g->in_c - g->k_w * tap_step, tap_step, g->s_w * g->in_c,
+                             g->k_h, g->k_w, off2};
   const int8_t *x = in + ((oy * g->s_h - g->pad_t) * g->in_w + (ox * g->s_w - g->pad_l)) * g->in_c;
-  int32_t row_step = g->d_h * g->in_w * g->in_c, tap_step = g->d_w * g->in_c, pix_step = g->s_w * g->in_c;
-  for (int32_t c = 0; c < c4; c += 4) {
+  for (int32_t c = 0; c < g->in_c; c += 4, w += taps, qp += 4 * AK_QP_STRIDE) {
     int32_t acc[8];
     if (interior) {
-      ak_dw_interior(x + c, w + c, g->in_c, row_step, tap_step, pix_step, g->k_h, g->k_w, off2, acc, P);
-      ak_dw_store4(g, o + c, acc, qp + c * AK_QP_STRIDE);
-      if (P == 2) ak_dw_store4(g, o + g->out_c + c, acc + 4, qp + c * AK_QP_STRIDE);
+      (P == 2 ? ak_dw_taps2 : ak_dw_taps1)(x + c, w, &steps, acc);
+      ak_dw_store4(g, o + c, acc, qp);
+      if (P == 2) ak_dw_store4(g, o + g->out_c + c, acc + 4, qp);
     } else {
-      ak_dw_border(g, in, w, c, oy, ox, acc);
-      ak_dw_store4(g, o + c, acc, qp + c * AK_QP_STRIDE);
+      ak_dw_border(g, in, w, c, oy, ox, off2, acc);
+      ak_dw_store4(g, o + c, acc, qp);
     }
   }
-  for (int32_t c = c4; c < g->in_c; c++)
-    for (int p = 0; p < P; p++)
-      o[p * g->out_c + c] = ak_requant(ak_dw_scalar(g, in, w, c, oy, ox + p), qp + c * AK_QP_STRIDE, g->out_zp,
-                                       g->act_lo, g->act_hi);
 }
 
-static __attribute__((noinline)) void ak_dw_pixel1(const ak_geom *g, const int8_t *in, const int8_t *w,
+static __attribute__((noinline)) void ak_dw_pixel1(const ak_geom *g, const int8_t *in, const int32_t *w,
                                                    const int32_t *qp, int8_t *o, int32_t oy, int32_t ox, int interior) {
   ak_dw_pixels(g, in, w, qp, o, oy, ox, interior, 1);
 }
 
-static __attribute__((noinline)) void ak_dw_pixel2(const ak_geom *g, const int8_t *in, const int8_t *w,
+static __attribute__((noinline)) void ak_dw_pixel2(const ak_geom *g, const int8_t *in, const int32_t *w,
                                                    const int32_t *qp, int8_t *o, int32_t oy, int32_t ox) {
   ak_dw_pixels(g, in, w, qp, o, oy, ox, 1, 2);
 }
 
-AK_INLINE int32_t ak_dwconv(const ak_geom *g, const int8_t *in, const int8_t *w, const int32_t *qp, int8_t *out,
+AK_INLINE int32_t ak_dwconv(const ak_geom *g, const int8_t *in, const int8_t *w8, const int32_t *qp, int8_t *out,
                             const int P) {
+  const int32_t *w = (const int32_t *)(const void *)w8;
   /* interior output range: every tap inside the input */
   int32_t y_span = (g->k_h - 1) * g->d_h, x_span = (g->k_w - 1) * g->d_w;
   for (int32_t oy = 0; oy < g->out_h; oy++) {
