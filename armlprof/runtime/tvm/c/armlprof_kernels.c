@@ -64,27 +64,43 @@ AK_INLINE int32_t ak_read32(const int8_t *p) {  /* unaligned-safe; one LDR on th
  * SaturatingRoundingDoublingHighMul(x, m) = trunc((xm + (xm >= 0 ? 2^30 : 1 - 2^30)) / 2^31) == (xm + 2^30) >> 31
  * (m is never INT32_MIN, so it never saturates); RoundingDivideByPOT(y, e) rounds half away from zero:
  * y >> e, plus one when the remainder exceeds (2^e - 1) / 2 (+1 for negative y). */
-AK_INLINE int8_t ak_requant(int32_t acc, const int32_t *qp, int32_t out_zp, int32_t lo, int32_t hi) {
-  int32_t x = (int32_t)((uint32_t)(acc + qp[0]) << qp[2]);  /* x * (1 << left), wrapping as TFLM's int32 */
-  int32_t e = qp[3];
+/* One channel's constants, loaded before any output byte is stored (an int8 store may alias them, so the
+ * compiler would otherwise reload them for every output). */
+typedef struct {
+  int32_t bias, mult, left, right;
+} ak_qp;
+
+AK_INLINE ak_qp ak_qp_load(const int32_t *qp) {
+  ak_qp q = {qp[0], qp[1], qp[2], qp[3]};
+  return q;
+}
+
+/* Layer-wide output parameters, likewise held in locals. */
+typedef struct {
+  int32_t zp, lo, hi;
+} ak_outq;
+
+AK_INLINE int8_t ak_requant(int32_t acc, ak_qp q, ak_outq o) {
+  int32_t x = (int32_t)((uint32_t)(acc + q.bias) << q.left);  /* x * (1 << left), wrapping as TFLM's int32 */
+  int32_t e = q.right;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   if ((uint32_t)x + 0x40000000u < 0x80000000u && e > 0) {
     /* |x| < 2^30: the high mul is SMMULR(2x, m) = (2xm + 2^31) >> 32, |y| < 2^30, and the rounding divide is
      * (y + 2^(e-1) - (y < 0)) >> e without overflow. */
     int32_t y;
-    __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(x * 2), "r"(qp[1]));
+    __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(x * 2), "r"(q.mult));
     x = (y + (1 << (e - 1)) + (y >> 31)) >> e;
   } else
 #endif
   {
-    x = (int32_t)(((int64_t)x * qp[1] + (1LL << 30)) >> 31);
+    x = (int32_t)(((int64_t)x * q.mult + (1LL << 30)) >> 31);
     int32_t mask = (int32_t)((1u << e) - 1u);
     int32_t threshold = (mask >> 1) + (x < 0);
     x = (x >> e) + ((x & mask) > threshold);
   }
-  x = (int32_t)((uint32_t)x + (uint32_t)out_zp);
-  x = x < lo ? lo : x;
-  x = x > hi ? hi : x;
+  x = (int32_t)((uint32_t)x + (uint32_t)o.zp);
+  x = x < o.lo ? o.lo : x;
+  x = x > o.hi ? o.hi : x;
   return (int8_t)x;
 }
 
@@ -157,14 +173,19 @@ typedef struct {
       const ak_gemm_layer *L, const int8_t *r0, const int8_t *r1, int32_t seg_k4, int32_t segs,             \
       int32_t seg_skip, int8_t *o0, int8_t *o1) {                                                         \
     const int32_t *pw = L->w, *qp = L->qp;                                                                \
-    for (int32_t oc = 0; oc < L->out_c; oc += T, pw += L->k4 * T, qp += T * AK_QP_STRIDE) {              \
+    const int32_t out_c = L->out_c, step = L->k4 * T;                                                     \
+    const ak_outq oq = {L->out_zp, L->act_lo, L->act_hi};                                                \
+    for (int32_t oc = 0; oc < out_c; oc += T, pw += step) {                                              \
       int32_t acc[8];                                                                                     \
       ak_gemm_tile(r0, r1, pw, seg_k4, segs, seg_skip, acc, T, P, U);                                     \
-      int32_t n = L->out_c - oc < T ? L->out_c - oc : T;                                                  \
-      for (int32_t t = 0; t < n; t++) {                                                                   \
-        o0[oc + t] = ak_requant(acc[t], qp + t * AK_QP_STRIDE, L->out_zp, L->act_lo, L->act_hi);          \
-        if (P == 2) o1[oc + t] = ak_requant(acc[T + t], qp + t * AK_QP_STRIDE, L->out_zp, L->act_lo, L->act_hi); \
+      int32_t n = out_c - oc < T ? out_c - oc : T;                                                        \
+      for (int32_t t = 0; t < n; t++, qp += AK_QP_STRIDE) {                                               \
+        ak_qp q = ak_qp_load(qp);                                                                         \
+        int8_t v0 = ak_requant(acc[t], q, oq), v1 = P == 2 ? ak_requant(acc[T + t], q, oq) : 0;          \
+        o0[oc + t] = v0;                                                                                  \
+        if (P == 2) o1[oc + t] = v1;                                                                      \
       }                                                                                                   \
+      qp += (T - n) * AK_QP_STRIDE;                                                                       \
     }                                                                                                     \
   }
 #define AK_PIXELS_FNS(T, U) AK_PIXELS_FN(T, 1, U) AK_PIXELS_FN(T, 2, U)
@@ -376,7 +397,10 @@ static void ak_dw_border(const ak_geom *g, const int8_t *in, const int32_t *w, i
 }
 
 AK_INLINE void ak_dw_store4(const ak_geom *g, int8_t *o, const int32_t *acc, const int32_t *qp) {
-  for (int t = 0; t < 4; t++) o[t] = ak_requant(acc[t], qp + t * AK_QP_STRIDE, g->out_zp, g->act_lo, g->act_hi);
+  const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
+  int8_t v[4];
+  for (int t = 0; t < 4; t++) v[t] = ak_requant(acc[t], ak_qp_load(qp + t * AK_QP_STRIDE), oq);
+  memcpy(o, v, 4);  /* one word store: the channels of a group are contiguous */
 }
 
 /* All channel groups of output pixel (oy, ox) [and (oy, ox + 1) when P = 2, both interior]. */
@@ -410,6 +434,24 @@ static __attribute__((noinline)) void ak_dw_pixel2(const ak_geom *g, const int8_
   ak_dw_pixels(g, in, w, qp, o, oy, ox, 1, 2);
 }
 
+/* A run of n interior pixels of one output row, P = 1: the whole loop nest in one function (no call per pixel
+ * or channel group). x: the first pixel's top-left tap. */
+static __attribute__((noinline)) void ak_dw_row(const ak_geom *g, const int8_t *x, const int32_t *w,
+                                                const int32_t *qp, int8_t *o, int32_t n) {
+  int32_t off2 = (int32_t)(((uint32_t)(-g->in_zp) & 0xFFFFu) | ((uint32_t)(-g->in_zp) << 16));
+  int32_t taps = g->k_h * g->k_w, tap_step = g->d_w * g->in_c, c_all = g->in_c;
+  const ak_dw_steps steps = {g->d_h * g->in_w * g->in_c - g->k_w * tap_step, tap_step, g->s_w * g->in_c,
+                             g->k_h, g->k_w, off2};
+  for (; n > 0; n--, x += steps.pix_step, o += c_all) {
+    const int32_t *wg = w, *q = qp;
+    for (int32_t c = 0; c < c_all; c += 4, wg += taps, q += 4 * AK_QP_STRIDE) {
+      int32_t acc[8];
+      ak_dw_taps1(x + c, wg, &steps, acc);
+      ak_dw_store4(g, o + c, acc, q);
+    }
+  }
+}
+
 AK_INLINE int32_t ak_dwconv(const ak_geom *g, const int8_t *in, const int8_t *w8, const int32_t *qp, int8_t *out,
                             const int P) {
   const int32_t *w = (const int32_t *)(const void *)w8;
@@ -422,8 +464,12 @@ AK_INLINE int32_t ak_dwconv(const ak_geom *g, const int8_t *in, const int8_t *w8
       int32_t ix0 = ox * g->s_w - g->pad_l;
       int inside = row_inside && ix0 >= 0 && ix0 + x_span < g->in_w;
       int8_t *o = out + (oy * g->out_w + ox) * g->out_c;
-      int32_t ix1 = ix0 + g->s_w;
-      if (P == 2 && inside && ox + 1 < g->out_w && ix1 + x_span < g->in_w) {
+      if (P == 1 && inside) {  /* the interior run of this row */
+        int32_t n = 1;
+        while (ox + n < g->out_w && ix0 + n * g->s_w + x_span < g->in_w) n++;
+        ak_dw_row(g, in + (iy0 * g->in_w + ix0) * g->in_c, w, qp, o, n);
+        ox += n;
+      } else if (P == 2 && inside && ox + 1 < g->out_w && ix0 + g->s_w + x_span < g->in_w) {
         ak_dw_pixel2(g, in, w, qp, o, oy, ox);
         ox += 2;
       } else {
