@@ -91,3 +91,28 @@ def test_small_tuning_run_records_reuse_and_bit_exact(tmp_path, monkeypatch) -> 
     assert tuning.tune(model, board, 8) == choices
     assert tuning.tune(model, load_board("spresense"), 0) == {}  # records are per board
     assert _crc_mismatches(model, board, tmp_path, schedule="tuned") == []
+
+
+def test_tune_option_reaches_both_tvm_runtimes_and_rejects_negative(capsys) -> None:
+    from armlprof.cli import build_parser, main
+    from armlprof.cli.options import profile_options
+
+    args = build_parser().parse_args(["profile", "--model", "builtin:dense", "--runtime", "tvm-aot", "--board",
+                                      "nano33ble", "--tune", "3", "--optimization=-O2"])
+    options = profile_options(args)
+    assert options.runtime_options["tvm-aot"] == {"tune": 3, "schedule": "tuned", "optimization": "-O2"}
+    assert options.runtime_options["tvm-graph"] == options.runtime_options["tvm-aot"]
+    assert main(["profile", "--model", "builtin:dense", "--runtime", "tvm-aot", "--board", "nano33ble",
+                 "--tune", "-1"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--tune -1" in err[0]
+
+
+def test_unknown_tvm_option_is_one_clear_error() -> None:
+    from armlprof.errors import ArmlprofError
+    from armlprof.runtime import get_runtime
+
+    with pytest.raises(ArmlprofError, match="schedule='fast' is not one of default, tuned, te"):
+        get_runtime("tvm-aot")._program(object(), None, {"schedule": "fast"})
+    with pytest.raises(ArmlprofError, match="unknown tvm-aot option"):
+        get_runtime("tvm-aot")._program(object(), None, {"tile": 4})
