@@ -129,6 +129,9 @@ def add_measurement_arguments(p: argparse.ArgumentParser) -> None:
                    help="TFLM kernels (default: CMSIS-NN when the tree has them)")
     p.add_argument("--tflm-arena-bytes", type=int_in_range(1), default=None,
                    help="TFLM tensor arena size (default: measured from a first run)")
+    p.add_argument("--tune", type=int, default=None, metavar="TRIALS",
+                   help="tvm-aot/tvm-graph: tune the operator schedules on the emulator with up to TRIALS candidates "
+                        "(records cached per operator, board and flags), then build with the best")
     p.add_argument("--prebuilt", action="store_true", default=None,
                    help="serial target: the board already runs armlprof's image; skip arduino-cli build and upload")
 
@@ -151,8 +154,16 @@ def profile_options(args: argparse.Namespace) -> ProfileOptions:
         os.environ["ARMLPROF_TFLM_ROOT"] = str(Path(args.tflm_root).resolve())
     tflm_options = {k: v for k, v in (("kernels", args.tflm_kernels), ("arena_bytes", args.tflm_arena_bytes))
                     if v is not None}
+    runtime_options: dict[str, dict[str, Any]] = {"tflm": tflm_options} if tflm_options else {}
+    if args.tune is not None:
+        if args.tune < 0:
+            raise ArmlprofError(f"--tune {args.tune}: give the number of tuning candidates (0 = use records only)")
+        tvm_options = {"tune": args.tune, "schedule": "tuned", **({"optimization": args.optimization}
+                                                                 if args.optimization else {}),
+                       **({"extra_flags": tuple(args.flag)} if args.flag else {})}
+        runtime_options.update({"tvm-aot": tvm_options, "tvm-graph": tvm_options})
     return ProfileOptions(
-        runtime_options={"tflm": tflm_options} if tflm_options else {},
+        runtime_options=runtime_options,
         target=args.target, target_options=target_options, measures=measures, memory_kib=args.memory_kib,
         optimization=args.optimization, extra_flags=tuple(args.flag or ()), quick=args.quick,
         init_runs=args.init_runs, inference_runs=args.runs, seed=args.seed, timeout_s=args.timeout,

@@ -31,7 +31,7 @@ SCHEDULED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 # The schedule space per operator class; the first entry of each is the default (best hand schedule without
 # measurements: 2 pixels x 2 channels keeps the inner loop's 14 live values in registers).
 GEMM_VARIANTS = ("t2p2u2", "t2p2u1", "t4p1u2", "t4p2u1", "t4p2u2", "t2p1u2", "t4p1u1", "t2p1u1")
-DW_VARIANTS = ("p2", "p1")
+DW_VARIANTS = ("p1", "p2")
 
 
 @dataclass(frozen=True)
@@ -121,8 +121,8 @@ def plan(graph: Graph, op: Operator) -> Scheduled | None:
     if op.kind == "DEPTHWISE_CONV_2D":
         if c == 1:  # one input channel (micro_speech's first layer): a CONV_2D with the weights transposed
             return Scheduled(op.kind, "gemm", geom, _signature(op.kind, "gemm", geom, {}), GEMM_VARIANTS)
-        if oc != c:
-            return None  # depth multiplier > 1 on several channels: TE loop
+        if oc != c or c % 4:
+            return None  # depth multiplier > 1 on several channels, or channels not in fours: TE loop
         return Scheduled(op.kind, "dw", geom, _signature(op.kind, "dw", geom, {}), DW_VARIANTS)
     return Scheduled(op.kind, "gemm", geom, _signature(op.kind, "gemm", geom, {}), GEMM_VARIANTS)
 
@@ -140,6 +140,12 @@ def pack_gemm_weights(weights: np.ndarray, tile: int) -> np.ndarray:
     padded = np.zeros((oc_pad, k_pad), dtype=np.int8)
     padded[:oc, :k] = mat
     return np.ascontiguousarray(padded.reshape(oc_pad // tile, tile, k_pad // 4, 4).transpose(0, 2, 1, 3)).ravel()
+
+
+def pack_dw_weights(weights: np.ndarray) -> np.ndarray:
+    """[1, KH, KW, C] int8 -> [C/4][KH][KW][4]: each group of 4 channels' taps contiguous, flattened."""
+    _, kh, kw, c = weights.shape
+    return np.ascontiguousarray(weights.reshape(kh, kw, c // 4, 4).transpose(2, 0, 1, 3)).ravel()
 
 
 def requant_params(bias: np.ndarray, mults: np.ndarray, shifts: np.ndarray, rows: int) -> np.ndarray:
@@ -192,7 +198,7 @@ def build(graph: Graph, op: Operator, sched: Scheduled, variant: str | None = No
         qp = requant_params(folded, mults, shifts, -(-oc // tile) * tile)
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w * g.in_c
     else:
-        weights = np.ascontiguousarray(t_w.data.astype(np.int8)).ravel()
+        weights = pack_dw_weights(t_w.data)
         qp = requant_params(bias, mults, shifts, oc)
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w
     if np.abs(qp[:, 0].astype(np.int64)).max(initial=0) >= 1 << 31:

@@ -66,7 +66,8 @@ def _save_records(records: dict[str, dict[str, int]]) -> None:
 
 
 def flags_key(board, optimization: str | None = None, extra_flags: tuple[str, ...] = ()) -> str:
-    text = "|".join([*board.cpu_flags, optimization or board.optimization, *extra_flags])
+    """The build flags and the micro-kernel library version the measurements hold for."""
+    text = "|".join([*board.cpu_flags, optimization or board.optimization, *extra_flags, kernels.fingerprint()])
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 

@@ -60,19 +60,47 @@ AK_INLINE int32_t ak_read32(const int8_t *p) {  /* unaligned-safe; one LDR on th
  * Q31 multiplier, left shift, right shift. */
 #define AK_QP_STRIDE 4
 
-AK_INLINE int8_t ak_requant(int32_t acc, const int32_t *qp, int32_t out_zp, int32_t lo, int32_t hi) {
-  int32_t x = (int32_t)((uint32_t)(acc + qp[0]) << qp[2]);  /* x * (1 << left), wrapping as TFLM's int32 */
-  /* SaturatingRoundingDoublingHighMul: trunc((ab + (ab >= 0 ? 2^30 : 1 - 2^30)) / 2^31) == (ab + 2^30) >> 31,
-   * and the multiplier is never INT32_MIN, so it never saturates. */
-  x = (int32_t)(((int64_t)x * qp[1] + (1LL << 30)) >> 31);
-  /* RoundingDivideByPOT */
-  int32_t e = qp[3];
-  int32_t mask = (int32_t)((1u << e) - 1u);
-  int32_t threshold = (mask >> 1) + (x < 0);
-  x = (x >> e) + ((x & mask) > threshold);
-  x = (int32_t)((uint32_t)x + (uint32_t)out_zp);
-  x = x < lo ? lo : x;
-  x = x > hi ? hi : x;
+/* MultiplyByQuantizedMultiplier(acc + bias, multiplier, shift), then output offset and activation clamp.
+ * SaturatingRoundingDoublingHighMul(x, m) = trunc((xm + (xm >= 0 ? 2^30 : 1 - 2^30)) / 2^31) == (xm + 2^30) >> 31
+ * (m is never INT32_MIN, so it never saturates); RoundingDivideByPOT(y, e) rounds half away from zero:
+ * y >> e, plus one when the remainder exceeds (2^e - 1) / 2 (+1 for negative y). */
+/* One channel's constants, loaded before any output byte is stored (an int8 store may alias them, so the
+ * compiler would otherwise reload them for every output). */
+typedef struct {
+  int32_t bias, mult, left, right;
+} ak_qp;
+
+AK_INLINE ak_qp ak_qp_load(const int32_t *qp) {
+  ak_qp q = {qp[0], qp[1], qp[2], qp[3]};
+  return q;
+}
+
+/* Layer-wide output parameters, likewise held in locals. */
+typedef struct {
+  int32_t zp, lo, hi;
+} ak_outq;
+
+AK_INLINE int8_t ak_requant(int32_t acc, ak_qp q, ak_outq o) {
+  int32_t x = (int32_t)((uint32_t)(acc + q.bias) << q.left);  /* x * (1 << left), wrapping as TFLM's int32 */
+  int32_t e = q.right;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  if ((uint32_t)x + 0x40000000u < 0x80000000u && e > 0) {
+    /* |x| < 2^30: the high mul is SMMULR(2x, m) = (2xm + 2^31) >> 32, |y| < 2^30, and the rounding divide is
+     * (y + 2^(e-1) - (y < 0)) >> e without overflow. */
+    int32_t y;
+    __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(x * 2), "r"(q.mult));
+    x = (y + (1 << (e - 1)) + (y >> 31)) >> e;
+  } else
+#endif
+  {
+    x = (int32_t)(((int64_t)x * q.mult + (1LL << 30)) >> 31);
+    int32_t mask = (int32_t)((1u << e) - 1u);
+    int32_t threshold = (mask >> 1) + (x < 0);
+    x = (x >> e) + ((x & mask) > threshold);
+  }
+  x = (int32_t)((uint32_t)x + (uint32_t)o.zp);
+  x = x < o.lo ? o.lo : x;
+  x = x > o.hi ? o.hi : x;
   return (int8_t)x;
 }
 
@@ -82,8 +110,8 @@ AK_INLINE int8_t ak_requant(int32_t acc, const int32_t *qp, int32_t out_zp, int3
  * sides use the same pairing, so neither needs reordering. Zero points are folded into the bias. */
 #define AK_MAC2(acc, xl, xh, wl, wh) acc = ak_smlad(xh, wh, ak_smlad(xl, wl, acc))
 
-AK_INLINE void ak_gemm_tile(const int8_t *r0, const int8_t *r1, const int32_t *pw, int32_t k4, int32_t *acc,
-                            const int T, const int P, const int U) {
+AK_INLINE void ak_gemm_tile(const int8_t *r0, const int8_t *r1, const int32_t *pw, int32_t seg_k4, int32_t segs,
+                            int32_t seg_skip, int32_t *acc, const int T, const int P, const int U) {
   int32_t c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
 #define AK_STEP                                                          \
   do {                                                                   \
@@ -111,14 +139,19 @@ AK_INLINE void ak_gemm_tile(const int8_t *r0, const int8_t *r1, const int32_t *p
     }                                                                    \
     pw += T;                                                             \
   } while (0)
-  const int32_t *end = pw + k4 * T;
-  if (U == 2) {
-    for (const int32_t *end2 = pw + (k4 & ~1) * T; pw != end2;) {
-      AK_STEP;
-      AK_STEP;
+  /* segs rows of seg_k4 words each; seg_skip bytes from the end of one input row segment to the next */
+  for (; segs > 0; segs--) {
+    const int32_t *end = pw + seg_k4 * T;
+    if (U == 2) {
+      for (const int32_t *end2 = pw + (seg_k4 & ~1) * T; pw != end2;) {
+        AK_STEP;
+        AK_STEP;
+      }
     }
+    while (pw != end) AK_STEP;
+    r0 += seg_skip;
+    if (P == 2) r1 += seg_skip;
   }
-  while (pw != end) AK_STEP;
 #undef AK_STEP
   acc[0] = c00, acc[1] = c01;
   if (T == 4) acc[2] = c02, acc[3] = c03;
@@ -128,17 +161,38 @@ AK_INLINE void ak_gemm_tile(const int8_t *r0, const int8_t *r1, const int32_t *p
   }
 }
 
-/* One out-of-line tile function per (T, P, U): its loop gets the registers to itself. */
-#define AK_TILE_FN(T, P, U)                                                                                 \
-  static __attribute__((noinline)) void ak_tile_t##T##p##P##u##U(const int8_t *r0, const int8_t *r1,      \
-                                                                 const int32_t *pw, int32_t k4, int32_t *acc) { \
-    ak_gemm_tile(r0, r1, pw, k4, acc, T, P, U);                                                            \
+/* What stays fixed over a layer's pixel rows. */
+typedef struct {
+  const int32_t *w, *qp;
+  int32_t out_c, out_zp, act_lo, act_hi, k4;
+} ak_gemm_layer;
+
+/* One out-of-line function per (T, P, U): all output-channel tiles of P pixels, requantized and stored. */
+#define AK_PIXELS_FN(T, P, U)                                                                              \
+  static __attribute__((noinline)) void ak_px_t##T##p##P##u##U(                                          \
+      const ak_gemm_layer *L, const int8_t *r0, const int8_t *r1, int32_t seg_k4, int32_t segs,             \
+      int32_t seg_skip, int8_t *o0, int8_t *o1) {                                                         \
+    const int32_t *pw = L->w, *qp = L->qp;                                                                \
+    const int32_t out_c = L->out_c, step = L->k4 * T;                                                     \
+    const ak_outq oq = {L->out_zp, L->act_lo, L->act_hi};                                                \
+    for (int32_t oc = 0; oc < out_c; oc += T, pw += step) {                                              \
+      int32_t acc[8];                                                                                     \
+      ak_gemm_tile(r0, r1, pw, seg_k4, segs, seg_skip, acc, T, P, U);                                     \
+      int32_t n = out_c - oc < T ? out_c - oc : T;                                                        \
+      for (int32_t t = 0; t < n; t++, qp += AK_QP_STRIDE) {                                               \
+        ak_qp q = ak_qp_load(qp);                                                                         \
+        int8_t v0 = ak_requant(acc[t], q, oq), v1 = P == 2 ? ak_requant(acc[T + t], q, oq) : 0;          \
+        o0[oc + t] = v0;                                                                                  \
+        if (P == 2) o1[oc + t] = v1;                                                                      \
+      }                                                                                                   \
+      qp += (T - n) * AK_QP_STRIDE;                                                                       \
+    }                                                                                                     \
   }
-#define AK_TILE_FNS(T, U) AK_TILE_FN(T, 1, U) AK_TILE_FN(T, 2, U)
-AK_TILE_FNS(2, 1)
-AK_TILE_FNS(4, 1)
-AK_TILE_FNS(2, 2)
-AK_TILE_FNS(4, 2)
+#define AK_PIXELS_FNS(T, U) AK_PIXELS_FN(T, 1, U) AK_PIXELS_FN(T, 2, U)
+AK_PIXELS_FNS(2, 1)
+AK_PIXELS_FNS(4, 1)
+AK_PIXELS_FNS(2, 2)
+AK_PIXELS_FNS(4, 2)
 
 /* ---------------------------------------------------------------- convolution driver */
 typedef struct {
@@ -191,47 +245,49 @@ static __attribute__((optimize("no-tree-loop-distribute-patterns"))) int8_t *ak_
   return col;
 }
 
-AK_INLINE void ak_store(const ak_geom *g, int8_t *out_px, const int32_t *acc, const int32_t *qp, int32_t oc,
-                        const int T) {
-  for (int t = 0; t < T && oc + t < g->out_c; t++)
-    out_px[oc + t] = ak_requant(acc[t], qp + (oc + t) * AK_QP_STRIDE, g->out_zp, g->act_lo, g->act_hi);
-}
-
-typedef void (*ak_tile_fn)(const int8_t *, const int8_t *, const int32_t *, int32_t, int32_t *);
+typedef void (*ak_pixels_fn)(const ak_gemm_layer *, const int8_t *, const int8_t *, int32_t, int32_t, int32_t,
+                             int8_t *, int8_t *);
 
 AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, const int32_t *qp, int8_t *out,
-                          const int T, const int P, ak_tile_fn tile1, ak_tile_fn tile2) {
+                          const int P, ak_pixels_fn px1, ak_pixels_fn px2) {
   int32_t k = g->k_h * g->k_w * g->in_c;
   int32_t k_pad = (k + 3) & ~3;
   int32_t k4 = k_pad >> 2;
-  int direct = g->k_h == 1 && g->k_w == 1 && (g->in_c & 3) == 0 && g->pad_t == 0 && g->pad_l == 0;
+  const ak_gemm_layer L = {(const int32_t *)(const void *)w, qp, g->out_c, g->out_zp, g->act_lo, g->act_hi, k4};
+  /* Interior pixels read their GEMM row straight from the input as k_h segments of k_w * in_c bytes (when
+   * that is a whole number of words); border pixels (and every pixel otherwise) get an im2col copy. */
+  int32_t run = g->k_w * g->in_c;
+  int segmented = (run & 3) == 0 && g->d_w == 1;
+  int32_t row_bytes = g->in_w * g->in_c;
+  int32_t seg_skip = g->d_h * row_bytes - run;
   int32_t pixels = g->out_h * g->out_w;
-  int32_t oc_tiles = (g->out_c + T - 1) / T;
-  int32_t col_words = direct ? 1 : 2 * k4;  /* two im2col rows, word aligned */
-  int32_t col32[col_words];
+  int32_t col32[2 * k4];  /* two im2col rows, word aligned */
   int8_t *col0 = (int8_t *)col32, *col1 = col0 + k_pad;
   int32_t oy = 0, ox = 0;  /* of pixel `pix` */
   for (int32_t pix = 0; pix < pixels; pix += P) {
     int pair = P == 2 && pix + 1 < pixels;
     int32_t oy1 = oy, ox1 = ox + 1;
     if (ox1 == g->out_w) oy1++, ox1 = 0;
+    int32_t iy0 = oy * g->s_h - g->pad_t, ix0 = ox * g->s_w - g->pad_l;
+    int32_t jy0 = oy1 * g->s_h - g->pad_t, jx0 = ox1 * g->s_w - g->pad_l;
+    int32_t y_end = (g->k_h - 1) * g->d_h, x_end = g->k_w - 1;
+    int inside = segmented && iy0 >= 0 && iy0 + y_end < g->in_h && ix0 >= 0 && ix0 + x_end < g->in_w;
+    if (pair) inside = inside && jy0 >= 0 && jy0 + y_end < g->in_h && jx0 >= 0 && jx0 + x_end < g->in_w;
     const int8_t *r0, *r1;
-    if (direct) {
-      r0 = in + ((oy * g->s_h) * g->in_w + ox * g->s_w) * g->in_c;
-      r1 = in + ((oy1 * g->s_h) * g->in_w + ox1 * g->s_w) * g->in_c;
+    int32_t seg_k4 = k4, segs = 1, skip = 0;
+    if (inside) {
+      r0 = in + iy0 * row_bytes + ix0 * g->in_c;
+      r1 = in + jy0 * row_bytes + jx0 * g->in_c;
+      seg_k4 = run >> 2, segs = g->k_h, skip = seg_skip;
     } else {
       r0 = ak_im2col(g, in, oy, ox, col0, k_pad);
       r1 = pair ? ak_im2col(g, in, oy1, ox1, col1, k_pad) : r0;
     }
-    const int32_t *pw = (const int32_t *)(const void *)w;
-    for (int32_t tile = 0; tile < oc_tiles; tile++) {
-      int32_t oc = tile * T;
-      int32_t acc[8];
-      (pair ? tile2 : tile1)(r0, r1, pw, k4, acc);
-      ak_store(g, out + pix * g->out_c, acc, qp, oc, T);
-      if (pair) ak_store(g, out + (pix + 1) * g->out_c, acc + T, qp, oc, T);
-      pw += k4 * T;
-    }
+    int8_t *o0 = out + pix * g->out_c;
+    if (pair)
+      px2(&L, r0, r1, seg_k4, segs, skip, o0, o0 + g->out_c);
+    else
+      px1(&L, r0, r0, seg_k4, segs, skip, o0, o0);
     oy = oy1, ox = ox1;
     if (P == 2) {
       if (++ox == g->out_w) oy++, ox = 0;
@@ -243,7 +299,7 @@ AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, c
 #define AK_CONV_VARIANT(T, P, U)                                                                              \
   int32_t armlprof_conv_s8_t##T##p##P##u##U(ARMLPROF_CONV_ARGS) {                                         \
     AK_GEOM;                                                                                                  \
-    return ak_conv(&g, in, w, qp, out, T, P, ak_tile_t##T##p1u##U, ak_tile_t##T##p2u##U);                                                              \
+    return ak_conv(&g, in, w, qp, out, P, ak_px_t##T##p1u##U, ak_px_t##T##p2u##U);                                                              \
   }
 AK_CONV_VARIANT(2, 1, 1)
 AK_CONV_VARIANT(2, 2, 1)
@@ -255,87 +311,170 @@ AK_CONV_VARIANT(4, 1, 2)
 AK_CONV_VARIANT(4, 2, 2)
 
 /* ---------------------------------------------------------------- depthwise convolution */
-/* Channels c..c+3 of output pixel(s) at (oy, ox[+1]): valid taps only (TFLM skips padding taps), the input
- * offset added while sign-extending (SXTAB16), one SMLABB/SMLATT per MAC. With P = 2 the two pixels share
- * each weight word. Requires in_c % 4 == 0; the remaining channels take the scalar path. */
-AK_INLINE void ak_dw_group(const ak_geom *g, const int8_t *in, const int8_t *w, int32_t c, int32_t oy,
-                           int32_t ox, int32_t *acc, const int P) {
-  int32_t off2 = (int32_t)(((uint32_t)(-g->in_zp) & 0xFFFFu) | ((uint32_t)(-g->in_zp) << 16));
-  int32_t iy0 = oy * g->s_h - g->pad_t, ix0 = ox * g->s_w - g->pad_l;
+/* Weights pre-packed offline as [C/4][KH][KW] words (4 channels of one tap each), so the tap loop walks them
+ * with a post-incremented pointer. Channels c..c+3 of one output pixel (P = 1), or of two neighbouring pixels
+ * sharing every weight word (P = 2): the input offset is added while sign-extending (SXTAB16), one
+ * SMLABB/SMLATT per MAC. Interior pixels run the taps without bounds checks (x: their top-left tap); border
+ * pixels skip the taps outside the input, as TFLM does. in_c % 4 == 0 (the Python side checks). */
+#define AK_DW_MAC(a0, a1, a2, a3, xv, wl, wh)                             \
+  do {                                                                  \
+    int32_t xl_ = ak_sxtab16(off2, xv), xh_ = ak_sxtab16_ror8(off2, xv); \
+    a0 = ak_smlabb(xl_, wl, a0);                                        \
+    a2 = ak_smlatt(xl_, wl, a2);                                        \
+    a1 = ak_smlabb(xh_, wh, a1);                                        \
+    a3 = ak_smlatt(xh_, wh, a3);                                        \
+  } while (0)
+
+typedef struct {
+  int32_t row_skip, tap_step, pix_step, k_h, k_w, off2;
+} ak_dw_steps;
+
+AK_INLINE void ak_dw_interior(const int8_t *x, const int32_t *w, const ak_dw_steps *s, int32_t *acc, const int P) {
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-  for (int32_t ky = 0; ky < g->k_h; ky++) {
-    int32_t iy = iy0 + ky * g->d_h;
-    if (iy < 0 || iy >= g->in_h) continue;
-    const int8_t *in_row = in + iy * g->in_w * g->in_c + c;
-    const int8_t *w_row = w + ky * g->k_w * g->in_c + c;
-    for (int32_t kx = 0; kx < g->k_w; kx++) {
-      int32_t ix = ix0 + kx * g->d_w;
-      int32_t wv = ak_read32(w_row + kx * g->in_c);
-      int32_t wl = ak_sxtb16(wv), wh = ak_sxtb16_ror8(wv);
-      if (ix >= 0 && ix < g->in_w) {
-        int32_t xv = ak_read32(in_row + ix * g->in_c);
-        int32_t xl = ak_sxtab16(off2, xv), xh = ak_sxtab16_ror8(off2, xv);
-        a0 = ak_smlabb(xl, wl, a0);
-        a2 = ak_smlatt(xl, wl, a2);
-        a1 = ak_smlabb(xh, wh, a1);
-        a3 = ak_smlatt(xh, wh, a3);
-      }
-      if (P == 2) {
-        int32_t jx = ix + g->s_w;
-        if (jx >= 0 && jx < g->in_w) {
-          int32_t xv = ak_read32(in_row + jx * g->in_c);
-          int32_t xl = ak_sxtab16(off2, xv), xh = ak_sxtab16_ror8(off2, xv);
-          b0 = ak_smlabb(xl, wl, b0);
-          b2 = ak_smlatt(xl, wl, b2);
-          b1 = ak_smlabb(xh, wh, b1);
-          b3 = ak_smlatt(xh, wh, b3);
-        }
-      }
+  const int32_t tap_step = s->tap_step, off2 = s->off2;
+  for (int32_t ky = s->k_h; ky > 0; ky--, x += s->row_skip) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    if (P == 1) {
+      /* GCC at -Os spills this loop's accumulators; the same instructions, register-allocated by hand. */
+      int32_t kx = s->k_w, wv, xv, t0, t1;
+      __asm__ volatile(
+          "1:\n\t"
+          "ldr %[wv], [%[w]], #4\n\t"
+          "ldr %[xv], [%[x]]\n\t"
+          "add %[x], %[x], %[tap]\n\t"
+          "sxtb16 %[t0], %[wv]\n\t"
+          "sxtab16 %[t1], %[off], %[xv]\n\t"
+          "smlabb %[a0], %[t1], %[t0], %[a0]\n\t"
+          "smlatt %[a2], %[t1], %[t0], %[a2]\n\t"
+          "sxtb16 %[t0], %[wv], ror #8\n\t"
+          "sxtab16 %[t1], %[off], %[xv], ror #8\n\t"
+          "smlabb %[a1], %[t1], %[t0], %[a1]\n\t"
+          "smlatt %[a3], %[t1], %[t0], %[a3]\n\t"
+          "subs %[kx], %[kx], #1\n\t"
+          "bne 1b"
+          : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(w), [kx] "+r"(kx),
+            [wv] "=&r"(wv), [xv] "=&r"(xv), [t0] "=&r"(t0), [t1] "=&r"(t1)
+          : [off] "r"(off2), [tap] "r"(tap_step)
+          : "cc", "memory");
+      continue;
+    }
+#endif
+    for (int32_t kx = s->k_w; kx > 0; kx--, x += tap_step, w++) {
+      int32_t wv = *w, wl = ak_sxtb16(wv), wh = ak_sxtb16_ror8(wv);
+      AK_DW_MAC(a0, a1, a2, a3, ak_read32(x), wl, wh);
+      if (P == 2) AK_DW_MAC(b0, b1, b2, b3, ak_read32(x + s->pix_step), wl, wh);
     }
   }
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
   if (P == 2) acc[4] = b0, acc[5] = b1, acc[6] = b2, acc[7] = b3;
 }
 
-AK_INLINE int32_t ak_dw_scalar(const ak_geom *g, const int8_t *in, const int8_t *w, int32_t c, int32_t oy,
-                               int32_t ox) {
-  int32_t acc = 0;
+static __attribute__((noinline)) void ak_dw_taps1(const int8_t *x, const int32_t *w, const ak_dw_steps *s,
+                                                  int32_t *acc) {
+  ak_dw_interior(x, w, s, acc, 1);
+}
+
+static __attribute__((noinline)) void ak_dw_taps2(const int8_t *x, const int32_t *w, const ak_dw_steps *s,
+                                                  int32_t *acc) {
+  ak_dw_interior(x, w, s, acc, 2);
+}
+
+/* A border pixel's channel group `grp` (w: that group's packed taps). */
+static void ak_dw_border(const ak_geom *g, const int8_t *in, const int32_t *w, int32_t c, int32_t oy, int32_t ox,
+                         int32_t off2, int32_t *acc) {
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
   for (int32_t ky = 0; ky < g->k_h; ky++) {
     int32_t iy = oy * g->s_h - g->pad_t + ky * g->d_h;
     if (iy < 0 || iy >= g->in_h) continue;
     for (int32_t kx = 0; kx < g->k_w; kx++) {
       int32_t ix = ox * g->s_w - g->pad_l + kx * g->d_w;
       if (ix < 0 || ix >= g->in_w) continue;
-      acc += (in[(iy * g->in_w + ix) * g->in_c + c] - g->in_zp) * w[(ky * g->k_w + kx) * g->in_c + c];
+      int32_t wv = w[ky * g->k_w + kx], wl = ak_sxtb16(wv), wh = ak_sxtb16_ror8(wv);
+      AK_DW_MAC(a0, a1, a2, a3, ak_read32(in + (iy * g->in_w + ix) * g->in_c + c), wl, wh);
     }
   }
-  return acc;
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
-AK_INLINE int32_t ak_dwconv(const ak_geom *g, const int8_t *in, const int8_t *w, const int32_t *qp, int8_t *out,
+AK_INLINE void ak_dw_store4(const ak_geom *g, int8_t *o, const int32_t *acc, const int32_t *qp) {
+  const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
+  int8_t v[4];
+  for (int t = 0; t < 4; t++) v[t] = ak_requant(acc[t], ak_qp_load(qp + t * AK_QP_STRIDE), oq);
+  memcpy(o, v, 4);  /* one word store: the channels of a group are contiguous */
+}
+
+/* All channel groups of output pixel (oy, ox) [and (oy, ox + 1) when P = 2, both interior]. */
+AK_INLINE void ak_dw_pixels(const ak_geom *g, const int8_t *in, const int32_t *w, const int32_t *qp, int8_t *o,
+                            int32_t oy, int32_t ox, int interior, const int P) {
+  int32_t off2 = (int32_t)(((uint32_t)(-g->in_zp) & 0xFFFFu) | ((uint32_t)(-g->in_zp) << 16));
+  int32_t taps = g->k_h * g->k_w, tap_step = g->d_w * g->in_c;
+  const ak_dw_steps steps = {g->d_h * g->in_w * g->in_c - g->k_w * tap_step, tap_step, g->s_w * g->in_c,
+                             g->k_h, g->k_w, off2};
+  const int8_t *x = in + ((oy * g->s_h - g->pad_t) * g->in_w + (ox * g->s_w - g->pad_l)) * g->in_c;
+  for (int32_t c = 0; c < g->in_c; c += 4, w += taps, qp += 4 * AK_QP_STRIDE) {
+    int32_t acc[8];
+    if (interior) {
+      (P == 2 ? ak_dw_taps2 : ak_dw_taps1)(x + c, w, &steps, acc);
+      ak_dw_store4(g, o + c, acc, qp);
+      if (P == 2) ak_dw_store4(g, o + g->out_c + c, acc + 4, qp);
+    } else {
+      ak_dw_border(g, in, w, c, oy, ox, off2, acc);
+      ak_dw_store4(g, o + c, acc, qp);
+    }
+  }
+}
+
+static __attribute__((noinline)) void ak_dw_pixel1(const ak_geom *g, const int8_t *in, const int32_t *w,
+                                                   const int32_t *qp, int8_t *o, int32_t oy, int32_t ox, int interior) {
+  ak_dw_pixels(g, in, w, qp, o, oy, ox, interior, 1);
+}
+
+static __attribute__((noinline)) void ak_dw_pixel2(const ak_geom *g, const int8_t *in, const int32_t *w,
+                                                   const int32_t *qp, int8_t *o, int32_t oy, int32_t ox) {
+  ak_dw_pixels(g, in, w, qp, o, oy, ox, 1, 2);
+}
+
+/* A run of n interior pixels of one output row, P = 1: the whole loop nest in one function (no call per pixel
+ * or channel group). x: the first pixel's top-left tap. */
+static __attribute__((noinline)) void ak_dw_row(const ak_geom *g, const int8_t *x, const int32_t *w,
+                                                const int32_t *qp, int8_t *o, int32_t n) {
+  int32_t off2 = (int32_t)(((uint32_t)(-g->in_zp) & 0xFFFFu) | ((uint32_t)(-g->in_zp) << 16));
+  int32_t taps = g->k_h * g->k_w, tap_step = g->d_w * g->in_c, c_all = g->in_c;
+  const ak_dw_steps steps = {g->d_h * g->in_w * g->in_c - g->k_w * tap_step, tap_step, g->s_w * g->in_c,
+                             g->k_h, g->k_w, off2};
+  for (; n > 0; n--, x += steps.pix_step, o += c_all) {
+    const int32_t *wg = w, *q = qp;
+    for (int32_t c = 0; c < c_all; c += 4, wg += taps, q += 4 * AK_QP_STRIDE) {
+      int32_t acc[8];
+      ak_dw_taps1(x + c, wg, &steps, acc);
+      ak_dw_store4(g, o + c, acc, q);
+    }
+  }
+}
+
+AK_INLINE int32_t ak_dwconv(const ak_geom *g, const int8_t *in, const int8_t *w8, const int32_t *qp, int8_t *out,
                             const int P) {
-  int32_t groups = g->in_c >> 2;
+  const int32_t *w = (const int32_t *)(const void *)w8;
+  /* interior output range: every tap inside the input */
+  int32_t y_span = (g->k_h - 1) * g->d_h, x_span = (g->k_w - 1) * g->d_w;
   for (int32_t oy = 0; oy < g->out_h; oy++) {
-    for (int32_t ox = 0; ox < g->out_w; ox += P) {
-      int pair = P == 2 && ox + 1 < g->out_w;
-      int8_t *o0 = out + (oy * g->out_w + ox) * g->out_c;
-      for (int32_t grp = 0; grp < groups; grp++) {
-        int32_t c = grp * 4, acc[8];
-        if (pair)
-          ak_dw_group(g, in, w, c, oy, ox, acc, 2);
-        else
-          ak_dw_group(g, in, w, c, oy, ox, acc, 1);
-        for (int t = 0; t < 4; t++) {
-          o0[c + t] = ak_requant(acc[t], qp + (c + t) * AK_QP_STRIDE, g->out_zp, g->act_lo, g->act_hi);
-          if (pair)
-            o0[g->out_c + c + t] =
-                ak_requant(acc[4 + t], qp + (c + t) * AK_QP_STRIDE, g->out_zp, g->act_lo, g->act_hi);
-        }
-      }
-      for (int32_t c = groups * 4; c < g->in_c; c++) {
-        for (int p = 0; p < 1 + pair; p++)
-          o0[p * g->out_c + c] = ak_requant(ak_dw_scalar(g, in, w, c, oy, ox + p), qp + c * AK_QP_STRIDE,
-                                            g->out_zp, g->act_lo, g->act_hi);
+    int32_t iy0 = oy * g->s_h - g->pad_t;
+    int row_inside = iy0 >= 0 && iy0 + y_span < g->in_h;
+    for (int32_t ox = 0; ox < g->out_w;) {
+      int32_t ix0 = ox * g->s_w - g->pad_l;
+      int inside = row_inside && ix0 >= 0 && ix0 + x_span < g->in_w;
+      int8_t *o = out + (oy * g->out_w + ox) * g->out_c;
+      if (P == 1 && inside) {  /* the interior run of this row */
+        int32_t n = 1;
+        while (ox + n < g->out_w && ix0 + n * g->s_w + x_span < g->in_w) n++;
+        ak_dw_row(g, in + (iy0 * g->in_w + ix0) * g->in_c, w, qp, o, n);
+        ox += n;
+      } else if (P == 2 && inside && ox + 1 < g->out_w && ix0 + g->s_w + x_span < g->in_w) {
+        ak_dw_pixel2(g, in, w, qp, o, oy, ox);
+        ox += 2;
+      } else {
+        ak_dw_pixel1(g, in, w, qp, o, oy, ox, inside);
+        ox += 1;
       }
     }
   }

@@ -1,0 +1,202 @@
+"""armlprof's Cortex-M4 micro-kernels (runtime/tvm/c/armlprof_kernels.c) and their schedules.
+
+Every variant against an independent numpy model of TFLM's reference convolution / depthwise / fully connected
+(int32 accumulation, MultiplyByQuantizedMultiplier with double rounding) on the host (portable C path, UBSan),
+over geometries that reach every code path (im2col with padding and dilation, interior row segments, direct 1x1,
+channel and depth padding); the DSP path's requantization shortcut against fixedpoint.py. The DSP path of whole
+models on the emulated boards: tests/test_onboard_exact.py and test_tvm_tuning.py.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from armlprof.runtime.tvm import fixedpoint as fp
+from armlprof.runtime.tvm import kernels
+
+C_DIR = Path(kernels.__file__).resolve().parent / "c"
+
+HARNESS = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "armlprof_kernels.h"
+typedef int32_t (*fn_t)(ARMLPROF_CONV_ARGS);
+static const struct { const char *name; fn_t fn; } table[] = {
+#define F(n) {#n, n},
+  F(armlprof_conv_s8_t2p1u1) F(armlprof_conv_s8_t2p2u1) F(armlprof_conv_s8_t4p1u1) F(armlprof_conv_s8_t4p2u1)
+  F(armlprof_conv_s8_t2p1u2) F(armlprof_conv_s8_t2p2u2) F(armlprof_conv_s8_t4p1u2) F(armlprof_conv_s8_t4p2u2)
+  F(armlprof_dwconv_s8_p1) F(armlprof_dwconv_s8_p2)
+};
+static void *read_block(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (fread(p, 1, n, stdin) != n) exit(4);
+  return p;
+}
+int main(int argc, char **argv) {
+  fn_t fn = NULL;
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+    if (!strcmp(table[i].name, argv[1])) fn = table[i].fn;
+  if (!fn) return 2;
+  int32_t a[22];
+  if (fread(a, 4, 22, stdin) != 22) return 3;
+  int8_t *in = read_block((size_t)a[18]), *w = read_block((size_t)a[19]);
+  int32_t *qp = read_block((size_t)a[20] * 4);
+  int8_t *out = malloc((size_t)a[21]);
+  fn(in, w, qp, out, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13],
+     a[14], a[15], a[16], a[17]);
+  fwrite(out, 1, (size_t)a[21], stdout);
+  return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory) -> Path:
+    if shutil.which("gcc") is None:
+        pytest.skip("host gcc not installed")
+    root = tmp_path_factory.mktemp("kernels")
+    (root / "harness.c").write_text(HARNESS)
+    exe = root / "harness"
+    subprocess.run(["gcc", "-std=c11", "-O1", "-Wall", "-Werror", "-fsanitize=undefined",
+                    "-fno-sanitize-recover=undefined", "-I", str(C_DIR), "-o", str(exe), str(root / "harness.c"),
+                    str(C_DIR / "armlprof_kernels.c")], check=True, capture_output=True, text=True)
+    return exe
+
+
+def _requantize(acc: np.ndarray, mults: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """MultiplyByQuantizedMultiplier per channel (last axis), vectorized, written from gemmlowp's definitions."""
+    left = np.maximum(shifts, 0).astype(np.int64)
+    right = np.maximum(-shifts, 0).astype(np.int64)
+    x = acc.astype(np.int64) * (np.int64(1) << left)
+    x = ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)  # int32 wrap
+    ab = x * mults.astype(np.int64)
+    nudge = np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+    num = ab + nudge
+    high = np.where(num >= 0, num >> 31, -((-num) >> 31))  # truncating division by 2^31
+    mask = (np.int64(1) << right) - 1
+    remainder = high & mask
+    threshold = (mask >> 1) + (high < 0)
+    return (high >> right) + (remainder > threshold)
+
+
+def _reference(x, w, bias, mults, shifts, g: kernels.Geometry, in_zp, out_zp, lo, hi, depthwise: bool):
+    """TFLM's reference kernels: taps outside the input skipped, (x - in_zp) * w accumulated in int32."""
+    xp = np.full((g.in_h + 2 * g.k_h * g.d_h + g.out_h * g.s_h, g.in_w + 2 * g.k_w * g.d_w + g.out_w * g.s_w,
+                  g.in_c), in_zp, dtype=np.int64)  # padded with the zero point: padding taps contribute 0
+    oy0, ox0 = g.k_h * g.d_h, g.k_w * g.d_w
+    xp[oy0:oy0 + g.in_h, ox0:ox0 + g.in_w] = x
+    acc = np.zeros((g.out_h, g.out_w, g.out_c), dtype=np.int64)
+    for ky in range(g.k_h):
+        for kx in range(g.k_w):
+            y0 = oy0 - g.pad_t + ky * g.d_h
+            x0 = ox0 - g.pad_l + kx * g.d_w
+            win = xp[y0:y0 + (g.out_h - 1) * g.s_h + 1:g.s_h, x0:x0 + (g.out_w - 1) * g.s_w + 1:g.s_w] - in_zp
+            if depthwise:
+                acc += win * w[0, ky, kx, :].astype(np.int64)
+            else:
+                acc += win @ w[:, ky, kx, :].astype(np.int64).T
+    out = _requantize(acc + bias, mults, shifts) + out_zp
+    return np.clip(out, lo, hi).astype(np.int8)
+
+
+CASES = {
+    # name: (family, geometry, activation range)
+    "conv3x3_s2_same_c1": ("gemm", kernels.Geometry(11, 10, 1, 6, 5, 8, 3, 3, 2, 2, 1, 1, 1, 1), (-128, 127)),
+    "conv10x8_s2_c1_segments": ("gemm", kernels.Geometry(17, 14, 1, 9, 7, 8, 10, 8, 2, 2, 1, 1, 4, 3), (-30, 90)),
+    "conv1x1_c8_oc6_direct": ("gemm", kernels.Geometry(5, 7, 8, 5, 7, 6), (-128, 127)),
+    "conv3x3_c5_dilated": ("gemm", kernels.Geometry(9, 9, 5, 7, 7, 7, 3, 3, 1, 1, 2, 2, 1, 1), (-128, 100)),
+    "conv2x3_c12_valid": ("gemm", kernels.Geometry(6, 8, 12, 5, 6, 4, 2, 3, 1, 1, 1, 1, 0, 0), (-128, 127)),
+    "fc_depth37_units5": ("gemm", kernels.Geometry(2, 1, 37, 2, 1, 5), (-128, 127)),
+    "dw3x3_s1_c8": ("dw", kernels.Geometry(7, 6, 8, 7, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "dw3x3_s2_c16": ("dw", kernels.Geometry(9, 8, 16, 5, 4, 16, 3, 3, 2, 2, 1, 1, 1, 1), (-60, 127)),
+    "dw5x5_dilated_c4": ("dw", kernels.Geometry(10, 9, 4, 10, 9, 4, 5, 5, 1, 1, 2, 1, 4, 2), (-128, 127)),
+}
+
+
+def _case_data(family: str, g: kernels.Geometry, seed: int):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-128, 128, (g.in_h, g.in_w, g.in_c), dtype=np.int64)
+    if family == "dw":
+        w = rng.integers(-127, 128, (1, g.k_h, g.k_w, g.out_c), dtype=np.int64).astype(np.int8)
+    else:
+        w = rng.integers(-127, 128, (g.out_c, g.k_h, g.k_w, g.in_c), dtype=np.int64).astype(np.int8)
+    bias = rng.integers(-20000, 20000, g.out_c)
+    taps = g.k_h * g.k_w * (1 if family == "dw" else g.in_c)
+    scales = rng.uniform(0.5, 2.0, g.out_c) * 60.0 / (5500.0 * np.sqrt(taps))  # outputs mostly inside int8
+    scales[0] = 1.7  # one channel with a left shift (the slow requantization path)
+    qm = [fp.quantize_multiplier(float(s)) for s in scales]
+    mults = np.array([m for m, _ in qm], dtype=np.int64)
+    shifts = np.array([s for _, s in qm], dtype=np.int64)
+    return x, w, bias, mults, shifts, int(rng.integers(-128, 128)), int(rng.integers(-20, 20))
+
+
+def _run(harness: Path, function: str, g: kernels.Geometry, x, weights, qp, in_zp, out_zp, lo, hi) -> np.ndarray:
+    n_out = g.out_h * g.out_w * g.out_c
+    header = np.array([*g.as_args(), in_zp, out_zp, lo, hi, x.size, weights.size, qp.size, n_out], dtype=np.int32)
+    blob = header.tobytes() + x.astype(np.int8).tobytes() + weights.astype(np.int8).tobytes() + \
+        qp.astype(np.int32).tobytes()
+    run = subprocess.run([str(harness), function], input=blob, capture_output=True, timeout=60)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    return np.frombuffer(run.stdout, dtype=np.int8).reshape(g.out_h, g.out_w, g.out_c)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_variant_matches_reference(harness, case: str) -> None:
+    family, g, (lo, hi) = CASES[case]
+    for seed in range(3):
+        x, w, bias, mults, shifts, in_zp, out_zp = _case_data(family, g, seed)
+        want = _reference(x, w, bias, mults, shifts, g, in_zp, out_zp, lo, hi, family == "dw")
+        assert len(np.unique(want)) > 3  # the outputs vary, so equality means something
+        for variant in kernels.variants_for(family):
+            if family == "gemm":
+                tile = int(variant[1])
+                packed = kernels.pack_gemm_weights(w, tile)
+                folded = bias + (-in_zp) * w.reshape(g.out_c, -1).astype(np.int64).sum(axis=1)
+                qp = kernels.requant_params(folded, mults, shifts, -(-g.out_c // tile) * tile)
+            else:
+                packed = kernels.pack_dw_weights(w)
+                qp = kernels.requant_params(bias, mults, shifts, g.out_c)
+            got = _run(harness, kernels.c_function(family, variant), g, x, packed, qp, in_zp, out_zp, lo, hi)
+            assert np.array_equal(got, want), f"{case} {variant} seed {seed}: " \
+                f"{int((got != want).sum())} of {want.size} outputs differ"
+
+
+def test_dsp_requantization_shortcut_is_exact() -> None:
+    """The DSP path's requantization (|x| < 2^30, right shift e >= 1): SMMULR(2x, m) = (2xm + 2^31) >> 32, then
+    (y + 2^(e-1) - (y < 0)) >> e, equals MultiplyByQuantizedMultiplier, including the rounding ties."""
+    rng = random.Random(7)
+    samples = [(x, m, -e) for x in (0, 1, -1, (1 << 30) - 1, -(1 << 30)) for m in (1 << 30, (1 << 31) - 1)
+               for e in (1, 2, 31)]
+    for _ in range(20000):
+        e = rng.randint(1, 31)
+        m = rng.randint(1 << 30, (1 << 31) - 1)
+        x = rng.randint(-(1 << 30), (1 << 30) - 1)
+        if rng.random() < 0.3:  # rounding ties of both steps
+            x = (rng.randint(-(1 << 12), 1 << 12) << 19) | (1 << 18)
+            x = max(min(x, (1 << 30) - 1), -(1 << 30))
+        samples.append((x, m, -e))
+    for x, m, shift in samples:
+        e = -shift
+        y = (2 * x * m + (1 << 31)) >> 32  # SMMULR: rounded high word of the 64-bit product
+        fast = (y + (1 << (e - 1)) + (-1 if y < 0 else 0)) >> e
+        assert fast == fp.multiply_by_quantized_multiplier(x, m, shift), (x, m, shift)
+
+
+def test_weight_packing_is_the_kernels_read_order() -> None:
+    w = np.arange(6 * 2 * 3 * 5, dtype=np.int64).reshape(6, 2, 3, 5).astype(np.int8)  # OC=6, K=30 -> 32
+    packed = kernels.pack_gemm_weights(w, 4)
+    assert packed.size == 8 * 32  # OC padded to 8, K padded to 32, zero-filled
+    words = packed.reshape(2, 8, 4, 4)  # [OC/T][K/4][T][4]
+    flat = w.reshape(6, 30)
+    assert list(words[0, 0, 1]) == list(flat[1, 0:4]) and list(words[1, 0, 2]) == [0, 0, 0, 0]  # oc 6: padding
+    assert list(words[0, 7, 3]) == [*flat[3, 28:30], 0, 0]
+    dw = np.arange(3 * 3 * 8, dtype=np.int64).reshape(1, 3, 3, 8).astype(np.int8)
+    groups = kernels.pack_dw_weights(dw).reshape(2, 9, 4)  # [C/4][taps][4]
+    assert list(groups[1, 4]) == list(dw[0, 1, 1, 4:8])

@@ -1,0 +1,118 @@
+"""Schedule tuning with the emulator as the runner, and the DSP path of non-default and tuned schedules on the
+emulated boards: bit-exact with tflite-micro for 20 seeds (the default schedule: tests/test_onboard_exact.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from armlprof.board import load_board
+from armlprof.build import build_sketch
+from armlprof.measure import expected_crc
+from armlprof.model import load_model
+from armlprof.runtime import get_runtime
+from armlprof.sketch import prepare_measurement_sketch
+from armlprof.target import get_target
+from armlprof.target.base import Image
+
+from .conftest import shared_file
+
+pytest.importorskip("tvm")
+
+SEEDS = range(1, 21)
+
+
+def _crc_mismatches(model, board, tmp_path, runtime_name: str = "tvm-aot", **options) -> list[int]:
+    """Seeds whose output CRC differs from tflite-micro's, through the RAM-probe image on the emulator."""
+    sketch = prepare_measurement_sketch(model, get_runtime(runtime_name), board, tmp_path, **options)
+    build = build_sketch(sketch.use("ram_probe"), board)
+    image = Image(board, build.elf, sketch.sketch_dir, "ram_probe")
+    target = get_target("emulator")
+    bad = []
+    for seed in SEEDS:
+        outcome = target.run(image, f"alloc=0 seed={seed}", timing=False)
+        record = outcome.last("ram")
+        assert record is not None and record.get("status") == "ok", (outcome.stop.describe(), outcome.lines[-3:])
+        if record.get("crc") != expected_crc(model, seed):
+            bad.append(seed)
+    return bad
+
+
+def _every_operator(model, index: int) -> dict[str, str]:
+    """Each scheduled operator's index-th variant of its family (wrapping)."""
+    from pathlib import Path
+
+    from armlprof.runtime.tvm import kernels
+    from armlprof.runtime.tvm.compiler import compile_model
+
+    program = compile_model(Path(model.path), model.sha256)
+    choices = {}
+    for s in program.steps:
+        if s.signature:
+            variants = kernels.variants_for("gemm" if s.schedule in kernels.GEMM_VARIANTS else "dw")
+            choices[s.signature] = variants[index % len(variants)]
+    return choices
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant_index", [-1, 4])  # t2p1u1 / p2 (no pixel pairs, no unroll), t4p2u2 / p1
+@pytest.mark.parametrize("model_name", ["micro_speech_quantized", "person_detect"])
+def test_other_schedules_bit_exact_on_emulated_board(tmp_path, model_name: str, variant_index: int) -> None:
+    model = load_model(str(shared_file("models", f"{model_name}.tflite")))
+    choices = _every_operator(model, variant_index)
+    assert choices  # the micro-kernels cover the model's convolutions
+    assert _crc_mismatches(model, load_board("nano33ble"), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
+def test_small_tuning_run_records_reuse_and_bit_exact(tmp_path, monkeypatch) -> None:
+    """Two candidates per operator of micro_speech on nano33ble: records per (signature, board, flags), the best
+    variant chosen, a second tuning measures nothing, and the tuned build is bit-exact on the board."""
+    from armlprof.runtime.tvm import kernels, tuning
+
+    records_file = tmp_path / "tuning.json"
+    monkeypatch.setattr(tuning, "records_path", lambda: records_file)
+    model = load_model(str(shared_file("models", "micro_speech_quantized.tflite")))
+    board = load_board("nano33ble")
+    choices = tuning.tune(model, board, 2)
+    records = tuning.load_records()
+    flags = tuning.flags_key(board)
+    assert len(records) == 2 and all(k.endswith(f"|nano33ble|{flags}") for k in records)
+    for key, measured in records.items():
+        assert set(measured) == set(kernels.GEMM_VARIANTS[:2])  # both layers are GEMMs (one-channel depthwise, FC)
+        assert all(c > 0 for c in measured.values())
+        assert choices[key.split("|")[0]] == min(measured, key=measured.get)
+    # different variants really cost different cycles (the measurement sees the schedule)
+    assert any(len(set(m.values())) > 1 for m in records.values())
+
+    def no_measuring(*_args):
+        raise AssertionError("a second tuning of the same operators must reuse the records")
+
+    monkeypatch.setattr(tuning, "_candidate", no_measuring)
+    assert tuning.tune(model, board, 8) == choices
+    assert tuning.tune(model, load_board("spresense"), 0) == {}  # records are per board
+    assert _crc_mismatches(model, board, tmp_path, schedule="tuned") == []
+
+
+def test_tune_option_reaches_both_tvm_runtimes_and_rejects_negative(capsys) -> None:
+    from armlprof.cli import build_parser, main
+    from armlprof.cli.options import profile_options
+
+    args = build_parser().parse_args(["profile", "--model", "builtin:dense", "--runtime", "tvm-aot", "--board",
+                                      "nano33ble", "--tune", "3", "--optimization=-O2"])
+    options = profile_options(args)
+    assert options.runtime_options["tvm-aot"] == {"tune": 3, "schedule": "tuned", "optimization": "-O2"}
+    assert options.runtime_options["tvm-graph"] == options.runtime_options["tvm-aot"]
+    assert main(["profile", "--model", "builtin:dense", "--runtime", "tvm-aot", "--board", "nano33ble",
+                 "--tune", "-1"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--tune -1" in err[0]
+
+
+def test_unknown_tvm_option_is_one_clear_error() -> None:
+    from armlprof.errors import ArmlprofError
+    from armlprof.runtime import get_runtime
+
+    with pytest.raises(ArmlprofError, match="schedule='fast' is not one of default, tuned, te"):
+        get_runtime("tvm-aot")._program(object(), None, {"schedule": "fast"})
+    with pytest.raises(ArmlprofError, match="unknown tvm-aot option"):
+        get_runtime("tvm-aot")._program(object(), None, {"tile": 4})
