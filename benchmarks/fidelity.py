@@ -165,6 +165,8 @@ def run_phases(board: Board, elf: Path) -> dict[str, Phase]:
     if not result.ok or len(marks) != 5:
         raise SystemExit(f"fidelity: the sketch did not run to its end: {result.summary()}")
     d = [Phase(*(y - x for x, y in zip(a, b, strict=True))) for a, b in zip(marks, marks[1:], strict=False)]
+    print(f"  {elf.parent.name}: {result.instructions:,} instructions in {result.wall_s:.1f} s "
+          f"({result.instructions / result.wall_s / 1e6:.0f} M instr/s timed)", file=sys.stderr)
     return {"init": d[0], "first_inference": d[1], "inference": d[3]}
 
 
