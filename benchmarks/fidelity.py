@@ -184,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         overrides.setdefault(board_name, {})[key] = float(value)
     study = args.study.resolve()
     cells = [c for c in CELLS if not args.cells or any(s in c.name for s in args.cells.split(","))]
+    for cell in cells:  # check the checkout before building anything
+        published_us(study, cell)
+        if not (study / cell.sketch / "src").is_dir():
+            raise SystemExit(f"fidelity: {study / cell.sketch / 'src'} not found: --study must be a checkout of "
+                             "guberti/tvm-arduino-profiling")
     rows = []
     with tempfile.TemporaryDirectory(prefix="armlprof-fidelity-") as tmp:
         runs: dict[tuple[str, str], dict[str, Phase]] = {}
