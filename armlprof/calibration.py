@@ -10,7 +10,7 @@ ranges. The result is a calibration file (JSON) whose values override the board'
 - `--calibration FILE` (or the environment variable ARMLPROF_CALIBRATION=FILE), or else
 - the per-user default `$XDG_CONFIG_HOME/armlprof/calibration/<board>.json` (~/.config when unset).
 
-Which parameters a board fits is board data: [timing.calibrate] parameters in its board.toml.
+Which parameters a board fits is board data: those of PARAMETERS its board.toml [timing] sets.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ PARAMETERS = {p.key: p for p in (
 
 
 # ---------------------------------------------------------------- reading and writing parameters in [timing]
-def get_value(timing: dict[str, Any], key: str, default: float = 0) -> float:
+def get_value(timing: dict[str, Any], key: str, default: Any = 0) -> Any:
     node: Any = timing
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
@@ -82,15 +82,17 @@ def set_values(timing: dict[str, Any], values: dict[str, float]) -> dict[str, An
     return out
 
 
+_MISSING = object()
+
+
 def board_parameters(board: Board) -> list[Parameter]:
-    keys = board.meta.get("timing", {}).get("calibrate", {}).get("parameters", [])
-    unknown = [k for k in keys if k not in PARAMETERS]
-    if unknown:
-        raise ArmlprofError(f"board {board.name}: [timing.calibrate] parameters has unknown {', '.join(unknown)}; "
-                            f"known: {', '.join(PARAMETERS)}")
-    if not keys:
-        raise ArmlprofError(f"board {board.name} has no [timing.calibrate] parameters in its board.toml")
-    return [PARAMETERS[k] for k in keys]
+    """The parameters a board fits: those its board.toml [timing] sets (a region it does not have, it cannot fit)."""
+    timing = board.meta.get("timing", {})
+    params = [p for p in PARAMETERS.values() if get_value(timing, p.key, _MISSING) is not _MISSING]
+    if not params:
+        raise ArmlprofError(f"board {board.name} sets none of the calibrated [timing] parameters in its board.toml "
+                            f"({', '.join(PARAMETERS)})")
+    return params
 
 
 def with_timing(board: Board, values: dict[str, float], source: str = "explicit") -> Board:

@@ -165,6 +165,8 @@ def run_phases(board: Board, elf: Path) -> dict[str, Phase]:
     if not result.ok or len(marks) != 5:
         raise SystemExit(f"fidelity: the sketch did not run to its end: {result.summary()}")
     d = [Phase(*(y - x for x, y in zip(a, b, strict=True))) for a, b in zip(marks, marks[1:], strict=False)]
+    print(f"  {elf.parent.name}: {result.instructions:,} instructions in {result.wall_s:.1f} s "
+          f"({result.instructions / result.wall_s / 1e6:.0f} M instr/s timed)", file=sys.stderr)
     return {"init": d[0], "first_inference": d[1], "inference": d[3]}
 
 
@@ -182,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         overrides.setdefault(board_name, {})[key] = float(value)
     study = args.study.resolve()
     cells = [c for c in CELLS if not args.cells or any(s in c.name for s in args.cells.split(","))]
+    for cell in cells:  # check the checkout before building anything
+        published_us(study, cell)
+        if not (study / cell.sketch / "src").is_dir():
+            raise SystemExit(f"fidelity: {study / cell.sketch / 'src'} not found: --study must be a checkout of "
+                             "guberti/tvm-arduino-profiling")
     rows = []
     with tempfile.TemporaryDirectory(prefix="armlprof-fidelity-") as tmp:
         runs: dict[tuple[str, str], dict[str, Phase]] = {}

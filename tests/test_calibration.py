@@ -150,3 +150,17 @@ def test_calibrate_serial_needs_a_port(capsys):
     assert cli_main(["calibrate", "--board", "nano33ble", "--target", "serial"]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--port" in err[0]
+
+
+def test_fidelity_benchmark_needs_the_study_checkout(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "fidelity.py"), "--study", str(tmp_path)],
+                          capture_output=True, text=True, cwd=root, env={"PYTHONPATH": str(root)}, check=False)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines() == [
+        f"fidelity: {tmp_path}/micro_speech/micro_speech_aot_executor/inference_times_nano.txt not found: "
+        "--study must be a checkout of guberti/tvm-arduino-profiling"]

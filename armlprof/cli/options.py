@@ -6,6 +6,7 @@ import argparse
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from armlprof.board import board_names
 from armlprof.errors import ArmlprofError, OptionError
