@@ -23,6 +23,7 @@ itself — exactly the "shared step once, awaited by the jobs that need it" shap
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import itertools
 import multiprocessing
 import os
@@ -74,7 +75,7 @@ class Executor(ABC):
         """A picklable callable a job calls with a message; `sink(message)` runs on the driver."""
         return sink
 
-    def close(self, cancel: bool = False) -> None:
+    def close(self, cancel: bool = False) -> None:  # noqa: B027 - nothing to stop for an in-driver executor
         """Stop the workers (`cancel`: drop jobs not yet started)."""
 
     def __enter__(self) -> Executor:
@@ -213,10 +214,8 @@ class ProcessExecutor(Executor):
 
     def close(self, cancel: bool = False) -> None:
         self._pool.shutdown(wait=True, cancel_futures=cancel)
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self._messages.put(None)
-        except (OSError, ValueError):
-            pass
         self._drainer.join(timeout=5)
         self._messages.close()
 
@@ -262,8 +261,8 @@ class DaskExecutor(Executor):
         except OSError as exc:
             if self._cluster is not None:
                 self._cluster.close()
-            raise ArmlprofError(f"cannot reach the Dask scheduler at {address}: {exc}; start one with "
-                                "`dask scheduler` (and `dask worker ADDRESS` on each machine) or drop --address")
+            raise ArmlprofError(f"cannot reach the Dask scheduler at {address}: {exc}; start one with `dask "
+                                "scheduler` (and `dask worker ADDRESS` on each machine) or drop --address") from None
         self._topic = f"armlprof-{uuid.uuid4().hex[:12]}"
         self._sinks: dict[int, Sink] = {}
         self._ids = itertools.count()
@@ -294,10 +293,8 @@ class DaskExecutor(Executor):
         return iter(as_completed(list(futures)))
 
     def close(self, cancel: bool = False) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the connection may already be gone (e.g. interrupted)
             self._client.unsubscribe_topic(self._topic)
-        except Exception:  # noqa: BLE001 - the connection may already be gone (e.g. interrupted)
-            pass
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()

@@ -157,12 +157,17 @@ def cache_dir() -> Path:
     return d
 
 
+def program_path(sha256: str) -> Path:
+    """Where the cached Program of the model with this sha256 is (a sweep's workers receive it there)."""
+    key = hashlib.sha256(f"{sha256}|{codegen.tvm_version()}|{CODEGEN_VERSION}".encode()).hexdigest()[:24]
+    return cache_dir() / f"{key}.pkl"
+
+
 def compile_model(path: Path, sha256: str | None = None, *, use_cache: bool = True) -> Program:
     """The Program for a .tflite model, from the cache when TVM already compiled it."""
     path = Path(path)
     sha256 = sha256 or hashlib.sha256(path.read_bytes()).hexdigest()
-    key = hashlib.sha256(f"{sha256}|{codegen.tvm_version()}|{CODEGEN_VERSION}".encode()).hexdigest()[:24]
-    cached = cache_dir() / f"{key}.pkl"
+    cached = program_path(sha256)
     if use_cache and cached.is_file():
         try:
             return pickle.loads(cached.read_bytes())
