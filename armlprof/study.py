@@ -319,8 +319,10 @@ def study(results: Path | str, *, models: Sequence[str] | None = None, runtimes:
         close_targets()
 
 
-def _study_keys(records: list[dict[str, Any]], models: Sequence[str], runtimes: Sequence[str],
-                boards: Sequence[str], target: str) -> list[dict[str, Any]]:
+def _study_keys(records: list[dict[str, Any]], models: Sequence[str], runtimes: Iterable[str],
+                boards: Iterable[str], target: str | Iterable[str]) -> list[dict[str, Any]]:
+    targets = {target} if isinstance(target, str) else set(target)
+    runtimes, boards = set(runtimes), set(boards)
     hashes = set()
     for spec in models:
         try:
@@ -328,4 +330,4 @@ def _study_keys(records: list[dict[str, Any]], models: Sequence[str], runtimes: 
         except ArmlprofError:
             continue
     return [r for r in records if r.get("model_sha256") in hashes and r["runtime"] in runtimes
-            and r["board"] in boards and r["target"] == target]
+            and r["board"] in boards and r["target"] in targets]
