@@ -133,3 +133,26 @@ def test_installed_files_stay_inside_the_cache(tmp_path):
         install_files({"../evil": b"x"}, tmp_path)
     assert not (tmp_path.parent / "evil").exists()
     assert Path(tmp_path / "a").is_dir()
+
+
+def test_shared_steps_are_planned_once_per_key(tmp_path, monkeypatch):
+    from armlprof.jobs import plan_cells
+
+    tree = Path(__file__).resolve().parents[1].parent / "shared" / "tflm" / "Arduino_TensorFlowLite"
+    if not tree.is_dir():
+        pytest.skip(f"{tree} not found (the ../shared folder beside the repository is absent)")
+    monkeypatch.setenv("ARMLPROF_TFLM_ROOT", str(tree))
+    options = ProfileOptions(quick=True)
+    cells = [("builtin:micro_speech", runtime, board, options)
+             for board in ("nano33ble", "spresense") for runtime in ("tvm-aot", "tvm-graph", "tflm")]
+    jobs, steps = plan_cells(cells, ResultStore(tmp_path / "r.jsonl"), lambda _: None)
+    assert len(jobs) == 6 and all(job.pending == ["flash", "ram", "init", "inference"] for job in jobs)
+    kinds = sorted(key[0] + ":" + key[1] for key in steps)
+    # One TVM compile for the model (both TVM runtimes, both boards), a TFLM library per board, one host build.
+    assert kinds == ["tflm-library:host", "tflm-library:nano33ble", "tflm-library:spresense",
+                     f"tvm-program:{jobs[0].model.sha256}"]
+    tflm_job = next(j for j in jobs if j.runtime == "tflm" and j.board == "spresense")
+    assert {k[1] for k in tflm_job.steps} == {"spresense", "host"}
+    assert tflm_job.environment == {"ARMLPROF_TFLM_ROOT": str(tree)}  # forwarded to the worker
+    assert tflm_job.model.data  # the .tflite travels with the job
+    assert len({j.work_key for j in jobs}) == 6  # each job its own work folder
