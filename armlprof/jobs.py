@@ -129,7 +129,11 @@ class CellResult:
 
 @dataclass
 class JobEvent:
-    """What the driver tells a progress hook: kind is queued | started | message | done | failed."""
+    """What the driver tells a progress hook (`study(..., on_event=hook)`), per job: `queued` (submitted),
+    `started` (a worker began it), `message` (a progress line of the job, in `message`), then `done` or `failed`
+    (with the records the driver just stored). queued/done/failed are called from the driver's main thread; started
+    and message from the executor's message thread (local pool, Dask) as they arrive, so a hook must be
+    thread-safe (a rich Progress is) and may see a last message after `done`."""
 
     kind: str
     job: CellJob
