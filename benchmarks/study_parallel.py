@@ -6,19 +6,20 @@ as many workers, from one run; the speed-ups, and whether the three runs stored 
 
 Default grid: the study's (generated micro_speech and person_detect x tvm-graph, tvm-aot, tflm x nano33ble,
 spresense), --quick run counts unless --full. A warm-up pass first fills the build cache (TVM programs, TFLM
-libraries, objects), so the three timed passes compare measuring, not compiling. Each pass writes a fresh results
-file. The load average is printed before and after: the figures mean little on a machine other jobs are using.
+libraries, objects), so the three timed passes compare measuring, not compiling. Each pass is `armlprof study` in a
+fresh process (start-up, imports, pool or cluster start all count) writing a fresh results file. The load average is printed before and after: the figures mean little on a machine other jobs are using.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from armlprof.executor import make_executor
 from armlprof.jobs import comparable
 from armlprof.results import ResultStore
 from armlprof.study import STUDY_BOARDS, STUDY_MODELS, STUDY_RUNTIMES, ProfileOptions, study
@@ -44,24 +45,28 @@ def main() -> None:
     quiet = lambda _: None  # noqa: E731
 
     print(f"grid: {len(grid['models'])} models x {len(grid['runtimes'])} runtimes x {len(grid['boards'])} boards; "
-          f"{_load()}")
+          f"{_load()}", flush=True)
     if not args.no_warmup:
         started = time.monotonic()
         study(out / "warmup.jsonl", **grid, options=options, progress=quiet)
-        print(f"warm-up (serial, fills the cache): {time.monotonic() - started:.1f} s")
+        print(f"warm-up (serial, fills the cache): {time.monotonic() - started:.1f} s", flush=True)
 
-    passes = [("serial", "serial", 1), (f"--jobs {args.jobs}", "local", args.jobs),
-              (f"dask LocalCluster ({args.jobs} workers)", "dask", args.jobs)]
+    # Each pass is the command a user runs, in a fresh process: start-up and imports count for every executor.
+    cli = [sys.executable, "-m", "armlprof.cli", "study", "--models", *grid["models"], "--runtimes",
+           ",".join(grid["runtimes"]), "--boards", ",".join(grid["boards"]), *([] if args.full else ["--quick"])]
+    passes = [("serial", ["--executor", "serial"]), (f"--jobs {args.jobs}", ["--jobs", str(args.jobs)]),
+              (f"dask LocalCluster ({args.jobs} workers)", ["--executor", "dask", "--jobs", str(args.jobs)])]
     walls: dict[str, float] = {}
     records: dict[str, list] = {}
-    for label, name, jobs in passes:
-        results = out / f"{name}.jsonl"
-        started = time.monotonic()  # the executor's start-up (pool, cluster) is part of the wall time
-        with make_executor(name, jobs=jobs) as executor:
-            study(results, **grid, options=options, progress=quiet, executor=executor)
+    for label, extra in passes:
+        results = out / f"{len(walls)}.jsonl"
+        started = time.monotonic()
+        proc = subprocess.run([*cli, *extra, "--results", str(results)], capture_output=True, text=True, check=False)
         walls[label] = time.monotonic() - started
+        if proc.returncode != 0:
+            raise SystemExit(f"{label} failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
         records[label] = ResultStore(results).records()
-        print(f"{label}: {walls[label]:.1f} s, {len(records[label])} records; {_load()}")
+        print(f"{label}: {walls[label]:.1f} s, {len(records[label])} records; {_load()}", flush=True)
 
     serial = walls["serial"]
     print("\n| executor | wall s | speed-up vs serial |\n| --- | ---: | ---: |")
