@@ -7,7 +7,8 @@ as many workers, from one run; the speed-ups, and whether the three runs stored 
 Default grid: the study's (generated micro_speech and person_detect x tvm-graph, tvm-aot, tflm x nano33ble,
 spresense), --quick run counts unless --full. A warm-up pass first fills the build cache (TVM programs, TFLM
 libraries, objects), so the three timed passes compare measuring, not compiling. Each pass is `armlprof study` in a
-fresh process (start-up, imports, pool or cluster start all count) writing a fresh results file. The load average is printed before and after: the figures mean little on a machine other jobs are using.
+fresh process (start-up, imports, pool or cluster start all count) writing a fresh results file.
+The load average is printed with each pass: the figures mean little on a machine other jobs are using.
 """
 
 from __future__ import annotations
