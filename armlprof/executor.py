@@ -119,9 +119,12 @@ class SerialExecutor(Executor):
 _worker_queue: Any = None  # set in each pool process by _init_worker: messages back to the driver
 
 
-def _init_worker(messages: Any) -> None:
+def _init_worker(messages: Any, environment: dict[str, str]) -> None:
     global _worker_queue
     _worker_queue = messages
+    # The fork server outlives a pool: give each pool's processes the driver's environment of now (cache, TFLM tree).
+    os.environ.clear()
+    os.environ.update(environment)
 
 
 class _QueueReporter:
@@ -153,7 +156,7 @@ class ProcessExecutor(Executor):
         context.set_forkserver_preload(PRELOAD_MODULES)  # a module that fails to import is skipped
         self._messages = context.Queue()
         self._pool = cf.ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init_worker,
-                                            initargs=(self._messages,))
+                                            initargs=(self._messages, dict(os.environ)))
         self._sinks: dict[int, Sink] = {}
         self._ids = itertools.count()
         self._drainer = threading.Thread(target=self._drain, name="armlprof-job-messages", daemon=True)

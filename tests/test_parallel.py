@@ -28,6 +28,10 @@ def _fail() -> None:
     raise ValueError("no")
 
 
+def _env(name: str) -> str | None:
+    return os.environ.get(name)
+
+
 @pytest.fixture(scope="module")
 def serial_records(tmp_path_factory) -> list[dict]:
     results = tmp_path_factory.mktemp("serial") / "r.jsonl"
@@ -156,3 +160,11 @@ def test_shared_steps_are_planned_once_per_key(tmp_path, monkeypatch):
     assert tflm_job.environment == {"ARMLPROF_TFLM_ROOT": str(tree)}  # forwarded to the worker
     assert tflm_job.model.data  # the .tflite travels with the job
     assert len({j.work_key for j in jobs}) == 6  # each job its own work folder
+
+
+def test_each_pool_gets_the_drivers_environment_of_now(monkeypatch):
+    # The fork server outlives a pool; a later pool must still see the driver's current cache and TFLM tree.
+    for value in ("first", "second"):
+        monkeypatch.setenv("ARMLPROF_CACHE", f"/tmp/armlprof-test-{value}")
+        with ProcessExecutor(1) as executor:
+            assert executor.submit(_env, "ARMLPROF_CACHE").result(timeout=120) == f"/tmp/armlprof-test-{value}"
