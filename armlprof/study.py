@@ -19,6 +19,8 @@ from armlprof.board import Board, load_board
 from armlprof.build import build_sketch, compile_flags
 from armlprof.cache import cache_root
 from armlprof.errors import ArmlprofError
+from armlprof.executor import Executor, SerialExecutor
+from armlprof.jobs import PARALLEL_TARGETS, EventHook, JobEvent, close_targets, plan_cells, run_cells
 from armlprof.measure import (
     DEFAULT_SEED,
     TRIAL_TIMEOUT_S,
@@ -78,6 +80,7 @@ class ProfileOptions:
     seed: int = DEFAULT_SEED
     timeout_s: float = TRIAL_TIMEOUT_S
     work_root: Path | None = None  # sketch folders; default: <armlprof cache>/sketches
+    variant: str | None = None  # name of the study matrix variant these options come from (recorded)
     # Per runtime, options for its generate() (e.g. {"tflm": {"kernels": "reference", "arena_bytes": 90000}}).
     runtime_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -89,9 +92,10 @@ def _model_label(model: Model, spec: str) -> str:
 class _Cell:
     """One model x runtime x board on one target: writes a record per figure."""
 
-    def __init__(self, store: ResultStore, model: Model, label: str, runtime_name: str, board: Board,
-                 options: ProfileOptions, progress: Progress) -> None:
-        self.store, self.model, self.label, self.board = store, model, label, board
+    def __init__(self, sink: Callable[[dict[str, Any]], None], model: Model, label: str, runtime_name: str,
+                 board: Board, options: ProfileOptions, progress: Progress) -> None:
+        # `sink` stores a record: the results file in the driver; in a job, nothing (the driver writes what it returns)
+        self.sink, self.model, self.label, self.board = sink, model, label, board
         self.runtime_name, self.options = runtime_name, options
         # Runtime options change the code like compiler flags do, so they are part of the record's flags (and key).
         self.runtime_options = options.runtime_options.get(runtime_name, {})
@@ -101,11 +105,13 @@ class _Cell:
                       *(f"{runtime_name}:{k}={v}" for k, v in sorted(keyed.items()))]
         self.runtime_version: str | None = None
         memory = "" if board.memory_kib is None else f" {board.memory_kib}KiB"
-        self.prefix = prefix = f"[{label} {runtime_name} {board.name}{memory} {options.target}]"
+        variant = "" if options.variant is None else f" {options.variant}"
+        self.prefix = prefix = f"[{label} {runtime_name} {board.name}{memory} {options.target}{variant}]"
         self.root = progress  # a Progress gets spinners and bars (armlprof.progress.task), a callback lines
         self.progress = lambda message: progress(f"{prefix} {message}")
         self.written: list[dict[str, Any]] = []
         self._last_reason: tuple[str, str | None] | None = None
+        self.builds: list[Any] = []  # BuildResults of this cell (a job returns their ELFs to the driver)
 
     def key(self, metric: str) -> dict[str, Any]:
         return {"model_sha256": self.model.sha256, "runtime": self.runtime_name, "board": self.board.name,
@@ -121,7 +127,9 @@ class _Cell:
             reason=None if reason is None else " ".join(str(reason).split()), flags=self.flags,
             clock_hz=self.board.clock_hz,
         )
-        self.store.append(record)
+        if self.options.variant is not None:
+            record["variant"] = self.options.variant  # the matrix variant that asked for it, for reports
+        self.sink(record)
         self.written.append(record)
         shown = reason if status != "ok" else ", ".join(f"{k}={_short(v)}" for k, v in (values or {}).items())
         if status != "ok" and (status, reason) == self._last_reason:
@@ -169,30 +177,42 @@ def profile(model_spec: str, runtime_name: str, board_name: str, results: Path |
     board = load_board(board_name, options.memory_kib)
     store = ResultStore(results)
     store.check_writable()  # before anything is measured: a figure is never measured only to be lost
-    cell = _Cell(store, model, _model_label(model, model_spec), runtime_name, board, options, progress)
+    cell = _Cell(store.append, model, _model_label(model, model_spec), runtime_name, board, options, progress)
+    pending = pending_metrics(cell, store)
+    if pending:
+        measure_pending(cell, pending, target)
+    return cell.written
 
-    pending = [m for m in METRICS if m in options.measures and not store.is_done(cell.key(m))]
-    for metric in (m for m in METRICS if m in options.measures and m not in pending):
+
+def pending_metrics(cell: _Cell, store: ResultStore) -> list[str]:
+    """The requested figures of `cell` not yet `ok` in `store` (the others are reported as skipped)."""
+    pending = [m for m in METRICS if m in cell.options.measures and not store.is_done(cell.key(m))]
+    for metric in (m for m in METRICS if m in cell.options.measures and m not in pending):
         cell.progress(f"{metric}: already measured in {store.path}, skipped")
-    if not pending:
-        return []
+    return pending
 
+
+def measure_pending(cell: _Cell, pending: list[str], target: Target | None = None) -> None:
+    """Measure `pending` figures of `cell` on `target` (default: a new one from the options, closed after)."""
     # Runtime and target available here? Otherwise every pending figure says why.
+    options = cell.options
     try:
-        runtime = get_runtime(runtime_name)
+        runtime = get_runtime(cell.runtime_name)
         why = runtime.unavailable_reason()
         if why is None:
             cell.runtime_version = runtime.version()
     except ImportError as exc:
-        why = f"runtime {runtime_name} cannot be imported ({exc}); reinstall armlprof"
+        why = f"runtime {cell.runtime_name} cannot be imported ({exc}); reinstall armlprof"
     owns_target = target is None
     if why is None:
         target = target or get_target(options.target, **options.target_options)
-        why = target.unavailable_reason(board)
+        why = target.unavailable_reason(cell.board)
     if why is not None:
         for metric in pending:
             cell.write(metric, "unavailable", reason=why)
-        return cell.written
+        if owns_target and target is not None:
+            target.close()
+        return
 
     assert target is not None
     try:
@@ -200,7 +220,6 @@ def profile(model_spec: str, runtime_name: str, board_name: str, results: Path |
     finally:
         if owns_target:
             target.close()
-    return cell.written
 
 
 def _measure_cell(cell: _Cell, runtime: Any, target: Target, pending: list[str]) -> None:
@@ -262,11 +281,13 @@ def _build(sketch: MeasurementSketch, kind: str, cell: _Cell):
     generated = sketch.generated
     include_dirs = [Path(d) for d in generated.notes.get("include_dirs", [])]
     with sketch.locked():  # another process profiling the same cell switches kinds in the same folder
-        return build_sketch(
+        build = build_sketch(
             sketch.use(kind), cell.board, optimization=cell.options.optimization,
             extra_flags=[*cell.options.extra_flags, *generated.extra_build_flags],
             include_dirs=include_dirs, extra_objects=generated.extra_objects,
         )
+    cell.builds.append(build)
+    return build
 
 
 def tables_for(results: Path | str, records: Iterable[dict[str, Any]] | None = None) -> str:
@@ -296,35 +317,55 @@ def study_models(models: Sequence[str] | None, progress: Progress = stderr_progr
 
 def study(results: Path | str, *, models: Sequence[str] | None = None, runtimes: Sequence[str] = STUDY_RUNTIMES,
           boards: Sequence[str] = STUDY_BOARDS, options: ProfileOptions | None = None,
-          progress: Progress = stderr_progress) -> list[dict[str, Any]]:
-    """Every model x board x runtime; cells that cannot run say why in their records."""
-    options = options or ProfileOptions()
-    # Every model, runtime, board and option is checked before the first cell: a typo fails at once, not hours in.
-    check_options(options, runtimes)
-    specs = study_models(models, progress)
-    for spec in specs:
-        load_model(spec)
-    for board in boards:
-        load_board(board, options.memory_kib)
-    ResultStore(results).check_writable()
-    target = get_target(options.target, **options.target_options)
-    written: list[dict[str, Any]] = []
+          progress: Progress = stderr_progress, executor: Executor | None = None,
+          variants: Sequence[ProfileOptions] | None = None, on_event: EventHook | None = None,
+          cells: Sequence[tuple[str, str, str, ProfileOptions]] | None = None) -> list[dict[str, Any]]:
+    """Every model x board x runtime (x variant: one ProfileOptions each, default `options`), as jobs on
+    `executor` (default: one after another here); cells that cannot run say why in their records. `cells` gives
+    the (model spec, runtime, board, options) list directly instead (e.g. a matrix file's). `on_event` sees each
+    job queued, started, its messages, done or failed (armlprof.jobs.JobEvent). Returns the records written."""
+    if cells is None:
+        specs = study_models(models, progress)
+        cells = [(spec, runtime, board, variant)
+                 for variant in (variants or [options or ProfileOptions()])
+                 for spec in specs for board in boards for runtime in runtimes]
+    # Every model, runtime, board and option is checked before the first cell: a typo fails at once, not hours in
+    # (plan_cells loads every model and board).
+    for cell_options in {id(c[3]): c[3] for c in cells}.values():
+        check_options(cell_options, sorted({c[1] for c in cells if c[3] is cell_options}))
+    store = ResultStore(results)
+    store.check_writable()
+    jobs, steps = plan_cells(cells, store, progress)
+    if not jobs:
+        return []
+    own = executor is None
+    if executor is not None and executor.workers > 1:
+        one_board = sorted({job.options.target for job in jobs} - set(PARALLEL_TARGETS))
+        if one_board:
+            progress(f"target {', '.join(one_board)} is one board: its cells run one after another")
+            own, executor = True, None
+    executor = executor or SerialExecutor()
+    hook = on_event
+    if isinstance(progress, ProgressReporter):  # the overall bar advances as each cell's job ends
+        def hook(event: JobEvent) -> None:
+            if event.kind in ("done", "failed"):
+                progress.advance("study", description=f"study: {event.job.label} {event.job.runtime} "
+                                                      f"{event.job.board} {event.kind}")
+            if on_event is not None:
+                on_event(event)
     try:
-        cells = len(specs) * len(boards) * len(runtimes)
-        with task(progress, "study", cells, f"study: {cells} model x board x runtime cells"):
-            for spec in specs:
-                for board in boards:
-                    for runtime in runtimes:
-                        written += profile(spec, runtime, board, results, options, progress, target=target)
-                        if isinstance(progress, ProgressReporter):
-                            progress.advance("study", description=f"study: {spec} {runtime} {board} done")
+        with task(progress, "study", len(jobs), f"study: {len(jobs)} model x board x runtime cells"):
+            return run_cells(jobs, steps, executor, store, progress, hook)
     finally:
-        target.close()
-    return written
+        if own:
+            executor.close()
+        close_targets()
 
 
-def _study_keys(records: list[dict[str, Any]], models: Sequence[str], runtimes: Sequence[str],
-                boards: Sequence[str], target: str) -> list[dict[str, Any]]:
+def _study_keys(records: list[dict[str, Any]], models: Sequence[str], runtimes: Iterable[str],
+                boards: Iterable[str], target: str | Iterable[str]) -> list[dict[str, Any]]:
+    targets = {target} if isinstance(target, str) else set(target)
+    runtimes, boards = set(runtimes), set(boards)
     hashes = set()
     for spec in models:
         try:
@@ -332,4 +373,4 @@ def _study_keys(records: list[dict[str, Any]], models: Sequence[str], runtimes: 
         except ArmlprofError:
             continue
     return [r for r in records if r.get("model_sha256") in hashes and r["runtime"] in runtimes
-            and r["board"] in boards and r["target"] == target]
+            and r["board"] in boards and r["target"] in targets]

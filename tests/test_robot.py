@@ -1,9 +1,11 @@
 """The Robot Framework suites run with plain `robot robot_tests/` on the emulator, on both boards: Metadata, tags,
-figures appended to a results file `armlprof report` reads, SKIP (not FAIL) where a runtime is missing."""
+figures appended to a results file `armlprof report` reads, SKIP (not FAIL) where a runtime is missing; and under
+pabot (one process per board, outputs merged)."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -93,3 +95,19 @@ def test_libdoc_has_intro_init_and_returned_keys(tmp_path):
     assert "Set up the library for one board and target" in doc["inits"][0]["doc"]
     keywords = {k["name"]: k["doc"] for k in doc["keywords"]}
     assert "model_flash_bytes" in keywords["Measure Flash"] and "cycles_min" in keywords["Measure Init"]
+
+
+def test_pabot_runs_the_suites_one_process_per_board_merged(tmp_path):
+    pytest.importorskip("pabot", reason="robotframework-pabot is not installed (pip install -e '.[dev]')")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "robot_tests" / "run_pabot.py"), "--boards", "nano33ble,spresense",
+         "--outputdir", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "10 tests, 10 passed, 0 failed" in proc.stdout  # both boards' 5 tests, merged
+    assert proc.stdout.count("PASSED Group_") == 2  # one execution item (process) per board
+    merged = (tmp_path / "out" / "output.xml").read_text()
+    assert merged.count('name="Robot Tests" source=') == 2  # both boards' runs, in one output.xml
+    inference = set(re.findall(r"inference: [0-9.]+ ms \(([0-9,]+) cycles\)", merged))
+    assert len(inference) == 2, inference  # each board's own figure (different clocks and memory timing)

@@ -179,6 +179,16 @@ def cache_dir() -> Path:
     return d
 
 
+def program_path(sha256: str, schedule: str = "default", choices: dict[str, str] | None = None) -> Path:
+    """Where the cached Program of the model with this sha256 (and schedule choices) is; a sweep's workers
+    receive it there."""
+    picked = ",".join(f"{k}={v}" for k, v in sorted((choices or {}).items()))
+    kernels_version = kernels_mod.fingerprint() if schedule != "te" else ""
+    key = hashlib.sha256(f"{sha256}|{codegen.tvm_version()}|{CODEGEN_VERSION}|{schedule}|{picked}|{kernels_version}"
+                         .encode()).hexdigest()[:24]
+    return cache_dir() / f"{key}.pkl"
+
+
 def compile_model(path: Path, sha256: str | None = None, *, use_cache: bool = True, schedule: str = "default",
                   choices: dict[str, str] | None = None) -> Program:
     """The Program for a .tflite model, from the cache when TVM already compiled it.
@@ -186,12 +196,7 @@ def compile_model(path: Path, sha256: str | None = None, *, use_cache: bool = Tr
     `choices` maps operator signatures to micro-kernel variants (tuning records); others get their default."""
     path = Path(path)
     sha256 = sha256 or hashlib.sha256(path.read_bytes()).hexdigest()
-    picked = ",".join(f"{k}={v}" for k, v in sorted((choices or {}).items()))
-    kernels_version = kernels_mod.fingerprint() if schedule != "te" else ""
-    key = hashlib.sha256(f"{sha256}|{codegen.tvm_version()}|{CODEGEN_VERSION}|{schedule}|{picked}|{kernels_version}"
-                         .encode()
-                         ).hexdigest()[:24]
-    cached = cache_dir() / f"{key}.pkl"
+    cached = program_path(sha256, schedule, choices)
     if use_cache and cached.is_file():
         try:
             return pickle.loads(cached.read_bytes())

@@ -1,0 +1,170 @@
+"""Sweeps as jobs: serial, a local process pool and a Dask local cluster measure identical records; a killed
+parallel study resumes; executors' dependency handling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from armlprof.executor import ProcessExecutor, SerialExecutor, make_executor
+from armlprof.jobs import comparable, install_files
+from armlprof.results import ResultStore
+from armlprof.study import ProfileOptions, study
+
+GRID = {"models": ["builtin:dense"], "runtimes": ["handwritten"], "boards": ["nano33ble", "spresense"]}
+
+
+def _add(a: int, b: int) -> int:
+    return a + b
+
+
+def _fail() -> None:
+    raise ValueError("no")
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(name)
+
+
+@pytest.fixture(scope="module")
+def serial_records(tmp_path_factory) -> list[dict]:
+    results = tmp_path_factory.mktemp("serial") / "r.jsonl"
+    written = study(results, **GRID, options=ProfileOptions(quick=True), progress=lambda _: None)
+    assert len(written) == 8 and all(r["status"] == "ok" for r in written), [r.get("reason") for r in written]
+    return ResultStore(results).records()
+
+
+def test_local_pool_gives_the_serial_records(tmp_path, serial_records):
+    results = tmp_path / "r.jsonl"
+    events = []
+    with make_executor("local", jobs=2) as executor:
+        assert isinstance(executor, ProcessExecutor) and executor.workers == 2
+        study(results, **GRID, options=ProfileOptions(quick=True), progress=lambda _: None, executor=executor,
+              on_event=events.append)
+    assert comparable(ResultStore(results).records()) == comparable(serial_records)
+    kinds = {(e.job.board, e.kind) for e in events}
+    for board in GRID["boards"]:  # each job reported to the driver's hook, live messages included
+        assert {(board, k) for k in ("queued", "started", "message", "done")} <= kinds
+    # A rerun submits nothing: every figure is ok in the file.
+    with make_executor("local", jobs=2) as executor:
+        assert study(results, **GRID, options=ProfileOptions(quick=True), progress=lambda _: None,
+                     executor=executor) == []
+
+
+def test_dask_local_cluster_gives_the_serial_records_without_a_shared_cache(tmp_path, serial_records, monkeypatch):
+    pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install -e '.[cluster]')")
+    driver_cache, worker_cache = tmp_path / "driver-cache", tmp_path / "worker-cache"
+    monkeypatch.setenv("ARMLPROF_CACHE", str(driver_cache))
+    results = tmp_path / "r.jsonl"
+    started = time.monotonic()
+    with make_executor("dask", jobs=2, worker_env={"ARMLPROF_CACHE": str(worker_cache)}) as executor:
+        assert executor.workers == 2
+        study(results, **GRID, options=ProfileOptions(quick=True), progress=lambda _: None, executor=executor)
+    assert time.monotonic() - started < 300
+    assert comparable(ResultStore(results).records()) == comparable(serial_records)
+    # The workers built in their own cache; the ELFs came back to the driver's through Dask.
+    worker_elfs = {p.relative_to(worker_cache) for p in worker_cache.glob("builds/*/sketch.elf")}
+    moved = [rel for rel in worker_elfs if (driver_cache / rel).is_file()]
+    assert len(moved) == 6  # 3 sketch kinds x 2 boards (the empty sketch's baseline stays on the worker)
+    for rel in moved:
+        assert (driver_cache / rel).read_bytes() == (worker_cache / rel).read_bytes()
+    assert not (driver_cache / "jobs").exists()  # no cell ran in the driver
+
+
+@pytest.mark.slow
+def test_killed_parallel_study_resumes(tmp_path):
+    results = tmp_path / "r.jsonl"
+    cmd = [sys.executable, "-m", "armlprof.cli", "study", "--models", "builtin:dense", "--runtimes", "handwritten",
+           "--boards", "nano33ble,spresense", "--jobs", "2", "--results", str(results)]
+    # Many init runs: the study is still measuring when the first figures are on disk.
+    proc = subprocess.Popen([*cmd, "--init-runs", "400"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if results.is_file() and results.read_text().count("\n") >= 1:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the study finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its pool processes
+    proc.communicate(timeout=60)
+    first = ResultStore(results).records()
+    assert first and len(first) < 8
+
+    rerun = subprocess.run([*cmd, "--init-runs", "2"], capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    records = ResultStore(results).records()
+    done_before = {(r["board"], r["metric"]) for r in first if r["status"] == "ok"}
+    for board, metric in done_before:
+        assert f"{metric}: already measured" in rerun.stderr
+        assert sum((r["board"], r["metric"]) == (board, metric) for r in records) == 1
+    assert {(r["board"], r["metric"]) for r in records if r["status"] == "ok"} == {
+        (b, m) for b in ("nano33ble", "spresense") for m in ("flash", "ram", "init", "inference")}
+    assert "| handwritten |" in rerun.stdout
+
+
+@pytest.mark.parametrize("make", [SerialExecutor, lambda: ProcessExecutor(2)])
+def test_futures_as_arguments_are_dependencies(make):
+    with make() as executor:
+        first = executor.submit(_add, 1, 2)
+        second = executor.submit(_add, first, 10)  # waits for `first`, gets its result
+        third = executor.submit(_add, second, first)
+        assert third.result(timeout=120) == 16
+        failed = executor.submit(_add, executor.submit(_fail), 1)
+        with pytest.raises(ValueError, match="no"):
+            failed.result(timeout=120)
+        assert executor.map(_add, [1, 2], [3, 4]) == [4, 6]
+
+
+def test_bad_executor_settings_are_one_line_errors(tmp_path, capsys):
+    from armlprof.cli import main
+
+    assert main(["study", "--jobs", "0", "--results", str(tmp_path / "r.jsonl")]) == 2
+    assert "--jobs 0: give 1 or more" in capsys.readouterr().err
+    assert main(["study", "--address", "tcp://x:1", "--results", str(tmp_path / "r.jsonl")]) == 2
+    assert "add --executor dask" in capsys.readouterr().err
+
+
+def test_installed_files_stay_inside_the_cache(tmp_path):
+    install_files({"a/b.bin": b"12"}, tmp_path)
+    assert (tmp_path / "a" / "b.bin").read_bytes() == b"12"
+    with pytest.raises(Exception, match="outside the cache"):
+        install_files({"../evil": b"x"}, tmp_path)
+    assert not (tmp_path.parent / "evil").exists()
+    assert Path(tmp_path / "a").is_dir()
+
+
+def test_shared_steps_are_planned_once_per_key(tmp_path, monkeypatch):
+    from armlprof.jobs import plan_cells
+
+    tree = Path(__file__).resolve().parents[1].parent / "shared" / "tflm" / "Arduino_TensorFlowLite"
+    if not tree.is_dir():
+        pytest.skip(f"{tree} not found (the ../shared folder beside the repository is absent)")
+    monkeypatch.setenv("ARMLPROF_TFLM_ROOT", str(tree))
+    options = ProfileOptions(quick=True)
+    cells = [("builtin:micro_speech", runtime, board, options)
+             for board in ("nano33ble", "spresense") for runtime in ("tvm-aot", "tvm-graph", "tflm")]
+    jobs, steps = plan_cells(cells, ResultStore(tmp_path / "r.jsonl"), lambda _: None)
+    assert len(jobs) == 6 and all(job.pending == ["flash", "ram", "init", "inference"] for job in jobs)
+    kinds = sorted(key[0] + ":" + key[1] for key in steps)
+    # One TVM compile for the model (both TVM runtimes, both boards), a TFLM library per board, one host build.
+    assert kinds == ["tflm-library:host", "tflm-library:nano33ble", "tflm-library:spresense",
+                     f"tvm-program:{jobs[0].model.sha256}"]
+    tflm_job = next(j for j in jobs if j.runtime == "tflm" and j.board == "spresense")
+    assert {k[1] for k in tflm_job.steps} == {"spresense", "host"}
+    assert tflm_job.environment == {"ARMLPROF_TFLM_ROOT": str(tree)}  # forwarded to the worker
+    assert tflm_job.model.data  # the .tflite travels with the job
+    assert len({j.work_key for j in jobs}) == 6  # each job its own work folder
+
+
+def test_each_pool_gets_the_drivers_environment_of_now(monkeypatch):
+    # The fork server outlives a pool; a later pool must still see the driver's current cache and TFLM tree.
+    for value in ("first", "second"):
+        monkeypatch.setenv("ARMLPROF_CACHE", f"/tmp/armlprof-test-{value}")
+        with ProcessExecutor(1) as executor:
+            assert executor.submit(_env, "ARMLPROF_CACHE").result(timeout=120) == f"/tmp/armlprof-test-{value}"
