@@ -23,7 +23,7 @@ from armlprof.runtime.tvm.importer import Graph, import_tflite
 from armlprof.runtime.tvm.ops import Kernel, build_copy, build_kernel
 
 # Bump when generated code or Program layout changes (invalidates the cache).
-CODEGEN_VERSION = "3"
+CODEGEN_VERSION = "4"
 
 
 @dataclass

@@ -44,51 +44,43 @@ def _c64(v: int):
     return _tir().const(int(v), "int64")
 
 
-def srdhm(a, b):
-    """SaturatingRoundingDoublingHighMul; callers guarantee b != INT32_MIN so no saturation case arises."""
+def _fixedpoint_call(name: str, *args):
+    """A call of one of armlprof_tvm.h's static inline fixed-point functions (gemmlowp's, bit for bit).
+
+    Opaque on purpose: TVM's arithmetic analysis both chokes on these expressions inlined (RewriteSimplifier
+    entering a constraint per nested Select: minutes per ADD kernel) and gets their bounds wrong (it proves
+    `x >> (35 - clz)` lies in [-1, 0] and then drops SOFTMAX's clamp to 127). An extern call has the full int32
+    range, so every clamp after it stays; gcc inlines it and folds constant arguments as before."""
     t = _tir()
-    ab = a.astype("int64") * b.astype("int64")
-    nudge = t.Select(ab >= _c64(0), _c64(1 << 30), _c64(1 - (1 << 30)))
-    return t.truncdiv(ab + nudge, _c64(1 << 31)).astype("int32")
+    return t.call_pure_extern("int32", name, *[a if not isinstance(a, int) else _c32(a) for a in args])
+
+
+def srdhm(a, b):
+    """SaturatingRoundingDoublingHighMul (saturating case included)."""
+    return _fixedpoint_call("armlprof_srdhm", a, b)
 
 
 def rdbpot(x, exponent):
-    """RoundingDivideByPOT with a constant (int) or run-time (int32 expr) exponent."""
-    t = _tir()
-    if isinstance(exponent, int):
-        if exponent == 0:
-            return x
-        mask = _c32((1 << exponent) - 1)
-        shifted = x >> _c32(exponent)
-    else:
-        mask = ((_c64(1) << exponent.astype("int64")) - _c64(1)).astype("int32")
-        shifted = x >> exponent
-    remainder = x & mask
-    threshold = (mask >> _c32(1)) + t.Select(x < _c32(0), _c32(1), _c32(0))
-    return shifted + t.Select(remainder > threshold, _c32(1), _c32(0))
+    """RoundingDivideByPOT with a constant (int) or run-time (int32 expr) exponent in [0, 31]."""
+    if isinstance(exponent, int) and exponent == 0:
+        return x
+    return _fixedpoint_call("armlprof_rdbpot", x, exponent)
 
 
 def saturating_shift_left(x, exponent: int):
-    t = _tir()
-    threshold = (1 << (31 - exponent)) - 1
-    return t.Select(x > _c32(threshold), _c32(fp.INT32_MAX),
-                    t.Select(x < _c32(-threshold), _c32(fp.INT32_MIN), x * _c32(1 << exponent)))
+    """gemmlowp SaturatingRoundingMultiplyByPOT with a positive constant exponent."""
+    return _fixedpoint_call("armlprof_saturating_shift_left", x, exponent)
 
 
 def requantize(acc, multiplier, shift, *, any_left_shift: bool):
     """MultiplyByQuantizedMultiplier(acc, multiplier, shift) with run-time per-channel multiplier/shift."""
-    t = _tir()
-    if any_left_shift:
-        left = t.max(shift, _c32(0))
-        acc = acc * (_c32(1) << left)  # multiply, as TFLM does: << of a negative int is UB in C
-    right = t.max(_c32(0) - shift, _c32(0))
-    return rdbpot(srdhm(acc, multiplier), right)
+    if not any_left_shift:  # every shift <= 0: skip the left-shift multiply (as before; the result is the same)
+        return _fixedpoint_call("armlprof_mbqm_right", acc, multiplier, shift)
+    return _fixedpoint_call("armlprof_mbqm", acc, multiplier, shift)
 
 
 def requantize_const(acc, multiplier: int, shift: int):
-    if shift > 0:
-        acc = acc * _c32(1 << shift)
-    return rdbpot(srdhm(acc, _c32(multiplier)), max(-shift, 0))
+    return _fixedpoint_call("armlprof_mbqm", acc, multiplier, shift)
 
 
 def clamp_to_int8(x, lo: int, hi: int):
