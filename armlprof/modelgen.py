@@ -35,7 +35,7 @@ _OPS = {"ADD": 0, "AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "F
         "MAX_POOL_2D": 17, "RESHAPE": 22, "SOFTMAX": 25}
 _OPTIONS_TYPE = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 2, "AVERAGE_POOL_2D": 5, "MAX_POOL_2D": 5, "FULLY_CONNECTED": 8,
                  "SOFTMAX": 9, "ADD": 11, "RESHAPE": 17}
-_ACT = {"NONE": 0, "RELU": 1, "RELU6": 3}
+_ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
 _PAD = {"SAME": 0, "VALID": 1}
 
 
@@ -321,30 +321,32 @@ class _Builder:
     @staticmethod
     def _options(b, op: _Op, ivec) -> int:
         o = op.options
+        stride_h, stride_w = o.get("stride_h", o.get("stride", 1)), o.get("stride_w", o.get("stride", 1))
+        dilation_h, dilation_w = o.get("dilation_h", 1), o.get("dilation_w", 1)
         if op.kind == "CONV_2D":
             b.StartObject(7)
             b.PrependInt8Slot(0, _PAD[o["padding"]], 0)
-            b.PrependInt32Slot(1, o["stride"], 0)
-            b.PrependInt32Slot(2, o["stride"], 0)
+            b.PrependInt32Slot(1, stride_w, 0)
+            b.PrependInt32Slot(2, stride_h, 0)
             b.PrependInt8Slot(3, _ACT[o["act"]], 0)
-            b.PrependInt32Slot(4, 1, 1)
-            b.PrependInt32Slot(5, 1, 1)
+            b.PrependInt32Slot(4, dilation_w, 1)
+            b.PrependInt32Slot(5, dilation_h, 1)
         elif op.kind == "DEPTHWISE_CONV_2D":
             b.StartObject(7)
             b.PrependInt8Slot(0, _PAD[o["padding"]], 0)
-            b.PrependInt32Slot(1, o["stride"], 0)
-            b.PrependInt32Slot(2, o["stride"], 0)
+            b.PrependInt32Slot(1, stride_w, 0)
+            b.PrependInt32Slot(2, stride_h, 0)
             b.PrependInt32Slot(3, o["depth_multiplier"], 0)
             b.PrependInt8Slot(4, _ACT[o["act"]], 0)
-            b.PrependInt32Slot(5, 1, 1)
-            b.PrependInt32Slot(6, 1, 1)
+            b.PrependInt32Slot(5, dilation_w, 1)
+            b.PrependInt32Slot(6, dilation_h, 1)
         elif op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
             b.StartObject(6)
             b.PrependInt8Slot(0, _PAD[o["padding"]], 0)
-            b.PrependInt32Slot(1, o["stride"], 0)
-            b.PrependInt32Slot(2, o["stride"], 0)
-            b.PrependInt32Slot(3, o["filter"], 0)
-            b.PrependInt32Slot(4, o["filter"], 0)
+            b.PrependInt32Slot(1, stride_w, 0)
+            b.PrependInt32Slot(2, stride_h, 0)
+            b.PrependInt32Slot(3, o.get("filter_w", o.get("filter")), 0)
+            b.PrependInt32Slot(4, o.get("filter_h", o.get("filter")), 0)
             b.PrependInt8Slot(5, _ACT[o["act"]], 0)
         elif op.kind == "ADD":
             b.StartObject(2)
@@ -411,6 +413,193 @@ def ops_coverage_tflite(seed: int = 20240503, classifier: bool = True) -> bytes:
     b.fully_connected("fc", 4)
     b.softmax("predictions")
     return b.serialize("armlprof generated operator-coverage model (ADD, MAX_POOL_2D, ...; seeded weights)")
+
+
+# ------------------------------------------------------------------ randomized single-operator models
+# For differential testing: one operator with random shapes and quantization parameters (scales over decades,
+# any zero point, per-channel or per-tensor weights, SAME/VALID, strides, dilations, fused activations whose
+# clamps cut because the output scale is small), so coverage does not depend on which real models are at hand.
+RANDOM_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
+                    "SOFTMAX", "RESHAPE")
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.float32(np.exp(rng.uniform(np.log(lo), np.log(hi)))))
+
+
+def _zero_point(rng: np.random.Generator) -> int:
+    return int(rng.choice([-128, 127, 0, int(rng.integers(-128, 128))]))
+
+
+def _out_size(padding: str, size: int, k: int, stride: int, dilation: int) -> int:
+    effective = (k - 1) * dilation + 1
+    return (size + stride - 1) // stride if padding == "SAME" else (size - effective + stride) // stride
+
+
+def _random_input(b: _Builder, rng: np.random.Generator, shape: tuple[int, ...]) -> None:
+    b.current = b.add_tensor(_Tensor("input", shape, _INT8, [_log_uniform(rng, 1e-3, 1.0)], [_zero_point(rng)]))
+
+
+def _random_output(b: _Builder, rng: np.random.Generator, name: str, shape: tuple[int, ...],
+                   real_std: float, act: str = "NONE") -> int:
+    """An int8 output whose scale puts the float std at 5-80 steps: large values saturate, clamps cut."""
+    scale = float(np.float32(max(real_std, 1e-9) / rng.uniform(5.0, 80.0)))
+    if act == "RELU_N1_TO_1":  # [-1, 1] must span several steps, or every output is one value
+        scale = min(scale, float(np.float32(1.0 / rng.uniform(8.0, 100.0))))
+    # Zero points off the extremes: with RELU, a zero point of 127 clamps every output to 127 (nothing tested).
+    return b.add_tensor(_Tensor(name, shape, _INT8, [scale], [int(rng.integers(-80, 81))]))
+
+
+def _random_act(rng: np.random.Generator) -> str:
+    return str(rng.choice(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]))
+
+
+def _random_conv(b: _Builder, rng: np.random.Generator, depthwise: bool) -> None:
+    t_in = b.tensors[b.current]
+    _, h, w, c = t_in.shape
+    while True:
+        kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        dh, dw = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if rng.random() < 0.4 else (1, 1)
+        padding = str(rng.choice(["SAME", "VALID"]))
+        oh, ow = _out_size(padding, h, kh, sh, dh), _out_size(padding, w, kw, sw, dw)
+        if oh >= 1 and ow >= 1:
+            break
+    mult = int(rng.integers(1, 3)) if depthwise else 1
+    oc = c * mult if depthwise else int(rng.integers(1, 6))
+    w_shape = (1, kh, kw, oc) if depthwise else (oc, kh, kw, c)
+    qdim = 3 if depthwise else 0
+    weights = rng.integers(-127, 128, size=w_shape).astype(np.int8)
+    per_channel = rng.random() < 0.7
+    base = _log_uniform(rng, 1e-4, 1e-1)
+    w_scales = [float(np.float32(base * rng.uniform(0.25, 4.0))) for _ in range(oc)] if per_channel else [base]
+    w_idx = b.add_tensor(_Tensor("weights", w_shape, _INT8, w_scales, [0] * len(w_scales), qdim, weights.tobytes()))
+    in_scale = float(t_in.scale[0])
+    b_scales = [float(np.float32(in_scale) * np.float32(s)) for s in (w_scales * (oc if not per_channel else 1))]
+    fan_in = kh * kw * (1 if depthwise else c)
+    acc_std = float(np.sqrt(fan_in) * 73.0 * 74.0)
+    bias = rng.normal(0, acc_std, oc).astype(np.int32)
+    b_idx = b.add_tensor(_Tensor("bias", (oc,), _INT32, b_scales, [0] * oc, 0, bias.tobytes()))
+    act = _random_act(rng)
+    out = _random_output(b, rng, "output", (1, oh, ow, oc), acc_std * in_scale * base, act)
+    opts = {"padding": padding, "stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw, "act": act}
+    if depthwise:
+        opts["depth_multiplier"] = mult
+    b.ops.append(_Op("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", [b.current, w_idx, b_idx], [out], opts))
+    b.current = out
+
+
+def _random_fully_connected(b: _Builder, rng: np.random.Generator) -> None:
+    t_in = b.tensors[b.current]
+    batches, depth = t_in.shape[0], int(np.prod(t_in.shape[1:]))
+    units = int(rng.integers(1, 9))
+    weights = rng.integers(-127, 128, size=(units, depth)).astype(np.int8)
+    w_scale = _log_uniform(rng, 1e-4, 1e-1)
+    w_idx = b.add_tensor(_Tensor("weights", (units, depth), _INT8, [w_scale], [0], 0, weights.tobytes()))
+    in_scale = float(t_in.scale[0])
+    acc_std = float(np.sqrt(depth) * 73.0 * 74.0)
+    inputs = [b.current, w_idx]
+    if rng.random() < 0.8:
+        bias = rng.normal(0, acc_std, units).astype(np.int32)
+        bias_scale = float(np.float32(in_scale) * np.float32(w_scale))
+        inputs.append(b.add_tensor(_Tensor("bias", (units,), _INT32, [bias_scale], [0], 0, bias.tobytes())))
+    act = _random_act(rng)
+    out = _random_output(b, rng, "output", (batches, units), acc_std * in_scale * w_scale, act)
+    b.ops.append(_Op("FULLY_CONNECTED", inputs, [out], {"act": act}))
+    b.current = out
+
+
+def _random_pool(b: _Builder, rng: np.random.Generator, kind: str) -> None:
+    t_in = b.tensors[b.current]
+    _, h, w, c = t_in.shape
+    while True:
+        fh, fw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        padding = str(rng.choice(["SAME", "VALID"]))
+        oh, ow = _out_size(padding, h, fh, sh, 1), _out_size(padding, w, fw, sw, 1)
+        if oh >= 1 and ow >= 1 and fh * fw > 1:
+            break
+    # Pooling keeps the input's quantization (TFLite's converter and TFLM's kernels assume it).
+    out = b.add_tensor(_Tensor("output", (1, oh, ow, c), _INT8, list(t_in.scale), list(t_in.zero_point)))
+    b.ops.append(_Op(kind, [b.current], [out], {"padding": padding, "stride_h": sh, "stride_w": sw,
+                                                 "filter_h": fh, "filter_w": fw, "act": _random_act(rng)}))
+    b.current = out
+
+
+def _random_add(b: _Builder, rng: np.random.Generator) -> None:
+    """ADD(1x1 CONV_2D of the input, the input): two activations with unrelated scales and zero points."""
+    identity = b.current
+    t_in = b.tensors[identity]
+    _random_conv_1x1(b, rng, t_in.shape[3])
+    scale = max(float(t_in.scale[0]), float(b.tensors[b.current].scale[0])) * 128
+    act = _random_act(rng)
+    out = _random_output(b, rng, "output", t_in.shape, scale, act)
+    b.ops.append(_Op("ADD", [b.current, identity] if rng.random() < 0.5 else [identity, b.current], [out],
+                     {"act": act}))
+    b.current = out
+
+
+def _random_conv_1x1(b: _Builder, rng: np.random.Generator, channels: int) -> None:
+    t_in = b.tensors[b.current]
+    w_scale = _log_uniform(rng, 1e-3, 1e-1)
+    weights = rng.integers(-127, 128, size=(channels, 1, 1, channels)).astype(np.int8)
+    w_idx = b.add_tensor(_Tensor("branch/weights", weights.shape, _INT8, [w_scale], [0], 0, weights.tobytes()))
+    bias = np.zeros(channels, dtype=np.int32)
+    b_idx = b.add_tensor(_Tensor("branch/bias", (channels,), _INT32,
+                                 [float(np.float32(t_in.scale[0]) * np.float32(w_scale))], [0], 0, bias.tobytes()))
+    acc_std = float(np.sqrt(channels) * 73.0 * 74.0)
+    out = _random_output(b, rng, "branch", t_in.shape, acc_std * float(t_in.scale[0]) * w_scale)
+    b.ops.append(_Op("CONV_2D", [b.current, w_idx, b_idx], [out], {"padding": "VALID", "stride": 1, "act": "NONE"}))
+    b.current = out
+
+
+def _random_softmax(b: _Builder, rng: np.random.Generator, beta: float | None = None) -> None:
+    shape = b.tensors[b.current].shape
+    out = b.add_tensor(_Tensor("output", shape, _INT8, [1.0 / 256], [-128]))
+    beta = float(np.float32(rng.choice([1.0, rng.uniform(0.3, 3.0)]))) if beta is None else beta
+    b.ops.append(_Op("SOFTMAX", [b.current], [out], {"beta": beta}))
+    b.current = out
+
+
+def random_operator_tflite(kind: str, seed: int) -> bytes:
+    """A model of one `kind` operator (RANDOM_OPERATORS) with seeded random shapes and quantization."""
+    rng = np.random.default_rng([seed, RANDOM_OPERATORS.index(kind)])
+    b = _Builder(seed, np.zeros((1, 1)))
+    if kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD"):
+        _random_input(b, rng, (1, int(rng.integers(2, 10)), int(rng.integers(2, 10)), int(rng.integers(1, 5))))
+    elif kind == "SOFTMAX":
+        _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(2, 12))))
+        b.tensors[b.current].scale = [_log_uniform(rng, 1e-2, 1.0)]
+    else:
+        _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(1, 40))))
+    if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        _random_conv(b, rng, depthwise=kind == "DEPTHWISE_CONV_2D")
+    elif kind == "FULLY_CONNECTED":
+        _random_fully_connected(b, rng)
+    elif kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        _random_pool(b, rng, kind)
+    elif kind == "ADD":
+        _random_add(b, rng)
+    elif kind == "SOFTMAX":
+        _random_softmax(b, rng)
+    elif kind == "RESHAPE":  # RESHAPE into FULLY_CONNECTED: reshaped input and FC's batch flattening
+        n = b.tensors[b.current].shape
+        b.x = np.zeros(n)
+        b.reshape("reshaped", (n[0], 1, n[1]))
+        _random_fully_connected(b, rng)
+    else:
+        raise ArmlprofError(f"no random model generator for {kind}; choose one of {', '.join(RANDOM_OPERATORS)}")
+    return b.serialize(f"armlprof random {kind} model (seed {seed})")
+
+
+def saturating_softmax_tflite() -> bytes:
+    """SOFTMAX whose winner gets probability 256/256 (input scale 0.5: differences of 30+ steps give exp ~ 0).
+
+    Pins the bug where TVM's simplifier dropped the clamp to 127 and such a probability wrapped to -128."""
+    b = _Builder(0, np.zeros((1, 1)))
+    b.current = b.add_tensor(_Tensor("input", (1, 3), _INT8, [0.5], [0]))
+    _random_softmax(b, np.random.default_rng(0), beta=1.0)
+    return b.serialize("armlprof saturating SOFTMAX model")
 
 
 _GENERATORS = {"micro_speech": micro_speech_tflite, "person_detect": person_detect_tflite,
