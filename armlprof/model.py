@@ -96,7 +96,7 @@ def _tflite_io_bytes(path: Path) -> tuple[int, int]:
     for idx in (g.Inputs(0), g.Outputs(0)):
         t = g.Tensors(idx)
         if t.Type() != tflite.TensorType.INT8:
-            name = t.Name().decode()
+            name = t.Name().decode() if t.Name() else f"#{idx}"  # stripped models have no names
             raise ArmlprofError(f"{path.name}: tensor '{name}' is not int8; armlprof needs a fully int8 model")
         sizes.append(int(np.prod(t.ShapeAsNumpy())))
     return sizes[0], sizes[1]

@@ -32,7 +32,7 @@ BUILTIN_MODELS = ("micro_speech", "person_detect", "ops_coverage")
 # TFLite schema constants (schema.fbs)
 _INT8, _INT32 = 9, 2
 _OPS = {"ADD": 0, "AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 9,
-        "MAX_POOL_2D": 17, "RESHAPE": 22, "SOFTMAX": 25}
+        "MAX_POOL_2D": 17, "RESHAPE": 22, "SOFTMAX": 25, "CUSTOM": 32}
 _OPTIONS_TYPE = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 2, "AVERAGE_POOL_2D": 5, "MAX_POOL_2D": 5, "FULLY_CONNECTED": 8,
                  "SOFTMAX": 9, "ADD": 11, "RESHAPE": 17}
 _ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
@@ -222,7 +222,8 @@ class _Builder:
         self.current = out
 
     # -------------------------------------------------------------- flatbuffer
-    def serialize(self, description: str) -> bytes:
+    def serialize(self, description: str, tensor_names: bool = True) -> bytes:
+        """The .tflite flatbuffer; tensor_names=False leaves every tensor's name out (stripped models)."""
         import flatbuffers
 
         b = flatbuffers.Builder(1 << 16)
@@ -256,7 +257,7 @@ class _Builder:
         tensors = []
         next_buffer = 1
         for t in self.tensors:
-            name = b.CreateString(t.name)
+            name = b.CreateString(t.name) if tensor_names else None
             shape = ivec(list(t.shape))
             quant = None
             if t.scale:
@@ -273,28 +274,34 @@ class _Builder:
             if t.data is not None:
                 b.PrependUint32Slot(2, next_buffer, 0)
                 next_buffer += 1
-            b.PrependUOffsetTRelativeSlot(3, name, 0)
+            if name is not None:
+                b.PrependUOffsetTRelativeSlot(3, name, 0)
             if quant is not None:
                 b.PrependUOffsetTRelativeSlot(4, quant, 0)
             tensors.append(b.EndObject())
         kinds = list(dict.fromkeys(op.kind for op in self.ops))
         codes = []
         for kind in kinds:
+            custom = next((op.options["custom_code"] for op in self.ops if op.kind == kind and kind == "CUSTOM"), None)
+            custom_code = b.CreateString(custom) if custom else None
             b.StartObject(4)
             b.PrependInt8Slot(0, min(_OPS[kind], 127), 0)
+            if custom_code is not None:
+                b.PrependUOffsetTRelativeSlot(1, custom_code, 0)
             b.PrependInt32Slot(2, 1, 1)
             b.PrependInt32Slot(3, _OPS[kind], 0)
             codes.append(b.EndObject())
         operators = []
         for op in self.ops:
-            opts = self._options(b, op, ivec)
+            opts = self._options(b, op, ivec) if op.kind in _OPTIONS_TYPE else None
             ins, outs = ivec(op.inputs), ivec(op.outputs)
             b.StartObject(9)
             b.PrependUint32Slot(0, kinds.index(op.kind), 0)
             b.PrependUOffsetTRelativeSlot(1, ins, 0)
             b.PrependUOffsetTRelativeSlot(2, outs, 0)
-            b.PrependUint8Slot(3, _OPTIONS_TYPE[op.kind], 0)
-            b.PrependUOffsetTRelativeSlot(4, opts, 0)
+            if opts is not None:
+                b.PrependUint8Slot(3, _OPTIONS_TYPE[op.kind], 0)
+                b.PrependUOffsetTRelativeSlot(4, opts, 0)
             operators.append(b.EndObject())
         t_vec, o_vec = ovec(tensors), ovec(operators)
         in_vec, out_vec = ivec([0]), ivec([self.current])
@@ -561,7 +568,7 @@ def _random_softmax(b: _Builder, rng: np.random.Generator, beta: float | None = 
     b.current = out
 
 
-def random_operator_tflite(kind: str, seed: int) -> bytes:
+def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> bytes:
     """A model of one `kind` operator (RANDOM_OPERATORS) with seeded random shapes and quantization."""
     rng = np.random.default_rng([seed, RANDOM_OPERATORS.index(kind)])
     b = _Builder(seed, np.zeros((1, 1)))
@@ -589,7 +596,18 @@ def random_operator_tflite(kind: str, seed: int) -> bytes:
         _random_fully_connected(b, rng)
     else:
         raise ArmlprofError(f"no random model generator for {kind}; choose one of {', '.join(RANDOM_OPERATORS)}")
-    return b.serialize(f"armlprof random {kind} model (seed {seed})")
+    return b.serialize(f"armlprof random {kind} model (seed {seed})", tensor_names)
+
+
+def vela_like_tflite() -> bytes:
+    """A model shaped like Vela's output: one CUSTOM 'ethos-u' operator (command stream + weights as inputs)."""
+    b = _Builder(0, np.zeros((1, 1)))
+    b.current = b.add_tensor(_Tensor("input", (1, 16), _INT8, [0.1], [0]))
+    stream = b.add_tensor(_Tensor("command_stream", (8,), 3, [], [], 0, bytes(range(8))))
+    out = b.add_tensor(_Tensor("output", (1, 16), _INT8, [0.1], [0]))
+    b.ops.append(_Op("CUSTOM", [stream, b.current], [out], {"custom_code": "ethos-u"}))
+    b.current = out
+    return b.serialize("armlprof Vela-like model (not runnable on a CPU)")
 
 
 def saturating_softmax_tflite() -> bytes:

@@ -108,6 +108,21 @@ def _options(op, kind: str) -> dict[str, Any]:
     return {}
 
 
+def operator_codes(model) -> list[str]:
+    """Operator names per opcode index: builtin names, or CUSTOM:<custom_code> for custom operators."""
+    names = _builtin_names()
+    codes = []
+    for i in range(model.OperatorCodesLength()):
+        oc = model.OperatorCodes(i)
+        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        name = names.get(code, f"BUILTIN_{code}")
+        if name == "CUSTOM":
+            custom = oc.CustomCode()
+            name = f"CUSTOM:{custom.decode(errors='replace') if custom else '?'}"
+        codes.append(name)
+    return codes
+
+
 def import_tflite(path: Path) -> Graph:
     """Parse `path`; raise ArmlprofError for anything the integer code generator does not cover."""
     import tflite
@@ -117,12 +132,10 @@ def import_tflite(path: Path) -> Graph:
     if model.SubgraphsLength() != 1:
         raise ArmlprofError(f"{Path(path).name}: {model.SubgraphsLength()} subgraphs; the TVM runtimes support "
                             "single-subgraph models only (use --runtime tflm)")
-    names = _builtin_names()
-    codes = []
-    for i in range(model.OperatorCodesLength()):
-        oc = model.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        codes.append(names.get(code, f"CUSTOM_{code}"))
+    codes = operator_codes(model)
+    if "CUSTOM:ethos-u" in codes:
+        raise ArmlprofError(f"{Path(path).name}: compiled by Vela for an Arm Ethos-U NPU (CUSTOM operator "
+                            "'ethos-u'), which these boards lack; profile the model as it was before Vela")
     g = model.Subgraphs(0)
     tensors: list[Tensor] = []
     for i in range(g.TensorsLength()):
@@ -138,7 +151,9 @@ def import_tflite(path: Path) -> Graph:
             data = np.frombuffer(b.DataAsNumpy().tobytes(), dtype=np.dtype(dtype)).reshape(
                 tuple(int(s) for s in t.ShapeAsNumpy()) if t.ShapeLength() else ())
         shape = tuple(int(s) for s in t.ShapeAsNumpy()) if t.ShapeLength() else ()
-        tensors.append(Tensor(i, t.Name().decode(), shape, dtype, scale, zp, qdim, data))
+        name = t.Name()  # optional in the schema: stripped models have none
+        tensors.append(Tensor(i, name.decode(errors="replace") if name else f"tensor_{i}", shape, dtype, scale, zp,
+                              qdim, data))
     operators = []
     for i in range(g.OperatorsLength()):
         op = g.Operators(i)
