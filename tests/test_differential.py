@@ -126,3 +126,44 @@ def test_extreme_inputs_cover_both_ends() -> None:
     inputs = extreme_inputs(16, 3, 200, seed=0)
     assert len(inputs) == 200 and len(set(inputs)) == 200
     assert inputs[0] == bytes([128] * 16) and inputs[1] == bytes([127] * 16)
+
+
+EMULATED_SAMPLE = [("saturating_softmax", "tvm-aot", "nano33ble"), ("random_add_0", "tvm-graph", "spresense"),
+                   ("random_depthwise_conv_2d_1", "tvm-aot", "spresense"),
+                   ("random_softmax_1", "tvm-graph", "nano33ble")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "runtime_name", "board_name"), EMULATED_SAMPLE)
+def test_sample_bit_exact_on_emulated_board(models, tmp_path, name: str, runtime_name: str, board_name: str) -> None:
+    """A sample of the corpus through the measurement image on the emulator (seeded inputs, CRC compared)."""
+    from armlprof.board import load_board
+    from armlprof.build import build_sketch
+    from armlprof.measure import expected_crc
+    from armlprof.model import load_model
+    from armlprof.runtime import get_runtime
+    from armlprof.sketch import prepare_measurement_sketch
+    from armlprof.target import get_target
+    from armlprof.target.base import Image
+
+    runtime = get_runtime(runtime_name)
+    if (reason := runtime.unavailable_reason()) is not None:
+        pytest.skip(reason)
+    path = next(p for _, n, p in models if n == name)
+    model = load_model(str(path))
+    board = load_board(board_name)
+    sketch = prepare_measurement_sketch(model, runtime, board, tmp_path)
+    gm = sketch.generated
+    build = build_sketch(sketch.use("ram_probe"), board, extra_flags=gm.extra_build_flags,
+                         extra_objects=gm.extra_objects)
+    image = Image(board, build.elf, sketch.sketch_dir, "ram_probe")
+    target = get_target("emulator")
+    seeds = range(1, 11)
+    assert len({expected_crc(model, s) for s in seeds}) > 1
+    mismatches = []
+    for seed in seeds:
+        record = target.run(image, f"alloc=0 seed={seed}", timing=False).last("ram")
+        assert record is not None and record.get("status") == "ok"
+        if record.get("crc") != expected_crc(model, seed):
+            mismatches.append(seed)
+    assert mismatches == []
