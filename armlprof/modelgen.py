@@ -422,6 +422,31 @@ def ops_coverage_tflite(seed: int = 20240503, classifier: bool = True) -> bytes:
     return b.serialize("armlprof generated operator-coverage model (ADD, MAX_POOL_2D, ...; seeded weights)")
 
 
+def resnet_tflite(seed: int = 20240504) -> bytes:
+    """MLPerf Tiny's image-classification ResNet-8 shape: 32x32x3 -> CONV 16 -> three residual stacks (16, 32/2,
+    64/2; the strided ones with a 1x1 CONV shortcut) each ending in ADD + RELU -> AVERAGE_POOL 8x8 -> FC 10 ->
+    SOFTMAX. Not a study model: the generation-time benchmark's and the differential test's residual network."""
+    b = _Builder(seed, _calibration_inputs((1, 32, 32, 3), seed, count=4))
+    b.input((1, 32, 32, 3))
+    b.conv("conv_0", 16, (3, 3), 1, "RELU", depthwise=False)
+    for i, (channels, stride) in enumerate([(16, 1), (32, 2), (64, 2)], start=1):
+        stack_in = (b.current, b.x)
+        if stride == 1:
+            shortcut = stack_in
+        else:
+            b.conv(f"stack{i}_shortcut", channels, (1, 1), stride, "NONE", depthwise=False)
+            shortcut = (b.current, b.x)
+            b.current, b.x = stack_in
+        b.conv(f"stack{i}_conv_a", channels, (3, 3), stride, "RELU", depthwise=False)
+        b.conv(f"stack{i}_conv_b", channels, (3, 3), 1, "NONE", depthwise=False)
+        b.add(f"stack{i}_add", shortcut, "RELU")
+    b.avgpool("avgpool", 8)
+    b.reshape("flatten", (1, 64))
+    b.fully_connected("fc", 10)
+    b.softmax("predictions")
+    return b.serialize("armlprof generated ResNet-8 (MLPerf Tiny image classification shape, seeded weights)")
+
+
 # ------------------------------------------------------------------ randomized single-operator models
 # For differential testing: one operator with random shapes and quantization parameters (scales over decades,
 # any zero point, per-channel or per-tensor weights, SAME/VALID, strides, dilations, fused activations whose

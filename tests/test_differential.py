@@ -1,7 +1,7 @@
 """Differential test: tvm-aot and tvm-graph against tflite-micro, bit for bit, over a corpus of models.
 
 The corpus: the study's models (../shared/models, those the TVM runtimes accept), every `builtin:` TFLite model,
-a SOFTMAX whose winner saturates (the dropped-clamp bug), and seeded random single-operator models for every
+a SOFTMAX whose winner saturates (the dropped-clamp bug), a generated ResNet-8 (residual ADDs), and seeded random single-operator models for every
 operator the TVM runtimes implement (armlprof.modelgen.random_operator_tflite: random scales, zero points,
 per-channel/per-tensor weights, SAME/VALID, strides, dilations, fused activations whose clamps cut). Each
 model sees INPUTS_PER_MODEL inputs on the host (gcc + UBSan) — the int8 extremes first, then random ones — and
@@ -56,7 +56,8 @@ def corpus(root: Path) -> list[tuple[str, str, Path]]:
     for name in modelgen.BUILTIN_MODELS:
         models.append(("builtin", f"builtin:{name}", modelgen.builtin_model_path(name)))
     root.mkdir(parents=True, exist_ok=True)
-    generated = [("saturating_softmax", "saturating_softmax", modelgen.saturating_softmax_tflite())]
+    generated = [("saturating_softmax", "saturating_softmax", modelgen.saturating_softmax_tflite()),
+                 ("resnet", "resnet8_generated", modelgen.resnet_tflite())]
     generated += [(kind, f"random_{kind.lower()}_{seed}", modelgen.random_operator_tflite(kind, seed))
                   for kind in modelgen.RANDOM_OPERATORS for seed in RANDOM_SEEDS]
     for group, name, data in generated:
@@ -106,7 +107,7 @@ def test_tvm_runtimes_bit_exact_over_the_corpus(models, tmp_path) -> None:
                 mismatches.append(f"{name} {runtime}: {len(bad)}/{len(inputs)} inputs differ (first: #{bad[0]})")
         checked[group] = checked.get(group, 0) + 1
     assert mismatches == []
-    for group in (*modelgen.RANDOM_OPERATORS, "builtin", "saturating_softmax"):  # all really in the corpus
+    for group in (*modelgen.RANDOM_OPERATORS, "builtin", "saturating_softmax", "resnet"):  # all really in the corpus
         assert checked.get(group, 0) > 0, group
 
 
