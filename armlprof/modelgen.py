@@ -32,9 +32,11 @@ BUILTIN_MODELS = ("micro_speech", "person_detect", "ops_coverage")
 # TFLite schema constants (schema.fbs)
 _INT8, _INT32 = 9, 2
 _OPS = {"ADD": 0, "AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 9,
-        "MAX_POOL_2D": 17, "RESHAPE": 22, "SOFTMAX": 25, "CUSTOM": 32}
+        "MAX_POOL_2D": 17, "RESHAPE": 22, "SOFTMAX": 25, "CUSTOM": 32, "CONCATENATION": 2, "MUL": 18, "PAD": 34,
+        "SUB": 41, "SQUEEZE": 43}
 _OPTIONS_TYPE = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 2, "AVERAGE_POOL_2D": 5, "MAX_POOL_2D": 5, "FULLY_CONNECTED": 8,
-                 "SOFTMAX": 9, "ADD": 11, "RESHAPE": 17}
+                 "SOFTMAX": 9, "ADD": 11, "RESHAPE": 17, "CONCATENATION": 10, "MUL": 21, "PAD": 22, "SUB": 28,
+                 "SQUEEZE": 30}
 _ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
 _PAD = {"SAME": 0, "VALID": 1}
 
@@ -355,9 +357,19 @@ class _Builder:
             b.PrependInt32Slot(3, o.get("filter_w", o.get("filter")), 0)
             b.PrependInt32Slot(4, o.get("filter_h", o.get("filter")), 0)
             b.PrependInt8Slot(5, _ACT[o["act"]], 0)
-        elif op.kind == "ADD":
+        elif op.kind in ("ADD", "SUB", "MUL"):
             b.StartObject(2)
             b.PrependInt8Slot(0, _ACT[o["act"]], 0)
+        elif op.kind == "CONCATENATION":
+            b.StartObject(2)
+            b.PrependInt32Slot(0, o["axis"], 0)
+            b.PrependInt8Slot(1, _ACT[o.get("act", "NONE")], 0)
+        elif op.kind == "PAD":
+            b.StartObject(0)
+        elif op.kind == "SQUEEZE":
+            dims = ivec(o["squeeze_dims"])
+            b.StartObject(1)
+            b.PrependUOffsetTRelativeSlot(0, dims, 0)
         elif op.kind == "FULLY_CONNECTED":
             b.StartObject(4)
             b.PrependInt8Slot(0, _ACT[o["act"]], 0)
@@ -452,7 +464,7 @@ def resnet_tflite(seed: int = 20240504) -> bytes:
 # any zero point, per-channel or per-tensor weights, SAME/VALID, strides, dilations, fused activations whose
 # clamps cut because the output scale is small), so coverage does not depend on which real models are at hand.
 RANDOM_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
-                    "SOFTMAX", "RESHAPE")
+                    "SOFTMAX", "RESHAPE", "SUB", "MUL", "PAD", "CONCATENATION", "SQUEEZE")
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -476,8 +488,8 @@ def _random_output(b: _Builder, rng: np.random.Generator, name: str, shape: tupl
                    real_std: float, act: str = "NONE") -> int:
     """An int8 output whose scale puts the float std at 5-80 steps: large values saturate, clamps cut."""
     scale = float(np.float32(max(real_std, 1e-9) / rng.uniform(5.0, 80.0)))
-    if act == "RELU_N1_TO_1":  # [-1, 1] must span several steps, or every output is one value
-        scale = min(scale, float(np.float32(1.0 / rng.uniform(8.0, 100.0))))
+    if act in ("RELU_N1_TO_1", "RELU6"):  # the clamp range must span several steps, or all outputs are one value
+        scale = min(scale, float(np.float32((1.0 if act == "RELU_N1_TO_1" else 6.0) / rng.uniform(8.0, 100.0))))
     # Zero points off the extremes: with RELU, a zero point of 127 clamps every output to 127 (nothing tested).
     return b.add_tensor(_Tensor(name, shape, _INT8, [scale], [int(rng.integers(-80, 81))]))
 
@@ -558,16 +570,53 @@ def _random_pool(b: _Builder, rng: np.random.Generator, kind: str) -> None:
     b.current = out
 
 
-def _random_add(b: _Builder, rng: np.random.Generator) -> None:
-    """ADD(1x1 CONV_2D of the input, the input): two activations with unrelated scales and zero points."""
+def _random_add(b: _Builder, rng: np.random.Generator, kind: str = "ADD") -> None:
+    """ADD/SUB/MUL of the input and either its 1x1 CONV_2D (two activations with unrelated scales and zero
+    points) or a constant per-channel int8 vector (broadcast over H and W)."""
     identity = b.current
     t_in = b.tensors[identity]
-    _random_conv_1x1(b, rng, t_in.shape[3])
-    scale = max(float(t_in.scale[0]), float(b.tensors[b.current].scale[0])) * 128
+    if rng.random() < 0.6:
+        _random_conv_1x1(b, rng, t_in.shape[3])
+    else:
+        c = t_in.shape[3]
+        values = rng.integers(-128, 128, size=(c,)).astype(np.int8)
+        b.current = b.add_tensor(_Tensor("constant", (c,), _INT8, [_log_uniform(rng, 1e-3, 1.0)],
+                                         [int(rng.integers(-128, 128))], 0, values.tobytes()))
+    s1, s2 = float(t_in.scale[0]), float(b.tensors[b.current].scale[0])
+    real_std = s1 * s2 * 64 * 64 if kind == "MUL" else max(s1, s2) * 128
     act = _random_act(rng)
-    out = _random_output(b, rng, "output", t_in.shape, scale, act)
-    b.ops.append(_Op("ADD", [b.current, identity] if rng.random() < 0.5 else [identity, b.current], [out],
+    out = _random_output(b, rng, "output", t_in.shape, real_std, act)
+    b.ops.append(_Op(kind, [b.current, identity] if rng.random() < 0.5 else [identity, b.current], [out],
                      {"act": act}))
+    b.current = out
+
+
+def _random_pad(b: _Builder, rng: np.random.Generator, keep: tuple[int, ...] = (0,)) -> None:
+    """PAD every dimension but those in `keep` by 0-2 elements on each side."""
+    t_in = b.tensors[b.current]
+    pads = [(0, 0) if d in keep else (int(rng.integers(0, 3)), int(rng.integers(0, 3)))
+            for d in range(len(t_in.shape))]
+    shape = tuple(n + lo + hi for n, (lo, hi) in zip(t_in.shape, pads, strict=True))
+    p_idx = b.add_tensor(_Tensor("paddings", (len(pads), 2), _INT32, [], [], 0,
+                                 np.array(pads, dtype=np.int32).tobytes()))
+    out = b.add_tensor(_Tensor("output", shape, _INT8, list(t_in.scale), list(t_in.zero_point)))
+    b.ops.append(_Op("PAD", [b.current, p_idx], [out]))
+    b.current = out
+
+
+def _random_concatenation(b: _Builder, rng: np.random.Generator, axis: int | None = None) -> None:
+    """The input, its 2x2 stride-1 SAME MAX_POOL_2D (same quantization) and maybe the input again, on one axis."""
+    identity = b.current
+    t_in = b.tensors[identity]
+    pooled = b.add_tensor(_Tensor("pooled", t_in.shape, _INT8, list(t_in.scale), list(t_in.zero_point)))
+    b.ops.append(_Op("MAX_POOL_2D", [identity], [pooled], {"padding": "SAME", "stride": 1, "filter": 2,
+                                                          "act": "NONE"}))
+    inputs = [identity, pooled] + ([identity] if rng.random() < 0.5 else [])
+    axis = int(rng.choice([1, 2, 3, -1])) if axis is None else axis
+    shape = list(t_in.shape)
+    shape[axis] *= len(inputs)
+    out = b.add_tensor(_Tensor("output", tuple(shape), _INT8, list(t_in.scale), list(t_in.zero_point)))
+    b.ops.append(_Op("CONCATENATION", [int(i) for i in rng.permutation(inputs)], [out], {"axis": axis}))
     b.current = out
 
 
@@ -597,7 +646,8 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
     """A model of one `kind` operator (RANDOM_OPERATORS) with seeded random shapes and quantization."""
     rng = np.random.default_rng([seed, RANDOM_OPERATORS.index(kind)])
     b = _Builder(seed, np.zeros((1, 1)))
-    if kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD"):
+    if kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD",
+                "CONCATENATION"):
         _random_input(b, rng, (1, int(rng.integers(2, 10)), int(rng.integers(2, 10)), int(rng.integers(1, 5))))
     elif kind == "SOFTMAX":
         _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(2, 12))))
@@ -610,8 +660,20 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
         _random_fully_connected(b, rng)
     elif kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         _random_pool(b, rng, kind)
-    elif kind == "ADD":
-        _random_add(b, rng)
+    elif kind in ("ADD", "SUB", "MUL"):
+        _random_add(b, rng, kind)
+    elif kind == "PAD":
+        _random_pad(b, rng)
+    elif kind == "CONCATENATION":
+        _random_concatenation(b, rng)
+    elif kind == "SQUEEZE":  # [n, 1, d] -> SQUEEZE -> [n, d] -> FULLY_CONNECTED
+        t_in = b.tensors[b.current]
+        t_in.shape = (t_in.shape[0], 1, t_in.shape[1])
+        out = b.add_tensor(_Tensor("squeezed", (t_in.shape[0], t_in.shape[2]), _INT8, list(t_in.scale),
+                                   list(t_in.zero_point)))
+        b.ops.append(_Op("SQUEEZE", [b.current], [out], {"squeeze_dims": [1]}))
+        b.current = out
+        _random_fully_connected(b, rng)
     elif kind == "SOFTMAX":
         _random_softmax(b, rng)
     elif kind == "RESHAPE":  # RESHAPE into FULLY_CONNECTED: reshaped input and FC's batch flattening
@@ -633,6 +695,23 @@ def vela_like_tflite() -> bytes:
     b.ops.append(_Op("CUSTOM", [stream, b.current], [out], {"custom_code": "ethos-u"}))
     b.current = out
     return b.serialize("armlprof Vela-like model (not runnable on a CPU)")
+
+
+def operator_chain_tflite(seed: int = 20240505) -> bytes:
+    """PAD -> SUB (with its 1x1 CONV_2D) -> MUL -> CONCATENATION (with a MAX_POOL_2D) -> SQUEEZE, random
+    quantization, output = every value of the last operator: the newer operators in one image for the boards."""
+    rng = np.random.default_rng(seed)
+    b = _Builder(seed, np.zeros((1, 1)))
+    _random_input(b, rng, (1, 1, 6, 3))
+    _random_pad(b, rng, keep=(0, 1, 3))
+    _random_add(b, rng, "SUB")
+    _random_add(b, rng, "MUL")
+    _random_concatenation(b, rng, axis=2)
+    t = b.tensors[b.current]
+    out = b.add_tensor(_Tensor("squeezed", (1, *t.shape[2:]), _INT8, list(t.scale), list(t.zero_point)))
+    b.ops.append(_Op("SQUEEZE", [b.current], [out], {"squeeze_dims": [1]}))
+    b.current = out
+    return b.serialize("armlprof operator chain (PAD, SUB, MUL, CONCATENATION, SQUEEZE; seeded)")
 
 
 def saturating_softmax_tflite() -> bytes:

@@ -1,11 +1,11 @@
 """Differential test: tvm-aot and tvm-graph against tflite-micro, bit for bit, over a corpus of models.
 
 The corpus: the study's models (../shared/models, those the TVM runtimes accept), every `builtin:` TFLite model,
-a SOFTMAX whose winner saturates (the dropped-clamp bug), a generated ResNet-8 (residual ADDs), and seeded random single-operator models for every
-operator the TVM runtimes implement (armlprof.modelgen.random_operator_tflite: random scales, zero points,
-per-channel/per-tensor weights, SAME/VALID, strides, dilations, fused activations whose clamps cut). Each
-model sees INPUTS_PER_MODEL inputs on the host (gcc + UBSan) — the int8 extremes first, then random ones — and
-a sample of the corpus runs on an emulated board too.
+a SOFTMAX whose winner saturates (the dropped-clamp bug), a generated ResNet-8 (residual ADDs), a chain of the
+newer operators, and seeded random single-operator models for every operator the TVM runtimes implement
+(armlprof.modelgen.random_operator_tflite: random scales, zero points, per-channel/per-tensor weights,
+SAME/VALID, strides, dilations, fused activations whose clamps cut). Each model sees INPUTS_PER_MODEL inputs on
+the host (gcc + UBSan) — the int8 extremes first, then random ones — and a sample runs on the emulated boards.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ pytest.importorskip("tvm")
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 INPUTS_PER_MODEL = 200
-RANDOM_SEEDS = range(3)  # per operator
+RANDOM_MODELS = 3  # per operator
 RUNTIMES = ("tvm-aot", "tvm-graph")
 
 
@@ -57,14 +57,32 @@ def corpus(root: Path) -> list[tuple[str, str, Path]]:
         models.append(("builtin", f"builtin:{name}", modelgen.builtin_model_path(name)))
     root.mkdir(parents=True, exist_ok=True)
     generated = [("saturating_softmax", "saturating_softmax", modelgen.saturating_softmax_tflite()),
-                 ("resnet", "resnet8_generated", modelgen.resnet_tflite())]
-    generated += [(kind, f"random_{kind.lower()}_{seed}", modelgen.random_operator_tflite(kind, seed))
-                  for kind in modelgen.RANDOM_OPERATORS for seed in RANDOM_SEEDS]
+                 ("resnet", "resnet8_generated", modelgen.resnet_tflite()),
+                 ("operator_chain", "operator_chain", modelgen.operator_chain_tflite())]
     for group, name, data in generated:
         path = root / f"{name}.tflite"
         path.write_bytes(data)
         models.append((group, name, path))
+    for kind in modelgen.RANDOM_OPERATORS:
+        models += _random_models(root, kind)
     return models
+
+
+def _random_models(root: Path, kind: str) -> list[tuple[str, str, Path]]:
+    """RANDOM_MODELS seeded models of `kind` whose output depends on the input (random quantization sometimes
+    clamps every output to one value, e.g. RELU on a product that is never positive: nothing to compare)."""
+    from armlprof.model import load_model
+
+    found = []
+    for seed in range(4 * RANDOM_MODELS):
+        path = root / f"random_{kind.lower()}_{seed}.tflite"
+        path.write_bytes(modelgen.random_operator_tflite(kind, seed))
+        model = load_model(str(path))
+        if len({model.reference(x) for x in extreme_inputs(model.input_bytes, 0, 12, seed)}) > 1:
+            found.append((kind, path.stem, path))
+        if len(found) == RANDOM_MODELS:
+            return found
+    raise AssertionError(f"modelgen gives fewer than {RANDOM_MODELS} non-constant {kind} models")
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +125,7 @@ def test_tvm_runtimes_bit_exact_over_the_corpus(models, tmp_path) -> None:
                 mismatches.append(f"{name} {runtime}: {len(bad)}/{len(inputs)} inputs differ (first: #{bad[0]})")
         checked[group] = checked.get(group, 0) + 1
     assert mismatches == []
-    for group in (*modelgen.RANDOM_OPERATORS, "builtin", "saturating_softmax", "resnet"):  # all really in the corpus
+    for group in (*modelgen.RANDOM_OPERATORS, "builtin", "saturating_softmax", "resnet", "operator_chain"):
         assert checked.get(group, 0) > 0, group
 
 
@@ -129,14 +147,16 @@ def test_extreme_inputs_cover_both_ends() -> None:
     assert inputs[0] == bytes([128] * 16) and inputs[1] == bytes([127] * 16)
 
 
-EMULATED_SAMPLE = [("saturating_softmax", "tvm-aot", "nano33ble"), ("random_add_0", "tvm-graph", "spresense"),
-                   ("random_depthwise_conv_2d_1", "tvm-aot", "spresense"),
-                   ("random_softmax_1", "tvm-graph", "nano33ble")]
+# (group, runtime, board): the first corpus model of each group. operator_chain holds PAD, SUB, MUL,
+# CONCATENATION, SQUEEZE (and CONV_2D, MAX_POOL_2D), so every newer operator also runs on both boards.
+EMULATED_SAMPLE = [("saturating_softmax", "tvm-aot", "nano33ble"), ("ADD", "tvm-graph", "spresense"),
+                   ("DEPTHWISE_CONV_2D", "tvm-aot", "spresense"), ("operator_chain", "tvm-aot", "nano33ble"),
+                   ("operator_chain", "tvm-graph", "spresense")]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "runtime_name", "board_name"), EMULATED_SAMPLE)
-def test_sample_bit_exact_on_emulated_board(models, tmp_path, name: str, runtime_name: str, board_name: str) -> None:
+@pytest.mark.parametrize(("group", "runtime_name", "board_name"), EMULATED_SAMPLE)
+def test_sample_bit_exact_on_emulated_board(models, tmp_path, group: str, runtime_name: str, board_name: str) -> None:
     """A sample of the corpus through the measurement image on the emulator (seeded inputs, CRC compared)."""
     from armlprof.board import load_board
     from armlprof.build import build_sketch
@@ -150,7 +170,7 @@ def test_sample_bit_exact_on_emulated_board(models, tmp_path, name: str, runtime
     runtime = get_runtime(runtime_name)
     if (reason := runtime.unavailable_reason()) is not None:
         pytest.skip(reason)
-    path = next(p for _, n, p in models if n == name)
+    path = next(p for g, _, p in models if g == group)
     model = load_model(str(path))
     board = load_board(board_name)
     sketch = prepare_measurement_sketch(model, runtime, board, tmp_path)

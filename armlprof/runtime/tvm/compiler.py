@@ -22,6 +22,8 @@ from armlprof.runtime.tvm import codegen, planner
 from armlprof.runtime.tvm.importer import Graph, import_tflite
 from armlprof.runtime.tvm.ops import Kernel, build_copy, build_kernel
 
+ALIAS_OPERATORS = ("RESHAPE", "SQUEEZE")  # same bytes, another shape: no kernel
+
 # Bump when generated code or Program layout changes (invalidates the cache).
 CODEGEN_VERSION = "4"
 
@@ -74,7 +76,7 @@ class Program:
 
 
 def _alias_reshapes(graph: Graph) -> tuple[dict[int, int], list[tuple[int, int]]]:
-    """RESHAPE moves no bytes: map each reshaped tensor onto one buffer. Returns (alias, copies needed)."""
+    """RESHAPE/SQUEEZE move no bytes: map each reshaped tensor onto one buffer. Returns (alias, copies needed)."""
     root: dict[int, int] = {}
 
     def find(t: int) -> int:
@@ -85,7 +87,7 @@ def _alias_reshapes(graph: Graph) -> tuple[dict[int, int], list[tuple[int, int]]
     io = set(graph.inputs) | set(graph.outputs)
     copies = []
     for op in graph.operators:
-        if op.kind != "RESHAPE":
+        if op.kind not in ALIAS_OPERATORS:
             continue
         src, dst = find(op.inputs[0]), find(op.outputs[0])
         if src in io and dst in io:
@@ -104,7 +106,7 @@ def build_program(path: Path, sha256: str) -> Program:
     kernels: list[Kernel] = []
     pending_copies = list(copies)
     for op in graph.operators:
-        if op.kind == "RESHAPE":
+        if op.kind in ALIAS_OPERATORS:
             for src, dst in list(pending_copies):
                 if src == alias[op.inputs[0]] and dst == alias[op.outputs[0]]:
                     kernels.append(build_copy(graph, src, dst))

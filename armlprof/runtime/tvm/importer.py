@@ -4,8 +4,8 @@ Why our own importer: TVM 0.27's Relax TFLite frontend fails on both study model
 operators through float dequantize/quantize, which is neither integer-only nor bit-exact with TFLM. This
 importer keeps every tensor's int8/int32 storage and quantization parameters (per-channel scales included)
 so `armlprof.runtime.tvm.ops` can build integer-only TE compute that reproduces TFLM's reference kernels exactly.
-Supported operators: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, RESHAPE,
-SOFTMAX, ADD (fused NONE/RELU/RELU6/RELU_N1_TO_1); anything else is an ArmlprofError naming the operator.
+Supported operators: SUPPORTED_OPERATORS (fused NONE/RELU/RELU6/RELU_N1_TO_1); anything else is an
+ArmlprofError naming the operator and pointing at `--runtime tflm`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from armlprof.errors import ArmlprofError
 
 SUPPORTED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
-                       "RESHAPE", "SOFTMAX", "ADD")
+                       "RESHAPE", "SQUEEZE", "SOFTMAX", "ADD", "SUB", "MUL", "PAD", "PADV2", "CONCATENATION")
 _DTYPES = {9: "int8", 2: "int32", 0: "float32", 3: "uint8", 7: "int16", 4: "int64"}
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 _PADDING = {0: "SAME", 1: "VALID"}
@@ -99,12 +99,16 @@ def _options(op, kind: str) -> dict[str, Any]:
         o = tflite.SoftmaxOptions()
         o.Init(table.Bytes, table.Pos)
         return {"beta": float(np.float32(o.Beta()))}
-    if kind == "ADD":
+    if kind in ("ADD", "SUB", "MUL"):
         if table is None:
             return {"activation": "NONE"}
-        o = tflite.AddOptions()
+        o = {"ADD": tflite.AddOptions, "SUB": tflite.SubOptions, "MUL": tflite.MulOptions}[kind]()
         o.Init(table.Bytes, table.Pos)
         return {"activation": _ACTIVATIONS.get(o.FusedActivationFunction(), "UNSUPPORTED")}
+    if kind == "CONCATENATION":
+        o = tflite.ConcatenationOptions()
+        o.Init(table.Bytes, table.Pos)
+        return {"axis": o.Axis(), "activation": _ACTIVATIONS.get(o.FusedActivationFunction(), "UNSUPPORTED")}
     return {}
 
 

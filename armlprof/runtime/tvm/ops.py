@@ -275,7 +275,52 @@ def build_pool(graph: Graph, op: Operator, average: bool) -> Kernel:
     return Kernel(op.kind, func, [op.inputs[0]], [], op.outputs[0], n * oh * ow * c * kh * kw)
 
 
+@dataclass
+class _Operands:
+    """An operator's int8 inputs as TE placeholders: activations become parameters, constant tensors `const` data."""
+
+    placeholders: list  # one per input, in the operator's order
+    params: list  # activations first, then constants (the PrimFunc order Kernel expects)
+    activations: list[int]
+    constants: list[tuple[str, np.ndarray]]
+
+
+def _operands(graph: Graph, indices: list[int], shapes: list[tuple[int, ...]]) -> _Operands:
+    from tvm import te
+
+    placeholders, acts, consts, act_ids, const_data = [], [], [], [], []
+    for k, (idx, shape) in enumerate(zip(indices, shapes, strict=True)):
+        t = graph.tensors[idx]
+        ph = te.placeholder(shape, "int8", name=f"input{k + 1}")
+        placeholders.append(ph)
+        if t.is_constant:
+            if t.dtype != "int8":
+                raise ArmlprofError(f"constant {t.dtype} input '{t.name}' of an int8 operator; use --runtime tflm")
+            consts.append(ph)
+            const_data.append((f"input{k + 1}", np.ascontiguousarray(t.data.reshape(shape))))
+        else:
+            acts.append(ph)
+            act_ids.append(idx)
+    if not act_ids:
+        raise ArmlprofError("an operator with only constant inputs (fold it before export); use --runtime tflm")
+    return _Operands(placeholders, acts + consts, act_ids, const_data)
+
+
+def _broadcast(graph: Graph, op: Operator):
+    """Both inputs of an elementwise op, each padded with leading 1s to the output's rank (TFLite broadcasting)."""
+    t_out = graph.tensors[op.outputs[0]]
+    rank = len(t_out.shape)
+    shapes = [(1,) * (rank - len(graph.tensors[i].shape)) + graph.tensors[i].shape for i in op.inputs[:2]]
+    operands = _operands(graph, op.inputs[:2], shapes)
+
+    def pick(k: int, idx):
+        return operands.placeholders[k][tuple(0 if d == 1 else i for d, i in zip(shapes[k], idx, strict=True))]
+
+    return operands, pick
+
+
 def build_add(graph: Graph, op: Operator) -> Kernel:
+    """ADD and SUB (TFLM add_common.cc / sub_common.cc: both inputs rescaled to twice the larger scale << 20)."""
     from tvm import te
 
     t1, t2, t_out = (graph.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
@@ -285,25 +330,103 @@ def build_add(graph: Graph, op: Operator) -> Kernel:
     m2, s2 = fp.quantize_multiplier(float(t2.scale[0]) / twice_max)
     mo, so = fp.quantize_multiplier(twice_max / ((1 << left_shift) * float(t_out.scale[0])))
     lo, hi = fp.activation_range(op.options["activation"], float(t_out.scale[0]), int(t_out.zero_point[0]))
-    rank = len(t_out.shape)
-    shape1 = (1,) * (rank - len(t1.shape)) + t1.shape
-    shape2 = (1,) * (rank - len(t2.shape)) + t2.shape
-    a = te.placeholder(shape1, "int8", name="input1")
-    b = te.placeholder(shape2, "int8", name="input2")
+    operands, pick = _broadcast(graph, op)
     z1, z2 = int(t1.zero_point[0]), int(t2.zero_point[0])
-
-    def pick(tensor, shape, idx):
-        return tensor[tuple(0 if d == 1 else i for d, i in zip(shape, idx, strict=True))]
+    sign = -1 if op.kind == "SUB" else 1
 
     def body(*idx):
-        x1 = (pick(a, shape1, idx).astype("int32") - _c32(z1)) * _c32(1 << left_shift)
-        x2 = (pick(b, shape2, idx).astype("int32") - _c32(z2)) * _c32(1 << left_shift)
-        raw = requantize_const(x1, m1, s1) + requantize_const(x2, m2, s2)
+        x1 = (pick(0, idx).astype("int32") - _c32(z1)) * _c32(1 << left_shift)
+        x2 = (pick(1, idx).astype("int32") - _c32(z2)) * _c32(1 << left_shift)
+        scaled2 = requantize_const(x2, m2, s2)
+        raw = requantize_const(x1, m1, s1) + (scaled2 if sign > 0 else _c32(0) - scaled2)
         return clamp_to_int8(requantize_const(raw, mo, so) + _c32(int(t_out.zero_point[0])), lo, hi)
 
     out = te.compute(t_out.shape, body, name="out")
-    func = te.create_prim_func([a, b, out])
-    return Kernel(op.kind, func, [op.inputs[0], op.inputs[1]], [], op.outputs[0], 0)
+    func = te.create_prim_func([*operands.params, out])
+    return Kernel(op.kind, func, operands.activations, operands.constants, op.outputs[0], 0)
+
+
+def build_mul(graph: Graph, op: Operator) -> Kernel:
+    """MUL (TFLM mul_common.cc + reference_integer_ops::Mul): one requantization of the offset product."""
+    from tvm import te
+
+    t1, t2, t_out = (graph.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    m, shift = fp.quantize_multiplier(float(t1.scale[0]) * float(t2.scale[0]) / float(t_out.scale[0]))
+    lo, hi = fp.activation_range(op.options["activation"], float(t_out.scale[0]), int(t_out.zero_point[0]))
+    operands, pick = _broadcast(graph, op)
+    z1, z2, zo = int(t1.zero_point[0]), int(t2.zero_point[0]), int(t_out.zero_point[0])
+
+    def body(*idx):
+        product = (pick(0, idx).astype("int32") - _c32(z1)) * (pick(1, idx).astype("int32") - _c32(z2))
+        return clamp_to_int8(requantize_const(product, m, shift) + _c32(zo), lo, hi)
+
+    out = te.compute(t_out.shape, body, name="out")
+    func = te.create_prim_func([*operands.params, out])
+    return Kernel(op.kind, func, operands.activations, operands.constants, op.outputs[0], 0)
+
+
+def _same_quantization(graph: Graph, op: Operator, indices: list[int]) -> None:
+    t_out = graph.tensors[op.outputs[0]]
+    for i in indices:
+        t = graph.tensors[i]
+        if float(t.scale[0]) != float(t_out.scale[0]) or int(t.zero_point[0]) != int(t_out.zero_point[0]):
+            raise ArmlprofError(f"{op.kind} input '{t.name}' and output '{t_out.name}' are quantized differently "
+                                "(TFLM's int8 kernel requires the same scale and zero point); re-export the model")
+
+
+def build_pad(graph: Graph, op: Operator) -> Kernel:
+    """PAD/PADV2: the input placed in a border of the pad value (the output zero point, or PADV2's constant)."""
+    from tvm import te, tirx
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    _same_quantization(graph, op, [op.inputs[0]])
+    paddings = graph.tensors[op.inputs[1]]
+    if paddings.data is None:
+        raise ArmlprofError("PAD with run-time paddings; use --runtime tflm")
+    before = [int(v) for v in paddings.data.reshape(-1, 2)[:, 0]]
+    value = int(t_out.zero_point[0])
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        value = int(graph.tensors[op.inputs[2]].data.reshape(-1)[0])
+    operands = _operands(graph, [op.inputs[0]], [t_in.shape])
+    inp = operands.placeholders[0]
+
+    def body(*idx):
+        src = [i - b for i, b in zip(idx, before, strict=True)]
+        inside = tirx.all(*[tirx.all(v >= 0, v < n) for v, n in zip(src, t_in.shape, strict=True)])
+        clamped = [tirx.max(tirx.min(v, n - 1), 0) for v, n in zip(src, t_in.shape, strict=True)]
+        return tirx.if_then_else(inside, inp[tuple(clamped)], tirx.const(value, "int8"))
+
+    out = te.compute(t_out.shape, body, name="out")
+    return Kernel(op.kind, te.create_prim_func([*operands.params, out]), operands.activations, operands.constants,
+                  op.outputs[0], 0)
+
+
+def build_concatenation(graph: Graph, op: Operator) -> Kernel:
+    """CONCATENATION of int8 tensors with the output's quantization (TFLM's int8 kernel only copies)."""
+    from tvm import te, tirx
+
+    t_out = graph.tensors[op.outputs[0]]
+    if op.options.get("activation", "NONE") != "NONE":
+        raise ArmlprofError("CONCATENATION with a fused activation; use --runtime tflm")
+    _same_quantization(graph, op, op.inputs)
+    rank = len(t_out.shape)
+    axis = op.options["axis"] % rank
+    shapes = [graph.tensors[i].shape for i in op.inputs]
+    operands = _operands(graph, op.inputs, shapes)
+    starts = np.cumsum([0] + [s[axis] for s in shapes]).tolist()
+
+    def body(*idx):
+        result = None
+        for k in reversed(range(len(shapes))):  # nested selects, first input outermost
+            local = list(idx)
+            local[axis] = tirx.max(tirx.min(idx[axis] - starts[k], shapes[k][axis] - 1), 0)
+            value = operands.placeholders[k][tuple(local)]
+            result = value if result is None else tirx.if_then_else(idx[axis] < starts[k + 1], value, result)
+        return result
+
+    out = te.compute(t_out.shape, body, name="out")
+    return Kernel(op.kind, te.create_prim_func([*operands.params, out]), operands.activations, operands.constants,
+                  op.outputs[0], 0)
 
 
 def build_softmax(graph: Graph, op: Operator) -> Kernel:
@@ -372,8 +495,14 @@ def build_kernel(graph: Graph, op: Operator) -> Kernel:
         return build_fully_connected(graph, op)
     if op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         return build_pool(graph, op, average=op.kind == "AVERAGE_POOL_2D")
-    if op.kind == "ADD":
+    if op.kind in ("ADD", "SUB"):
         return build_add(graph, op)
+    if op.kind == "MUL":
+        return build_mul(graph, op)
+    if op.kind in ("PAD", "PADV2"):
+        return build_pad(graph, op)
+    if op.kind == "CONCATENATION":
+        return build_concatenation(graph, op)
     if op.kind == "SOFTMAX":
         return build_softmax(graph, op)
     raise ArmlprofError(f"no integer kernel for {op.kind}; use --runtime tflm")
