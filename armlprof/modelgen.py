@@ -33,7 +33,7 @@ BUILTIN_MODELS = ("micro_speech", "person_detect", "ops_coverage")
 _INT8, _INT32 = 9, 2
 _OPS = {"ADD": 0, "AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 9,
         "MAX_POOL_2D": 17, "RESHAPE": 22, "SOFTMAX": 25, "CUSTOM": 32, "CONCATENATION": 2, "MUL": 18, "PAD": 34,
-        "SUB": 41, "SQUEEZE": 43}
+        "SUB": 41, "SQUEEZE": 43, "LOGISTIC": 14, "TANH": 28}
 _OPTIONS_TYPE = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 2, "AVERAGE_POOL_2D": 5, "MAX_POOL_2D": 5, "FULLY_CONNECTED": 8,
                  "SOFTMAX": 9, "ADD": 11, "RESHAPE": 17, "CONCATENATION": 10, "MUL": 21, "PAD": 22, "SUB": 28,
                  "SQUEEZE": 30}
@@ -464,7 +464,7 @@ def resnet_tflite(seed: int = 20240504) -> bytes:
 # any zero point, per-channel or per-tensor weights, SAME/VALID, strides, dilations, fused activations whose
 # clamps cut because the output scale is small), so coverage does not depend on which real models are at hand.
 RANDOM_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
-                    "SOFTMAX", "RESHAPE", "SUB", "MUL", "PAD", "CONCATENATION", "SQUEEZE")
+                    "SOFTMAX", "RESHAPE", "SUB", "MUL", "PAD", "CONCATENATION", "SQUEEZE", "LOGISTIC", "TANH")
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -604,6 +604,14 @@ def _random_pad(b: _Builder, rng: np.random.Generator, keep: tuple[int, ...] = (
     b.current = out
 
 
+def _sigmoid(b: _Builder, kind: str) -> None:
+    """LOGISTIC/TANH with the output quantization the converter gives them: [0, 1) and [-1, 1)."""
+    scale, zp = (1.0 / 256, -128) if kind == "LOGISTIC" else (1.0 / 128, 0)
+    out = b.add_tensor(_Tensor(kind.lower(), b.tensors[b.current].shape, _INT8, [scale], [zp]))
+    b.ops.append(_Op(kind, [b.current], [out]))
+    b.current = out
+
+
 def _random_concatenation(b: _Builder, rng: np.random.Generator, axis: int | None = None) -> None:
     """The input, its 2x2 stride-1 SAME MAX_POOL_2D (same quantization) and maybe the input again, on one axis."""
     identity = b.current
@@ -647,7 +655,7 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
     rng = np.random.default_rng([seed, RANDOM_OPERATORS.index(kind)])
     b = _Builder(seed, np.zeros((1, 1)))
     if kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD",
-                "CONCATENATION"):
+                "CONCATENATION", "LOGISTIC", "TANH"):
         _random_input(b, rng, (1, int(rng.integers(2, 10)), int(rng.integers(2, 10)), int(rng.integers(1, 5))))
     elif kind == "SOFTMAX":
         _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(2, 12))))
@@ -664,6 +672,9 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
         _random_add(b, rng, kind)
     elif kind == "PAD":
         _random_pad(b, rng)
+    elif kind in ("LOGISTIC", "TANH"):
+        b.tensors[b.current].scale = [_log_uniform(rng, 2e-3, 0.2)]
+        _sigmoid(b, kind)
     elif kind == "CONCATENATION":
         _random_concatenation(b, rng)
     elif kind == "SQUEEZE":  # [n, 1, d] -> SQUEEZE -> [n, d] -> FULLY_CONNECTED
@@ -697,21 +708,32 @@ def vela_like_tflite() -> bytes:
     return b.serialize("armlprof Vela-like model (not runnable on a CPU)")
 
 
+def sigmoid_tflite(kind: str, input_scale: float, input_zero_point: int) -> bytes:
+    """LOGISTIC or TANH on a [1, 256] input with the given quantization (feed it every int8 value at once)."""
+    b = _Builder(0, np.zeros((1, 1)))
+    b.current = b.add_tensor(_Tensor("input", (1, 256), _INT8, [float(np.float32(input_scale))], [input_zero_point]))
+    _sigmoid(b, kind)
+    return b.serialize(f"armlprof {kind} model")
+
+
 def operator_chain_tflite(seed: int = 20240505) -> bytes:
-    """PAD -> SUB (with its 1x1 CONV_2D) -> MUL -> CONCATENATION (with a MAX_POOL_2D) -> SQUEEZE, random
-    quantization, output = every value of the last operator: the newer operators in one image for the boards."""
+    """PAD -> SUB (with its 1x1 CONV_2D) -> MUL -> TANH -> CONCATENATION (with a MAX_POOL_2D) -> LOGISTIC ->
+    SQUEEZE, random quantization, output = every value of the last operator: the newer operators in one image
+    for the boards."""
     rng = np.random.default_rng(seed)
     b = _Builder(seed, np.zeros((1, 1)))
     _random_input(b, rng, (1, 1, 6, 3))
     _random_pad(b, rng, keep=(0, 1, 3))
     _random_add(b, rng, "SUB")
     _random_add(b, rng, "MUL")
+    _sigmoid(b, "TANH")
     _random_concatenation(b, rng, axis=2)
+    _sigmoid(b, "LOGISTIC")
     t = b.tensors[b.current]
     out = b.add_tensor(_Tensor("squeezed", (1, *t.shape[2:]), _INT8, list(t.scale), list(t.zero_point)))
     b.ops.append(_Op("SQUEEZE", [b.current], [out], {"squeeze_dims": [1]}))
     b.current = out
-    return b.serialize("armlprof operator chain (PAD, SUB, MUL, CONCATENATION, SQUEEZE; seeded)")
+    return b.serialize("armlprof operator chain (PAD, SUB, MUL, TANH, CONCATENATION, LOGISTIC, SQUEEZE; seeded)")
 
 
 def saturating_softmax_tflite() -> bytes:

@@ -157,3 +157,18 @@ def test_vela_model_gets_one_specific_line(tmp_path) -> None:
         import_tflite(path)
     message = str(err.value)
     assert "Ethos-U" in message and "Vela" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("kind", ["LOGISTIC", "TANH"])
+def test_sigmoid_tables_equal_tflite_micro_for_every_int8_input(tmp_path, kind: str) -> None:
+    """The generation-time table of LOGISTIC/TANH against TFLM's kernel on all 256 inputs, over scales from
+    tiny (nothing saturates) to large (most inputs hit the radius) and extreme zero points."""
+    from armlprof.runtime.tvm import fixedpoint as fp
+
+    every = np.arange(-128, 128, dtype=np.int8).tobytes()
+    for i, (scale, zp) in enumerate([(0.001, 0), (0.0078125, -128), (0.02, 17), (0.1, 127), (0.37, -5),
+                                     (1.5, 0)]):
+        model = _generated(tmp_path, f"{kind}_{i}", modelgen.sigmoid_tflite(kind, scale, zp))
+        expected = np.frombuffer(model.reference(every), dtype=np.int8)
+        assert len(set(expected.tolist())) > 2
+        assert np.array_equal(fp.sigmoid_table(kind, scale, zp), expected), (kind, scale, zp)

@@ -477,6 +477,23 @@ def build_softmax(graph: Graph, op: Operator) -> Kernel:
     return Kernel(op.kind, func, [op.inputs[0]], consts, op.outputs[0], rows * depth)
 
 
+def build_sigmoid(graph: Graph, op: Operator) -> Kernel:
+    """LOGISTIC/TANH: int8 in, int8 out, so TFLM's gemmlowp arithmetic becomes a 256-byte table (computed
+    bit-exactly at generation time by fixedpoint.sigmoid_table) and the kernel one load per element."""
+    from tvm import te
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if op.kind == "LOGISTIC" and int(t_out.zero_point[0]) != -128:
+        raise ArmlprofError("LOGISTIC output must have zero point -128 (TFLM's requirement); re-export the model")
+    table = fp.sigmoid_table(op.kind, float(t_in.scale[0]), int(t_in.zero_point[0]))
+    size = int(np.prod(t_in.shape))
+    inp = te.placeholder((size,), "int8", name="input")
+    lut = te.placeholder((256,), "int8", name="table")
+    out = te.compute((size,), lambda i: lut[inp[i].astype("int32") + _c32(128)], name="out")
+    return Kernel(op.kind, te.create_prim_func([inp, lut, out]), [op.inputs[0]], [("table", table)], op.outputs[0],
+                  0)
+
+
 def build_copy(graph: Graph, src: int, dst: int) -> Kernel:
     from tvm import te
 
@@ -503,6 +520,8 @@ def build_kernel(graph: Graph, op: Operator) -> Kernel:
         return build_pad(graph, op)
     if op.kind == "CONCATENATION":
         return build_concatenation(graph, op)
+    if op.kind in ("LOGISTIC", "TANH"):
+        return build_sigmoid(graph, op)
     if op.kind == "SOFTMAX":
         return build_softmax(graph, op)
     raise ArmlprofError(f"no integer kernel for {op.kind}; use --runtime tflm")
