@@ -33,7 +33,7 @@ BUILTIN_MODELS = ("micro_speech", "person_detect", "ops_coverage")
 _INT8, _INT32 = 9, 2
 _OPS = {"ADD": 0, "AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 9,
         "MAX_POOL_2D": 17, "RESHAPE": 22, "SOFTMAX": 25, "CUSTOM": 32, "CONCATENATION": 2, "MUL": 18, "PAD": 34,
-        "SUB": 41, "SQUEEZE": 43, "LOGISTIC": 14, "TANH": 28}
+        "SUB": 41, "SQUEEZE": 43, "LOGISTIC": 14, "TANH": 28, "QUANTIZE": 114, "TRANSPOSE": 39}
 _OPTIONS_TYPE = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 2, "AVERAGE_POOL_2D": 5, "MAX_POOL_2D": 5, "FULLY_CONNECTED": 8,
                  "SOFTMAX": 9, "ADD": 11, "RESHAPE": 17, "CONCATENATION": 10, "MUL": 21, "PAD": 22, "SUB": 28,
                  "SQUEEZE": 30}
@@ -464,7 +464,8 @@ def resnet_tflite(seed: int = 20240504) -> bytes:
 # any zero point, per-channel or per-tensor weights, SAME/VALID, strides, dilations, fused activations whose
 # clamps cut because the output scale is small), so coverage does not depend on which real models are at hand.
 RANDOM_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
-                    "SOFTMAX", "RESHAPE", "SUB", "MUL", "PAD", "CONCATENATION", "SQUEEZE", "LOGISTIC", "TANH")
+                    "SOFTMAX", "RESHAPE", "SUB", "MUL", "PAD", "CONCATENATION", "SQUEEZE", "LOGISTIC", "TANH",
+                    "QUANTIZE", "TRANSPOSE")
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -612,6 +613,24 @@ def _sigmoid(b: _Builder, kind: str) -> None:
     b.current = out
 
 
+def _random_quantize(b: _Builder, rng: np.random.Generator) -> None:
+    """int8 -> int8 QUANTIZE (requantization) to a scale 1/7 to 7 times the input's and any zero point."""
+    t_in = b.tensors[b.current]
+    scale = float(np.float32(float(t_in.scale[0]) * np.exp(rng.uniform(-2.0, 2.0))))
+    out = b.add_tensor(_Tensor("requantized", t_in.shape, _INT8, [scale], [int(rng.integers(-64, 65))]))
+    b.ops.append(_Op("QUANTIZE", [b.current], [out]))
+    b.current = out
+
+
+def _transpose(b: _Builder, perm: list[int]) -> None:
+    t_in = b.tensors[b.current]
+    p_idx = b.add_tensor(_Tensor("perm", (len(perm),), _INT32, [], [], 0, np.array(perm, np.int32).tobytes()))
+    out = b.add_tensor(_Tensor("transposed", tuple(t_in.shape[p] for p in perm), _INT8, list(t_in.scale),
+                               list(t_in.zero_point)))
+    b.ops.append(_Op("TRANSPOSE", [b.current, p_idx], [out]))
+    b.current = out
+
+
 def _random_concatenation(b: _Builder, rng: np.random.Generator, axis: int | None = None) -> None:
     """The input, its 2x2 stride-1 SAME MAX_POOL_2D (same quantization) and maybe the input again, on one axis."""
     identity = b.current
@@ -655,7 +674,7 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
     rng = np.random.default_rng([seed, RANDOM_OPERATORS.index(kind)])
     b = _Builder(seed, np.zeros((1, 1)))
     if kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD",
-                "CONCATENATION", "LOGISTIC", "TANH"):
+                "CONCATENATION", "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE"):
         _random_input(b, rng, (1, int(rng.integers(2, 10)), int(rng.integers(2, 10)), int(rng.integers(1, 5))))
     elif kind == "SOFTMAX":
         _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(2, 12))))
@@ -675,6 +694,10 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
     elif kind in ("LOGISTIC", "TANH"):
         b.tensors[b.current].scale = [_log_uniform(rng, 2e-3, 0.2)]
         _sigmoid(b, kind)
+    elif kind == "QUANTIZE":
+        _random_quantize(b, rng)
+    elif kind == "TRANSPOSE":
+        _transpose(b, [int(p) for p in rng.permutation(len(b.tensors[b.current].shape))])
     elif kind == "CONCATENATION":
         _random_concatenation(b, rng)
     elif kind == "SQUEEZE":  # [n, 1, d] -> SQUEEZE -> [n, d] -> FULLY_CONNECTED
@@ -718,8 +741,8 @@ def sigmoid_tflite(kind: str, input_scale: float, input_zero_point: int) -> byte
 
 def operator_chain_tflite(seed: int = 20240505) -> bytes:
     """PAD -> SUB (with its 1x1 CONV_2D) -> MUL -> TANH -> CONCATENATION (with a MAX_POOL_2D) -> LOGISTIC ->
-    SQUEEZE, random quantization, output = every value of the last operator: the newer operators in one image
-    for the boards."""
+    QUANTIZE -> TRANSPOSE -> SQUEEZE, random quantization, output = every value of the last operator: the newer
+    operators in one image for the boards."""
     rng = np.random.default_rng(seed)
     b = _Builder(seed, np.zeros((1, 1)))
     _random_input(b, rng, (1, 1, 6, 3))
@@ -729,11 +752,14 @@ def operator_chain_tflite(seed: int = 20240505) -> bytes:
     _sigmoid(b, "TANH")
     _random_concatenation(b, rng, axis=2)
     _sigmoid(b, "LOGISTIC")
+    _random_quantize(b, rng)
+    _transpose(b, [0, 1, 3, 2])
     t = b.tensors[b.current]
     out = b.add_tensor(_Tensor("squeezed", (1, *t.shape[2:]), _INT8, list(t.scale), list(t.zero_point)))
     b.ops.append(_Op("SQUEEZE", [b.current], [out], {"squeeze_dims": [1]}))
     b.current = out
-    return b.serialize("armlprof operator chain (PAD, SUB, MUL, TANH, CONCATENATION, LOGISTIC, SQUEEZE; seeded)")
+    return b.serialize("armlprof operator chain (PAD, SUB, MUL, TANH, CONCATENATION, LOGISTIC, QUANTIZE, TRANSPOSE, "
+                       "SQUEEZE; seeded)")
 
 
 def saturating_softmax_tflite() -> bytes:

@@ -20,7 +20,7 @@ from armlprof.errors import ArmlprofError
 
 SUPPORTED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
                        "RESHAPE", "SQUEEZE", "SOFTMAX", "ADD", "SUB", "MUL", "PAD", "PADV2", "CONCATENATION",
-                       "LOGISTIC", "TANH")
+                       "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE")
 _DTYPES = {9: "int8", 2: "int32", 0: "float32", 3: "uint8", 7: "int16", 4: "int64"}
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 _PADDING = {0: "SAME", 1: "VALID"}

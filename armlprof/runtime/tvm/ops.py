@@ -477,21 +477,57 @@ def build_softmax(graph: Graph, op: Operator) -> Kernel:
     return Kernel(op.kind, func, [op.inputs[0]], consts, op.outputs[0], rows * depth)
 
 
-def build_sigmoid(graph: Graph, op: Operator) -> Kernel:
-    """LOGISTIC/TANH: int8 in, int8 out, so TFLM's gemmlowp arithmetic becomes a 256-byte table (computed
-    bit-exactly at generation time by fixedpoint.sigmoid_table) and the kernel one load per element."""
+def requantize_table(input_scale: float, input_zero_point: int, output_scale: float,
+                     output_zero_point: int) -> np.ndarray:
+    """int8 QUANTIZE (int8 -> int8) per input value: TFLM's reference_ops::Requantize with its Prepare's multiplier."""
+    m, shift = fp.quantize_multiplier(float(input_scale) / float(output_scale))
+    return np.array([min(max(fp.multiply_by_quantized_multiplier(q - input_zero_point, m, shift)
+                             + output_zero_point, -128), 127) for q in range(-128, 128)], dtype=np.int8)
+
+
+def build_table(graph: Graph, op: Operator) -> Kernel:
+    """Elementwise int8 -> int8 operators (LOGISTIC, TANH, QUANTIZE): with 256 possible inputs TFLM's arithmetic
+    becomes a 256-byte table computed bit-exactly at generation time, and the kernel one load per element."""
     from tvm import te
 
     t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
-    if op.kind == "LOGISTIC" and int(t_out.zero_point[0]) != -128:
-        raise ArmlprofError("LOGISTIC output must have zero point -128 (TFLM's requirement); re-export the model")
-    table = fp.sigmoid_table(op.kind, float(t_in.scale[0]), int(t_in.zero_point[0]))
+    if op.kind == "QUANTIZE":
+        if t_in.dtype != "int8":
+            raise ArmlprofError(f"QUANTIZE from {t_in.dtype}; the TVM runtimes need int8 model inputs "
+                                "(use --runtime tflm)")
+        table = requantize_table(float(t_in.scale[0]), int(t_in.zero_point[0]), float(t_out.scale[0]),
+                                 int(t_out.zero_point[0]))
+    else:
+        if op.kind == "LOGISTIC" and int(t_out.zero_point[0]) != -128:
+            raise ArmlprofError("LOGISTIC output must have zero point -128 (TFLM's requirement); re-export the model")
+        table = fp.sigmoid_table(op.kind, float(t_in.scale[0]), int(t_in.zero_point[0]))
     size = int(np.prod(t_in.shape))
     inp = te.placeholder((size,), "int8", name="input")
     lut = te.placeholder((256,), "int8", name="table")
     out = te.compute((size,), lambda i: lut[inp[i].astype("int32") + _c32(128)], name="out")
     return Kernel(op.kind, te.create_prim_func([inp, lut, out]), [op.inputs[0]], [("table", table)], op.outputs[0],
                   0)
+
+
+def build_transpose(graph: Graph, op: Operator) -> Kernel:
+    """TRANSPOSE with a constant permutation: out[o] = in[j] with j[perm[i]] = o[i] (bytes only)."""
+    from tvm import te
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    perm_t = graph.tensors[op.inputs[1]]
+    if perm_t.data is None:
+        raise ArmlprofError("TRANSPOSE with a run-time permutation; use --runtime tflm")
+    perm = [int(p) % len(t_in.shape) for p in perm_t.data.reshape(-1)]
+    inp = te.placeholder(t_in.shape, "int8", name="input")
+
+    def body(*o):
+        j = [None] * len(perm)
+        for i, p in enumerate(perm):
+            j[p] = o[i]
+        return inp[tuple(j)]
+
+    out = te.compute(t_out.shape, body, name="out")
+    return Kernel(op.kind, te.create_prim_func([inp, out]), [op.inputs[0]], [], op.outputs[0], 0)
 
 
 def build_copy(graph: Graph, src: int, dst: int) -> Kernel:
@@ -520,8 +556,10 @@ def build_kernel(graph: Graph, op: Operator) -> Kernel:
         return build_pad(graph, op)
     if op.kind == "CONCATENATION":
         return build_concatenation(graph, op)
-    if op.kind in ("LOGISTIC", "TANH"):
-        return build_sigmoid(graph, op)
+    if op.kind in ("LOGISTIC", "TANH", "QUANTIZE"):
+        return build_table(graph, op)
+    if op.kind == "TRANSPOSE":
+        return build_transpose(graph, op)
     if op.kind == "SOFTMAX":
         return build_softmax(graph, op)
     raise ArmlprofError(f"no integer kernel for {op.kind}; use --runtime tflm")
