@@ -671,6 +671,8 @@ def _random_softmax(b: _Builder, rng: np.random.Generator, beta: float | None = 
 
 def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> bytes:
     """A model of one `kind` operator (RANDOM_OPERATORS) with seeded random shapes and quantization."""
+    if kind not in RANDOM_OPERATORS:
+        raise ArmlprofError(f"no random model generator for {kind}; choose one of {', '.join(RANDOM_OPERATORS)}")
     rng = np.random.default_rng([seed, RANDOM_OPERATORS.index(kind)])
     b = _Builder(seed, np.zeros((1, 1)))
     if kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD",
@@ -715,8 +717,6 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
         b.x = np.zeros(n)
         b.reshape("reshaped", (n[0], 1, n[1]))
         _random_fully_connected(b, rng)
-    else:
-        raise ArmlprofError(f"no random model generator for {kind}; choose one of {', '.join(RANDOM_OPERATORS)}")
     return b.serialize(f"armlprof random {kind} model (seed {seed})", tensor_names)
 
 
