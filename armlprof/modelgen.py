@@ -33,10 +33,10 @@ BUILTIN_MODELS = ("micro_speech", "person_detect", "ops_coverage")
 _INT8, _INT32 = 9, 2
 _OPS = {"ADD": 0, "AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 9,
         "MAX_POOL_2D": 17, "RESHAPE": 22, "SOFTMAX": 25, "CUSTOM": 32, "CONCATENATION": 2, "MUL": 18, "PAD": 34,
-        "SUB": 41, "SQUEEZE": 43, "LOGISTIC": 14, "TANH": 28, "QUANTIZE": 114, "TRANSPOSE": 39}
+        "SUB": 41, "SQUEEZE": 43, "LOGISTIC": 14, "TANH": 28, "QUANTIZE": 114, "TRANSPOSE": 39, "STRIDED_SLICE": 45}
 _OPTIONS_TYPE = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 2, "AVERAGE_POOL_2D": 5, "MAX_POOL_2D": 5, "FULLY_CONNECTED": 8,
                  "SOFTMAX": 9, "ADD": 11, "RESHAPE": 17, "CONCATENATION": 10, "MUL": 21, "PAD": 22, "SUB": 28,
-                 "SQUEEZE": 30}
+                 "SQUEEZE": 30, "STRIDED_SLICE": 32}
 _ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
 _PAD = {"SAME": 0, "VALID": 1}
 
@@ -366,6 +366,11 @@ class _Builder:
             b.PrependInt8Slot(1, _ACT[o.get("act", "NONE")], 0)
         elif op.kind == "PAD":
             b.StartObject(0)
+        elif op.kind == "STRIDED_SLICE":
+            b.StartObject(6)
+            for slot, key in enumerate(("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask",
+                                        "shrink_axis_mask")):
+                b.PrependInt32Slot(slot, o.get(key, 0), 0)
         elif op.kind == "SQUEEZE":
             dims = ivec(o["squeeze_dims"])
             b.StartObject(1)
@@ -465,7 +470,7 @@ def resnet_tflite(seed: int = 20240504) -> bytes:
 # clamps cut because the output scale is small), so coverage does not depend on which real models are at hand.
 RANDOM_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
                     "SOFTMAX", "RESHAPE", "SUB", "MUL", "PAD", "CONCATENATION", "SQUEEZE", "LOGISTIC", "TANH",
-                    "QUANTIZE", "TRANSPOSE")
+                    "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE")
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -631,6 +636,41 @@ def _transpose(b: _Builder, perm: list[int]) -> None:
     b.current = out
 
 
+def _random_strided_slice(b: _Builder, rng: np.random.Generator) -> None:
+    """Random begin/end (negative ones too), strides of -2..2, begin/end masks and maybe one shrunk axis; the
+    output shape follows TFLM's strided_slice_logic (the TVM side computes it independently and checks it)."""
+    from armlprof.runtime.tvm.ops import _slice_start, _slice_stop
+
+    t_in = b.tensors[b.current]
+    rank = len(t_in.shape)
+    while True:
+        begin = [int(rng.integers(-n, n)) for n in t_in.shape]
+        end = [int(rng.integers(-n, n + 1)) for n in t_in.shape]
+        strides = [int(rng.choice([-2, -1, 1, 1, 2])) for _ in t_in.shape]
+        begin_mask, end_mask = int(rng.integers(0, 1 << rank)), int(rng.integers(0, 1 << rank))
+        shrink = (1 << int(rng.integers(1, rank))) if rng.random() < 0.3 else 0
+        begin_mask, end_mask = begin_mask & ~shrink, end_mask & ~shrink  # as converters write it
+        strides = [1 if shrink & (1 << a) else v for a, v in enumerate(strides)]
+        shape = []
+        for axis, n in enumerate(t_in.shape):
+            start = _slice_start(begin[axis], strides[axis], n, bool(begin_mask & (1 << axis)))
+            if shrink & (1 << axis):
+                if not 0 <= start < n:
+                    break
+                continue
+            stop = _slice_stop(end[axis], strides[axis], n, bool(end_mask & (1 << axis)))
+            shape.append(max(0, -(-(stop - start) // strides[axis])))
+        else:
+            if all(shape) and shape:
+                break
+    vec = [b.add_tensor(_Tensor(name, (rank,), _INT32, [], [], 0, np.array(v, np.int32).tobytes()))
+           for name, v in (("begin", begin), ("end", end), ("strides", strides))]
+    out = b.add_tensor(_Tensor("sliced", tuple(shape), _INT8, list(t_in.scale), list(t_in.zero_point)))
+    b.ops.append(_Op("STRIDED_SLICE", [b.current, *vec], [out], {"begin_mask": begin_mask, "end_mask": end_mask,
+                                                                "shrink_axis_mask": shrink}))
+    b.current = out
+
+
 def _random_concatenation(b: _Builder, rng: np.random.Generator, axis: int | None = None) -> None:
     """The input, its 2x2 stride-1 SAME MAX_POOL_2D (same quantization) and maybe the input again, on one axis."""
     identity = b.current
@@ -676,7 +716,7 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
     rng = np.random.default_rng([seed, RANDOM_OPERATORS.index(kind)])
     b = _Builder(seed, np.zeros((1, 1)))
     if kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD",
-                "CONCATENATION", "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE"):
+                "CONCATENATION", "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE"):
         _random_input(b, rng, (1, int(rng.integers(2, 10)), int(rng.integers(2, 10)), int(rng.integers(1, 5))))
     elif kind == "SOFTMAX":
         _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(2, 12))))
@@ -700,6 +740,8 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
         _random_quantize(b, rng)
     elif kind == "TRANSPOSE":
         _transpose(b, [int(p) for p in rng.permutation(len(b.tensors[b.current].shape))])
+    elif kind == "STRIDED_SLICE":
+        _random_strided_slice(b, rng)
     elif kind == "CONCATENATION":
         _random_concatenation(b, rng)
     elif kind == "SQUEEZE":  # [n, 1, d] -> SQUEEZE -> [n, d] -> FULLY_CONNECTED
@@ -739,10 +781,10 @@ def sigmoid_tflite(kind: str, input_scale: float, input_zero_point: int) -> byte
     return b.serialize(f"armlprof {kind} model")
 
 
-def operator_chain_tflite(seed: int = 20240505) -> bytes:
+def operator_chain_tflite(seed: int = 20240507) -> bytes:
     """PAD -> SUB (with its 1x1 CONV_2D) -> MUL -> TANH -> CONCATENATION (with a MAX_POOL_2D) -> LOGISTIC ->
-    QUANTIZE -> TRANSPOSE -> SQUEEZE, random quantization, output = every value of the last operator: the newer
-    operators in one image for the boards."""
+    QUANTIZE -> TRANSPOSE -> SQUEEZE -> STRIDED_SLICE, random quantization, output = every value of the last
+    operator: the newer operators in one image for the boards."""
     rng = np.random.default_rng(seed)
     b = _Builder(seed, np.zeros((1, 1)))
     _random_input(b, rng, (1, 1, 6, 3))
@@ -758,8 +800,9 @@ def operator_chain_tflite(seed: int = 20240505) -> bytes:
     out = b.add_tensor(_Tensor("squeezed", (1, *t.shape[2:]), _INT8, list(t.scale), list(t.zero_point)))
     b.ops.append(_Op("SQUEEZE", [b.current], [out], {"squeeze_dims": [1]}))
     b.current = out
+    _random_strided_slice(b, rng)
     return b.serialize("armlprof operator chain (PAD, SUB, MUL, TANH, CONCATENATION, LOGISTIC, QUANTIZE, TRANSPOSE, "
-                       "SQUEEZE; seeded)")
+                       "SQUEEZE, STRIDED_SLICE; seeded)")
 
 
 def saturating_softmax_tflite() -> bytes:

@@ -530,6 +530,62 @@ def build_transpose(graph: Graph, op: Operator) -> Kernel:
     return Kernel(op.kind, te.create_prim_func([inp, out]), [op.inputs[0]], [], op.outputs[0], 0)
 
 
+def _slice_start(begin: int, stride: int, size: int, masked: bool) -> int:
+    """strided_slice::StartForAxis."""
+    start = (-(1 << 31) if stride > 0 else (1 << 31) - 1) if masked else begin
+    start = start + size if start < 0 else start
+    return min(max(start, 0), size) if stride > 0 else min(max(start, -1), size - 1)
+
+
+def _slice_stop(end: int, stride: int, size: int, masked: bool) -> int:
+    """strided_slice::StopForAxis (shrunk axes are handled by the caller)."""
+    stop = ((1 << 31) - 1 if stride > 0 else -(1 << 31)) if masked else end
+    stop = stop + size if stop < 0 else stop
+    return min(max(stop, 0), size) if stride > 0 else min(max(stop, -1), size - 1)
+
+
+def build_strided_slice(graph: Graph, op: Operator) -> Kernel:
+    """STRIDED_SLICE with constant begin/end/strides, begin/end/shrink masks (TFLM strided_slice_logic.h)."""
+    from tvm import te
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    o = op.options
+    if o["ellipsis_mask"] or o["new_axis_mask"] or o["offset"]:
+        raise ArmlprofError("STRIDED_SLICE with an ellipsis/new-axis mask or offset; use --runtime tflm")
+    if o["shrink_axis_mask"] & (o["begin_mask"] | o["end_mask"]):  # converters never emit it; TFLM's result differs
+        raise ArmlprofError("STRIDED_SLICE shrinking an axis that also has a begin/end mask; use --runtime tflm")
+    params = [graph.tensors[i].data for i in op.inputs[1:4]]
+    if any(p is None for p in params):
+        raise ArmlprofError("STRIDED_SLICE with run-time begin/end/strides; use --runtime tflm")
+    begin, end, strides = ([int(v) for v in p.reshape(-1)] for p in params)
+    if any(strides[a] < 0 for a in range(len(strides)) if o["shrink_axis_mask"] & (1 << a)):
+        # TFLM then walks down from start and never meets its stop (start + 1): it reads out of bounds
+        raise ArmlprofError("STRIDED_SLICE shrinking an axis with a negative stride; use --runtime tflm")
+    starts, kept, shape = [], [], []
+    for axis, size in enumerate(t_in.shape):
+        stride = strides[axis]
+        start = _slice_start(begin[axis], stride, size, bool(o["begin_mask"] & (1 << axis)))
+        starts.append(start)
+        if o["shrink_axis_mask"] & (1 << axis):
+            continue
+        stop = _slice_stop(end[axis], stride, size, bool(o["end_mask"] & (1 << axis)))
+        kept.append(axis)
+        shape.append(max(0, -(-(stop - start) // stride)))
+    if tuple(shape) != tuple(t_out.shape):
+        raise ArmlprofError(f"STRIDED_SLICE output shape {t_out.shape} does not match its parameters "
+                            f"({tuple(shape)}); re-export the model")
+    inp = te.placeholder(t_in.shape, "int8", name="input")
+
+    def body(*out_idx):
+        idx = list(starts)
+        for k, axis in enumerate(kept):
+            idx[axis] = starts[axis] + out_idx[k] * strides[axis]
+        return inp[tuple(idx)]
+
+    out = te.compute(t_out.shape, body, name="out")
+    return Kernel(op.kind, te.create_prim_func([inp, out]), [op.inputs[0]], [], op.outputs[0], 0)
+
+
 def build_copy(graph: Graph, src: int, dst: int) -> Kernel:
     from tvm import te
 
@@ -560,6 +616,8 @@ def build_kernel(graph: Graph, op: Operator) -> Kernel:
         return build_table(graph, op)
     if op.kind == "TRANSPOSE":
         return build_transpose(graph, op)
+    if op.kind == "STRIDED_SLICE":
+        return build_strided_slice(graph, op)
     if op.kind == "SOFTMAX":
         return build_softmax(graph, op)
     raise ArmlprofError(f"no integer kernel for {op.kind}; use --runtime tflm")
