@@ -184,7 +184,8 @@ def import_tflite(path: Path) -> Graph:
         for idx in op.inputs + op.outputs:
             if idx >= 0 and not tensors[idx].is_constant and tensors[idx].dtype != "int8":
                 raise ArmlprofError(f"{Path(path).name}: {op.kind} uses {tensors[idx].dtype} tensor "
-                                    f"'{tensors[idx].name}'; the TVM runtimes need a fully int8 model")
+                                    f"'{tensors[idx].name}'; the TVM runtimes need a fully int8 model "
+                                    "(int16x8 and float models: use --runtime tflm)")
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise ArmlprofError(f"{Path(path).name}: {len(graph.inputs)} inputs / {len(graph.outputs)} outputs; "
                             "armlprof profiles single-input single-output models")
