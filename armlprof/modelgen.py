@@ -32,10 +32,12 @@ BUILTIN_MODELS = ("micro_speech", "person_detect", "ops_coverage")
 # TFLite schema constants (schema.fbs)
 _INT8, _INT32 = 9, 2
 _OPS = {"ADD": 0, "AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 9,
-        "MAX_POOL_2D": 17, "RESHAPE": 22, "SOFTMAX": 25}
+        "MAX_POOL_2D": 17, "RESHAPE": 22, "SOFTMAX": 25, "CUSTOM": 32, "CONCATENATION": 2, "MUL": 18, "PAD": 34,
+        "SUB": 41, "SQUEEZE": 43, "LOGISTIC": 14, "TANH": 28, "QUANTIZE": 114, "TRANSPOSE": 39, "STRIDED_SLICE": 45}
 _OPTIONS_TYPE = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 2, "AVERAGE_POOL_2D": 5, "MAX_POOL_2D": 5, "FULLY_CONNECTED": 8,
-                 "SOFTMAX": 9, "ADD": 11, "RESHAPE": 17}
-_ACT = {"NONE": 0, "RELU": 1, "RELU6": 3}
+                 "SOFTMAX": 9, "ADD": 11, "RESHAPE": 17, "CONCATENATION": 10, "MUL": 21, "PAD": 22, "SUB": 28,
+                 "SQUEEZE": 30, "STRIDED_SLICE": 32}
+_ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
 _PAD = {"SAME": 0, "VALID": 1}
 
 
@@ -222,7 +224,8 @@ class _Builder:
         self.current = out
 
     # -------------------------------------------------------------- flatbuffer
-    def serialize(self, description: str) -> bytes:
+    def serialize(self, description: str, tensor_names: bool = True) -> bytes:
+        """The .tflite flatbuffer; tensor_names=False leaves every tensor's name out (stripped models)."""
         import flatbuffers
 
         b = flatbuffers.Builder(1 << 16)
@@ -256,7 +259,7 @@ class _Builder:
         tensors = []
         next_buffer = 1
         for t in self.tensors:
-            name = b.CreateString(t.name)
+            name = b.CreateString(t.name) if tensor_names else None
             shape = ivec(list(t.shape))
             quant = None
             if t.scale:
@@ -273,28 +276,34 @@ class _Builder:
             if t.data is not None:
                 b.PrependUint32Slot(2, next_buffer, 0)
                 next_buffer += 1
-            b.PrependUOffsetTRelativeSlot(3, name, 0)
+            if name is not None:
+                b.PrependUOffsetTRelativeSlot(3, name, 0)
             if quant is not None:
                 b.PrependUOffsetTRelativeSlot(4, quant, 0)
             tensors.append(b.EndObject())
         kinds = list(dict.fromkeys(op.kind for op in self.ops))
         codes = []
         for kind in kinds:
+            custom = next((op.options["custom_code"] for op in self.ops if op.kind == kind and kind == "CUSTOM"), None)
+            custom_code = b.CreateString(custom) if custom else None
             b.StartObject(4)
             b.PrependInt8Slot(0, min(_OPS[kind], 127), 0)
+            if custom_code is not None:
+                b.PrependUOffsetTRelativeSlot(1, custom_code, 0)
             b.PrependInt32Slot(2, 1, 1)
             b.PrependInt32Slot(3, _OPS[kind], 0)
             codes.append(b.EndObject())
         operators = []
         for op in self.ops:
-            opts = self._options(b, op, ivec)
+            opts = self._options(b, op, ivec) if op.kind in _OPTIONS_TYPE else None
             ins, outs = ivec(op.inputs), ivec(op.outputs)
             b.StartObject(9)
             b.PrependUint32Slot(0, kinds.index(op.kind), 0)
             b.PrependUOffsetTRelativeSlot(1, ins, 0)
             b.PrependUOffsetTRelativeSlot(2, outs, 0)
-            b.PrependUint8Slot(3, _OPTIONS_TYPE[op.kind], 0)
-            b.PrependUOffsetTRelativeSlot(4, opts, 0)
+            if opts is not None:
+                b.PrependUint8Slot(3, _OPTIONS_TYPE[op.kind], 0)
+                b.PrependUOffsetTRelativeSlot(4, opts, 0)
             operators.append(b.EndObject())
         t_vec, o_vec = ovec(tensors), ovec(operators)
         in_vec, out_vec = ivec([0]), ivec([self.current])
@@ -321,34 +330,51 @@ class _Builder:
     @staticmethod
     def _options(b, op: _Op, ivec) -> int:
         o = op.options
+        stride_h, stride_w = o.get("stride_h", o.get("stride", 1)), o.get("stride_w", o.get("stride", 1))
+        dilation_h, dilation_w = o.get("dilation_h", 1), o.get("dilation_w", 1)
         if op.kind == "CONV_2D":
             b.StartObject(7)
             b.PrependInt8Slot(0, _PAD[o["padding"]], 0)
-            b.PrependInt32Slot(1, o["stride"], 0)
-            b.PrependInt32Slot(2, o["stride"], 0)
+            b.PrependInt32Slot(1, stride_w, 0)
+            b.PrependInt32Slot(2, stride_h, 0)
             b.PrependInt8Slot(3, _ACT[o["act"]], 0)
-            b.PrependInt32Slot(4, 1, 1)
-            b.PrependInt32Slot(5, 1, 1)
+            b.PrependInt32Slot(4, dilation_w, 1)
+            b.PrependInt32Slot(5, dilation_h, 1)
         elif op.kind == "DEPTHWISE_CONV_2D":
             b.StartObject(7)
             b.PrependInt8Slot(0, _PAD[o["padding"]], 0)
-            b.PrependInt32Slot(1, o["stride"], 0)
-            b.PrependInt32Slot(2, o["stride"], 0)
+            b.PrependInt32Slot(1, stride_w, 0)
+            b.PrependInt32Slot(2, stride_h, 0)
             b.PrependInt32Slot(3, o["depth_multiplier"], 0)
             b.PrependInt8Slot(4, _ACT[o["act"]], 0)
-            b.PrependInt32Slot(5, 1, 1)
-            b.PrependInt32Slot(6, 1, 1)
+            b.PrependInt32Slot(5, dilation_w, 1)
+            b.PrependInt32Slot(6, dilation_h, 1)
         elif op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
             b.StartObject(6)
             b.PrependInt8Slot(0, _PAD[o["padding"]], 0)
-            b.PrependInt32Slot(1, o["stride"], 0)
-            b.PrependInt32Slot(2, o["stride"], 0)
-            b.PrependInt32Slot(3, o["filter"], 0)
-            b.PrependInt32Slot(4, o["filter"], 0)
+            b.PrependInt32Slot(1, stride_w, 0)
+            b.PrependInt32Slot(2, stride_h, 0)
+            b.PrependInt32Slot(3, o.get("filter_w", o.get("filter")), 0)
+            b.PrependInt32Slot(4, o.get("filter_h", o.get("filter")), 0)
             b.PrependInt8Slot(5, _ACT[o["act"]], 0)
-        elif op.kind == "ADD":
+        elif op.kind in ("ADD", "SUB", "MUL"):
             b.StartObject(2)
             b.PrependInt8Slot(0, _ACT[o["act"]], 0)
+        elif op.kind == "CONCATENATION":
+            b.StartObject(2)
+            b.PrependInt32Slot(0, o["axis"], 0)
+            b.PrependInt8Slot(1, _ACT[o.get("act", "NONE")], 0)
+        elif op.kind == "PAD":
+            b.StartObject(0)
+        elif op.kind == "STRIDED_SLICE":
+            b.StartObject(6)
+            for slot, key in enumerate(("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask",
+                                        "shrink_axis_mask")):
+                b.PrependInt32Slot(slot, o.get(key, 0), 0)
+        elif op.kind == "SQUEEZE":
+            dims = ivec(o["squeeze_dims"])
+            b.StartObject(1)
+            b.PrependUOffsetTRelativeSlot(0, dims, 0)
         elif op.kind == "FULLY_CONNECTED":
             b.StartObject(4)
             b.PrependInt8Slot(0, _ACT[o["act"]], 0)
@@ -411,6 +437,382 @@ def ops_coverage_tflite(seed: int = 20240503, classifier: bool = True) -> bytes:
     b.fully_connected("fc", 4)
     b.softmax("predictions")
     return b.serialize("armlprof generated operator-coverage model (ADD, MAX_POOL_2D, ...; seeded weights)")
+
+
+def resnet_tflite(seed: int = 20240504) -> bytes:
+    """MLPerf Tiny's image-classification ResNet-8 shape: 32x32x3 -> CONV 16 -> three residual stacks (16, 32/2,
+    64/2; the strided ones with a 1x1 CONV shortcut) each ending in ADD + RELU -> AVERAGE_POOL 8x8 -> FC 10 ->
+    SOFTMAX. Not a study model: the generation-time benchmark's and the differential test's residual network."""
+    b = _Builder(seed, _calibration_inputs((1, 32, 32, 3), seed, count=4))
+    b.input((1, 32, 32, 3))
+    b.conv("conv_0", 16, (3, 3), 1, "RELU", depthwise=False)
+    for i, (channels, stride) in enumerate([(16, 1), (32, 2), (64, 2)], start=1):
+        stack_in = (b.current, b.x)
+        if stride == 1:
+            shortcut = stack_in
+        else:
+            b.conv(f"stack{i}_shortcut", channels, (1, 1), stride, "NONE", depthwise=False)
+            shortcut = (b.current, b.x)
+            b.current, b.x = stack_in
+        b.conv(f"stack{i}_conv_a", channels, (3, 3), stride, "RELU", depthwise=False)
+        b.conv(f"stack{i}_conv_b", channels, (3, 3), 1, "NONE", depthwise=False)
+        b.add(f"stack{i}_add", shortcut, "RELU")
+    b.avgpool("avgpool", 8)
+    b.reshape("flatten", (1, 64))
+    b.fully_connected("fc", 10)
+    b.softmax("predictions")
+    return b.serialize("armlprof generated ResNet-8 (MLPerf Tiny image classification shape, seeded weights)")
+
+
+# ------------------------------------------------------------------ randomized single-operator models
+# For differential testing: one operator with random shapes and quantization parameters (scales over decades,
+# any zero point, per-channel or per-tensor weights, SAME/VALID, strides, dilations, fused activations whose
+# clamps cut because the output scale is small), so coverage does not depend on which real models are at hand.
+RANDOM_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
+                    "SOFTMAX", "RESHAPE", "SUB", "MUL", "PAD", "CONCATENATION", "SQUEEZE", "LOGISTIC", "TANH",
+                    "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE")
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.float32(np.exp(rng.uniform(np.log(lo), np.log(hi)))))
+
+
+def _zero_point(rng: np.random.Generator) -> int:
+    return int(rng.choice([-128, 127, 0, int(rng.integers(-128, 128))]))
+
+
+def _out_size(padding: str, size: int, k: int, stride: int, dilation: int) -> int:
+    effective = (k - 1) * dilation + 1
+    return (size + stride - 1) // stride if padding == "SAME" else (size - effective + stride) // stride
+
+
+def _random_input(b: _Builder, rng: np.random.Generator, shape: tuple[int, ...]) -> None:
+    b.current = b.add_tensor(_Tensor("input", shape, _INT8, [_log_uniform(rng, 1e-3, 1.0)], [_zero_point(rng)]))
+
+
+def _random_output(b: _Builder, rng: np.random.Generator, name: str, shape: tuple[int, ...],
+                   real_std: float, act: str = "NONE") -> int:
+    """An int8 output whose scale puts the float std at 5-80 steps: large values saturate, clamps cut."""
+    scale = float(np.float32(max(real_std, 1e-9) / rng.uniform(5.0, 80.0)))
+    if act in ("RELU_N1_TO_1", "RELU6"):  # the clamp range must span several steps, or all outputs are one value
+        scale = min(scale, float(np.float32((1.0 if act == "RELU_N1_TO_1" else 6.0) / rng.uniform(8.0, 100.0))))
+    # Zero points off the extremes: with RELU, a zero point of 127 clamps every output to 127 (nothing tested).
+    return b.add_tensor(_Tensor(name, shape, _INT8, [scale], [int(rng.integers(-80, 81))]))
+
+
+def _random_act(rng: np.random.Generator) -> str:
+    return str(rng.choice(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]))
+
+
+def _random_conv(b: _Builder, rng: np.random.Generator, depthwise: bool) -> None:
+    t_in = b.tensors[b.current]
+    _, h, w, c = t_in.shape
+    while True:
+        kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        dh, dw = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if rng.random() < 0.4 else (1, 1)
+        padding = str(rng.choice(["SAME", "VALID"]))
+        oh, ow = _out_size(padding, h, kh, sh, dh), _out_size(padding, w, kw, sw, dw)
+        if oh >= 1 and ow >= 1:
+            break
+    mult = int(rng.integers(1, 3)) if depthwise else 1
+    oc = c * mult if depthwise else int(rng.integers(1, 6))
+    w_shape = (1, kh, kw, oc) if depthwise else (oc, kh, kw, c)
+    qdim = 3 if depthwise else 0
+    weights = rng.integers(-127, 128, size=w_shape).astype(np.int8)
+    per_channel = rng.random() < 0.7
+    base = _log_uniform(rng, 1e-4, 1e-1)
+    w_scales = [float(np.float32(base * rng.uniform(0.25, 4.0))) for _ in range(oc)] if per_channel else [base]
+    w_idx = b.add_tensor(_Tensor("weights", w_shape, _INT8, w_scales, [0] * len(w_scales), qdim, weights.tobytes()))
+    in_scale = float(t_in.scale[0])
+    b_scales = [float(np.float32(in_scale) * np.float32(s)) for s in (w_scales * (oc if not per_channel else 1))]
+    fan_in = kh * kw * (1 if depthwise else c)
+    acc_std = float(np.sqrt(fan_in) * 73.0 * 74.0)
+    bias = rng.normal(0, acc_std, oc).astype(np.int32)
+    b_idx = b.add_tensor(_Tensor("bias", (oc,), _INT32, b_scales, [0] * oc, 0, bias.tobytes()))
+    act = _random_act(rng)
+    out = _random_output(b, rng, "output", (1, oh, ow, oc), acc_std * in_scale * base, act)
+    opts = {"padding": padding, "stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw, "act": act}
+    if depthwise:
+        opts["depth_multiplier"] = mult
+    b.ops.append(_Op("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", [b.current, w_idx, b_idx], [out], opts))
+    b.current = out
+
+
+def _random_fully_connected(b: _Builder, rng: np.random.Generator) -> None:
+    t_in = b.tensors[b.current]
+    batches, depth = t_in.shape[0], int(np.prod(t_in.shape[1:]))
+    units = int(rng.integers(1, 9))
+    weights = rng.integers(-127, 128, size=(units, depth)).astype(np.int8)
+    w_scale = _log_uniform(rng, 1e-4, 1e-1)
+    w_idx = b.add_tensor(_Tensor("weights", (units, depth), _INT8, [w_scale], [0], 0, weights.tobytes()))
+    in_scale = float(t_in.scale[0])
+    acc_std = float(np.sqrt(depth) * 73.0 * 74.0)
+    inputs = [b.current, w_idx]
+    if rng.random() < 0.8:
+        bias = rng.normal(0, acc_std, units).astype(np.int32)
+        bias_scale = float(np.float32(in_scale) * np.float32(w_scale))
+        inputs.append(b.add_tensor(_Tensor("bias", (units,), _INT32, [bias_scale], [0], 0, bias.tobytes())))
+    act = _random_act(rng)
+    out = _random_output(b, rng, "output", (batches, units), acc_std * in_scale * w_scale, act)
+    b.ops.append(_Op("FULLY_CONNECTED", inputs, [out], {"act": act}))
+    b.current = out
+
+
+def _random_pool(b: _Builder, rng: np.random.Generator, kind: str) -> None:
+    t_in = b.tensors[b.current]
+    _, h, w, c = t_in.shape
+    while True:
+        fh, fw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        padding = str(rng.choice(["SAME", "VALID"]))
+        oh, ow = _out_size(padding, h, fh, sh, 1), _out_size(padding, w, fw, sw, 1)
+        if oh >= 1 and ow >= 1 and fh * fw > 1:
+            break
+    # Pooling keeps the input's quantization (TFLite's converter and TFLM's kernels assume it).
+    out = b.add_tensor(_Tensor("output", (1, oh, ow, c), _INT8, list(t_in.scale), list(t_in.zero_point)))
+    b.ops.append(_Op(kind, [b.current], [out], {"padding": padding, "stride_h": sh, "stride_w": sw,
+                                                 "filter_h": fh, "filter_w": fw, "act": _random_act(rng)}))
+    b.current = out
+
+
+def _random_add(b: _Builder, rng: np.random.Generator, kind: str = "ADD") -> None:
+    """ADD/SUB/MUL of the input and either its 1x1 CONV_2D (two activations with unrelated scales and zero
+    points) or a constant per-channel int8 vector (broadcast over H and W)."""
+    identity = b.current
+    t_in = b.tensors[identity]
+    if rng.random() < 0.6:
+        _random_conv_1x1(b, rng, t_in.shape[3])
+    else:
+        c = t_in.shape[3]
+        values = rng.integers(-128, 128, size=(c,)).astype(np.int8)
+        b.current = b.add_tensor(_Tensor("constant", (c,), _INT8, [_log_uniform(rng, 1e-3, 1.0)],
+                                         [int(rng.integers(-128, 128))], 0, values.tobytes()))
+    s1, s2 = float(t_in.scale[0]), float(b.tensors[b.current].scale[0])
+    real_std = s1 * s2 * 64 * 64 if kind == "MUL" else max(s1, s2) * 128
+    act = _random_act(rng)
+    out = _random_output(b, rng, "output", t_in.shape, real_std, act)
+    b.ops.append(_Op(kind, [b.current, identity] if rng.random() < 0.5 else [identity, b.current], [out],
+                     {"act": act}))
+    b.current = out
+
+
+def _random_pad(b: _Builder, rng: np.random.Generator, keep: tuple[int, ...] = (0,)) -> None:
+    """PAD every dimension but those in `keep` by 0-2 elements on each side."""
+    t_in = b.tensors[b.current]
+    pads = [(0, 0) if d in keep else (int(rng.integers(0, 3)), int(rng.integers(0, 3)))
+            for d in range(len(t_in.shape))]
+    shape = tuple(n + lo + hi for n, (lo, hi) in zip(t_in.shape, pads, strict=True))
+    p_idx = b.add_tensor(_Tensor("paddings", (len(pads), 2), _INT32, [], [], 0,
+                                 np.array(pads, dtype=np.int32).tobytes()))
+    out = b.add_tensor(_Tensor("output", shape, _INT8, list(t_in.scale), list(t_in.zero_point)))
+    b.ops.append(_Op("PAD", [b.current, p_idx], [out]))
+    b.current = out
+
+
+def _sigmoid(b: _Builder, kind: str) -> None:
+    """LOGISTIC/TANH with the output quantization the converter gives them: [0, 1) and [-1, 1)."""
+    scale, zp = (1.0 / 256, -128) if kind == "LOGISTIC" else (1.0 / 128, 0)
+    out = b.add_tensor(_Tensor(kind.lower(), b.tensors[b.current].shape, _INT8, [scale], [zp]))
+    b.ops.append(_Op(kind, [b.current], [out]))
+    b.current = out
+
+
+def _random_quantize(b: _Builder, rng: np.random.Generator) -> None:
+    """int8 -> int8 QUANTIZE (requantization) to a scale 1/7 to 7 times the input's and any zero point."""
+    t_in = b.tensors[b.current]
+    scale = float(np.float32(float(t_in.scale[0]) * np.exp(rng.uniform(-2.0, 2.0))))
+    out = b.add_tensor(_Tensor("requantized", t_in.shape, _INT8, [scale], [int(rng.integers(-64, 65))]))
+    b.ops.append(_Op("QUANTIZE", [b.current], [out]))
+    b.current = out
+
+
+def _transpose(b: _Builder, perm: list[int]) -> None:
+    t_in = b.tensors[b.current]
+    p_idx = b.add_tensor(_Tensor("perm", (len(perm),), _INT32, [], [], 0, np.array(perm, np.int32).tobytes()))
+    out = b.add_tensor(_Tensor("transposed", tuple(t_in.shape[p] for p in perm), _INT8, list(t_in.scale),
+                               list(t_in.zero_point)))
+    b.ops.append(_Op("TRANSPOSE", [b.current, p_idx], [out]))
+    b.current = out
+
+
+def _random_strided_slice(b: _Builder, rng: np.random.Generator) -> None:
+    """Random begin/end (negative ones too), strides of -2..2, begin/end masks and maybe one shrunk axis; the
+    output shape follows TFLM's strided_slice_logic (the TVM side computes it independently and checks it)."""
+    from armlprof.runtime.tvm.ops import _slice_start, _slice_stop
+
+    t_in = b.tensors[b.current]
+    rank = len(t_in.shape)
+    while True:
+        begin = [int(rng.integers(-n, n)) for n in t_in.shape]
+        end = [int(rng.integers(-n, n + 1)) for n in t_in.shape]
+        strides = [int(rng.choice([-2, -1, 1, 1, 2])) for _ in t_in.shape]
+        begin_mask, end_mask = int(rng.integers(0, 1 << rank)), int(rng.integers(0, 1 << rank))
+        shrink = (1 << int(rng.integers(1, rank))) if rng.random() < 0.3 else 0
+        begin_mask, end_mask = begin_mask & ~shrink, end_mask & ~shrink  # as converters write it
+        strides = [1 if shrink & (1 << a) else v for a, v in enumerate(strides)]
+        shape = []
+        for axis, n in enumerate(t_in.shape):
+            start = _slice_start(begin[axis], strides[axis], n, bool(begin_mask & (1 << axis)))
+            if shrink & (1 << axis):
+                if not 0 <= start < n:
+                    break
+                continue
+            stop = _slice_stop(end[axis], strides[axis], n, bool(end_mask & (1 << axis)))
+            shape.append(max(0, -(-(stop - start) // strides[axis])))
+        else:
+            if all(shape) and shape:
+                break
+    vec = [b.add_tensor(_Tensor(name, (rank,), _INT32, [], [], 0, np.array(v, np.int32).tobytes()))
+           for name, v in (("begin", begin), ("end", end), ("strides", strides))]
+    out = b.add_tensor(_Tensor("sliced", tuple(shape), _INT8, list(t_in.scale), list(t_in.zero_point)))
+    b.ops.append(_Op("STRIDED_SLICE", [b.current, *vec], [out], {"begin_mask": begin_mask, "end_mask": end_mask,
+                                                                "shrink_axis_mask": shrink}))
+    b.current = out
+
+
+def _random_concatenation(b: _Builder, rng: np.random.Generator, axis: int | None = None) -> None:
+    """The input, its 2x2 stride-1 SAME MAX_POOL_2D (same quantization) and maybe the input again, on one axis."""
+    identity = b.current
+    t_in = b.tensors[identity]
+    pooled = b.add_tensor(_Tensor("pooled", t_in.shape, _INT8, list(t_in.scale), list(t_in.zero_point)))
+    b.ops.append(_Op("MAX_POOL_2D", [identity], [pooled], {"padding": "SAME", "stride": 1, "filter": 2,
+                                                          "act": "NONE"}))
+    inputs = [identity, pooled] + ([identity] if rng.random() < 0.5 else [])
+    axis = int(rng.choice([1, 2, 3, -1])) if axis is None else axis
+    shape = list(t_in.shape)
+    shape[axis] *= len(inputs)
+    out = b.add_tensor(_Tensor("output", tuple(shape), _INT8, list(t_in.scale), list(t_in.zero_point)))
+    b.ops.append(_Op("CONCATENATION", [int(i) for i in rng.permutation(inputs)], [out], {"axis": axis}))
+    b.current = out
+
+
+def _random_conv_1x1(b: _Builder, rng: np.random.Generator, channels: int) -> None:
+    t_in = b.tensors[b.current]
+    w_scale = _log_uniform(rng, 1e-3, 1e-1)
+    weights = rng.integers(-127, 128, size=(channels, 1, 1, channels)).astype(np.int8)
+    w_idx = b.add_tensor(_Tensor("branch/weights", weights.shape, _INT8, [w_scale], [0], 0, weights.tobytes()))
+    bias = np.zeros(channels, dtype=np.int32)
+    b_idx = b.add_tensor(_Tensor("branch/bias", (channels,), _INT32,
+                                 [float(np.float32(t_in.scale[0]) * np.float32(w_scale))], [0], 0, bias.tobytes()))
+    acc_std = float(np.sqrt(channels) * 73.0 * 74.0)
+    out = _random_output(b, rng, "branch", t_in.shape, acc_std * float(t_in.scale[0]) * w_scale)
+    b.ops.append(_Op("CONV_2D", [b.current, w_idx, b_idx], [out], {"padding": "VALID", "stride": 1, "act": "NONE"}))
+    b.current = out
+
+
+def _random_softmax(b: _Builder, rng: np.random.Generator, beta: float | None = None) -> None:
+    shape = b.tensors[b.current].shape
+    out = b.add_tensor(_Tensor("output", shape, _INT8, [1.0 / 256], [-128]))
+    beta = float(np.float32(rng.choice([1.0, rng.uniform(0.3, 3.0)]))) if beta is None else beta
+    b.ops.append(_Op("SOFTMAX", [b.current], [out], {"beta": beta}))
+    b.current = out
+
+
+def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> bytes:
+    """A model of one `kind` operator (RANDOM_OPERATORS) with seeded random shapes and quantization."""
+    if kind not in RANDOM_OPERATORS:
+        raise ArmlprofError(f"no random model generator for {kind}; choose one of {', '.join(RANDOM_OPERATORS)}")
+    rng = np.random.default_rng([seed, RANDOM_OPERATORS.index(kind)])
+    b = _Builder(seed, np.zeros((1, 1)))
+    if kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD",
+                "CONCATENATION", "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE"):
+        _random_input(b, rng, (1, int(rng.integers(2, 10)), int(rng.integers(2, 10)), int(rng.integers(1, 5))))
+    elif kind == "SOFTMAX":
+        _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(2, 12))))
+        b.tensors[b.current].scale = [_log_uniform(rng, 1e-2, 1.0)]
+    else:
+        _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(1, 40))))
+    if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        _random_conv(b, rng, depthwise=kind == "DEPTHWISE_CONV_2D")
+    elif kind == "FULLY_CONNECTED":
+        _random_fully_connected(b, rng)
+    elif kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        _random_pool(b, rng, kind)
+    elif kind in ("ADD", "SUB", "MUL"):
+        _random_add(b, rng, kind)
+    elif kind == "PAD":
+        _random_pad(b, rng)
+    elif kind in ("LOGISTIC", "TANH"):
+        b.tensors[b.current].scale = [_log_uniform(rng, 2e-3, 0.2)]
+        _sigmoid(b, kind)
+    elif kind == "QUANTIZE":
+        _random_quantize(b, rng)
+    elif kind == "TRANSPOSE":
+        _transpose(b, [int(p) for p in rng.permutation(len(b.tensors[b.current].shape))])
+    elif kind == "STRIDED_SLICE":
+        _random_strided_slice(b, rng)
+    elif kind == "CONCATENATION":
+        _random_concatenation(b, rng)
+    elif kind == "SQUEEZE":  # [n, 1, d] -> SQUEEZE -> [n, d] -> FULLY_CONNECTED
+        t_in = b.tensors[b.current]
+        t_in.shape = (t_in.shape[0], 1, t_in.shape[1])
+        out = b.add_tensor(_Tensor("squeezed", (t_in.shape[0], t_in.shape[2]), _INT8, list(t_in.scale),
+                                   list(t_in.zero_point)))
+        b.ops.append(_Op("SQUEEZE", [b.current], [out], {"squeeze_dims": [1]}))
+        b.current = out
+        _random_fully_connected(b, rng)
+    elif kind == "SOFTMAX":
+        _random_softmax(b, rng)
+    elif kind == "RESHAPE":  # RESHAPE into FULLY_CONNECTED: reshaped input and FC's batch flattening
+        n = b.tensors[b.current].shape
+        b.x = np.zeros(n)
+        b.reshape("reshaped", (n[0], 1, n[1]))
+        _random_fully_connected(b, rng)
+    return b.serialize(f"armlprof random {kind} model (seed {seed})", tensor_names)
+
+
+def vela_like_tflite() -> bytes:
+    """A model shaped like Vela's output: one CUSTOM 'ethos-u' operator (command stream + weights as inputs)."""
+    b = _Builder(0, np.zeros((1, 1)))
+    b.current = b.add_tensor(_Tensor("input", (1, 16), _INT8, [0.1], [0]))
+    stream = b.add_tensor(_Tensor("command_stream", (8,), 3, [], [], 0, bytes(range(8))))
+    out = b.add_tensor(_Tensor("output", (1, 16), _INT8, [0.1], [0]))
+    b.ops.append(_Op("CUSTOM", [stream, b.current], [out], {"custom_code": "ethos-u"}))
+    b.current = out
+    return b.serialize("armlprof Vela-like model (not runnable on a CPU)")
+
+
+def sigmoid_tflite(kind: str, input_scale: float, input_zero_point: int) -> bytes:
+    """LOGISTIC or TANH on a [1, 256] input with the given quantization (feed it every int8 value at once)."""
+    b = _Builder(0, np.zeros((1, 1)))
+    b.current = b.add_tensor(_Tensor("input", (1, 256), _INT8, [float(np.float32(input_scale))], [input_zero_point]))
+    _sigmoid(b, kind)
+    return b.serialize(f"armlprof {kind} model")
+
+
+def operator_chain_tflite(seed: int = 20240507) -> bytes:
+    """PAD -> SUB (with its 1x1 CONV_2D) -> MUL -> TANH -> CONCATENATION (with a MAX_POOL_2D) -> LOGISTIC ->
+    QUANTIZE -> TRANSPOSE -> SQUEEZE -> STRIDED_SLICE, random quantization, output = every value of the last
+    operator: the newer operators in one image for the boards."""
+    rng = np.random.default_rng(seed)
+    b = _Builder(seed, np.zeros((1, 1)))
+    _random_input(b, rng, (1, 1, 6, 3))
+    _random_pad(b, rng, keep=(0, 1, 3))
+    _random_add(b, rng, "SUB")
+    _random_add(b, rng, "MUL")
+    _sigmoid(b, "TANH")
+    _random_concatenation(b, rng, axis=2)
+    _sigmoid(b, "LOGISTIC")
+    _random_quantize(b, rng)
+    _transpose(b, [0, 1, 3, 2])
+    t = b.tensors[b.current]
+    out = b.add_tensor(_Tensor("squeezed", (1, *t.shape[2:]), _INT8, list(t.scale), list(t.zero_point)))
+    b.ops.append(_Op("SQUEEZE", [b.current], [out], {"squeeze_dims": [1]}))
+    b.current = out
+    _random_strided_slice(b, rng)
+    return b.serialize("armlprof operator chain (PAD, SUB, MUL, TANH, CONCATENATION, LOGISTIC, QUANTIZE, TRANSPOSE, "
+                       "SQUEEZE, STRIDED_SLICE; seeded)")
+
+
+def saturating_softmax_tflite() -> bytes:
+    """SOFTMAX whose winner gets probability 256/256 (input scale 0.5: differences of 30+ steps give exp ~ 0).
+
+    Pins the bug where TVM's simplifier dropped the clamp to 127 and such a probability wrapped to -128."""
+    b = _Builder(0, np.zeros((1, 1)))
+    b.current = b.add_tensor(_Tensor("input", (1, 3), _INT8, [0.5], [0]))
+    _random_softmax(b, np.random.default_rng(0), beta=1.0)
+    return b.serialize("armlprof saturating SOFTMAX model")
 
 
 _GENERATORS = {"micro_speech": micro_speech_tflite, "person_detect": person_detect_tflite,

@@ -73,3 +73,35 @@ def test_micro_speech_bit_exact_through_tvm_aot(models, tmp_path) -> None:
     inputs = [input_from_seed(s, model.input_bytes) for s in range(1, 21)]
     out = subprocess.run([str(tmp_path / "h")], input=b"".join(inputs), capture_output=True, check=True).stdout
     assert [out[i * 4:(i + 1) * 4] for i in range(20)] == [model.reference(x) for x in inputs]
+
+
+def test_random_models_cover_the_quantization_and_layout_space(tmp_path) -> None:
+    """The differential corpus's random models (seeds 0-2) really vary what the issue lists: per-channel and
+    per-tensor weights, SAME and VALID, strides and dilations > 1, every fused activation, extreme zero points."""
+    from armlprof.runtime.tvm.importer import import_tflite
+
+    seen: set[str] = set()
+    for kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "FULLY_CONNECTED"):
+        for seed in range(3):
+            path = tmp_path / f"{kind}_{seed}.tflite"
+            path.write_bytes(modelgen.random_operator_tflite(kind, seed))
+            modelgen.validate(path)
+            g = import_tflite(path)
+            op = g.operators[-1]
+            o = op.options
+            seen.add(f"act:{o['activation']}")
+            if "padding" in o:
+                seen.add(f"pad:{o['padding']}")
+                seen.add("stride>1" if max(o["stride_h"], o["stride_w"]) > 1 else "stride1")
+            if o.get("dilation_h", 1) > 1 or o.get("dilation_w", 1) > 1:
+                seen.add("dilation>1")
+            weights = [g.tensors[i] for i in op.inputs if i >= 0 and g.tensors[i].name == "weights"]
+            if weights:
+                seen.add("per-channel" if weights[0].scale.size > 1 else "per-tensor")
+            if int(g.tensors[g.inputs[0]].zero_point[0]) in (-128, 127):
+                seen.add("extreme input zero point")
+    assert {"act:NONE", "act:RELU", "act:RELU6", "act:RELU_N1_TO_1", "pad:SAME", "pad:VALID", "stride>1",
+            "dilation>1", "per-channel", "per-tensor", "extreme input zero point"} <= seen, seen
+    assert modelgen.random_operator_tflite("CONV_2D", 1) == modelgen.random_operator_tflite("CONV_2D", 1)
+    with pytest.raises(ArmlprofError):
+        modelgen.random_operator_tflite("HARD_SWISH", 0)

@@ -23,8 +23,10 @@ from armlprof.runtime.tvm import kernels as kernels_mod
 from armlprof.runtime.tvm.importer import Graph, import_tflite
 from armlprof.runtime.tvm.ops import Kernel, build_copy, build_kernel
 
+ALIAS_OPERATORS = ("RESHAPE", "SQUEEZE")  # same bytes, another shape: no kernel
+
 # Bump when generated code or Program layout changes (invalidates the cache).
-CODEGEN_VERSION = "4"
+CODEGEN_VERSION = "5"
 
 # Operator schedules: "default" = the DSP micro-kernels with each operator's default variant (tuned records override
 # it per operator signature); "te" = the plain TE loops (no scheduling), kept as the baseline.
@@ -82,7 +84,7 @@ class Program:
 
 
 def _alias_reshapes(graph: Graph) -> tuple[dict[int, int], list[tuple[int, int]]]:
-    """RESHAPE moves no bytes: map each reshaped tensor onto one buffer. Returns (alias, copies needed)."""
+    """RESHAPE/SQUEEZE move no bytes: map each reshaped tensor onto one buffer. Returns (alias, copies needed)."""
     root: dict[int, int] = {}
 
     def find(t: int) -> int:
@@ -93,7 +95,7 @@ def _alias_reshapes(graph: Graph) -> tuple[dict[int, int], list[tuple[int, int]]
     io = set(graph.inputs) | set(graph.outputs)
     copies = []
     for op in graph.operators:
-        if op.kind != "RESHAPE":
+        if op.kind not in ALIAS_OPERATORS:
             continue
         src, dst = find(op.inputs[0]), find(op.outputs[0])
         if src in io and dst in io:
@@ -124,7 +126,7 @@ def build_program(path: Path, sha256: str, schedule: str = "default", choices: d
     kernels: list[Kernel] = []
     pending_copies = list(copies)
     for op in graph.operators:
-        if op.kind == "RESHAPE":
+        if op.kind in ALIAS_OPERATORS:
             for src, dst in list(pending_copies):
                 if src == alias[op.inputs[0]] and dst == alias[op.outputs[0]]:
                     kernels.append(build_copy(graph, src, dst))

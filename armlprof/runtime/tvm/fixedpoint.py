@@ -182,3 +182,66 @@ def softmax_reference(row: np.ndarray, beta: float, input_scale: float) -> np.nd
     exponent = num_bits_over_unit + 31 - 8
     out = [rdbpot(srdhm(shifted_scale, int(exp_q31[d + 255])), exponent) - 128 for d in diffs]
     return np.clip(np.array(out), -128, 127).astype(np.int8)
+
+
+# ---- int8 LOGISTIC and TANH (TFLM logistic_common.cc / tanh.cc Prepare, reference_integer_ops, gemmlowp) ----
+def _one_over_one_plus_x_newton(a: int) -> int:
+    """gemmlowp's shared Newton-Raphson iterate x ~ 1/(1+a) as FixedPoint<int32, 2> raw."""
+    s = a + INT32_MAX
+    half_denominator = _trunc_div(s + (1 if s >= 0 else -1), 2)
+    x = _wrap32(1515870810 + srdhm(half_denominator, -1010580540))
+    for _ in range(3):
+        one_minus = _wrap32((1 << 29) - srdhm(half_denominator, x))
+        x = _wrap32(x + saturating_shift_left(srdhm(x, one_minus), 2))
+    return x
+
+
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a: int) -> int:
+    return saturating_shift_left(_wrap32(_one_over_one_plus_x_newton(a) - (1 << 29)), 2)
+
+
+def gemmlowp_logistic(a: int, integer_bits: int = 4) -> int:
+    """gemmlowp logistic: FixedPoint<int32, integer_bits> raw -> FixedPoint<int32, 0> raw."""
+    if a == 0:
+        return 1 << 30
+    magnitude = a if a > 0 else _wrap32(-a)
+    positive = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(_wrap32(-magnitude), integer_bits))
+    return positive if a > 0 else _wrap32(INT32_MAX - positive)
+
+
+def gemmlowp_tanh(a: int, integer_bits: int = 4) -> int:
+    """gemmlowp tanh (its exp runs on ExactMulByPot<1>(x): the same raw with one more integer bit)."""
+    if a == 0:
+        return 0
+    negative = a if a < 0 else _wrap32(-a)
+    t = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(negative, integer_bits + 1))
+    return _wrap32(-t) if a < 0 else t
+
+
+def _sigmoid_input_params(input_scale: float) -> tuple[int, int, int]:
+    """(input_multiplier, input_left_shift, input_range_radius) as TFLM's int8 LOGISTIC/TANH Prepare derive them."""
+    q, left_shift = math.frexp(float(np.float32(input_scale)) * (1 << (31 - 4)))
+    multiplier = _wrap32(tflite_round(q * (1 << 31)))  # static_cast<int32_t>: 2^31 wraps as on the device
+    radius = math.floor(1.0 * 15 * (1 << 27) / 2.0 ** left_shift)
+    return multiplier, left_shift, radius
+
+
+def sigmoid_table(kind: str, input_scale: float, input_zero_point: int) -> np.ndarray:
+    """int8 output for each int8 input (index input + 128) of TFLM's int8 LOGISTIC or TANH kernel."""
+    multiplier, left_shift, radius = _sigmoid_input_params(input_scale)
+    table = np.zeros(256, dtype=np.int8)
+    for q in range(-128, 128):
+        x = q - input_zero_point
+        if x <= -radius:
+            out = -128
+        elif x >= radius:
+            out = 127
+        else:
+            q4 = multiply_by_quantized_multiplier(x, multiplier, left_shift)
+            if kind == "LOGISTIC":
+                out = rdbpot(gemmlowp_logistic(q4), 31 - 8) - 128
+            else:
+                out = rdbpot(gemmlowp_tanh(q4), 31 - 7)
+            out = min(max(out, -128), 127)
+        table[q + 128] = out
+    return table

@@ -4,8 +4,8 @@ Why our own importer: TVM 0.27's Relax TFLite frontend fails on both study model
 operators through float dequantize/quantize, which is neither integer-only nor bit-exact with TFLM. This
 importer keeps every tensor's int8/int32 storage and quantization parameters (per-channel scales included)
 so `armlprof.runtime.tvm.ops` can build integer-only TE compute that reproduces TFLM's reference kernels exactly.
-Supported operators: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, RESHAPE,
-SOFTMAX, ADD (fused NONE/RELU/RELU6/RELU_N1_TO_1); anything else is an ArmlprofError naming the operator.
+Supported operators: SUPPORTED_OPERATORS (fused NONE/RELU/RELU6/RELU_N1_TO_1); anything else is an
+ArmlprofError naming the operator and pointing at `--runtime tflm`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import numpy as np
 from armlprof.errors import ArmlprofError
 
 SUPPORTED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
-                       "RESHAPE", "SOFTMAX", "ADD")
+                       "RESHAPE", "SQUEEZE", "SOFTMAX", "ADD", "SUB", "MUL", "PAD", "PADV2", "CONCATENATION",
+                       "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE")
 _DTYPES = {9: "int8", 2: "int32", 0: "float32", 3: "uint8", 7: "int16", 4: "int64"}
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 _PADDING = {0: "SAME", 1: "VALID"}
@@ -99,13 +100,37 @@ def _options(op, kind: str) -> dict[str, Any]:
         o = tflite.SoftmaxOptions()
         o.Init(table.Bytes, table.Pos)
         return {"beta": float(np.float32(o.Beta()))}
-    if kind == "ADD":
+    if kind in ("ADD", "SUB", "MUL"):
         if table is None:
             return {"activation": "NONE"}
-        o = tflite.AddOptions()
+        o = {"ADD": tflite.AddOptions, "SUB": tflite.SubOptions, "MUL": tflite.MulOptions}[kind]()
         o.Init(table.Bytes, table.Pos)
         return {"activation": _ACTIVATIONS.get(o.FusedActivationFunction(), "UNSUPPORTED")}
+    if kind == "STRIDED_SLICE":
+        o = tflite.StridedSliceOptions()
+        o.Init(table.Bytes, table.Pos)
+        return {"begin_mask": o.BeginMask(), "end_mask": o.EndMask(), "ellipsis_mask": o.EllipsisMask(),
+                "new_axis_mask": o.NewAxisMask(), "shrink_axis_mask": o.ShrinkAxisMask(), "offset": bool(o.Offset())}
+    if kind == "CONCATENATION":
+        o = tflite.ConcatenationOptions()
+        o.Init(table.Bytes, table.Pos)
+        return {"axis": o.Axis(), "activation": _ACTIVATIONS.get(o.FusedActivationFunction(), "UNSUPPORTED")}
     return {}
+
+
+def operator_codes(model) -> list[str]:
+    """Operator names per opcode index: builtin names, or CUSTOM:<custom_code> for custom operators."""
+    names = _builtin_names()
+    codes = []
+    for i in range(model.OperatorCodesLength()):
+        oc = model.OperatorCodes(i)
+        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        name = names.get(code, f"BUILTIN_{code}")
+        if name == "CUSTOM":
+            custom = oc.CustomCode()
+            name = f"CUSTOM:{custom.decode(errors='replace') if custom else '?'}"
+        codes.append(name)
+    return codes
 
 
 def import_tflite(path: Path) -> Graph:
@@ -117,12 +142,10 @@ def import_tflite(path: Path) -> Graph:
     if model.SubgraphsLength() != 1:
         raise ArmlprofError(f"{Path(path).name}: {model.SubgraphsLength()} subgraphs; the TVM runtimes support "
                             "single-subgraph models only (use --runtime tflm)")
-    names = _builtin_names()
-    codes = []
-    for i in range(model.OperatorCodesLength()):
-        oc = model.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        codes.append(names.get(code, f"CUSTOM_{code}"))
+    codes = operator_codes(model)
+    if "CUSTOM:ethos-u" in codes:
+        raise ArmlprofError(f"{Path(path).name}: compiled by Vela for an Arm Ethos-U NPU (CUSTOM operator "
+                            "'ethos-u'), which these boards lack; profile the model as it was before Vela")
     g = model.Subgraphs(0)
     tensors: list[Tensor] = []
     for i in range(g.TensorsLength()):
@@ -138,7 +161,9 @@ def import_tflite(path: Path) -> Graph:
             data = np.frombuffer(b.DataAsNumpy().tobytes(), dtype=np.dtype(dtype)).reshape(
                 tuple(int(s) for s in t.ShapeAsNumpy()) if t.ShapeLength() else ())
         shape = tuple(int(s) for s in t.ShapeAsNumpy()) if t.ShapeLength() else ()
-        tensors.append(Tensor(i, t.Name().decode(), shape, dtype, scale, zp, qdim, data))
+        name = t.Name()  # optional in the schema: stripped models have none
+        tensors.append(Tensor(i, name.decode(errors="replace") if name else f"tensor_{i}", shape, dtype, scale, zp,
+                              qdim, data))
     operators = []
     for i in range(g.OperatorsLength()):
         op = g.Operators(i)
@@ -159,7 +184,8 @@ def import_tflite(path: Path) -> Graph:
         for idx in op.inputs + op.outputs:
             if idx >= 0 and not tensors[idx].is_constant and tensors[idx].dtype != "int8":
                 raise ArmlprofError(f"{Path(path).name}: {op.kind} uses {tensors[idx].dtype} tensor "
-                                    f"'{tensors[idx].name}'; the TVM runtimes need a fully int8 model")
+                                    f"'{tensors[idx].name}'; the TVM runtimes need a fully int8 model "
+                                    "(int16x8 and float models: use --runtime tflm)")
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise ArmlprofError(f"{Path(path).name}: {len(graph.inputs)} inputs / {len(graph.outputs)} outputs; "
                             "armlprof profiles single-input single-output models")

@@ -44,51 +44,43 @@ def _c64(v: int):
     return _tir().const(int(v), "int64")
 
 
-def srdhm(a, b):
-    """SaturatingRoundingDoublingHighMul; callers guarantee b != INT32_MIN so no saturation case arises."""
+def _fixedpoint_call(name: str, *args):
+    """A call of one of armlprof_tvm.h's static inline fixed-point functions (gemmlowp's, bit for bit).
+
+    Opaque on purpose: TVM's arithmetic analysis both chokes on these expressions inlined (RewriteSimplifier
+    entering a constraint per nested Select: minutes per ADD kernel) and gets their bounds wrong (it proves
+    `x >> (35 - clz)` lies in [-1, 0] and then drops SOFTMAX's clamp to 127). An extern call has the full int32
+    range, so every clamp after it stays; gcc inlines it and folds constant arguments as before."""
     t = _tir()
-    ab = a.astype("int64") * b.astype("int64")
-    nudge = t.Select(ab >= _c64(0), _c64(1 << 30), _c64(1 - (1 << 30)))
-    return t.truncdiv(ab + nudge, _c64(1 << 31)).astype("int32")
+    return t.call_pure_extern("int32", name, *[a if not isinstance(a, int) else _c32(a) for a in args])
+
+
+def srdhm(a, b):
+    """SaturatingRoundingDoublingHighMul (saturating case included)."""
+    return _fixedpoint_call("armlprof_srdhm", a, b)
 
 
 def rdbpot(x, exponent):
-    """RoundingDivideByPOT with a constant (int) or run-time (int32 expr) exponent."""
-    t = _tir()
-    if isinstance(exponent, int):
-        if exponent == 0:
-            return x
-        mask = _c32((1 << exponent) - 1)
-        shifted = x >> _c32(exponent)
-    else:
-        mask = ((_c64(1) << exponent.astype("int64")) - _c64(1)).astype("int32")
-        shifted = x >> exponent
-    remainder = x & mask
-    threshold = (mask >> _c32(1)) + t.Select(x < _c32(0), _c32(1), _c32(0))
-    return shifted + t.Select(remainder > threshold, _c32(1), _c32(0))
+    """RoundingDivideByPOT with a constant (int) or run-time (int32 expr) exponent in [0, 31]."""
+    if isinstance(exponent, int) and exponent == 0:
+        return x
+    return _fixedpoint_call("armlprof_rdbpot", x, exponent)
 
 
 def saturating_shift_left(x, exponent: int):
-    t = _tir()
-    threshold = (1 << (31 - exponent)) - 1
-    return t.Select(x > _c32(threshold), _c32(fp.INT32_MAX),
-                    t.Select(x < _c32(-threshold), _c32(fp.INT32_MIN), x * _c32(1 << exponent)))
+    """gemmlowp SaturatingRoundingMultiplyByPOT with a positive constant exponent."""
+    return _fixedpoint_call("armlprof_saturating_shift_left", x, exponent)
 
 
 def requantize(acc, multiplier, shift, *, any_left_shift: bool):
     """MultiplyByQuantizedMultiplier(acc, multiplier, shift) with run-time per-channel multiplier/shift."""
-    t = _tir()
-    if any_left_shift:
-        left = t.max(shift, _c32(0))
-        acc = acc * (_c32(1) << left)  # multiply, as TFLM does: << of a negative int is UB in C
-    right = t.max(_c32(0) - shift, _c32(0))
-    return rdbpot(srdhm(acc, multiplier), right)
+    if not any_left_shift:  # every shift <= 0: skip the left-shift multiply (as before; the result is the same)
+        return _fixedpoint_call("armlprof_mbqm_right", acc, multiplier, shift)
+    return _fixedpoint_call("armlprof_mbqm", acc, multiplier, shift)
 
 
 def requantize_const(acc, multiplier: int, shift: int):
-    if shift > 0:
-        acc = acc * _c32(1 << shift)
-    return rdbpot(srdhm(acc, _c32(multiplier)), max(-shift, 0))
+    return _fixedpoint_call("armlprof_mbqm", acc, multiplier, shift)
 
 
 def clamp_to_int8(x, lo: int, hi: int):
@@ -283,7 +275,52 @@ def build_pool(graph: Graph, op: Operator, average: bool) -> Kernel:
     return Kernel(op.kind, func, [op.inputs[0]], [], op.outputs[0], n * oh * ow * c * kh * kw)
 
 
+@dataclass
+class _Operands:
+    """An operator's int8 inputs as TE placeholders: activations become parameters, constant tensors `const` data."""
+
+    placeholders: list  # one per input, in the operator's order
+    params: list  # activations first, then constants (the PrimFunc order Kernel expects)
+    activations: list[int]
+    constants: list[tuple[str, np.ndarray]]
+
+
+def _operands(graph: Graph, indices: list[int], shapes: list[tuple[int, ...]]) -> _Operands:
+    from tvm import te
+
+    placeholders, acts, consts, act_ids, const_data = [], [], [], [], []
+    for k, (idx, shape) in enumerate(zip(indices, shapes, strict=True)):
+        t = graph.tensors[idx]
+        ph = te.placeholder(shape, "int8", name=f"input{k + 1}")
+        placeholders.append(ph)
+        if t.is_constant:
+            if t.dtype != "int8":
+                raise ArmlprofError(f"constant {t.dtype} input '{t.name}' of an int8 operator; use --runtime tflm")
+            consts.append(ph)
+            const_data.append((f"input{k + 1}", np.ascontiguousarray(t.data.reshape(shape))))
+        else:
+            acts.append(ph)
+            act_ids.append(idx)
+    if not act_ids:
+        raise ArmlprofError("an operator with only constant inputs (fold it before export); use --runtime tflm")
+    return _Operands(placeholders, acts + consts, act_ids, const_data)
+
+
+def _broadcast(graph: Graph, op: Operator):
+    """Both inputs of an elementwise op, each padded with leading 1s to the output's rank (TFLite broadcasting)."""
+    t_out = graph.tensors[op.outputs[0]]
+    rank = len(t_out.shape)
+    shapes = [(1,) * (rank - len(graph.tensors[i].shape)) + graph.tensors[i].shape for i in op.inputs[:2]]
+    operands = _operands(graph, op.inputs[:2], shapes)
+
+    def pick(k: int, idx):
+        return operands.placeholders[k][tuple(0 if d == 1 else i for d, i in zip(shapes[k], idx, strict=True))]
+
+    return operands, pick
+
+
 def build_add(graph: Graph, op: Operator) -> Kernel:
+    """ADD and SUB (TFLM add_common.cc / sub_common.cc: both inputs rescaled to twice the larger scale << 20)."""
     from tvm import te
 
     t1, t2, t_out = (graph.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
@@ -293,25 +330,103 @@ def build_add(graph: Graph, op: Operator) -> Kernel:
     m2, s2 = fp.quantize_multiplier(float(t2.scale[0]) / twice_max)
     mo, so = fp.quantize_multiplier(twice_max / ((1 << left_shift) * float(t_out.scale[0])))
     lo, hi = fp.activation_range(op.options["activation"], float(t_out.scale[0]), int(t_out.zero_point[0]))
-    rank = len(t_out.shape)
-    shape1 = (1,) * (rank - len(t1.shape)) + t1.shape
-    shape2 = (1,) * (rank - len(t2.shape)) + t2.shape
-    a = te.placeholder(shape1, "int8", name="input1")
-    b = te.placeholder(shape2, "int8", name="input2")
+    operands, pick = _broadcast(graph, op)
     z1, z2 = int(t1.zero_point[0]), int(t2.zero_point[0])
-
-    def pick(tensor, shape, idx):
-        return tensor[tuple(0 if d == 1 else i for d, i in zip(shape, idx, strict=True))]
+    sign = -1 if op.kind == "SUB" else 1
 
     def body(*idx):
-        x1 = (pick(a, shape1, idx).astype("int32") - _c32(z1)) * _c32(1 << left_shift)
-        x2 = (pick(b, shape2, idx).astype("int32") - _c32(z2)) * _c32(1 << left_shift)
-        raw = requantize_const(x1, m1, s1) + requantize_const(x2, m2, s2)
+        x1 = (pick(0, idx).astype("int32") - _c32(z1)) * _c32(1 << left_shift)
+        x2 = (pick(1, idx).astype("int32") - _c32(z2)) * _c32(1 << left_shift)
+        scaled2 = requantize_const(x2, m2, s2)
+        raw = requantize_const(x1, m1, s1) + (scaled2 if sign > 0 else _c32(0) - scaled2)
         return clamp_to_int8(requantize_const(raw, mo, so) + _c32(int(t_out.zero_point[0])), lo, hi)
 
     out = te.compute(t_out.shape, body, name="out")
-    func = te.create_prim_func([a, b, out])
-    return Kernel(op.kind, func, [op.inputs[0], op.inputs[1]], [], op.outputs[0], 0)
+    func = te.create_prim_func([*operands.params, out])
+    return Kernel(op.kind, func, operands.activations, operands.constants, op.outputs[0], 0)
+
+
+def build_mul(graph: Graph, op: Operator) -> Kernel:
+    """MUL (TFLM mul_common.cc + reference_integer_ops::Mul): one requantization of the offset product."""
+    from tvm import te
+
+    t1, t2, t_out = (graph.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    m, shift = fp.quantize_multiplier(float(t1.scale[0]) * float(t2.scale[0]) / float(t_out.scale[0]))
+    lo, hi = fp.activation_range(op.options["activation"], float(t_out.scale[0]), int(t_out.zero_point[0]))
+    operands, pick = _broadcast(graph, op)
+    z1, z2, zo = int(t1.zero_point[0]), int(t2.zero_point[0]), int(t_out.zero_point[0])
+
+    def body(*idx):
+        product = (pick(0, idx).astype("int32") - _c32(z1)) * (pick(1, idx).astype("int32") - _c32(z2))
+        return clamp_to_int8(requantize_const(product, m, shift) + _c32(zo), lo, hi)
+
+    out = te.compute(t_out.shape, body, name="out")
+    func = te.create_prim_func([*operands.params, out])
+    return Kernel(op.kind, func, operands.activations, operands.constants, op.outputs[0], 0)
+
+
+def _same_quantization(graph: Graph, op: Operator, indices: list[int]) -> None:
+    t_out = graph.tensors[op.outputs[0]]
+    for i in indices:
+        t = graph.tensors[i]
+        if float(t.scale[0]) != float(t_out.scale[0]) or int(t.zero_point[0]) != int(t_out.zero_point[0]):
+            raise ArmlprofError(f"{op.kind} input '{t.name}' and output '{t_out.name}' are quantized differently "
+                                "(TFLM's int8 kernel requires the same scale and zero point); re-export the model")
+
+
+def build_pad(graph: Graph, op: Operator) -> Kernel:
+    """PAD/PADV2: the input placed in a border of the pad value (the output zero point, or PADV2's constant)."""
+    from tvm import te, tirx
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    _same_quantization(graph, op, [op.inputs[0]])
+    paddings = graph.tensors[op.inputs[1]]
+    if paddings.data is None:
+        raise ArmlprofError("PAD with run-time paddings; use --runtime tflm")
+    before = [int(v) for v in paddings.data.reshape(-1, 2)[:, 0]]
+    value = int(t_out.zero_point[0])
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        value = int(graph.tensors[op.inputs[2]].data.reshape(-1)[0])
+    operands = _operands(graph, [op.inputs[0]], [t_in.shape])
+    inp = operands.placeholders[0]
+
+    def body(*idx):
+        src = [i - b for i, b in zip(idx, before, strict=True)]
+        inside = tirx.all(*[tirx.all(v >= 0, v < n) for v, n in zip(src, t_in.shape, strict=True)])
+        clamped = [tirx.max(tirx.min(v, n - 1), 0) for v, n in zip(src, t_in.shape, strict=True)]
+        return tirx.if_then_else(inside, inp[tuple(clamped)], tirx.const(value, "int8"))
+
+    out = te.compute(t_out.shape, body, name="out")
+    return Kernel(op.kind, te.create_prim_func([*operands.params, out]), operands.activations, operands.constants,
+                  op.outputs[0], 0)
+
+
+def build_concatenation(graph: Graph, op: Operator) -> Kernel:
+    """CONCATENATION of int8 tensors with the output's quantization (TFLM's int8 kernel only copies)."""
+    from tvm import te, tirx
+
+    t_out = graph.tensors[op.outputs[0]]
+    if op.options.get("activation", "NONE") != "NONE":
+        raise ArmlprofError("CONCATENATION with a fused activation; use --runtime tflm")
+    _same_quantization(graph, op, op.inputs)
+    rank = len(t_out.shape)
+    axis = op.options["axis"] % rank
+    shapes = [graph.tensors[i].shape for i in op.inputs]
+    operands = _operands(graph, op.inputs, shapes)
+    starts = np.cumsum([0] + [s[axis] for s in shapes]).tolist()
+
+    def body(*idx):
+        result = None
+        for k in reversed(range(len(shapes))):  # nested selects, first input outermost
+            local = list(idx)
+            local[axis] = tirx.max(tirx.min(idx[axis] - starts[k], shapes[k][axis] - 1), 0)
+            value = operands.placeholders[k][tuple(local)]
+            result = value if result is None else tirx.if_then_else(idx[axis] < starts[k + 1], value, result)
+        return result
+
+    out = te.compute(t_out.shape, body, name="out")
+    return Kernel(op.kind, te.create_prim_func([*operands.params, out]), operands.activations, operands.constants,
+                  op.outputs[0], 0)
 
 
 def build_softmax(graph: Graph, op: Operator) -> Kernel:
@@ -362,6 +477,115 @@ def build_softmax(graph: Graph, op: Operator) -> Kernel:
     return Kernel(op.kind, func, [op.inputs[0]], consts, op.outputs[0], rows * depth)
 
 
+def requantize_table(input_scale: float, input_zero_point: int, output_scale: float,
+                     output_zero_point: int) -> np.ndarray:
+    """int8 QUANTIZE (int8 -> int8) per input value: TFLM's reference_ops::Requantize with its Prepare's multiplier."""
+    m, shift = fp.quantize_multiplier(float(input_scale) / float(output_scale))
+    return np.array([min(max(fp.multiply_by_quantized_multiplier(q - input_zero_point, m, shift)
+                             + output_zero_point, -128), 127) for q in range(-128, 128)], dtype=np.int8)
+
+
+def build_table(graph: Graph, op: Operator) -> Kernel:
+    """Elementwise int8 -> int8 operators (LOGISTIC, TANH, QUANTIZE): with 256 possible inputs TFLM's arithmetic
+    becomes a 256-byte table computed bit-exactly at generation time, and the kernel one load per element."""
+    from tvm import te
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if op.kind == "QUANTIZE":
+        if t_in.dtype != "int8":
+            raise ArmlprofError(f"QUANTIZE from {t_in.dtype}; the TVM runtimes need int8 model inputs "
+                                "(use --runtime tflm)")
+        table = requantize_table(float(t_in.scale[0]), int(t_in.zero_point[0]), float(t_out.scale[0]),
+                                 int(t_out.zero_point[0]))
+    else:
+        if op.kind == "LOGISTIC" and int(t_out.zero_point[0]) != -128:
+            raise ArmlprofError("LOGISTIC output must have zero point -128 (TFLM's requirement); re-export the model")
+        table = fp.sigmoid_table(op.kind, float(t_in.scale[0]), int(t_in.zero_point[0]))
+    size = int(np.prod(t_in.shape))
+    inp = te.placeholder((size,), "int8", name="input")
+    lut = te.placeholder((256,), "int8", name="table")
+    out = te.compute((size,), lambda i: lut[inp[i].astype("int32") + _c32(128)], name="out")
+    return Kernel(op.kind, te.create_prim_func([inp, lut, out]), [op.inputs[0]], [("table", table)], op.outputs[0],
+                  0)
+
+
+def build_transpose(graph: Graph, op: Operator) -> Kernel:
+    """TRANSPOSE with a constant permutation: out[o] = in[j] with j[perm[i]] = o[i] (bytes only)."""
+    from tvm import te
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    perm_t = graph.tensors[op.inputs[1]]
+    if perm_t.data is None:
+        raise ArmlprofError("TRANSPOSE with a run-time permutation; use --runtime tflm")
+    perm = [int(p) % len(t_in.shape) for p in perm_t.data.reshape(-1)]
+    inp = te.placeholder(t_in.shape, "int8", name="input")
+
+    def body(*o):
+        j = [None] * len(perm)
+        for i, p in enumerate(perm):
+            j[p] = o[i]
+        return inp[tuple(j)]
+
+    out = te.compute(t_out.shape, body, name="out")
+    return Kernel(op.kind, te.create_prim_func([inp, out]), [op.inputs[0]], [], op.outputs[0], 0)
+
+
+def _slice_start(begin: int, stride: int, size: int, masked: bool) -> int:
+    """strided_slice::StartForAxis."""
+    start = (-(1 << 31) if stride > 0 else (1 << 31) - 1) if masked else begin
+    start = start + size if start < 0 else start
+    return min(max(start, 0), size) if stride > 0 else min(max(start, -1), size - 1)
+
+
+def _slice_stop(end: int, stride: int, size: int, masked: bool) -> int:
+    """strided_slice::StopForAxis (shrunk axes are handled by the caller)."""
+    stop = ((1 << 31) - 1 if stride > 0 else -(1 << 31)) if masked else end
+    stop = stop + size if stop < 0 else stop
+    return min(max(stop, 0), size) if stride > 0 else min(max(stop, -1), size - 1)
+
+
+def build_strided_slice(graph: Graph, op: Operator) -> Kernel:
+    """STRIDED_SLICE with constant begin/end/strides, begin/end/shrink masks (TFLM strided_slice_logic.h)."""
+    from tvm import te
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    o = op.options
+    if o["ellipsis_mask"] or o["new_axis_mask"] or o["offset"]:
+        raise ArmlprofError("STRIDED_SLICE with an ellipsis/new-axis mask or offset; use --runtime tflm")
+    if o["shrink_axis_mask"] & (o["begin_mask"] | o["end_mask"]):  # converters never emit it; TFLM's result differs
+        raise ArmlprofError("STRIDED_SLICE shrinking an axis that also has a begin/end mask; use --runtime tflm")
+    params = [graph.tensors[i].data for i in op.inputs[1:4]]
+    if any(p is None for p in params):
+        raise ArmlprofError("STRIDED_SLICE with run-time begin/end/strides; use --runtime tflm")
+    begin, end, strides = ([int(v) for v in p.reshape(-1)] for p in params)
+    if any(strides[a] < 0 for a in range(len(strides)) if o["shrink_axis_mask"] & (1 << a)):
+        # TFLM then walks down from start and never meets its stop (start + 1): it reads out of bounds
+        raise ArmlprofError("STRIDED_SLICE shrinking an axis with a negative stride; use --runtime tflm")
+    starts, kept, shape = [], [], []
+    for axis, size in enumerate(t_in.shape):
+        stride = strides[axis]
+        start = _slice_start(begin[axis], stride, size, bool(o["begin_mask"] & (1 << axis)))
+        starts.append(start)
+        if o["shrink_axis_mask"] & (1 << axis):
+            continue
+        stop = _slice_stop(end[axis], stride, size, bool(o["end_mask"] & (1 << axis)))
+        kept.append(axis)
+        shape.append(max(0, -(-(stop - start) // stride)))
+    if tuple(shape) != tuple(t_out.shape):
+        raise ArmlprofError(f"STRIDED_SLICE output shape {t_out.shape} does not match its parameters "
+                            f"({tuple(shape)}); re-export the model")
+    inp = te.placeholder(t_in.shape, "int8", name="input")
+
+    def body(*out_idx):
+        idx = list(starts)
+        for k, axis in enumerate(kept):
+            idx[axis] = starts[axis] + out_idx[k] * strides[axis]
+        return inp[tuple(idx)]
+
+    out = te.compute(t_out.shape, body, name="out")
+    return Kernel(op.kind, te.create_prim_func([inp, out]), [op.inputs[0]], [], op.outputs[0], 0)
+
+
 def build_copy(graph: Graph, src: int, dst: int) -> Kernel:
     from tvm import te
 
@@ -380,8 +604,20 @@ def build_kernel(graph: Graph, op: Operator) -> Kernel:
         return build_fully_connected(graph, op)
     if op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         return build_pool(graph, op, average=op.kind == "AVERAGE_POOL_2D")
-    if op.kind == "ADD":
+    if op.kind in ("ADD", "SUB"):
         return build_add(graph, op)
+    if op.kind == "MUL":
+        return build_mul(graph, op)
+    if op.kind in ("PAD", "PADV2"):
+        return build_pad(graph, op)
+    if op.kind == "CONCATENATION":
+        return build_concatenation(graph, op)
+    if op.kind in ("LOGISTIC", "TANH", "QUANTIZE"):
+        return build_table(graph, op)
+    if op.kind == "TRANSPOSE":
+        return build_transpose(graph, op)
+    if op.kind == "STRIDED_SLICE":
+        return build_strided_slice(graph, op)
     if op.kind == "SOFTMAX":
         return build_softmax(graph, op)
     raise ArmlprofError(f"no integer kernel for {op.kind}; use --runtime tflm")

@@ -53,4 +53,40 @@ typedef struct {
 /* The signature of every generated operator: __tvm_ffi_<name>(self, args, num_args, result). */
 typedef int32_t (*armlprof_tvm_packed_fn)(void *self, void *args, int32_t num_args, void *result);
 
+/* TFLite's integer arithmetic (gemmlowp fixedpoint.h, tflite MultiplyByQuantizedMultiplier), bit for bit. The
+ * generated operators call these instead of spelling them out in TIR: TVM's simplifier is slow on the inlined
+ * form and mis-bounds shifts by run-time amounts (armlprof.runtime.tvm.ops._fixedpoint_call). Wrapping
+ * multiplies go through uint32_t so they are defined C (TFLM's int32 multiply wraps the same on Cortex-M). */
+static inline int32_t armlprof_srdhm(int32_t a, int32_t b) {
+  if (a == b && a == INT32_MIN) return INT32_MAX;
+  int64_t ab = (int64_t)a * (int64_t)b;
+  int64_t nudge = ab >= 0 ? (int64_t)(1 << 30) : (int64_t)(1 - (1 << 30));
+  return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+static inline int32_t armlprof_rdbpot(int32_t x, int32_t exponent) {
+  int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+  int32_t remainder = x & mask;
+  int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+static inline int32_t armlprof_saturating_shift_left(int32_t x, int32_t exponent) {
+  int32_t threshold = (int32_t)(((int64_t)1 << (31 - exponent)) - 1);
+  if (x > threshold) return INT32_MAX;
+  if (x < -threshold) return INT32_MIN;
+  return (int32_t)((uint32_t)x << exponent);
+}
+
+/* MultiplyByQuantizedMultiplier with shift <= 0 (right shift only). */
+static inline int32_t armlprof_mbqm_right(int32_t x, int32_t multiplier, int32_t shift) {
+  return armlprof_rdbpot(armlprof_srdhm(x, multiplier), shift < 0 ? -shift : 0);
+}
+
+static inline int32_t armlprof_mbqm(int32_t x, int32_t multiplier, int32_t shift) {
+  int32_t left = shift > 0 ? shift : 0;
+  int32_t right = shift > 0 ? 0 : -shift;
+  return armlprof_rdbpot(armlprof_srdhm((int32_t)((uint32_t)x * ((uint32_t)1 << left)), multiplier), right);
+}
+
 #endif
