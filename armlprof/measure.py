@@ -25,7 +25,7 @@ from typing import Any
 
 from armlprof.board import Board
 from armlprof.build import BuildResult
-from armlprof.errors import ArmlprofError
+from armlprof.errors import MeasurementFailed
 from armlprof.protocol import Record, crc32, input_from_seed
 from armlprof.target.base import Image, RunOutcome, Target
 
@@ -35,10 +35,6 @@ DEFAULT_SEED = 7
 TRIAL_TIMEOUT_S = 900.0  # wall clock per run; a hang on a real board shows up here
 
 Progress = Callable[[str], None]
-
-
-class MeasurementFailed(ArmlprofError):
-    """A figure could not be measured; the message (one line) is the record's reason."""
 
 
 def _quiet(_: str) -> None:

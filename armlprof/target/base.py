@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from armlprof.board import Board
-from armlprof.errors import ArmlprofError
+from armlprof.errors import ArmlprofError, TargetError
 from armlprof.protocol import Record, parse_line
 
 # name -> "module:Class", imported lazily (pyserial / Renode plumbing only when used).
@@ -34,10 +34,6 @@ TARGET_NAMES = tuple(_TARGETS)
 
 # How a run may end. "done" = the sketch said so and the target keeps running (real board, Renode).
 NORMAL_STOPS = ("done", "exit", "idle")
-
-
-class TargetError(ArmlprofError):
-    """A run could not be carried out (no ready line, board not answering); the message says what to check."""
 
 
 @dataclass
