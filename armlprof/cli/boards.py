@@ -10,7 +10,7 @@ from armlprof.board import board_names, load_board
 def _boards(args: argparse.Namespace) -> int:
     for name in board_names():
         b = load_board(name)
-        print(f"{name:<10} {b.title} ({b.meta.get('mcu', '?')}, {b.cpu_type}, {b.clock_hz / 1e6:g} MHz): "
+        print(f"{name:<10} {b.title} ({b.mcu}, {b.cpu_type}, {b.clock_hz / 1e6:g} MHz): "
               f"image {b.image_capacity_bytes // 1024} KiB at {b.image_origin:#x}, RAM {b.ram_bytes // 1024} KiB "
               f"at {b.ram_origin:#x}, console {b.console.type} at {b.console.address:#x}")
     return 0

@@ -23,6 +23,7 @@ from pathlib import Path
 from armlprof.board import Board
 from armlprof.errors import ArmlprofError, TargetError
 from armlprof.protocol import Record, parse_line
+from armlprof.stops import NORMAL_STOPS, StopReason
 
 # name -> "module:Class", imported lazily (pyserial / Renode plumbing only when used).
 _TARGETS = {
@@ -32,8 +33,7 @@ _TARGETS = {
 }
 TARGET_NAMES = tuple(_TARGETS)
 
-# How a run may end. "done" = the sketch said so and the target keeps running (real board, Renode).
-NORMAL_STOPS = ("done", "exit", "idle")
+# How a run may end (armlprof.stops); NORMAL_STOPS: done, exit, idle.
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Image:
 
 @dataclass
 class StopInfo:
-    reason: str  # done | exit | idle | fault | stack_heap_collision | timeout | cycle_limit | disconnected
+    reason: StopReason
     exit_code: int | None = None
     fault: str | None = None  # one line
     cycles: int | None = None  # whole run, when the target counts them
@@ -59,6 +59,9 @@ class StopInfo:
     stack_top: int | None = None
     stack_limit: int | None = None
     wall_s: float | None = None
+
+    def __post_init__(self) -> None:
+        self.reason = StopReason(self.reason)  # a plain string is accepted; an unknown one is a ValueError
 
     @property
     def normal(self) -> bool:
@@ -117,10 +120,6 @@ class Session(ABC):
     def close(self) -> None:
         """End the session (an emulated run is stopped; a serial port is released)."""
 
-    def reset(self) -> None:
-        """Reboot the same image; the default closes and lets the caller start again."""
-        raise TargetError(f"{type(self).__name__} cannot reset a running session; start a new one")
-
     def wait_for(self, event: str, timeout_s: float) -> Record:
         """Read lines until a protocol record of `event`; TargetError if the run stops or time runs out."""
         deadline = time.monotonic() + timeout_s
@@ -157,7 +156,7 @@ class Session(ABC):
         while self.stop is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.stop = StopInfo("timeout", fault=f"no '@armlprof event=done' within {timeout_s:g} s")
+                self.stop = StopInfo(StopReason.TIMEOUT, fault=f"no '@armlprof event=done' within {timeout_s:g} s")
                 break
             line = self.read_line(min(remaining, 1.0))
             if line is not None:
@@ -174,11 +173,11 @@ class Session(ABC):
     def _after_done(self, deadline: float) -> None:
         """Targets that see the firmware stop (emulator) wait for it here; others consider `done` the end."""
         if self.stop is None:
-            self.stop = StopInfo("done")
+            self.stop = StopInfo(StopReason.DONE)
 
     def _after_fault(self, record: Record) -> None:
         fields = " ".join(f"{k}={v}" for k, v in record.fields.items())
-        self.stop = StopInfo("fault", fault=f"firmware fault handler: {fields}")
+        self.stop = StopInfo(StopReason.FAULT, fault=f"firmware fault handler: {fields}")
 
     def _last_line(self) -> str:
         return self.lines[-1] if self.lines else ""
@@ -188,7 +187,6 @@ class Target(ABC):
     name: str = ""
     # Deterministic targets give identical timings every run: fewer runs suffice.
     deterministic: bool = False
-    has_memory_watch: bool = False
 
     def unavailable_reason(self, board: Board | None = None) -> str | None:
         """None when usable here; otherwise one line saying what is missing and how to get it."""
@@ -215,7 +213,7 @@ class Target(ABC):
                 session.write_line(host_line)
             return session.finish(timeout_s)
         except TargetError as exc:
-            stop = session.stop or StopInfo("timeout", fault=str(exc))
+            stop = session.stop or StopInfo(StopReason.TIMEOUT, fault=str(exc))
             return RunOutcome(list(session.lines), stop)
         finally:
             session.close()
