@@ -509,5 +509,5 @@ def load_board(name: str, memory_kib: int | None = None) -> Board:
     folder = _board_folders().get(name)
     if folder is None:
         known = ", ".join(board_names()) or "none"
-        raise BoardError(f"unknown board '{name}'; known boards: {known} (add yours in a folder on ${BOARDS_ENV})")
+        raise BoardError(f"unknown board '{name}'; known boards: {known}")
     return _load(folder.resolve()).with_memory_kib(memory_kib)

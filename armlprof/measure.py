@@ -42,6 +42,21 @@ def _quiet(_: str) -> None:
 
 
 @dataclass
+class RunCounts:
+    """Timed runs per figure. A real board: the study's 32 resets and 256 inferences. Deterministic targets
+    (emulator, Renode) give identical runs, so a few show that and keep the study fast."""
+
+    init_runs: int
+    inference_runs: int
+
+    @classmethod
+    def for_target(cls, target: Target, quick: bool = False) -> RunCounts:
+        if target.deterministic:
+            return cls(1, 2) if quick else cls(2, 4)
+        return cls(4, 32) if quick else cls(32, 256)
+
+
+@dataclass
 class Timing:
     cycles: list[int]
     ms: list[float]

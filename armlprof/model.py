@@ -76,15 +76,9 @@ def tflite_operators(path: Path) -> list[str]:
     """The builtin operator names a .tflite model uses, in first-use order."""
     import tflite
 
-    buf = path.read_bytes()
-    m = tflite.Model.GetRootAsModel(buf, 0)
-    names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
-    ops = []
-    for i in range(m.OperatorCodesLength()):
-        oc = m.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        ops.append(names.get(code, f"CUSTOM_{code}"))
-    return ops
+    from armlprof.tflite_schema import model_operators
+
+    return model_operators(tflite.Model.GetRootAsModel(path.read_bytes(), 0))
 
 
 def _tflite_io_bytes(path: Path) -> tuple[int, int]:

@@ -17,29 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from armlprof.board import Board, load_board
-from armlprof.build import build_sketch, compile_flags
+from armlprof.build import compile_flags
 from armlprof.cache import cache_root
 from armlprof.errors import ArmlprofError
-from armlprof.measure import (
-    DEFAULT_SEED,
-    TRIAL_TIMEOUT_S,
-    find_largest_allocation,
-    flash_values,
-    measure_inference,
-    measure_init,
-)
+from armlprof.measure import DEFAULT_SEED, TRIAL_TIMEOUT_S, RunCounts
+from armlprof.metrics import METRIC_NAMES, METRICS, MeasureContext
 from armlprof.model import Model, load_model
-from armlprof.results import METRICS, ResultStore, make_record
+from armlprof.results import ResultStore, make_record
 from armlprof.runtime.base import get_runtime
-from armlprof.sketch import MeasurementSketch, prepare_measurement_sketch
+from armlprof.sketch import prepare_measurement_sketch
 from armlprof.target.base import Image, Target, get_target
 
 STUDY_MODELS = ("builtin:micro_speech", "builtin:person_detect")
 STUDY_RUNTIMES = ("tvm-graph", "tvm-aot", "tflm")
 STUDY_BOARDS = ("nano33ble", "spresense")
 SHARED_MODELS = {"micro_speech": "micro_speech_quantized.tflite", "person_detect": "person_detect.tflite"}
-# Which sketch each figure runs (flash is the inference sketch's size: the model plus a minimal application).
-METRIC_SKETCH = {"flash": "inference_time", "ram": "ram_probe", "init": "init_time", "inference": "inference_time"}
 
 Progress = Callable[[str], None]
 
@@ -49,25 +41,10 @@ def stderr_progress(message: str) -> None:
 
 
 @dataclass
-class RunCounts:
-    """Timed runs per figure. A real board: the study's 32 resets and 256 inferences. Deterministic targets
-    (emulator, Renode) give identical runs, so a few show that and keep the study fast."""
-
-    init_runs: int
-    inference_runs: int
-
-    @classmethod
-    def for_target(cls, target: Target, quick: bool = False) -> RunCounts:
-        if target.deterministic:
-            return cls(1, 2) if quick else cls(2, 4)
-        return cls(4, 32) if quick else cls(32, 256)
-
-
-@dataclass
 class ProfileOptions:
     target: str = "emulator"
     target_options: dict[str, Any] = field(default_factory=dict)
-    measures: Sequence[str] = METRICS
+    measures: Sequence[str] = METRIC_NAMES
     memory_kib: int | None = None
     optimization: str | None = None
     extra_flags: Sequence[str] = ()
@@ -139,14 +116,14 @@ def profile(model_spec: str, runtime_name: str, board_name: str, results: Path |
     options = options or ProfileOptions()
     unknown = [m for m in options.measures if m not in METRICS]
     if unknown:
-        raise ArmlprofError(f"unknown measurement(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+        raise ArmlprofError(f"unknown measurement(s) {', '.join(unknown)}; choose from {', '.join(METRIC_NAMES)}")
     model = load_model(model_spec)
     board = load_board(board_name, options.memory_kib)
     store = ResultStore(results)
     cell = _Cell(store, model, _model_label(model, model_spec), runtime_name, board, options, progress)
 
-    pending = [m for m in METRICS if m in options.measures and not store.is_done(cell.key(m))]
-    for metric in (m for m in METRICS if m in options.measures and m not in pending):
+    pending = [m for m in METRIC_NAMES if m in options.measures and not store.is_done(cell.key(m))]
+    for metric in (m for m in METRIC_NAMES if m in options.measures and m not in pending):
         cell.progress(f"{metric}: already measured in {store.path}, skipped")
     if not pending:
         return []
@@ -190,8 +167,7 @@ def _measure_cell(cell: _Cell, runtime: Any, target: Target, pending: list[str])
         return
     cell.progress(f"generated in {time.monotonic() - started:.1f} s")
     counts = RunCounts.for_target(target, options.quick)
-    init_runs = options.init_runs or counts.init_runs
-    inference_runs = options.inference_runs or counts.inference_runs
+    runs = RunCounts(options.init_runs or counts.init_runs, options.inference_runs or counts.inference_runs)
     build_errors: dict[str, ArmlprofError] = {}
 
     def image_for(kind: str) -> tuple[Image, Any]:
@@ -199,42 +175,23 @@ def _measure_cell(cell: _Cell, runtime: Any, target: Target, pending: list[str])
             raise build_errors[kind]
         cell.progress(f"building the {kind} sketch")
         try:
-            build = _build(sketch, kind, cell)
+            build = sketch.build(kind, optimization=options.optimization, extra_flags=options.extra_flags)
         except ArmlprofError as exc:
             build_errors[kind] = exc
             raise
         return target.prepare(Image(cell.board, build.elf, sketch.sketch_dir, kind)), build
 
-    for metric in pending:
+    for name in pending:
+        metric = METRICS[name]
         try:
-            image, build = image_for(METRIC_SKETCH[metric])
-            if metric == "flash":
-                values = flash_values(build, sketch.generated.workspace_bytes)
-            elif metric == "ram":
-                cell.progress("ram: bisection for the largest allocation")
-                result = find_largest_allocation(target, image, cell.model, seed=options.seed,
-                                                 progress=cell.progress, timeout_s=options.timeout_s)
-                values = result.values()
-            elif metric == "init":
-                values = measure_init(target, image, cell.model, runs=init_runs, seed=options.seed,
-                                      progress=cell.progress, timeout_s=options.timeout_s).values()
-            else:
-                values = measure_inference(target, image, cell.model, runs=inference_runs, seed=options.seed,
-                                           progress=cell.progress, timeout_s=options.timeout_s).values()
+            image, build = image_for(metric.sketch)
+            values = metric.measure(MeasureContext(
+                target, image, build, cell.model, sketch.generated.workspace_bytes, runs=runs, seed=options.seed,
+                timeout_s=options.timeout_s, progress=cell.progress))
         except ArmlprofError as exc:
-            cell.write(metric, "failed", reason=str(exc))
+            cell.write(name, "failed", reason=str(exc))
             continue
-        cell.write(metric, "ok", values)
-
-
-def _build(sketch: MeasurementSketch, kind: str, cell: _Cell):
-    generated = sketch.generated
-    include_dirs = [Path(d) for d in generated.notes.get("include_dirs", [])]
-    return build_sketch(
-        sketch.use(kind), cell.board, optimization=cell.options.optimization,
-        extra_flags=[*cell.options.extra_flags, *generated.extra_build_flags],
-        include_dirs=include_dirs, extra_objects=generated.extra_objects,
-    )
+        cell.write(name, "ok", values)
 
 
 def tables_for(results: Path | str, records: Iterable[dict[str, Any]] | None = None) -> str:

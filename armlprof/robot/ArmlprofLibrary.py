@@ -15,28 +15,19 @@ Figures are logged (Robot's log) as they are measured. Every keyword failure is 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from robot.api import logger
 from robot.api.deco import keyword, library
 
 from armlprof.board import load_board
-from armlprof.build import build_sketch
 from armlprof.cache import cache_root
 from armlprof.errors import ArmlprofError
-from armlprof.measure import (
-    DEFAULT_SEED,
-    expected_crc,
-    find_largest_allocation,
-    flash_values,
-    measure_inference,
-    measure_init,
-)
+from armlprof.measure import DEFAULT_SEED, RunCounts, expected_crc
+from armlprof.metrics import METRICS, MeasureContext, Metric
 from armlprof.model import load_model
 from armlprof.runtime import get_runtime
 from armlprof.sketch import prepare_measurement_sketch
-from armlprof.study import RunCounts
 from armlprof.target import Image, Session, get_target
 
 
@@ -51,6 +42,7 @@ class ArmlprofLibrary:
         self._build = None
         self._image: Image | None = None
         self._session: Session | None = None
+        self._last: dict[str, dict[str, Any]] = {}  # metric name -> the values it last measured
 
     # ---------------------------------------------------------------- set-up
     @property
@@ -77,61 +69,32 @@ class ArmlprofLibrary:
     def build_measurement_sketch(self, kind: str = "inference_time") -> str:
         """Build one measurement sketch kind (ram_probe, init_time, inference_time); returns the ELF path."""
         sketch = self._need_sketch()
-        generated = sketch.generated
-        self._build = build_sketch(
-            sketch.use(kind), self._board, extra_flags=generated.extra_build_flags,
-            include_dirs=[Path(d) for d in generated.notes.get("include_dirs", [])],
-            extra_objects=generated.extra_objects,
-        )
+        self._build = sketch.build(kind)
         self._image = self.target.prepare(Image(self._board, self._build.elf, sketch.sketch_dir, kind))
         logger.info(f"built {kind}: {self._build.flash_bytes:,} B flash ({self._build.elf})")
         return str(self._build.elf)
 
     # ---------------------------------------------------------------- figures
-    @keyword("Measure Flash")
-    def measure_flash(self) -> dict[str, Any]:
-        """Flash of the last built sketch: total, empty sketch, model-attributable (bytes)."""
-        if self._build is None:
-            raise ArmlprofError("no sketch built; call Build Sketch first")
-        values = flash_values(self._build, self._need_sketch().generated.workspace_bytes)
-        logger.info(f"flash: {values['flash_bytes']:,} B total, {values['model_flash_bytes']:,} B model, "
-                    f"{values['baseline_flash_bytes']:,} B empty sketch", also_console=True)
-        return values
-
-    @keyword("Find Largest Allocation")
-    def find_largest_allocation(self, seed: int = DEFAULT_SEED) -> int:
-        """Unused RAM by bisection on the built ram_probe sketch (sanity checks before and after)."""
-        result = find_largest_allocation(self.target, self._need_image("ram_probe"), self._model, seed=int(seed),
-                                         progress=logger.info)
-        estimate = result.free_ram_estimate_bytes
-        logger.info(f"unused RAM: {result.free_ram_bytes:,} B after {len(result.trials)} trials"
-                    + (f" (memory-watch estimate {estimate:,} B)" if estimate is not None else ""), also_console=True)
-        self._last_ram = result
-        return result.free_ram_bytes
+    # One keyword per armlprof.metrics entry (Measure Flash, Find Largest Allocation, Measure Init, Measure
+    # Inference), made by _metric_keyword below the class.
+    def _measure(self, metric: Metric, runs: int | str | None = None, seed: int | str = DEFAULT_SEED) -> Any:
+        image = self._need_image(metric.sketch)
+        # `runs` is the count of the metric's own timed runs (init runs for init, inferences for inference).
+        counts = RunCounts(int(runs), int(runs)) if runs else RunCounts.for_target(self.target)
+        context = MeasureContext(self.target, image, self._build, self._model,
+                                 self._need_sketch().generated.workspace_bytes, runs=counts, seed=int(seed),
+                                 progress=logger.info)
+        values = metric.measure(context)
+        logger.info(metric.robot_log(values), also_console=True)
+        self._last[metric.name] = values
+        return values if metric.robot_returns is None else values[metric.robot_returns]
 
     @keyword("Memory Watch Estimate")
     def memory_watch_estimate(self) -> int | None:
         """The one-run estimate beside the last Find Largest Allocation (None on targets without a watch)."""
-        return self._last_ram.free_ram_estimate_bytes
-
-    @keyword("Measure Init")
-    def measure_init_time(self, runs: int | None = None) -> dict[str, Any]:
-        """Initialization time over `runs` boots of the built init_time sketch."""
-        runs = int(runs) if runs else RunCounts.for_target(self.target).init_runs
-        values = measure_init(self.target, self._need_image("init_time"), self._model, runs=runs,
-                              progress=logger.info).values()
-        logger.info(f"init: {values['ms']:.4f} ms ({values['cycles']:,} cycles) over {runs} runs", also_console=True)
-        return values
-
-    @keyword("Measure Inference")
-    def measure_inference_time(self, runs: int | None = None) -> dict[str, Any]:
-        """Inference time: `runs` timed inferences of the built inference_time sketch."""
-        runs = int(runs) if runs else RunCounts.for_target(self.target).inference_runs
-        values = measure_inference(self.target, self._need_image("inference_time"), self._model, runs=runs,
-                                   progress=logger.info).values()
-        logger.info(f"inference: {values['ms']:.4f} ms ({values['cycles']:,} cycles) over {runs} runs",
-                    also_console=True)
-        return values
+        if "ram" not in self._last:
+            raise ArmlprofError("no unused-RAM figure yet; call Find Largest Allocation first")
+        return self._last["ram"]["free_ram_estimate_bytes"]
 
     # ---------------------------------------------------------------- console
     @keyword("Start Board")
@@ -193,3 +156,22 @@ class ArmlprofLibrary:
         if self._session is None:
             raise ArmlprofError("no board running; call Start Board first")
         return self._session
+
+
+def _metric_keyword(metric: Metric):
+    """The Robot keyword of one metric: `runs` only for timed figures, `seed` for the input; logs the figure."""
+    if metric.robot_runs is None:
+        def run(self, seed: int = DEFAULT_SEED) -> Any:
+            return self._measure(metric, None, seed)
+    else:
+        def run(self, runs: int | None = None, seed: int = DEFAULT_SEED) -> Any:
+            return self._measure(metric, runs, seed)
+    fields = ", ".join(metric.value_fields)
+    returns = f"values[{metric.robot_returns}]" if metric.robot_returns else f"its values ({fields})"
+    run.__name__ = f"measure_{metric.name}"
+    run.__doc__ = f"{metric.title}: measured on the built {metric.sketch} sketch; returns {returns}."
+    return keyword(metric.robot_keyword)(run)
+
+
+for _metric in METRICS.values():
+    setattr(ArmlprofLibrary, f"measure_{_metric.name}", _metric_keyword(_metric))

@@ -40,6 +40,7 @@ class GeneratedModel:
     workspace_bytes: int | None = None  # static workspace (AOT) or arena (TFLM); None when not applicable
     extra_build_flags: list[str] = field(default_factory=list)
     extra_objects: list[Path] = field(default_factory=list)  # prebuilt static libraries to link (TFLM)
+    include_dirs: list[Path] = field(default_factory=list)  # folders the generated sources #include from
     notes: dict[str, Any] = field(default_factory=dict)
 
 

@@ -45,6 +45,9 @@ class Image:
     elf: Path | None
     sketch_dir: Path | None = None
     kind: str | None = None  # the measurement sketch kind (ram_probe, init_time, inference_time)
+    # The image size the target's own build reported (serial + arduino-cli: "Sketch uses N bytes"); the flash
+    # record carries it as official_flash_bytes beside armlprof's own figure.
+    official_flash_bytes: int | None = None
 
 
 @dataclass

@@ -62,12 +62,6 @@ class Graph:
     operator_names: list[str]
 
 
-def _builtin_names() -> dict[int, str]:
-    import tflite
-
-    return {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
-
-
 def _options(op, kind: str) -> dict[str, Any]:
     import tflite
 
@@ -112,17 +106,14 @@ def import_tflite(path: Path) -> Graph:
     """Parse `path`; raise ArmlprofError for anything the integer code generator does not cover."""
     import tflite
 
+    from armlprof.tflite_schema import model_operators
+
     buf = Path(path).read_bytes()
     model = tflite.Model.GetRootAsModel(buf, 0)
     if model.SubgraphsLength() != 1:
         raise ArmlprofError(f"{Path(path).name}: {model.SubgraphsLength()} subgraphs; the TVM runtimes support "
                             "single-subgraph models only (use --runtime tflm)")
-    names = _builtin_names()
-    codes = []
-    for i in range(model.OperatorCodesLength()):
-        oc = model.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        codes.append(names.get(code, f"CUSTOM_{code}"))
+    codes = model_operators(model)
     g = model.Subgraphs(0)
     tensors: list[Tensor] = []
     for i in range(g.TensorsLength()):
