@@ -72,7 +72,7 @@ class _Cell:
         # Runtime options change the code like compiler flags do, so they are part of the record's flags (and key).
         self.runtime_options = options.runtime_options.get(runtime_name, {})
         self.flags = [*compile_flags(board, options.optimization, options.extra_flags),
-                      *(f"{runtime_name}:{k}={v}" for k, v in sorted(self.runtime_options.items()))]
+                      *(f"{runtime_name}:{k}={v}" for k, v in _flag_items(runtime_name, self.runtime_options))]
         self.runtime_version: str | None = None
         memory = "" if board.memory_kib is None else f" {board.memory_kib}KiB"
         prefix = f"[{label} {runtime_name} {board.name}{memory} {options.target}]"
@@ -98,6 +98,14 @@ class _Cell:
         shown = reason if status != "ok" else ", ".join(f"{k}={_short(v)}" for k, v in (values or {}).items())
         self.progress(f"{metric}: {status}: {shown}")
         return record
+
+
+def _flag_items(runtime_name: str, runtime_options: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The runtime options that change the code (declared in_flags); all of them when the runtime cannot load."""
+    try:
+        return get_runtime(runtime_name).flag_items(runtime_options)
+    except (ArmlprofError, ImportError):
+        return sorted(runtime_options.items())
 
 
 def _short(value: Any) -> str:
@@ -131,9 +139,9 @@ def profile(model_spec: str, runtime_name: str, board_name: str, results: Path |
     # Runtime and target available here? Otherwise every pending figure says why.
     try:
         runtime = get_runtime(runtime_name)
-        why = runtime.unavailable_reason()
+        why = runtime.unavailable_reason(**cell.runtime_options)
         if why is None:
-            cell.runtime_version = runtime.version()
+            cell.runtime_version = runtime.version(**cell.runtime_options)
     except ImportError as exc:
         why = f"runtime {runtime_name} cannot be imported ({exc}); reinstall armlprof"
     owns_target = target is None
