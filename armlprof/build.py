@@ -34,7 +34,7 @@ from armlprof.cache import (
     verify_manifest,
     write_manifest,
 )
-from armlprof.errors import ArmlprofError, raise_if_interrupted
+from armlprof.errors import ArmlprofError, CompileError, ImageTooLarge, raise_if_interrupted
 from armlprof.toolchain import Toolchain, find_toolchain
 
 CORE_DIR = Path(__file__).resolve().parent / "core"
@@ -83,27 +83,6 @@ class BuildResult:
             "model_flash_bytes": self.model_flash_bytes,
             "largest_symbols": [[s.name, s.size_bytes, s.kind] for s in self.largest_symbols],
         }
-
-
-class CompileError(ArmlprofError):
-    """The compiler's first error as the message; all its diagnostics in `details`."""
-
-    def __init__(self, message: str, details: str) -> None:
-        super().__init__(message)
-        self.details = details
-
-
-class ImageTooLarge(ArmlprofError):
-    def __init__(self, board: Board, what: str, needed_bytes: int, available_bytes: int,
-                 largest: list[SymbolSize]) -> None:
-        top = ", ".join(f"{s.name} ({s.size_bytes:,} B)" for s in largest[:3])
-        super().__init__(
-            f"does not fit: needs {needed_bytes:,} B {what}, {board.name} has {available_bytes:,} B; "
-            f"largest symbols: {top}"
-        )
-        self.needed_bytes = needed_bytes
-        self.available_bytes = available_bytes
-        self.what = what
 
 
 # ---------------------------------------------------------------- Arduino preprocessing

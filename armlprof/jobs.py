@@ -83,6 +83,7 @@ class SharedStep:
     board: str | None = None  # tflm-library: the board whose compiler builds it; None = the host
     kernels: str | None = None
     optimization: str | None = None
+    tflm_root: str | None = None  # tflm-library: the tree (the tflm_root runtime option), None = found as usual
     environment: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -198,8 +199,8 @@ def run_step(step: SharedStep) -> Artifact:
             from armlprof.runtime.tflm.tree import require_tree
 
             assert step.board is not None
-            library = build_library(require_tree(), Compiler.for_board(load_board(step.board), step.optimization),
-                                    step.kernels)
+            compiler = Compiler.for_board(load_board(step.board), step.optimization)
+            library = build_library(require_tree(step.tflm_root), compiler, step.kernels)
             return Artifact(step.key, _cache_files(library.path))
         except ArmlprofError as exc:
             return Artifact(step.key, error=str(exc))
@@ -279,18 +280,19 @@ def _shared_steps(runtime: str, model: Model, payload: ModelPayload, board: str,
         return []
     from armlprof.runtime.tflm import tree as tflm
 
+    tflm_options = options.runtime_options.get("tflm", {})
+    root = tflm_options.get("tflm_root")
     try:
-        tree = tflm.find_tree()
+        tree = tflm.find_tree(root)
     except ArmlprofError:
         tree = None
     if tree is None:
         return []  # the cell says why it is unavailable
-    tflm_options = options.runtime_options.get("tflm", {})
     kernels = tflm_options.get("kernels") or tree.default_kernels()
     optimization = tflm_options.get("optimization")
     # The arena is probed on the emulator with the board's library, so no host build is shared.
-    return [SharedStep(("tflm-library", board, kernels, optimization or ""), board=board, kernels=kernels,
-                       optimization=optimization, environment=env)]
+    return [SharedStep(("tflm-library", board, kernels, optimization or "", str(tree.root)), board=board,
+                       kernels=kernels, optimization=optimization, tflm_root=root, environment=env)]
 
 
 def run_cells(jobs: list[CellJob], steps: dict[tuple[str, ...], SharedStep], executor: Executor,

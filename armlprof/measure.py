@@ -25,7 +25,7 @@ from typing import Any
 
 from armlprof.board import Board
 from armlprof.build import BuildResult
-from armlprof.errors import ArmlprofError
+from armlprof.errors import MeasurementFailed
 from armlprof.protocol import Record, crc32, input_from_seed
 from armlprof.target.base import Image, RunOutcome, Target
 
@@ -37,12 +37,23 @@ TRIAL_TIMEOUT_S = 900.0  # wall clock per run; a hang on a real board shows up h
 Progress = Callable[[str], None]
 
 
-class MeasurementFailed(ArmlprofError):
-    """A figure could not be measured; the message (one line) is the record's reason."""
-
-
 def _quiet(_: str) -> None:
     pass
+
+
+@dataclass
+class RunCounts:
+    """Timed runs per figure. A real board: the study's 32 resets and 256 inferences. Deterministic targets
+    (emulator, Renode) give identical runs, so a few show that and keep the study fast."""
+
+    init_runs: int
+    inference_runs: int
+
+    @classmethod
+    def for_target(cls, target: Target, quick: bool = False) -> RunCounts:
+        if target.deterministic:
+            return cls(1, 2) if quick else cls(2, 4)
+        return cls(4, 32) if quick else cls(32, 256)
 
 
 @dataclass

@@ -23,22 +23,19 @@ from pathlib import Path
 
 import numpy as np
 
+from armlprof import tflite_schema
 from armlprof.cache import cache_root
 from armlprof.errors import ArmlprofError
 
 GENERATOR_VERSION = "1"
 BUILTIN_MODELS = ("micro_speech", "person_detect", "ops_coverage")
 
-# TFLite schema constants (schema.fbs)
-_INT8, _INT32 = 9, 2
-_OPS = {"ADD": 0, "AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 9,
-        "MAX_POOL_2D": 17, "RESHAPE": 22, "SOFTMAX": 25, "CUSTOM": 32, "CONCATENATION": 2, "MUL": 18, "PAD": 34,
-        "SUB": 41, "SQUEEZE": 43, "LOGISTIC": 14, "TANH": 28, "QUANTIZE": 114, "TRANSPOSE": 39, "STRIDED_SLICE": 45}
-_OPTIONS_TYPE = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 2, "AVERAGE_POOL_2D": 5, "MAX_POOL_2D": 5, "FULLY_CONNECTED": 8,
-                 "SOFTMAX": 9, "ADD": 11, "RESHAPE": 17, "CONCATENATION": 10, "MUL": 21, "PAD": 22, "SUB": 28,
-                 "SQUEEZE": 30, "STRIDED_SLICE": 32}
-_ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
-_PAD = {"SAME": 0, "VALID": 1}
+# TFLite schema constants (schema.fbs): armlprof.tflite_schema is the one table.
+_INT8, _INT32 = tflite_schema.TENSOR_TYPES["INT8"], tflite_schema.TENSOR_TYPES["INT32"]
+_OPS = tflite_schema.OPCODES
+_OPTIONS_TYPE = {op: tflite_schema.BUILTIN_OPTIONS[table] for op, table in tflite_schema.OPERATOR_OPTIONS.items()}
+_ACT = tflite_schema.ACTIVATIONS
+_PAD = tflite_schema.PADDINGS
 
 
 @dataclass

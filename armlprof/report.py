@@ -21,42 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from armlprof.errors import ArmlprofError
+from armlprof.metrics import METRICS as METRIC_TABLE
+from armlprof.metrics import Metric
 from armlprof.results import METRICS, latest_records
 
 # Output formats: `table` (rich, for a terminal), `md`, `json`, `csv`, `html`.
 FORMATS = ("table", "md", "json", "csv", "html")
 
-
-@dataclass(frozen=True)
-class MetricInfo:
-    title: str
-    unit: str
-    lower_is_better: bool
-    value: Callable[[Mapping[str, Any]], float | None]  # the headline figure of an ok record, in `unit`
-
-    @property
-    def arrow(self) -> str:
-        return "↓" if self.lower_is_better else "↑"
-
-    @property
-    def better(self) -> str:
-        return "lower is better" if self.lower_is_better else "higher is better"
-
-
-def _scaled(name: str, divisor: float) -> Callable[[Mapping[str, Any]], float | None]:
-    def get(values: Mapping[str, Any]) -> float | None:
-        raw = values.get(name)
-        return None if raw is None else float(raw) / divisor
-
-    return get
-
-
-METRIC_INFO: dict[str, MetricInfo] = {
-    "flash": MetricInfo("Flash", "KiB", True, _scaled("flash_bytes", 1024)),
-    "ram": MetricInfo("Unused RAM", "KiB", False, _scaled("free_ram_bytes", 1024)),
-    "init": MetricInfo("Initialization", "ms", True, _scaled("ms", 1)),
-    "inference": MetricInfo("Inference", "ms", True, _scaled("ms", 1)),
-}
+# The metrics' report info (title, unit, direction, headline figure) is their armlprof.metrics entry.
+METRIC_INFO: dict[str, Metric] = METRIC_TABLE
 
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -189,17 +162,16 @@ def detail_cell(record: Mapping[str, Any] | None) -> Cell:
     if record["status"] != "ok":
         return not_ok_cell(record)
     metric = record["metric"]
+    info = METRIC_INFO[metric]
     values = record.get("values") or {}
-    value = METRIC_INFO[metric].value(values)
+    value = info.value(values)
     if value is None:
         return Cell("n/a", ok=False, reason="measured, but no value recorded")
-    if metric == "flash":
-        model_bytes = values.get("model_flash_bytes")
-        text = format_kib(values["flash_bytes"])
-        if model_bytes is not None:
-            text += f" ({format_kib(model_bytes)})"
-    elif metric == "ram":
-        text = format_kib(values["free_ram_bytes"])
+    if info.unit == "KiB":
+        text = format_value(metric, value)
+        extra_bytes = values.get(info.detail_extra_field) if info.detail_extra_field else None
+        if extra_bytes is not None:
+            text += f" ({format_kib(extra_bytes)})"
     else:
         text = format_ms(value)
         if (values.get("runs") or 1) > 1 and values.get("ms_std"):
@@ -275,8 +247,7 @@ def build_tables(records: Iterable[Mapping[str, Any]], *, detail: bool = True) -
                 mark_best([row[column] for row in rows], METRIC_INFO[metric].lower_is_better)
             tables.append(Table(
                 title=f"{model} on {board} ({targets}{', ' + clock if clock else ''})",
-                header=["Implementation", "Flash KiB (model) ↓", "Unused RAM KiB ↑",
-                        "Initialization ms (cycles) ↓", "Inference ms (cycles) ↓"],
+                header=["Implementation", *(METRIC_INFO[m].detail_header for m in METRICS)],
                 rows=rows,
                 note=BEST_NOTE if any(c.bold for row in rows for c in row) else "",
             ))

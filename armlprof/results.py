@@ -2,7 +2,8 @@
 
 An interrupted run loses nothing (a record is on disk before the next measurement starts), and a rerun with the same
 file resumes: `is_done(key)` says whether the newest record for a key is `ok`, so only missing, failed or unavailable
-figures are measured again. The record contract (shared with the measurement code; values per metric in VALUE_FIELDS):
+figures are measured again. The record contract (shared with the measurement code; values per metric in VALUE_FIELDS,
+from the Metric registry armlprof.metrics):
 
   {"schema": 1, "model": ..., "model_sha256": ..., "runtime": ..., "runtime_version": ..., "board": ...,
    "memory_kib": int|null, "target": ..., "metric": "flash"|"ram"|"init"|"inference",
@@ -25,19 +26,16 @@ from typing import Any, NamedTuple
 
 from armlprof import __version__
 from armlprof.errors import ArmlprofError
+from armlprof.metrics import METRIC_NAMES
+from armlprof.metrics import METRICS as METRIC_TABLE
 
 SCHEMA_VERSION = 1
-METRICS = ("flash", "ram", "init", "inference")
+METRICS = METRIC_NAMES  # the figures of armlprof.metrics, in study order
 STATUSES = ("ok", "failed", "unavailable")
 REQUIRED_FIELDS = ("schema", "model", "runtime", "board", "target", "metric", "status")
 
-# The value fields each metric carries (the contract; extra fields are kept and shown in CSV).
-VALUE_FIELDS: dict[str, tuple[str, ...]] = {
-    "flash": ("flash_bytes", "baseline_flash_bytes", "model_flash_bytes", "static_ram_bytes", "workspace_bytes"),
-    "ram": ("free_ram_bytes", "free_ram_estimate_bytes", "trials", "heap_high_water_bytes", "stack_bytes_used"),
-    "init": ("cycles", "ms", "runs", "ms_min", "ms_max", "ms_std", "cycles_min", "cycles_max"),
-    "inference": ("cycles", "ms", "runs", "ms_min", "ms_max", "ms_std", "cycles_min", "cycles_max"),
-}
+# The value fields each metric carries (the contract, from armlprof.metrics; extra fields are kept and shown in CSV).
+VALUE_FIELDS: dict[str, tuple[str, ...]] = {m.name: m.value_fields for m in METRIC_TABLE.values()}
 
 
 class ResultKey(NamedTuple):

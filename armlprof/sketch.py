@@ -16,13 +16,14 @@ import contextlib
 import hashlib
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
 from armlprof.board import Board
+from armlprof.build import BuildResult, build_sketch
 from armlprof.cache import atomic_write, entry_lock
 from armlprof.errors import ArmlprofError
 from armlprof.runtime.base import GeneratedModel
@@ -103,6 +104,17 @@ class MeasurementSketch:
         )
         return self.sketch_dir
 
+    def build(self, kind: str, *, optimization: str | None = None, extra_flags: Sequence[str] = ()) -> BuildResult:
+        """Build one kind with the generated model's flags, include folders and libraries (the study, the Robot
+        library and benchmarks all build through here)."""
+        generated = self.generated
+        with self.locked():  # another process profiling the same cell switches kinds in the same folder
+            return build_sketch(
+                self.use(kind), self.board, optimization=optimization,
+                extra_flags=[*extra_flags, *generated.extra_build_flags],
+                include_dirs=generated.include_dirs, extra_objects=generated.extra_objects,
+            )
+
     def export(self, kind: str, dest: Path) -> Path:
         """A standalone copy of one kind (e.g. for arduino-cli, which wants folder name == .ino name)."""
         dest = Path(dest)
@@ -140,8 +152,7 @@ def prepare_measurement_sketch(model, runtime, board: Board, work_root: Path, **
             shutil.rmtree(staging, ignore_errors=True)
     generated.src_dir = src
     generated.extra_objects = [_moved(Path(o), staging, src) for o in generated.extra_objects]
-    if "include_dirs" in generated.notes:
-        generated.notes["include_dirs"] = [_moved(Path(d), staging, src) for d in generated.notes["include_dirs"]]
+    generated.include_dirs = [_moved(Path(d), staging, src) for d in generated.include_dirs]
     return MeasurementSketch(sketch_dir, generated, model.name, board)
 
 

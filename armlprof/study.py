@@ -16,33 +16,25 @@ from pathlib import Path
 from typing import Any
 
 from armlprof.board import Board, load_board
-from armlprof.build import build_sketch, compile_flags
+from armlprof.build import compile_flags
 from armlprof.cache import cache_root
 from armlprof.errors import ArmlprofError
 from armlprof.executor import Executor, SerialExecutor
 from armlprof.jobs import PARALLEL_TARGETS, EventHook, JobEvent, close_targets, plan_cells, run_cells
-from armlprof.measure import (
-    DEFAULT_SEED,
-    TRIAL_TIMEOUT_S,
-    find_largest_allocation,
-    flash_values,
-    measure_inference,
-    measure_init,
-)
+from armlprof.measure import DEFAULT_SEED, TRIAL_TIMEOUT_S, RunCounts
+from armlprof.metrics import METRIC_NAMES, METRICS, MeasureContext
 from armlprof.model import Model, load_model
 from armlprof.progress import Progress as ProgressReporter
 from armlprof.progress import task
-from armlprof.results import METRICS, ResultStore, make_record
+from armlprof.results import ResultStore, make_record
 from armlprof.runtime.base import get_runtime, runtime_identity, runtime_names
-from armlprof.sketch import MeasurementSketch, prepare_measurement_sketch
+from armlprof.sketch import prepare_measurement_sketch
 from armlprof.target.base import Image, Target, get_target
 
 STUDY_MODELS = ("builtin:micro_speech", "builtin:person_detect")
 STUDY_RUNTIMES = ("tvm-graph", "tvm-aot", "tflm")
 STUDY_BOARDS = ("nano33ble", "spresense")
 SHARED_MODELS = {"micro_speech": "micro_speech_quantized.tflite", "person_detect": "person_detect.tflite"}
-# Which sketch each figure runs (flash is the inference sketch's size: the model plus a minimal application).
-METRIC_SKETCH = {"flash": "inference_time", "ram": "ram_probe", "init": "init_time", "inference": "inference_time"}
 
 Progress = Callable[[str], None]
 
@@ -52,25 +44,10 @@ def stderr_progress(message: str) -> None:
 
 
 @dataclass
-class RunCounts:
-    """Timed runs per figure. A real board: the study's 32 resets and 256 inferences. Deterministic targets
-    (emulator, Renode) give identical runs, so a few show that and keep the study fast."""
-
-    init_runs: int
-    inference_runs: int
-
-    @classmethod
-    def for_target(cls, target: Target, quick: bool = False) -> RunCounts:
-        if target.deterministic:
-            return cls(1, 2) if quick else cls(2, 4)
-        return cls(4, 32) if quick else cls(32, 256)
-
-
-@dataclass
 class ProfileOptions:
     target: str = "emulator"
     target_options: dict[str, Any] = field(default_factory=dict)
-    measures: Sequence[str] = METRICS
+    measures: Sequence[str] = METRIC_NAMES
     memory_kib: int | None = None
     optimization: str | None = None
     extra_flags: Sequence[str] = ()
@@ -100,7 +77,8 @@ class _Cell:
         # Runtime options change the code like compiler flags do, so they are part of the record's flags (and key).
         self.runtime_options = options.runtime_options.get(runtime_name, {})
         # So is what the runtime builds from (TFLM: tree and kernels, defaults included).
-        keyed = {**self.runtime_options, **runtime_identity(runtime_name, self.runtime_options)}
+        keyed = {**dict(_flag_items(runtime_name, self.runtime_options)),
+                 **runtime_identity(runtime_name, self.runtime_options)}
         self.flags = [*compile_flags(board, options.optimization, options.extra_flags),
                       *(f"{runtime_name}:{k}={v}" for k, v in sorted(keyed.items()))]
         self.runtime_version: str | None = None
@@ -137,6 +115,14 @@ class _Cell:
         self._last_reason = (status, reason)
         self.progress(f"{metric}: {status}: {shown}")
         return record
+
+
+def _flag_items(runtime_name: str, runtime_options: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The runtime options that change the code (declared in_flags); all of them when the runtime cannot load."""
+    try:
+        return get_runtime(runtime_name).flag_items(runtime_options)
+    except (ArmlprofError, ImportError):
+        return sorted(runtime_options.items())
 
 
 def _short(value: Any) -> str:
@@ -186,8 +172,8 @@ def profile(model_spec: str, runtime_name: str, board_name: str, results: Path |
 
 def pending_metrics(cell: _Cell, store: ResultStore) -> list[str]:
     """The requested figures of `cell` not yet `ok` in `store` (the others are reported as skipped)."""
-    pending = [m for m in METRICS if m in cell.options.measures and not store.is_done(cell.key(m))]
-    for metric in (m for m in METRICS if m in cell.options.measures and m not in pending):
+    pending = [m for m in METRIC_NAMES if m in cell.options.measures and not store.is_done(cell.key(m))]
+    for metric in (m for m in METRIC_NAMES if m in cell.options.measures and m not in pending):
         cell.progress(f"{metric}: already measured in {store.path}, skipped")
     return pending
 
@@ -198,9 +184,9 @@ def measure_pending(cell: _Cell, pending: list[str], target: Target | None = Non
     options = cell.options
     try:
         runtime = get_runtime(cell.runtime_name)
-        why = runtime.unavailable_reason()
+        why = runtime.unavailable_reason(**cell.runtime_options)
         if why is None:
-            cell.runtime_version = runtime.version()
+            cell.runtime_version = runtime.version(**cell.runtime_options)
     except ImportError as exc:
         why = f"runtime {cell.runtime_name} cannot be imported ({exc}); reinstall armlprof"
     owns_target = target is None
@@ -234,8 +220,7 @@ def _measure_cell(cell: _Cell, runtime: Any, target: Target, pending: list[str])
             cell.write(metric, "failed", reason=f"{cell.runtime_name} could not generate the model: {exc}")
         return
     counts = RunCounts.for_target(target, options.quick)
-    init_runs = options.init_runs or counts.init_runs
-    inference_runs = options.inference_runs or counts.inference_runs
+    runs = RunCounts(options.init_runs or counts.init_runs, options.inference_runs or counts.inference_runs)
     build_errors: dict[str, ArmlprofError] = {}
 
     def image_for(kind: str) -> tuple[Image, Any]:
@@ -243,51 +228,26 @@ def _measure_cell(cell: _Cell, runtime: Any, target: Target, pending: list[str])
             raise build_errors[kind]
         try:
             with task(cell.root, cell.prefix, description=f"{cell.prefix} building the {kind} sketch"):
-                build = _build(sketch, kind, cell)
+                build = sketch.build(kind, optimization=options.optimization, extra_flags=options.extra_flags)
+            cell.builds.append(build)
         except ArmlprofError as exc:
             build_errors[kind] = exc
             raise
         return target.prepare(Image(cell.board, build.elf, sketch.sketch_dir, kind)), build
 
-    for metric in pending:
+    for name in pending:
+        metric = METRICS[name]
         try:
-            image, build = image_for(METRIC_SKETCH[metric])
-            if metric == "flash":
-                values = flash_values(build, sketch.generated.workspace_bytes)
-            elif metric == "ram":
-                # Trials: 2 sanity checks, 2 around the estimate, the bisection, 2 re-checks (at most).
-                trials = 6 + cell.board.ram_bytes.bit_length()
-                with task(cell.root, cell.prefix, trials, f"{cell.prefix} ram: bisection for the largest "
-                          "allocation", prefix=f"{cell.prefix} ") as step:
-                    result = find_largest_allocation(target, image, cell.model, seed=options.seed,
-                                                     progress=step, timeout_s=options.timeout_s)
-                values = result.values()
-            elif metric == "init":
-                with task(cell.root, cell.prefix, init_runs, f"{cell.prefix} init: {init_runs} boots",
-                          prefix=f"{cell.prefix} ") as step:
-                    values = measure_init(target, image, cell.model, runs=init_runs, seed=options.seed,
-                                          progress=step, timeout_s=options.timeout_s).values()
-            else:
-                with task(cell.root, cell.prefix, prefix=f"{cell.prefix} ") as step:
-                    values = measure_inference(target, image, cell.model, runs=inference_runs, seed=options.seed,
-                                               progress=step, timeout_s=options.timeout_s).values()
+            image, build = image_for(metric.sketch)
+            with task(cell.root, cell.prefix, description=f"{cell.prefix} {name}: {metric.sketch}",
+                      prefix=f"{cell.prefix} ") as step:
+                values = metric.measure(MeasureContext(
+                    target, image, build, cell.model, sketch.generated.workspace_bytes, runs=runs, seed=options.seed,
+                    timeout_s=options.timeout_s, progress=step))
         except ArmlprofError as exc:
-            cell.write(metric, "failed", reason=str(exc))
+            cell.write(name, "failed", reason=str(exc))
             continue
-        cell.write(metric, "ok", values)
-
-
-def _build(sketch: MeasurementSketch, kind: str, cell: _Cell):
-    generated = sketch.generated
-    include_dirs = [Path(d) for d in generated.notes.get("include_dirs", [])]
-    with sketch.locked():  # another process profiling the same cell switches kinds in the same folder
-        build = build_sketch(
-            sketch.use(kind), cell.board, optimization=cell.options.optimization,
-            extra_flags=[*cell.options.extra_flags, *generated.extra_build_flags],
-            include_dirs=include_dirs, extra_objects=generated.extra_objects,
-        )
-    cell.builds.append(build)
-    return build
+        cell.write(name, "ok", values)
 
 
 def tables_for(results: Path | str, records: Iterable[dict[str, Any]] | None = None) -> str:

@@ -14,12 +14,10 @@ import time
 from pathlib import Path
 
 from armlprof.board import load_board
-from armlprof.build import build_sketch
-from armlprof.measure import find_largest_allocation, flash_values, measure_inference, measure_init
+from armlprof.measure import RunCounts, find_largest_allocation, flash_values, measure_inference, measure_init
 from armlprof.model import load_model
 from armlprof.runtime import get_runtime
 from armlprof.sketch import SKETCH_KINDS, prepare_measurement_sketch
-from armlprof.study import RunCounts
 from armlprof.target import Image, get_target
 
 
@@ -37,10 +35,7 @@ def main() -> None:
         sketch = prepare_measurement_sketch(model, runtime, board, Path(work))
         builds = {}
         for kind in SKETCH_KINDS:
-            g = sketch.generated
-            builds[kind] = build_sketch(sketch.use(kind), board, extra_flags=g.extra_build_flags,
-                                        include_dirs=[Path(d) for d in g.notes.get("include_dirs", [])],
-                                        extra_objects=g.extra_objects)
+            builds[kind] = sketch.build(kind)
         build_s = time.monotonic() - started
 
         target = get_target("emulator")

@@ -91,4 +91,103 @@ def test_repl_is_renode_syntax(board_name):
     assert dwt.address == 0xE0001000 and dwt.attrs["frequency"] == board.clock_hz
     assert board.cpu.attrs["PerformanceInMips"] * 1_000_000 == board.clock_hz
     resc = board.resc_path.read_text()
-    assert f"platforms/{board_name}/{board.repl_path.name}" in resc and f"sysbus.{board.meta['console']}" in resc
+    assert f"platforms/{board_name}/{board.repl_path.name}" in resc and f"sysbus.{board.console_name}" in resc
+
+
+# ---------------------------------------------------------------- board.toml schema and user board roots
+def _user_board(root, name: str = "tinyboard", edit=None):
+    """A throw-away board in `root/name`: the nano33ble files with 128 KB RAM and a 32 MHz clock."""
+    import shutil
+
+    from armlprof.board import PLATFORMS_DIR
+
+    folder = root / name
+    shutil.copytree(PLATFORMS_DIR / "nano33ble", folder)
+    repl = folder / "nano33ble.repl"
+    repl.write_text(repl.read_text().replace("size: 0x40000", "size: 0x20000").replace("64000000", "32000000")
+                    .replace("PerformanceInMips: 64", "PerformanceInMips: 32"))
+    toml = folder / "board.toml"
+    text = toml.read_text().replace('title = "Arduino Nano 33 BLE"', 'title = "Tiny test board"')
+    toml.write_text(edit(text) if edit else text)
+    return folder
+
+
+def test_user_board_from_armlprof_boards_builds_and_runs(tmp_path, monkeypatch):
+    """A board folder on $ARMLPROF_BOARDS is a board like the built-in ones: listed, built for, run."""
+    import shutil
+
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("needs arm-none-eabi-gcc")
+    from pathlib import Path
+
+    from armlprof.build import build_sketch
+    from armlprof.target import Image, get_target
+
+    _user_board(tmp_path / "boards")
+    monkeypatch.setenv("ARMLPROF_BOARDS", str(tmp_path / "boards"))
+    assert "tinyboard" in board_names() and "nano33ble" in board_names()
+    board = load_board("tinyboard")
+    assert (board.title, board.clock_hz, board.ram_bytes) == ("Tiny test board", 32_000_000, 0x20000 - 0x200)
+    firmware = Path(__file__).resolve().parent / "firmware" / "emu_hello"
+    build = build_sketch(firmware, board, baseline=False)
+    outcome = get_target("emulator").run(Image(board, build.elf), None)
+    assert outcome.stop.reason == "exit" and outcome.stop.exit_code == 7
+    assert outcome.lines[0] == "hello from armlprof"
+    # The stack starts at the top of this board's 128 KB, not the nano33ble's 256 KB.
+    assert outcome.stop.stack_top == 0x20000000 + 0x20000
+
+
+def test_armlprof_boards_must_be_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARMLPROF_BOARDS", str(tmp_path / "nowhere"))
+    with pytest.raises(ArmlprofError, match=r"\$ARMLPROF_BOARDS entry .*nowhere.* is not a folder"):
+        board_names()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.replace('fqbn = "arduino:mbed_nano:nano33ble"\n', ""),
+     r"board.toml: missing key fqbn; add it: the official core's board name"),
+    (lambda t: t.replace("stack_bytes = 0x8000", 'stack_bytes = "32K"'),
+     r"board.toml: ram.stack_bytes = '32K' is not an integer; give the main stack reserve"),
+    (lambda t: t.replace("console_baud = 115200", "console_bud = 115200"),
+     r"board.toml: unknown key console_bud; known keys: .*console_baud"),
+    (lambda t: t.replace('region = "flash"', 'region = "flsh"'),
+     r"board.toml: image.region = 'flsh' is no Memory.MappedMemory in nano33ble.repl; use one of: flash, ram"),
+    (lambda t: t.replace('console = "uart0"', 'console = "uart9"'),
+     r"board.toml: console = 'uart9' is no peripheral of nano33ble.repl"),
+    (lambda t: t.replace("in_ram = false", "in_ram = 0"), r"image.in_ram = 0 is not true or false"),
+    (lambda t: t.replace("branch_refill_cycles = 2", "branch_refill_cycles = -1"),
+     r"timing.branch_refill_cycles = -1 is below 0"),
+    (lambda t: t.replace("load_wait_states = 2", 'load_wait_states = "two"'),
+     r"timing.regions.flash.load_wait_states = 'two' is not an integer"),
+    (lambda t: t + '\n[timing.memory]\nbus_width = "wide"\n', r"timing.memory.bus_width = 'wide' is not a number"),
+    (lambda t: t + "\n[timing.regions.sram]\nload_wait_states = 1\n",
+     r"\[timing.regions.sram\] names no memory of nano33ble.repl"),
+    (lambda t: t.replace('repl = "nano33ble.repl"', 'repl = "missing.repl"'),
+     r"repl = 'missing.repl': no such file"),
+    (lambda t: t.replace("[build]", "[build\n"), r"board.toml: not valid TOML"),
+])
+def test_board_toml_errors_name_file_key_and_fix(tmp_path, monkeypatch, edit, message):
+    _user_board(tmp_path, "broken", edit)
+    monkeypatch.setenv("ARMLPROF_BOARDS", str(tmp_path))
+    with pytest.raises(ArmlprofError, match=message) as info:
+        load_board("broken")
+    assert "\n" not in str(info.value) and str(tmp_path / "broken" / "board.toml") in str(info.value)
+
+
+def test_timing_section_accepts_new_numeric_parameters(tmp_path, monkeypatch):
+    """[timing] is open: a new numeric key (here a memory-system parameter) loads and is readable."""
+    _user_board(tmp_path, "timed", lambda t: t + "\n[timing.memory]\nflash_line_bytes = 16\nhit_rate = 0.9\n")
+    monkeypatch.setenv("ARMLPROF_BOARDS", str(tmp_path))
+    board = load_board("timed")
+    assert board.timing["memory"] == {"flash_line_bytes": 16, "hit_rate": 0.9}
+    assert board.timing["regions"]["flash"]["load_wait_states"] == 2
+
+
+def test_board_meta_is_read_only_in_board_py():
+    """Board properties are the only access to board.toml (no `.meta[...]` outside armlprof/board.py)."""
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "armlprof"
+    offenders = [str(p) for p in package.rglob("*.py")
+                 if p.name != "board.py" and any(s in p.read_text() for s in (".meta[", ".meta.get("))]
+    assert offenders == []

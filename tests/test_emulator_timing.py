@@ -76,7 +76,7 @@ flash_word: .word 0x12345678
 
 def build(tmp: Path, board_name: str, sequence: str, setup: str = "") -> Path:
     board = load_board(board_name)
-    ram = board.region(board.meta["ram"]["region"])
+    ram = board.region(board.ram_region)
     src = HARNESS.format(stack_top=ram.end, scratch=board.ram_origin + 0x1000, setup=setup, sequence=sequence)
     n = len(list(tmp.glob("*.S")))
     asm, elf = tmp / f"seq{n}.S", tmp / f"seq{n}.elf"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -146,15 +145,15 @@ def profile_options(args: argparse.Namespace) -> ProfileOptions:
         given = ", ".join(f"--{k}" for k in target_options)
         raise OptionError(f"{given} only apply to --target serial; add --target serial or drop {given}")
     measures = list(args.measure)
+    tflm_root = None
     if args.tflm_root is not None:
-        # The TFLM tree is found through one discovery order (explicit, ARMLPROF_TFLM_ROOT, sketchbook): an explicit
-        # root goes through the variable so availability checks and generation see the same tree.
+        # A runtime option (no environment write): availability checks and generation both get it.
         if not Path(args.tflm_root).is_dir():
             raise ArmlprofError(f"--tflm-root {args.tflm_root}: no such folder (give the Arduino_TensorFlowLite "
                                 "library folder or a tflite-micro checkout)")
-        os.environ["ARMLPROF_TFLM_ROOT"] = str(Path(args.tflm_root).resolve())
-    tflm_options = {k: v for k, v in (("kernels", args.tflm_kernels), ("arena_bytes", args.tflm_arena_bytes))
-                    if v is not None}
+        tflm_root = str(Path(args.tflm_root).resolve())
+    tflm_options = {k: v for k, v in (("tflm_root", tflm_root), ("kernels", args.tflm_kernels),
+                                      ("arena_bytes", args.tflm_arena_bytes)) if v is not None}
     runtime_options: dict[str, dict[str, Any]] = {"tflm": tflm_options} if tflm_options else {}
     if args.tune is not None:
         if args.tune < 0:

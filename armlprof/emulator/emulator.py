@@ -72,8 +72,9 @@ from armlprof.emulator.peripherals import (
 )
 from armlprof.emulator.timing import BlockCost, TimingParams, cost_block, make_disassembler
 from armlprof.errors import ArmlprofError
+from armlprof.stops import EMULATOR_STOPS, StopReason
 
-STOP_REASONS = ("exit", "idle", "fault", "cycle_limit", "timeout", "stack_heap_collision", "stopped", "interrupted")
+STOP_REASONS = EMULATOR_STOPS
 _UNTIL = 0xFFFFFFFE  # never executed: emu_start runs until a hook stops it
 _PAGE = 0x1000
 _CORE_REG_IDS = [getattr(uca, f"UC_ARM_REG_R{n}") for n in range(13)] + [
@@ -87,7 +88,7 @@ CCR_DIV_0_TRP = 1 << 4  # SCB->CCR: SDIV/UDIV by zero raise a UsageFault instead
 
 @dataclass
 class RunResult:
-    stop_reason: str  # one of STOP_REASONS
+    stop_reason: StopReason  # one of STOP_REASONS
     exit_code: int | None
     fault: FaultRecord | None
     instructions: int
@@ -104,7 +105,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.stop_reason in ("exit", "idle") and (self.exit_code in (None, 0))
+        return self.stop_reason in (StopReason.EXIT, StopReason.IDLE) and (self.exit_code in (None, 0))
 
     @property
     def stack_bytes(self) -> int:
@@ -118,7 +119,7 @@ class RunResult:
 
     def problem(self) -> str | None:
         """One line for a run that did not end normally: what happened, and the fix where there is one."""
-        if self.stop_reason == "fault" and self.fault is not None:
+        if self.stop_reason == StopReason.FAULT and self.fault is not None:
             return self.fault.describe()
         where = self._where()
         if self.stop_reason == "stack_heap_collision":
@@ -236,7 +237,7 @@ class Emulator:
 
     # ------------------------------------------------------------------ construction
     def _map_memory(self) -> None:
-        image_region = self.board.meta["image"]["region"]
+        image_region = self.board.image_region
         for region in self.board.memories:
             size = (region.size + _PAGE - 1) // _PAGE * _PAGE
             buf = mmap.mmap(-1, size)
@@ -307,7 +308,7 @@ class Emulator:
         self.waiter = RxWaiter(self.console, self, self.clock_hz, self.board.console_baud)
         self.peripherals: dict[str, Registers] = {}
         self.unmodelled: dict[int, str] = {}
-        console_name = self.board.meta["console"]
+        console_name = self.board.console_name
         for name, p in self.board.peripherals.items():
             if p.type == "Memory.MappedMemory" or p.type in PPB_TYPES or not p.addresses:
                 continue
@@ -618,7 +619,7 @@ class Emulator:
                 reason, code = arg, 0
             if reason != ADP_STOPPED_APPLICATION_EXIT:
                 code = code or 1
-            self._stop("exit", exit_code=code - (1 << 32) if code & 0x80000000 else code)
+            self._stop(StopReason.EXIT, exit_code=code - (1 << 32) if code & 0x80000000 else code)
             return
         if op == SYS_WRITEC:
             self.console.transmit(bytes(self.uc.mem_read(arg, 1))[0])
@@ -643,7 +644,7 @@ class Emulator:
                 # A live host (pty): wait for its input instead of spinning; simulated time goes on.
                 self.waiter.poll_empty()
             elif self.stop_on_idle:
-                self._stop("idle")
+                self._stop(StopReason.IDLE)
 
     # Fallback hooks without the native library (slow: one Python call per block).
     def _py_add_block(self, block: native.Block) -> int:
@@ -719,7 +720,7 @@ class Emulator:
         with contextlib.suppress(Exception):
             self.uc.emu_stop()
 
-    def _stop(self, reason: str, exit_code: int | None = None) -> None:
+    def _stop(self, reason: StopReason, exit_code: int | None = None) -> None:
         if self._stop_reason is None:
             self._stop_reason = reason
             self._exit_code = exit_code
@@ -733,7 +734,7 @@ class Emulator:
         lr = self.uc.reg_read(uca.UC_ARM_REG_LR)
         self._fault_record = FaultRecord(kind, pc, lr, address, demangle(self.image.function_at(pc)),
                                          demangle(self.image.function_at(lr)), detail)
-        self._stop("fault")
+        self._stop(StopReason.FAULT)
 
     # ------------------------------------------------------------------ running
     def attach_pty(self, hold_slave: bool = True) -> str:
@@ -757,7 +758,7 @@ class Emulator:
     def stop(self) -> None:
         """End a run from another thread (stop reason "stopped"), e.g. when a pty client is done."""
         if self._stop_reason is None:
-            self._stop_reason = "stopped"
+            self._stop_reason = StopReason.STOPPED
         self.uc.emu_stop()
 
     def write_console(self, data: bytes | str) -> None:
@@ -788,7 +789,7 @@ class Emulator:
         s.heap_high = self._brk() or 0
         s.max_cycles = self.max_cycles or 0
         s.collision_sp = s.collision_brk = 0
-        self._stop_reason: str | None = None
+        self._stop_reason: StopReason | None = None
         self._exit_code: int | None = None
         self._fault_record: FaultRecord | None = None
         self._pending_fault: tuple | None = None
@@ -828,7 +829,7 @@ class Emulator:
             if self.timeout_s is not None:
                 remaining_s = self.timeout_s - (time.monotonic() - start)
                 if remaining_s <= 0:
-                    reason = "timeout"
+                    reason = StopReason.TIMEOUT
                     break
                 remaining_us = max(1, int(remaining_s * 1e6))
             try:
@@ -846,15 +847,15 @@ class Emulator:
             elif self._stop_reason is not None:
                 reason = self._stop_reason
             elif s.stop_reason == native.STOP_CYCLE_LIMIT:
-                reason = "cycle_limit"
+                reason = StopReason.CYCLE_LIMIT
             elif s.stop_reason == native.STOP_COLLISION:
-                reason = "stack_heap_collision"
+                reason = StopReason.STACK_HEAP_COLLISION
             elif s.stop_reason == native.STOP_TRANSLATION:
                 kind, addr, why = self._pending_fault or ("undecodable code", s.cur, "")
                 self._fault(kind, addr, why)
-                reason = "fault"
+                reason = StopReason.FAULT
             elif self.timeout_s is not None and time.monotonic() - start >= self.timeout_s:
-                reason = "timeout"
+                reason = StopReason.TIMEOUT
             else:  # Unicorn returned without a stop request (e.g. after a PC write): continue
                 if self._div0_pending:
                     self._hook_divides()
@@ -872,7 +873,7 @@ class Emulator:
         """The firmware's current program break (heap end), or None without a heap."""
         return ctypes.c_uint32.from_address(self._state.brk_host).value if self._state.brk_host else None
 
-    def _result(self, reason: str, wall_s: float) -> RunResult:
+    def _result(self, reason: StopReason, wall_s: float) -> RunResult:
         s = self._state
         pc = self._stop_pc if self._stop_pc is not None else self.uc.reg_read(uca.UC_ARM_REG_PC)
         cycles, instructions = self._now(pc)
@@ -880,7 +881,7 @@ class Emulator:
         brk = self._brk()
         heap_high = max(s.heap_high, brk) if brk is not None else None
         fault = self._fault_record
-        if reason == "stack_heap_collision":
+        if reason == StopReason.STACK_HEAP_COLLISION:
             fault = FaultRecord(
                 "stack_heap_collision", pc, self.uc.reg_read(uca.UC_ARM_REG_LR), s.collision_sp,
                 demangle(self.image.function_at(pc)),

@@ -14,11 +14,12 @@ from robot.libraries.BuiltIn import BuiltIn
 
 from armlprof import __version__
 from armlprof.board import Board, load_board
-from armlprof.build import build_sketch, compile_flags
+from armlprof.build import compile_flags
 from armlprof.cache import cache_root
 from armlprof.errors import ArmlprofError
 from armlprof.measure import (
     DEFAULT_SEED,
+    RunCounts,
     expected_crc,
     find_largest_allocation,
     flash_values,
@@ -29,7 +30,6 @@ from armlprof.model import load_model
 from armlprof.results import ResultStore, make_record
 from armlprof.runtime import get_runtime
 from armlprof.sketch import prepare_measurement_sketch
-from armlprof.study import RunCounts
 from armlprof.target import Image, Session, get_target
 
 
@@ -185,12 +185,7 @@ class ArmlprofLibrary:
         """Build one measurement sketch kind (``ram_probe``, ``init_time``, ``inference_time``); returns the ELF
         path."""
         sketch = self._need_sketch()
-        generated = sketch.generated
-        self._build = build_sketch(
-            sketch.use(kind), self.board, extra_flags=generated.extra_build_flags,
-            include_dirs=[Path(d) for d in generated.notes.get("include_dirs", [])],
-            extra_objects=generated.extra_objects,
-        )
+        self._build = sketch.build(kind)  # the one build step the study uses too
         self._image = self.target.prepare(Image(self.board, self._build.elf, sketch.sketch_dir, kind))
         logger.info(f"built {kind}: {self._build.flash_bytes:,} B flash ({self._build.elf})")
         return str(self._build.elf)

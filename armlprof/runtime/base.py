@@ -11,13 +11,19 @@ The interface (C, usable from C++; a C++ `Model` class wraps it as in the study)
 
 from __future__ import annotations
 
+import functools
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from armlprof.errors import ArmlprofError
+
+if TYPE_CHECKING:
+    from armlprof.board import Board
+    from armlprof.model import Model
 
 # name -> "module:Class"; imported lazily so the CLI starts without importing TVM.
 _REGISTRY: dict[str, str] = {
@@ -40,18 +46,83 @@ class GeneratedModel:
     workspace_bytes: int | None = None  # static workspace (AOT) or arena (TFLM); None when not applicable
     extra_build_flags: list[str] = field(default_factory=list)
     extra_objects: list[Path] = field(default_factory=list)  # prebuilt static libraries to link (TFLM)
+    include_dirs: list[Path] = field(default_factory=list)  # folders the generated sources #include from
     notes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RuntimeOption:
+    """One option a runtime declares (MLonMCU-style backend options): checked before the runtime sees it."""
+
+    name: str
+    type: type  # int, str or Path: the value is converted to it
+    help: str
+    choices: tuple[str, ...] = ()
+    default: Any = None  # documentation only: the runtime applies its own default when the option is absent
+    minimum: int | None = None
+    in_flags: bool = True  # part of the record's flags (and key): True when it changes the generated code
+
+    def convert(self, runtime: str, value: Any) -> Any:
+        try:
+            converted = self.type(value)
+        except (TypeError, ValueError):
+            raise ArmlprofError(f"runtime {runtime} option {self.name}={value!r} is not {self.type.__name__}; "
+                                f"give {self.help}") from None
+        if self.choices and converted not in self.choices:
+            raise ArmlprofError(f"runtime {runtime} option {self.name}={value!r} is not one of "
+                                f"{', '.join(self.choices)}")
+        if self.minimum is not None and converted < self.minimum:
+            raise ArmlprofError(f"runtime {runtime} option {self.name}={value!r} is below {self.minimum}")
+        return converted
+
+
+def _checking(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a runtime's generate / unavailable_reason / version so it only ever sees declared, converted options."""
+
+    @functools.wraps(method)
+    def checked(self: Runtime, *args: Any, **options: Any) -> Any:
+        return method(self, *args, **self.check_options(options))
+
+    checked.__armlprof_checked__ = True  # type: ignore[attr-defined]
+    return checked
 
 
 class Runtime(ABC):
     name: str = ""
+    # The options this runtime takes (`generate(..., **options)`, `--tflm-kernels` etc. on the CLI).
+    options: tuple[RuntimeOption, ...] = ()
 
-    def unavailable_reason(self) -> str | None:
-        """None when usable here; otherwise one line saying what is missing and how to get it."""
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Options are validated here, in the base class, for every runtime: unknown names and bad values are one
+        # ArmlprofError line before the runtime runs.
+        for attr in ("generate", "unavailable_reason", "version"):
+            method = cls.__dict__.get(attr)
+            if method is not None and not getattr(method, "__armlprof_checked__", False):
+                setattr(cls, attr, _checking(method))
+
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """`options` with unknown names rejected and values converted to their declared types (None = absent)."""
+        declared = {o.name: o for o in self.options}
+        unknown = sorted(set(options) - set(declared))
+        if unknown:
+            if not declared:
+                raise ArmlprofError(f"runtime {self.name} takes no options (got {', '.join(unknown)}); remove them")
+            raise ArmlprofError(f"unknown {self.name} option(s) {', '.join(unknown)}; known: {', '.join(declared)}")
+        return {k: declared[k].convert(self.name, v) for k, v in options.items() if v is not None}
+
+    def flag_items(self, options: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        """The options that change the generated code, sorted: they go into the record's flags."""
+        flagged = {o.name for o in self.options if o.in_flags}
+        return sorted((k, v) for k, v in self.check_options(options).items() if k in flagged)
+
+    def unavailable_reason(self, **options: Any) -> str | None:
+        """None when usable here (with these options); otherwise one line saying what is missing and how to get it."""
+        self.check_options(options)
         return None
 
     @abstractmethod
-    def version(self) -> str: ...
+    def version(self, **options: Any) -> str: ...
 
     def identity(self, **options: Any) -> dict[str, str]:
         """Key parts beyond the options that change the figures (e.g. which TFLM tree and kernels); cheap, called
@@ -59,8 +130,8 @@ class Runtime(ABC):
         return {}
 
     @abstractmethod
-    def generate(self, model: Any, src_dir: Path, board: Any, **options: Any) -> GeneratedModel:
-        """Write `src_dir/model.h` and the implementation for `model` (an armlprof.model.Model) on `board`."""
+    def generate(self, model: Model, src_dir: Path, board: Board, **options: Any) -> GeneratedModel:
+        """Write `src_dir/model.h` and the implementation for `model` on `board`."""
 
 
 def runtime_identity(name: str, options: dict[str, Any]) -> dict[str, str]:

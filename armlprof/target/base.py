@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from armlprof.board import Board
-from armlprof.errors import ArmlprofError
+from armlprof.errors import ArmlprofError, TargetError
 from armlprof.protocol import Record, parse_line
+from armlprof.stops import NORMAL_STOPS, StopReason
 
 # name -> "module:Class", imported lazily (pyserial / Renode plumbing only when used).
 _TARGETS = {
@@ -32,12 +33,7 @@ _TARGETS = {
 }
 TARGET_NAMES = tuple(_TARGETS)
 
-# How a run may end. "done" = the sketch said so and the target keeps running (real board, Renode).
-NORMAL_STOPS = ("done", "exit", "idle")
-
-
-class TargetError(ArmlprofError):
-    """A run could not be carried out (no ready line, board not answering); the message says what to check."""
+# How a run may end (armlprof.stops); NORMAL_STOPS: done, exit, idle.
 
 
 @dataclass
@@ -49,13 +45,15 @@ class Image:
     elf: Path | None
     sketch_dir: Path | None = None
     kind: str | None = None  # the measurement sketch kind (ram_probe, init_time, inference_time)
+    # The image size the target's own build reported (serial + arduino-cli: "Sketch uses N bytes"); the flash
+    # record carries it as official_flash_bytes beside armlprof's own figure.
+    official_flash_bytes: int | None = None
 
 
 @dataclass
 class StopInfo:
-    # done | exit | idle | fault | stack_heap_collision | timeout | cycle_limit | disconnected | interrupted
-    # (interrupted: Ctrl-C; measurements raise KeyboardInterrupt for it, so it is never recorded)
-    reason: str
+    # interrupted (Ctrl-C): measurements raise KeyboardInterrupt for it, so it is never recorded
+    reason: StopReason
     exit_code: int | None = None
     fault: str | None = None  # one line
     cycles: int | None = None  # whole run, when the target counts them
@@ -65,6 +63,9 @@ class StopInfo:
     stack_top: int | None = None
     stack_limit: int | None = None
     wall_s: float | None = None
+
+    def __post_init__(self) -> None:
+        self.reason = StopReason(self.reason)  # a plain string is accepted; an unknown one is a ValueError
 
     @property
     def normal(self) -> bool:
@@ -123,10 +124,6 @@ class Session(ABC):
     def close(self) -> None:
         """End the session (an emulated run is stopped; a serial port is released)."""
 
-    def reset(self) -> None:
-        """Reboot the same image; the default closes and lets the caller start again."""
-        raise TargetError(f"{type(self).__name__} cannot reset a running session; start a new one")
-
     def wait_for(self, event: str, timeout_s: float) -> Record:
         """Read lines until a protocol record of `event`; TargetError if the run stops or time runs out."""
         deadline = time.monotonic() + timeout_s
@@ -163,7 +160,7 @@ class Session(ABC):
         while self.stop is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.stop = StopInfo("timeout", fault=f"no '@armlprof event=done' within {timeout_s:g} s")
+                self.stop = StopInfo(StopReason.TIMEOUT, fault=f"no '@armlprof event=done' within {timeout_s:g} s")
                 break
             line = self.read_line(min(remaining, 1.0))
             if line is not None:
@@ -180,11 +177,11 @@ class Session(ABC):
     def _after_done(self, deadline: float) -> None:
         """Targets that see the firmware stop (emulator) wait for it here; others consider `done` the end."""
         if self.stop is None:
-            self.stop = StopInfo("done")
+            self.stop = StopInfo(StopReason.DONE)
 
     def _after_fault(self, record: Record) -> None:
         fields = " ".join(f"{k}={v}" for k, v in record.fields.items())
-        self.stop = StopInfo("fault", fault=f"firmware fault handler: {fields}")
+        self.stop = StopInfo(StopReason.FAULT, fault=f"firmware fault handler: {fields}")
 
     def _last_line(self) -> str:
         return self.lines[-1] if self.lines else ""
@@ -194,7 +191,6 @@ class Target(ABC):
     name: str = ""
     # Deterministic targets give identical timings every run: fewer runs suffice.
     deterministic: bool = False
-    has_memory_watch: bool = False
 
     def unavailable_reason(self, board: Board | None = None) -> str | None:
         """None when usable here; otherwise one line saying what is missing and how to get it."""
@@ -221,7 +217,7 @@ class Target(ABC):
                 session.write_line(host_line)
             return session.finish(timeout_s)
         except TargetError as exc:
-            stop = session.stop or StopInfo("timeout", fault=str(exc))
+            stop = session.stop or StopInfo(StopReason.TIMEOUT, fault=str(exc))
             return RunOutcome(list(session.lines), stop)
         finally:
             session.close()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from armlprof.board import Board
 from armlprof.errors import ArmlprofError
+from armlprof.stops import StopReason
 from armlprof.target.base import Image, RunOutcome, Session, StopInfo, Target, TargetError
 
 # A run that never finishes is a hang; without a hint from the caller allow this much board time.
@@ -50,7 +51,6 @@ def _stop_info(result, emulator) -> StopInfo:
 class EmulatorTarget(Target):
     name = "emulator"
     deterministic = True
-    has_memory_watch = True
 
     def __init__(self, timed: bool = True) -> None:
         self.timed = timed
@@ -172,7 +172,7 @@ class EmulatorSession(Session):
         while self.stop is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.stop = StopInfo("done")
+                self.stop = StopInfo(StopReason.DONE)
                 return
             self.read_line(min(remaining, 1.0))
 

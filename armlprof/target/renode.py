@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from armlprof.board import Board
+from armlprof.stops import StopReason
 from armlprof.target.base import Image, Session, StopInfo, Target, TargetError
 
 STARTUP_TIMEOUT_S = 60.0
@@ -98,7 +99,7 @@ class RenodeTarget(Target):
         self.close()
         board = image.board
         monitor_port, uart_port = _free_port(), _free_port()
-        console = board.meta["console"]
+        console = board.console_name
         commands = "; ".join([
             f"$elf=@{Path(image.elf).resolve()}",
             f"$repl=@{board.repl_path.resolve()}",
@@ -158,7 +159,7 @@ class RenodeSession(Session):
         try:
             line = self._console.read_line(timeout_s)
         except TargetError as exc:
-            self.stop = StopInfo("disconnected", fault=str(exc))
+            self.stop = StopInfo(StopReason.DISCONNECTED, fault=str(exc))
             return None
         if line is not None:
             self.lines.append(line)

@@ -50,7 +50,6 @@ class SerialTarget(Target):
         self._buffer = bytearray()
         self._uploaded: str | None = None  # digest of the image on the board
         self._current: Image | None = None
-        self.last_build_flash_bytes: int | None = None
 
     # ---------------------------------------------------------------- availability and images
     def unavailable_reason(self, board: Board | None = None) -> str | None:
@@ -78,9 +77,9 @@ class SerialTarget(Target):
         build_dir = exported.parent / "build"
         compiled = self._cli("compile", "--fqbn", image.board.fqbn, "--output-dir", str(build_dir), str(exported))
         match = _SKETCH_USES.search(compiled)
-        self.last_build_flash_bytes = int(re.sub(r"[,.]", "", match.group(1))) if match else None
+        official_flash_bytes = int(re.sub(r"[,.]", "", match.group(1))) if match else None
         elf = next(iter(sorted(build_dir.glob("*.elf"))), None)
-        prepared = Image(image.board, elf, exported, image.kind)
+        prepared = Image(image.board, elf, exported, image.kind, official_flash_bytes)
         self._upload_once(prepared, lambda: self._upload(prepared))
         return prepared
 

@@ -35,15 +35,19 @@ import json
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from armlprof.cache import cache_root
 from armlprof.errors import ArmlprofError, raise_if_interrupted
-from armlprof.runtime.base import GeneratedModel, Runtime, write_model_header
+from armlprof.runtime.base import GeneratedModel, Runtime, RuntimeOption, write_model_header
 from armlprof.runtime.tflm import tree as tflm
 from armlprof.runtime.tflm.library import TFLM_CXX_FLAGS, Compiler, TflmLibrary, build_library
+
+if TYPE_CHECKING:
+    from armlprof.board import Board
+    from armlprof.model import Model
 
 MODEL_SOURCE = "model_tflm.cpp"
 HOST_ARENA_BYTES = 16 * 1024 * 1024  # generous arena for the host measurement run
@@ -52,10 +56,20 @@ ARENA_ALIGN_BYTES = 16  # TFLM: "the arena needs arena_used_bytes() + 16" for it
 
 class TflmRuntime(Runtime):
     name = "tflm"
+    options = (
+        RuntimeOption("tflm_root", Path, "a TFLM tree: the Arduino_TensorFlowLite library folder or a tflite-micro "
+                      "checkout (default: $ARMLPROF_TFLM_ROOT, then the Arduino sketchbook's libraries)",
+                      in_flags=False),  # where the tree is does not change the code; its version is recorded
+        RuntimeOption("kernels", str, "the TFLM kernels (default: CMSIS-NN when the tree has them)",
+                      choices=("cmsis-nn", "reference")),
+        RuntimeOption("arena_bytes", int, "the tensor arena size in bytes (default: measured on a first run)",
+                      minimum=1),
+        RuntimeOption("optimization", str, "the library's optimization flag, e.g. -O2 (default: the board's)"),
+    )
 
-    def unavailable_reason(self) -> str | None:
+    def unavailable_reason(self, **options: Any) -> str | None:
         try:
-            tree = tflm.find_tree()
+            tree = tflm.find_tree(options.get("tflm_root"))
         except ArmlprofError as exc:
             return str(exc)
         if tree is None:
@@ -66,9 +80,9 @@ class TflmRuntime(Runtime):
             return str(exc)
         return None
 
-    def version(self) -> str:
-        tree = tflm.find_tree()
-        return f"TFLM {tree.kind} {tree.version}" if tree else "TFLM (no tree found)"
+    def version(self, **options: Any) -> str:
+        tree = tflm.find_tree(options.get("tflm_root"))
+        return f"TFLM {tree.version}" if tree else "TFLM (no tree found)"
 
     def identity(self, **options: Any) -> dict[str, str]:
         """What a record's key holds beyond the options: which tree (kind, version, content hash) and which
@@ -80,13 +94,8 @@ class TflmRuntime(Runtime):
         tree.check_buildable(kernels)
         return {"tree": tree.identity(kernels), "kernels": kernels}
 
-    def generate(self, model: Any, src_dir: Path, board: Any, **options: Any) -> GeneratedModel:
-        """Options: tflm_root (path), kernels ("cmsis-nn" | "reference"; default: CMSIS-NN when the tree has
-        it), arena_bytes (int; default: measured), optimization (e.g. "-O2"; default: the board's)."""
-        unknown = set(options) - {"tflm_root", "kernels", "arena_bytes", "optimization"}
-        if unknown:
-            raise ArmlprofError(f"unknown tflm option(s) {', '.join(sorted(unknown))}; "
-                                "known: tflm_root, kernels, arena_bytes, optimization")
+    def generate(self, model: Model, src_dir: Path, board: Board, **options: Any) -> GeneratedModel:
+        """Options: see `options` (declared, so the base class has checked them)."""
         if model.path is None:
             raise ArmlprofError(f"runtime tflm needs a .tflite model, not {model.spec}; give a .tflite file")
         tree = tflm.require_tree(options.get("tflm_root"))

@@ -6,13 +6,22 @@ from pathlib import Path
 from typing import Any
 
 from armlprof.errors import ArmlprofError
-from armlprof.runtime.base import GeneratedModel, Runtime, write_model_header
+from armlprof.runtime.base import GeneratedModel, Runtime, RuntimeOption, write_model_header
 
 
 class TvmRuntimeBase(Runtime):
     executor = ""
+    options = (
+        RuntimeOption("schedule", str, "default, tuned or te", choices=("default", "tuned", "te"), default="default"),
+        RuntimeOption("tune", int, "the number of tuning candidates to measure (0: use the records only)",
+                      default=0, minimum=0),
+        # The build the tuning records are for: already in the record's compiler flags.
+        RuntimeOption("optimization", str, "an optimization flag such as -O2", in_flags=False),
+        RuntimeOption("extra_flags", tuple, "extra compiler flags", in_flags=False),
+        RuntimeOption("choices", dict, "micro-kernel variant per operator signature (what tuning picks)"),
+    )
 
-    def unavailable_reason(self) -> str | None:
+    def unavailable_reason(self, **options: Any) -> str | None:
         try:
             import tvm  # noqa: F401
             from tvm import te, tirx  # noqa: F401
@@ -21,7 +30,7 @@ class TvmRuntimeBase(Runtime):
                     "install it with: pip install 'apache-tvm>=0.25,<0.28'")
         return None
 
-    def version(self) -> str:
+    def version(self, **options: Any) -> str:
         from armlprof.runtime.tvm.codegen import tvm_version
 
         return tvm_version()
@@ -29,14 +38,8 @@ class TvmRuntimeBase(Runtime):
     def _program(self, model: Any, board: Any = None, options: dict[str, Any] | None = None):
         """Options: schedule = "default" | "tuned" | "te"; tune = trials (tunes operators without records on
         `board`, then uses the records); optimization / extra_flags = the build flags the records are for."""
-        options = dict(options or {})
-        unknown = set(options) - {"schedule", "tune", "choices", "optimization", "extra_flags"}
-        if unknown:
-            raise ArmlprofError(f"unknown {self.name} option(s) {', '.join(sorted(unknown))}; "
-                                "known: schedule, tune, optimization, extra_flags")
+        options = dict(options or {})  # declared and checked by the Runtime base class
         schedule = options.get("schedule", "default")
-        if schedule not in ("default", "tuned", "te"):
-            raise ArmlprofError(f"{self.name}: schedule={schedule!r} is not one of default, tuned, te")
         reason = self.unavailable_reason()
         if reason:
             raise ArmlprofError(reason)

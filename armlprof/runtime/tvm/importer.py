@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from armlprof.errors import ArmlprofError
+from armlprof.tflite_schema import opcode_of, operator_name
 
 SUPPORTED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
                        "RESHAPE", "SQUEEZE", "SOFTMAX", "ADD", "SUB", "MUL", "PAD", "PADV2", "CONCATENATION",
@@ -61,12 +62,6 @@ class Graph:
     inputs: list[int]
     outputs: list[int]
     operator_names: list[str]
-
-
-def _builtin_names() -> dict[int, str]:
-    import tflite
-
-    return {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 
 
 def _options(op, kind: str) -> dict[str, Any]:
@@ -120,12 +115,10 @@ def _options(op, kind: str) -> dict[str, Any]:
 
 def operator_codes(model) -> list[str]:
     """Operator names per opcode index: builtin names, or CUSTOM:<custom_code> for custom operators."""
-    names = _builtin_names()
     codes = []
     for i in range(model.OperatorCodesLength()):
         oc = model.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        name = names.get(code, f"BUILTIN_{code}")
+        name = operator_name(opcode_of(oc))
         if name == "CUSTOM":
             custom = oc.CustomCode()
             name = f"CUSTOM:{custom.decode(errors='replace') if custom else '?'}"
@@ -136,6 +129,7 @@ def operator_codes(model) -> list[str]:
 def import_tflite(path: Path) -> Graph:
     """Parse `path`; raise ArmlprofError for anything the integer code generator does not cover."""
     import tflite
+
 
     buf = Path(path).read_bytes()
     model = tflite.Model.GetRootAsModel(buf, 0)
