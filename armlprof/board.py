@@ -10,6 +10,7 @@ one line naming the file, the key and the fix. `Board` properties are the only w
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
@@ -435,7 +436,16 @@ class Board:
         calibration file (armlprof calibrate) applied."""
         from armlprof.calibration import calibrated_timing  # board data + the active calibration file, if any
 
-        return calibrated_timing(self.name, self.meta.get("timing", {}))
+        return calibrated_timing(self.name, self.nominal_timing)
+
+    @property
+    def nominal_timing(self) -> dict[str, Any]:
+        """board.toml's [timing] section as written, without any calibration file."""
+        return self.meta.get("timing", {})
+
+    def with_nominal_timing(self, timing: dict[str, Any]) -> Board:
+        """This board with another [timing] section (calibration trials, perturbed-parameter tests)."""
+        return dataclasses.replace(self, meta={**self.meta, "timing": timing})
 
     @property
     def memory_option(self) -> MemoryOption | None:

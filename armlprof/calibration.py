@@ -19,7 +19,7 @@ import copy
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -87,7 +87,7 @@ _MISSING = object()
 
 def board_parameters(board: Board) -> list[Parameter]:
     """The parameters a board fits: those its board.toml [timing] sets (a region it does not have, it cannot fit)."""
-    timing = board.meta.get("timing", {})
+    timing = board.nominal_timing
     params = [p for p in PARAMETERS.values() if get_value(timing, p.key, _MISSING) is not _MISSING]
     if not params:
         raise ArmlprofError(f"board {board.name} sets none of the calibrated [timing] parameters in its board.toml "
@@ -97,9 +97,7 @@ def board_parameters(board: Board) -> list[Parameter]:
 
 def with_timing(board: Board, values: dict[str, float], source: str = "explicit") -> Board:
     """`board` with these [timing] values, marked so that no calibration file overrides them."""
-    meta = dict(board.meta)
-    meta["timing"] = set_values(board.meta.get("timing", {}), values) | {CALIBRATED_MARK: source}
-    return replace(board, meta=meta)
+    return board.with_nominal_timing(set_values(board.nominal_timing, values) | {CALIBRATED_MARK: source})
 
 
 # ---------------------------------------------------------------- calibration files
@@ -284,7 +282,7 @@ def fit(board: Board, measured: dict[str, int], iterations: int, target_name: st
         parameters: Sequence[Parameter] | None = None) -> Fit:
     """Fit `parameters` so the emulator's kernel cycles match `measured` (from the board's nominal values)."""
     params = list(parameters or board_parameters(board))
-    timing = board.meta.get("timing", {})
+    timing = board.nominal_timing
     nominal = {p.key: get_value(timing, p.key) for p in params}
     emulate = emulator_runner(iterations)
     base = emulate(with_timing(board, nominal, "nominal"))

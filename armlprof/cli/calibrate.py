@@ -39,7 +39,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         share = residual / measured_cycles * 100 if measured_cycles else 0.0
         print(f"{kernel:<12} {measured_cycles:>16,} {result.predicted[kernel]:>14,.0f} {share:>+8.2f}%")
     print("parameters:")
-    nominal = board.meta.get("timing", {})
+    nominal = board.nominal_timing
     for key, value in result.parameters.items():
         p = calibration.PARAMETERS[key]
         print(f"  {key} = {value:.3f}  (board.toml {calibration.get_value(nominal, key):g}; "
