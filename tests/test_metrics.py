@@ -54,6 +54,6 @@ def test_robot_library_has_one_keyword_per_metric():
     assert {m.robot_keyword for m in METRICS.values()} <= names
     library = ArmlprofLibrary()
     with pytest.raises(Exception, match="the ram_probe sketch is not built"):
-        library.measure_ram()
+        library.find_largest_allocation()
     with pytest.raises(Exception, match="no unused-RAM figure yet"):
         library.memory_watch_estimate()

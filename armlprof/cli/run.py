@@ -103,8 +103,12 @@ def _run_pty(args: argparse.Namespace, board: Any, emu: Emulator) -> int:
             if args.input:
                 emu.write_console(args.input.encode().decode("unicode_escape").encode())
             running.set()
-            result = emu.run()
-            running.clear()
+            try:
+                result = emu.run()
+            except KeyboardInterrupt:  # Ctrl-C during a boot, through the emulator's own SIGINT guard: quit
+                break
+            finally:
+                running.clear()
             if quit_.is_set():
                 break
             if opened.is_set():
