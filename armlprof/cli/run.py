@@ -151,14 +151,7 @@ def run_cli(args: argparse.Namespace) -> int:
         return _run_pty(args, board, emu)
     if args.input:
         emu.write_console(args.input.encode().decode("unicode_escape").encode())
-    try:
-        result = emu.run()
-    except KeyboardInterrupt:
-        print("\narmlprof: stopped", file=sys.stderr)
-        return 130
-    if result.stop_reason == "interrupted":  # the emulator stopped itself on Ctrl-C
-        print("\narmlprof: stopped", file=sys.stderr)
-        return 130
+    result = emu.run()  # Ctrl-C: KeyboardInterrupt, which the CLI ends with `armlprof: interrupted` (exit 130)
     if result.console_text and not result.console_text.endswith("\n"):
         console.write("\n")
     _summary(args, board, result)
