@@ -26,15 +26,28 @@ def test_declared_options_are_checked_and_converted_in_the_base_class():
     assert tflm.flag_items({"tflm_root": "/x", "kernels": "reference"}) == [("kernels", "reference")]
 
 
-@pytest.mark.parametrize("name", ["handwritten", "tvm-aot", "tvm-graph"])
-def test_runtimes_without_options_refuse_them(tmp_path, name):
+def test_runtimes_without_options_refuse_them(tmp_path):
     from armlprof.board import load_board
 
-    runtime = get_runtime(name)
-    with pytest.raises(ArmlprofError, match=f"runtime {name} takes no options .got arena_bytes.; remove them"):
+    runtime = get_runtime("handwritten")
+    with pytest.raises(ArmlprofError, match="runtime handwritten takes no options .got arena_bytes.; remove them"):
         runtime.generate(load_model("builtin:dense"), tmp_path, load_board("nano33ble"), arena_bytes=1)
     with pytest.raises(ArmlprofError, match="takes no options"):
         runtime.unavailable_reason(kernels="reference")
+
+
+@pytest.mark.parametrize("name", ["tvm-aot", "tvm-graph"])
+def test_tvm_runtimes_check_their_declared_options(tmp_path, name):
+    from armlprof.board import load_board
+
+    runtime = get_runtime(name)
+    assert {o.name for o in runtime.options} >= {"schedule", "tune"}
+    with pytest.raises(ArmlprofError, match=f"unknown {name} option.s. arena_bytes; known: schedule, tune"):
+        runtime.generate(load_model("builtin:dense"), tmp_path, load_board("nano33ble"), arena_bytes=1)
+    with pytest.raises(ArmlprofError, match="tune=-1.* is below 0"):
+        runtime.unavailable_reason(tune=-1)
+    # Options that only say which build the tuning records are for are not part of the record's flags.
+    assert runtime.flag_items({"schedule": "tuned", "optimization": "-O2"}) == [("schedule", "tuned")]
 
 
 def test_tflm_root_reaches_availability_without_the_environment(tmp_path, monkeypatch):
