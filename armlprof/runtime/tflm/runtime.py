@@ -82,7 +82,7 @@ class TflmRuntime(Runtime):
 
     def version(self, **options: Any) -> str:
         tree = tflm.find_tree(options.get("tflm_root"))
-        return f"TFLM {tree.version}" if tree else "TFLM (no tree found)"
+        return f"TFLM {tree.kind} {tree.version}" if tree else "TFLM (no tree found)"
 
     def identity(self, **options: Any) -> dict[str, str]:
         """What a record's key holds beyond the options: which tree (kind, version, content hash) and which
