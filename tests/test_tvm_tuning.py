@@ -108,11 +108,12 @@ def test_tune_option_reaches_both_tvm_runtimes_and_rejects_negative(capsys) -> N
     assert len(err) == 1 and "--tune -1" in err[0]
 
 
-def test_unknown_tvm_option_is_one_clear_error() -> None:
+def test_unknown_tvm_option_is_one_clear_error(tmp_path) -> None:
     from armlprof.errors import ArmlprofError
     from armlprof.runtime import get_runtime
 
+    # The Runtime base class checks the declared options before generate() sees the model.
     with pytest.raises(ArmlprofError, match="schedule='fast' is not one of default, tuned, te"):
-        get_runtime("tvm-aot")._program(object(), None, {"schedule": "fast"})
+        get_runtime("tvm-aot").generate(object(), tmp_path, None, schedule="fast")
     with pytest.raises(ArmlprofError, match="unknown tvm-aot option"):
-        get_runtime("tvm-aot")._program(object(), None, {"tile": 4})
+        get_runtime("tvm-aot").generate(object(), tmp_path, None, tile=4)
