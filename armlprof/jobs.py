@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from armlprof.board import load_board
-from armlprof.cache import cache_root
+from armlprof.cache import atomic_write, cache_root
 from armlprof.errors import ArmlprofError
 from armlprof.executor import Executor, SerialExecutor
 from armlprof.model import Model, load_model
@@ -154,10 +154,7 @@ def install_files(files: dict[str, bytes], root: Path | None = None) -> None:
             raise ArmlprofError(f"refusing to install {rel!r} outside the cache; a job returned a bad path")
         if path.is_file() and path.stat().st_size == len(data):
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        atomic_write(path, data)
 
 
 def _cache_files(*paths: Path) -> dict[str, bytes]:

@@ -9,7 +9,6 @@ this code generator's version, options), so a second profile of the same model s
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from armlprof.cache import cache_root
+from armlprof.cache import atomic_write, cache_root
 from armlprof.runtime.tvm import codegen, planner
 from armlprof.runtime.tvm import kernels as kernels_mod
 from armlprof.runtime.tvm.importer import Graph, import_tflite
@@ -205,7 +204,5 @@ def compile_model(path: Path, sha256: str | None = None, *, use_cache: bool = Tr
         except Exception:  # a truncated or stale cache file: rebuild it
             cached.unlink(missing_ok=True)
     program = build_program(path, sha256, schedule, choices)
-    tmp = cached.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(pickle.dumps(program))
-    tmp.replace(cached)
+    atomic_write(cached, pickle.dumps(program))
     return program

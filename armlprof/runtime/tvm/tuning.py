@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from armlprof.cache import atomic_write
 from armlprof.errors import ArmlprofError
 from armlprof.runtime.tvm import kernels
 
@@ -58,11 +59,7 @@ def load_records() -> dict[str, dict[str, int]]:
 
 
 def _save_records(records: dict[str, dict[str, int]]) -> None:
-    path = records_path()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(records, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    atomic_write(records_path(), json.dumps(records, indent=1, sort_keys=True))
 
 
 def flags_key(board, optimization: str | None = None, extra_flags: tuple[str, ...] = ()) -> str:
