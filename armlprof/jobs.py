@@ -292,6 +292,22 @@ def _shared_steps(runtime: str, model: Model, payload: ModelPayload, board: str,
                        kernels=kernels, optimization=optimization, tflm_root=root, environment=env)]
 
 
+def estimated_cost(job: CellJob) -> int:
+    """A job's relative length: its model's bytes (weights and ops scale the emulated work; measured on the study
+    grid, person_detect's cells take 3-4x micro_speech's) times the figures it still has to measure."""
+    model_bytes = len(job.model.data) if job.model.data is not None else 0
+    return (model_bytes + 1) * len(job.pending)
+
+
+def submission_order(jobs: list[CellJob], executor: Executor) -> list[CellJob]:
+    """Grid order on one worker; longest first on several (the longest-processing-time rule), so a long cell does
+    not start last and run alone while the other workers idle: on the study grid, in grid order the last cell
+    (person_detect tflm spresense) ran alone for its whole length."""
+    if executor.workers <= 1:
+        return list(jobs)
+    return sorted(jobs, key=estimated_cost, reverse=True)  # stable: equal costs keep grid order
+
+
 def run_cells(jobs: list[CellJob], steps: dict[tuple[str, ...], SharedStep], executor: Executor,
               store: ResultStore, progress: Callable[[str], None],
               on_event: EventHook | None = None) -> list[dict[str, Any]]:
@@ -339,7 +355,7 @@ def run_cells(jobs: list[CellJob], steps: dict[tuple[str, ...], SharedStep], exe
         written.extend(result.records)
         event("done", job, None, result.records)
 
-    for job in jobs:
+    for job in submission_order(jobs, executor):
         def sink(item: Any, job: CellJob = job) -> None:
             kind, message = item
             if kind == "message":
