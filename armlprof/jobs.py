@@ -26,6 +26,7 @@ from typing import Any
 
 from armlprof.board import load_board
 from armlprof.cache import atomic_write, cache_root
+from armlprof.calibration import resolved_timing
 from armlprof.errors import ArmlprofError
 from armlprof.executor import Executor, SerialExecutor
 from armlprof.model import Model, load_model
@@ -104,6 +105,9 @@ class CellJob:
     pending: list[str]
     steps: list[tuple[str, ...]] = field(default_factory=list)  # keys of the shared steps it waits for
     environment: dict[str, str] = field(default_factory=dict)
+    # The board's timing as the driver resolved it (its calibration file applied): a worker elsewhere has not got
+    # that file, and its own must not apply.
+    timing: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -230,6 +234,8 @@ def run_cell_job(job: CellJob, report: Callable[[Any], None], *artifacts: Artifa
             install_files(artifact.files)
         model = job.model.load()
         board = load_board(job.board, job.options.memory_kib)
+        if job.timing is not None:
+            board = board.with_nominal_timing(job.timing)
         options = replace(job.options, work_root=cache_root() / "jobs" / job.work_key)
         cell = _Cell(lambda record: None, model, job.label, job.runtime, board, options,
                      lambda message: report(("message", message)))
@@ -263,7 +269,7 @@ def plan_cells(cells: Sequence[tuple[str, str, str, Any]], store: ResultStore,
         for step in needs:
             steps.setdefault(step.key, step)
         jobs.append(CellJob(len(jobs), payload, cell.label, runtime, board_name, options, pending,
-                            [s.key for s in needs], env))
+                            [s.key for s in needs], env, resolved_timing(board)))
     return jobs, steps
 
 

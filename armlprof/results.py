@@ -48,6 +48,9 @@ class ResultKey(NamedTuple):
     target: str
     metric: str
     flags: tuple[str, ...]
+    # Emulated times depend on the cycle model's board parameters (board.toml [timing] or a calibration file): a
+    # time measured with other parameters is another figure, not one to skip on resume. None for other figures.
+    timing_sha256: str | None = None
 
 
 def record_key(record: Mapping[str, Any]) -> ResultKey:
@@ -60,6 +63,7 @@ def record_key(record: Mapping[str, Any]) -> ResultKey:
         target=record["target"],
         metric=record["metric"],
         flags=tuple(record.get("flags") or ()),
+        timing_sha256=record.get("timing_sha256"),
     )
 
 

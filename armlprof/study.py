@@ -91,10 +91,19 @@ class _Cell:
         self._last_reason: tuple[str, str | None] | None = None
         self.builds: list[Any] = []  # BuildResults of this cell (a job returns their ELFs to the driver)
 
+    def timing(self, metric: str) -> dict[str, Any]:
+        """What an emulated time depends on besides code and inputs: the cycle model's board parameters."""
+        if not METRICS[metric].timed or self.options.target != "emulator":
+            return {}
+        from armlprof.calibration import timing_identity
+
+        digest, calibration = timing_identity(self.board)
+        return {"timing_sha256": digest, "calibration": calibration}
+
     def key(self, metric: str) -> dict[str, Any]:
         return {"model_sha256": self.model.sha256, "runtime": self.runtime_name, "board": self.board.name,
                 "memory_kib": self.board.memory_kib, "target": self.options.target, "metric": metric,
-                "flags": list(self.flags)}
+                "flags": list(self.flags), **self.timing(metric)}
 
     def write(self, metric: str, status: str, values: dict[str, Any] | None = None,
               reason: str | None = None) -> dict[str, Any]:
@@ -105,6 +114,7 @@ class _Cell:
             reason=None if reason is None else " ".join(str(reason).split()), flags=self.flags,
             clock_hz=self.board.clock_hz,
         )
+        record.update(self.timing(metric))
         if self.options.variant is not None:
             record["variant"] = self.options.variant  # the matrix variant that asked for it, for reports
         self.sink(record)

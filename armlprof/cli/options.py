@@ -84,9 +84,10 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_calibration_argument(parser: argparse.ArgumentParser) -> None:
     """--calibration: timing parameters `armlprof calibrate` wrote (applied in cli main before the command)."""
-    parser.add_argument("--calibration", type=Path, default=None,
-                        help="calibration file from armlprof calibrate (default: the per-user one of the board, "
-                             "~/.config/armlprof/calibration/BOARD.json, if present)")
+    parser.add_argument("--calibration", type=Path, action="append", default=None, metavar="FILE",
+                        help="calibration file from armlprof calibrate, one per board (repeat for several boards; "
+                             "default: the per-user one of each board, ~/.config/armlprof/calibration/BOARD.json, "
+                             "if present)")
 
 
 def add_memory_argument(parser: argparse.ArgumentParser) -> None:
