@@ -193,6 +193,7 @@ def test_an_emulated_time_is_keyed_by_the_timing_it_was_measured_with(tmp_path):
         assert record["timing_sha256"] != nominal[metric]["timing_sha256"]
         assert record["values"]["cycles"] > nominal[metric]["values"]["cycles"]  # slower branches, dearer malloc
     assert len(profile(results, "--calibration", str(path))) == 6  # all done: nothing new
+    assert len(profile(results)) == 6  # and the nominal times are still there, still done
     assert calibration._process_files == ()  # the CLI's --calibration ends with its command
 
     pooled = tmp_path / "pool.jsonl"
