@@ -143,8 +143,13 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+# The accepted values of ProfileOptions' counts, for check_options (API callers) and the CLI's argparse types.
+RUNS_RANGE = (1, 100_000)  # the sketches count runs in uint32; more than this is a typo, not a measurement
+SEED_RANGE = (0, 0xFFFFFFFF)  # the sketches' xorshift32 seed is a uint32
+
+
 def check_options(options: ProfileOptions, runtimes: Sequence[str]) -> None:
-    """Option values the CLI's argparse types also check, for Python API callers: one ArmlprofError per mistake."""
+    """What the CLI's argparse types check (the same ranges), for Python API callers: one ArmlprofError each."""
     unknown = [m for m in options.measures if m not in METRICS]
     if unknown or not options.measures:
         raise ArmlprofError(f"unknown measurement(s) {', '.join(unknown) or '(none given)'}; "
@@ -153,11 +158,13 @@ def check_options(options: ProfileOptions, runtimes: Sequence[str]) -> None:
     if bad_runtimes or not runtimes:
         raise ArmlprofError(f"unknown runtime(s) {', '.join(repr(r) for r in bad_runtimes) or '(none given)'}; "
                             f"known runtimes: {', '.join(runtime_names())}")
+    low, high = RUNS_RANGE
     for name, value in (("init_runs", options.init_runs), ("inference_runs", options.inference_runs)):
-        if value is not None and value < 1:
-            raise ArmlprofError(f"{name}={value}: give at least 1 run")
-    if not 0 <= options.seed <= 0xFFFFFFFF:
-        raise ArmlprofError(f"seed={options.seed}: give a seed from 0 to {0xFFFFFFFF} (the sketches' uint32)")
+        if value is not None and not low <= value <= high:
+            raise ArmlprofError(f"{name}={value}: give from {low:,} to {high:,} runs")
+    if not SEED_RANGE[0] <= options.seed <= SEED_RANGE[1]:
+        raise ArmlprofError(f"seed={options.seed}: give a seed from {SEED_RANGE[0]} to {SEED_RANGE[1]} "
+                            "(the sketches' uint32)")
     if not options.timeout_s > 0:
         raise ArmlprofError(f"timeout_s={options.timeout_s}: give more than 0 seconds")
 
