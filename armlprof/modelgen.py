@@ -368,6 +368,9 @@ class _Builder:
             for slot, key in enumerate(("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask",
                                         "shrink_axis_mask")):
                 b.PrependInt32Slot(slot, o.get(key, 0), 0)
+        elif op.kind == "MEAN":
+            b.StartObject(1)
+            b.PrependBoolSlot(0, bool(o["keep_dims"]), False)
         elif op.kind == "SQUEEZE":
             dims = ivec(o["squeeze_dims"])
             b.StartObject(1)
@@ -467,7 +470,7 @@ def resnet_tflite(seed: int = 20240504) -> bytes:
 # clamps cut because the output scale is small), so coverage does not depend on which real models are at hand.
 RANDOM_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
                     "SOFTMAX", "RESHAPE", "SUB", "MUL", "PAD", "CONCATENATION", "SQUEEZE", "LOGISTIC", "TANH",
-                    "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE")
+                    "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH")
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -668,6 +671,40 @@ def _random_strided_slice(b: _Builder, rng: np.random.Generator) -> None:
     b.current = out
 
 
+def _random_mean(b: _Builder, rng: np.random.Generator, axes: list[int] | None = None,
+                 keep_dims: bool | None = None) -> None:
+    """MEAN over the axes real models use (spatial [1, 2] most often, in either order or negative; also one axis,
+    the channels, or all three), keep_dims either way, and an output quantization unrelated to the input's
+    (mostly), so the requantization and its clamps are exercised."""
+    t_in = b.tensors[b.current]
+    rank = len(t_in.shape)
+    if axes is None:
+        choices = [[1, 2], [1, 2], [2, 1], [-3, -2], [1], [2], [rank - 1], [-1], list(range(1, rank))]
+        axes = choices[int(rng.integers(len(choices)))]
+    keep_dims = bool(rng.random() < 0.5) if keep_dims is None else keep_dims
+    reduced = {a % rank for a in axes}
+    shape = tuple(1 if a in reduced else n for a, n in enumerate(t_in.shape) if keep_dims or a not in reduced)
+    a_idx = b.add_tensor(_Tensor("axes", (len(axes),), _INT32, [], [], 0, np.array(axes, np.int32).tobytes()))
+    count = int(np.prod([t_in.shape[a % rank] for a in reduced]))
+    # A mean of uniform int8 inputs has a std of ~74 / sqrt(count) input steps: put it at 2-60 output steps.
+    scale = float(np.float32(float(t_in.scale[0]) * 74.0 / np.sqrt(count) / rng.uniform(2.0, 60.0)))
+    same = rng.random() < 0.2  # converters often keep the input's quantization
+    out = b.add_tensor(_Tensor("mean", shape or (1,), _INT8, list(t_in.scale) if same else [scale],
+                               list(t_in.zero_point) if same else [int(rng.integers(-100, 101))]))
+    b.ops.append(_Op("MEAN", [b.current, a_idx], [out], {"keep_dims": keep_dims}))
+    b.current = out
+
+
+def _random_hard_swish(b: _Builder, rng: np.random.Generator) -> None:
+    """HARD_SWISH with the input range straddling [-3, 3] (or far beyond it) and an output scale of 1/4 to 2 times
+    the input's (TFLM needs output scale >= input scale / 128)."""
+    t_in = b.tensors[b.current]
+    scale = float(np.float32(float(t_in.scale[0]) * np.exp(rng.uniform(-1.4, 0.7))))
+    out = b.add_tensor(_Tensor("hard_swish", t_in.shape, _INT8, [scale], [int(rng.integers(-128, 60))]))
+    b.ops.append(_Op("HARD_SWISH", [b.current], [out]))
+    b.current = out
+
+
 def _random_concatenation(b: _Builder, rng: np.random.Generator, axis: int | None = None) -> None:
     """The input, its 2x2 stride-1 SAME MAX_POOL_2D (same quantization) and maybe the input again, on one axis."""
     identity = b.current
@@ -713,7 +750,7 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
     rng = np.random.default_rng([seed, RANDOM_OPERATORS.index(kind)])
     b = _Builder(seed, np.zeros((1, 1)))
     if kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD",
-                "CONCATENATION", "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE"):
+                "CONCATENATION", "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH"):
         _random_input(b, rng, (1, int(rng.integers(2, 10)), int(rng.integers(2, 10)), int(rng.integers(1, 5))))
     elif kind == "SOFTMAX":
         _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(2, 12))))
@@ -735,6 +772,11 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
         _sigmoid(b, kind)
     elif kind == "QUANTIZE":
         _random_quantize(b, rng)
+    elif kind == "MEAN":
+        _random_mean(b, rng)
+    elif kind == "HARD_SWISH":
+        b.tensors[b.current].scale = [_log_uniform(rng, 5e-3, 0.3)]  # [-3, 3] spans 10 to 600 steps
+        _random_hard_swish(b, rng)
     elif kind == "TRANSPOSE":
         _transpose(b, [int(p) for p in rng.permutation(len(b.tensors[b.current].shape))])
     elif kind == "STRIDED_SLICE":

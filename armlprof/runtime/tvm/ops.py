@@ -477,6 +477,50 @@ def build_softmax(graph: Graph, op: Operator) -> Kernel:
     return Kernel(op.kind, func, [op.inputs[0]], consts, op.outputs[0], rows * depth)
 
 
+def build_mean(graph: Graph, op: Operator) -> Kernel:
+    """int8 MEAN over constant axes (TFLM reference_ops::QuantizedMeanOrSum): an int32 sum per output, less
+    zero point x count, then one MultiplyByQuantizedMultiplier whose multiplier has 1/count folded in."""
+    from tvm import te
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    axes_t = graph.tensors[op.inputs[1]]
+    if axes_t.data is None:
+        raise ArmlprofError("MEAN with run-time axes; use --runtime tflm")
+    rank = len(t_in.shape)
+    axes = sorted({int(a) % rank for a in axes_t.data.reshape(-1)})  # ResolveAxis: negative and repeated axes
+    keep = op.options.get("keep_dims", False)
+    shape = [1 if a in axes else n for a, n in enumerate(t_in.shape) if keep or a not in axes] or [1]
+    if int(np.prod(shape)) != int(np.prod(t_out.shape, dtype=np.int64)):
+        raise ArmlprofError(f"MEAN output shape {t_out.shape} does not match its axes {axes}; re-export the model")
+    count = int(np.prod([t_in.shape[a] for a in axes], dtype=np.int64))
+    if count == 0:
+        raise ArmlprofError("MEAN over an empty axis; re-export the model")
+    m, shift = fp.mean_multiplier(float(t_in.scale[0]), float(t_out.scale[0]), count)
+    zp_times_count = int(t_in.zero_point[0]) * count
+    inp = te.placeholder(t_in.shape, "int8", name="input")
+    reduce_axes = {a: te.reduce_axis((0, t_in.shape[a]), f"r{a}") for a in axes}
+
+    def source(out_idx):
+        kept = iter(out_idx)
+        idx = []
+        for a in range(rank):
+            if a in reduce_axes:
+                if keep:
+                    next(kept)
+                idx.append(reduce_axes[a])
+            else:
+                idx.append(next(kept))
+        return tuple(idx)
+
+    acc = te.compute(shape, lambda *i: te.sum(inp[source(i)].astype("int32"), axis=list(reduce_axes.values())),
+                     name="acc")
+    out = te.compute(shape, lambda *i: clamp_to_int8(
+        requantize_const(acc[i] - _c32(zp_times_count), m, shift) + _c32(int(t_out.zero_point[0])), -128, 127),
+        name="out")
+    func = _schedule_fused(te.create_prim_func([inp, out]), "acc", "out")
+    return Kernel(op.kind, func, [op.inputs[0]], [], op.outputs[0], int(np.prod(t_in.shape)))
+
+
 def requantize_table(input_scale: float, input_zero_point: int, output_scale: float,
                      output_zero_point: int) -> np.ndarray:
     """int8 QUANTIZE (int8 -> int8) per input value: TFLM's reference_ops::Requantize with its Prepare's multiplier."""
@@ -486,8 +530,8 @@ def requantize_table(input_scale: float, input_zero_point: int, output_scale: fl
 
 
 def build_table(graph: Graph, op: Operator) -> Kernel:
-    """Elementwise int8 -> int8 operators (LOGISTIC, TANH, QUANTIZE): with 256 possible inputs TFLM's arithmetic
-    becomes a 256-byte table computed bit-exactly at generation time, and the kernel one load per element."""
+    """Elementwise int8 -> int8 operators (LOGISTIC, TANH, QUANTIZE, HARD_SWISH): with 256 possible inputs TFLM's
+    arithmetic becomes a 256-byte table computed bit-exactly at generation time, and the kernel one load per element."""
     from tvm import te
 
     t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
@@ -497,6 +541,12 @@ def build_table(graph: Graph, op: Operator) -> Kernel:
                                 "(use --runtime tflm)")
         table = requantize_table(float(t_in.scale[0]), int(t_in.zero_point[0]), float(t_out.scale[0]),
                                  int(t_out.zero_point[0]))
+    elif op.kind == "HARD_SWISH":
+        if fp.hard_swish_params(float(t_in.scale[0]), float(t_out.scale[0]))[1] > 0:
+            raise ArmlprofError("HARD_SWISH with an output scale below input scale / 128 (TFLM's kernel rejects "
+                                "it); re-export the model")
+        table = fp.hard_swish_table(float(t_in.scale[0]), int(t_in.zero_point[0]), float(t_out.scale[0]),
+                                    int(t_out.zero_point[0]))
     else:
         if op.kind == "LOGISTIC" and int(t_out.zero_point[0]) != -128:
             raise ArmlprofError("LOGISTIC output must have zero point -128 (TFLM's requirement); re-export the model")
@@ -612,8 +662,10 @@ def build_kernel(graph: Graph, op: Operator) -> Kernel:
         return build_pad(graph, op)
     if op.kind == "CONCATENATION":
         return build_concatenation(graph, op)
-    if op.kind in ("LOGISTIC", "TANH", "QUANTIZE"):
+    if op.kind in ("LOGISTIC", "TANH", "QUANTIZE", "HARD_SWISH"):
         return build_table(graph, op)
+    if op.kind == "MEAN":
+        return build_mean(graph, op)
     if op.kind == "TRANSPOSE":
         return build_transpose(graph, op)
     if op.kind == "STRIDED_SLICE":
