@@ -820,6 +820,40 @@ def sigmoid_tflite(kind: str, input_scale: float, input_zero_point: int) -> byte
     return b.serialize(f"armlprof {kind} model")
 
 
+def hard_swish_tflite(input_scale: float, input_zero_point: int, output_scale: float,
+                      output_zero_point: int) -> bytes:
+    """HARD_SWISH on a [1, 256] input with the given quantization (feed it every int8 value at once)."""
+    b = _Builder(0, np.zeros((1, 1)))
+    b.current = b.add_tensor(_Tensor("input", (1, 256), _INT8, [float(np.float32(input_scale))], [input_zero_point]))
+    out = b.add_tensor(_Tensor("hard_swish", (1, 256), _INT8, [float(np.float32(output_scale))],
+                               [output_zero_point]))
+    b.ops.append(_Op("HARD_SWISH", [b.current], [out]))
+    b.current = out
+    return b.serialize("armlprof HARD_SWISH model")
+
+
+def mean_tflite(shape: tuple[int, ...], axes: list[int], keep_dims: bool, seed: int) -> bytes:
+    """MEAN of an int8 `shape` input over `axes` (random input and output quantization from `seed`)."""
+    rng = np.random.default_rng(seed)
+    b = _Builder(seed, np.zeros((1, 1)))
+    _random_input(b, rng, shape)
+    _random_mean(b, rng, axes, keep_dims)
+    return b.serialize(f"armlprof MEAN model (axes {axes}, keep_dims {keep_dims}, seed {seed})")
+
+
+def reduction_chain_tflite(seed: int = 20240508) -> bytes:
+    """HARD_SWISH -> MEAN over the width (keep_dims false) -> HARD_SWISH, random quantization: the newest operators
+    in one image for the boards."""
+    rng = np.random.default_rng(seed)
+    b = _Builder(seed, np.zeros((1, 1)))
+    _random_input(b, rng, (1, 6, 8, 5))
+    b.tensors[b.current].scale = [_log_uniform(rng, 5e-3, 0.3)]
+    _random_hard_swish(b, rng)
+    _random_mean(b, rng, [2], keep_dims=False)
+    _random_hard_swish(b, rng)
+    return b.serialize("armlprof reduction chain (HARD_SWISH, MEAN; seeded)")
+
+
 def operator_chain_tflite(seed: int = 20240507) -> bytes:
     """PAD -> SUB (with its 1x1 CONV_2D) -> MUL -> TANH -> CONCATENATION (with a MAX_POOL_2D) -> LOGISTIC ->
     QUANTIZE -> TRANSPOSE -> SQUEEZE -> STRIDED_SLICE, random quantization, output = every value of the last

@@ -1,0 +1,135 @@
+"""MEAN and HARD_SWISH through the TVM runtimes, bit-exact with tflite-micro's int8 reference kernels; and the
+one-line errors for the operators the TVM runtimes deliberately leave to TFLM (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM,
+int16x8 activations).
+
+The generation-time HARD_SWISH table is checked against TFLM on all 256 inputs over scales that take every branch
+of reference_ops::HardSwish (left- and right-shifted reluish multiplier, output shifts of 16 and more); MEAN on the
+host over the axes real models use, keep_dims both ways, with the int8 extremes among 200 inputs per model. The
+seeded random models of both operators are also in the differential corpus (tests/test_differential.py), and the
+reduction chain runs on the emulated boards there.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from armlprof import modelgen
+from armlprof.errors import ArmlprofError
+
+pytest.importorskip("tflite_micro")
+
+
+def _generated(tmp_path, name: str, data: bytes):
+    from armlprof.model import load_model
+
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(data)
+    modelgen.validate(path)
+    return load_model(str(path))
+
+
+# (input scale, input zero point, output scale, output zero point)
+HARD_SWISH_CASES = [(0.001, 0, 0.001, 0), (0.0235, -128, 0.0235, -128), (0.05, 127, 0.02, 60),
+                    (0.1, 3, 0.4, -100), (0.37, -5, 0.05, -128), (1.5, 0, 0.9, 0), (0.01, -20, 8e-5, -128),
+                    (0.02, 0, 4.0, -128), (0.2, -128, 30.0, 127), (0.0039, 10, 0.003, -90),
+                    (0.01, 0, 8.0, 0), (0.002, 5, 4.0, -3)]
+
+
+def test_hard_swish_table_equals_tflite_micro_for_every_int8_input(tmp_path) -> None:
+    from armlprof.runtime.tvm import fixedpoint as fp
+
+    every = np.arange(-128, 128, dtype=np.int8).tobytes()
+    exponents = set()
+    rng = np.random.default_rng(15)
+    random_cases = [(float(np.exp(rng.uniform(np.log(1e-3), np.log(2.0)))), int(rng.integers(-128, 128)), 0.0,
+                     int(rng.integers(-128, 128))) for _ in range(30)]
+    random_cases = [(s, z, s * float(np.exp(rng.uniform(-4.0, 2.0))), oz) for s, z, _, oz in random_cases]
+    for i, (scale, zp, out_scale, out_zp) in enumerate(HARD_SWISH_CASES + random_cases):
+        model = _generated(tmp_path, f"hard_swish_{i}", modelgen.hard_swish_tflite(scale, zp, out_scale, out_zp))
+        expected = np.frombuffer(model.reference(every), dtype=np.int8)
+        got = fp.hard_swish_table(scale, zp, out_scale, out_zp)
+        assert np.array_equal(got, expected), (scale, zp, out_scale, out_zp, np.flatnonzero(got != expected)[:5])
+        _, out_e, _, relu_e = fp.hard_swish_params(scale, out_scale)
+        exponents.add((out_e <= -16, relu_e > 0, relu_e < 0))
+    # every branch taken: reluish left- and right-shifted, output shifts past int16's width and within it
+    assert {flags[1] for flags in exponents} == {True, False} and {flags[2] for flags in exponents} == {True, False}
+    assert {flags[0] for flags in exponents} == {True, False}
+
+
+def test_hard_swish_output_scale_tflm_rejects_is_one_line(tmp_path) -> None:
+    """Output scale below input scale / 128: TFLM's Prepare fails (output exponent > 0); so do the TVM runtimes."""
+    pytest.importorskip("tvm")
+    from armlprof.runtime.tvm.importer import import_tflite
+    from armlprof.runtime.tvm.ops import build_kernel
+
+    path = tmp_path / "hard_swish_bad.tflite"
+    path.write_bytes(modelgen.hard_swish_tflite(0.5, 0, 0.001, 0))
+    g = import_tflite(path)
+    with pytest.raises(ArmlprofError) as err:
+        build_kernel(g, g.operators[0])
+    assert "HARD_SWISH" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_mean_multiplier_folds_the_count_as_tflm() -> None:
+    """QuantizedMeanOrSum's multiplier: floor(log2 n) extra bits, capped by 31 + shift (precision given up)."""
+    from armlprof.runtime.tvm import fixedpoint as fp
+
+    m, s = fp.quantize_multiplier(0.5)
+    assert fp.mean_multiplier(0.5, 1.0, 64) == ((m << 6) // 64, s - 6)
+    assert fp.mean_multiplier(1.0, 1.0, 3) == (((1 << 30) << 1) // 3, 1 - 1)
+    m, s = fp.quantize_multiplier(2.0 ** -30)  # shift -29: at most 2 extra bits
+    assert fp.mean_multiplier(2.0 ** -30, 1.0, 1024) == ((m << 2) // 1024, s - 2)
+
+
+# (input shape, axes, keep_dims): spatial means as in MobileNet/EfficientNet heads, other axes, the channels,
+# negative and unordered axes, everything but the batch.
+MEAN_CASES = [((1, 7, 7, 8), [1, 2], True), ((1, 7, 7, 8), [1, 2], False), ((1, 5, 3, 4), [2, 1], False),
+              ((1, 4, 6, 3), [-3, -2], True), ((1, 6, 5, 4), [1], False), ((1, 3, 9, 2), [2], True),
+              ((1, 4, 4, 16), [3], False), ((1, 4, 4, 16), [-1], True), ((1, 3, 5, 7), [1, 2, 3], False),
+              ((1, 12, 10), [1], False), ((1, 16, 16, 3), [1, 2], True)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runtime", ["tvm-aot", "tvm-graph"])
+def test_mean_bit_exact_with_tflite_micro_on_host(tmp_path, runtime: str) -> None:
+    pytest.importorskip("tvm")
+    if shutil.which("gcc") is None:
+        pytest.skip("host gcc not installed")
+    from tests.test_differential import extreme_inputs
+    from tests.test_tvm import host_compile, host_run
+
+    models = [_generated(tmp_path, f"mean_{i}", modelgen.mean_tflite(shape, axes, keep, seed=i))
+              for i, (shape, axes, keep) in enumerate(MEAN_CASES)]
+    models += [_generated(tmp_path, f"mean_random_{seed}", modelgen.random_operator_tflite("MEAN", seed))
+               for seed in range(100, 106)]
+    informative = saturated = 0
+    for i, model in enumerate(models):
+        exe, _ = host_compile(model, runtime, tmp_path / f"{runtime}_{i}")
+        inputs = extreme_inputs(model.input_bytes, 0, 200, seed=i)
+        expected = [model.reference(x) for x in inputs]
+        informative += len(set(expected)) > 10
+        # the all -128 / all 127 inputs saturate the mean where the output scale is finer than the input's
+        saturated += bool({-128, 127} & set(np.frombuffer(b"".join(expected[:2]), dtype=np.int8).tolist()))
+        assert host_run(exe, inputs, model.output_bytes) == expected, model.name
+    assert informative >= len(models) // 2 and saturated >= len(models) // 2
+
+
+@pytest.mark.slow
+def test_hard_swish_bit_exact_on_host(tmp_path) -> None:
+    pytest.importorskip("tvm")
+    if shutil.which("gcc") is None:
+        pytest.skip("host gcc not installed")
+    from tests.test_differential import extreme_inputs
+    from tests.test_tvm import host_compile, host_run
+
+    for seed in range(100, 104):
+        model = _generated(tmp_path, f"hard_swish_{seed}", modelgen.random_operator_tflite("HARD_SWISH", seed))
+        inputs = extreme_inputs(model.input_bytes, 0, 200, seed=seed)
+        expected = [model.reference(x) for x in inputs]
+        assert len(set(expected)) > 100
+        for runtime in ("tvm-aot", "tvm-graph"):
+            exe, _ = host_compile(model, runtime, tmp_path / f"{runtime}_{seed}")
+            assert host_run(exe, inputs, model.output_bytes) == expected, (seed, runtime)
