@@ -32,6 +32,7 @@ BUILTIN_MODELS = ("micro_speech", "person_detect", "ops_coverage")
 
 # TFLite schema constants (schema.fbs): armlprof.tflite_schema is the one table.
 _INT8, _INT32 = tflite_schema.TENSOR_TYPES["INT8"], tflite_schema.TENSOR_TYPES["INT32"]
+_FLOAT32 = tflite_schema.TENSOR_TYPES["FLOAT32"]
 _OPS = tflite_schema.OPCODES
 _OPTIONS_TYPE = {op: tflite_schema.BUILTIN_OPTIONS[table] for op, table in tflite_schema.OPERATOR_OPTIONS.items()}
 _ACT = tflite_schema.ACTIVATIONS
@@ -470,7 +471,8 @@ def resnet_tflite(seed: int = 20240504) -> bytes:
 # clamps cut because the output scale is small), so coverage does not depend on which real models are at hand.
 RANDOM_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
                     "SOFTMAX", "RESHAPE", "SUB", "MUL", "PAD", "CONCATENATION", "SQUEEZE", "LOGISTIC", "TANH",
-                    "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH")
+                    "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH",
+                    "DEQUANTIZE")
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -705,6 +707,13 @@ def _random_hard_swish(b: _Builder, rng: np.random.Generator) -> None:
     b.current = out
 
 
+def _dequantize(b: _Builder) -> None:
+    """DEQUANTIZE to a float32 model output (no quantization on the float tensor)."""
+    out = b.add_tensor(_Tensor("dequantized", b.tensors[b.current].shape, _FLOAT32, [], []))
+    b.ops.append(_Op("DEQUANTIZE", [b.current], [out]))
+    b.current = out
+
+
 def _random_concatenation(b: _Builder, rng: np.random.Generator, axis: int | None = None) -> None:
     """The input, its 2x2 stride-1 SAME MAX_POOL_2D (same quantization) and maybe the input again, on one axis."""
     identity = b.current
@@ -750,7 +759,8 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
     rng = np.random.default_rng([seed, RANDOM_OPERATORS.index(kind)])
     b = _Builder(seed, np.zeros((1, 1)))
     if kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD",
-                "CONCATENATION", "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH"):
+                "CONCATENATION", "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH",
+                "DEQUANTIZE"):
         _random_input(b, rng, (1, int(rng.integers(2, 10)), int(rng.integers(2, 10)), int(rng.integers(1, 5))))
     elif kind == "SOFTMAX":
         _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(2, 12))))
@@ -774,6 +784,9 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
         _random_quantize(b, rng)
     elif kind == "MEAN":
         _random_mean(b, rng)
+    elif kind == "DEQUANTIZE":  # an int8 operator, then DEQUANTIZE of its output (any scale and zero point)
+        _random_quantize(b, rng)
+        _dequantize(b)
     elif kind == "HARD_SWISH":
         b.tensors[b.current].scale = [_log_uniform(rng, 5e-3, 0.3)]  # [-3, 3] spans 10 to 600 steps
         _random_hard_swish(b, rng)
@@ -842,8 +855,8 @@ def mean_tflite(shape: tuple[int, ...], axes: list[int], keep_dims: bool, seed: 
 
 
 def reduction_chain_tflite(seed: int = 20240508) -> bytes:
-    """HARD_SWISH -> MEAN over the width (keep_dims false) -> HARD_SWISH, random quantization: the newest operators
-    in one image for the boards."""
+    """HARD_SWISH -> MEAN over the width (keep_dims false) -> HARD_SWISH -> DEQUANTIZE (float32 output), random
+    quantization: the newest operators in one image for the boards."""
     rng = np.random.default_rng(seed)
     b = _Builder(seed, np.zeros((1, 1)))
     _random_input(b, rng, (1, 6, 8, 5))
@@ -851,7 +864,8 @@ def reduction_chain_tflite(seed: int = 20240508) -> bytes:
     _random_hard_swish(b, rng)
     _random_mean(b, rng, [2], keep_dims=False)
     _random_hard_swish(b, rng)
-    return b.serialize("armlprof reduction chain (HARD_SWISH, MEAN; seeded)")
+    _dequantize(b)
+    return b.serialize("armlprof reduction chain (HARD_SWISH, MEAN, DEQUANTIZE; seeded)")
 
 
 def operator_chain_tflite(seed: int = 20240507) -> bytes:

@@ -21,7 +21,8 @@ from armlprof.tflite_schema import opcode_of, operator_name
 
 SUPPORTED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
                        "RESHAPE", "SQUEEZE", "SOFTMAX", "ADD", "SUB", "MUL", "PAD", "PADV2", "CONCATENATION",
-                       "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH")
+                       "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH",
+                       "DEQUANTIZE")
 _DTYPES = {9: "int8", 2: "int32", 0: "float32", 3: "uint8", 7: "int16", 4: "int64"}
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 _PADDING = {0: "SAME", 1: "VALID"}
@@ -181,11 +182,18 @@ def import_tflite(path: Path) -> Graph:
     graph = Graph(tensors, operators, [int(x) for x in g.InputsAsNumpy()], [int(x) for x in g.OutputsAsNumpy()],
                   codes)
     for op in operators:
-        for idx in op.inputs + op.outputs:
-            if idx >= 0 and not tensors[idx].is_constant and tensors[idx].dtype != "int8":
-                raise ArmlprofError(f"{Path(path).name}: {op.kind} uses {tensors[idx].dtype} tensor "
-                                    f"'{tensors[idx].name}'; the TVM runtimes need a fully int8 model "
-                                    "(int16x8 and float models: use --runtime tflm)")
+        if op.kind == "DEQUANTIZE" and op.outputs[0] not in graph.outputs:
+            raise ArmlprofError(f"{Path(path).name}: DEQUANTIZE inside the model (float activations); the TVM "
+                                "runtimes take an int8 -> float32 DEQUANTIZE only at the output (use --runtime tflm)")
+    wide = [(op, tensors[idx]) for op in operators for idx in op.inputs + op.outputs
+            if idx >= 0 and not tensors[idx].is_constant and tensors[idx].dtype != "int8"
+            # the model's float output: its bytes are the output (ops.build_dequantize)
+            and not (op.kind == "DEQUANTIZE" and idx == op.outputs[0] and tensors[idx].dtype == "float32")]
+    if wide:  # name the operator computing on the wider type, not the QUANTIZE converting to it
+        op, t = next(((o, t) for o, t in wide if o.kind not in ("QUANTIZE", "DEQUANTIZE")), wide[0])
+        what = "int16x8 activations" if t.dtype == "int16" else f"{t.dtype} activations"
+        raise ArmlprofError(f"{Path(path).name}: {op.kind} uses {t.dtype} tensor '{t.name}' ({what}); the TVM "
+                            "runtimes need a fully int8 model (int16x8 and float models: use --runtime tflm)")
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise ArmlprofError(f"{Path(path).name}: {len(graph.inputs)} inputs / {len(graph.outputs)} outputs; "
                             "armlprof profiles single-input single-output models")

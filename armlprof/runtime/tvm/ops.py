@@ -559,6 +559,27 @@ def build_table(graph: Graph, op: Operator) -> Kernel:
                   0)
 
 
+def build_dequantize(graph: Graph, op: Operator) -> Kernel:
+    """int8 -> float32 DEQUANTIZE at the model's output: reference_ops::Dequantize's float(scale * (q - zp)) for
+    each of the 256 inputs, computed at generation time; the kernel copies each value's 4 little-endian bytes
+    (byte stores only: the output buffer need not be word-aligned, and no float code runs on the device)."""
+    from tvm import te, tirx
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if t_out.dtype != "float32" or t_in.scale.size > 1:
+        raise ArmlprofError(f"DEQUANTIZE to {t_out.dtype} or of a per-channel tensor; the TVM runtimes take int8 -> "
+                            "float32 per-tensor only (use --runtime tflm)")
+    values = np.float64(np.float32(t_in.scale[0])) * (np.arange(-128, 128) - int(t_in.zero_point[0]))
+    table = np.ascontiguousarray(values.astype("<f4")).view(np.int8)  # 1024 bytes
+    size = int(np.prod(t_in.shape))
+    inp = te.placeholder((size,), "int8", name="input")
+    lut = te.placeholder((1024,), "int8", name="table")
+    out = te.compute((size * 4,), lambda i: lut[(inp[tirx.truncdiv(i, 4)].astype("int32") + _c32(128)) * _c32(4)
+                                                 + tirx.truncmod(i, 4)], name="out")
+    return Kernel(op.kind, te.create_prim_func([inp, lut, out]), [op.inputs[0]], [("table", table)], op.outputs[0],
+                  0)
+
+
 def build_transpose(graph: Graph, op: Operator) -> Kernel:
     """TRANSPOSE with a constant permutation: out[o] = in[j] with j[perm[i]] = o[i] (bytes only)."""
     from tvm import te
@@ -666,6 +687,8 @@ def build_kernel(graph: Graph, op: Operator) -> Kernel:
         return build_table(graph, op)
     if op.kind == "MEAN":
         return build_mean(graph, op)
+    if op.kind == "DEQUANTIZE":
+        return build_dequantize(graph, op)
     if op.kind == "TRANSPOSE":
         return build_transpose(graph, op)
     if op.kind == "STRIDED_SLICE":
