@@ -868,6 +868,47 @@ def reduction_chain_tflite(seed: int = 20240508) -> bytes:
     return b.serialize("armlprof reduction chain (HARD_SWISH, MEAN, DEQUANTIZE; seeded)")
 
 
+LEFT_OUT = ("SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM", "INT16X8")
+
+
+def left_out_tflite(kind: str) -> bytes:
+    """A small model of what the TVM runtimes deliberately leave to TFLM (LEFT_OUT): an int8 SVDF, an int8
+    UNIDIRECTIONAL_SEQUENCE_LSTM (weights only, optional inputs absent), or an int16x8 FULLY_CONNECTED between two
+    QUANTIZEs. For testing the TVM runtimes' refusal; the tensors are well-formed, the options left at defaults."""
+    b = _Builder(0, np.zeros((1, 1)))
+    rng = np.random.default_rng(LEFT_OUT.index(kind))
+
+    def const(name: str, shape: tuple[int, ...], dtype: int, np_dtype: str, scale: float) -> int:
+        data = rng.integers(-100, 100, size=shape).astype(np_dtype).tobytes()
+        return b.add_tensor(_Tensor(name, shape, dtype, [scale], [0], 0, data))
+
+    x = b.add_tensor(_Tensor("input", (1, 8), _INT8, [0.05], [0]))
+    if kind == "SVDF":  # feature weights [filters, input], time weights [filters, memory], bias, int16 state
+        ins = [x, const("weights_feature", (4, 8), _INT8, "int8", 0.01),
+               const("weights_time", (4, 3), _INT8, "int8", 0.01), const("bias", (4,), _INT32, "int32", 5e-4),
+               b.add_tensor(_Tensor("state", (1, 12), tflite_schema.TENSOR_TYPES["INT16"], [0.01], [0]))]
+        out = b.add_tensor(_Tensor("output", (1, 4), _INT8, [0.05], [0]))
+        b.ops.append(_Op("SVDF", ins, [out]))
+    elif kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":  # [batch, time, input] -> [batch, time, units]
+        b.tensors[x].shape = (1, 2, 4)
+        weights = [const(f"w{i}", (3, 4 if i < 4 else 3), _INT8, "int8", 0.01) for i in range(8)]
+        ins = [x, -1, *weights[1:4], -1, *weights[5:8]] + [-1] * 3 + [const(f"b{i}", (3,), _INT32, "int32", 1e-4)
+                                                                       for i in range(4)]
+        out = b.add_tensor(_Tensor("output", (1, 2, 3), _INT8, [0.05], [0]))
+        b.ops.append(_Op("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [out]))
+    else:  # int8 -> int16 -> FULLY_CONNECTED (int16 activations, int8 weights, int64 bias) -> int8
+        wide = b.add_tensor(_Tensor("input_int16", (1, 8), tflite_schema.TENSOR_TYPES["INT16"], [1e-4], [0]))
+        b.ops.append(_Op("QUANTIZE", [x], [wide]))
+        fc = b.add_tensor(_Tensor("fc_int16", (1, 4), tflite_schema.TENSOR_TYPES["INT16"], [1e-3], [0]))
+        b.ops.append(_Op("FULLY_CONNECTED", [wide, const("weights", (4, 8), _INT8, "int8", 0.01),
+                                             const("bias", (4,), tflite_schema.TENSOR_TYPES["INT64"], "int64", 1e-6)],
+                         [fc], {"act": "NONE"}))
+        out = b.add_tensor(_Tensor("output", (1, 4), _INT8, [0.05], [0]))
+        b.ops.append(_Op("QUANTIZE", [fc], [out]))
+    b.current = out
+    return b.serialize(f"armlprof {kind} model (left to TFLM)")
+
+
 def operator_chain_tflite(seed: int = 20240507) -> bytes:
     """PAD -> SUB (with its 1x1 CONV_2D) -> MUL -> TANH -> CONCATENATION (with a MAX_POOL_2D) -> LOGISTIC ->
     QUANTIZE -> TRANSPOSE -> SQUEEZE -> STRIDED_SLICE, random quantization, output = every value of the last

@@ -133,3 +133,68 @@ def test_hard_swish_bit_exact_on_host(tmp_path) -> None:
         for runtime in ("tvm-aot", "tvm-graph"):
             exe, _ = host_compile(model, runtime, tmp_path / f"{runtime}_{seed}")
             assert host_run(exe, inputs, model.output_bytes) == expected, (seed, runtime)
+
+
+# ---------------------------------------------------------------- DEQUANTIZE at the output edge
+@pytest.mark.slow
+def test_dequantize_output_is_float_bytes_bit_exact_on_host(tmp_path) -> None:
+    """int8 -> float32 at the output: the output is the float32 values' bytes, equal to tflite-micro's."""
+    pytest.importorskip("tvm")
+    if shutil.which("gcc") is None:
+        pytest.skip("host gcc not installed")
+    from tests.test_differential import extreme_inputs
+    from tests.test_tvm import host_compile, host_run
+
+    for seed in range(100, 103):
+        model = _generated(tmp_path, f"dequantize_{seed}", modelgen.random_operator_tflite("DEQUANTIZE", seed))
+        assert model.output_bytes == 4 * model.input_bytes
+        inputs = extreme_inputs(model.input_bytes, 0, 200, seed=seed)
+        expected = [model.reference(x) for x in inputs]
+        floats = np.frombuffer(expected[1], dtype="<f4")  # all 127: one float value, not an int8 pattern
+        assert floats.size == model.input_bytes and np.all(floats == floats[0]) and np.isfinite(floats[0])
+        for runtime in ("tvm-aot", "tvm-graph"):
+            exe, _ = host_compile(model, runtime, tmp_path / f"{runtime}_{seed}")
+            assert host_run(exe, inputs, model.output_bytes) == expected, (seed, runtime)
+
+
+def test_dequantize_inside_the_model_is_one_line(tmp_path) -> None:
+    """Float activations after a DEQUANTIZE (here re-QUANTIZEd) are TFLM's: the error names DEQUANTIZE."""
+    from armlprof.runtime.tvm.importer import import_tflite
+
+    b = modelgen._Builder(0, np.zeros((1, 1)))
+    x = b.add_tensor(modelgen._Tensor("input", (1, 8), modelgen._INT8, [0.05], [3]))
+    f = b.add_tensor(modelgen._Tensor("float", (1, 8), modelgen._FLOAT32, [], []))
+    out = b.add_tensor(modelgen._Tensor("output", (1, 8), modelgen._INT8, [0.1], [0]))
+    b.ops += [modelgen._Op("DEQUANTIZE", [x], [f]), modelgen._Op("QUANTIZE", [f], [out])]
+    b.current = out
+    path = tmp_path / "dequantize_inside.tflite"
+    path.write_bytes(b.serialize("DEQUANTIZE then QUANTIZE"))
+    modelgen.validate(path)  # a valid model for TFLM
+    with pytest.raises(ArmlprofError) as err:
+        import_tflite(path)
+    message = str(err.value)
+    assert "DEQUANTIZE" in message and "--runtime tflm" in message and "\n" not in message
+
+
+# ---------------------------------------------------------------- left to TFLM on purpose
+@pytest.mark.parametrize("kind", modelgen.LEFT_OUT)
+def test_left_out_operators_are_one_line_naming_them(tmp_path, kind: str) -> None:
+    """SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM and int16x8 activations: one line naming the operator, `--runtime tflm`,
+    from the importer and from generation (what `armlprof profile` reports)."""
+    pytest.importorskip("tvm")
+    from armlprof.model import load_model
+    from armlprof.runtime import get_runtime
+    from armlprof.runtime.tvm.importer import import_tflite
+
+    path = tmp_path / f"{kind.lower()}.tflite"
+    path.write_bytes(modelgen.left_out_tflite(kind))
+    model = load_model(str(path))  # a well-formed model: the refusal is the TVM runtimes'
+    named = "FULLY_CONNECTED" if kind == "INT16X8" else kind
+    for attempt in (lambda: import_tflite(path),
+                    lambda: get_runtime("tvm-graph").generate(model, tmp_path / "g", None)):
+        with pytest.raises(ArmlprofError) as err:
+            attempt()
+        message = str(err.value)
+        assert f"{named} " in message and "use --runtime tflm" in message and "\n" not in message
+        if kind == "INT16X8":
+            assert "int16x8" in message
