@@ -369,6 +369,12 @@ class _Builder:
             for slot, key in enumerate(("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask",
                                         "shrink_axis_mask")):
                 b.PrependInt32Slot(slot, o.get(key, 0), 0)
+        elif op.kind == "TRANSPOSE_CONV":
+            b.StartObject(5)
+            b.PrependInt8Slot(0, _PAD[o["padding"]], 0)
+            b.PrependInt32Slot(1, stride_w, 0)
+            b.PrependInt32Slot(2, stride_h, 0)
+            b.PrependInt8Slot(3, _ACT[o["act"]], 0)
         elif op.kind == "MEAN":
             b.StartObject(1)
             b.PrependBoolSlot(0, bool(o["keep_dims"]), False)
@@ -472,7 +478,7 @@ def resnet_tflite(seed: int = 20240504) -> bytes:
 RANDOM_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
                     "SOFTMAX", "RESHAPE", "SUB", "MUL", "PAD", "CONCATENATION", "SQUEEZE", "LOGISTIC", "TANH",
                     "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH",
-                    "DEQUANTIZE")
+                    "DEQUANTIZE", "TRANSPOSE_CONV")
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -707,6 +713,39 @@ def _random_hard_swish(b: _Builder, rng: np.random.Generator) -> None:
     b.current = out
 
 
+def _random_transpose_conv(b: _Builder, rng: np.random.Generator) -> None:
+    """TRANSPOSE_CONV with the output sizes converters write (SAME: in x stride; VALID: (in - 1) x stride + k),
+    kernels 1-4 by 1-4, strides 1-3 (each output then sums a varying number of taps), per-channel or per-tensor
+    symmetric weights, a bias or none, and a fused activation."""
+    t_in = b.tensors[b.current]
+    _, h, w, c = t_in.shape
+    oc = int(rng.integers(1, 5))
+    kh, kw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    sh, sw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    padding = str(rng.choice(["SAME", "VALID"]))
+    oh, ow = (h * sh, w * sw) if padding == "SAME" else ((h - 1) * sh + kh, (w - 1) * sw + kw)
+    per_channel = rng.random() < 0.7
+    w_scales = [_log_uniform(rng, 1e-3, 1e-1) for _ in range(oc if per_channel else 1)]
+    weights = rng.integers(-127, 128, size=(oc, kh, kw, c)).astype(np.int8)
+    w_idx = b.add_tensor(_Tensor("weights", weights.shape, _INT8, w_scales, [0] * len(w_scales), 0,
+                                 weights.tobytes()))
+    shape_idx = b.add_tensor(_Tensor("output_shape", (4,), _INT32, [], [], 0,
+                                     np.array([1, oh, ow, oc], np.int32).tobytes()))
+    in_scale = np.float32(t_in.scale[0])
+    inputs = [shape_idx, w_idx, b.current]
+    if rng.random() < 0.7:
+        bias = rng.integers(-3000, 3000, size=oc).astype(np.int32)
+        inputs.append(b.add_tensor(_Tensor("bias", (oc,), _INT32, [float(in_scale * np.float32(s)) for s in w_scales],
+                                           [0] * len(w_scales), 0, bias.tobytes())))
+    taps = max(kh * kw * c / (sh * sw), 1.0)
+    act = _random_act(rng)
+    out = _random_output(b, rng, "output", (1, oh, ow, oc), float(np.sqrt(taps)) * 73.0 * 74.0 * float(in_scale)
+                         * float(np.median(w_scales)), act)
+    b.ops.append(_Op("TRANSPOSE_CONV", inputs, [out], {"padding": padding, "stride_h": sh, "stride_w": sw,
+                                                       "act": act}))
+    b.current = out
+
+
 def _dequantize(b: _Builder) -> None:
     """DEQUANTIZE to a float32 model output (no quantization on the float tensor)."""
     out = b.add_tensor(_Tensor("dequantized", b.tensors[b.current].shape, _FLOAT32, [], []))
@@ -760,7 +799,7 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
     b = _Builder(seed, np.zeros((1, 1)))
     if kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD",
                 "CONCATENATION", "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH",
-                "DEQUANTIZE"):
+                "DEQUANTIZE", "TRANSPOSE_CONV"):
         _random_input(b, rng, (1, int(rng.integers(2, 10)), int(rng.integers(2, 10)), int(rng.integers(1, 5))))
     elif kind == "SOFTMAX":
         _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(2, 12))))
@@ -784,6 +823,8 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
         _random_quantize(b, rng)
     elif kind == "MEAN":
         _random_mean(b, rng)
+    elif kind == "TRANSPOSE_CONV":
+        _random_transpose_conv(b, rng)
     elif kind == "DEQUANTIZE":  # an int8 operator, then DEQUANTIZE of its output (any scale and zero point)
         _random_quantize(b, rng)
         _dequantize(b)

@@ -22,7 +22,7 @@ from armlprof.tflite_schema import opcode_of, operator_name
 SUPPORTED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
                        "RESHAPE", "SQUEEZE", "SOFTMAX", "ADD", "SUB", "MUL", "PAD", "PADV2", "CONCATENATION",
                        "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH",
-                       "DEQUANTIZE")
+                       "DEQUANTIZE", "TRANSPOSE_CONV")
 _DTYPES = {9: "int8", 2: "int32", 0: "float32", 3: "uint8", 7: "int16", 4: "int64"}
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 _PADDING = {0: "SAME", 1: "VALID"}
@@ -107,6 +107,11 @@ def _options(op, kind: str) -> dict[str, Any]:
         o.Init(table.Bytes, table.Pos)
         return {"begin_mask": o.BeginMask(), "end_mask": o.EndMask(), "ellipsis_mask": o.EllipsisMask(),
                 "new_axis_mask": o.NewAxisMask(), "shrink_axis_mask": o.ShrinkAxisMask(), "offset": bool(o.Offset())}
+    if kind == "TRANSPOSE_CONV":
+        o = tflite.TransposeConvOptions()
+        o.Init(table.Bytes, table.Pos)
+        return {"padding": _PADDING.get(o.Padding(), "UNSUPPORTED"), "stride_h": o.StrideH(),
+                "stride_w": o.StrideW(), "activation": _ACTIVATIONS.get(o.FusedActivationFunction(), "UNSUPPORTED")}
     if kind == "MEAN":
         if table is None:
             return {"keep_dims": False}

@@ -201,6 +201,70 @@ def build_conv(graph: Graph, op: Operator, depthwise: bool) -> Kernel:
     return Kernel(op.kind, func, [op.inputs[0]], consts, op.outputs[0], macs)
 
 
+def build_transpose_conv(graph: Graph, op: Operator) -> Kernel:
+    """int8 TRANSPOSE_CONV (TFLM reference_integer_ops::TransposeConv), per-channel or per-tensor weights.
+
+    TFLM scatters each input element into the outputs it touches; here each output gathers the inputs that touch
+    it (out = in * stride - pad + k, so in = (out + pad - k) / stride where that divides), the same int32 sum.
+    The padding is TFLM's: that of a forward convolution from the output size back to the input."""
+    from tvm import te, tirx
+
+    t_w, t_in = graph.tensors[op.inputs[1]], graph.tensors[op.inputs[2]]
+    t_b = graph.tensors[op.inputs[3]] if len(op.inputs) > 3 and op.inputs[3] >= 0 else None
+    t_out = graph.tensors[op.outputs[0]]
+    o = op.options
+    if t_w.data is None or o["padding"] not in ("SAME", "VALID"):
+        raise ArmlprofError("TRANSPOSE_CONV with run-time weights or unknown padding; use --runtime tflm")
+    if np.any(t_w.zero_point != 0):
+        raise ArmlprofError("TRANSPOSE_CONV with asymmetric weights (TFLM ignores the weight zero point); "
+                            "re-export the model")
+    n, h, w, c = t_in.shape
+    oc, kh, kw, _ = t_w.shape
+    _, oh, ow, _ = t_out.shape
+    sh, sw = o["stride_h"], o["stride_w"]
+
+    def pad(out_size: int, k: int, stride: int) -> int:  # ComputePaddingHeightWidth on the output size
+        conv_out = (out_size + stride - 1) // stride if o["padding"] == "SAME" else (out_size + stride - k) // stride
+        return max((conv_out - 1) * stride + k - out_size, 0) // 2
+
+    pad_h, pad_w = pad(oh, kh, sh), pad(ow, kw, sw)
+    in_off = -int(t_in.zero_point[0])
+    out_zp = int(t_out.zero_point[0])
+    lo, hi = fp.activation_range(o["activation"], float(t_out.scale[0]), out_zp)
+    mults, shifts = conv_multipliers(t_in, t_w, t_out, oc)
+    bias = t_b.data.astype(np.int32) if t_b is not None else np.zeros(oc, dtype=np.int32)
+
+    inp = te.placeholder(t_in.shape, "int8", name="input")
+    wt = te.placeholder(t_w.shape, "int8", name="weights")
+    b = te.placeholder((oc,), "int32", name="bias")
+    m = te.placeholder((oc,), "int32", name="multiplier")
+    s = te.placeholder((oc,), "int32", name="shift")
+    ky = te.reduce_axis((0, kh), "ky")
+    kx = te.reduce_axis((0, kw), "kx")
+    rc = te.reduce_axis((0, c), "rc")
+
+    def source(pos, p: int, k, stride: int, size: int):
+        t = pos + p - k
+        valid = tirx.all(t >= 0, tirx.floormod(t, stride) == 0, tirx.floordiv(t, stride) < size)
+        return valid, tirx.max(tirx.min(tirx.floordiv(t, stride), size - 1), 0)
+
+    def term(nn, yy, xx, och):
+        vy, iy = source(yy, pad_h, ky, sh, h)
+        vx, ix = source(xx, pad_w, kx, sw, w)
+        val = (inp[nn, iy, ix, rc].astype("int32") + _c32(in_off)) * wt[och, ky, kx, rc].astype("int32")
+        return tirx.if_then_else(tirx.all(vy, vx), val, _c32(0))
+
+    acc = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: te.sum(term(nn, yy, xx, och), axis=[ky, kx, rc]),
+                     name="acc")
+    any_left = bool((shifts > 0).any())
+    out = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: clamp_to_int8(
+        requantize(acc[nn, yy, xx, och] + b[och], m[och], s[och], any_left_shift=any_left) + _c32(out_zp), lo, hi),
+        name="out")
+    func = _schedule_fused(te.create_prim_func([inp, wt, b, m, s, out]), "acc", "out")
+    consts = [("weights", t_w.data), ("bias", bias), ("multiplier", mults), ("shift", shifts)]
+    return Kernel(op.kind, func, [op.inputs[2]], consts, op.outputs[0], n * h * w * c * kh * kw * oc)
+
+
 def build_fully_connected(graph: Graph, op: Operator) -> Kernel:
     from tvm import te
 
@@ -689,6 +753,8 @@ def build_kernel(graph: Graph, op: Operator) -> Kernel:
         return build_mean(graph, op)
     if op.kind == "DEQUANTIZE":
         return build_dequantize(graph, op)
+    if op.kind == "TRANSPOSE_CONV":
+        return build_transpose_conv(graph, op)
     if op.kind == "TRANSPOSE":
         return build_transpose(graph, op)
     if op.kind == "STRIDED_SLICE":
