@@ -198,3 +198,35 @@ def test_left_out_operators_are_one_line_naming_them(tmp_path, kind: str) -> Non
         assert f"{named} " in message and "use --runtime tflm" in message and "\n" not in message
         if kind == "INT16X8":
             assert "int16x8" in message
+
+
+# ---------------------------------------------------------------- TRANSPOSE_CONV
+@pytest.mark.slow
+def test_transpose_conv_bit_exact_on_host(tmp_path) -> None:
+    """Seeded random TRANSPOSE_CONVs that between them have strides > 1 (outputs with gaps between taps), SAME
+    padding that TFLM pads, VALID, per-tensor and per-channel weights, no bias and clamping activations."""
+    pytest.importorskip("tvm")
+    if shutil.which("gcc") is None:
+        pytest.skip("host gcc not installed")
+    from armlprof.runtime.tvm.importer import import_tflite
+    from tests.test_differential import extreme_inputs
+    from tests.test_tvm import host_compile, host_run
+
+    seen = set()
+    for seed in range(100, 108):
+        model = _generated(tmp_path, f"transpose_conv_{seed}",
+                           modelgen.random_operator_tflite("TRANSPOSE_CONV", seed))
+        op = import_tflite(model.path).operators[0]
+        t_w = import_tflite(model.path).tensors[op.inputs[1]]
+        o = op.options
+        seen |= {f"stride{max(o['stride_h'], o['stride_w']) > 1}", o["padding"], o["activation"] != "NONE",
+                 f"per_channel{t_w.scale.size > 1}", f"bias{len(op.inputs) > 3}"}
+        seen.add("padded" if o["padding"] == "SAME" and t_w.shape[1] > o["stride_h"] else "")
+        inputs = extreme_inputs(model.input_bytes, 0, 200, seed=seed)
+        expected = [model.reference(x) for x in inputs]
+        assert len(set(expected)) > 10
+        for runtime in ("tvm-aot", "tvm-graph"):
+            exe, _ = host_compile(model, runtime, tmp_path / f"{runtime}_{seed}")
+            assert host_run(exe, inputs, model.output_bytes) == expected, (seed, runtime, o)
+    assert {"strideTrue", "strideFalse", "SAME", "VALID", True, "per_channelTrue", "per_channelFalse",
+            "biasFalse", "biasTrue", "padded"} <= seen, seen
