@@ -176,6 +176,23 @@ def test_dequantize_inside_the_model_is_one_line(tmp_path) -> None:
     assert "DEQUANTIZE" in message and "--runtime tflm" in message and "\n" not in message
 
 
+def test_float_input_is_still_refused_in_one_line(tmp_path) -> None:
+    """Only the output may be float32 (a DEQUANTIZE's); a float input is no int8 model."""
+    from armlprof.errors import ModelError
+    from armlprof.model import load_model
+
+    b = modelgen._Builder(0, np.zeros((1, 1)))
+    x = b.add_tensor(modelgen._Tensor("float_input", (1, 8), modelgen._FLOAT32, [], []))
+    out = b.add_tensor(modelgen._Tensor("output", (1, 8), modelgen._INT8, [0.1], [0]))
+    b.ops.append(modelgen._Op("QUANTIZE", [x], [out]))
+    b.current = out
+    path = tmp_path / "float_input.tflite"
+    path.write_bytes(b.serialize("float input"))
+    with pytest.raises(ModelError) as err:
+        load_model(str(path))
+    assert "'float_input' is float32, not int8" in str(err.value) and "\n" not in str(err.value)
+
+
 # ---------------------------------------------------------------- left to TFLM on purpose
 @pytest.mark.parametrize("kind", modelgen.LEFT_OUT)
 def test_left_out_operators_are_one_line_naming_them(tmp_path, kind: str) -> None:
