@@ -4,8 +4,9 @@ Why our own importer: TVM 0.27's Relax TFLite frontend fails on both study model
 operators through float dequantize/quantize, which is neither integer-only nor bit-exact with TFLM. This
 importer keeps every tensor's int8/int32 storage and quantization parameters (per-channel scales included)
 so `armlprof.runtime.tvm.ops` can build integer-only TE compute that reproduces TFLM's reference kernels exactly.
-Supported operators: SUPPORTED_OPERATORS (fused NONE/RELU/RELU6/RELU_N1_TO_1); anything else is an
-ArmlprofError naming the operator and pointing at `--runtime tflm`.
+Supported operators: SUPPORTED_OPERATORS (fused NONE/RELU/RELU6/RELU_N1_TO_1); every activation is int8 except a
+DEQUANTIZE's float32 model output. Anything else (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM and int16x8 activations are
+left to TFLM on purpose) is an ArmlprofError naming the operator and pointing at `--runtime tflm`.
 """
 
 from __future__ import annotations
