@@ -92,7 +92,7 @@ class Model:
         except RuntimeError as exc:
             raise ModelError(f"{self.name}: tflite-micro cannot run the model ({' '.join(str(exc).split())}); "
                              "check that it is a valid int8 model") from None
-        return np.asarray(it.get_output(0), dtype=np.int8).tobytes()
+        return np.asarray(it.get_output(0)).tobytes()  # int8, or a DEQUANTIZE's float32 output as its bytes
 
 
 MAX_REFERENCE_ARENA_BYTES = 1 << 30
@@ -124,8 +124,9 @@ def load_model(spec: str) -> Model:
         raise ModelError(f"{path.name}: {len(info.inputs)} inputs and {len(info.outputs)} outputs; armlprof "
                          "profiles single-input single-output models")
     for tensor in (*info.inputs, *info.outputs):
-        if tensor.type_name != "int8":
+        if tensor.type_name != "int8" and not (tensor in info.outputs and tensor.type_name == "float32"):
             raise ModelError(f"{path.name}: tensor '{tensor.name}' is {tensor.type_name}, not int8; armlprof needs "
                              "a fully int8 model")
-    return Model(path.stem, spec, path, info.inputs[0].elements, info.outputs[0].elements, info.operators,
+    output_bytes = info.outputs[0].elements * (4 if info.outputs[0].type_name == "float32" else 1)
+    return Model(path.stem, spec, path, info.inputs[0].elements, output_bytes, info.operators,
                  info.activation_bytes)

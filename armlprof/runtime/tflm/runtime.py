@@ -245,7 +245,8 @@ extern "C" int model_init(void) {{
   TfLiteTensor* input = g_interpreter->input(0);
   TfLiteTensor* output = g_interpreter->output(0);
   if (input == nullptr || input->type != kTfLiteInt8 || input->bytes != MODEL_INPUT_BYTES) return 4;
-  if (output == nullptr || output->type != kTfLiteInt8 || output->bytes != MODEL_OUTPUT_BYTES) return 5;
+  if (output == nullptr || (output->type != kTfLiteInt8 && output->type != kTfLiteFloat32) ||
+      output->bytes != MODEL_OUTPUT_BYTES) return 5;  // float32: a DEQUANTIZE output, carried as its bytes
   return 0;
 }}
 

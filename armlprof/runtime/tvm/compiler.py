@@ -144,7 +144,8 @@ def build_program(path: Path, sha256: str, schedule: str = "default", choices: d
             tensor = graph.tensors[t]
             kind = "input" if t == in_t else "output" if t == out_t else "activation"
             entry_of_tensor[t] = len(entries)
-            entries.append(Entry(len(entries), tensor.name, tensor.shape, "int8", kind))
+            shape = (*tensor.shape, 4) if tensor.dtype == "float32" else tensor.shape  # DEQUANTIZE: float bytes
+            entries.append(Entry(len(entries), tensor.name, shape, "int8", kind))
         return entry_of_tensor[t]
 
     activation_entry(in_t)
