@@ -51,7 +51,7 @@ AK_INLINE int32_t ak_smlatt(int32_t x, int32_t y, int32_t acc) {
 
 AK_INLINE int32_t ak_read32(const int8_t *p) {  /* unaligned-safe; one LDR on the M4 */
   int32_t v;
-  memcpy(&v, p, 4);
+  __builtin_memcpy(&v, p, 4);  /* builtin: the cores build with -fno-builtin, where memcpy is a call */
   return v;
 }
 
@@ -206,7 +206,7 @@ typedef struct {
 
 /* Byte copy / fill for the im2col rows: inline (no library calls for the few bytes of a kernel row), words first. */
 AK_INLINE void ak_copy(int8_t *dst, const int8_t *src, int32_t n) {
-  for (; n >= 4; n -= 4, dst += 4, src += 4) memcpy(dst, src, 4);
+  for (; n >= 4; n -= 4, dst += 4, src += 4) __builtin_memcpy(dst, src, 4);
   for (; n > 0; n--) *dst++ = *src++;
 }
 
@@ -400,7 +400,7 @@ AK_INLINE void ak_dw_store4(const ak_geom *g, int8_t *o, const int32_t *acc, con
   const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
   int8_t v[4];
   for (int t = 0; t < 4; t++) v[t] = ak_requant(acc[t], ak_qp_load(qp + t * AK_QP_STRIDE), oq);
-  memcpy(o, v, 4);  /* one word store: the channels of a group are contiguous */
+  __builtin_memcpy(o, v, 4);  /* one word store: the channels of a group are contiguous */
 }
 
 /* All channel groups of output pixel (oy, ox) [and (oy, ox + 1) when P = 2, both interior]. */
