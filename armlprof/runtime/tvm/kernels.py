@@ -31,7 +31,7 @@ SCHEDULED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 # The schedule space per operator class; the first entry of each is the default (best hand schedule without
 # measurements: 2 pixels x 2 channels keeps the inner loop's 14 live values in registers).
 GEMM_VARIANTS = ("t2p2u2", "t2p2u1", "t4p1u2", "t4p2u1", "t4p2u2", "t2p1u2", "t4p1u1", "t2p1u1")
-DW_VARIANTS = ("p1", "p2")
+DW_VARIANTS = ("r1", "p1", "p2")
 
 
 @dataclass(frozen=True)

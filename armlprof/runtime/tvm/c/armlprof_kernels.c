@@ -488,3 +488,150 @@ AK_INLINE int32_t ak_dwconv(const ak_geom *g, const int8_t *in, const int8_t *w8
   }
 AK_DW_VARIANT(1)
 AK_DW_VARIANT(2)
+
+/* ---------------------------------------------------------------- depthwise convolution, staged (variant r1) */
+/* Channel group (4 channels) outer, output pixels inner, so everything per group is prepared once: the group's
+ * taps sign-extended into a stack array (wl = channels 0, 2 and wh = 1, 3 of each tap; RAM loads, where the
+ * packed weights sit in flash behind wait states), the input offset folded into the bias (interior pixels then
+ * accumulate x * w with plain SXTB16; border pixels add zp * sum(w) back and accumulate (x - zp) * w over their
+ * valid taps, as TFLM skips the others). The accumulators of up to AK_DW_CHUNK pixels of a row go to a stack
+ * buffer and are requantized one channel at a time, with that channel's constants in registers. 3x3 kernels
+ * (any stride, dilation) run a fully unrolled, register-allocated tap block. */
+#define AK_DW_MAX_TAPS 49
+#define AK_DW_CHUNK 32
+
+typedef struct {
+  int32_t tap_step, row_step, k_h, k_w;  /* bytes between taps of a row / from the end of a row to the next */
+} ak_dw_walk;
+
+/* Interior pixel: sum over all taps of x * w (the input offset is in the bias). x: its top-left tap. */
+AK_INLINE void ak_dw_sum(const int8_t *x, const int32_t *wst, const ak_dw_walk *s, int32_t *acc) {
+  int32_t a0, a1, a2, a3;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  if (s->k_h == 3 && s->k_w == 3) {
+    int32_t xv, t, wl, wh;
+    const int8_t *xp = x;
+#define AK_DW3_FIRST(xaddr)                   \
+  "ldr %[xv], " xaddr "\n\t"                  \
+  "ldrd %[wl], %[wh], [%[w], #0]\n\t"         \
+  "sxtb16 %[t], %[xv]\n\t"                    \
+  "smulbb %[a0], %[t], %[wl]\n\t"             \
+  "smultt %[a2], %[t], %[wl]\n\t"             \
+  "sxtb16 %[t], %[xv], ror #8\n\t"            \
+  "smulbb %[a1], %[t], %[wh]\n\t"             \
+  "smultt %[a3], %[t], %[wh]\n\t"
+#define AK_DW3_TAP(xaddr, woff)                         \
+  "ldr %[xv], " xaddr "\n\t"                            \
+  "ldrd %[wl], %[wh], [%[w], #" woff "]\n\t"            \
+  "sxtb16 %[t], %[xv]\n\t"                              \
+  "smlabb %[a0], %[t], %[wl], %[a0]\n\t"                \
+  "smlatt %[a2], %[t], %[wl], %[a2]\n\t"                \
+  "sxtb16 %[t], %[xv], ror #8\n\t"                      \
+  "smlabb %[a1], %[t], %[wh], %[a1]\n\t"                \
+  "smlatt %[a3], %[t], %[wh], %[a3]\n\t"
+#define AK_X0 "[%[x]]"
+#define AK_X1 "[%[x], %[cs]]"
+#define AK_X2 "[%[x], %[cs], lsl #1]"
+    __asm__(AK_DW3_FIRST(AK_X0) AK_DW3_TAP(AK_X1, "8") AK_DW3_TAP(AK_X2, "16")
+            "add %[x], %[x], %[row]\n\t"
+            AK_DW3_TAP(AK_X0, "24") AK_DW3_TAP(AK_X1, "32") AK_DW3_TAP(AK_X2, "40")
+            "add %[x], %[x], %[row]\n\t"
+            AK_DW3_TAP(AK_X0, "48") AK_DW3_TAP(AK_X1, "56") AK_DW3_TAP(AK_X2, "64")
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "+&r"(xp), [xv] "=&r"(xv),
+              [t] "=&r"(t), [wl] "=&r"(wl), [wh] "=&r"(wh)
+            : [w] "r"(wst), [cs] "r"(s->tap_step), [row] "r"(s->row_step + s->tap_step * 3)
+            : "memory");
+#undef AK_X0
+#undef AK_X1
+#undef AK_X2
+#undef AK_DW3_FIRST
+#undef AK_DW3_TAP
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+    return;
+  }
+#endif
+  a0 = a1 = a2 = a3 = 0;
+  for (int32_t ky = s->k_h; ky > 0; ky--, x += s->row_step) {
+    for (int32_t kx = s->k_w; kx > 0; kx--, x += s->tap_step, wst += 2) {
+      int32_t xv = ak_read32(x), xl = ak_sxtb16(xv), xh = ak_sxtb16_ror8(xv);
+      a0 = ak_smlabb(xl, wst[0], a0);
+      a2 = ak_smlatt(xl, wst[0], a2);
+      a1 = ak_smlabb(xh, wst[1], a1);
+      a3 = ak_smlatt(xh, wst[1], a3);
+    }
+  }
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+/* Border pixel (oy, ox), channels c..c+3: zp * sum(w) + the valid taps' (x - zp) * w. */
+static void ak_dw_border_sum(const ak_geom *g, const int8_t *in, const int32_t *wst, const int32_t *zpsum,
+                             int32_t c, int32_t oy, int32_t ox, int32_t off2, int32_t *acc) {
+  int32_t a0 = zpsum[0], a1 = zpsum[1], a2 = zpsum[2], a3 = zpsum[3];
+  for (int32_t ky = 0; ky < g->k_h; ky++) {
+    int32_t iy = oy * g->s_h - g->pad_t + ky * g->d_h;
+    if (iy < 0 || iy >= g->in_h) continue;
+    for (int32_t kx = 0; kx < g->k_w; kx++) {
+      int32_t ix = ox * g->s_w - g->pad_l + kx * g->d_w;
+      if (ix < 0 || ix >= g->in_w) continue;
+      const int32_t *wt = wst + 2 * (ky * g->k_w + kx);
+      AK_DW_MAC(a0, a1, a2, a3, ak_read32(in + (iy * g->in_w + ix) * g->in_c + c), wt[0], wt[1]);
+    }
+  }
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+/* n outputs of one channel: acc every 4th word, outputs every `o_step` bytes; the constants in registers. */
+static __attribute__((noinline)) void ak_requant_run(const int32_t *acc, int8_t *o, int32_t n, int32_t o_step,
+                                                     ak_qp q, ak_outq oq) {
+  for (; n > 0; n--, acc += 4, o += o_step) *o = ak_requant(*acc, q, oq);
+}
+
+static __attribute__((noinline)) int32_t ak_dwconv_staged(const ak_geom *g, const int8_t *in, const int32_t *w,
+                                                          const int32_t *qp, int8_t *out) {
+  const int32_t taps = g->k_h * g->k_w;
+  const int32_t off2 = (int32_t)(((uint32_t)(-g->in_zp) & 0xFFFFu) | ((uint32_t)(-g->in_zp) << 16));
+  const int32_t y_span = (g->k_h - 1) * g->d_h, x_span = (g->k_w - 1) * g->d_w;
+  const ak_dw_walk walk = {g->d_w * g->in_c, g->d_h * g->in_w * g->in_c - g->k_w * g->d_w * g->in_c, g->k_h,
+                           g->k_w};
+  const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
+  int32_t wst[2 * AK_DW_MAX_TAPS];
+  int32_t acc[4 * AK_DW_CHUNK];
+  for (int32_t c = 0; c < g->in_c; c += 4, w += taps, qp += 4 * AK_QP_STRIDE) {
+    int32_t sum[4] = {0, 0, 0, 0}, zpsum[4];
+    for (int32_t t = 0; t < taps; t++) {
+      int32_t wv = w[t];
+      wst[2 * t] = ak_sxtb16(wv), wst[2 * t + 1] = ak_sxtb16_ror8(wv);
+      for (int j = 0; j < 4; j++) sum[j] += (int8_t)(uint8_t)((uint32_t)wv >> (8 * j));
+    }
+    ak_qp q[4];
+    for (int j = 0; j < 4; j++) {
+      q[j] = ak_qp_load(qp + j * AK_QP_STRIDE);
+      zpsum[j] = g->in_zp * sum[j];  /* |zp * sum| < 2^7 * 2^7 * 49: no overflow */
+      q[j].bias = (int32_t)((uint32_t)q[j].bias - (uint32_t)zpsum[j]);  /* wraps as TFLM's int32 sums */
+    }
+    for (int32_t oy = 0; oy < g->out_h; oy++) {
+      int32_t iy0 = oy * g->s_h - g->pad_t;
+      int row_inside = iy0 >= 0 && iy0 + y_span < g->in_h;
+      for (int32_t ox0 = 0; ox0 < g->out_w; ox0 += AK_DW_CHUNK) {
+        int32_t n = g->out_w - ox0 < AK_DW_CHUNK ? g->out_w - ox0 : AK_DW_CHUNK;
+        int32_t ix0 = ox0 * g->s_w - g->pad_l;
+        const int8_t *x = in + (iy0 * g->in_w + ix0) * g->in_c + c;
+        for (int32_t i = 0; i < n; i++, ix0 += g->s_w, x += g->s_w * g->in_c) {
+          if (row_inside && ix0 >= 0 && ix0 + x_span < g->in_w)
+            ak_dw_sum(x, wst, &walk, acc + 4 * i);
+          else
+            ak_dw_border_sum(g, in, wst, zpsum, c, oy, ox0 + i, off2, acc + 4 * i);
+        }
+        int8_t *o = out + (oy * g->out_w + ox0) * g->out_c + c;
+        for (int j = 0; j < 4; j++) ak_requant_run(acc + j, o + j, n, g->out_c, q[j], oq);
+      }
+    }
+  }
+  return 0;
+}
+
+int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS) {
+  AK_GEOM;
+  if (k_h * k_w > AK_DW_MAX_TAPS) return ak_dwconv(&g, in, w, qp, out, 1);  /* stage too small: unstaged */
+  return ak_dwconv_staged(&g, in, (const int32_t *)(const void *)w, qp, out);
+}
