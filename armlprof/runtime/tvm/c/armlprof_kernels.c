@@ -248,12 +248,29 @@ static __attribute__((optimize("no-tree-loop-distribute-patterns"))) int8_t *ak_
 typedef void (*ak_pixels_fn)(const ak_gemm_layer *, const int8_t *, const int8_t *, int32_t, int32_t, int32_t,
                              int8_t *, int8_t *);
 
+/* Words of stack that a layer's requantization constants, then its packed weights, are copied to when they fit:
+ * both are re-read for every pixel tile, and from RAM they load without the flash wait states (nano33ble: 5 per
+ * load). */
+#define AK_STAGE_WORDS 512
+
+AK_INLINE const int32_t *ak_stage(const int32_t *src, int32_t words, int32_t *stage, int32_t *used) {
+  if (words > AK_STAGE_WORDS - *used) return src;
+  int32_t *dst = stage + *used;
+  for (int32_t i = 0; i < words; i++) dst[i] = src[i];
+  *used += words;
+  return dst;
+}
+
 AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, const int32_t *qp, int8_t *out,
-                          const int P, ak_pixels_fn px1, ak_pixels_fn px2) {
+                          const int T, const int P, ak_pixels_fn px1, ak_pixels_fn px2) {
   int32_t k = g->k_h * g->k_w * g->in_c;
   int32_t k_pad = (k + 3) & ~3;
   int32_t k4 = k_pad >> 2;
-  const ak_gemm_layer L = {(const int32_t *)(const void *)w, qp, g->out_c, g->out_zp, g->act_lo, g->act_hi, k4};
+  int32_t oc_pad = (g->out_c + T - 1) / T * T;
+  int32_t stage[AK_STAGE_WORDS], used = 0;
+  const int32_t *qps = ak_stage(qp, oc_pad * AK_QP_STRIDE, stage, &used);
+  const int32_t *ws = ak_stage((const int32_t *)(const void *)w, oc_pad * k4, stage, &used);
+  const ak_gemm_layer L = {ws, qps, g->out_c, g->out_zp, g->act_lo, g->act_hi, k4};
   /* Interior pixels read their GEMM row straight from the input as k_h segments of k_w * in_c bytes (when
    * that is a whole number of words); border pixels (and every pixel otherwise) get an im2col copy. */
   int32_t run = g->k_w * g->in_c;
@@ -299,7 +316,7 @@ AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, c
 #define AK_CONV_VARIANT(T, P, U)                                                                              \
   int32_t armlprof_conv_s8_t##T##p##P##u##U(ARMLPROF_CONV_ARGS) {                                         \
     AK_GEOM;                                                                                                  \
-    return ak_conv(&g, in, w, qp, out, P, ak_px_t##T##p1u##U, ak_px_t##T##p2u##U);                                                              \
+    return ak_conv(&g, in, w, qp, out, T, P, ak_px_t##T##p1u##U, ak_px_t##T##p2u##U);                                                              \
   }
 AK_CONV_VARIANT(2, 1, 1)
 AK_CONV_VARIANT(2, 2, 1)
@@ -498,7 +515,7 @@ AK_DW_VARIANT(2)
  * buffer and are requantized one channel at a time, with that channel's constants in registers. 3x3 kernels
  * (any stride, dilation) run a fully unrolled, register-allocated tap block. */
 #define AK_DW_MAX_TAPS 49
-#define AK_DW_CHUNK 32
+#define AK_DW_CHUNK 48
 
 typedef struct {
   int32_t tap_step, row_step, k_h, k_w;  /* bytes between taps of a row / from the end of a row to the next */
@@ -563,33 +580,77 @@ AK_INLINE void ak_dw_sum(const int8_t *x, const int32_t *wst, const ak_dw_walk *
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
-/* Border pixel (oy, ox), channels c..c+3: zp * sum(w) + the valid taps' (x - zp) * w. */
-static void ak_dw_border_sum(const ak_geom *g, const int8_t *in, const int32_t *wst, const int32_t *zpsum,
-                             int32_t c, int32_t oy, int32_t ox, int32_t off2, int32_t *acc) {
-  int32_t a0 = zpsum[0], a1 = zpsum[1], a2 = zpsum[2], a3 = zpsum[3];
-  for (int32_t ky = 0; ky < g->k_h; ky++) {
-    int32_t iy = oy * g->s_h - g->pad_t + ky * g->d_h;
-    if (iy < 0 || iy >= g->in_h) continue;
-    for (int32_t kx = 0; kx < g->k_w; kx++) {
-      int32_t ix = ox * g->s_w - g->pad_l + kx * g->d_w;
-      if (ix < 0 || ix >= g->in_w) continue;
-      const int32_t *wt = wst + 2 * (ky * g->k_w + kx);
-      AK_DW_MAC(a0, a1, a2, a3, ak_read32(in + (iy * g->in_w + ix) * g->in_c + c), wt[0], wt[1]);
-    }
+/* Border pixel, channels c..c+3 (x: its top-left tap, maybe outside the input; iy0, ix0: that tap's input row
+ * and column): its taps copied into a patch, the ones outside the input as the input zero point (which the folded
+ * bias turns into 0, as TFLM skips them), then the interior sum over the patch. The geometry is read into locals
+ * first: the patch stores may alias it. */
+static __attribute__((noinline)) void ak_dw_border_sum(const ak_geom *g, const int8_t *x, const int32_t *wst,
+                                                       int32_t iy0, int32_t ix0, int32_t *acc) {
+  int32_t patch[AK_DW_MAX_TAPS];
+  const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
+  const int32_t k_h = g->k_h, k_w = g->k_w, d_h = g->d_h, d_w = g->d_w, in_h = g->in_h, in_w = g->in_w;
+  const int32_t tap = d_w * g->in_c, row = d_h * in_w * g->in_c;
+  int32_t *p = patch;
+  for (int32_t ky = 0, iy = iy0; ky < k_h; ky++, iy += d_h, x += row) {
+    int row_ok = iy >= 0 && iy < in_h;
+    const int8_t *xt = x;
+    for (int32_t kx = 0, ix = ix0; kx < k_w; kx++, ix += d_w, xt += tap)
+      *p++ = row_ok && ix >= 0 && ix < in_w ? ak_read32(xt) : zp4;
   }
-  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+  const ak_dw_walk walk = {4, 0, k_h, k_w};
+  ak_dw_sum((const int8_t *)patch, wst, &walk, acc);
 }
 
-/* n outputs of one channel: acc every 4th word, outputs every `o_step` bytes; the constants in registers. */
+AK_INLINE int32_t ak_smmulr(int32_t a, int32_t b) {  /* (a * b + 2^31) >> 32 */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t r;
+  __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+#else
+  return (int32_t)(((int64_t)a * b + 0x80000000LL) >> 32);
+#endif
+}
+
+/* One channel's requantization, prepared once per layer and channel group. `fast`: for every output of the
+ * channel, (acc + bias) << left stays below 2^30 (from a bound on |acc + bias|) and the right shift e is 1..22, so
+ * ak_requant's fast path always holds and the output offset can join the rounding constant:
+ * (v + zp * 2^e) >> e = (v >> e) + zp, without overflow (|v| <= 2^30 + 2^21, |zp * 2^e| <= 2^29). */
+typedef struct {
+  ak_qp q;
+  int32_t fast, s1, rz;
+} ak_rq;
+
+AK_INLINE ak_rq ak_rq_prepare(ak_qp q, int32_t out_zp, int64_t bound) {
+  ak_rq r = {q, 0, q.left + 1, 0};
+  if (q.right >= 1 && q.right <= 22 && q.left <= 29 && bound < (1LL << (30 - q.left))) {
+    r.fast = 1;
+    r.rz = (1 << (q.right - 1)) + out_zp * (1 << q.right);
+  }
+  return r;
+}
+
+/* n outputs of one channel: acc every 4th word, outputs every `o_step` bytes. */
 static __attribute__((noinline)) void ak_requant_run(const int32_t *acc, int8_t *o, int32_t n, int32_t o_step,
-                                                     ak_qp q, ak_outq oq) {
-  for (; n > 0; n--, acc += 4, o += o_step) *o = ak_requant(*acc, q, oq);
+                                                     const ak_rq *rq, const ak_outq *oq) {
+  const ak_outq oo = *oq;
+  if (rq->fast) {
+    const int32_t bias = rq->q.bias, s1 = rq->s1, m = rq->q.mult, e = rq->q.right, rz = rq->rz;
+    const int32_t lo = oo.lo, hi = oo.hi;
+    for (; n > 0; n--, acc += 4, o += o_step) {
+      int32_t y = ak_smmulr((int32_t)((uint32_t)(*acc + bias) << s1), m);
+      int32_t x = (y + rz + (y >> 31)) >> e;
+      x = x < lo ? lo : x;
+      *o = (int8_t)(x > hi ? hi : x);
+    }
+    return;
+  }
+  const ak_qp q = rq->q;
+  for (; n > 0; n--, acc += 4, o += o_step) *o = ak_requant(*acc, q, oo);
 }
 
 static __attribute__((noinline)) int32_t ak_dwconv_staged(const ak_geom *g, const int8_t *in, const int32_t *w,
                                                           const int32_t *qp, int8_t *out) {
-  const int32_t taps = g->k_h * g->k_w;
-  const int32_t off2 = (int32_t)(((uint32_t)(-g->in_zp) & 0xFFFFu) | ((uint32_t)(-g->in_zp) << 16));
+  const int32_t taps = g->k_h * g->k_w, pixels = g->out_h * g->out_w;
   const int32_t y_span = (g->k_h - 1) * g->d_h, x_span = (g->k_w - 1) * g->d_w;
   const ak_dw_walk walk = {g->d_w * g->in_c, g->d_h * g->in_w * g->in_c - g->k_w * g->d_w * g->in_c, g->k_h,
                            g->k_w};
@@ -597,39 +658,42 @@ static __attribute__((noinline)) int32_t ak_dwconv_staged(const ak_geom *g, cons
   int32_t wst[2 * AK_DW_MAX_TAPS];
   int32_t acc[4 * AK_DW_CHUNK];
   for (int32_t c = 0; c < g->in_c; c += 4, w += taps, qp += 4 * AK_QP_STRIDE) {
-    int32_t sum[4] = {0, 0, 0, 0}, zpsum[4];
+    int32_t sum[4] = {0, 0, 0, 0}, abs_sum[4] = {0, 0, 0, 0};
     for (int32_t t = 0; t < taps; t++) {
       int32_t wv = w[t];
       wst[2 * t] = ak_sxtb16(wv), wst[2 * t + 1] = ak_sxtb16_ror8(wv);
-      for (int j = 0; j < 4; j++) sum[j] += (int8_t)(uint8_t)((uint32_t)wv >> (8 * j));
-    }
-    ak_qp q[4];
-    for (int j = 0; j < 4; j++) {
-      q[j] = ak_qp_load(qp + j * AK_QP_STRIDE);
-      zpsum[j] = g->in_zp * sum[j];  /* |zp * sum| < 2^7 * 2^7 * 49: no overflow */
-      q[j].bias = (int32_t)((uint32_t)q[j].bias - (uint32_t)zpsum[j]);  /* wraps as TFLM's int32 sums */
-    }
-    for (int32_t oy = 0; oy < g->out_h; oy++) {
-      int32_t iy0 = oy * g->s_h - g->pad_t;
-      int row_inside = iy0 >= 0 && iy0 + y_span < g->in_h;
-      for (int32_t ox0 = 0; ox0 < g->out_w; ox0 += AK_DW_CHUNK) {
-        int32_t n = g->out_w - ox0 < AK_DW_CHUNK ? g->out_w - ox0 : AK_DW_CHUNK;
-        int32_t ix0 = ox0 * g->s_w - g->pad_l;
-        const int8_t *x = in + (iy0 * g->in_w + ix0) * g->in_c + c;
-        for (int32_t i = 0; i < n; i++, ix0 += g->s_w, x += g->s_w * g->in_c) {
-          if (row_inside && ix0 >= 0 && ix0 + x_span < g->in_w)
-            ak_dw_sum(x, wst, &walk, acc + 4 * i);
-          else
-            ak_dw_border_sum(g, in, wst, zpsum, c, oy, ox0 + i, off2, acc + 4 * i);
-        }
-        int8_t *o = out + (oy * g->out_w + ox0) * g->out_c + c;
-        for (int j = 0; j < 4; j++) ak_requant_run(acc + j, o + j, n, g->out_c, q[j], oq);
+      for (int j = 0; j < 4; j++) {
+        int32_t wj = (int8_t)(uint8_t)((uint32_t)wv >> (8 * j));
+        sum[j] += wj, abs_sum[j] += wj < 0 ? -wj : wj;
       }
+    }
+    ak_rq rq[4];
+    for (int j = 0; j < 4; j++) {
+      ak_qp q = ak_qp_load(qp + j * AK_QP_STRIDE);
+      /* |zp * sum| < 2^7 * 2^7 * 49: no overflow; the bias wraps as TFLM's int32 sums */
+      q.bias = (int32_t)((uint32_t)q.bias - (uint32_t)(g->in_zp * sum[j]));
+      int64_t b = q.bias;
+      rq[j] = ak_rq_prepare(q, g->out_zp, (b < 0 ? -b : b) + 128LL * abs_sum[j]);  /* |sum x*w| <= 128 sum|w| */
+    }
+    /* chunks of consecutive output pixels (across rows: NHWC keeps their outputs out_c bytes apart) */
+    int32_t oy = 0, ox = 0;
+    for (int32_t p0 = 0; p0 < pixels; p0 += AK_DW_CHUNK) {
+      int32_t n = pixels - p0 < AK_DW_CHUNK ? pixels - p0 : AK_DW_CHUNK;
+      for (int32_t i = 0; i < n; i++) {
+        int32_t iy0 = oy * g->s_h - g->pad_t, ix0 = ox * g->s_w - g->pad_l;
+        const int8_t *x = in + (iy0 * g->in_w + ix0) * g->in_c + c;
+        if (iy0 >= 0 && iy0 + y_span < g->in_h && ix0 >= 0 && ix0 + x_span < g->in_w)
+          ak_dw_sum(x, wst, &walk, acc + 4 * i);
+        else
+          ak_dw_border_sum(g, x, wst, iy0, ix0, acc + 4 * i);
+        if (++ox == g->out_w) ox = 0, oy++;
+      }
+      int8_t *o = out + p0 * g->out_c + c;
+      for (int j = 0; j < 4; j++) ak_requant_run(acc + j, o + j, n, g->out_c, &rq[j], &oq);
     }
   }
   return 0;
 }
-
 int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS) {
   AK_GEOM;
   if (k_h * k_w > AK_DW_MAX_TAPS) return ak_dwconv(&g, in, w, qp, out, 1);  /* stage too small: unstaged */
