@@ -248,17 +248,14 @@ static __attribute__((optimize("no-tree-loop-distribute-patterns"))) int8_t *ak_
 typedef void (*ak_pixels_fn)(const ak_gemm_layer *, const int8_t *, const int8_t *, int32_t, int32_t, int32_t,
                              int8_t *, int8_t *);
 
-/* Words of stack that a layer's requantization constants, then its packed weights, are copied to when they fit:
- * both are re-read for every pixel tile, and from RAM they load without the flash wait states (nano33ble: 5 per
- * load). */
-#define AK_STAGE_WORDS 512
+/* Words of stack that the packed weights and requantization constants of a chunk of output-channel tiles are
+ * copied to: the chunk's pixel loop re-reads them for every pixel tile, and from RAM they load without flash wait
+ * states (nano33ble: 5 per load). Output channels are walked chunk by chunk, each over all pixels; a layer whose
+ * single tile does not fit reads flash directly. */
+#define AK_STAGE_WORDS 768
 
-AK_INLINE const int32_t *ak_stage(const int32_t *src, int32_t words, int32_t *stage, int32_t *used) {
-  if (words > AK_STAGE_WORDS - *used) return src;
-  int32_t *dst = stage + *used;
+AK_INLINE void ak_copy_words(int32_t *dst, const int32_t *src, int32_t words) {
   for (int32_t i = 0; i < words; i++) dst[i] = src[i];
-  *used += words;
-  return dst;
 }
 
 AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, const int32_t *qp, int8_t *out,
@@ -266,11 +263,9 @@ AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, c
   int32_t k = g->k_h * g->k_w * g->in_c;
   int32_t k_pad = (k + 3) & ~3;
   int32_t k4 = k_pad >> 2;
-  int32_t oc_pad = (g->out_c + T - 1) / T * T;
-  int32_t stage[AK_STAGE_WORDS], used = 0;
-  const int32_t *qps = ak_stage(qp, oc_pad * AK_QP_STRIDE, stage, &used);
-  const int32_t *ws = ak_stage((const int32_t *)(const void *)w, oc_pad * k4, stage, &used);
-  const ak_gemm_layer L = {ws, qps, g->out_c, g->out_zp, g->act_lo, g->act_hi, k4};
+  int32_t tiles = (g->out_c + T - 1) / T, tile_words = T * (k4 + AK_QP_STRIDE);
+  int32_t chunk = AK_STAGE_WORDS / tile_words;  /* tiles per chunk; 0: unstaged */
+  int32_t stage[AK_STAGE_WORDS];
   /* Interior pixels read their GEMM row straight from the input as k_h segments of k_w * in_c bytes (when
    * that is a whole number of words); border pixels (and every pixel otherwise) get an im2col copy. */
   int32_t run = g->k_w * g->in_c;
@@ -280,34 +275,45 @@ AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, c
   int32_t pixels = g->out_h * g->out_w;
   int32_t col32[2 * k4];  /* two im2col rows, word aligned */
   int8_t *col0 = (int8_t *)col32, *col1 = col0 + k_pad;
-  int32_t oy = 0, ox = 0;  /* of pixel `pix` */
-  for (int32_t pix = 0; pix < pixels; pix += P) {
-    int pair = P == 2 && pix + 1 < pixels;
-    int32_t oy1 = oy, ox1 = ox + 1;
-    if (ox1 == g->out_w) oy1++, ox1 = 0;
-    int32_t iy0 = oy * g->s_h - g->pad_t, ix0 = ox * g->s_w - g->pad_l;
-    int32_t jy0 = oy1 * g->s_h - g->pad_t, jx0 = ox1 * g->s_w - g->pad_l;
-    int32_t y_end = (g->k_h - 1) * g->d_h, x_end = g->k_w - 1;
-    int inside = segmented && iy0 >= 0 && iy0 + y_end < g->in_h && ix0 >= 0 && ix0 + x_end < g->in_w;
-    if (pair) inside = inside && jy0 >= 0 && jy0 + y_end < g->in_h && jx0 >= 0 && jx0 + x_end < g->in_w;
-    const int8_t *r0, *r1;
-    int32_t seg_k4 = k4, segs = 1, skip = 0;
-    if (inside) {
-      r0 = in + iy0 * row_bytes + ix0 * g->in_c;
-      r1 = in + jy0 * row_bytes + jx0 * g->in_c;
-      seg_k4 = run >> 2, segs = g->k_h, skip = seg_skip;
-    } else {
-      r0 = ak_im2col(g, in, oy, ox, col0, k_pad);
-      r1 = pair ? ak_im2col(g, in, oy1, ox1, col1, k_pad) : r0;
+  for (int32_t t0 = 0; t0 < tiles; t0 += chunk ? chunk : tiles) {
+    int32_t n_tiles = chunk == 0 || tiles - t0 < chunk ? tiles - t0 : chunk;
+    const int32_t *wc = (const int32_t *)(const void *)w + t0 * T * k4, *qc = qp + t0 * T * AK_QP_STRIDE;
+    if (chunk) {
+      ak_copy_words(stage, qc, n_tiles * T * AK_QP_STRIDE);
+      ak_copy_words(stage + n_tiles * T * AK_QP_STRIDE, wc, n_tiles * T * k4);
+      qc = stage, wc = stage + n_tiles * T * AK_QP_STRIDE;
     }
-    int8_t *o0 = out + pix * g->out_c;
-    if (pair)
-      px2(&L, r0, r1, seg_k4, segs, skip, o0, o0 + g->out_c);
-    else
-      px1(&L, r0, r0, seg_k4, segs, skip, o0, o0);
-    oy = oy1, ox = ox1;
-    if (P == 2) {
-      if (++ox == g->out_w) oy++, ox = 0;
+    int32_t oc0 = t0 * T, oc_n = g->out_c - oc0 < n_tiles * T ? g->out_c - oc0 : n_tiles * T;
+    const ak_gemm_layer L = {wc, qc, oc_n, g->out_zp, g->act_lo, g->act_hi, k4};
+    int32_t oy = 0, ox = 0;  /* of pixel `pix` */
+    for (int32_t pix = 0; pix < pixels; pix += P) {
+      int pair = P == 2 && pix + 1 < pixels;
+      int32_t oy1 = oy, ox1 = ox + 1;
+      if (ox1 == g->out_w) oy1++, ox1 = 0;
+      int32_t iy0 = oy * g->s_h - g->pad_t, ix0 = ox * g->s_w - g->pad_l;
+      int32_t jy0 = oy1 * g->s_h - g->pad_t, jx0 = ox1 * g->s_w - g->pad_l;
+      int32_t y_end = (g->k_h - 1) * g->d_h, x_end = g->k_w - 1;
+      int inside = segmented && iy0 >= 0 && iy0 + y_end < g->in_h && ix0 >= 0 && ix0 + x_end < g->in_w;
+      if (pair) inside = inside && jy0 >= 0 && jy0 + y_end < g->in_h && jx0 >= 0 && jx0 + x_end < g->in_w;
+      const int8_t *r0, *r1;
+      int32_t seg_k4 = k4, segs = 1, skip = 0;
+      if (inside) {
+        r0 = in + iy0 * row_bytes + ix0 * g->in_c;
+        r1 = in + jy0 * row_bytes + jx0 * g->in_c;
+        seg_k4 = run >> 2, segs = g->k_h, skip = seg_skip;
+      } else {
+        r0 = ak_im2col(g, in, oy, ox, col0, k_pad);
+        r1 = pair ? ak_im2col(g, in, oy1, ox1, col1, k_pad) : r0;
+      }
+      int8_t *o0 = out + pix * g->out_c + oc0;
+      if (pair)
+        px2(&L, r0, r1, seg_k4, segs, skip, o0, o0 + g->out_c);
+      else
+        px1(&L, r0, r0, seg_k4, segs, skip, o0, o0);
+      oy = oy1, ox = ox1;
+      if (P == 2) {
+        if (++ox == g->out_w) oy++, ox = 0;
+      }
     }
   }
   return 0;
@@ -583,19 +589,22 @@ AK_INLINE void ak_dw_sum(const int8_t *x, const int32_t *wst, const ak_dw_walk *
 /* Border pixel, channels c..c+3 (x: its top-left tap, maybe outside the input; iy0, ix0: that tap's input row
  * and column): its taps copied into a patch, the ones outside the input as the input zero point (which the folded
  * bias turns into 0, as TFLM skips them), then the interior sum over the patch. The geometry is read into locals
- * first: the patch stores may alias it. */
+ * first (the patch stores may alias it), and the valid taps are a rectangle [ky0, ky1) x [kx0, kx1). */
 static __attribute__((noinline)) void ak_dw_border_sum(const ak_geom *g, const int8_t *x, const int32_t *wst,
                                                        int32_t iy0, int32_t ix0, int32_t *acc) {
   int32_t patch[AK_DW_MAX_TAPS];
   const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
   const int32_t k_h = g->k_h, k_w = g->k_w, d_h = g->d_h, d_w = g->d_w, in_h = g->in_h, in_w = g->in_w;
   const int32_t tap = d_w * g->in_c, row = d_h * in_w * g->in_c;
-  int32_t *p = patch;
-  for (int32_t ky = 0, iy = iy0; ky < k_h; ky++, iy += d_h, x += row) {
-    int row_ok = iy >= 0 && iy < in_h;
-    const int8_t *xt = x;
-    for (int32_t kx = 0, ix = ix0; kx < k_w; kx++, ix += d_w, xt += tap)
-      *p++ = row_ok && ix >= 0 && ix < in_w ? ak_read32(xt) : zp4;
+  int32_t ky0 = 0, ky1 = k_h, kx0 = 0, kx1 = k_w;
+  while (ky0 < ky1 && iy0 + ky0 * d_h < 0) ky0++;
+  while (ky1 > ky0 && iy0 + (ky1 - 1) * d_h >= in_h) ky1--;
+  while (kx0 < kx1 && ix0 + kx0 * d_w < 0) kx0++;
+  while (kx1 > kx0 && ix0 + (kx1 - 1) * d_w >= in_w) kx1--;
+  for (int32_t t = 0; t < k_h * k_w; t++) patch[t] = zp4;
+  for (int32_t ky = ky0; ky < ky1; ky++) {
+    const int8_t *xt = x + ky * row + kx0 * tap;
+    for (int32_t kx = kx0; kx < kx1; kx++, xt += tap) patch[ky * k_w + kx] = ak_read32(xt);
   }
   const ak_dw_walk walk = {4, 0, k_h, k_w};
   ak_dw_sum((const int8_t *)patch, wst, &walk, acc);
@@ -650,8 +659,12 @@ static __attribute__((noinline)) void ak_requant_run(const int32_t *acc, int8_t 
 
 static __attribute__((noinline)) int32_t ak_dwconv_staged(const ak_geom *g, const int8_t *in, const int32_t *w,
                                                           const int32_t *qp, int8_t *out) {
-  const int32_t taps = g->k_h * g->k_w, pixels = g->out_h * g->out_w;
+  const int32_t taps = g->k_h * g->k_w, pix_step = g->s_w * g->in_c;
   const int32_t y_span = (g->k_h - 1) * g->d_h, x_span = (g->k_w - 1) * g->d_w;
+  /* interior columns [ox_lo, ox_hi): every tap inside the input row */
+  int32_t ox_lo = 0, ox_hi = g->out_w;
+  while (ox_lo < g->out_w && ox_lo * g->s_w - g->pad_l < 0) ox_lo++;
+  while (ox_hi > ox_lo && (ox_hi - 1) * g->s_w - g->pad_l + x_span >= g->in_w) ox_hi--;
   const ak_dw_walk walk = {g->d_w * g->in_c, g->d_h * g->in_w * g->in_c - g->k_w * g->d_w * g->in_c, g->k_h,
                            g->k_w};
   const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
@@ -675,25 +688,37 @@ static __attribute__((noinline)) int32_t ak_dwconv_staged(const ak_geom *g, cons
       int64_t b = q.bias;
       rq[j] = ak_rq_prepare(q, g->out_zp, (b < 0 ? -b : b) + 128LL * abs_sum[j]);  /* |sum x*w| <= 128 sum|w| */
     }
-    /* chunks of consecutive output pixels (across rows: NHWC keeps their outputs out_c bytes apart) */
-    int32_t oy = 0, ox = 0;
-    for (int32_t p0 = 0; p0 < pixels; p0 += AK_DW_CHUNK) {
-      int32_t n = pixels - p0 < AK_DW_CHUNK ? pixels - p0 : AK_DW_CHUNK;
-      for (int32_t i = 0; i < n; i++) {
-        int32_t iy0 = oy * g->s_h - g->pad_t, ix0 = ox * g->s_w - g->pad_l;
-        const int8_t *x = in + (iy0 * g->in_w + ix0) * g->in_c + c;
-        if (iy0 >= 0 && iy0 + y_span < g->in_h && ix0 >= 0 && ix0 + x_span < g->in_w)
-          ak_dw_sum(x, wst, &walk, acc + 4 * i);
-        else
-          ak_dw_border_sum(g, x, wst, iy0, ix0, acc + 4 * i);
-        if (++ox == g->out_w) ox = 0, oy++;
+    /* Output pixels in chunks of up to AK_DW_CHUNK consecutive ones (whole rows where they fit: NHWC keeps a
+     * chunk's outputs out_c bytes apart); each row splits into border / interior / border runs. */
+    int32_t n = 0, p0 = 0;  /* pixels in the chunk, index of its first */
+    for (int32_t oy = 0; oy < g->out_h; oy++) {
+      int32_t iy0 = oy * g->s_h - g->pad_t;
+      int row_inside = iy0 >= 0 && iy0 + y_span < g->in_h;
+      int32_t lo = row_inside ? ox_lo : g->out_w, hi = row_inside ? ox_hi : g->out_w;
+      const int8_t *x_row = in + (iy0 * g->in_w - g->pad_l) * g->in_c + c;
+      for (int32_t ox = 0; ox < g->out_w;) {
+        int32_t end = ox + (AK_DW_CHUNK - n) < g->out_w ? ox + (AK_DW_CHUNK - n) : g->out_w;
+        int32_t *a = acc + 4 * n;
+        n += end - ox;
+        int32_t stop = lo < end ? lo : end;
+        for (; ox < stop; ox++, a += 4)
+          ak_dw_border_sum(g, x_row + ox * pix_step, wst, iy0, ox * g->s_w - g->pad_l, a);
+        stop = hi < end ? hi : end;
+        for (const int8_t *x = x_row + ox * pix_step; ox < stop; ox++, a += 4, x += pix_step)
+          ak_dw_sum(x, wst, &walk, a);
+        for (; ox < end; ox++, a += 4)
+          ak_dw_border_sum(g, x_row + ox * pix_step, wst, iy0, ox * g->s_w - g->pad_l, a);
+        if (n == AK_DW_CHUNK || (oy == g->out_h - 1 && ox == g->out_w)) {
+          int8_t *o = out + p0 * g->out_c + c;
+          for (int j = 0; j < 4; j++) ak_requant_run(acc + j, o + j, n, g->out_c, &rq[j], &oq);
+          p0 += n, n = 0;
+        }
       }
-      int8_t *o = out + p0 * g->out_c + c;
-      for (int j = 0; j < 4; j++) ak_requant_run(acc + j, o + j, n, g->out_c, &rq[j], &oq);
     }
   }
   return 0;
 }
+
 int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS) {
   AK_GEOM;
   if (k_h * k_w > AK_DW_MAX_TAPS) return ak_dwconv(&g, in, w, qp, out, 1);  /* stage too small: unstaged */
