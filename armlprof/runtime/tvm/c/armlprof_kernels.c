@@ -645,6 +645,29 @@ static __attribute__((noinline)) void ak_requant_run(const int32_t *acc, int8_t 
   if (rq->fast) {
     const int32_t bias = rq->q.bias, s1 = rq->s1, m = rq->q.mult, e = rq->q.right, rz = rq->rz;
     const int32_t lo = oo.lo, hi = oo.hi;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    if (lo == -128 && hi == 127 && n > 0) {  /* no clamp inside the int8 range: SSAT (GCC spills this loop) */
+      int32_t x, y;
+      __asm__ volatile(
+          "1:\n\t"
+          "ldr %[x], [%[acc]], #16\n\t"
+          "add %[x], %[x], %[bias]\n\t"
+          "lsl %[x], %[x], %[s1]\n\t"
+          "smmulr %[y], %[x], %[m]\n\t"
+          "add %[x], %[rz], %[y], asr #31\n\t"
+          "add %[x], %[x], %[y]\n\t"
+          "asr %[x], %[x], %[e]\n\t"
+          "ssat %[x], #8, %[x]\n\t"
+          "strb %[x], [%[o]]\n\t"
+          "add %[o], %[o], %[step]\n\t"
+          "subs %[n], %[n], #1\n\t"
+          "bne 1b"
+          : [acc] "+r"(acc), [o] "+r"(o), [n] "+r"(n), [x] "=&r"(x), [y] "=&r"(y)
+          : [bias] "r"(bias), [s1] "r"(s1), [m] "r"(m), [rz] "r"(rz), [e] "r"(e), [step] "r"(o_step)
+          : "cc", "memory");
+      return;
+    }
+#endif
     for (; n > 0; n--, acc += 4, o += o_step) {
       int32_t y = ak_smmulr((int32_t)((uint32_t)(*acc + bias) << s1), m);
       int32_t x = (y + rz + (y >> 31)) >> e;
