@@ -3,7 +3,9 @@
 Every variant against an independent numpy model of TFLM's reference convolution / depthwise / fully connected
 (int32 accumulation, MultiplyByQuantizedMultiplier with double rounding) on the host (portable C path, UBSan),
 over geometries that reach every code path (im2col with padding and dilation, interior row segments, direct 1x1,
-channel and depth padding); the DSP path's requantization shortcut against fixedpoint.py. The DSP path of whole
+channel and depth padding, staged and unstaged weights, depthwise pixel chunks); int8 extremes; the DSP path's
+requantization shortcut against fixedpoint.py. The host runs the portable C of the DSP instructions and of the
+depthwise 3x3 tap block (hand-allocated assembly on the M4). The DSP path of whole
 models on the emulated boards: tests/test_onboard_exact.py and test_tvm_tuning.py.
 """
 
@@ -32,7 +34,7 @@ static const struct { const char *name; fn_t fn; } table[] = {
 #define F(n) {#n, n},
   F(armlprof_conv_s8_t2p1u1) F(armlprof_conv_s8_t2p2u1) F(armlprof_conv_s8_t4p1u1) F(armlprof_conv_s8_t4p2u1)
   F(armlprof_conv_s8_t2p1u2) F(armlprof_conv_s8_t2p2u2) F(armlprof_conv_s8_t4p1u2) F(armlprof_conv_s8_t4p2u2)
-  F(armlprof_dwconv_s8_p1) F(armlprof_dwconv_s8_p2)
+  F(armlprof_dwconv_s8_p1) F(armlprof_dwconv_s8_p2) F(armlprof_dwconv_s8_r1)
 };
 static void *read_block(size_t n) {
   void *p = malloc(n ? n : 1);
@@ -117,6 +119,13 @@ CASES = {
     "dw3x3_s1_c8": ("dw", kernels.Geometry(7, 6, 8, 7, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
     "dw3x3_s2_c16": ("dw", kernels.Geometry(9, 8, 16, 5, 4, 16, 3, 3, 2, 2, 1, 1, 1, 1), (-60, 127)),
     "dw5x5_dilated_c4": ("dw", kernels.Geometry(10, 9, 4, 10, 9, 4, 5, 5, 1, 1, 2, 1, 4, 2), (-128, 127)),
+    # r1: pixel chunks (48) that end mid-row, valid padding at stride 2, dilation with stride, a kernel larger than
+    # its tap stage (64 > 49 taps: the unstaged path); gemm: weights too large for the stack stage
+    "dw3x3_s1_c4_chunks": ("dw", kernels.Geometry(10, 13, 4, 10, 13, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "dw3x3_s2_valid_c12": ("dw", kernels.Geometry(9, 9, 12, 4, 4, 12, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),
+    "dw3x3_s2_dilated_c8": ("dw", kernels.Geometry(11, 10, 8, 6, 5, 8, 3, 3, 2, 2, 2, 2, 2, 2), (-100, 110)),
+    "dw8x8_c4_unstaged": ("dw", kernels.Geometry(10, 10, 4, 3, 3, 4, 8, 8, 1, 1, 1, 1, 0, 0), (-128, 127)),
+    "fc_depth600_units5_unstaged": ("gemm", kernels.Geometry(2, 1, 600, 2, 1, 5), (-128, 127)),
 }
 
 
@@ -166,6 +175,30 @@ def test_every_variant_matches_reference(harness, case: str) -> None:
             got = _run(harness, kernels.c_function(family, variant), g, x, packed, qp, in_zp, out_zp, lo, hi)
             assert np.array_equal(got, want), f"{case} {variant} seed {seed}: " \
                 f"{int((got != want).sum())} of {want.size} outputs differ"
+
+
+@pytest.mark.parametrize("in_zp,out_zp", [(-128, -128), (127, 127), (-128, 127)])
+def test_depthwise_int8_extremes_match_reference(harness, in_zp: int, out_zp: int) -> None:
+    """Inputs and weights at the int8 limits, extreme zero points, per-channel multipliers from tiny to > 1 and
+    biases near the int32 limits (the requantization's slow path and the wrapping folded bias)."""
+    g = kernels.Geometry(7, 9, 8, 7, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1)
+    rng = np.random.default_rng(11)
+    x = rng.integers(-128, 128, (g.in_h, g.in_w, g.in_c))
+    x = np.where(rng.random(x.shape) < 0.4, rng.choice(np.array([-128, 127]), x.shape), x)
+    w = rng.choice(np.array([-128, 127, -127]), (1, g.k_h, g.k_w, g.out_c)).astype(np.int8)
+    bias = np.array([0, 1 << 30, -(1 << 30), 123456, -7, (1 << 31) - 1 - 300000, -(1 << 31) + 300000, 99])
+    scales = np.array([1e-6, 3e-5, 1e-3, 2.5e-4, 1.3, 0.9, 6e-4, 1e-3])
+    qm = [fp.quantize_multiplier(float(s)) for s in scales]
+    mults = np.array([m for m, _ in qm], dtype=np.int64)
+    shifts = np.array([s for _, s in qm], dtype=np.int64)
+    for lo, hi in ((-128, 127), (-100, 90)):
+        want = _reference(x, w, bias, mults, shifts, g, in_zp, out_zp, lo, hi, True)
+        assert lo > -128 or len(np.unique(want)) > 3  # not all clamped
+        qp = kernels.requant_params(bias, mults, shifts, g.out_c)
+        for variant in kernels.DW_VARIANTS:
+            got = _run(harness, kernels.c_function("dw", variant), g, x, kernels.pack_dw_weights(w), qp, in_zp,
+                       out_zp, lo, hi)
+            assert np.array_equal(got, want), f"{variant} zp {in_zp}/{out_zp}: {int((got != want).sum())} differ"
 
 
 def test_dsp_requantization_shortcut_is_exact() -> None:

@@ -117,3 +117,22 @@ def test_unknown_tvm_option_is_one_clear_error(tmp_path) -> None:
         get_runtime("tvm-aot").generate(object(), tmp_path, None, schedule="fast")
     with pytest.raises(ArmlprofError, match="unknown tvm-aot option"):
         get_runtime("tvm-aot").generate(object(), tmp_path, None, tile=4)
+
+
+def test_failed_candidate_crosses_the_process_pool_as_one_error(monkeypatch) -> None:
+    """A candidate whose build fails (CompileError takes two constructor arguments, so it does not unpickle in the
+    parent) reaches the tuner as a plain ArmlprofError naming the candidate, not as a BrokenProcessPool."""
+    import pickle
+
+    from armlprof.errors import ArmlprofError, CompileError
+    from armlprof.runtime.tvm import tuning
+
+    def fail(*_args, **_kwargs):
+        raise CompileError("sketch did not compile", "armlprof_kernels.c:1: error: ...")
+
+    monkeypatch.setattr(tuning, "layer_cycles", fail)
+    model_path = shared_file("models", "micro_speech_quantized.tflite")
+    with pytest.raises(ArmlprofError) as info:
+        tuning._candidate((str(model_path), "nano33ble", None, {"sig": "t4p2u2"}, None, []))
+    assert type(info.value) is ArmlprofError and "t4p2u2" in str(info.value) and "did not compile" in str(info.value)
+    assert str(pickle.loads(pickle.dumps(info.value))) == str(info.value)

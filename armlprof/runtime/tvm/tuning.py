@@ -115,8 +115,14 @@ def _candidate(args: tuple) -> list[dict]:
 
     board = load_board(board_name, memory_kib=memory_kib) if memory_kib else load_board(board_name)
     model = load_model(str(model_path))
-    return [asdict(lc) for lc in layer_cycles(model, board, choices=choices, optimization=optimization,
-                                              extra_flags=tuple(extra_flags))]
+    try:
+        return [asdict(lc) for lc in layer_cycles(model, board, choices=choices, optimization=optimization,
+                                                  extra_flags=tuple(extra_flags))]
+    except ArmlprofError as exc:
+        # a plain ArmlprofError crosses the process pool; subclasses with more constructor arguments (CompileError)
+        # do not unpickle there and would surface as a BrokenProcessPool traceback
+        raise ArmlprofError(f"tuning candidate {sorted(set(choices.values()))} of {model.name} on {board.name}: "
+                            f"{exc}") from None
 
 
 def tune(model, board, trials: int, *, optimization: str | None = None, extra_flags: tuple[str, ...] = (),

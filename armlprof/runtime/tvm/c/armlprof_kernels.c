@@ -51,7 +51,7 @@ AK_INLINE int32_t ak_smlatt(int32_t x, int32_t y, int32_t acc) {
 
 AK_INLINE int32_t ak_read32(const int8_t *p) {  /* unaligned-safe; one LDR on the M4 */
   int32_t v;
-  memcpy(&v, p, 4);
+  __builtin_memcpy(&v, p, 4);  /* builtin: the cores build with -fno-builtin, where memcpy is a call */
   return v;
 }
 
@@ -206,7 +206,7 @@ typedef struct {
 
 /* Byte copy / fill for the im2col rows: inline (no library calls for the few bytes of a kernel row), words first. */
 AK_INLINE void ak_copy(int8_t *dst, const int8_t *src, int32_t n) {
-  for (; n >= 4; n -= 4, dst += 4, src += 4) memcpy(dst, src, 4);
+  for (; n >= 4; n -= 4, dst += 4, src += 4) __builtin_memcpy(dst, src, 4);
   for (; n > 0; n--) *dst++ = *src++;
 }
 
@@ -248,12 +248,24 @@ static __attribute__((optimize("no-tree-loop-distribute-patterns"))) int8_t *ak_
 typedef void (*ak_pixels_fn)(const ak_gemm_layer *, const int8_t *, const int8_t *, int32_t, int32_t, int32_t,
                              int8_t *, int8_t *);
 
+/* Words of stack that the packed weights and requantization constants of a chunk of output-channel tiles are
+ * copied to: the chunk's pixel loop re-reads them for every pixel tile, and from RAM they load without flash wait
+ * states (nano33ble: 5 per load). Output channels are walked chunk by chunk, each over all pixels; a layer whose
+ * single tile does not fit reads flash directly. */
+#define AK_STAGE_WORDS 768
+
+AK_INLINE void ak_copy_words(int32_t *dst, const int32_t *src, int32_t words) {
+  for (int32_t i = 0; i < words; i++) dst[i] = src[i];
+}
+
 AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, const int32_t *qp, int8_t *out,
-                          const int P, ak_pixels_fn px1, ak_pixels_fn px2) {
+                          const int T, const int P, ak_pixels_fn px1, ak_pixels_fn px2) {
   int32_t k = g->k_h * g->k_w * g->in_c;
   int32_t k_pad = (k + 3) & ~3;
   int32_t k4 = k_pad >> 2;
-  const ak_gemm_layer L = {(const int32_t *)(const void *)w, qp, g->out_c, g->out_zp, g->act_lo, g->act_hi, k4};
+  int32_t tiles = (g->out_c + T - 1) / T, tile_words = T * (k4 + AK_QP_STRIDE);
+  int32_t chunk = AK_STAGE_WORDS / tile_words;  /* tiles per chunk; 0: unstaged */
+  int32_t stage[AK_STAGE_WORDS];
   /* Interior pixels read their GEMM row straight from the input as k_h segments of k_w * in_c bytes (when
    * that is a whole number of words); border pixels (and every pixel otherwise) get an im2col copy. */
   int32_t run = g->k_w * g->in_c;
@@ -263,34 +275,45 @@ AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, c
   int32_t pixels = g->out_h * g->out_w;
   int32_t col32[2 * k4];  /* two im2col rows, word aligned */
   int8_t *col0 = (int8_t *)col32, *col1 = col0 + k_pad;
-  int32_t oy = 0, ox = 0;  /* of pixel `pix` */
-  for (int32_t pix = 0; pix < pixels; pix += P) {
-    int pair = P == 2 && pix + 1 < pixels;
-    int32_t oy1 = oy, ox1 = ox + 1;
-    if (ox1 == g->out_w) oy1++, ox1 = 0;
-    int32_t iy0 = oy * g->s_h - g->pad_t, ix0 = ox * g->s_w - g->pad_l;
-    int32_t jy0 = oy1 * g->s_h - g->pad_t, jx0 = ox1 * g->s_w - g->pad_l;
-    int32_t y_end = (g->k_h - 1) * g->d_h, x_end = g->k_w - 1;
-    int inside = segmented && iy0 >= 0 && iy0 + y_end < g->in_h && ix0 >= 0 && ix0 + x_end < g->in_w;
-    if (pair) inside = inside && jy0 >= 0 && jy0 + y_end < g->in_h && jx0 >= 0 && jx0 + x_end < g->in_w;
-    const int8_t *r0, *r1;
-    int32_t seg_k4 = k4, segs = 1, skip = 0;
-    if (inside) {
-      r0 = in + iy0 * row_bytes + ix0 * g->in_c;
-      r1 = in + jy0 * row_bytes + jx0 * g->in_c;
-      seg_k4 = run >> 2, segs = g->k_h, skip = seg_skip;
-    } else {
-      r0 = ak_im2col(g, in, oy, ox, col0, k_pad);
-      r1 = pair ? ak_im2col(g, in, oy1, ox1, col1, k_pad) : r0;
+  for (int32_t t0 = 0; t0 < tiles; t0 += chunk ? chunk : tiles) {
+    int32_t n_tiles = chunk == 0 || tiles - t0 < chunk ? tiles - t0 : chunk;
+    const int32_t *wc = (const int32_t *)(const void *)w + t0 * T * k4, *qc = qp + t0 * T * AK_QP_STRIDE;
+    if (chunk) {
+      ak_copy_words(stage, qc, n_tiles * T * AK_QP_STRIDE);
+      ak_copy_words(stage + n_tiles * T * AK_QP_STRIDE, wc, n_tiles * T * k4);
+      qc = stage, wc = stage + n_tiles * T * AK_QP_STRIDE;
     }
-    int8_t *o0 = out + pix * g->out_c;
-    if (pair)
-      px2(&L, r0, r1, seg_k4, segs, skip, o0, o0 + g->out_c);
-    else
-      px1(&L, r0, r0, seg_k4, segs, skip, o0, o0);
-    oy = oy1, ox = ox1;
-    if (P == 2) {
-      if (++ox == g->out_w) oy++, ox = 0;
+    int32_t oc0 = t0 * T, oc_n = g->out_c - oc0 < n_tiles * T ? g->out_c - oc0 : n_tiles * T;
+    const ak_gemm_layer L = {wc, qc, oc_n, g->out_zp, g->act_lo, g->act_hi, k4};
+    int32_t oy = 0, ox = 0;  /* of pixel `pix` */
+    for (int32_t pix = 0; pix < pixels; pix += P) {
+      int pair = P == 2 && pix + 1 < pixels;
+      int32_t oy1 = oy, ox1 = ox + 1;
+      if (ox1 == g->out_w) oy1++, ox1 = 0;
+      int32_t iy0 = oy * g->s_h - g->pad_t, ix0 = ox * g->s_w - g->pad_l;
+      int32_t jy0 = oy1 * g->s_h - g->pad_t, jx0 = ox1 * g->s_w - g->pad_l;
+      int32_t y_end = (g->k_h - 1) * g->d_h, x_end = g->k_w - 1;
+      int inside = segmented && iy0 >= 0 && iy0 + y_end < g->in_h && ix0 >= 0 && ix0 + x_end < g->in_w;
+      if (pair) inside = inside && jy0 >= 0 && jy0 + y_end < g->in_h && jx0 >= 0 && jx0 + x_end < g->in_w;
+      const int8_t *r0, *r1;
+      int32_t seg_k4 = k4, segs = 1, skip = 0;
+      if (inside) {
+        r0 = in + iy0 * row_bytes + ix0 * g->in_c;
+        r1 = in + jy0 * row_bytes + jx0 * g->in_c;
+        seg_k4 = run >> 2, segs = g->k_h, skip = seg_skip;
+      } else {
+        r0 = ak_im2col(g, in, oy, ox, col0, k_pad);
+        r1 = pair ? ak_im2col(g, in, oy1, ox1, col1, k_pad) : r0;
+      }
+      int8_t *o0 = out + pix * g->out_c + oc0;
+      if (pair)
+        px2(&L, r0, r1, seg_k4, segs, skip, o0, o0 + g->out_c);
+      else
+        px1(&L, r0, r0, seg_k4, segs, skip, o0, o0);
+      oy = oy1, ox = ox1;
+      if (P == 2) {
+        if (++ox == g->out_w) oy++, ox = 0;
+      }
     }
   }
   return 0;
@@ -299,7 +322,7 @@ AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, c
 #define AK_CONV_VARIANT(T, P, U)                                                                              \
   int32_t armlprof_conv_s8_t##T##p##P##u##U(ARMLPROF_CONV_ARGS) {                                         \
     AK_GEOM;                                                                                                  \
-    return ak_conv(&g, in, w, qp, out, P, ak_px_t##T##p1u##U, ak_px_t##T##p2u##U);                                                              \
+    return ak_conv(&g, in, w, qp, out, T, P, ak_px_t##T##p1u##U, ak_px_t##T##p2u##U);                                                              \
   }
 AK_CONV_VARIANT(2, 1, 1)
 AK_CONV_VARIANT(2, 2, 1)
@@ -400,7 +423,7 @@ AK_INLINE void ak_dw_store4(const ak_geom *g, int8_t *o, const int32_t *acc, con
   const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
   int8_t v[4];
   for (int t = 0; t < 4; t++) v[t] = ak_requant(acc[t], ak_qp_load(qp + t * AK_QP_STRIDE), oq);
-  memcpy(o, v, 4);  /* one word store: the channels of a group are contiguous */
+  __builtin_memcpy(o, v, 4);  /* one word store: the channels of a group are contiguous */
 }
 
 /* All channel groups of output pixel (oy, ox) [and (oy, ox + 1) when P = 2, both interior]. */
@@ -488,3 +511,239 @@ AK_INLINE int32_t ak_dwconv(const ak_geom *g, const int8_t *in, const int8_t *w8
   }
 AK_DW_VARIANT(1)
 AK_DW_VARIANT(2)
+
+/* ---------------------------------------------------------------- depthwise convolution, staged (variant r1) */
+/* Channel group (4 channels) outer, output pixels inner, so everything per group is prepared once: the group's
+ * taps sign-extended into a stack array (wl = channels 0, 2 and wh = 1, 3 of each tap; RAM loads, where the
+ * packed weights sit in flash behind wait states), the input offset folded into the bias (interior pixels then
+ * accumulate x * w with plain SXTB16; border pixels add zp * sum(w) back and accumulate (x - zp) * w over their
+ * valid taps, as TFLM skips the others). The accumulators of up to AK_DW_CHUNK pixels of a row go to a stack
+ * buffer and are requantized one channel at a time, with that channel's constants in registers. 3x3 kernels
+ * (any stride, dilation) run a fully unrolled, register-allocated tap block. */
+#define AK_DW_MAX_TAPS 49
+#define AK_DW_CHUNK 48
+
+typedef struct {
+  int32_t tap_step, row_step, k_h, k_w;  /* bytes between taps of a row / from the end of a row to the next */
+} ak_dw_walk;
+
+/* Interior pixel: sum over all taps of x * w (the input offset is in the bias). x: its top-left tap. */
+AK_INLINE void ak_dw_sum(const int8_t *x, const int32_t *wst, const ak_dw_walk *s, int32_t *acc) {
+  int32_t a0, a1, a2, a3;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  if (s->k_h == 3 && s->k_w == 3) {
+    int32_t xv, t, wl, wh;
+    const int8_t *xp = x;
+#define AK_DW3_FIRST(xaddr)                   \
+  "ldr %[xv], " xaddr "\n\t"                  \
+  "ldrd %[wl], %[wh], [%[w], #0]\n\t"         \
+  "sxtb16 %[t], %[xv]\n\t"                    \
+  "smulbb %[a0], %[t], %[wl]\n\t"             \
+  "smultt %[a2], %[t], %[wl]\n\t"             \
+  "sxtb16 %[t], %[xv], ror #8\n\t"            \
+  "smulbb %[a1], %[t], %[wh]\n\t"             \
+  "smultt %[a3], %[t], %[wh]\n\t"
+#define AK_DW3_TAP(xaddr, woff)                         \
+  "ldr %[xv], " xaddr "\n\t"                            \
+  "ldrd %[wl], %[wh], [%[w], #" woff "]\n\t"            \
+  "sxtb16 %[t], %[xv]\n\t"                              \
+  "smlabb %[a0], %[t], %[wl], %[a0]\n\t"                \
+  "smlatt %[a2], %[t], %[wl], %[a2]\n\t"                \
+  "sxtb16 %[t], %[xv], ror #8\n\t"                      \
+  "smlabb %[a1], %[t], %[wh], %[a1]\n\t"                \
+  "smlatt %[a3], %[t], %[wh], %[a3]\n\t"
+#define AK_X0 "[%[x]]"
+#define AK_X1 "[%[x], %[cs]]"
+#define AK_X2 "[%[x], %[cs], lsl #1]"
+    __asm__(AK_DW3_FIRST(AK_X0) AK_DW3_TAP(AK_X1, "8") AK_DW3_TAP(AK_X2, "16")
+            "add %[x], %[x], %[row]\n\t"
+            AK_DW3_TAP(AK_X0, "24") AK_DW3_TAP(AK_X1, "32") AK_DW3_TAP(AK_X2, "40")
+            "add %[x], %[x], %[row]\n\t"
+            AK_DW3_TAP(AK_X0, "48") AK_DW3_TAP(AK_X1, "56") AK_DW3_TAP(AK_X2, "64")
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "+&r"(xp), [xv] "=&r"(xv),
+              [t] "=&r"(t), [wl] "=&r"(wl), [wh] "=&r"(wh)
+            : [w] "r"(wst), [cs] "r"(s->tap_step), [row] "r"(s->row_step + s->tap_step * 3)
+            : "memory");
+#undef AK_X0
+#undef AK_X1
+#undef AK_X2
+#undef AK_DW3_FIRST
+#undef AK_DW3_TAP
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+    return;
+  }
+#endif
+  a0 = a1 = a2 = a3 = 0;
+  for (int32_t ky = s->k_h; ky > 0; ky--, x += s->row_step) {
+    for (int32_t kx = s->k_w; kx > 0; kx--, x += s->tap_step, wst += 2) {
+      int32_t xv = ak_read32(x), xl = ak_sxtb16(xv), xh = ak_sxtb16_ror8(xv);
+      a0 = ak_smlabb(xl, wst[0], a0);
+      a2 = ak_smlatt(xl, wst[0], a2);
+      a1 = ak_smlabb(xh, wst[1], a1);
+      a3 = ak_smlatt(xh, wst[1], a3);
+    }
+  }
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+/* Border pixel, channels c..c+3 (x: its top-left tap, maybe outside the input; iy0, ix0: that tap's input row
+ * and column): its taps copied into a patch, the ones outside the input as the input zero point (which the folded
+ * bias turns into 0, as TFLM skips them), then the interior sum over the patch. The geometry is read into locals
+ * first (the patch stores may alias it), and the valid taps are a rectangle [ky0, ky1) x [kx0, kx1). */
+static __attribute__((noinline)) void ak_dw_border_sum(const ak_geom *g, const int8_t *x, const int32_t *wst,
+                                                       int32_t iy0, int32_t ix0, int32_t *acc) {
+  int32_t patch[AK_DW_MAX_TAPS];
+  const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
+  const int32_t k_h = g->k_h, k_w = g->k_w, d_h = g->d_h, d_w = g->d_w, in_h = g->in_h, in_w = g->in_w;
+  const int32_t tap = d_w * g->in_c, row = d_h * in_w * g->in_c;
+  int32_t ky0 = 0, ky1 = k_h, kx0 = 0, kx1 = k_w;
+  while (ky0 < ky1 && iy0 + ky0 * d_h < 0) ky0++;
+  while (ky1 > ky0 && iy0 + (ky1 - 1) * d_h >= in_h) ky1--;
+  while (kx0 < kx1 && ix0 + kx0 * d_w < 0) kx0++;
+  while (kx1 > kx0 && ix0 + (kx1 - 1) * d_w >= in_w) kx1--;
+  for (int32_t t = 0; t < k_h * k_w; t++) patch[t] = zp4;
+  for (int32_t ky = ky0; ky < ky1; ky++) {
+    const int8_t *xt = x + ky * row + kx0 * tap;
+    for (int32_t kx = kx0; kx < kx1; kx++, xt += tap) patch[ky * k_w + kx] = ak_read32(xt);
+  }
+  const ak_dw_walk walk = {4, 0, k_h, k_w};
+  ak_dw_sum((const int8_t *)patch, wst, &walk, acc);
+}
+
+AK_INLINE int32_t ak_smmulr(int32_t a, int32_t b) {  /* (a * b + 2^31) >> 32 */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t r;
+  __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+#else
+  return (int32_t)(((int64_t)a * b + 0x80000000LL) >> 32);
+#endif
+}
+
+/* One channel's requantization, prepared once per layer and channel group. `fast`: for every output of the
+ * channel, (acc + bias) << left stays below 2^30 (from a bound on |acc + bias|) and the right shift e is 1..22, so
+ * ak_requant's fast path always holds and the output offset can join the rounding constant:
+ * (v + zp * 2^e) >> e = (v >> e) + zp, without overflow (|v| <= 2^30 + 2^21, |zp * 2^e| <= 2^29). */
+typedef struct {
+  ak_qp q;
+  int32_t fast, s1, rz;
+} ak_rq;
+
+AK_INLINE ak_rq ak_rq_prepare(ak_qp q, int32_t out_zp, int64_t bound) {
+  ak_rq r = {q, 0, q.left + 1, 0};
+  if (q.right >= 1 && q.right <= 22 && q.left <= 29 && bound < (1LL << (30 - q.left))) {
+    r.fast = 1;
+    r.rz = (1 << (q.right - 1)) + out_zp * (1 << q.right);
+  }
+  return r;
+}
+
+/* n outputs of one channel: acc every 4th word, outputs every `o_step` bytes. */
+static __attribute__((noinline)) void ak_requant_run(const int32_t *acc, int8_t *o, int32_t n, int32_t o_step,
+                                                     const ak_rq *rq, const ak_outq *oq) {
+  const ak_outq oo = *oq;
+  if (rq->fast) {
+    const int32_t bias = rq->q.bias, s1 = rq->s1, m = rq->q.mult, e = rq->q.right, rz = rq->rz;
+    const int32_t lo = oo.lo, hi = oo.hi;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    if (lo == -128 && hi == 127 && n > 0) {  /* no clamp inside the int8 range: SSAT (GCC spills this loop) */
+      int32_t x, y;
+      __asm__ volatile(
+          "1:\n\t"
+          "ldr %[x], [%[acc]], #16\n\t"
+          "add %[x], %[x], %[bias]\n\t"
+          "lsl %[x], %[x], %[s1]\n\t"
+          "smmulr %[y], %[x], %[m]\n\t"
+          "add %[x], %[rz], %[y], asr #31\n\t"
+          "add %[x], %[x], %[y]\n\t"
+          "asr %[x], %[x], %[e]\n\t"
+          "ssat %[x], #8, %[x]\n\t"
+          "strb %[x], [%[o]]\n\t"
+          "add %[o], %[o], %[step]\n\t"
+          "subs %[n], %[n], #1\n\t"
+          "bne 1b"
+          : [acc] "+r"(acc), [o] "+r"(o), [n] "+r"(n), [x] "=&r"(x), [y] "=&r"(y)
+          : [bias] "r"(bias), [s1] "r"(s1), [m] "r"(m), [rz] "r"(rz), [e] "r"(e), [step] "r"(o_step)
+          : "cc", "memory");
+      return;
+    }
+#endif
+    for (; n > 0; n--, acc += 4, o += o_step) {
+      int32_t y = ak_smmulr((int32_t)((uint32_t)(*acc + bias) << s1), m);
+      int32_t x = (y + rz + (y >> 31)) >> e;
+      x = x < lo ? lo : x;
+      *o = (int8_t)(x > hi ? hi : x);
+    }
+    return;
+  }
+  const ak_qp q = rq->q;
+  for (; n > 0; n--, acc += 4, o += o_step) *o = ak_requant(*acc, q, oo);
+}
+
+static __attribute__((noinline)) int32_t ak_dwconv_staged(const ak_geom *g, const int8_t *in, const int32_t *w,
+                                                          const int32_t *qp, int8_t *out) {
+  const int32_t taps = g->k_h * g->k_w, pix_step = g->s_w * g->in_c;
+  const int32_t y_span = (g->k_h - 1) * g->d_h, x_span = (g->k_w - 1) * g->d_w;
+  /* interior columns [ox_lo, ox_hi): every tap inside the input row */
+  int32_t ox_lo = 0, ox_hi = g->out_w;
+  while (ox_lo < g->out_w && ox_lo * g->s_w - g->pad_l < 0) ox_lo++;
+  while (ox_hi > ox_lo && (ox_hi - 1) * g->s_w - g->pad_l + x_span >= g->in_w) ox_hi--;
+  const ak_dw_walk walk = {g->d_w * g->in_c, g->d_h * g->in_w * g->in_c - g->k_w * g->d_w * g->in_c, g->k_h,
+                           g->k_w};
+  const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
+  int32_t wst[2 * AK_DW_MAX_TAPS];
+  int32_t acc[4 * AK_DW_CHUNK];
+  for (int32_t c = 0; c < g->in_c; c += 4, w += taps, qp += 4 * AK_QP_STRIDE) {
+    int32_t sum[4] = {0, 0, 0, 0}, abs_sum[4] = {0, 0, 0, 0};
+    for (int32_t t = 0; t < taps; t++) {
+      int32_t wv = w[t];
+      wst[2 * t] = ak_sxtb16(wv), wst[2 * t + 1] = ak_sxtb16_ror8(wv);
+      for (int j = 0; j < 4; j++) {
+        int32_t wj = (int8_t)(uint8_t)((uint32_t)wv >> (8 * j));
+        sum[j] += wj, abs_sum[j] += wj < 0 ? -wj : wj;
+      }
+    }
+    ak_rq rq[4];
+    for (int j = 0; j < 4; j++) {
+      ak_qp q = ak_qp_load(qp + j * AK_QP_STRIDE);
+      /* |zp * sum| < 2^7 * 2^7 * 49: no overflow; the bias wraps as TFLM's int32 sums */
+      q.bias = (int32_t)((uint32_t)q.bias - (uint32_t)(g->in_zp * sum[j]));
+      int64_t b = q.bias;
+      rq[j] = ak_rq_prepare(q, g->out_zp, (b < 0 ? -b : b) + 128LL * abs_sum[j]);  /* |sum x*w| <= 128 sum|w| */
+    }
+    /* Output pixels in chunks of up to AK_DW_CHUNK consecutive ones (whole rows where they fit: NHWC keeps a
+     * chunk's outputs out_c bytes apart); each row splits into border / interior / border runs. */
+    int32_t n = 0, p0 = 0;  /* pixels in the chunk, index of its first */
+    for (int32_t oy = 0; oy < g->out_h; oy++) {
+      int32_t iy0 = oy * g->s_h - g->pad_t;
+      int row_inside = iy0 >= 0 && iy0 + y_span < g->in_h;
+      int32_t lo = row_inside ? ox_lo : g->out_w, hi = row_inside ? ox_hi : g->out_w;
+      const int8_t *x_row = in + (iy0 * g->in_w - g->pad_l) * g->in_c + c;
+      for (int32_t ox = 0; ox < g->out_w;) {
+        int32_t end = ox + (AK_DW_CHUNK - n) < g->out_w ? ox + (AK_DW_CHUNK - n) : g->out_w;
+        int32_t *a = acc + 4 * n;
+        n += end - ox;
+        int32_t stop = lo < end ? lo : end;
+        for (; ox < stop; ox++, a += 4)
+          ak_dw_border_sum(g, x_row + ox * pix_step, wst, iy0, ox * g->s_w - g->pad_l, a);
+        stop = hi < end ? hi : end;
+        for (const int8_t *x = x_row + ox * pix_step; ox < stop; ox++, a += 4, x += pix_step)
+          ak_dw_sum(x, wst, &walk, a);
+        for (; ox < end; ox++, a += 4)
+          ak_dw_border_sum(g, x_row + ox * pix_step, wst, iy0, ox * g->s_w - g->pad_l, a);
+        if (n == AK_DW_CHUNK || (oy == g->out_h - 1 && ox == g->out_w)) {
+          int8_t *o = out + p0 * g->out_c + c;
+          for (int j = 0; j < 4; j++) ak_requant_run(acc + j, o + j, n, g->out_c, &rq[j], &oq);
+          p0 += n, n = 0;
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS) {
+  AK_GEOM;
+  if (k_h * k_w > AK_DW_MAX_TAPS) return ak_dwconv(&g, in, w, qp, out, 1);  /* stage too small: unstaged */
+  return ak_dwconv_staged(&g, in, (const int32_t *)(const void *)w, qp, out);
+}

@@ -34,5 +34,8 @@ int32_t armlprof_conv_s8_t4p2u2(ARMLPROF_CONV_ARGS);
  * (P = 1) or 4 channels x 2 neighbouring output pixels sharing each weight load (P = 2). */
 int32_t armlprof_dwconv_s8_p1(ARMLPROF_CONV_ARGS);
 int32_t armlprof_dwconv_s8_p2(ARMLPROF_CONV_ARGS);
+/* Staged (R = 1): channel group outer, its taps sign-extended in RAM and the input offset folded into the bias
+ * once per group, a row's accumulators requantized one channel at a time; 3x3 taps unrolled in registers. */
+int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS);
 
 #endif
