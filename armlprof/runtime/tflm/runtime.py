@@ -119,7 +119,8 @@ class TflmRuntime(Runtime):
                 arena_source = "host measurement + CMSIS-NN DSP scratch"
 
         src_dir = Path(src_dir)
-        write_model_header(src_dir, self.name, model.input_bytes, model.output_bytes)
+        write_model_header(src_dir, self.name, model.input_bytes, model.output_bytes, model.input_sizes,
+                           model.output_sizes)
         (src_dir / MODEL_SOURCE).write_text(render_source(model, tree, ops, arena_bytes))
         return GeneratedModel(
             runtime=self.name,
@@ -163,8 +164,41 @@ def _c_bytes(data: bytes, per_line: int = 20) -> str:
     return "\n".join(lines)
 
 
+def _io_code(model: Any) -> tuple[str, str]:
+    """model_init's checks of every input/output tensor and model_inference's body: copy each input in from its
+    offset in the packed buffer, Invoke, copy each output out (armlprof.protocol.io_offsets)."""
+    from armlprof.protocol import io_offsets
+
+    if model.single_io:  # the code single-I/O images always had
+        checks = ("  TfLiteTensor* input = g_interpreter->input(0);\n"
+                  "  TfLiteTensor* output = g_interpreter->output(0);\n"
+                  "  if (input == nullptr || input->type != kTfLiteInt8 || input->bytes != MODEL_INPUT_BYTES) "
+                  "return 4;\n"
+                  "  if (output == nullptr || output->type != kTfLiteInt8 || output->bytes != MODEL_OUTPUT_BYTES) "
+                  "return 5;")
+        body = ("  memcpy(g_interpreter->input(0)->data.int8, input, MODEL_INPUT_BYTES);\n"
+                "  if (g_interpreter->Invoke() != kTfLiteOk) return 2;\n"
+                "  memcpy(output, g_interpreter->output(0)->data.int8, MODEL_OUTPUT_BYTES);")
+        return checks, body
+    checks_lines = [f"  if (g_interpreter->inputs_size() != {len(model.input_sizes)} || "
+                    f"g_interpreter->outputs_size() != {len(model.output_sizes)}) return 6;"]
+    copy_in, copy_out = [], []
+    for kind, sizes, code, copies in (("input", model.input_sizes, 4, copy_in),
+                                      ("output", model.output_sizes, 5, copy_out)):
+        for k, (size, offset) in enumerate(zip(sizes, io_offsets(sizes), strict=True)):
+            checks_lines.append(f"  if (g_interpreter->{kind}({k}) == nullptr || g_interpreter->{kind}({k})->type != "
+                                f"kTfLiteInt8 || g_interpreter->{kind}({k})->bytes != {size}) return {code};")
+            if kind == "input":
+                copies.append(f"  memcpy(g_interpreter->input({k})->data.int8, input + {offset}, {size});")
+            else:
+                copies.append(f"  memcpy(output + {offset}, g_interpreter->output({k})->data.int8, {size});")
+    body = "\n".join([*copy_in, "  if (g_interpreter->Invoke() != kTfLiteOk) return 2;", *copy_out])
+    return "\n".join(checks_lines), body
+
+
 def render_source(model: Any, tree: tflm.TflmTree, resolver_methods: list[str], arena_bytes: int) -> str:
     data = model.path.read_bytes()
+    io_checks, io_body = _io_code(model)
     registration = "\n".join(
         f"  if (g_resolver->{m}() != kTfLiteOk) return 2;" for m in resolver_methods
     )
@@ -242,18 +276,13 @@ extern "C" int model_init(void) {{
 {registration}
   g_interpreter = new (g_interpreter_storage) tflite::MicroInterpreter({interpreter_args});
   if (g_interpreter->AllocateTensors() != kTfLiteOk) return 3;
-  TfLiteTensor* input = g_interpreter->input(0);
-  TfLiteTensor* output = g_interpreter->output(0);
-  if (input == nullptr || input->type != kTfLiteInt8 || input->bytes != MODEL_INPUT_BYTES) return 4;
-  if (output == nullptr || output->type != kTfLiteInt8 || output->bytes != MODEL_OUTPUT_BYTES) return 5;
+{io_checks}
   return 0;
 }}
 
 extern "C" int model_inference(const int8_t* input, int8_t* output) {{
   if (g_interpreter == nullptr) return 1;
-  memcpy(g_interpreter->input(0)->data.int8, input, MODEL_INPUT_BYTES);
-  if (g_interpreter->Invoke() != kTfLiteOk) return 2;
-  memcpy(output, g_interpreter->output(0)->data.int8, MODEL_OUTPUT_BYTES);
+{io_body}
   return 0;
 }}
 
@@ -310,7 +339,8 @@ class HostModel:
         out_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="armlprof-tflm-host-") as tmp:
             work = Path(tmp)
-            write_model_header(work, "tflm", model.input_bytes, model.output_bytes)
+            write_model_header(work, "tflm", model.input_bytes, model.output_bytes, model.input_sizes,
+                               model.output_sizes)
             (work / MODEL_SOURCE).write_text(source)
             (work / "main.cpp").write_text(HOST_MAIN)
             staging = work / "model_host"
@@ -426,7 +456,8 @@ def measure_arena_on_target(model: Any, tree: tflm.TflmTree, resolver_methods: l
             sketch = Path(tmp) / "tflm_arena_probe"
             (sketch / "src").mkdir(parents=True)
             (sketch / f"{sketch.name}.ino").write_text(ARENA_PROBE_SKETCH)
-            write_model_header(sketch / "src", "tflm", model.input_bytes, model.output_bytes)
+            write_model_header(sketch / "src", "tflm", model.input_bytes, model.output_bytes, model.input_sizes,
+                               model.output_sizes)
 
             def build(arena_bytes: int):
                 (sketch / "src" / MODEL_SOURCE).write_text(render_source(model, tree, resolver_methods, arena_bytes))
