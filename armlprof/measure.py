@@ -26,7 +26,7 @@ from typing import Any
 from armlprof.board import Board
 from armlprof.build import BuildResult
 from armlprof.errors import MeasurementFailed
-from armlprof.protocol import Record, crc_list, inputs_from_seed
+from armlprof.protocol import Record, crc32, crc_list, input_from_seed, inputs_from_seed
 from armlprof.target.base import Image, RunOutcome, Target
 
 MALLOC_CHUNK_OVERHEAD_BYTES = 8  # newlib-nano: a chunk header (size word + alignment padding) per malloc
@@ -113,7 +113,10 @@ def _elapsed(fields: dict[str, str], clock_hz: int) -> tuple[int, float, str]:
 def expected_crc(model: Any, seed: int) -> str:
     """The crc= value of the reference outputs for the inputs the sketch generates from `seed`: the CRC-32 of the
     output, or of each output, comma-separated, for a model with several (armlprof.protocol)."""
-    return crc_list(model.reference_outputs(inputs_from_seed(seed, model.input_sizes)))
+    sizes = getattr(model, "input_sizes", None)
+    if sizes is None:  # any object with input_bytes and reference(): one input, one output
+        return crc32(model.reference(input_from_seed(seed, model.input_bytes)))
+    return crc_list(model.reference_outputs(inputs_from_seed(seed, sizes)))
 
 
 def wrong_output(got: str | None, expected: str) -> str | None:
