@@ -141,7 +141,7 @@ def graph_json(program: Program) -> str:
     nodes: list[dict] = []
     node_of_entry: dict[int, int] = {}
     input_names = {e: "input" if len(program.input_entries) == 1 else f"input_{k}"
-                   for k, e in enumerate(program.input_entries)}  # the device finds input nodes by this prefix
+                   for k, e in enumerate(program.input_entries)}
     for e in program.entries:
         if e.kind in ("input", "constant"):
             node_of_entry[e.id] = len(nodes)

@@ -328,17 +328,13 @@ static int setup(armlprof_graph_executor *g, const armlprof_graph_function *func
       if (data) {
         g->entries[e].data = (void *)data;
         storage_bytes[g->storage_id.v[e]] = 0;
-      } else if (!strncmp(g->nodes[i].name, "input", 5)) {
+      } else { /* an arg node that is no parameter is an input, as in TVM's graph executor */
         json_reader oom = {"", 0};
         int_push(&oom, &g->input_entries, e);
         if (oom.failed) {
           free(storage_bytes);
           return -1;
         }
-      } else {
-        last_error = "graph: unknown parameter";
-        free(storage_bytes);
-        return -1;
       }
     }
   }
