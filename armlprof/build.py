@@ -143,9 +143,34 @@ def _file_sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+PrefixMaps = Sequence[tuple[str, str]]
+
+
+def prefix_maps(flags: Sequence[str]) -> list[tuple[str, str]]:
+    """The (old, new) of each -ffile-prefix-map=OLD=NEW: the compiler writes paths under OLD as NEW (__FILE__, debug
+    info), so the object does not depend on where OLD is, and its cache key and recorded headers need not either."""
+    return [tuple(f.removeprefix("-ffile-prefix-map=").partition("=")[::2]) for f in flags
+            if f.startswith("-ffile-prefix-map=")]
+
+
+def _relocatable(text: str, maps: PrefixMaps) -> str:
+    """`text` with each mapped prefix written as `<map:NEW>`: the same for a copy of the tree elsewhere."""
+    for old, new in maps:  # the whole prefix only (not /tree in /tree2): followed by /, =, space or the end
+        text = re.sub(re.escape(old) + r"(?=[/=\s]|$)", lambda _, new=new: f"<map:{new}>", text)
+    return text
+
+
+def _located(text: str, maps: PrefixMaps) -> str:
+    """The inverse of _relocatable for this job's prefixes: where a recorded header is in this tree."""
+    for old, new in maps:
+        text = text.replace(f"<map:{new}>", old)
+    return text
+
+
 class _ObjectCache:
     """ccache-style direct mode: key = source + flags; a hit needs the object's recorded hash and every recorded
-    header unchanged."""
+    header unchanged. Paths under a -ffile-prefix-map prefix are keyed and recorded relative to it, so a copy of a
+    TFLM tree elsewhere hits the same objects, and an edited header of that copy is checked in the copy."""
 
     def __init__(self, root: Path) -> None:
         self.dir = root / "objects"
@@ -154,22 +179,23 @@ class _ObjectCache:
     def paths(self, key: str) -> tuple[Path, Path]:
         return self.dir / f"{key}.o", self.dir / f"{key}.entry.json"
 
-    def lookup(self, key: str) -> Path | None:
+    def lookup(self, key: str, maps: PrefixMaps = ()) -> Path | None:
         obj, manifest = self.paths(key)
         if not verify_manifest(manifest, {"object": obj}, "object"):
             return None
         deps = (read_manifest(manifest) or {}).get("deps", {})
         for dep, digest in deps.items():
-            p = Path(dep)
+            p = Path(_located(dep, maps))
             if not p.is_file() or _file_sha(p) != digest:
                 return None
         return obj
 
-    def store(self, key: str, obj: Path, depfile: Path) -> Path:
+    def store(self, key: str, obj: Path, depfile: Path, maps: PrefixMaps = ()) -> Path:
         deps = _parse_depfile(depfile)
         target, manifest = self.paths(key)
         atomic_copy(obj, target)
-        write_manifest(manifest, {"object": target}, {"deps": {str(d): _file_sha(d) for d in deps if d.is_file()}})
+        write_manifest(manifest, {"object": target},
+                       {"deps": {_relocatable(str(d), maps): _file_sha(d) for d in deps if d.is_file()}})
         return target
 
 
@@ -229,9 +255,11 @@ class _Compiler:
         return [exe, "-x", lang, *job.flags, "-MMD", "-MF", str(depfile), "-c", str(job.source), "-o", str(obj)]
 
     def compile(self, job: _Job) -> Path:
-        key = _sha(self.tc.version, job.lang, *job.flags, str(job.source), job.source.read_bytes())
+        maps = prefix_maps(job.flags)
+        key = _sha(self.tc.version, job.lang, *(_relocatable(f, maps) for f in job.flags),
+                   _relocatable(str(job.source), maps), job.source.read_bytes())
         with entry_lock(self.cache.paths(key)[0]):  # a second process building the same object waits, then hits
-            hit = self.cache.lookup(key)
+            hit = self.cache.lookup(key, maps)
             if hit is not None:
                 return hit
             obj = self.work / f"{key}.o"
@@ -242,7 +270,7 @@ class _Compiler:
             if proc.returncode != 0:
                 raise CompileError(f"compile error: {_first_error(proc.stderr)}", proc.stderr)
             self.compiled += 1
-            return self.cache.store(key, obj, depfile)
+            return self.cache.store(key, obj, depfile, maps)
 
 
 def _lang(path: Path) -> str:

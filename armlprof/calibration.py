@@ -15,10 +15,12 @@ Which parameters a board fits is board data: those of PARAMETERS its board.toml 
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -121,13 +123,18 @@ def read_file(path: Path) -> dict[str, Any]:
     return _read(str(path), path.stat().st_mtime_ns)
 
 
+_process_files: tuple[Path, ...] = ()  # --calibration, for this process (use_file)
+
+
 def active_file(board_name: str) -> Path | None:
-    explicit = os.environ.get(ENV_FILE)
-    if explicit:
-        path = Path(explicit)
+    """The calibration of `board_name`: among explicit files (--calibration, else $ARMLPROF_CALIBRATION) the one
+    for this board, none if they are all for others; with no explicit file, the per-user default if present."""
+    explicit = _process_files or ((Path(os.environ[ENV_FILE]),) if os.environ.get(ENV_FILE) else ())
+    for path in explicit:
         if not path.is_file():
             raise ArmlprofError(f"calibration file {path} not found; check --calibration / ${ENV_FILE}")
-        return path
+    if explicit:
+        return next((path for path in explicit if read_file(path)["board"] == board_name), None)
     path = user_file(board_name)
     return path if path.is_file() else None
 
@@ -148,12 +155,38 @@ def calibrated_timing(board_name: str, timing: dict[str, Any]) -> dict[str, Any]
     return set_values(timing, {k: float(v) for k, v in data["parameters"].items()}) | {CALIBRATED_MARK: str(path)}
 
 
-def use_file(path: Path | None) -> None:
-    """Make `path` the calibration of this process and its children (the CLI's --calibration)."""
-    if path is not None:
+@contextlib.contextmanager
+def use_file(paths: Sequence[Path] | Path | None) -> Iterator[None]:
+    """Within the block, `paths` (one file per board) are this process's calibration (the CLI's --calibration; no
+    environment write). Jobs on other processes or machines get the timing they give with the job
+    (resolved_timing), not the files."""
+    global _process_files
+    given = () if paths is None else (paths,) if isinstance(paths, str | Path) else tuple(paths)
+    for path in given:
         if not Path(path).is_file():
             raise ArmlprofError(f"calibration file {path} not found; pass a file armlprof calibrate wrote")
-        os.environ[ENV_FILE] = str(Path(path).resolve())
+    previous = _process_files
+    if given:
+        _process_files = tuple(Path(path).resolve() for path in given)
+    try:
+        yield
+    finally:
+        _process_files = previous
+
+
+def resolved_timing(board: Board) -> dict[str, Any]:
+    """The board's timing as this process sees it (calibration applied), marked as resolved, so that a worker
+    given it with the job (Board.with_nominal_timing) applies no calibration file of its own."""
+    return {CALIBRATED_MARK: None} | board.timing
+
+
+def timing_identity(board: Board) -> tuple[str, str | None]:
+    """(sha256 prefix of the timing parameters, the calibration file they came from or None): what an emulated
+    time was measured with, so a figure from other parameters is not taken for this one."""
+    timing = board.timing
+    parameters = {k: v for k, v in timing.items() if k != CALIBRATED_MARK}
+    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return digest, timing.get(CALIBRATED_MARK)
 
 
 # ---------------------------------------------------------------- running the kernels

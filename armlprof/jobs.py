@@ -26,6 +26,7 @@ from typing import Any
 
 from armlprof.board import load_board
 from armlprof.cache import atomic_write, cache_root
+from armlprof.calibration import resolved_timing
 from armlprof.errors import ArmlprofError
 from armlprof.executor import Executor, SerialExecutor
 from armlprof.model import Model, load_model
@@ -104,6 +105,9 @@ class CellJob:
     pending: list[str]
     steps: list[tuple[str, ...]] = field(default_factory=list)  # keys of the shared steps it waits for
     environment: dict[str, str] = field(default_factory=dict)
+    # The board's timing as the driver resolved it (its calibration file applied): a worker elsewhere has not got
+    # that file, and its own must not apply.
+    timing: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -230,6 +234,8 @@ def run_cell_job(job: CellJob, report: Callable[[Any], None], *artifacts: Artifa
             install_files(artifact.files)
         model = job.model.load()
         board = load_board(job.board, job.options.memory_kib)
+        if job.timing is not None:
+            board = board.with_nominal_timing(job.timing)
         options = replace(job.options, work_root=cache_root() / "jobs" / job.work_key)
         cell = _Cell(lambda record: None, model, job.label, job.runtime, board, options,
                      lambda message: report(("message", message)))
@@ -263,7 +269,7 @@ def plan_cells(cells: Sequence[tuple[str, str, str, Any]], store: ResultStore,
         for step in needs:
             steps.setdefault(step.key, step)
         jobs.append(CellJob(len(jobs), payload, cell.label, runtime, board_name, options, pending,
-                            [s.key for s in needs], env))
+                            [s.key for s in needs], env, resolved_timing(board)))
     return jobs, steps
 
 
@@ -290,6 +296,22 @@ def _shared_steps(runtime: str, model: Model, payload: ModelPayload, board: str,
     # The arena is probed on the emulator with the board's library, so no host build is shared.
     return [SharedStep(("tflm-library", board, kernels, optimization or "", str(tree.root)), board=board,
                        kernels=kernels, optimization=optimization, tflm_root=root, environment=env)]
+
+
+def estimated_cost(job: CellJob) -> int:
+    """A job's relative length: its model's bytes (weights and ops scale the emulated work; measured on the study
+    grid, person_detect's cells take 3-4x micro_speech's) times the figures it still has to measure."""
+    model_bytes = len(job.model.data) if job.model.data is not None else 0
+    return (model_bytes + 1) * len(job.pending)
+
+
+def submission_order(jobs: list[CellJob], executor: Executor) -> list[CellJob]:
+    """Grid order on one worker; longest first on several (the longest-processing-time rule), so a long cell does
+    not start last and run alone while the other workers idle: on the study grid, in grid order the last cell
+    (person_detect tflm spresense) ran alone for its whole length."""
+    if executor.workers <= 1:
+        return list(jobs)
+    return sorted(jobs, key=estimated_cost, reverse=True)  # stable: equal costs keep grid order
 
 
 def run_cells(jobs: list[CellJob], steps: dict[tuple[str, ...], SharedStep], executor: Executor,
@@ -339,7 +361,7 @@ def run_cells(jobs: list[CellJob], steps: dict[tuple[str, ...], SharedStep], exe
         written.extend(result.records)
         event("done", job, None, result.records)
 
-    for job in jobs:
+    for job in submission_order(jobs, executor):
         def sink(item: Any, job: CellJob = job) -> None:
             kind, message = item
             if kind == "message":

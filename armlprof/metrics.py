@@ -69,6 +69,8 @@ class Metric:
     robot_runs: str | None = None  # the RunCounts field its keyword's `runs` argument defaults to; None: no runs
     robot_returns: str | None = None  # the value field its keyword returns; None: all values
     robot_log: Callable[[Mapping[str, Any]], str] = str  # the line logged when it is measured
+    # ---- fidelity
+    timed: bool = False  # a time: on the emulator it depends on the board's timing parameters (calibration)
 
     def value(self, values: Mapping[str, Any]) -> float | None:
         """The headline figure of an ok record's values, in `unit` (None when not recorded)."""
@@ -129,10 +131,11 @@ _ENTRIES = (
            robot_keyword="Find Largest Allocation", robot_returns="free_ram_bytes", robot_log=_ram_log),
     Metric("init", "init_time", _init, TIMING_FIELDS, "Initialization", "ms", True, "ms", 1,
            "Initialization ms (cycles) ↓", robot_keyword="Measure Init", robot_runs="init_runs",
-           robot_log=lambda v: f"init: {v['ms']:.4f} ms ({v['cycles']:,} cycles) over {v['runs']} runs"),
+           robot_log=lambda v: f"init: {v['ms']:.4f} ms ({v['cycles']:,} cycles) over {v['runs']} runs", timed=True),
     Metric("inference", "inference_time", _inference, TIMING_FIELDS, "Inference", "ms", True, "ms", 1,
            "Inference ms (cycles) ↓", robot_keyword="Measure Inference", robot_runs="inference_runs",
-           robot_log=lambda v: f"inference: {v['ms']:.4f} ms ({v['cycles']:,} cycles) over {v['runs']} runs"),
+           robot_log=lambda v: f"inference: {v['ms']:.4f} ms ({v['cycles']:,} cycles) over {v['runs']} runs",
+           timed=True),
 )
 
 # name -> Metric, in the order the study measures them and reports show them.

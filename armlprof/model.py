@@ -117,7 +117,8 @@ class Model:
         except RuntimeError as exc:
             raise ModelError(f"{self.name}: tflite-micro cannot run the model ({' '.join(str(exc).split())}); "
                              "check that it is a valid int8 model") from None
-        return [np.asarray(it.get_output(index), dtype=np.int8).tobytes() for index in range(len(self.output_sizes))]
+        # int8, or a DEQUANTIZE's float32 output as its bytes
+        return [np.asarray(it.get_output(index)).tobytes() for index in range(len(self.output_sizes))]
 
 
 MAX_REFERENCE_ARENA_BYTES = 1 << 30
@@ -152,14 +153,15 @@ def load_model(spec: str) -> Model:
                          "profile needs at least one of each (re-export it with its inputs and outputs)")
     for kind, tensors in (("input", info.inputs), ("output", info.outputs)):
         for position, tensor in enumerate(tensors):
-            if tensor.type_name != "int8":
+            # A float32 output: a DEQUANTIZE's, carried as its bytes.
+            if tensor.type_name != "int8" and not (kind == "output" and tensor.type_name == "float32"):
                 raise ModelError(f"{path.name}: {kind} {position} (tensor '{tensor.name}') is {tensor.type_name}, "
                                  "not int8; armlprof needs a fully int8 model")
             if tensor.elements == 0:
                 raise ModelError(f"{path.name}: {kind} {position} (tensor '{tensor.name}') has shape "
                                  f"{list(tensor.shape)}, no elements; give the model fixed, non-empty shapes")
     input_sizes = [t.elements for t in info.inputs]
-    output_sizes = [t.elements for t in info.outputs]
+    output_sizes = [t.elements * (4 if t.type_name == "float32" else 1) for t in info.outputs]
     return Model(path.stem, spec, path, io_bytes(input_sizes), io_bytes(output_sizes), info.operators,
                  info.activation_bytes, input_sizes, output_sizes)
 

@@ -32,6 +32,7 @@ BUILTIN_MODELS = ("micro_speech", "person_detect", "ops_coverage")
 
 # TFLite schema constants (schema.fbs): armlprof.tflite_schema is the one table.
 _INT8, _INT32 = tflite_schema.TENSOR_TYPES["INT8"], tflite_schema.TENSOR_TYPES["INT32"]
+_FLOAT32 = tflite_schema.TENSOR_TYPES["FLOAT32"]
 _OPS = tflite_schema.OPCODES
 _OPTIONS_TYPE = {op: tflite_schema.BUILTIN_OPTIONS[table] for op, table in tflite_schema.OPERATOR_OPTIONS.items()}
 _ACT = tflite_schema.ACTIVATIONS
@@ -370,6 +371,15 @@ class _Builder:
             for slot, key in enumerate(("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask",
                                         "shrink_axis_mask")):
                 b.PrependInt32Slot(slot, o.get(key, 0), 0)
+        elif op.kind == "TRANSPOSE_CONV":
+            b.StartObject(5)
+            b.PrependInt8Slot(0, _PAD[o["padding"]], 0)
+            b.PrependInt32Slot(1, stride_w, 0)
+            b.PrependInt32Slot(2, stride_h, 0)
+            b.PrependInt8Slot(3, _ACT[o["act"]], 0)
+        elif op.kind == "MEAN":
+            b.StartObject(1)
+            b.PrependBoolSlot(0, bool(o["keep_dims"]), False)
         elif op.kind == "SQUEEZE":
             dims = ivec(o["squeeze_dims"])
             b.StartObject(1)
@@ -469,7 +479,8 @@ def resnet_tflite(seed: int = 20240504) -> bytes:
 # clamps cut because the output scale is small), so coverage does not depend on which real models are at hand.
 RANDOM_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
                     "SOFTMAX", "RESHAPE", "SUB", "MUL", "PAD", "CONCATENATION", "SQUEEZE", "LOGISTIC", "TANH",
-                    "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE")
+                    "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH",
+                    "DEQUANTIZE", "TRANSPOSE_CONV")
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -670,6 +681,80 @@ def _random_strided_slice(b: _Builder, rng: np.random.Generator) -> None:
     b.current = out
 
 
+def _random_mean(b: _Builder, rng: np.random.Generator, axes: list[int] | None = None,
+                 keep_dims: bool | None = None) -> None:
+    """MEAN over the axes real models use (spatial [1, 2] most often, in either order or negative; also one axis,
+    the channels, or all three), keep_dims either way, and an output quantization unrelated to the input's
+    (mostly), so the requantization and its clamps are exercised."""
+    t_in = b.tensors[b.current]
+    rank = len(t_in.shape)
+    if axes is None:
+        choices = [[1, 2], [1, 2], [2, 1], [-3, -2], [1], [2], [rank - 1], [-1], list(range(1, rank))]
+        axes = choices[int(rng.integers(len(choices)))]
+    keep_dims = bool(rng.random() < 0.5) if keep_dims is None else keep_dims
+    reduced = {a % rank for a in axes}
+    shape = tuple(1 if a in reduced else n for a, n in enumerate(t_in.shape) if keep_dims or a not in reduced)
+    a_idx = b.add_tensor(_Tensor("axes", (len(axes),), _INT32, [], [], 0, np.array(axes, np.int32).tobytes()))
+    count = int(np.prod([t_in.shape[a % rank] for a in reduced]))
+    # A mean of uniform int8 inputs has a std of ~74 / sqrt(count) input steps: put it at 2-60 output steps.
+    scale = float(np.float32(float(t_in.scale[0]) * 74.0 / np.sqrt(count) / rng.uniform(2.0, 60.0)))
+    same = rng.random() < 0.2  # converters often keep the input's quantization
+    out = b.add_tensor(_Tensor("mean", shape or (1,), _INT8, list(t_in.scale) if same else [scale],
+                               list(t_in.zero_point) if same else [int(rng.integers(-100, 101))]))
+    b.ops.append(_Op("MEAN", [b.current, a_idx], [out], {"keep_dims": keep_dims}))
+    b.current = out
+
+
+def _random_hard_swish(b: _Builder, rng: np.random.Generator) -> None:
+    """HARD_SWISH with the input range straddling [-3, 3] (or far beyond it) and an output scale of 1/4 to 2 times
+    the input's (TFLM needs output scale >= input scale / 128)."""
+    t_in = b.tensors[b.current]
+    scale = float(np.float32(float(t_in.scale[0]) * np.exp(rng.uniform(-1.4, 0.7))))
+    out = b.add_tensor(_Tensor("hard_swish", t_in.shape, _INT8, [scale], [int(rng.integers(-128, 60))]))
+    b.ops.append(_Op("HARD_SWISH", [b.current], [out]))
+    b.current = out
+
+
+def _random_transpose_conv(b: _Builder, rng: np.random.Generator) -> None:
+    """TRANSPOSE_CONV with the output sizes converters write (SAME: in x stride; VALID: (in - 1) x stride + k),
+    kernels 1-4 by 1-4, strides 1-3 (each output then sums a varying number of taps), per-channel or per-tensor
+    symmetric weights, a bias or none, and a fused activation."""
+    t_in = b.tensors[b.current]
+    _, h, w, c = t_in.shape
+    oc = int(rng.integers(1, 5))
+    kh, kw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    sh, sw = (1, 1) if rng.random() < 0.25 else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    padding = str(rng.choice(["SAME", "VALID"]))
+    oh, ow = (h * sh, w * sw) if padding == "SAME" else ((h - 1) * sh + kh, (w - 1) * sw + kw)
+    per_channel = rng.random() < 0.7
+    w_scales = [_log_uniform(rng, 1e-3, 1e-1) for _ in range(oc if per_channel else 1)]
+    weights = rng.integers(-127, 128, size=(oc, kh, kw, c)).astype(np.int8)
+    w_idx = b.add_tensor(_Tensor("weights", weights.shape, _INT8, w_scales, [0] * len(w_scales), 0,
+                                 weights.tobytes()))
+    shape_idx = b.add_tensor(_Tensor("output_shape", (4,), _INT32, [], [], 0,
+                                     np.array([1, oh, ow, oc], np.int32).tobytes()))
+    in_scale = np.float32(t_in.scale[0])
+    inputs = [shape_idx, w_idx, b.current]
+    if rng.random() < 0.7:
+        bias = rng.integers(-3000, 3000, size=oc).astype(np.int32)
+        inputs.append(b.add_tensor(_Tensor("bias", (oc,), _INT32, [float(in_scale * np.float32(s)) for s in w_scales],
+                                           [0] * len(w_scales), 0, bias.tobytes())))
+    taps = max(kh * kw * c / (sh * sw), 1.0)
+    act = _random_act(rng)
+    out = _random_output(b, rng, "output", (1, oh, ow, oc), float(np.sqrt(taps)) * 73.0 * 74.0 * float(in_scale)
+                         * float(np.median(w_scales)), act)
+    b.ops.append(_Op("TRANSPOSE_CONV", inputs, [out], {"padding": padding, "stride_h": sh, "stride_w": sw,
+                                                       "act": act}))
+    b.current = out
+
+
+def _dequantize(b: _Builder) -> None:
+    """DEQUANTIZE to a float32 model output (no quantization on the float tensor)."""
+    out = b.add_tensor(_Tensor("dequantized", b.tensors[b.current].shape, _FLOAT32, [], []))
+    b.ops.append(_Op("DEQUANTIZE", [b.current], [out]))
+    b.current = out
+
+
 def _random_concatenation(b: _Builder, rng: np.random.Generator, axis: int | None = None) -> None:
     """The input, its 2x2 stride-1 SAME MAX_POOL_2D (same quantization) and maybe the input again, on one axis."""
     identity = b.current
@@ -715,7 +800,8 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
     rng = np.random.default_rng([seed, RANDOM_OPERATORS.index(kind)])
     b = _Builder(seed, np.zeros((1, 1)))
     if kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB", "MUL", "PAD",
-                "CONCATENATION", "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE"):
+                "CONCATENATION", "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH",
+                "DEQUANTIZE", "TRANSPOSE_CONV"):
         _random_input(b, rng, (1, int(rng.integers(2, 10)), int(rng.integers(2, 10)), int(rng.integers(1, 5))))
     elif kind == "SOFTMAX":
         _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(2, 12))))
@@ -737,6 +823,16 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
         _sigmoid(b, kind)
     elif kind == "QUANTIZE":
         _random_quantize(b, rng)
+    elif kind == "MEAN":
+        _random_mean(b, rng)
+    elif kind == "TRANSPOSE_CONV":
+        _random_transpose_conv(b, rng)
+    elif kind == "DEQUANTIZE":  # an int8 operator, then DEQUANTIZE of its output (any scale and zero point)
+        _random_quantize(b, rng)
+        _dequantize(b)
+    elif kind == "HARD_SWISH":
+        b.tensors[b.current].scale = [_log_uniform(rng, 5e-3, 0.3)]  # [-3, 3] spans 10 to 600 steps
+        _random_hard_swish(b, rng)
     elif kind == "TRANSPOSE":
         _transpose(b, [int(p) for p in rng.permutation(len(b.tensors[b.current].shape))])
     elif kind == "STRIDED_SLICE":
@@ -778,6 +874,82 @@ def sigmoid_tflite(kind: str, input_scale: float, input_zero_point: int) -> byte
     b.current = b.add_tensor(_Tensor("input", (1, 256), _INT8, [float(np.float32(input_scale))], [input_zero_point]))
     _sigmoid(b, kind)
     return b.serialize(f"armlprof {kind} model")
+
+
+def hard_swish_tflite(input_scale: float, input_zero_point: int, output_scale: float,
+                      output_zero_point: int) -> bytes:
+    """HARD_SWISH on a [1, 256] input with the given quantization (feed it every int8 value at once)."""
+    b = _Builder(0, np.zeros((1, 1)))
+    b.current = b.add_tensor(_Tensor("input", (1, 256), _INT8, [float(np.float32(input_scale))], [input_zero_point]))
+    out = b.add_tensor(_Tensor("hard_swish", (1, 256), _INT8, [float(np.float32(output_scale))],
+                               [output_zero_point]))
+    b.ops.append(_Op("HARD_SWISH", [b.current], [out]))
+    b.current = out
+    return b.serialize("armlprof HARD_SWISH model")
+
+
+def mean_tflite(shape: tuple[int, ...], axes: list[int], keep_dims: bool, seed: int) -> bytes:
+    """MEAN of an int8 `shape` input over `axes` (random input and output quantization from `seed`)."""
+    rng = np.random.default_rng(seed)
+    b = _Builder(seed, np.zeros((1, 1)))
+    _random_input(b, rng, shape)
+    _random_mean(b, rng, axes, keep_dims)
+    return b.serialize(f"armlprof MEAN model (axes {axes}, keep_dims {keep_dims}, seed {seed})")
+
+
+def reduction_chain_tflite(seed: int = 20240508) -> bytes:
+    """TRANSPOSE_CONV -> HARD_SWISH -> MEAN over the width (keep_dims false) -> HARD_SWISH -> DEQUANTIZE (float32
+    output), random quantization: the newest operators in one image for the boards."""
+    rng = np.random.default_rng(seed)
+    b = _Builder(seed, np.zeros((1, 1)))
+    _random_input(b, rng, (1, 3, 4, 3))
+    _random_transpose_conv(b, rng)
+    _random_hard_swish(b, rng)
+    _random_mean(b, rng, [2], keep_dims=False)
+    _random_hard_swish(b, rng)
+    _dequantize(b)
+    return b.serialize("armlprof reduction chain (TRANSPOSE_CONV, HARD_SWISH, MEAN, DEQUANTIZE; seeded)")
+
+
+LEFT_OUT = ("SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM", "INT16X8")
+
+
+def left_out_tflite(kind: str) -> bytes:
+    """A small model of what the TVM runtimes deliberately leave to TFLM (LEFT_OUT): an int8 SVDF, an int8
+    UNIDIRECTIONAL_SEQUENCE_LSTM (weights only, optional inputs absent), or an int16x8 FULLY_CONNECTED between two
+    QUANTIZEs. For testing the TVM runtimes' refusal; the tensors are well-formed, the options left at defaults."""
+    b = _Builder(0, np.zeros((1, 1)))
+    rng = np.random.default_rng(LEFT_OUT.index(kind))
+
+    def const(name: str, shape: tuple[int, ...], dtype: int, np_dtype: str, scale: float) -> int:
+        data = rng.integers(-100, 100, size=shape).astype(np_dtype).tobytes()
+        return b.add_tensor(_Tensor(name, shape, dtype, [scale], [0], 0, data))
+
+    x = b.add_tensor(_Tensor("input", (1, 8), _INT8, [0.05], [0]))
+    if kind == "SVDF":  # feature weights [filters, input], time weights [filters, memory], bias, int16 state
+        ins = [x, const("weights_feature", (4, 8), _INT8, "int8", 0.01),
+               const("weights_time", (4, 3), _INT8, "int8", 0.01), const("bias", (4,), _INT32, "int32", 5e-4),
+               b.add_tensor(_Tensor("state", (1, 12), tflite_schema.TENSOR_TYPES["INT16"], [0.01], [0]))]
+        out = b.add_tensor(_Tensor("output", (1, 4), _INT8, [0.05], [0]))
+        b.ops.append(_Op("SVDF", ins, [out]))
+    elif kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":  # [batch, time, input] -> [batch, time, units]
+        b.tensors[x].shape = (1, 2, 4)
+        weights = [const(f"w{i}", (3, 4 if i < 4 else 3), _INT8, "int8", 0.01) for i in range(8)]
+        ins = [x, -1, *weights[1:4], -1, *weights[5:8]] + [-1] * 3 + [const(f"b{i}", (3,), _INT32, "int32", 1e-4)
+                                                                       for i in range(4)]
+        out = b.add_tensor(_Tensor("output", (1, 2, 3), _INT8, [0.05], [0]))
+        b.ops.append(_Op("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [out]))
+    else:  # int8 -> int16 -> FULLY_CONNECTED (int16 activations, int8 weights, int64 bias) -> int8
+        wide = b.add_tensor(_Tensor("input_int16", (1, 8), tflite_schema.TENSOR_TYPES["INT16"], [1e-4], [0]))
+        b.ops.append(_Op("QUANTIZE", [x], [wide]))
+        fc = b.add_tensor(_Tensor("fc_int16", (1, 4), tflite_schema.TENSOR_TYPES["INT16"], [1e-3], [0]))
+        b.ops.append(_Op("FULLY_CONNECTED", [wide, const("weights", (4, 8), _INT8, "int8", 0.01),
+                                             const("bias", (4,), tflite_schema.TENSOR_TYPES["INT64"], "int64", 1e-6)],
+                         [fc], {"act": "NONE"}))
+        out = b.add_tensor(_Tensor("output", (1, 4), _INT8, [0.05], [0]))
+        b.ops.append(_Op("QUANTIZE", [fc], [out]))
+    b.current = out
+    return b.serialize(f"armlprof {kind} model (left to TFLM)")
 
 
 def operator_chain_tflite(seed: int = 20240507) -> bytes:

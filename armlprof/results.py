@@ -48,6 +48,9 @@ class ResultKey(NamedTuple):
     target: str
     metric: str
     flags: tuple[str, ...]
+    # Emulated times depend on the cycle model's board parameters (board.toml [timing] or a calibration file): a
+    # time measured with other parameters is another figure, not one to skip on resume. None for other figures.
+    timing_sha256: str | None = None
 
 
 def record_key(record: Mapping[str, Any]) -> ResultKey:
@@ -60,6 +63,7 @@ def record_key(record: Mapping[str, Any]) -> ResultKey:
         target=record["target"],
         metric=record["metric"],
         flags=tuple(record.get("flags") or ()),
+        timing_sha256=record.get("timing_sha256"),
     )
 
 
@@ -166,10 +170,12 @@ def load_records(paths: Iterable[Path | str]) -> list[dict[str, Any]]:
 
 
 def latest_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The newest record per key (later in the sequence wins), in the order each key first appeared."""
+    """The newest record per figure (later in the sequence wins), in the order each first appeared: what reports
+    show. A time re-measured with other timing parameters (a calibration) replaces the earlier one here, as the
+    newest measurement of that figure; its record names the timing it was measured with."""
     newest: dict[ResultKey, dict[str, Any]] = {}
     for record in records:
-        key = record_key(record)
+        key = record_key(record)._replace(timing_sha256=None)
         # Re-inserting would move the key to the end; keep the first position, update the record.
         newest[key] = dict(record)
     return list(newest.values())
@@ -236,10 +242,10 @@ class ResultStore:
         return parse_records(text, str(self.path))
 
     def latest(self) -> dict[ResultKey, dict[str, Any]]:
-        """The newest record per key."""
+        """The newest record per key (times measured with other timing parameters under keys of their own)."""
         stamp = self._stamp()
         if self._index is None or stamp != self._index_stamp:
-            self._index = {record_key(r): r for r in latest_records(self.records())}
+            self._index = {record_key(r): r for r in self.records()}  # later records replace earlier ones
             self._index_stamp = stamp
         return dict(self._index)
 

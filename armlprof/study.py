@@ -91,10 +91,19 @@ class _Cell:
         self._last_reason: tuple[str, str | None] | None = None
         self.builds: list[Any] = []  # BuildResults of this cell (a job returns their ELFs to the driver)
 
+    def timing(self, metric: str) -> dict[str, Any]:
+        """What an emulated time depends on besides code and inputs: the cycle model's board parameters."""
+        if not METRICS[metric].timed or self.options.target != "emulator":
+            return {}
+        from armlprof.calibration import timing_identity
+
+        digest, calibration = timing_identity(self.board)
+        return {"timing_sha256": digest, "calibration": calibration}
+
     def key(self, metric: str) -> dict[str, Any]:
         return {"model_sha256": self.model.sha256, "runtime": self.runtime_name, "board": self.board.name,
                 "memory_kib": self.board.memory_kib, "target": self.options.target, "metric": metric,
-                "flags": list(self.flags)}
+                "flags": list(self.flags), **self.timing(metric)}
 
     def write(self, metric: str, status: str, values: dict[str, Any] | None = None,
               reason: str | None = None) -> dict[str, Any]:
@@ -105,6 +114,7 @@ class _Cell:
             reason=None if reason is None else " ".join(str(reason).split()), flags=self.flags,
             clock_hz=self.board.clock_hz,
         )
+        record.update(self.timing(metric))
         if self.options.variant is not None:
             record["variant"] = self.options.variant  # the matrix variant that asked for it, for reports
         self.sink(record)
@@ -133,8 +143,13 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+# The accepted values of ProfileOptions' counts, for check_options (API callers) and the CLI's argparse types.
+RUNS_RANGE = (1, 100_000)  # the sketches count runs in uint32; more than this is a typo, not a measurement
+SEED_RANGE = (0, 0xFFFFFFFF)  # the sketches' xorshift32 seed is a uint32
+
+
 def check_options(options: ProfileOptions, runtimes: Sequence[str]) -> None:
-    """Option values the CLI's argparse types also check, for Python API callers: one ArmlprofError per mistake."""
+    """What the CLI's argparse types check (the same ranges), for Python API callers: one ArmlprofError each."""
     unknown = [m for m in options.measures if m not in METRICS]
     if unknown or not options.measures:
         raise ArmlprofError(f"unknown measurement(s) {', '.join(unknown) or '(none given)'}; "
@@ -143,11 +158,13 @@ def check_options(options: ProfileOptions, runtimes: Sequence[str]) -> None:
     if bad_runtimes or not runtimes:
         raise ArmlprofError(f"unknown runtime(s) {', '.join(repr(r) for r in bad_runtimes) or '(none given)'}; "
                             f"known runtimes: {', '.join(runtime_names())}")
+    low, high = RUNS_RANGE
     for name, value in (("init_runs", options.init_runs), ("inference_runs", options.inference_runs)):
-        if value is not None and value < 1:
-            raise ArmlprofError(f"{name}={value}: give at least 1 run")
-    if not 0 <= options.seed <= 0xFFFFFFFF:
-        raise ArmlprofError(f"seed={options.seed}: give a seed from 0 to {0xFFFFFFFF} (the sketches' uint32)")
+        if value is not None and not low <= value <= high:
+            raise ArmlprofError(f"{name}={value}: give from {low:,} to {high:,} runs")
+    if not SEED_RANGE[0] <= options.seed <= SEED_RANGE[1]:
+        raise ArmlprofError(f"seed={options.seed}: give a seed from {SEED_RANGE[0]} to {SEED_RANGE[1]} "
+                            "(the sketches' uint32)")
     if not options.timeout_s > 0:
         raise ArmlprofError(f"timeout_s={options.timeout_s}: give more than 0 seconds")
 

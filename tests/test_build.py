@@ -155,3 +155,34 @@ def test_optimization_override_changes_the_image(tmp_path):
     small = build_sketch(folder, board)
     fast = build_sketch(folder, board, optimization="-O3")
     assert "-O3" in fast.flags and fast.elf != small.elf
+
+
+def test_objects_of_a_tree_copied_elsewhere_are_reused_and_its_edited_headers_are_not(tmp_path):
+    """Under -ffile-prefix-map the object does not depend on where the tree is: a copy elsewhere hits the cached
+    objects (a TFLM tree copied or moved does not rebuild), but a header edited in the copy is checked in the copy."""
+    import shutil
+
+    from armlprof.build import compile_sources
+
+    original = tmp_path / "one" / "tree"
+    (original / "inc").mkdir(parents=True)
+    (original / "inc" / "value.h").write_text("#define VALUE 1\n")
+    # Unique text: no entry of an earlier test run matches.
+    (original / "f.c").write_text(f'#include "value.h"\nconst char *where = __FILE__; /* {tmp_path} */\n'
+                                  "int value(void) { return VALUE; }\n")
+    copy = tmp_path / "two" / "tree"
+    shutil.copytree(original, copy)
+
+    def build(root: Path) -> tuple[bytes, int]:
+        flags = ["-mcpu=cortex-m4", "-mthumb", "-Os", f"-ffile-prefix-map={root}=tree", f"-I{root / 'inc'}"]
+        objects, compiled = compile_sources(find_toolchain(), [(root / "f.c", flags)])
+        return objects[0].read_bytes(), compiled
+
+    first, compiled = build(original)
+    assert compiled == 1 and str(original).encode() not in first  # __FILE__ mapped
+    assert build(copy) == (first, 0)  # the same object, from the cache
+    (copy / "inc" / "value.h").write_text("#define VALUE 2\n")
+    edited, compiled = build(copy)
+    assert compiled == 1 and edited != first
+    # One entry per key: the copy's compile replaced it, so the original's header no longer matches: compiled again.
+    assert build(original) == (first, 1)

@@ -30,6 +30,7 @@ def no_user_calibration(tmp_path, monkeypatch):
     """No per-user or explicit calibration file from the developer's machine leaks into these tests."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.delenv(calibration.ENV_FILE, raising=False)
+    monkeypatch.setattr(calibration, "_process_files", ())
 
 
 def _assert_recovered(fitted: dict[str, float], truth: dict[str, float]) -> None:
@@ -164,3 +165,40 @@ def test_fidelity_benchmark_needs_the_study_checkout(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"fidelity: {tmp_path}/micro_speech/micro_speech_aot_executor/inference_times_nano.txt not found: "
         "--study must be a checkout of guberti/tvm-arduino-profiling"]
+
+
+def test_an_emulated_time_is_keyed_by_the_timing_it_was_measured_with(tmp_path):
+    """A calibration changes emulated times, so a time measured without it is not skipped on resume as if it were
+    the calibrated one (flash and RAM do not depend on timing and are kept); each time record names its timing.
+    Jobs on a pool get the driver's calibrated timing with the job: no file or environment on the worker."""
+    from armlprof.results import ResultStore
+
+    path = tmp_path / "slow-branches.json"
+    path.write_text(json.dumps({"board": "nano33ble", "parameters": {"branch_refill_cycles": 3,
+                                                                     "allocator_call_cycles": 700}}))
+    cell = ["--model", "builtin:dense", "--runtime", "handwritten", "--board", "nano33ble", "--quick"]
+
+    def profile(results, *extra) -> list[dict]:
+        assert cli_main(["profile", *cell, "--results", str(results), *extra]) == 0
+        return ResultStore(results).records()
+
+    results = tmp_path / "r.jsonl"
+    nominal = {r["metric"]: r for r in profile(results)}
+    assert nominal["inference"]["calibration"] is None and nominal["inference"]["timing_sha256"]
+    assert "timing_sha256" not in nominal["flash"]  # a size: no timing in its key
+    calibrated = {r["metric"]: r for r in profile(results, "--calibration", str(path))[4:]}
+    assert sorted(calibrated) == ["inference", "init"]  # flash and ram: already measured, skipped
+    for metric, record in calibrated.items():
+        assert record["calibration"] == str(path.resolve())
+        assert record["timing_sha256"] != nominal[metric]["timing_sha256"]
+        assert record["values"]["cycles"] > nominal[metric]["values"]["cycles"]  # slower branches, dearer malloc
+    assert len(profile(results, "--calibration", str(path))) == 6  # all done: nothing new
+    assert len(profile(results)) == 6  # and the nominal times are still there, still done
+    assert calibration._process_files == ()  # the CLI's --calibration ends with its command
+
+    pooled = tmp_path / "pool.jsonl"
+    assert cli_main(["study", "--models", "builtin:dense", "--runtimes", "handwritten", "--boards", "nano33ble",
+                     "--quick", "--jobs", "2", "--calibration", str(path), "--results", str(pooled)]) == 0
+    on_pool = {r["metric"]: r for r in ResultStore(pooled).records()}
+    for metric, record in calibrated.items():
+        assert on_pool[metric]["values"]["cycles"] == record["values"]["cycles"], metric

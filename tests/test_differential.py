@@ -61,7 +61,8 @@ def corpus(root: Path) -> list[tuple[str, str, Path]]:
     root.mkdir(parents=True, exist_ok=True)
     generated = [("saturating_softmax", "saturating_softmax", modelgen.saturating_softmax_tflite()),
                  ("resnet", "resnet8_generated", modelgen.resnet_tflite()),
-                 ("operator_chain", "operator_chain", modelgen.operator_chain_tflite())]
+                 ("operator_chain", "operator_chain", modelgen.operator_chain_tflite()),
+                 ("reduction_chain", "reduction_chain", modelgen.reduction_chain_tflite())]
     for group, name, data in generated:
         path = root / f"{name}.tflite"
         path.write_bytes(data)
@@ -140,7 +141,8 @@ def test_tvm_runtimes_bit_exact_over_the_corpus(models, tmp_path) -> None:
     mismatches = [line for _, lines in results for line in lines]
     assert mismatches == []
     checked = {group for (group, _, _), (state, _) in zip(models, results, strict=True) if state == "checked"}
-    for group in (*modelgen.RANDOM_OPERATORS, "builtin", "saturating_softmax", "resnet", "operator_chain"):
+    for group in (*modelgen.RANDOM_OPERATORS, "builtin", "saturating_softmax", "resnet", "operator_chain",
+                  "reduction_chain"):
         assert group in checked, group  # all really in the corpus
 
 
@@ -163,10 +165,12 @@ def test_extreme_inputs_cover_both_ends() -> None:
 
 
 # (group, runtime, board): the first corpus model of each group. operator_chain holds PAD, SUB, MUL,
-# CONCATENATION, SQUEEZE (and CONV_2D, MAX_POOL_2D), so every newer operator also runs on both boards.
+# CONCATENATION, SQUEEZE (and CONV_2D, MAX_POOL_2D), reduction_chain HARD_SWISH and MEAN, so every newer
+# operator also runs on both boards.
 EMULATED_SAMPLE = [("saturating_softmax", "tvm-aot", "nano33ble"), ("ADD", "tvm-graph", "spresense"),
                    ("DEPTHWISE_CONV_2D", "tvm-aot", "spresense"), ("operator_chain", "tvm-aot", "nano33ble"),
-                   ("operator_chain", "tvm-graph", "spresense")]
+                   ("operator_chain", "tvm-graph", "spresense"), ("reduction_chain", "tvm-aot", "spresense"),
+                   ("reduction_chain", "tvm-graph", "nano33ble")]
 
 
 @pytest.mark.slow

@@ -72,6 +72,20 @@ def test_bad_option_is_one_line_and_measures_nothing(extra, complaint, tmp_path,
     assert not results.exists() or not results.read_text()
 
 
+@pytest.mark.parametrize(("field", "value"), [("inference_runs", 0), ("init_runs", 100_001), ("seed", -1),
+                                              ("seed", 2**32)])
+def test_the_api_checks_the_ranges_the_cli_does(field, value, tmp_path):
+    from dataclasses import replace
+
+    from armlprof.errors import ArmlprofError
+    from armlprof.study import ProfileOptions, profile
+
+    with pytest.raises(ArmlprofError, match=f"{field}={value}: give"):
+        profile("builtin:dense", "handwritten", "nano33ble", tmp_path / "r.jsonl",
+                replace(ProfileOptions(), **{field: value}))
+    assert not (tmp_path / "r.jsonl").exists()
+
+
 def test_optimization_accepts_the_readme_form(tmp_path, capsys):
     from armlprof.cli.options import optimization_flag
 

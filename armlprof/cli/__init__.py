@@ -127,8 +127,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return 2
         from armlprof.calibration import use_file
 
-        use_file(getattr(args, "calibration", None))
-        return int(args.handler(args) or 0)
+        with use_file(getattr(args, "calibration", None)):
+            return int(args.handler(args) or 0)
     except ArmlprofError as exc:
         details = getattr(exc, "details", "")
         if details:

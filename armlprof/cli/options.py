@@ -11,13 +11,12 @@ from armlprof.board import board_names
 from armlprof.errors import ArmlprofError, OptionError
 from armlprof.measure import DEFAULT_SEED, TRIAL_TIMEOUT_S
 from armlprof.results import METRICS
-from armlprof.study import ProfileOptions
+from armlprof.study import RUNS_RANGE, SEED_RANGE, ProfileOptions
 from armlprof.target.base import TARGET_NAMES
 
 # ---------------------------------------------------------------- validated value types (argparse `type=`)
 # A bad value is an argparse error: one line naming the option and the accepted range, exit 2, nothing measured.
 OPTIMIZATION_LEVELS = ("0", "1", "2", "3", "s", "g", "z", "fast")
-MAX_RUNS = 100_000  # the sketches count runs in uint32; more than this is a typo, not a measurement
 
 
 def int_in_range(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -72,7 +71,8 @@ def name_list(text: str) -> list[str]:
     return names
 
 
-SEED = int_in_range(0, 0xFFFFFFFF)  # the sketches' xorshift32 seed is a uint32
+SEED = int_in_range(*SEED_RANGE)
+RUNS = int_in_range(*RUNS_RANGE)
 
 
 def add_board_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,9 +84,10 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_calibration_argument(parser: argparse.ArgumentParser) -> None:
     """--calibration: timing parameters `armlprof calibrate` wrote (applied in cli main before the command)."""
-    parser.add_argument("--calibration", type=Path, default=None,
-                        help="calibration file from armlprof calibrate (default: the per-user one of the board, "
-                             "~/.config/armlprof/calibration/BOARD.json, if present)")
+    parser.add_argument("--calibration", type=Path, action="append", default=None, metavar="FILE",
+                        help="calibration file from armlprof calibrate, one per board (repeat for several boards; "
+                             "default: the per-user one of each board, ~/.config/armlprof/calibration/BOARD.json, "
+                             "if present)")
 
 
 def add_memory_argument(parser: argparse.ArgumentParser) -> None:
@@ -111,9 +112,9 @@ def add_measurement_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", type=Path, default=Path("results.jsonl"),
                    help="JSON Lines file the figures are appended to; a rerun skips figures already ok")
     p.add_argument("--quick", action="store_true", help="fewer timed runs (emulated: 1 init, 2 inferences)")
-    p.add_argument("--runs", type=int_in_range(1, MAX_RUNS), default=None,
+    p.add_argument("--runs", type=RUNS, default=None,
                    help="timed inferences (default: 256 on a real board, 4 emulated)")
-    p.add_argument("--init-runs", type=int_in_range(1, MAX_RUNS), default=None,
+    p.add_argument("--init-runs", type=RUNS, default=None,
                    help="boots for the init time (default: 32 real, 2 emulated)")
     p.add_argument("--seed", type=SEED, default=DEFAULT_SEED,
                    help="seed of the generated model input")

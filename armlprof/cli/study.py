@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from armlprof.cli.options import (
+    add_calibration_argument,
     add_format_argument,
     add_measurement_arguments,
     add_memory_argument,
@@ -79,6 +80,7 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", default=None,
                    help="dask: the scheduler (tcp://host:8786); default: a local cluster of --jobs workers")
     add_memory_argument(p)
+    add_calibration_argument(p)
     add_measurement_arguments(p)
     add_format_argument(p)
     add_verbosity_arguments(p)

@@ -182,8 +182,9 @@ def _io_code(model: Any) -> tuple[str, str]:
                   "  TfLiteTensor* output = g_interpreter->output(0);\n"
                   "  if (input == nullptr || input->type != kTfLiteInt8 || input->bytes != MODEL_INPUT_BYTES) "
                   "return 4;\n"
-                  "  if (output == nullptr || output->type != kTfLiteInt8 || output->bytes != MODEL_OUTPUT_BYTES) "
-                  "return 5;")
+                  "  if (output == nullptr || (output->type != kTfLiteInt8 && output->type != kTfLiteFloat32) ||\n"
+                  "      output->bytes != MODEL_OUTPUT_BYTES) return 5;  "
+                  "// float32: a DEQUANTIZE output, carried as its bytes")
         body = ("  memcpy(g_interpreter->input(0)->data.int8, input, MODEL_INPUT_BYTES);\n"
                 "  if (g_interpreter->Invoke() != kTfLiteOk) return 2;\n"
                 "  memcpy(output, g_interpreter->output(0)->data.int8, MODEL_OUTPUT_BYTES);")
@@ -194,8 +195,11 @@ def _io_code(model: Any) -> tuple[str, str]:
     for kind, sizes, code, copies in (("input", model.input_sizes, 4, copy_in),
                                       ("output", model.output_sizes, 5, copy_out)):
         for k, (size, offset) in enumerate(zip(sizes, io_offsets(sizes), strict=True)):
-            checks_lines.append(f"  if (g_interpreter->{kind}({k}) == nullptr || g_interpreter->{kind}({k})->type != "
-                                f"kTfLiteInt8 || g_interpreter->{kind}({k})->bytes != {size}) return {code};")
+            tensor = f"g_interpreter->{kind}({k})"
+            # float32 outputs: a DEQUANTIZE's, carried as their bytes
+            types = f"{tensor}->type != kTfLiteInt8" + (f" && {tensor}->type != kTfLiteFloat32" if kind == "output"
+                                                         else "")
+            checks_lines.append(f"  if ({tensor} == nullptr || ({types}) || {tensor}->bytes != {size}) return {code};")
             if kind == "input":
                 copies.append(f"  memcpy(g_interpreter->input({k})->data.int8, input + {offset}, {size});")
             else:

@@ -153,7 +153,8 @@ def build_program(path: Path, sha256: str, schedule: str = "default", choices: d
             tensor = graph.tensors[t]
             kind = "input" if t in in_ts else "output" if t in out_ts else "activation"
             entry_of_tensor[t] = len(entries)
-            entries.append(Entry(len(entries), tensor.name, tensor.shape, "int8", kind))
+            shape = (*tensor.shape, 4) if tensor.dtype == "float32" else tensor.shape  # DEQUANTIZE: float bytes
+            entries.append(Entry(len(entries), tensor.name, shape, "int8", kind))
         return entry_of_tensor[t]
 
     for t in in_ts:  # the inputs first, in the model's order (the graph executor's input nodes follow it)

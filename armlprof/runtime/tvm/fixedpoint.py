@@ -245,3 +245,83 @@ def sigmoid_table(kind: str, input_scale: float, input_zero_point: int) -> np.nd
             out = min(max(out, -128), 127)
         table[q + 128] = out
     return table
+
+
+# ---- int8 MEAN (TFLM reduce_common.cc PrepareMeanOrSumHelper + reference_ops::QuantizedMeanOrSum) ----
+def mean_multiplier(input_scale: float, output_scale: float, num_elements: int) -> tuple[int, int]:
+    """(multiplier, shift) that QuantizedMeanOrSum applies to sum(x) - zp*n: the input/output rescale with the
+    1/n folded into the multiplier (floor(log2 n) bits of extra precision, capped at 32 and at 31 + shift)."""
+    multiplier, shift = quantize_multiplier(float(np.float32(input_scale)) / float(np.float32(output_scale)))
+    extra = min(num_elements.bit_length() - 1, 32, 31 + shift)
+    return _wrap32((multiplier << extra) // num_elements), shift - extra
+
+
+# ---- int8 HARD_SWISH (TFLM hard_swish_common.cc Prepare + reference_ops::HardSwish, 16-bit gemmlowp) ----
+def _wrap16(x: int) -> int:
+    return ((x + (1 << 15)) & 0xFFFF) - (1 << 15)
+
+
+def _srdhm16(a: int, b: int) -> int:
+    """gemmlowp SaturatingRoundingDoublingHighMul for int16."""
+    if a == b == -(1 << 15):
+        return (1 << 15) - 1
+    ab = a * b
+    return _wrap16(_trunc_div(ab + ((1 << 14) if ab >= 0 else 1 - (1 << 14)), 1 << 15))
+
+
+def _sdhm16(a: int, b: int) -> int:
+    """reference_ops::SaturatingDoublingHighMul: as above but rounding toward zero."""
+    if a == b == -(1 << 15):
+        return (1 << 15) - 1
+    return _wrap16(_trunc_div(a * b, 1 << 15))
+
+
+def _rdbpot16(x: int, exponent: int) -> int:
+    """gemmlowp RoundingDivideByPOT<int16_t>: its mask is (1ll << exponent) - 1 cut to 16 bits, so exponents of
+    16 and more behave as the device code does (mask -1), not as an exact division."""
+    mask = _wrap16((1 << exponent) - 1)
+    remainder = _wrap16(x & mask)
+    threshold = _wrap16((mask >> 1) + (1 if x < 0 else 0))
+    return _wrap16((x >> exponent) + (1 if remainder > threshold else 0))
+
+
+def _saturating_left_shift16(x: int, amount: int) -> int:
+    return min(max(x * (1 << amount), -(1 << 15)), (1 << 15) - 1)
+
+
+def _downscale_to_int16(multiplier: int) -> int:
+    """DownScaleInt32ToInt16Multiplier."""
+    if multiplier >= INT32_MAX - (1 << 15):
+        return (1 << 15) - 1
+    return (multiplier + (1 << 15)) >> 16
+
+
+def hard_swish_params(input_scale: float, output_scale: float) -> tuple[int, int, int, int]:
+    """(output multiplier int16, output exponent, reluish multiplier int16, reluish exponent), with TFLM's float32
+    scale arithmetic; the output exponent must be <= 0 (TFLM's Prepare fails otherwise)."""
+    hires = np.float32(1.0 / 128.0) * np.float32(input_scale)
+    out_m, out_e = quantize_multiplier(float(np.float32(hires / np.float32(output_scale))))
+    relu_m, relu_e = quantize_multiplier(float(np.float32(hires / np.float32(3.0 / 32768.0))))
+    return _downscale_to_int16(out_m), out_e, _downscale_to_int16(relu_m), relu_e
+
+
+def hard_swish_table(input_scale: float, input_zero_point: int, output_scale: float,
+                     output_zero_point: int) -> np.ndarray:
+    """int8 output for each int8 input (index input + 128) of reference_ops::HardSwish, step by step in int16."""
+    out_m, out_e, relu_m, relu_e = hard_swish_params(input_scale, output_scale)
+    table = np.zeros(256, dtype=np.int8)
+    for q in range(-128, 128):
+        hires = _wrap16(_wrap16(q - input_zero_point) * (1 << 7))
+        preshift_output = _srdhm16(hires, out_m)
+        reluish = hires
+        if relu_e > 0:
+            reluish = _saturating_left_shift16(reluish, relu_e - 1)
+        reluish = _srdhm16(reluish, relu_m)
+        if relu_e > 0:
+            reluish = _saturating_left_shift16(reluish, 1)
+        if relu_e < 0:
+            reluish = _rdbpot16(reluish, -relu_e)
+        reluish = _wrap16((reluish + (1 << 15)) >> 1)
+        out = _wrap16(_rdbpot16(_sdhm16(reluish, preshift_output), -out_e) + output_zero_point)
+        table[q + 128] = min(max(out, -128), 127)
+    return table

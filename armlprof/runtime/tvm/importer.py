@@ -4,8 +4,9 @@ Why our own importer: TVM 0.27's Relax TFLite frontend fails on both study model
 operators through float dequantize/quantize, which is neither integer-only nor bit-exact with TFLM. This
 importer keeps every tensor's int8/int32 storage and quantization parameters (per-channel scales included)
 so `armlprof.runtime.tvm.ops` can build integer-only TE compute that reproduces TFLM's reference kernels exactly.
-Supported operators: SUPPORTED_OPERATORS (fused NONE/RELU/RELU6/RELU_N1_TO_1); anything else is an
-ArmlprofError naming the operator and pointing at `--runtime tflm`.
+Supported operators: SUPPORTED_OPERATORS (fused NONE/RELU/RELU6/RELU_N1_TO_1); every activation is int8 except a
+DEQUANTIZE's float32 model output. Anything else (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM and int16x8 activations are
+left to TFLM on purpose) is an ArmlprofError naming the operator and pointing at `--runtime tflm`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from armlprof.tflite_schema import opcode_of, operator_name
 
 SUPPORTED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
                        "RESHAPE", "SQUEEZE", "SOFTMAX", "ADD", "SUB", "MUL", "PAD", "PADV2", "CONCATENATION",
-                       "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE")
+                       "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH",
+                       "DEQUANTIZE", "TRANSPOSE_CONV")
 _DTYPES = {9: "int8", 2: "int32", 0: "float32", 3: "uint8", 7: "int16", 4: "int64"}
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 _PADDING = {0: "SAME", 1: "VALID"}
@@ -106,6 +108,17 @@ def _options(op, kind: str) -> dict[str, Any]:
         o.Init(table.Bytes, table.Pos)
         return {"begin_mask": o.BeginMask(), "end_mask": o.EndMask(), "ellipsis_mask": o.EllipsisMask(),
                 "new_axis_mask": o.NewAxisMask(), "shrink_axis_mask": o.ShrinkAxisMask(), "offset": bool(o.Offset())}
+    if kind == "TRANSPOSE_CONV":
+        o = tflite.TransposeConvOptions()
+        o.Init(table.Bytes, table.Pos)
+        return {"padding": _PADDING.get(o.Padding(), "UNSUPPORTED"), "stride_h": o.StrideH(),
+                "stride_w": o.StrideW(), "activation": _ACTIVATIONS.get(o.FusedActivationFunction(), "UNSUPPORTED")}
+    if kind == "MEAN":
+        if table is None:
+            return {"keep_dims": False}
+        o = tflite.ReducerOptions()
+        o.Init(table.Bytes, table.Pos)
+        return {"keep_dims": bool(o.KeepDims())}
     if kind == "CONCATENATION":
         o = tflite.ConcatenationOptions()
         o.Init(table.Bytes, table.Pos)
@@ -176,11 +189,18 @@ def import_tflite(path: Path) -> Graph:
     graph = Graph(tensors, operators, [int(x) for x in g.InputsAsNumpy()], [int(x) for x in g.OutputsAsNumpy()],
                   codes)
     for op in operators:
-        for idx in op.inputs + op.outputs:
-            if idx >= 0 and not tensors[idx].is_constant and tensors[idx].dtype != "int8":
-                raise ArmlprofError(f"{Path(path).name}: {op.kind} uses {tensors[idx].dtype} tensor "
-                                    f"'{tensors[idx].name}'; the TVM runtimes need a fully int8 model "
-                                    "(int16x8 and float models: use --runtime tflm)")
+        if op.kind == "DEQUANTIZE" and op.outputs[0] not in graph.outputs:
+            raise ArmlprofError(f"{Path(path).name}: DEQUANTIZE inside the model (float activations); the TVM "
+                                "runtimes take an int8 -> float32 DEQUANTIZE only at the output (use --runtime tflm)")
+    wide = [(op, tensors[idx]) for op in operators for idx in op.inputs + op.outputs
+            if idx >= 0 and not tensors[idx].is_constant and tensors[idx].dtype != "int8"
+            # the model's float output: its bytes are the output (ops.build_dequantize)
+            and not (op.kind == "DEQUANTIZE" and idx == op.outputs[0] and tensors[idx].dtype == "float32")]
+    if wide:  # name the operator computing on the wider type, not the QUANTIZE converting to it
+        op, t = next(((o, t) for o, t in wide if o.kind not in ("QUANTIZE", "DEQUANTIZE")), wide[0])
+        what = "int16x8 activations" if t.dtype == "int16" else f"{t.dtype} activations"
+        raise ArmlprofError(f"{Path(path).name}: {op.kind} uses {t.dtype} tensor '{t.name}' ({what}); the TVM "
+                            "runtimes need a fully int8 model (int16x8 and float models: use --runtime tflm)")
     _check_io(graph, Path(path).name)
     return graph
 

@@ -201,6 +201,70 @@ def build_conv(graph: Graph, op: Operator, depthwise: bool) -> Kernel:
     return Kernel(op.kind, func, [op.inputs[0]], consts, op.outputs[0], macs)
 
 
+def build_transpose_conv(graph: Graph, op: Operator) -> Kernel:
+    """int8 TRANSPOSE_CONV (TFLM reference_integer_ops::TransposeConv), per-channel or per-tensor weights.
+
+    TFLM scatters each input element into the outputs it touches; here each output gathers the inputs that touch
+    it (out = in * stride - pad + k, so in = (out + pad - k) / stride where that divides), the same int32 sum.
+    The padding is TFLM's: that of a forward convolution from the output size back to the input."""
+    from tvm import te, tirx
+
+    t_w, t_in = graph.tensors[op.inputs[1]], graph.tensors[op.inputs[2]]
+    t_b = graph.tensors[op.inputs[3]] if len(op.inputs) > 3 and op.inputs[3] >= 0 else None
+    t_out = graph.tensors[op.outputs[0]]
+    o = op.options
+    if t_w.data is None or o["padding"] not in ("SAME", "VALID"):
+        raise ArmlprofError("TRANSPOSE_CONV with run-time weights or unknown padding; use --runtime tflm")
+    if np.any(t_w.zero_point != 0):
+        raise ArmlprofError("TRANSPOSE_CONV with asymmetric weights (TFLM ignores the weight zero point); "
+                            "re-export the model")
+    n, h, w, c = t_in.shape
+    oc, kh, kw, _ = t_w.shape
+    _, oh, ow, _ = t_out.shape
+    sh, sw = o["stride_h"], o["stride_w"]
+
+    def pad(out_size: int, k: int, stride: int) -> int:  # ComputePaddingHeightWidth on the output size
+        conv_out = (out_size + stride - 1) // stride if o["padding"] == "SAME" else (out_size + stride - k) // stride
+        return max((conv_out - 1) * stride + k - out_size, 0) // 2
+
+    pad_h, pad_w = pad(oh, kh, sh), pad(ow, kw, sw)
+    in_off = -int(t_in.zero_point[0])
+    out_zp = int(t_out.zero_point[0])
+    lo, hi = fp.activation_range(o["activation"], float(t_out.scale[0]), out_zp)
+    mults, shifts = conv_multipliers(t_in, t_w, t_out, oc)
+    bias = t_b.data.astype(np.int32) if t_b is not None else np.zeros(oc, dtype=np.int32)
+
+    inp = te.placeholder(t_in.shape, "int8", name="input")
+    wt = te.placeholder(t_w.shape, "int8", name="weights")
+    b = te.placeholder((oc,), "int32", name="bias")
+    m = te.placeholder((oc,), "int32", name="multiplier")
+    s = te.placeholder((oc,), "int32", name="shift")
+    ky = te.reduce_axis((0, kh), "ky")
+    kx = te.reduce_axis((0, kw), "kx")
+    rc = te.reduce_axis((0, c), "rc")
+
+    def source(pos, p: int, k, stride: int, size: int):
+        t = pos + p - k
+        valid = tirx.all(t >= 0, tirx.floormod(t, stride) == 0, tirx.floordiv(t, stride) < size)
+        return valid, tirx.max(tirx.min(tirx.floordiv(t, stride), size - 1), 0)
+
+    def term(nn, yy, xx, och):
+        vy, iy = source(yy, pad_h, ky, sh, h)
+        vx, ix = source(xx, pad_w, kx, sw, w)
+        val = (inp[nn, iy, ix, rc].astype("int32") + _c32(in_off)) * wt[och, ky, kx, rc].astype("int32")
+        return tirx.if_then_else(tirx.all(vy, vx), val, _c32(0))
+
+    acc = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: te.sum(term(nn, yy, xx, och), axis=[ky, kx, rc]),
+                     name="acc")
+    any_left = bool((shifts > 0).any())
+    out = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: clamp_to_int8(
+        requantize(acc[nn, yy, xx, och] + b[och], m[och], s[och], any_left_shift=any_left) + _c32(out_zp), lo, hi),
+        name="out")
+    func = _schedule_fused(te.create_prim_func([inp, wt, b, m, s, out]), "acc", "out")
+    consts = [("weights", t_w.data), ("bias", bias), ("multiplier", mults), ("shift", shifts)]
+    return Kernel(op.kind, func, [op.inputs[2]], consts, op.outputs[0], n * h * w * c * kh * kw * oc)
+
+
 def build_fully_connected(graph: Graph, op: Operator) -> Kernel:
     from tvm import te
 
@@ -477,6 +541,50 @@ def build_softmax(graph: Graph, op: Operator) -> Kernel:
     return Kernel(op.kind, func, [op.inputs[0]], consts, op.outputs[0], rows * depth)
 
 
+def build_mean(graph: Graph, op: Operator) -> Kernel:
+    """int8 MEAN over constant axes (TFLM reference_ops::QuantizedMeanOrSum): an int32 sum per output, less
+    zero point x count, then one MultiplyByQuantizedMultiplier whose multiplier has 1/count folded in."""
+    from tvm import te
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    axes_t = graph.tensors[op.inputs[1]]
+    if axes_t.data is None:
+        raise ArmlprofError("MEAN with run-time axes; use --runtime tflm")
+    rank = len(t_in.shape)
+    axes = sorted({int(a) % rank for a in axes_t.data.reshape(-1)})  # ResolveAxis: negative and repeated axes
+    keep = op.options.get("keep_dims", False)
+    shape = [1 if a in axes else n for a, n in enumerate(t_in.shape) if keep or a not in axes] or [1]
+    if int(np.prod(shape)) != int(np.prod(t_out.shape, dtype=np.int64)):
+        raise ArmlprofError(f"MEAN output shape {t_out.shape} does not match its axes {axes}; re-export the model")
+    count = int(np.prod([t_in.shape[a] for a in axes], dtype=np.int64))
+    if count == 0:
+        raise ArmlprofError("MEAN over an empty axis; re-export the model")
+    m, shift = fp.mean_multiplier(float(t_in.scale[0]), float(t_out.scale[0]), count)
+    zp_times_count = int(t_in.zero_point[0]) * count
+    inp = te.placeholder(t_in.shape, "int8", name="input")
+    reduce_axes = {a: te.reduce_axis((0, t_in.shape[a]), f"r{a}") for a in axes}
+
+    def source(out_idx):
+        kept = iter(out_idx)
+        idx = []
+        for a in range(rank):
+            if a in reduce_axes:
+                if keep:
+                    next(kept)
+                idx.append(reduce_axes[a])
+            else:
+                idx.append(next(kept))
+        return tuple(idx)
+
+    acc = te.compute(shape, lambda *i: te.sum(inp[source(i)].astype("int32"), axis=list(reduce_axes.values())),
+                     name="acc")
+    out = te.compute(shape, lambda *i: clamp_to_int8(
+        requantize_const(acc[i] - _c32(zp_times_count), m, shift) + _c32(int(t_out.zero_point[0])), -128, 127),
+        name="out")
+    func = _schedule_fused(te.create_prim_func([inp, out]), "acc", "out")
+    return Kernel(op.kind, func, [op.inputs[0]], [], op.outputs[0], int(np.prod(t_in.shape)))
+
+
 def requantize_table(input_scale: float, input_zero_point: int, output_scale: float,
                      output_zero_point: int) -> np.ndarray:
     """int8 QUANTIZE (int8 -> int8) per input value: TFLM's reference_ops::Requantize with its Prepare's multiplier."""
@@ -486,8 +594,8 @@ def requantize_table(input_scale: float, input_zero_point: int, output_scale: fl
 
 
 def build_table(graph: Graph, op: Operator) -> Kernel:
-    """Elementwise int8 -> int8 operators (LOGISTIC, TANH, QUANTIZE): with 256 possible inputs TFLM's arithmetic
-    becomes a 256-byte table computed bit-exactly at generation time, and the kernel one load per element."""
+    """Elementwise int8 -> int8 operators (LOGISTIC, TANH, QUANTIZE, HARD_SWISH): with 256 possible inputs TFLM's
+    arithmetic becomes a 256-byte table computed bit-exactly at generation time, and the kernel one load per element."""
     from tvm import te
 
     t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
@@ -497,6 +605,12 @@ def build_table(graph: Graph, op: Operator) -> Kernel:
                                 "(use --runtime tflm)")
         table = requantize_table(float(t_in.scale[0]), int(t_in.zero_point[0]), float(t_out.scale[0]),
                                  int(t_out.zero_point[0]))
+    elif op.kind == "HARD_SWISH":
+        if fp.hard_swish_params(float(t_in.scale[0]), float(t_out.scale[0]))[1] > 0:
+            raise ArmlprofError("HARD_SWISH with an output scale below input scale / 128 (TFLM's kernel rejects "
+                                "it); re-export the model")
+        table = fp.hard_swish_table(float(t_in.scale[0]), int(t_in.zero_point[0]), float(t_out.scale[0]),
+                                    int(t_out.zero_point[0]))
     else:
         if op.kind == "LOGISTIC" and int(t_out.zero_point[0]) != -128:
             raise ArmlprofError("LOGISTIC output must have zero point -128 (TFLM's requirement); re-export the model")
@@ -505,6 +619,27 @@ def build_table(graph: Graph, op: Operator) -> Kernel:
     inp = te.placeholder((size,), "int8", name="input")
     lut = te.placeholder((256,), "int8", name="table")
     out = te.compute((size,), lambda i: lut[inp[i].astype("int32") + _c32(128)], name="out")
+    return Kernel(op.kind, te.create_prim_func([inp, lut, out]), [op.inputs[0]], [("table", table)], op.outputs[0],
+                  0)
+
+
+def build_dequantize(graph: Graph, op: Operator) -> Kernel:
+    """int8 -> float32 DEQUANTIZE at the model's output: reference_ops::Dequantize's float(scale * (q - zp)) for
+    each of the 256 inputs, computed at generation time; the kernel copies each value's 4 little-endian bytes
+    (byte stores only: the output buffer need not be word-aligned, and no float code runs on the device)."""
+    from tvm import te, tirx
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if t_out.dtype != "float32" or t_in.scale.size > 1:
+        raise ArmlprofError(f"DEQUANTIZE to {t_out.dtype} or of a per-channel tensor; the TVM runtimes take int8 -> "
+                            "float32 per-tensor only (use --runtime tflm)")
+    values = np.float64(np.float32(t_in.scale[0])) * (np.arange(-128, 128) - int(t_in.zero_point[0]))
+    table = np.ascontiguousarray(values.astype("<f4")).view(np.int8)  # 1024 bytes
+    size = int(np.prod(t_in.shape))
+    inp = te.placeholder((size,), "int8", name="input")
+    lut = te.placeholder((1024,), "int8", name="table")
+    out = te.compute((size * 4,), lambda i: lut[(inp[tirx.truncdiv(i, 4)].astype("int32") + _c32(128)) * _c32(4)
+                                                 + tirx.truncmod(i, 4)], name="out")
     return Kernel(op.kind, te.create_prim_func([inp, lut, out]), [op.inputs[0]], [("table", table)], op.outputs[0],
                   0)
 
@@ -612,8 +747,14 @@ def build_kernel(graph: Graph, op: Operator) -> Kernel:
         return build_pad(graph, op)
     if op.kind == "CONCATENATION":
         return build_concatenation(graph, op)
-    if op.kind in ("LOGISTIC", "TANH", "QUANTIZE"):
+    if op.kind in ("LOGISTIC", "TANH", "QUANTIZE", "HARD_SWISH"):
         return build_table(graph, op)
+    if op.kind == "MEAN":
+        return build_mean(graph, op)
+    if op.kind == "DEQUANTIZE":
+        return build_dequantize(graph, op)
+    if op.kind == "TRANSPOSE_CONV":
+        return build_transpose_conv(graph, op)
     if op.kind == "TRANSPOSE":
         return build_transpose(graph, op)
     if op.kind == "STRIDED_SLICE":
