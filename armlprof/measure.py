@@ -26,7 +26,7 @@ from typing import Any
 from armlprof.board import Board
 from armlprof.build import BuildResult
 from armlprof.errors import MeasurementFailed
-from armlprof.protocol import Record, crc32, input_from_seed
+from armlprof.protocol import Record, crc32, crc_list, input_from_seed, inputs_from_seed
 from armlprof.target.base import Image, RunOutcome, Target
 
 MALLOC_CHUNK_OVERHEAD_BYTES = 8  # newlib-nano: a chunk header (size word + alignment padding) per malloc
@@ -111,8 +111,25 @@ def _elapsed(fields: dict[str, str], clock_hz: int) -> tuple[int, float, str]:
 
 
 def expected_crc(model: Any, seed: int) -> str:
-    """The CRC-32 of the reference output for the input the sketch generates from `seed`."""
-    return crc32(model.reference(input_from_seed(seed, model.input_bytes)))
+    """The crc= value of the reference outputs for the inputs the sketch generates from `seed`: the CRC-32 of the
+    output, or of each output, comma-separated, for a model with several (armlprof.protocol)."""
+    sizes = getattr(model, "input_sizes", None)
+    if sizes is None:  # any object with input_bytes and reference(): one input, one output
+        return crc32(model.reference(input_from_seed(seed, model.input_bytes)))
+    return crc_list(model.reference_outputs(inputs_from_seed(seed, sizes)))
+
+
+def wrong_output(got: str | None, expected: str) -> str | None:
+    """None when the sketch's crc= value is the reference's; else what differs, naming the output when there are
+    several."""
+    if got == expected:
+        return None
+    want = expected.split(",")
+    have = (got or "").split(",")
+    if len(want) == 1 or len(have) != len(want):
+        return f"wrong output (crc {got}, reference {expected})"
+    bad = [f"output {k} crc {h}, reference {w}" for k, (h, w) in enumerate(zip(have, want, strict=True)) if h != w]
+    return f"wrong output ({'; '.join(bad)})"
 
 
 def _raise_if_interrupted(outcome: RunOutcome) -> None:
@@ -191,8 +208,8 @@ class RamProbe:
                 why = "the sketch printed no '@armlprof event=ram' line"
             elif _status(record, f"ram trial alloc={alloc_bytes}") != "ok":
                 why = str(record.get("status"))
-            elif record.get("crc") != self.expected:
-                why = f"wrong output (crc {record.get('crc')}, reference {self.expected})"
+            else:
+                why = wrong_output(record.get("crc"), self.expected)
         trial = RamTrial(alloc_bytes, why is None, why or "ok", outcome)
         self.trials.append(trial)
         self.progress(f"ram trial {len(self.trials)}: alloc={alloc_bytes:,} B -> {'pass' if trial.passed else why}")
@@ -267,8 +284,9 @@ def _checked_record(outcome: RunOutcome, event: str, expected_crc_hex: str, what
         raise MeasurementFailed(f"{what}: no '@armlprof event={event}' line ({why})")
     if _status(record, what) != "ok":
         raise MeasurementFailed(f"{what}: {record.get('status')}")
-    if record.get("crc") != expected_crc_hex:
-        raise MeasurementFailed(f"{what}: wrong output (crc {record.get('crc')}, reference {expected_crc_hex})")
+    wrong = wrong_output(record.get("crc"), expected_crc_hex)
+    if wrong:
+        raise MeasurementFailed(f"{what}: {wrong}")
     problem = _outcome_problem(outcome)
     if problem:
         raise MeasurementFailed(f"{what}: {problem}")

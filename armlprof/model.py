@@ -3,11 +3,17 @@
 Every model knows its identity (sha256), its int8 input/output sizes, its operator list, and how to
 compute the reference output for an input (tflite-micro's host interpreter for .tflite models, which is
 bit-exact with TFLM; numpy for the hand-written test model).
+
+A model may have several inputs and outputs: `input_sizes`/`output_sizes` are each tensor's bytes in the model's
+order, and `input_bytes`/`output_bytes` the packed buffers the sketches hand to `model_inference`
+(armlprof.protocol.io_offsets: one tensor = its size). `reference_outputs` maps a list of input tensors to the list
+of output tensors; `reference` does the same on packed buffers.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from armlprof.errors import ArmlprofError, ModelError
+from armlprof.protocol import io_bytes, pack, unpack
 from armlprof.tflite_verify import verify_tflite
 
 # The hand-written int8 dense test model (runtime `handwritten`): y = requant(W x + b), no TVM/TFLM needed.
@@ -48,9 +55,19 @@ class Model:
     output_bytes: int
     operators: list[str] = field(default_factory=list)
     activation_bytes: int = 0  # every non-constant tensor, summed: what the reference interpreter's arena holds
+    input_sizes: list[int] = field(default_factory=list)  # bytes of each input tensor (default: [input_bytes])
+    output_sizes: list[int] = field(default_factory=list)
     # The reference interpreter's arena: tflite-micro's default (10x the file size) is too small for models with
     # small weights and large activations, so it is sized from the model and grown until allocation succeeds.
     _arena_bytes: int = field(default=0, repr=False)
+
+    def __post_init__(self) -> None:
+        self.input_sizes = list(self.input_sizes) or [self.input_bytes]
+        self.output_sizes = list(self.output_sizes) or [self.output_bytes]
+
+    @property
+    def single_io(self) -> bool:
+        return len(self.input_sizes) == 1 and len(self.output_sizes) == 1
 
     @cached_property
     def sha256(self) -> str:
@@ -80,19 +97,28 @@ class Model:
                 arena *= 2
 
     def reference(self, input_bytes: bytes) -> bytes:
-        """The bit-exact expected output for one input."""
+        """The bit-exact expected output for one input (packed buffers: one tensor = its bytes)."""
+        return pack(self.reference_outputs(unpack(input_bytes, self.input_sizes)), self.output_sizes)
+
+    def reference_outputs(self, inputs: Sequence[bytes]) -> list[bytes]:
+        """The bit-exact expected output tensors for these input tensors (model order)."""
+        if [len(x) for x in inputs] != self.input_sizes:
+            raise ArmlprofError(f"{self.name}: reference needs inputs of {self.input_sizes} bytes, got "
+                                f"{[len(x) for x in inputs]}")
         if self.path is None:
-            return dense_reference(input_bytes)
+            return [dense_reference(inputs[0])]
         it = self._interpreter
-        details = it.get_input_details(0)
         try:
             it.reset()
-            it.set_input(np.frombuffer(input_bytes, dtype=np.int8).reshape(details["shape"]), 0)
+            for index, data in enumerate(inputs):
+                shape = it.get_input_details(index)["shape"]
+                it.set_input(np.frombuffer(data, dtype=np.int8).reshape(shape), index)
             it.invoke()
         except RuntimeError as exc:
             raise ModelError(f"{self.name}: tflite-micro cannot run the model ({' '.join(str(exc).split())}); "
                              "check that it is a valid int8 model") from None
-        return np.asarray(it.get_output(0)).tobytes()  # int8, or a DEQUANTIZE's float32 output as its bytes
+        # int8, or a DEQUANTIZE's float32 output as its bytes
+        return [np.asarray(it.get_output(index)).tobytes() for index in range(len(self.output_sizes))]
 
 
 MAX_REFERENCE_ARENA_BYTES = 1 << 30
@@ -120,13 +146,30 @@ def load_model(spec: str) -> Model:
     except OSError as exc:
         raise ModelError(f"cannot read model {spec}: {exc.strerror}; check its permissions") from None
     info = verify_tflite(data, path.name)
-    if len(info.inputs) != 1 or len(info.outputs) != 1:
-        raise ModelError(f"{path.name}: {len(info.inputs)} inputs and {len(info.outputs)} outputs; armlprof "
-                         "profiles single-input single-output models")
-    for tensor in (*info.inputs, *info.outputs):
-        if tensor.type_name != "int8" and not (tensor in info.outputs and tensor.type_name == "float32"):
-            raise ModelError(f"{path.name}: tensor '{tensor.name}' is {tensor.type_name}, not int8; armlprof needs "
-                             "a fully int8 model")
-    output_bytes = info.outputs[0].elements * (4 if info.outputs[0].type_name == "float32" else 1)
-    return Model(path.stem, spec, path, info.inputs[0].elements, output_bytes, info.operators,
-                 info.activation_bytes)
+    if VELA_OPERATOR in info.operators:
+        raise ModelError(vela_message(path.name))
+    if not info.inputs or not info.outputs:
+        raise ModelError(f"{path.name}: {len(info.inputs)} inputs and {len(info.outputs)} outputs; a model to "
+                         "profile needs at least one of each (re-export it with its inputs and outputs)")
+    for kind, tensors in (("input", info.inputs), ("output", info.outputs)):
+        for position, tensor in enumerate(tensors):
+            # A float32 output: a DEQUANTIZE's, carried as its bytes.
+            if tensor.type_name != "int8" and not (kind == "output" and tensor.type_name == "float32"):
+                raise ModelError(f"{path.name}: {kind} {position} (tensor '{tensor.name}') is {tensor.type_name}, "
+                                 "not int8; armlprof needs a fully int8 model")
+            if tensor.elements == 0:
+                raise ModelError(f"{path.name}: {kind} {position} (tensor '{tensor.name}') has shape "
+                                 f"{list(tensor.shape)}, no elements; give the model fixed, non-empty shapes")
+    input_sizes = [t.elements for t in info.inputs]
+    output_sizes = [t.elements * (4 if t.type_name == "float32" else 1) for t in info.outputs]
+    return Model(path.stem, spec, path, io_bytes(input_sizes), io_bytes(output_sizes), info.operators,
+                 info.activation_bytes, input_sizes, output_sizes)
+
+
+VELA_OPERATOR = "CUSTOM_ethos-u"  # armlprof.tflite_verify's name for Vela's NPU command-stream operator
+
+
+def vela_message(filename: str) -> str:
+    """The one line for a model compiled by Vela: its operators run on an Ethos-U NPU, which these boards lack."""
+    return (f"{filename}: compiled by Vela for an Arm Ethos-U NPU (CUSTOM operator 'ethos-u'), which these boards "
+            "lack; profile the model as it was before Vela")

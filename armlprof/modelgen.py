@@ -95,6 +95,8 @@ class _Builder:
         self.ops: list[_Op] = []
         self.x = calibration  # float activations of the current tensor, batch of calibration inputs
         self.current = -1
+        self.graph_inputs: list[int] = []  # the subgraph's inputs/outputs; empty: tensor 0 / the current tensor
+        self.graph_outputs: list[int] = []
 
     def add_tensor(self, t: _Tensor) -> int:
         self.tensors.append(t)
@@ -304,7 +306,7 @@ class _Builder:
                 b.PrependUOffsetTRelativeSlot(4, opts, 0)
             operators.append(b.EndObject())
         t_vec, o_vec = ovec(tensors), ovec(operators)
-        in_vec, out_vec = ivec([0]), ivec([self.current])
+        in_vec, out_vec = ivec(self.graph_inputs or [0]), ivec(self.graph_outputs or [self.current])
         sg_name = b.CreateString("main")
         b.StartObject(5)
         b.PrependUOffsetTRelativeSlot(0, t_vec, 0)
@@ -993,11 +995,15 @@ def validate(path: Path) -> None:
     try:
         from tflite_micro.python.tflite_micro import runtime
 
+        from armlprof.tflite_verify import verify_tflite
+
+        info = verify_tflite(path.read_bytes(), path.name)
         it = runtime.Interpreter.from_file(str(path))
-        details = it.get_input_details(0)
-        it.set_input(np.zeros(details["shape"], dtype=np.int8), 0)
+        for index in range(len(info.inputs)):
+            it.set_input(np.zeros(it.get_input_details(index)["shape"], dtype=np.int8), index)
         it.invoke()
-        it.get_output(0)
+        for index in range(len(info.outputs)):
+            it.get_output(index)
     except Exception as exc:
         raise ArmlprofError(f"generated model {path.name} does not run in tflite-micro ({exc}); "
                             "report this as an armlprof bug") from exc
@@ -1016,3 +1022,34 @@ def builtin_model_path(name: str) -> Path:
         validate(tmp)
         tmp.replace(path)
     return path
+
+
+# ------------------------------------------------------------------ several inputs and outputs (issue 15)
+def multi_io_tflite(seed: int = 20240508, tensor_names: bool = True) -> bytes:
+    """Two inputs, two outputs: input_a int8 [1,8,8,1] -> CONV_2D 4x3x3 + RELU -> AVERAGE_POOL_2D 8x8 -> RESHAPE
+    [1,4]; input_b int8 [1,16] -> FULLY_CONNECTED 16->4; ADD of the two branches (+ RELU) = output 1 "features",
+    which also feeds FULLY_CONNECTED 4->3 -> SOFTMAX = output 0 "classes". Output 0 is the last operator and
+    output 1 an intermediate tensor a later operator reads, so executors must keep both; the outputs' sizes (3 and
+    4 bytes) exercise the packed buffers' padding (armlprof.protocol.io_offsets)."""
+    b = _Builder(seed, _calibration_inputs((1, 8, 8, 1), seed))
+    b.input((1, 8, 8, 1))
+    b.tensors[b.current].name = "input_a"
+    input_a = b.current
+    b.conv("branch_a/conv", 4, (3, 3), 1, "RELU", depthwise=False)
+    b.avgpool("branch_a/pool", 8)
+    b.reshape("branch_a/flat", (1, 4))
+    branch_a = (b.current, b.x)
+    b.current = b.add_tensor(_Tensor("input_b", (1, 16), _INT8, [1.0 / 128], [0]))
+    input_b = b.current
+    b.x = _calibration_inputs((1, 16), seed + 1)
+    b.fully_connected("branch_b/fc", 4)
+    b.add("features", branch_a, "RELU")
+    features = b.current
+    b.fully_connected("head/fc", 3)
+    b.softmax("classes")
+    b.graph_inputs, b.graph_outputs = [input_a, input_b], [b.current, features]
+    return b.serialize("armlprof generated model with two inputs and two outputs (seeded weights)", tensor_names)
+
+
+BUILTIN_MODELS = (*BUILTIN_MODELS, "multi_io")
+_GENERATORS["multi_io"] = multi_io_tflite

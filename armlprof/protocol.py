@@ -15,14 +15,22 @@ cycles= (DWT) is printed only when built with armlprof's core (ARMLPROF_CORE); w
 derives cycles from us= x clock. crc= is the CRC-32 of the output buffer, compared with the host reference.
 Inputs are generated on the device from a seed (xorshift32, below), so no input costs flash or transfer
 time and the host reproduces the same bytes to compute the reference output.
+
+Models with several inputs or outputs: the sketch's input (output) buffer holds every input (output) tensor, each
+at an offset rounded up to IO_ALIGN_BYTES (`io_offsets`), so the one `model_inference(input, output)` interface
+serves every model. The inputs are one xorshift32 stream cut in order (`inputs_from_seed`: input 0 gets the first
+bytes, input 1 continues the stream), and crc= lists each output's CRC-32 in output order, comma-separated
+(`crc=1a2b3c4d,5e6f7a8b`). With one input and one output all of this is exactly the single-tensor format above.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 TAG = "@armlprof"
+IO_ALIGN_BYTES = 16  # each tensor's offset in the packed input/output buffer (word loads, LDRD in kernels)
 
 
 @dataclass(frozen=True)
@@ -73,3 +81,46 @@ def input_from_seed(seed: int, n_bytes: int) -> bytes:
 def crc32(data: bytes) -> str:
     """The checksum sketches print for an output buffer (IEEE CRC-32, as zlib), as 8 hex digits."""
     return f"{zlib.crc32(data) & 0xFFFFFFFF:08x}"
+
+
+def io_offsets(sizes: Sequence[int]) -> list[int]:
+    """Each tensor's byte offset in a packed input or output buffer (the first at 0, the rest IO_ALIGN_BYTES
+    aligned)."""
+    offsets, end = [], 0
+    for size in sizes:
+        offsets.append(end)
+        end = -(-(end + size) // IO_ALIGN_BYTES) * IO_ALIGN_BYTES
+    return offsets
+
+
+def io_bytes(sizes: Sequence[int]) -> int:
+    """The packed buffer's size: the last tensor's end (one tensor: its size, no padding)."""
+    return io_offsets(sizes)[-1] + sizes[-1] if sizes else 0
+
+
+def pack(parts: Sequence[bytes], sizes: Sequence[int]) -> bytes:
+    """Tensors into one packed buffer (zero padding between them)."""
+    buf = bytearray(io_bytes(sizes))
+    for part, size, offset in zip(parts, sizes, io_offsets(sizes), strict=True):
+        if len(part) != size:
+            raise ValueError(f"tensor of {len(part)} bytes where {size} are expected")
+        buf[offset:offset + size] = part
+    return bytes(buf)
+
+
+def unpack(data: bytes, sizes: Sequence[int]) -> list[bytes]:
+    """A packed buffer's tensors."""
+    return [bytes(data[offset:offset + size]) for size, offset in zip(sizes, io_offsets(sizes), strict=True)]
+
+
+def inputs_from_seed(seed: int, sizes: Sequence[int]) -> list[bytes]:
+    """Every input tensor the sketch generates from `seed`: one xorshift32 stream cut in input order (one input:
+    exactly `input_from_seed(seed, size)`)."""
+    stream = input_from_seed(seed, sum(sizes))
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    return [stream[start:start + size] for start, size in zip(starts, sizes, strict=True)]
+
+
+def crc_list(outputs: Sequence[bytes]) -> str:
+    """The crc= value a sketch prints for these output tensors: each one's CRC-32, comma-separated."""
+    return ",".join(crc32(out) for out in outputs)

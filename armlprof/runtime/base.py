@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,7 +165,7 @@ MODEL_H = """\
 #define MODEL_RUNTIME "{runtime}"
 #define MODEL_INPUT_BYTES {input_bytes}
 #define MODEL_OUTPUT_BYTES {output_bytes}
-
+{io_layout}
 #ifdef __cplusplus
 extern "C" {{
 #endif
@@ -194,8 +194,31 @@ class Model {{
 """
 
 
-def write_model_header(src_dir: Path, runtime: str, input_bytes: int, output_bytes: int) -> Path:
+def _io_layout(input_sizes: Sequence[int], output_sizes: Sequence[int]) -> str:
+    """Several inputs or outputs: where each tensor lies in the packed buffers (armlprof.protocol.io_offsets).
+    One of each: nothing, so a single-I/O model.h (and image) is what it always was."""
+    from armlprof.protocol import io_offsets
+
+    if len(input_sizes) <= 1 and len(output_sizes) <= 1:
+        return ""
+
+    def array(values: Sequence[int]) -> str:
+        return "{" + ", ".join(str(v) for v in values) + "}"
+
+    lines = []
+    for kind, sizes in (("INPUT", input_sizes), ("OUTPUT", output_sizes)):
+        lines += [f"#define MODEL_{kind}S {len(sizes)}", f"#define MODEL_{kind}_SIZES {array(sizes)}",
+                  f"#define MODEL_{kind}_OFFSETS {array(io_offsets(sizes))}"]
+    return "/* Several inputs/outputs: each tensor's bytes and offset in the packed buffers. */\n" + \
+        "\n".join(lines) + "\n"
+
+
+def write_model_header(src_dir: Path, runtime: str, input_bytes: int, output_bytes: int,
+                       input_sizes: Sequence[int] | None = None, output_sizes: Sequence[int] | None = None) -> Path:
+    """`input_bytes`/`output_bytes`: the packed buffers; `*_sizes`: each tensor's bytes (default: one tensor)."""
     src_dir.mkdir(parents=True, exist_ok=True)
     path = src_dir / "model.h"
-    path.write_text(MODEL_H.format(runtime=runtime, input_bytes=input_bytes, output_bytes=output_bytes))
+    layout = _io_layout(input_sizes or [input_bytes], output_sizes or [output_bytes])
+    path.write_text(MODEL_H.format(runtime=runtime, input_bytes=input_bytes, output_bytes=output_bytes,
+                                   io_layout=layout))
     return path

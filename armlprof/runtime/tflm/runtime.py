@@ -16,7 +16,11 @@ Arena size, unless given (`arena_bytes=`): TFLM's own `arena_used_bytes()` after
 run, + the 16 bytes TFLM asks for alignment, rounded up to 16:
   - exact, when a target can run the board's image (armlprof's emulator, through the Target interface): a probe
     image with the largest arena the board's RAM leaves runs once and reports arena_used_bytes()
-    (`measure_arena_on_target`; cached per model, library and board). No host build is needed.
+    (`measure_arena_on_target`; cached per model, library and board). No host build is needed. The same run
+    also finds the smallest arena from used + 16 up that AllocateTensors accepts (16-byte steps, bisection only
+    when used + 16 fails): TFLM's memory planner takes
+    temporary arena space that arena_used_bytes() does not show afterwards, which in small models is more than
+    used + 16; the arena is the larger of the two.
   - otherwise a host estimate: the same generated source runs on the host against a host build of the same tree
     (`measure_arena`). The host is 64-bit, so its tensor/node bookkeeping is larger than on the target, but
     CMSIS-NN's DSP-only scratch buffers (depthwise conv, average pool) are absent there; `target_arena_bytes`
@@ -34,6 +38,7 @@ import hashlib
 import json
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,9 +114,12 @@ class TflmRuntime(Runtime):
             arena_bytes = int(options["arena_bytes"])
             arena_source = "explicit"
         else:
-            arena_target_used_bytes = measure_arena_on_target(model, tree, ops, library, board)
-            if arena_target_used_bytes is not None:
-                arena_bytes = _round_up_16(arena_target_used_bytes + ARENA_ALIGN_BYTES)
+            probe = measure_arena_on_target(model, tree, ops, library, board)
+            if probe is not None:
+                arena_target_used_bytes = probe.used_bytes
+                # TFLM's planner also needs temporary arena space that arena_used_bytes() no longer shows after
+                # AllocateTensors; in small models that is the larger figure.
+                arena_bytes = max(_round_up_16(probe.used_bytes + ARENA_ALIGN_BYTES), probe.smallest_bytes)
                 arena_source = "first run on the emulator"
             else:  # no target to run the probe: the host build's figure (the only case that builds for the host)
                 arena_host_bytes = measure_arena(model, tree, kernels)
@@ -119,7 +127,8 @@ class TflmRuntime(Runtime):
                 arena_source = "host measurement + CMSIS-NN DSP scratch"
 
         src_dir = Path(src_dir)
-        write_model_header(src_dir, self.name, model.input_bytes, model.output_bytes)
+        write_model_header(src_dir, self.name, model.input_bytes, model.output_bytes, model.input_sizes,
+                           model.output_sizes)
         (src_dir / MODEL_SOURCE).write_text(render_source(model, tree, ops, arena_bytes))
         return GeneratedModel(
             runtime=self.name,
@@ -163,8 +172,45 @@ def _c_bytes(data: bytes, per_line: int = 20) -> str:
     return "\n".join(lines)
 
 
+def _io_code(model: Any) -> tuple[str, str]:
+    """model_init's checks of every input/output tensor and model_inference's body: copy each input in from its
+    offset in the packed buffer, Invoke, copy each output out (armlprof.protocol.io_offsets)."""
+    from armlprof.protocol import io_offsets
+
+    if model.single_io:  # the code single-I/O images always had
+        checks = ("  TfLiteTensor* input = g_interpreter->input(0);\n"
+                  "  TfLiteTensor* output = g_interpreter->output(0);\n"
+                  "  if (input == nullptr || input->type != kTfLiteInt8 || input->bytes != MODEL_INPUT_BYTES) "
+                  "return 4;\n"
+                  "  if (output == nullptr || (output->type != kTfLiteInt8 && output->type != kTfLiteFloat32) ||\n"
+                  "      output->bytes != MODEL_OUTPUT_BYTES) return 5;  "
+                  "// float32: a DEQUANTIZE output, carried as its bytes")
+        body = ("  memcpy(g_interpreter->input(0)->data.int8, input, MODEL_INPUT_BYTES);\n"
+                "  if (g_interpreter->Invoke() != kTfLiteOk) return 2;\n"
+                "  memcpy(output, g_interpreter->output(0)->data.int8, MODEL_OUTPUT_BYTES);")
+        return checks, body
+    checks_lines = [f"  if (g_interpreter->inputs_size() != {len(model.input_sizes)} || "
+                    f"g_interpreter->outputs_size() != {len(model.output_sizes)}) return 6;"]
+    copy_in, copy_out = [], []
+    for kind, sizes, code, copies in (("input", model.input_sizes, 4, copy_in),
+                                      ("output", model.output_sizes, 5, copy_out)):
+        for k, (size, offset) in enumerate(zip(sizes, io_offsets(sizes), strict=True)):
+            tensor = f"g_interpreter->{kind}({k})"
+            # float32 outputs: a DEQUANTIZE's, carried as their bytes
+            types = f"{tensor}->type != kTfLiteInt8" + (f" && {tensor}->type != kTfLiteFloat32" if kind == "output"
+                                                         else "")
+            checks_lines.append(f"  if ({tensor} == nullptr || ({types}) || {tensor}->bytes != {size}) return {code};")
+            if kind == "input":
+                copies.append(f"  memcpy(g_interpreter->input({k})->data.int8, input + {offset}, {size});")
+            else:
+                copies.append(f"  memcpy(output + {offset}, g_interpreter->output({k})->data.int8, {size});")
+    body = "\n".join([*copy_in, "  if (g_interpreter->Invoke() != kTfLiteOk) return 2;", *copy_out])
+    return "\n".join(checks_lines), body
+
+
 def render_source(model: Any, tree: tflm.TflmTree, resolver_methods: list[str], arena_bytes: int) -> str:
     data = model.path.read_bytes()
+    io_checks, io_body = _io_code(model)
     registration = "\n".join(
         f"  if (g_resolver->{m}() != kTfLiteOk) return 2;" for m in resolver_methods
     )
@@ -183,10 +229,10 @@ def render_source(model: Any, tree: tflm.TflmTree, resolver_methods: list[str], 
     if tree.interpreter_needs_error_reporter:
         reporter_include = '#include "tensorflow/lite/micro/micro_error_reporter.h"\n'
         reporter_decl = "static tflite::MicroErrorReporter g_error_reporter;\n"
-        interpreter_args = "model, *g_resolver, g_arena, ARMLPROF_TFLM_ARENA_BYTES, &g_error_reporter"
+        interpreter_args = "model, *g_resolver, g_arena, ARMLPROF_TFLM_ARENA_USED_BYTES, &g_error_reporter"
     else:
         reporter_include = reporter_decl = ""
-        interpreter_args = "model, *g_resolver, g_arena, ARMLPROF_TFLM_ARENA_BYTES"
+        interpreter_args = "model, *g_resolver, g_arena, ARMLPROF_TFLM_ARENA_USED_BYTES"
     return f"""\
 /* Generated by armlprof for runtime tflm: {model.name} ({model.sha256[:16]}), TFLM {tree.version}.
  * Initialization = op registration + MicroInterpreter construction + AllocateTensors(). */
@@ -202,6 +248,15 @@ def render_source(model: Any, tree: tflm.TflmTree, resolver_methods: list[str], 
 {reporter_include}
 #ifndef ARMLPROF_TFLM_ARENA_BYTES
 #define ARMLPROF_TFLM_ARENA_BYTES {arena_bytes}
+#endif
+#ifdef ARMLPROF_TFLM_ARENA_PROBE
+/* The arena probe image only: model_init uses the first armlprof_tflm_arena_limit bytes of the arena. */
+extern "C" {{
+size_t armlprof_tflm_arena_limit = ARMLPROF_TFLM_ARENA_BYTES;
+}}
+#define ARMLPROF_TFLM_ARENA_USED_BYTES armlprof_tflm_arena_limit
+#else
+#define ARMLPROF_TFLM_ARENA_USED_BYTES ARMLPROF_TFLM_ARENA_BYTES
 #endif
 
 /* The .tflite flatbuffer, {len(data)} bytes, in flash (const); TFLM reads weights from it in place. */
@@ -242,19 +297,13 @@ extern "C" int model_init(void) {{
 {registration}
   g_interpreter = new (g_interpreter_storage) tflite::MicroInterpreter({interpreter_args});
   if (g_interpreter->AllocateTensors() != kTfLiteOk) return 3;
-  TfLiteTensor* input = g_interpreter->input(0);
-  TfLiteTensor* output = g_interpreter->output(0);
-  if (input == nullptr || input->type != kTfLiteInt8 || input->bytes != MODEL_INPUT_BYTES) return 4;
-  if (output == nullptr || (output->type != kTfLiteInt8 && output->type != kTfLiteFloat32) ||
-      output->bytes != MODEL_OUTPUT_BYTES) return 5;  // float32: a DEQUANTIZE output, carried as its bytes
+{io_checks}
   return 0;
 }}
 
 extern "C" int model_inference(const int8_t* input, int8_t* output) {{
   if (g_interpreter == nullptr) return 1;
-  memcpy(g_interpreter->input(0)->data.int8, input, MODEL_INPUT_BYTES);
-  if (g_interpreter->Invoke() != kTfLiteOk) return 2;
-  memcpy(output, g_interpreter->output(0)->data.int8, MODEL_OUTPUT_BYTES);
+{io_body}
   return 0;
 }}
 
@@ -311,7 +360,8 @@ class HostModel:
         out_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="armlprof-tflm-host-") as tmp:
             work = Path(tmp)
-            write_model_header(work, "tflm", model.input_bytes, model.output_bytes)
+            write_model_header(work, "tflm", model.input_bytes, model.output_bytes, model.input_sizes,
+                               model.output_sizes)
             (work / MODEL_SOURCE).write_text(source)
             (work / "main.cpp").write_text(HOST_MAIN)
             staging = work / "model_host"
@@ -386,26 +436,60 @@ def target_arena_bytes(model: Any, host_used_bytes: int, kernels: str) -> int:
 
 # ---------------------------------------------------------------- first run on the target
 ARENA_PROBE_SKETCH = """\
-// armlprof TFLM arena probe: model_init (AllocateTensors) with a generous arena, report TFLM's usage, exit.
+// armlprof TFLM arena probe: model_init (AllocateTensors) with a generous arena, report TFLM's usage, then the
+// smallest arena from used + 16 up (16-byte steps) model_init accepts, found within the same arena; exit.
 #include "src/model.h"
 extern "C" size_t model_tflm_arena_used_bytes(void);
 extern "C" const char* model_tflm_last_log(void);
+extern "C" size_t armlprof_tflm_arena_limit;
 void setup() {
   Serial.begin(115200);
   int status = model_init();
+  unsigned long used = (unsigned long)model_tflm_arena_used_bytes();
+  model_deinit();
+  // First used + 16 (what the arena is sized from); only when that fails, bisect above it (never below: an
+  // arena smaller than what AllocateTensors keeps can crash older TFLM, whose kernels do not all check for it).
+  size_t low = 0, high = armlprof_tflm_arena_limit;  // high initializes; low does not
+  if (status == 0) {
+    size_t first = (used + 16 + 15) / 16 * 16;
+    armlprof_tflm_arena_limit = first;
+    int trial = model_init();
+    model_deinit();
+    if (trial == 0) high = first, low = first - 16;  // nothing to search
+    else low = first;
+  }
+  while (status == 0 && high - low > 16) {
+    size_t middle = (low + (high - low) / 2) / 16 * 16;
+    if (middle <= low) middle = low + 16;
+    armlprof_tflm_arena_limit = middle;
+    int trial = model_init();
+    model_deinit();
+    if (trial == 0) high = middle; else low = middle;
+  }
   Serial.print("@armlprof event=tflm_arena status=");
   Serial.print(status);
   Serial.print(" used=");
-  Serial.println((unsigned long)model_tflm_arena_used_bytes());
+  Serial.print(used);
+  Serial.print(" smallest=");
+  Serial.println((unsigned long)high);
   exit(status);
 }
 void loop() {}
 """
+
+
+@dataclass(frozen=True)
+class ArenaProbe:
+    """TFLM's arena figures from the probe image: arena_used_bytes() after AllocateTensors, and the smallest arena
+    (a multiple of 16) AllocateTensors accepts."""
+
+    used_bytes: int
+    smallest_bytes: int
 RAM_MARGIN_BYTES = 4096  # left beside the probe's arena for the heap newlib may want
 
 
 def measure_arena_on_target(model: Any, tree: tflm.TflmTree, resolver_methods: list[str], library: TflmLibrary,
-                            board: Any, target: Any = None) -> int | None:
+                            board: Any, target: Any = None) -> ArenaProbe | None:
     """TFLM's arena_used_bytes() after AllocateTensors, from the board's own image run once on `target` (default:
     armlprof's emulator) through the Target interface: exact (32-bit structures, the Cortex-M4 CMSIS-NN scratch
     buffers). The probe's arena is the largest the board's RAM leaves. Cached per (model, library, board, RAM).
@@ -413,11 +497,12 @@ def measure_arena_on_target(model: Any, tree: tflm.TflmTree, resolver_methods: l
     from armlprof.build import ImageTooLarge, build_sketch
     from armlprof.target import Image, get_target
 
-    key = hashlib.sha256("\0".join(["arena-v2", model.sha256, library.key, board.name, str(board.ram_bytes),
+    key = hashlib.sha256("\0".join(["arena-v3", model.sha256, library.key, board.name, str(board.ram_bytes),
                                      *resolver_methods]).encode()).hexdigest()[:24]
     record = cache_root() / "tflm" / "arena" / f"{key}.json"
     if record.is_file():
-        return int(json.loads(record.read_text())["used_bytes"])
+        cached = json.loads(record.read_text())
+        return ArenaProbe(int(cached["used_bytes"]), int(cached["smallest_bytes"]))
     owned = target is None
     target = target or get_target("emulator", timed=False)
     try:
@@ -427,12 +512,13 @@ def measure_arena_on_target(model: Any, tree: tflm.TflmTree, resolver_methods: l
             sketch = Path(tmp) / "tflm_arena_probe"
             (sketch / "src").mkdir(parents=True)
             (sketch / f"{sketch.name}.ino").write_text(ARENA_PROBE_SKETCH)
-            write_model_header(sketch / "src", "tflm", model.input_bytes, model.output_bytes)
+            write_model_header(sketch / "src", "tflm", model.input_bytes, model.output_bytes, model.input_sizes,
+                               model.output_sizes)
 
             def build(arena_bytes: int):
                 (sketch / "src" / MODEL_SOURCE).write_text(render_source(model, tree, resolver_methods, arena_bytes))
-                return build_sketch(sketch, board, extra_flags=library.build_flags(), extra_objects=[library.path],
-                                    baseline=False)
+                return build_sketch(sketch, board, extra_flags=[*library.build_flags(), "-DARMLPROF_TFLM_ARENA_PROBE"],
+                                    extra_objects=[library.path], baseline=False)
 
             arena_bytes = board.ram_bytes  # never fits: the linker then says by how much
             try:
@@ -453,8 +539,8 @@ def measure_arena_on_target(model: Any, tree: tflm.TflmTree, resolver_methods: l
         raise ArmlprofError(f"TFLM arena probe of {model.name} on {board.name} failed ({outcome.stop.describe()}, "
                             f"status {probe.get('status') if probe else 'none'}, arena {arena_bytes:,} B); "
                             "give --tflm-arena-bytes explicitly")
-    used = probe.int("used")
+    figures = ArenaProbe(probe.int("used"), probe.int("smallest"))
     record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps({"used_bytes": used, "model": model.name, "board": board.name,
-                                  "probe_arena_bytes": arena_bytes}))
-    return used
+    record.write_text(json.dumps({"used_bytes": figures.used_bytes, "smallest_bytes": figures.smallest_bytes,
+                                  "model": model.name, "board": board.name, "probe_arena_bytes": arena_bytes}))
+    return figures

@@ -76,6 +76,15 @@ class Program:
     compile_seconds: float
     stats: dict = field(default_factory=dict)
     c_sources: list[str] = field(default_factory=list)  # support C files from runtime/tvm/c the operators call
+    # Every model input/output entry in the model's order (input_entry/output_entry are the first of each).
+    input_entries: list[int] = field(default_factory=list)
+    output_entries: list[int] = field(default_factory=list)
+
+    def __setstate__(self, state: dict) -> None:
+        # Programs cached before models had several inputs/outputs: one of each (no cache invalidation needed).
+        state.setdefault("input_entries", [state["input_entry"]])
+        state.setdefault("output_entries", [state["output_entry"]])
+        self.__dict__.update(state)
 
     @property
     def constant_bytes(self) -> int:
@@ -136,19 +145,20 @@ def build_program(path: Path, sha256: str, schedule: str = "default", choices: d
 
     entries: list[Entry] = []
     entry_of_tensor: dict[int, int] = {}
-    in_t, out_t = alias[graph.inputs[0]], alias[graph.outputs[0]]
+    in_ts, out_ts = [alias[t] for t in graph.inputs], [alias[t] for t in graph.outputs]
 
     def activation_entry(t: int) -> int:
         t = alias[t]
         if t not in entry_of_tensor:
             tensor = graph.tensors[t]
-            kind = "input" if t == in_t else "output" if t == out_t else "activation"
+            kind = "input" if t in in_ts else "output" if t in out_ts else "activation"
             entry_of_tensor[t] = len(entries)
             shape = (*tensor.shape, 4) if tensor.dtype == "float32" else tensor.shape  # DEQUANTIZE: float bytes
             entries.append(Entry(len(entries), tensor.name, shape, "int8", kind))
         return entry_of_tensor[t]
 
-    activation_entry(in_t)
+    for t in in_ts:  # the inputs first, in the model's order (the graph executor's input nodes follow it)
+        activation_entry(t)
     steps: list[Step] = []
     for i, k in enumerate(kernels):
         args = [activation_entry(t) for t in k.inputs]
@@ -165,14 +175,14 @@ def build_program(path: Path, sha256: str, schedule: str = "default", choices: d
     io_steps = [([a for a in s.args if entries[a].kind != "constant"][:-1], s.args[-1]) for s in steps]
     acts = {e.id for e in entries if e.kind == "activation"}
     offsets, workspace = planner.plan_workspace(planner.lifetimes(io_steps, acts, sizes))
-    in_e, out_e = entry_of_tensor[in_t], entry_of_tensor[out_t]
-    pinned = {in_e: (-1, len(steps)), out_e: (-1, len(steps))}  # set_input/get_output copies
+    in_es, out_es = [entry_of_tensor[t] for t in in_ts], [entry_of_tensor[t] for t in out_ts]
+    pinned = {e: (-1, len(steps)) for e in (*in_es, *out_es)}  # set_input/get_output copies
     storage_of, storage_bytes = planner.plan_storage_ids(
-        planner.lifetimes(io_steps, acts | {in_e, out_e}, sizes, pinned))
-    return Program(sha256, codegen.tvm_version(), lowered.source, entries, steps, in_e, out_e, offsets, workspace,
-                   storage_of, storage_bytes, lowered.distinct_functions, time.perf_counter() - t0,
+        planner.lifetimes(io_steps, acts | set(pinned), sizes, pinned))
+    return Program(sha256, codegen.tvm_version(), lowered.source, entries, steps, in_es[0], out_es[0], offsets,
+                   workspace, storage_of, storage_bytes, lowered.distinct_functions, time.perf_counter() - t0,
                    {"macs": sum(s.macs for s in steps), "operators": graph.operator_names, "schedule": schedule},
-                   list(kernels_mod.KERNEL_SOURCES) if any(s.signature for s in steps) else [])
+                   list(kernels_mod.KERNEL_SOURCES) if any(s.signature for s in steps) else [], in_es, out_es)
 
 
 def cache_dir() -> Path:

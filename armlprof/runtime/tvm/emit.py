@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from armlprof.protocol import io_offsets
 from armlprof.runtime.tvm.compiler import Entry, Program
 
 C_DIR = Path(__file__).resolve().parent / "c"
@@ -49,6 +50,12 @@ def write_common(program: Program, src_dir: Path) -> list[Path]:
                     f"{_array_literal(e.data)};")
     (src_dir / "model_params.c").write_text("\n".join(body) + "\n")
     return [src_dir / n for n in ("armlprof_tvm.h", "model_ops.c", "model_params.h", "model_params.c")]
+
+
+def _io(program: Program, entries: list[int], buffer: str) -> list[tuple[int, str]]:
+    """(entry, C pointer expression) of each model input or output in the packed `buffer` (armlprof.protocol)."""
+    offsets = io_offsets([program.entries[e].nbytes for e in entries])
+    return [(e, buffer if off == 0 else f"{buffer} + {off}") for e, off in zip(entries, offsets, strict=True)]
 
 
 def _function_decls(program: Program) -> str:
@@ -120,8 +127,10 @@ def write_aot(program: Program, src_dir: Path) -> None:
         w(f"  tensors[{index[eid]}].data = tvmgen_default_workspace + {off};  /* {program.entries[eid].name} */")
     w("  return 0;\n}\n")
     w("int model_inference(const int8_t *input, int8_t *output) {")
-    w(f"  tensors[{index[program.input_entry]}].data = (void *)input;")
-    w(f"  tensors[{index[program.output_entry]}].data = output;")
+    for e, ptr in _io(program, program.input_entries, "input"):
+        w(f"  tensors[{index[e]}].data = (void *){ptr if ptr == 'input' else f'({ptr})'};")
+    for e, ptr in _io(program, program.output_entries, "output"):
+        w(f"  tensors[{index[e]}].data = {ptr};")
     w("  return tvmgen_default___tvm_main__();\n}\n")
     w("void model_deinit(void) {}")
     (src_dir / "model_aot.c").write_text("\n".join(out) + "\n")
@@ -131,10 +140,13 @@ def graph_json(program: Program) -> str:
     """The graph in TVM graph executor JSON: nodes, arg_nodes, heads, node_row_ptr, attrs."""
     nodes: list[dict] = []
     node_of_entry: dict[int, int] = {}
+    input_names = {e: "input" if len(program.input_entries) == 1 else f"input_{k}"
+                   for k, e in enumerate(program.input_entries)}
     for e in program.entries:
         if e.kind in ("input", "constant"):
             node_of_entry[e.id] = len(nodes)
-            nodes.append({"op": "null", "name": "input" if e.kind == "input" else const_symbol(e), "inputs": []})
+            nodes.append({"op": "null", "name": input_names[e.id] if e.kind == "input" else const_symbol(e),
+                          "inputs": []})
     arg_nodes = list(range(len(nodes)))
     for s in program.steps:
         node_of_entry[s.args[-1]] = len(nodes)
@@ -157,7 +169,7 @@ def graph_json(program: Program) -> str:
         shapes.append(list(e.shape))
         dltypes.append(e.dtype)
     return json.dumps({
-        "nodes": nodes, "arg_nodes": arg_nodes, "heads": [[node_of_entry[program.output_entry], 0, 0]],
+        "nodes": nodes, "arg_nodes": arg_nodes, "heads": [[node_of_entry[e], 0, 0] for e in program.output_entries],
         "node_row_ptr": list(range(len(nodes) + 1)),
         "attrs": {"dltype": ["list_str", dltypes], "storage_id": ["list_int", storage_ids],
                   "shape": ["list_shape", shapes]},
@@ -196,10 +208,12 @@ def write_graph(program: Program, src_dir: Path) -> str:
     w("  executor = armlprof_graph_create(graph_json, functions, params);")
     w("  return executor ? 0 : -1;\n}\n")
     w("int model_inference(const int8_t *input, int8_t *output) {")
-    w(f"  if (armlprof_graph_set_input(executor, input, {program.entries[program.input_entry].nbytes}) != 0) "
-      "return -1;")
+    for k, (e, ptr) in enumerate(_io(program, program.input_entries, "input")):
+        w(f"  if (armlprof_graph_set_input(executor, {k}, {ptr}, {program.entries[e].nbytes}) != 0) return -1;")
     w("  if (armlprof_graph_run(executor) != 0) return -2;")
-    w(f"  return armlprof_graph_get_output(executor, output, {program.entries[program.output_entry].nbytes});\n}}\n")
+    for k, (e, ptr) in enumerate(_io(program, program.output_entries, "output")):
+        w(f"  if (armlprof_graph_get_output(executor, {k}, {ptr}, {program.entries[e].nbytes}) != 0) return -3;")
+    w("  return 0;\n}\n")
     w("void model_deinit(void) {\n  armlprof_graph_destroy(executor);\n  executor = NULL;\n}")
     (src_dir / "model_graph.c").write_text("\n".join(out) + "\n")
     return text

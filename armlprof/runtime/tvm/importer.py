@@ -151,8 +151,9 @@ def import_tflite(path: Path) -> Graph:
                             "single-subgraph models only (use --runtime tflm)")
     codes = operator_codes(model)
     if "CUSTOM:ethos-u" in codes:
-        raise ArmlprofError(f"{Path(path).name}: compiled by Vela for an Arm Ethos-U NPU (CUSTOM operator "
-                            "'ethos-u'), which these boards lack; profile the model as it was before Vela")
+        from armlprof.model import vela_message
+
+        raise ArmlprofError(vela_message(Path(path).name))
     g = model.Subgraphs(0)
     tensors: list[Tensor] = []
     for i in range(g.TensorsLength()):
@@ -200,7 +201,22 @@ def import_tflite(path: Path) -> Graph:
         what = "int16x8 activations" if t.dtype == "int16" else f"{t.dtype} activations"
         raise ArmlprofError(f"{Path(path).name}: {op.kind} uses {t.dtype} tensor '{t.name}' ({what}); the TVM "
                             "runtimes need a fully int8 model (int16x8 and float models: use --runtime tflm)")
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise ArmlprofError(f"{Path(path).name}: {len(graph.inputs)} inputs / {len(graph.outputs)} outputs; "
-                            "armlprof profiles single-input single-output models")
+    _check_io(graph, Path(path).name)
     return graph
+
+
+def _check_io(graph: Graph, filename: str) -> None:
+    """Any number of inputs and outputs, as long as the executors can give each its own buffer: an input that is
+    also an output, or one tensor listed twice, has no place in the packed I/O buffers."""
+    if not graph.inputs or not graph.outputs:
+        raise ArmlprofError(f"{filename}: {len(graph.inputs)} inputs / {len(graph.outputs)} outputs; the TVM "
+                            "runtimes need at least one of each")
+    io = [*graph.inputs, *graph.outputs]
+    for t in io:
+        if io.count(t) > 1:
+            raise ArmlprofError(f"{filename}: tensor '{graph.tensors[t].name}' is listed {io.count(t)} times among "
+                                "the model's inputs and outputs; the TVM runtimes need distinct I/O tensors "
+                                "(use --runtime tflm)")
+        if graph.tensors[t].is_constant:
+            raise ArmlprofError(f"{filename}: model input/output '{graph.tensors[t].name}' is a constant; the TVM "
+                                "runtimes need computed outputs (use --runtime tflm)")

@@ -149,7 +149,8 @@ struct armlprof_graph_executor {
   void **storage;
   op_exec *execs;
   int num_execs;
-  int input_entry, output_entry;
+  int_list input_entries; /* the graph's input nodes' entries, in node order (TVM's input index) */
+  /* heads hold the output entries once setup has run (TVM's output index) */
 };
 
 static void parse_node(json_reader *r, graph_node *node) {
@@ -288,7 +289,7 @@ static int setup(armlprof_graph_executor *g, const armlprof_graph_function *func
   size_t *storage_bytes;
   g->num_entries = g->row_ptr.n ? g->row_ptr.v[g->row_ptr.n - 1] : g->num_nodes;
   if (g->storage_id.n != g->num_entries || g->dltype_bits.n != g->num_entries ||
-      g->shape_ndim.n != g->num_entries || g->heads.n != 1) {
+      g->shape_ndim.n != g->num_entries || g->heads.n < 1) {
     last_error = "graph: attrs do not match the number of entries";
     return -1;
   }
@@ -305,7 +306,6 @@ static int setup(armlprof_graph_executor *g, const armlprof_graph_function *func
     free(storage_bytes);
     return -1;
   }
-  g->input_entry = g->output_entry = -1;
   for (e = 0; e < g->num_entries; e++) {
     DLTensor *t = &g->entries[e];
     size_t bytes = (size_t)(g->dltype_bits.v[e] / 8);
@@ -328,12 +328,13 @@ static int setup(armlprof_graph_executor *g, const armlprof_graph_function *func
       if (data) {
         g->entries[e].data = (void *)data;
         storage_bytes[g->storage_id.v[e]] = 0;
-      } else if (g->input_entry < 0) {
-        g->input_entry = e;
-      } else {
-        last_error = "graph: unknown parameter";
-        free(storage_bytes);
-        return -1;
+      } else { /* an arg node that is no parameter is an input, as in TVM's graph executor */
+        json_reader oom = {"", 0};
+        int_push(&oom, &g->input_entries, e);
+        if (oom.failed) {
+          free(storage_bytes);
+          return -1;
+        }
       }
     }
   }
@@ -349,7 +350,7 @@ static int setup(armlprof_graph_executor *g, const armlprof_graph_function *func
   free(storage_bytes);
   for (e = 0; e < g->num_entries; e++)
     if (!g->entries[e].data) g->entries[e].data = g->storage[g->storage_id.v[e]];
-  g->output_entry = entry_of(g, g->heads.v[0]);
+  for (i = 0; i < g->heads.n; i++) g->heads.v[i] = entry_of(g, g->heads.v[i]);
   /* One closure per operator node: function pointer + packed arguments (inputs..., output). */
   g->execs = (op_exec *)calloc((size_t)g->num_nodes, sizeof *g->execs);
   if (!g->execs) return -1;
@@ -373,7 +374,7 @@ static int setup(armlprof_graph_executor *g, const armlprof_graph_function *func
       x->args[a].v_ptr = &g->entries[entry];
     }
   }
-  return g->input_entry >= 0 ? 0 : -1;
+  return g->input_entries.n > 0 ? 0 : -1;
 }
 
 static void free_parse_state(armlprof_graph_executor *g) {
@@ -408,8 +409,10 @@ static size_t entry_bytes(const DLTensor *t) {
   return bytes;
 }
 
-int armlprof_graph_set_input(armlprof_graph_executor *g, const int8_t *data, size_t nbytes) {
-  DLTensor *t = &g->entries[g->input_entry];
+int armlprof_graph_set_input(armlprof_graph_executor *g, int index, const int8_t *data, size_t nbytes) {
+  DLTensor *t;
+  if (index < 0 || index >= g->input_entries.n) return -1;
+  t = &g->entries[g->input_entries.v[index]];
   if (nbytes != entry_bytes(t)) return -1;
   memcpy(t->data, data, nbytes);
   return 0;
@@ -422,8 +425,10 @@ int armlprof_graph_run(armlprof_graph_executor *g) {
   return 0;
 }
 
-int armlprof_graph_get_output(armlprof_graph_executor *g, int8_t *out, size_t nbytes) {
-  DLTensor *t = &g->entries[g->output_entry];
+int armlprof_graph_get_output(armlprof_graph_executor *g, int index, int8_t *out, size_t nbytes) {
+  DLTensor *t;
+  if (index < 0 || index >= g->heads.n) return -1;
+  t = &g->entries[g->heads.v[index]];
   if (nbytes != entry_bytes(t)) return -1;
   memcpy(out, t->data, nbytes);
   return 0;
@@ -442,6 +447,7 @@ void armlprof_graph_destroy(armlprof_graph_executor *g) {
   free(g->shapes);
   free_parse_state(g);
   free(g->heads.v);
+  free(g->input_entries.v);
   free(g->row_ptr.v);
   free(g->storage_id.v);
   free(g);

@@ -27,9 +27,11 @@ typedef struct armlprof_graph_executor armlprof_graph_executor;
 /* NULL on a parse error, an unknown operator or parameter, or when malloc fails. Tables end with {NULL, NULL}. */
 armlprof_graph_executor *armlprof_graph_create(const char *graph_json, const armlprof_graph_function *functions,
                                                const armlprof_graph_param *params);
-int armlprof_graph_set_input(armlprof_graph_executor *g, const int8_t *data, size_t nbytes);
+/* Input `index` (the graph's input nodes in order) and output `index` (its heads in order), as TVM's
+ * set_input/get_output; -1 for an index out of range or a size that is not the tensor's. */
+int armlprof_graph_set_input(armlprof_graph_executor *g, int index, const int8_t *data, size_t nbytes);
 int armlprof_graph_run(armlprof_graph_executor *g);
-int armlprof_graph_get_output(armlprof_graph_executor *g, int8_t *out, size_t nbytes);
+int armlprof_graph_get_output(armlprof_graph_executor *g, int index, int8_t *out, size_t nbytes);
 void armlprof_graph_destroy(armlprof_graph_executor *g);
 /* Last error (a short static string) for diagnostics. */
 const char *armlprof_graph_error(void);
