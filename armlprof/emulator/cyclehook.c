@@ -6,6 +6,10 @@
  * fall-through address. The same hook watches the stack: after a block that writes SP it records the lowest SP
  * and stops the run if SP went below the heap's program break (stack grown into the heap).
  *
+ * MMIO reads go through a native trampoline too (armlprof_mmio_read): it finds the instruction of the current block
+ * that is reading (from the block's load list and the core registers) and answers DWT CYCCNT itself, exactly, so a
+ * delay() loop polling the cycle counter costs no Python; other registers are read by the Python model.
+ *
  * Built on first use with the host C compiler into the armlprof cache (see native.py); loaded with ctypes.
  * The layout of state_t and block_t is mirrored in native.py: keep them in sync.
  */
@@ -37,7 +41,20 @@ typedef struct {
   uint32_t fetch_words;   /* 32-bit instruction fetches, for the region's fetch wait states */
   uint32_t flags;
   uint32_t region;        /* index into the wait-state tables */
+  uint32_t first_load;    /* this block's loads: s->loads[first_load .. first_load + n_loads) */
+  uint32_t n_loads;
 } block_t;
+
+/* A load instruction of a block: its address is base + (±index << shift) + displacement (registers 0..15). */
+typedef struct {
+  uint32_t pc;            /* the instruction's address */
+  uint32_t index_in_block;
+  uint32_t prefix_cycles; /* zero-wait-state cycles of the block before this instruction */
+  int32_t displacement;
+  uint8_t base, index, shift, subtracted; /* index NO_INDEX: none */
+} load_t;
+
+#define NO_INDEX 0xFFu
 
 typedef struct {
   /* counters */
@@ -72,6 +89,21 @@ typedef struct {
   uint32_t table_mask;
   uint32_t _pad2;
   uint64_t block_seq;     /* blocks entered: tells Python when a new block execution began */
+  /* loads of all blocks (block_t.first_load) */
+  load_t *loads;
+  uint32_t n_loads;
+  uint32_t cap_loads;
+  /* the MMIO read being served: which load of the current block execution reads it */
+  uint64_t mmio_seq;      /* block_seq of the block execution mmio_last refers to */
+  int32_t mmio_last;      /* index_in_block of the last load located in it, -1: none */
+  uint32_t mmio_located;  /* 1: mmio_pc is the reading instruction, 0: unknown */
+  uint32_t mmio_pc;
+  /* DWT CYCCNT, mirrored from the Python model after each PPB write */
+  uint32_t timed;         /* cycles mode: 1 timed, 0 functional (one per instruction) */
+  uint32_t dwt_native;    /* 1: armlprof_mmio_read answers CYCCNT reads */
+  uint32_t dwt_running;
+  uint32_t dwt_frozen;
+  int64_t dwt_offset;     /* CYCCNT = cycles + offset while running */
 } state_t;
 
 static uint32_t hash_addr(uint32_t addr, uint32_t size) {
@@ -98,8 +130,16 @@ static int grow_table(state_t *s) {
   return 0;
 }
 
-/* Store a decoded block; returns its index, or -1 when out of memory. */
-int32_t armlprof_add_block(state_t *s, const block_t *b) {
+/* Store a decoded block and its loads; returns its index, or -1 when out of memory. */
+int32_t armlprof_add_block(state_t *s, const block_t *b, const load_t *loads, uint32_t n_loads) {
+  if (s->n_loads + n_loads > s->cap_loads) {
+    uint32_t cap = s->cap_loads ? s->cap_loads : 4096;
+    while (cap < s->n_loads + n_loads) cap *= 2;
+    load_t *nl = realloc(s->loads, sizeof(load_t) * cap);
+    if (!nl) return -1;
+    s->loads = nl;
+    s->cap_loads = cap;
+  }
   if (s->n_blocks == s->cap_blocks) {
     uint32_t cap = s->cap_blocks ? s->cap_blocks * 2 : 4096;
     block_t *nb = realloc(s->blocks, sizeof(block_t) * cap);
@@ -112,6 +152,10 @@ int32_t armlprof_add_block(state_t *s, const block_t *b) {
   }
   int32_t index = (int32_t)s->n_blocks++;
   s->blocks[index] = *b;
+  s->blocks[index].first_load = s->n_loads;
+  s->blocks[index].n_loads = n_loads;
+  if (n_loads) memcpy(s->loads + s->n_loads, loads, sizeof(load_t) * n_loads);
+  s->n_loads += n_loads;
   table_insert(s, index);
   return index;
 }
@@ -131,9 +175,12 @@ int32_t armlprof_find_block(const state_t *s, uint32_t addr, uint32_t size) {
 void armlprof_free(state_t *s) {
   free(s->blocks);
   free(s->table);
+  free(s->loads);
   s->blocks = NULL;
   s->table = NULL;
+  s->loads = NULL;
   s->n_blocks = s->cap_blocks = 0;
+  s->n_loads = s->cap_loads = 0;
 }
 
 static uint32_t fetch_wait(const state_t *s, uint32_t region) {
@@ -277,4 +324,90 @@ void armlprof_surcharge_hook(uc_engine *uc, uint64_t address, uint32_t size, voi
   (void)size;
   surcharge_t *t = (surcharge_t *)user_data;
   t->state->cycles += t->cycles;
+}
+
+
+/* ------------------------------------------------------------------------------------------- MMIO reads
+ * Unicorn does not update PC inside a block for MMIO callbacks, but the core registers are exact there. Loads
+ * execute in order, so the reading instruction is the first load after the previous MMIO read of this block
+ * execution whose address, recomputed from the registers, is the register read (the first such load if none
+ * matches). Every MMIO read is located here, to keep that order; the Python models read s->mmio_pc. */
+typedef uint64_t (*py_read_fn)(uint64_t offset, uint32_t size);
+
+typedef struct {
+  state_t *state;
+  py_read_fn py_read;    /* the Python model's read */
+  uint32_t base;         /* guest address of the window */
+  uint32_t cyccnt;       /* offset of DWT CYCCNT in this window, or NO_CYCCNT */
+} mmio_t;
+
+#define NO_CYCCNT 0xFFFFFFFFu
+
+static const int core_reg_ids[16] = {66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 12 /* SP */, 10 /* LR */,
+                                     -1 /* PC: PC-relative loads read the literal pool, never MMIO */};
+
+static uint32_t core_reg(state_t *s, uc_engine *uc, uint32_t n) {
+  uint32_t v = 0;
+  if (n < 16 && core_reg_ids[n] >= 0) s->reg_read(uc, core_reg_ids[n], &v);
+  return v;
+}
+
+static uint32_t load_address(state_t *s, uc_engine *uc, const load_t *ld) {
+  uint32_t ea = core_reg(s, uc, ld->base);
+  if (ld->index != NO_INDEX) {
+    uint32_t off = core_reg(s, uc, ld->index) << ld->shift;
+    ea = ld->subtracted ? ea - off : ea + off;
+  }
+  return ea + (uint32_t)ld->displacement;
+}
+
+/* The load of the current block execution reading `address`, or NULL (no block, or no load left). */
+static const load_t *locate_read(state_t *s, uc_engine *uc, uint32_t address) {
+  s->mmio_located = 0;
+  if (s->cur < 0) return NULL;
+  const block_t *b = &s->blocks[s->cur];
+  if (s->mmio_seq != s->block_seq) {
+    s->mmio_seq = s->block_seq;
+    s->mmio_last = -1;
+  }
+  const load_t *first = NULL, *match = NULL;
+  uint32_t candidates = 0;
+  for (uint32_t k = 0; k < b->n_loads; ++k) {
+    const load_t *ld = &s->loads[b->first_load + k];
+    if ((int32_t)ld->index_in_block <= s->mmio_last) continue;
+    if (!first) first = ld;
+    candidates++;
+  }
+  if (candidates > 1) {
+    for (uint32_t k = 0; k < b->n_loads && !match; ++k) {
+      const load_t *ld = &s->loads[b->first_load + k];
+      if ((int32_t)ld->index_in_block > s->mmio_last && (load_address(s, uc, ld) & ~3u) == (address & ~3u))
+        match = ld;
+    }
+  }
+  const load_t *ld = match ? match : first;
+  if (!ld) return NULL;
+  s->mmio_last = (int32_t)ld->index_in_block;
+  s->mmio_located = 1;
+  s->mmio_pc = ld->pc;
+  return ld;
+}
+
+/* Modelled cycles when the located load `ld` executes (the Python twin is Emulator._now). */
+static uint64_t cycles_at(const state_t *s, const load_t *ld) {
+  const block_t *b = &s->blocks[s->cur];
+  if (!s->timed) return s->cycles + ld->index_in_block;
+  uint32_t words = (ld->pc - b->addr + 3u) / 4u;
+  return s->cycles + ld->prefix_cycles + (uint64_t)words * fetch_wait(s, b->region);
+}
+
+uint64_t armlprof_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *user_data) {
+  mmio_t *m = (mmio_t *)user_data;
+  state_t *s = m->state;
+  const load_t *ld = locate_read(s, uc, m->base + (uint32_t)offset);
+  if (ld && offset == m->cyccnt && s->dwt_native) {
+    if (!s->dwt_running) return s->dwt_frozen;
+    return (uint32_t)((int64_t)cycles_at(s, ld) + s->dwt_offset);
+  }
+  return m->py_read(offset, size);
 }

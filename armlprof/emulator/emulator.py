@@ -54,7 +54,7 @@ from unicorn import (
     UcError,
 )
 from unicorn import arm_const as uca
-from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
+from unicorn.unicorn_py3.unicorn import MMIO_WRITE_CFUNC, uc_hook_h, uclib
 
 from armlprof.board import Board, MemoryRegion, load_board
 from armlprof.emulator import native
@@ -227,9 +227,9 @@ class Emulator:
         self._map_memory()
         self._load_image()
         self._read_vectors()
-        self._map_peripherals()
         self._lib = native.load_library()
         self._setup_state()
+        self._map_peripherals()
         self._install_hooks()
         self._cost_cache = _COST_CACHE.setdefault(self._cost_key(), {})
         self._initial_context = self.uc.context_save()
@@ -327,7 +327,7 @@ class Emulator:
                                 f"({self.board.console.type}) has no emulator model; use --target renode")
 
     def _mmio(self, base: int, size: int, model: Registers) -> None:
-        def read(uc: Uc, offset: int, size: int, _ud: object) -> int:
+        def read(uc: Uc, offset: int, size: int, _ud: object) -> int:  # Python hooks: locate here
             try:
                 self._mmio_pc = self._locate_mmio_read(base + offset)
                 return model.read(offset, size) & 0xFFFFFFFF
@@ -337,19 +337,50 @@ class Emulator:
             finally:
                 self._mmio_pc = None
 
+        def read_located(offset: int, size: int) -> int:  # native trampoline: it located the reading insn
+            s = self._state
+            try:
+                self._mmio_pc = s.mmio_pc if s.mmio_located else None
+                return model.read(offset, size) & 0xFFFFFFFF
+            except BaseException as exc:  # noqa: BLE001
+                self._callback_failed(exc)
+                return 0
+            finally:
+                self._mmio_pc = None
+
         def write(uc: Uc, offset: int, size: int, value: int, _ud: object) -> None:
             try:
                 model.write(offset, size, value & 0xFFFFFFFF)
-                if model is self.ppb and offset == SystemControlSpace.CCR and value & CCR_DIV_0_TRP \
-                        and not self._div0_hooked:
-                    # Unicorn (QEMU 5) returns 0 for a divide by zero whatever CCR says: trap it ourselves. Hooks
-                    # are added between emu_start calls, so stop here and let run() add them and resume.
-                    self._div0_pending = True
-                    uc.emu_stop()
+                if model is self.ppb:
+                    self._sync_dwt()
+                    if offset == SystemControlSpace.CCR and value & CCR_DIV_0_TRP and not self._div0_hooked:
+                        # Unicorn (QEMU 5) returns 0 for a divide by zero whatever CCR says: trap it ourselves.
+                        # Hooks are added between emu_start calls, so stop here and let run() add them and resume.
+                        self._div0_pending = True
+                        self.uc.emu_stop()
             except BaseException as exc:  # noqa: BLE001
                 self._callback_failed(exc)
 
-        self.uc.mmio_map(base, size, read, None, write, None)
+        if self._lib is None:
+            self.uc.mmio_map(base, size, read, None, write, None)
+            return
+        # Reads through the native trampoline (cyclehook.c), which answers DWT CYCCNT itself.
+        py_read = native.PY_READ_FN(read_located)
+        py_write = MMIO_WRITE_CFUNC(lambda _uc, offset, size, value, _ud: write(self.uc, offset, size, value, None))
+        cyccnt = SystemControlSpace.DWT_CYCCNT if model is self.ppb else native.NO_CYCCNT
+        window = native.Mmio(ctypes.pointer(self._state), ctypes.cast(py_read, ctypes.c_void_p).value, base, cyccnt)
+        self._callbacks += [py_read, py_write, window]
+        status = uclib.uc_mmio_map(self.uc._uch, base, size, native.function_address(self._lib, "armlprof_mmio_read"),
+                                   ctypes.addressof(window), ctypes.cast(py_write, ctypes.c_void_p), None)
+        if status != 0:
+            raise UcError(status)
+
+    def _sync_dwt(self) -> None:
+        """Mirror the DWT cycle counter's state into the native state, which answers CYCCNT reads."""
+        s, ppb = self._state, self.ppb
+        s.dwt_running = int(ppb._cyccnt_running())
+        s.dwt_frozen = ppb._cyccnt_frozen & 0xFFFFFFFF
+        s.dwt_offset = ppb._cyccnt_offset
 
     def _cost_key(self) -> tuple:
         return (self.image.path, tuple(s.address for s in self.image.segments),
@@ -381,6 +412,8 @@ class Emulator:
         s.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
         s.reg_write = ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value
         s.epsr_reg = uca.UC_ARM_REG_EPSR
+        s.timed = int(self.timed)
+        s.dwt_native = int(self._lib is not None)
         self._div0_hooked = False
         self._div0_pending = False
         self._miss_cb = native.MISS_FN(self._on_miss)
@@ -573,7 +606,13 @@ class Emulator:
                 block = native.Block(address, size, cost.instructions, 0, cost.instructions, 0,
                                      flags & native.F_WRITES_SP, region)
             if self._lib is not None:
-                index = self._lib.armlprof_add_block(ctypes.byref(self._state), ctypes.byref(block))
+                loads = (native.Load * len(cost.loads))(*[
+                    native.Load(cost.addresses[ld.index_in_block], ld.index_in_block,
+                                cost.prefix_cycles[ld.index_in_block], ld.displacement, ld.base,
+                                native.NO_INDEX if ld.index is None else ld.index, ld.shift, int(ld.subtracted))
+                    for ld in cost.loads])
+                index = self._lib.armlprof_add_block(ctypes.byref(self._state), ctypes.byref(block), loads,
+                                                     len(cost.loads))
             else:
                 index = self._py_add_block(block)
             if index != len(self._costs):
@@ -777,6 +816,7 @@ class Emulator:
         self.uc.reg_write(uca.UC_ARM_REG_SP, self.initial_sp)
         self.uc.reg_write(uca.UC_ARM_REG_LR, 0xFFFFFFFF)
         self.ppb.reset()
+        self._sync_dwt()
         for p in self.peripherals.values():
             p.reset()
         self.console.reset()
@@ -799,6 +839,9 @@ class Emulator:
         self._mmio_pc: int | None = None
         self._mmio_seq = -1
         self._mmio_last = -1
+        s.mmio_seq = (1 << 64) - 1  # no block execution: block_seq never gets there
+        s.mmio_last = -1
+        s.mmio_located = 0
         self._ran = False
         self._interrupted = False
         self._callback_error: BaseException | None = None

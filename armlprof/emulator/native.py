@@ -26,6 +26,9 @@ F_WRITES_SP = 2
 STOP_NONE, STOP_CYCLE_LIMIT, STOP_COLLISION, STOP_TRANSLATION = 0, 1, 2, 3
 
 MISS_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_uint64, ctypes.c_uint32)
+PY_READ_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint32)  # (offset, size) -> value
+NO_INDEX = 0xFF
+NO_CYCCNT = 0xFFFFFFFF
 
 
 class Block(ctypes.Structure):
@@ -38,6 +41,23 @@ class Block(ctypes.Structure):
         ("fetch_words", ctypes.c_uint32),
         ("flags", ctypes.c_uint32),
         ("region", ctypes.c_uint32),
+        ("first_load", ctypes.c_uint32),
+        ("n_loads", ctypes.c_uint32),
+    ]
+
+
+class Load(ctypes.Structure):
+    """Mirror of load_t: one load instruction of a block, to locate MMIO reads natively."""
+
+    _fields_ = [
+        ("pc", ctypes.c_uint32),
+        ("index_in_block", ctypes.c_uint32),
+        ("prefix_cycles", ctypes.c_uint32),
+        ("displacement", ctypes.c_int32),
+        ("base", ctypes.c_uint8),
+        ("index", ctypes.c_uint8),
+        ("shift", ctypes.c_uint8),
+        ("subtracted", ctypes.c_uint8),
     ]
 
 
@@ -74,7 +94,26 @@ class State(ctypes.Structure):
         ("table_mask", ctypes.c_uint32),
         ("_pad2", ctypes.c_uint32),
         ("block_seq", ctypes.c_uint64),
+        ("loads", ctypes.POINTER(Load)),
+        ("n_loads", ctypes.c_uint32),
+        ("cap_loads", ctypes.c_uint32),
+        ("mmio_seq", ctypes.c_uint64),
+        ("mmio_last", ctypes.c_int32),
+        ("mmio_located", ctypes.c_uint32),
+        ("mmio_pc", ctypes.c_uint32),
+        ("timed", ctypes.c_uint32),
+        ("dwt_native", ctypes.c_uint32),
+        ("dwt_running", ctypes.c_uint32),
+        ("dwt_frozen", ctypes.c_uint32),
+        ("dwt_offset", ctypes.c_int64),
     ]
+
+
+class Mmio(ctypes.Structure):
+    """Mirror of mmio_t: one MMIO window served by armlprof_mmio_read."""
+
+    _fields_ = [("state", ctypes.POINTER(State)), ("py_read", ctypes.c_void_p), ("base", ctypes.c_uint32),
+                ("cyccnt", ctypes.c_uint32)]
 
 
 class Div(ctypes.Structure):
@@ -127,7 +166,8 @@ def load_library() -> ctypes.CDLL | None:
             os.replace(out, lib_path)
     lib = ctypes.CDLL(str(lib_path))
     lib.armlprof_add_block.restype = ctypes.c_int32
-    lib.armlprof_add_block.argtypes = [ctypes.POINTER(State), ctypes.POINTER(Block)]
+    lib.armlprof_add_block.argtypes = [ctypes.POINTER(State), ctypes.POINTER(Block), ctypes.POINTER(Load),
+                                       ctypes.c_uint32]
     lib.armlprof_find_block.restype = ctypes.c_int32
     lib.armlprof_find_block.argtypes = [ctypes.POINTER(State), ctypes.c_uint32, ctypes.c_uint32]
     lib.armlprof_free.argtypes = [ctypes.POINTER(State)]
