@@ -210,3 +210,11 @@ def test_python_fallback_matches_native_hooks(elf, monkeypatch) -> None:
     assert (result.stop_reason, result.exit_code) == ("exit", 7)
     assert (result.cycles, result.instructions) == (native_result.cycles, native_result.instructions)
     assert result.console_text == native_result.console_text
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_input_queued_between_runs_is_delivered_once(elf, board: str) -> None:
+    emu = Emulator(board, elf("emu_echo", board))
+    for _ in range(2):
+        emu.write_console("ab\n")
+        assert emu.run().console_text.replace("\r", "") == "echo ready\necho: AB\n"

@@ -31,6 +31,7 @@ typedef int32_t (*miss_fn)(uint64_t address, uint32_t size);
 #define F_WRITES_SP 2u /* some instruction writes SP: check the stack after the block */
 
 #define MAX_REGIONS 8
+#define TX_BUF_BYTES 4096
 
 typedef struct {
   uint32_t addr;
@@ -104,6 +105,11 @@ typedef struct {
   uint32_t dwt_running;
   uint32_t dwt_frozen;
   int64_t dwt_offset;     /* CYCCNT = cycles + offset while running */
+  /* console TX bytes not yet handed to Python (flushed at a newline, when full, and before any Python callback) */
+  void (*tx_flush)(void);
+  uint32_t rx_pending;    /* console RX bytes queued on the host side: mirrored from Python */
+  uint32_t tx_len;
+  uint8_t tx_buf[TX_BUF_BYTES];
 } state_t;
 
 static uint32_t hash_addr(uint32_t addr, uint32_t size) {
@@ -333,15 +339,28 @@ void armlprof_surcharge_hook(uc_engine *uc, uint64_t address, uint32_t size, voi
  * execution whose address, recomputed from the registers, is the register read (the first such load if none
  * matches). Every MMIO read is located here, to keep that order; the Python models read s->mmio_pc. */
 typedef uint64_t (*py_read_fn)(uint64_t offset, uint32_t size);
+typedef void (*py_write_fn)(uint64_t offset, uint32_t size, uint64_t value);
 
+/* The console UART's transmit side is served here too: a TX data write while the transmitter is on appends to
+ * s->tx_buf and raises the TX-done event at once (as the Python model does); the event register is read and
+ * written here; and the PL011's status poll before each byte (the first FR read after a DR access, with no input
+ * queued) is answered here. Printing a byte then costs no Python. Everything else goes to the Python model. */
 typedef struct {
   state_t *state;
-  py_read_fn py_read;    /* the Python model's read */
+  py_read_fn py_read;    /* the Python model's read and write */
+  py_write_fn py_write;
   uint32_t base;         /* guest address of the window */
-  uint32_t cyccnt;       /* offset of DWT CYCCNT in this window, or NO_CYCCNT */
+  uint32_t cyccnt;       /* offset of DWT CYCCNT in this window, or NO_OFFSET */
+  uint32_t tx_data;      /* offset of the console's TX data register, or NO_OFFSET */
+  uint32_t tx_event;     /* offset of its TX-done event register (nRF EVENTS_TXDRDY), or NO_OFFSET */
+  uint32_t tx_on;        /* transmitter enabled and started: mirrored from the Python model */
+  uint32_t tx_event_value;
+  uint32_t poll;         /* offset of a status register polled before each byte (PL011 FR), or NO_OFFSET */
+  uint32_t poll_idle;    /* its value with TX free and RX empty */
+  uint32_t poll_count;   /* status reads since the last data access (the Python model's count too) */
 } mmio_t;
 
-#define NO_CYCCNT 0xFFFFFFFFu
+#define NO_OFFSET 0xFFFFFFFFu
 
 static const int core_reg_ids[16] = {66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 12 /* SP */, 10 /* LR */,
                                      -1 /* PC: PC-relative loads read the literal pool, never MMIO */};
@@ -409,5 +428,29 @@ uint64_t armlprof_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void 
     if (!s->dwt_running) return s->dwt_frozen;
     return (uint32_t)((int64_t)cycles_at(s, ld) + s->dwt_offset);
   }
+  if (offset == m->tx_event) return m->tx_event_value;
+  if (offset == m->poll && m->poll_count == 0 && !s->rx_pending) { /* the TX poll: not waiting for input */
+    m->poll_count = 1;
+    return m->poll_idle;
+  }
   return m->py_read(offset, size);
+}
+
+void armlprof_mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *user_data) {
+  (void)uc;
+  mmio_t *m = (mmio_t *)user_data;
+  state_t *s = m->state;
+  if (offset == m->tx_data && m->tx_on) {
+    uint8_t byte = (uint8_t)value;
+    s->tx_buf[s->tx_len++] = byte;
+    m->poll_count = 0;
+    if (m->tx_event != NO_OFFSET) m->tx_event_value = 1;
+    if (byte == '\n' || s->tx_len == TX_BUF_BYTES) s->tx_flush();
+    return;
+  }
+  if (offset == m->tx_event) {
+    m->tx_event_value = (uint32_t)value;
+    return;
+  }
+  m->py_write(offset, size, value);
 }

@@ -54,7 +54,7 @@ from unicorn import (
     UcError,
 )
 from unicorn import arm_const as uca
-from unicorn.unicorn_py3.unicorn import MMIO_WRITE_CFUNC, uc_hook_h, uclib
+from unicorn.unicorn_py3.unicorn import uc_hook_h, uclib
 
 from armlprof.board import Board, MemoryRegion, load_board
 from armlprof.emulator import native
@@ -66,6 +66,7 @@ from armlprof.emulator.peripherals import (
     PLAIN_TYPES,
     PPB_TYPES,
     Console,
+    ConsoleUart,
     Registers,
     RxWaiter,
     SystemControlSpace,
@@ -321,12 +322,12 @@ class Emulator:
                 self.unmodelled[p.address] = f"{name} ({p.type})"
                 continue
             self.peripherals[name] = model
-            self._mmio(p.address, PERIPHERAL_WINDOW_BYTES, model)
+            self._mmio(p.address, PERIPHERAL_WINDOW_BYTES, model, console=name == console_name)
         if console_name not in self.peripherals:
             raise ArmlprofError(f"board {self.board.name}: console {console_name} "
                                 f"({self.board.console.type}) has no emulator model; use --target renode")
 
-    def _mmio(self, base: int, size: int, model: Registers) -> None:
+    def _mmio(self, base: int, size: int, model: Registers, console: bool = False) -> None:
         def read(uc: Uc, offset: int, size: int, _ud: object) -> int:  # Python hooks: locate here
             try:
                 self._mmio_pc = self._locate_mmio_read(base + offset)
@@ -340,6 +341,7 @@ class Emulator:
         def read_located(offset: int, size: int) -> int:  # native trampoline: it located the reading insn
             s = self._state
             try:
+                self._flush_tx()
                 self._mmio_pc = s.mmio_pc if s.mmio_located else None
                 return model.read(offset, size) & 0xFFFFFFFF
             except BaseException as exc:  # noqa: BLE001
@@ -350,7 +352,10 @@ class Emulator:
 
         def write(uc: Uc, offset: int, size: int, value: int, _ud: object) -> None:
             try:
+                self._flush_tx()
                 model.write(offset, size, value & 0xFFFFFFFF)
+                if window is not None and window.tx_data != native.NO_OFFSET:
+                    window.tx_on = int(model.tx_on())
                 if model is self.ppb:
                     self._sync_dwt()
                     if offset == SystemControlSpace.CCR and value & CCR_DIV_0_TRP and not self._div0_hooked:
@@ -361,19 +366,51 @@ class Emulator:
             except BaseException as exc:  # noqa: BLE001
                 self._callback_failed(exc)
 
+        window: native.Mmio | None = None
         if self._lib is None:
             self.uc.mmio_map(base, size, read, None, write, None)
             return
-        # Reads through the native trampoline (cyclehook.c), which answers DWT CYCCNT itself.
+        # Through the native trampolines (cyclehook.c): they answer DWT CYCCNT and the console's TX side.
         py_read = native.PY_READ_FN(read_located)
-        py_write = MMIO_WRITE_CFUNC(lambda _uc, offset, size, value, _ud: write(self.uc, offset, size, value, None))
-        cyccnt = SystemControlSpace.DWT_CYCCNT if model is self.ppb else native.NO_CYCCNT
-        window = native.Mmio(ctypes.pointer(self._state), ctypes.cast(py_read, ctypes.c_void_p).value, base, cyccnt)
+        py_write = native.PY_WRITE_FN(lambda offset, size, value: write(self.uc, offset, size, value, None))
+        cyccnt = SystemControlSpace.DWT_CYCCNT if model is self.ppb else native.NO_OFFSET
+        tx_data = tx_event = native.NO_OFFSET
+        poll, poll_idle = native.NO_OFFSET, 0
+        if console and isinstance(model, ConsoleUart):
+            tx_data = model.TX_DATA
+            tx_event = native.NO_OFFSET if model.TX_EVENT is None else model.TX_EVENT
+            poll, poll_idle = (native.NO_OFFSET, 0) if model.POLL is None else (model.POLL, model.POLL_IDLE)
+        window = native.Mmio(ctypes.pointer(self._state), ctypes.cast(py_read, ctypes.c_void_p).value,
+                             ctypes.cast(py_write, ctypes.c_void_p).value, base, cyccnt, tx_data, tx_event, 0, 0,
+                             poll, poll_idle, 0)
+        if tx_data != native.NO_OFFSET:
+            model.native = window
+            self._tx_windows.append((window, model))
+            self.console.on_rx_change = self._on_rx_change
         self._callbacks += [py_read, py_write, window]
-        status = uclib.uc_mmio_map(self.uc._uch, base, size, native.function_address(self._lib, "armlprof_mmio_read"),
-                                   ctypes.addressof(window), ctypes.cast(py_write, ctypes.c_void_p), None)
+        lib = self._lib
+        status = uclib.uc_mmio_map(self.uc._uch, base, size, native.function_address(lib, "armlprof_mmio_read"),
+                                   ctypes.addressof(window), native.function_address(lib, "armlprof_mmio_write"),
+                                   ctypes.addressof(window))
         if status != 0:
             raise UcError(status)
+
+    def _flush_tx(self) -> None:
+        """Hand the console bytes the native hook buffered to the Console (before anything Python observes it)."""
+        s = self._state
+        if s.tx_len:
+            data = ctypes.string_at(ctypes.addressof(s.tx_buf), s.tx_len)
+            s.tx_len = 0
+            self.console.write(data)
+
+    def _on_rx_change(self, queued: int) -> None:
+        self._state.rx_pending = queued
+
+    def _on_tx_full(self) -> None:  # from the native hook: a newline, or the buffer is full
+        try:
+            self._flush_tx()
+        except BaseException as exc:  # noqa: BLE001 - never into C
+            self._callback_failed(exc)
 
     def _sync_dwt(self) -> None:
         """Mirror the DWT cycle counter's state into the native state, which answers CYCCNT reads."""
@@ -418,6 +455,9 @@ class Emulator:
         self._div0_pending = False
         self._miss_cb = native.MISS_FN(self._on_miss)
         s.miss = ctypes.cast(self._miss_cb, ctypes.c_void_p).value
+        self._tx_flush_cb = native.TX_FLUSH_FN(self._on_tx_full)
+        s.tx_flush = ctypes.cast(self._tx_flush_cb, ctypes.c_void_p).value
+        self._tx_windows: list[tuple[native.Mmio, ConsoleUart]] = []
 
     def _native_hook(self, htype: int, function: str, user_data: int, begin: int = 1, end: int = 0) -> None:
         handle = uc_hook_h()
@@ -638,6 +678,7 @@ class Emulator:
         return False
 
     def _on_interrupt(self, uc: Uc, intno: int, _ud: object) -> None:
+        self._flush_tx()  # semihosting output comes after what the UART sent
         pc = uc.reg_read(uca.UC_ARM_REG_PC)
         if intno == EXCP_BKPT:
             insn = bytes(uc.mem_read(pc, 2)) if self.region_at(pc) else b""
@@ -672,6 +713,7 @@ class Emulator:
         self.uc.reg_write(uca.UC_ARM_REG_PC, (pc + 2) | 1)
 
     def _on_loop(self, uc: Uc, address: int, size: int, _ud: object) -> None:
+        self._flush_tx()
         activity = (self.console.tx_count, self.console.rx_count)
         if activity == self._loop_activity:
             self._quiet_loops += 1
@@ -819,6 +861,10 @@ class Emulator:
         self._sync_dwt()
         for p in self.peripherals.values():
             p.reset()
+        self._state.tx_len = 0
+        self._state.rx_pending = len(self.console.rx)
+        for window, model in self._tx_windows:
+            window.tx_on, window.tx_event_value, window.poll_count = int(model.tx_on()), 0, 0
         self.console.reset()
         self.waiter.empty_polls = 0
         s = self._state
@@ -848,10 +894,8 @@ class Emulator:
 
     def run(self) -> RunResult:
         """Run from reset until a stop reason; a second call re-runs the same image from reset."""
-        if self._ran:
-            pending = bytes(self.console.rx)
+        if self._ran:  # input queued since the last run stays queued (reset keeps it), delivered once
             self._reset_machine()
-            self.console.rx.extend(pending)
         self._ran = True
         with _SigintGuard(self):
             result = self._run()
@@ -920,6 +964,7 @@ class Emulator:
         s = self._state
         pc = self._stop_pc if self._stop_pc is not None else self.uc.reg_read(uca.UC_ARM_REG_PC)
         cycles, instructions = self._now(pc)
+        self._flush_tx()
         self.console.flush_line()
         brk = self._brk()
         heap_high = max(s.heap_high, brk) if brk is not None else None
@@ -930,7 +975,7 @@ class Emulator:
                 demangle(self.image.function_at(pc)),
                 demangle(self.image.function_at(self.uc.reg_read(uca.UC_ARM_REG_LR))),
                 f"stack pointer {s.collision_sp:#x} went below the heap break {s.collision_brk:#x}")
-        self.console.rx.clear()  # unread input does not leak into the next run
+        self.console.clear_rx()  # unread input does not leak into the next run
         return RunResult(
             stop_reason=reason, exit_code=self._exit_code, fault=fault, instructions=instructions,
             cycles=cycles, ms=cycles * 1000.0 / self.clock_hz, lowest_sp=min(s.lowest_sp, self.initial_sp),

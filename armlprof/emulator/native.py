@@ -27,8 +27,11 @@ STOP_NONE, STOP_CYCLE_LIMIT, STOP_COLLISION, STOP_TRANSLATION = 0, 1, 2, 3
 
 MISS_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_uint64, ctypes.c_uint32)
 PY_READ_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint32)  # (offset, size) -> value
+PY_WRITE_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint64)  # (offset, size, value)
+TX_FLUSH_FN = ctypes.CFUNCTYPE(None)
 NO_INDEX = 0xFF
-NO_CYCCNT = 0xFFFFFFFF
+NO_OFFSET = 0xFFFFFFFF
+TX_BUF_BYTES = 4096
 
 
 class Block(ctypes.Structure):
@@ -106,14 +109,20 @@ class State(ctypes.Structure):
         ("dwt_running", ctypes.c_uint32),
         ("dwt_frozen", ctypes.c_uint32),
         ("dwt_offset", ctypes.c_int64),
+        ("tx_flush", ctypes.c_void_p),
+        ("rx_pending", ctypes.c_uint32),
+        ("tx_len", ctypes.c_uint32),
+        ("tx_buf", ctypes.c_uint8 * TX_BUF_BYTES),
     ]
 
 
 class Mmio(ctypes.Structure):
     """Mirror of mmio_t: one MMIO window served by armlprof_mmio_read."""
 
-    _fields_ = [("state", ctypes.POINTER(State)), ("py_read", ctypes.c_void_p), ("base", ctypes.c_uint32),
-                ("cyccnt", ctypes.c_uint32)]
+    _fields_ = [("state", ctypes.POINTER(State)), ("py_read", ctypes.c_void_p), ("py_write", ctypes.c_void_p),
+                ("base", ctypes.c_uint32), ("cyccnt", ctypes.c_uint32), ("tx_data", ctypes.c_uint32),
+                ("tx_event", ctypes.c_uint32), ("tx_on", ctypes.c_uint32), ("tx_event_value", ctypes.c_uint32),
+                ("poll", ctypes.c_uint32), ("poll_idle", ctypes.c_uint32), ("poll_count", ctypes.c_uint32)]
 
 
 class Div(ctypes.Structure):
