@@ -62,8 +62,8 @@ def main() -> None:
             print(f"{sketch} on {board}: {instructions:,} instructions per run; timed cycles {cycles:,} "
                   "(identical on every run)")
             print(f"  firmware: {line}   (functional mode: same checksum)")
-            print(f"  functional: {functional:7.1f} M instructions/s")
-            print(f"  timed:      {timed:7.1f} M instructions/s   (timed/functional = {timed / functional:.2f})")
+            print(f"  functional: {functional:7.2f} M instructions/s")
+            print(f"  timed:      {timed:7.2f} M instructions/s   (timed/functional = {timed / functional:.2f})")
 
 
 if __name__ == "__main__":
