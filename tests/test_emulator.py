@@ -241,3 +241,17 @@ def test_native_cyccnt_and_console_match_python_hooks(elf, monkeypatch, board: s
         runs.append((result.cycles, result.instructions, result.console_text, lines))
     assert runs[0] == runs[1]
     assert len(runs[0][3]) == (41 if sketch == "emu_print" else 1)
+
+
+@pytest.mark.parametrize("native_hooks", [True, False])
+def test_uart_sends_nothing_while_off(elf, monkeypatch, native_hooks: bool) -> None:
+    """nRF52840 UART: TXD writes before ENABLE/STARTTX or after STOPTX are dropped, by the native TX path too."""
+    from armlprof.emulator import emulator as emulator_module
+
+    if not native_hooks:
+        monkeypatch.setattr(emulator_module.native, "load_library", lambda: None)
+    emu = Emulator("nano33ble", elf("emu_txoff", "nano33ble"), timed=True)
+    result = emu.run()
+    assert (result.stop_reason, result.exit_code) == ("exit", 0)
+    assert result.console_text.replace("\r", "") == "on\nagain\n"
+    assert emu.peripherals[emu.board.console_name].dropped_tx_bytes == 2
