@@ -3,6 +3,9 @@
 Unicorn executes (Cortex-M4, Thumb, M-class); memory regions, console UART and clock come from the Board (parsed
 from the same .repl Renode loads). A native block hook (native.py) counts instructions and, in timed mode,
 Cortex-M4 cycles (timing.py); DWT CYCCNT reads return the modelled count exactly, also in the middle of a block.
+MMIO goes through native trampolines too: they locate the reading instruction, answer CYCCNT and serve the console
+UART's transmit side (bytes buffered, handed to the Console at each newline and before any Python callback), so
+polling the cycle counter or printing costs no Python.
 
 A run ends with one stop reason: exit (semihosting), idle (loop() re-entered with no console activity), fault,
 cycle_limit, timeout (wall clock), stack_heap_collision, stopped (stop() from another thread) or interrupted
@@ -328,9 +331,10 @@ class Emulator:
                                 f"({self.board.console.type}) has no emulator model; use --target renode")
 
     def _mmio(self, base: int, size: int, model: Registers, console: bool = False) -> None:
-        def read(uc: Uc, offset: int, size: int, _ud: object) -> int:  # Python hooks: locate here
+        def read_model(offset: int, size: int, locate: Callable[[], int | None]) -> int:
             try:
-                self._mmio_pc = self._locate_mmio_read(base + offset)
+                self._flush_tx()
+                self._mmio_pc = locate()  # the reading instruction, for reads of the clock
                 return model.read(offset, size) & 0xFFFFFFFF
             except BaseException as exc:  # noqa: BLE001 - never into C: stop the run, raise it from run()
                 self._callback_failed(exc)
@@ -338,17 +342,11 @@ class Emulator:
             finally:
                 self._mmio_pc = None
 
-        def read_located(offset: int, size: int) -> int:  # native trampoline: it located the reading insn
-            s = self._state
-            try:
-                self._flush_tx()
-                self._mmio_pc = s.mmio_pc if s.mmio_located else None
-                return model.read(offset, size) & 0xFFFFFFFF
-            except BaseException as exc:  # noqa: BLE001
-                self._callback_failed(exc)
-                return 0
-            finally:
-                self._mmio_pc = None
+        def read(uc: Uc, offset: int, size: int, _ud: object) -> int:  # Python hooks: locate here
+            return read_model(offset, size, lambda: self._locate_mmio_read(base + offset))
+
+        def read_located(offset: int, size: int) -> int:  # from the native trampoline, which located it
+            return read_model(offset, size, lambda: self._state.mmio_pc if self._state.mmio_located else None)
 
         def write(uc: Uc, offset: int, size: int, value: int, _ud: object) -> None:
             try:
@@ -414,10 +412,9 @@ class Emulator:
 
     def _sync_dwt(self) -> None:
         """Mirror the DWT cycle counter's state into the native state, which answers CYCCNT reads."""
-        s, ppb = self._state, self.ppb
-        s.dwt_running = int(ppb._cyccnt_running())
-        s.dwt_frozen = ppb._cyccnt_frozen & 0xFFFFFFFF
-        s.dwt_offset = ppb._cyccnt_offset
+        s = self._state
+        running, frozen, offset = self.ppb.cyccnt_state()
+        s.dwt_running, s.dwt_frozen, s.dwt_offset = int(running), frozen, offset
 
     def _cost_key(self) -> tuple:
         return (self.image.path, tuple(s.address for s in self.image.segments),
@@ -603,7 +600,8 @@ class Emulator:
         return self._mmio_pc if self._mmio_pc is not None else self.uc.reg_read(uca.UC_ARM_REG_PC)
 
     def _locate_mmio_read(self, address: int) -> int | None:
-        """The instruction of the current block that is reading the MMIO register at `address`.
+        """The instruction of the current block that is reading the MMIO register at `address` (Python hooks; with
+        the native library, cyclehook.c's locate_read does the same in C).
 
         Unicorn does not update PC inside a block for MMIO callbacks (only a memory hook would force it, at a 4x
         slowdown), but the core registers are exact there. Loads execute in order, so the reading instruction

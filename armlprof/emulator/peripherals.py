@@ -174,6 +174,10 @@ class SystemControlSpace(Registers):
     def _cyccnt_running(self) -> bool:
         return bool(self.regs.get(self.DWT_CTRL, 0) & 1) and bool(self.regs.get(self.DEMCR, 0) & (1 << 24))
 
+    def cyccnt_state(self) -> tuple[bool, int, int]:
+        """(running, value while stopped, offset from the modelled cycles while running), for the native hook."""
+        return self._cyccnt_running(), self._cyccnt_frozen & 0xFFFFFFFF, self._cyccnt_offset
+
     def _cyccnt(self) -> int:
         if self._cyccnt_running():
             return (self.clock.cycles() + self._cyccnt_offset) & 0xFFFFFFFF
