@@ -190,12 +190,13 @@ def run_step(step: SharedStep) -> Artifact:
     with _environment(step.environment):
         try:
             if step.key[0] == "tvm-program":
-                from armlprof.runtime.tvm.compiler import compile_model, program_path
+                from armlprof.runtime.tvm.compiler import compile_model, program_manifest, program_path
 
                 assert step.model is not None
                 model = step.model.load()
                 compile_model(model.path, model.sha256)
-                return Artifact(step.key, _cache_files(program_path(model.sha256)))
+                cached = program_path(model.sha256)
+                return Artifact(step.key, _cache_files(cached, program_manifest(cached)))
             from armlprof.runtime.tflm.library import Compiler, build_library
             from armlprof.runtime.tflm.tree import require_tree
 

@@ -1,9 +1,12 @@
-"""Emulator speed on an int8 convolution loop (tests/firmware/emu_conv, data in RAM) and on const data read from
+"""Emulator speed on an int8 convolution loop (tests/firmware/emu_conv, data in RAM), on const data read from
 flash with every load form (tests/firmware/emu_flashloads: on nano33ble timed mode hooks each flash read for its
-wait states): simulated instructions per second in functional and timed mode, per board, and the timed/functional
-ratio. Also checks that the cycle count repeats and that both modes print the same checksum.
+wait states), on a delay() loop polling DWT CYCCNT (tests/firmware/emu_delay, a blinking firmware) and on a
+console-heavy firmware (tests/firmware/emu_print, 64-character lines): simulated instructions per second in
+functional and timed mode, per board, and the timed/functional ratio. Also checks that the cycle count repeats and
+that both modes print the same checksum.
 
     .venv/bin/python benchmarks/emulator_speed.py [--repeats 20] [--board nano33ble --board spresense]
+        [--sketch emu_delay ...]
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def measure(board_name: str, timed: bool, repeats: int, runs: int = 3,
         best_mips = max(best_mips, result.instructions / result.wall_s / 1e6)
         cycles_seen.add(result.cycles)
         instructions = result.instructions
-        line = result.console_text.strip()
+        line = result.console_text.strip().splitlines()[-1]
     assert len(cycles_seen) == 1, f"non-deterministic cycle counts: {cycles_seen}"
     return best_mips, instructions, cycles_seen.pop(), line
 
@@ -41,9 +44,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=20, help="convolutions per run (~5.6 M instructions each)")
     parser.add_argument("--flash-passes", type=int, default=2000, help="emu_flashloads passes (~8.5 k instr. each)")
+    parser.add_argument("--delay-ms", type=int, default=200, help="emu_delay milliseconds of delay(1)")
+    parser.add_argument("--print-lines", type=int, default=2000, help="emu_print console lines (~2.1 k instr. each)")
     parser.add_argument("--board", action="append", default=None)
+    parser.add_argument("--sketch", action="append", default=None, help="only these cases (default: all)")
     args = parser.parse_args()
-    for sketch, repeats in (("emu_conv", args.repeats), ("emu_flashloads", args.flash_passes)):
+    cases = {"emu_conv": args.repeats, "emu_flashloads": args.flash_passes, "emu_delay": args.delay_ms,
+             "emu_print": args.print_lines}
+    for sketch, repeats in cases.items():
+        if args.sketch and sketch not in args.sketch:
+            continue
         for board in args.board or ["nano33ble", "spresense"]:
             functional, instructions, _, functional_line = measure(board, False, repeats, sketch=sketch)
             timed, _, cycles, line = measure(board, True, repeats, sketch=sketch)
@@ -52,8 +62,8 @@ def main() -> None:
             print(f"{sketch} on {board}: {instructions:,} instructions per run; timed cycles {cycles:,} "
                   "(identical on every run)")
             print(f"  firmware: {line}   (functional mode: same checksum)")
-            print(f"  functional: {functional:7.1f} M instructions/s")
-            print(f"  timed:      {timed:7.1f} M instructions/s   (timed/functional = {timed / functional:.2f})")
+            print(f"  functional: {functional:7.2f} M instructions/s")
+            print(f"  timed:      {timed:7.2f} M instructions/s   (timed/functional = {timed / functional:.2f})")
 
 
 if __name__ == "__main__":

@@ -210,3 +210,48 @@ def test_python_fallback_matches_native_hooks(elf, monkeypatch) -> None:
     assert (result.stop_reason, result.exit_code) == ("exit", 7)
     assert (result.cycles, result.instructions) == (native_result.cycles, native_result.instructions)
     assert result.console_text == native_result.console_text
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_input_queued_between_runs_is_delivered_once(elf, board: str) -> None:
+    emu = Emulator(board, elf("emu_echo", board))
+    for _ in range(2):
+        emu.write_console("ab\n")
+        assert emu.run().console_text.replace("\r", "") == "echo ready\necho: AB\n"
+
+
+@pytest.mark.parametrize("board", BOARDS)
+@pytest.mark.parametrize(("sketch", "arg"), [("emu_delay", "2\n"), ("emu_print", "40\n")])
+def test_native_cyccnt_and_console_match_python_hooks(elf, monkeypatch, board: str, sketch: str, arg: str) -> None:
+    """The native MMIO hooks answer DWT CYCCNT mid-block and buffer console TX; the Python hooks do neither: both
+    give the same cycles, instructions and console bytes (and so the same lines, in order, to the callback)."""
+    from armlprof.emulator import emulator as emulator_module
+
+    path = elf(sketch, board)
+    runs = []
+    for fallback in (False, True):
+        if fallback:
+            monkeypatch.setattr(emulator_module.native, "load_library", lambda: None)
+        lines: list[str] = []
+        emu = Emulator(board, path, timed=True, on_console_line=lines.append)
+        assert (emu._lib is None) == fallback
+        emu.write_console(arg)
+        result = emu.run()
+        assert (result.stop_reason, result.exit_code) == ("exit", 0), result.summary()
+        runs.append((result.cycles, result.instructions, result.console_text, lines))
+    assert runs[0] == runs[1]
+    assert len(runs[0][3]) == (41 if sketch == "emu_print" else 1)
+
+
+@pytest.mark.parametrize("native_hooks", [True, False])
+def test_uart_sends_nothing_while_off(elf, monkeypatch, native_hooks: bool) -> None:
+    """nRF52840 UART: TXD writes before ENABLE/STARTTX or after STOPTX are dropped, by the native TX path too."""
+    from armlprof.emulator import emulator as emulator_module
+
+    if not native_hooks:
+        monkeypatch.setattr(emulator_module.native, "load_library", lambda: None)
+    emu = Emulator("nano33ble", elf("emu_txoff", "nano33ble"), timed=True)
+    result = emu.run()
+    assert (result.stop_reason, result.exit_code) == ("exit", 0)
+    assert result.console_text.replace("\r", "") == "on\nagain\n"
+    assert emu.peripherals[emu.board.console_name].dropped_tx_bytes == 2

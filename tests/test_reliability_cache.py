@@ -83,3 +83,35 @@ def test_unusable_cache_folder_is_one_error(tmp_path, monkeypatch):
         monkeypatch.setenv("ARMLPROF_CACHE", str(locked))
         with pytest.raises(CacheError, match="not writable"):
             cache_root()
+
+
+@pytest.mark.parametrize("damage", [_truncate, _garble], ids=["truncate", "garble"])
+def test_damaged_cached_tvm_program_is_rebuilt(damage, private_cache, tmp_path, capsys, monkeypatch):
+    """The TVM program cache (a pickle) carries its content hash too: a damaged one is regenerated, never
+    unpickled, and gives the same figures as the first generation."""
+    pytest.importorskip("tvm")
+    from armlprof.model import load_model
+    from armlprof.runtime.tvm import compiler
+    from armlprof.study import ProfileOptions, profile
+
+    model = load_model("builtin:micro_speech")
+    options = ProfileOptions(measures=("flash", "inference"), quick=True)
+    first = profile("builtin:micro_speech", "tvm-aot", "nano33ble", tmp_path / "first.jsonl", options)
+    cached = compiler.program_path(model.sha256)
+    assert cached.is_file() and compiler.program_manifest(cached).is_file()
+    damage(cached)
+    generated = []
+    build_program = compiler.build_program
+    monkeypatch.setattr(compiler, "build_program", lambda *a, **k: generated.append(1) or build_program(*a, **k))
+    capsys.readouterr()
+    again = profile("builtin:micro_speech", "tvm-aot", "nano33ble", tmp_path / "again.jsonl", options)
+    warning = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warning) == 1 and "damaged" in warning[0] and cached.name in warning[0], warning
+    assert generated == [1]
+
+    def figures(records):
+        return {r["metric"]: (r["status"], r["values"]) for r in records}
+
+    assert figures(again) == figures(first) and all(status == "ok" for status, _ in figures(first).values())
+    compiler.compile_model(model.path, model.sha256)  # and reused from then on, without a warning
+    assert generated == [1] and "warning" not in capsys.readouterr().err

@@ -6,6 +6,10 @@
  * fall-through address. The same hook watches the stack: after a block that writes SP it records the lowest SP
  * and stops the run if SP went below the heap's program break (stack grown into the heap).
  *
+ * MMIO reads go through a native trampoline too (armlprof_mmio_read): it finds the instruction of the current block
+ * that is reading (from the block's load list and the core registers) and answers DWT CYCCNT itself, exactly, so a
+ * delay() loop polling the cycle counter costs no Python; other registers are read by the Python model.
+ *
  * Built on first use with the host C compiler into the armlprof cache (see native.py); loaded with ctypes.
  * The layout of state_t and block_t is mirrored in native.py: keep them in sync.
  */
@@ -27,6 +31,7 @@ typedef int32_t (*miss_fn)(uint64_t address, uint32_t size);
 #define F_WRITES_SP 2u /* some instruction writes SP: check the stack after the block */
 
 #define MAX_REGIONS 8
+#define TX_BUF_BYTES 4096
 
 typedef struct {
   uint32_t addr;
@@ -37,7 +42,20 @@ typedef struct {
   uint32_t fetch_words;   /* 32-bit instruction fetches, for the region's fetch wait states */
   uint32_t flags;
   uint32_t region;        /* index into the wait-state tables */
+  uint32_t first_load;    /* this block's loads: s->loads[first_load .. first_load + n_loads) */
+  uint32_t n_loads;
 } block_t;
+
+/* A load instruction of a block: its address is base + (±index << shift) + displacement (registers 0..15). */
+typedef struct {
+  uint32_t pc;            /* the instruction's address */
+  uint32_t index_in_block;
+  uint32_t prefix_cycles; /* zero-wait-state cycles of the block before this instruction */
+  int32_t displacement;
+  uint8_t base, index, shift, subtracted; /* index NO_INDEX: none */
+} load_t;
+
+#define NO_INDEX 0xFFu
 
 typedef struct {
   /* counters */
@@ -72,6 +90,26 @@ typedef struct {
   uint32_t table_mask;
   uint32_t _pad2;
   uint64_t block_seq;     /* blocks entered: tells Python when a new block execution began */
+  /* loads of all blocks (block_t.first_load) */
+  load_t *loads;
+  uint32_t n_loads;
+  uint32_t cap_loads;
+  /* the MMIO read being served: which load of the current block execution reads it */
+  uint64_t mmio_seq;      /* block_seq of the block execution mmio_last refers to */
+  int32_t mmio_last;      /* index_in_block of the last load located in it, -1: none */
+  uint32_t mmio_located;  /* 1: mmio_pc is the reading instruction, 0: unknown */
+  uint32_t mmio_pc;
+  /* DWT CYCCNT, mirrored from the Python model after each PPB write */
+  uint32_t timed;         /* cycles mode: 1 timed, 0 functional (one per instruction) */
+  uint32_t dwt_native;    /* 1: armlprof_mmio_read answers CYCCNT reads */
+  uint32_t dwt_running;
+  uint32_t dwt_frozen;
+  int64_t dwt_offset;     /* CYCCNT = cycles + offset while running */
+  /* console TX bytes not yet handed to Python (flushed at a newline, when full, and before any Python callback) */
+  void (*tx_flush)(void);
+  uint32_t rx_pending;    /* console RX bytes queued on the host side: mirrored from Python */
+  uint32_t tx_len;
+  uint8_t tx_buf[TX_BUF_BYTES];
 } state_t;
 
 static uint32_t hash_addr(uint32_t addr, uint32_t size) {
@@ -98,8 +136,16 @@ static int grow_table(state_t *s) {
   return 0;
 }
 
-/* Store a decoded block; returns its index, or -1 when out of memory. */
-int32_t armlprof_add_block(state_t *s, const block_t *b) {
+/* Store a decoded block and its loads; returns its index, or -1 when out of memory. */
+int32_t armlprof_add_block(state_t *s, const block_t *b, const load_t *loads, uint32_t n_loads) {
+  if (s->n_loads + n_loads > s->cap_loads) {
+    uint32_t cap = s->cap_loads ? s->cap_loads : 4096;
+    while (cap < s->n_loads + n_loads) cap *= 2;
+    load_t *nl = realloc(s->loads, sizeof(load_t) * cap);
+    if (!nl) return -1;
+    s->loads = nl;
+    s->cap_loads = cap;
+  }
   if (s->n_blocks == s->cap_blocks) {
     uint32_t cap = s->cap_blocks ? s->cap_blocks * 2 : 4096;
     block_t *nb = realloc(s->blocks, sizeof(block_t) * cap);
@@ -112,6 +158,10 @@ int32_t armlprof_add_block(state_t *s, const block_t *b) {
   }
   int32_t index = (int32_t)s->n_blocks++;
   s->blocks[index] = *b;
+  s->blocks[index].first_load = s->n_loads;
+  s->blocks[index].n_loads = n_loads;
+  if (n_loads) memcpy(s->loads + s->n_loads, loads, sizeof(load_t) * n_loads);
+  s->n_loads += n_loads;
   table_insert(s, index);
   return index;
 }
@@ -131,9 +181,12 @@ int32_t armlprof_find_block(const state_t *s, uint32_t addr, uint32_t size) {
 void armlprof_free(state_t *s) {
   free(s->blocks);
   free(s->table);
+  free(s->loads);
   s->blocks = NULL;
   s->table = NULL;
+  s->loads = NULL;
   s->n_blocks = s->cap_blocks = 0;
+  s->n_loads = s->cap_loads = 0;
 }
 
 static uint32_t fetch_wait(const state_t *s, uint32_t region) {
@@ -277,4 +330,127 @@ void armlprof_surcharge_hook(uc_engine *uc, uint64_t address, uint32_t size, voi
   (void)size;
   surcharge_t *t = (surcharge_t *)user_data;
   t->state->cycles += t->cycles;
+}
+
+
+/* ------------------------------------------------------------------------------------------- MMIO reads
+ * Unicorn does not update PC inside a block for MMIO callbacks, but the core registers are exact there. Loads
+ * execute in order, so the reading instruction is the first load after the previous MMIO read of this block
+ * execution whose address, recomputed from the registers, is the register read (the first such load if none
+ * matches). Every MMIO read is located here, to keep that order; the Python models read s->mmio_pc. */
+typedef uint64_t (*py_read_fn)(uint64_t offset, uint32_t size);
+typedef void (*py_write_fn)(uint64_t offset, uint32_t size, uint64_t value);
+
+/* The console UART's transmit side is served here too: a TX data write while the transmitter is on appends to
+ * s->tx_buf and raises the TX-done event at once (as the Python model does); the event register is read and
+ * written here; and the PL011's status poll before each byte (the first FR read after a DR access, with no input
+ * queued) is answered here. Printing a byte then costs no Python. Everything else goes to the Python model. */
+typedef struct {
+  state_t *state;
+  py_read_fn py_read;    /* the Python model's read and write */
+  py_write_fn py_write;
+  uint32_t base;         /* guest address of the window */
+  uint32_t cyccnt;       /* offset of DWT CYCCNT in this window, or NO_OFFSET */
+  uint32_t tx_data;      /* offset of the console's TX data register, or NO_OFFSET */
+  uint32_t tx_event;     /* offset of its TX-done event register (nRF EVENTS_TXDRDY), or NO_OFFSET */
+  uint32_t tx_on;        /* transmitter enabled and started: mirrored from the Python model */
+  uint32_t tx_event_value;
+  uint32_t poll;         /* offset of a status register polled before each byte (PL011 FR), or NO_OFFSET */
+  uint32_t poll_idle;    /* its value with TX free and RX empty */
+  uint32_t poll_count;   /* status reads since the last data access (the Python model's count too) */
+} mmio_t;
+
+#define NO_OFFSET 0xFFFFFFFFu
+
+static const int core_reg_ids[16] = {66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 12 /* SP */, 10 /* LR */,
+                                     -1 /* PC: PC-relative loads read the literal pool, never MMIO */};
+
+static uint32_t core_reg(state_t *s, uc_engine *uc, uint32_t n) {
+  uint32_t v = 0;
+  if (n < 16 && core_reg_ids[n] >= 0) s->reg_read(uc, core_reg_ids[n], &v);
+  return v;
+}
+
+static uint32_t load_address(state_t *s, uc_engine *uc, const load_t *ld) {
+  uint32_t ea = core_reg(s, uc, ld->base);
+  if (ld->index != NO_INDEX) {
+    uint32_t off = core_reg(s, uc, ld->index) << ld->shift;
+    ea = ld->subtracted ? ea - off : ea + off;
+  }
+  return ea + (uint32_t)ld->displacement;
+}
+
+/* The load of the current block execution reading `address`, or NULL (no block, or no load left). */
+static const load_t *locate_read(state_t *s, uc_engine *uc, uint32_t address) {
+  s->mmio_located = 0;
+  if (s->cur < 0) return NULL;
+  const block_t *b = &s->blocks[s->cur];
+  if (s->mmio_seq != s->block_seq) {
+    s->mmio_seq = s->block_seq;
+    s->mmio_last = -1;
+  }
+  const load_t *first = NULL, *match = NULL;
+  uint32_t candidates = 0;
+  for (uint32_t k = 0; k < b->n_loads; ++k) {
+    const load_t *ld = &s->loads[b->first_load + k];
+    if ((int32_t)ld->index_in_block <= s->mmio_last) continue;
+    if (!first) first = ld;
+    candidates++;
+  }
+  if (candidates > 1) {
+    for (uint32_t k = 0; k < b->n_loads && !match; ++k) {
+      const load_t *ld = &s->loads[b->first_load + k];
+      if ((int32_t)ld->index_in_block > s->mmio_last && (load_address(s, uc, ld) & ~3u) == (address & ~3u))
+        match = ld;
+    }
+  }
+  const load_t *ld = match ? match : first;
+  if (!ld) return NULL;
+  s->mmio_last = (int32_t)ld->index_in_block;
+  s->mmio_located = 1;
+  s->mmio_pc = ld->pc;
+  return ld;
+}
+
+/* Modelled cycles when the located load `ld` executes (the Python twin is Emulator._now). */
+static uint64_t cycles_at(const state_t *s, const load_t *ld) {
+  const block_t *b = &s->blocks[s->cur];
+  if (!s->timed) return s->cycles + ld->index_in_block;
+  uint32_t words = (ld->pc - b->addr + 3u) / 4u;
+  return s->cycles + ld->prefix_cycles + (uint64_t)words * fetch_wait(s, b->region);
+}
+
+uint64_t armlprof_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *user_data) {
+  mmio_t *m = (mmio_t *)user_data;
+  state_t *s = m->state;
+  const load_t *ld = locate_read(s, uc, m->base + (uint32_t)offset);
+  if (ld && offset == m->cyccnt && s->dwt_native) {
+    if (!s->dwt_running) return s->dwt_frozen;
+    return (uint32_t)((int64_t)cycles_at(s, ld) + s->dwt_offset);
+  }
+  if (offset == m->tx_event) return m->tx_event_value;
+  if (offset == m->poll && m->poll_count == 0 && !s->rx_pending) { /* the TX poll: not waiting for input */
+    m->poll_count = 1;
+    return m->poll_idle;
+  }
+  return m->py_read(offset, size);
+}
+
+void armlprof_mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *user_data) {
+  (void)uc;
+  mmio_t *m = (mmio_t *)user_data;
+  state_t *s = m->state;
+  if (offset == m->tx_data && m->tx_on) {
+    uint8_t byte = (uint8_t)value;
+    s->tx_buf[s->tx_len++] = byte;
+    m->poll_count = 0;
+    if (m->tx_event != NO_OFFSET) m->tx_event_value = 1;
+    if (byte == '\n' || s->tx_len == TX_BUF_BYTES) s->tx_flush();
+    return;
+  }
+  if (offset == m->tx_event) {
+    m->tx_event_value = (uint32_t)value;
+    return;
+  }
+  m->py_write(offset, size, value);
 }

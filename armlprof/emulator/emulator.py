@@ -3,6 +3,9 @@
 Unicorn executes (Cortex-M4, Thumb, M-class); memory regions, console UART and clock come from the Board (parsed
 from the same .repl Renode loads). A native block hook (native.py) counts instructions and, in timed mode,
 Cortex-M4 cycles (timing.py); DWT CYCCNT reads return the modelled count exactly, also in the middle of a block.
+MMIO goes through native trampolines too: they locate the reading instruction, answer CYCCNT and serve the console
+UART's transmit side (bytes buffered, handed to the Console at each newline and before any Python callback), so
+polling the cycle counter or printing costs no Python.
 
 A run ends with one stop reason: exit (semihosting), idle (loop() re-entered with no console activity), fault,
 cycle_limit, timeout (wall clock), stack_heap_collision, stopped (stop() from another thread) or interrupted
@@ -66,6 +69,7 @@ from armlprof.emulator.peripherals import (
     PLAIN_TYPES,
     PPB_TYPES,
     Console,
+    ConsoleUart,
     Registers,
     RxWaiter,
     SystemControlSpace,
@@ -227,9 +231,9 @@ class Emulator:
         self._map_memory()
         self._load_image()
         self._read_vectors()
-        self._map_peripherals()
         self._lib = native.load_library()
         self._setup_state()
+        self._map_peripherals()
         self._install_hooks()
         self._cost_cache = _COST_CACHE.setdefault(self._cost_key(), {})
         self._initial_context = self.uc.context_save()
@@ -321,15 +325,16 @@ class Emulator:
                 self.unmodelled[p.address] = f"{name} ({p.type})"
                 continue
             self.peripherals[name] = model
-            self._mmio(p.address, PERIPHERAL_WINDOW_BYTES, model)
+            self._mmio(p.address, PERIPHERAL_WINDOW_BYTES, model, console=name == console_name)
         if console_name not in self.peripherals:
             raise ArmlprofError(f"board {self.board.name}: console {console_name} "
                                 f"({self.board.console.type}) has no emulator model; use --target renode")
 
-    def _mmio(self, base: int, size: int, model: Registers) -> None:
-        def read(uc: Uc, offset: int, size: int, _ud: object) -> int:
+    def _mmio(self, base: int, size: int, model: Registers, console: bool = False) -> None:
+        def read_model(offset: int, size: int, locate: Callable[[], int | None]) -> int:
             try:
-                self._mmio_pc = self._locate_mmio_read(base + offset)
+                self._flush_tx()
+                self._mmio_pc = locate()  # the reading instruction, for reads of the clock
                 return model.read(offset, size) & 0xFFFFFFFF
             except BaseException as exc:  # noqa: BLE001 - never into C: stop the run, raise it from run()
                 self._callback_failed(exc)
@@ -337,19 +342,79 @@ class Emulator:
             finally:
                 self._mmio_pc = None
 
+        def read(uc: Uc, offset: int, size: int, _ud: object) -> int:  # Python hooks: locate here
+            return read_model(offset, size, lambda: self._locate_mmio_read(base + offset))
+
+        def read_located(offset: int, size: int) -> int:  # from the native trampoline, which located it
+            return read_model(offset, size, lambda: self._state.mmio_pc if self._state.mmio_located else None)
+
         def write(uc: Uc, offset: int, size: int, value: int, _ud: object) -> None:
             try:
+                self._flush_tx()
                 model.write(offset, size, value & 0xFFFFFFFF)
-                if model is self.ppb and offset == SystemControlSpace.CCR and value & CCR_DIV_0_TRP \
-                        and not self._div0_hooked:
-                    # Unicorn (QEMU 5) returns 0 for a divide by zero whatever CCR says: trap it ourselves. Hooks
-                    # are added between emu_start calls, so stop here and let run() add them and resume.
-                    self._div0_pending = True
-                    uc.emu_stop()
+                if window is not None and window.tx_data != native.NO_OFFSET:
+                    window.tx_on = int(model.tx_on())
+                if model is self.ppb:
+                    self._sync_dwt()
+                    if offset == SystemControlSpace.CCR and value & CCR_DIV_0_TRP and not self._div0_hooked:
+                        # Unicorn (QEMU 5) returns 0 for a divide by zero whatever CCR says: trap it ourselves.
+                        # Hooks are added between emu_start calls, so stop here and let run() add them and resume.
+                        self._div0_pending = True
+                        self.uc.emu_stop()
             except BaseException as exc:  # noqa: BLE001
                 self._callback_failed(exc)
 
-        self.uc.mmio_map(base, size, read, None, write, None)
+        window: native.Mmio | None = None
+        if self._lib is None:
+            self.uc.mmio_map(base, size, read, None, write, None)
+            return
+        # Through the native trampolines (cyclehook.c): they answer DWT CYCCNT and the console's TX side.
+        py_read = native.PY_READ_FN(read_located)
+        py_write = native.PY_WRITE_FN(lambda offset, size, value: write(self.uc, offset, size, value, None))
+        cyccnt = SystemControlSpace.DWT_CYCCNT if model is self.ppb else native.NO_OFFSET
+        tx_data = tx_event = native.NO_OFFSET
+        poll, poll_idle = native.NO_OFFSET, 0
+        if console and isinstance(model, ConsoleUart):
+            tx_data = model.TX_DATA
+            tx_event = native.NO_OFFSET if model.TX_EVENT is None else model.TX_EVENT
+            poll, poll_idle = (native.NO_OFFSET, 0) if model.POLL is None else (model.POLL, model.POLL_IDLE)
+        window = native.Mmio(ctypes.pointer(self._state), ctypes.cast(py_read, ctypes.c_void_p).value,
+                             ctypes.cast(py_write, ctypes.c_void_p).value, base, cyccnt, tx_data, tx_event, 0, 0,
+                             poll, poll_idle, 0)
+        if tx_data != native.NO_OFFSET:
+            model.native = window
+            self._tx_windows.append((window, model))
+            self.console.on_rx_change = self._on_rx_change
+        self._callbacks += [py_read, py_write, window]
+        lib = self._lib
+        status = uclib.uc_mmio_map(self.uc._uch, base, size, native.function_address(lib, "armlprof_mmio_read"),
+                                   ctypes.addressof(window), native.function_address(lib, "armlprof_mmio_write"),
+                                   ctypes.addressof(window))
+        if status != 0:
+            raise UcError(status)
+
+    def _flush_tx(self) -> None:
+        """Hand the console bytes the native hook buffered to the Console (before anything Python observes it)."""
+        s = self._state
+        if s.tx_len:
+            data = ctypes.string_at(ctypes.addressof(s.tx_buf), s.tx_len)
+            s.tx_len = 0
+            self.console.write(data)
+
+    def _on_rx_change(self, queued: int) -> None:
+        self._state.rx_pending = queued
+
+    def _on_tx_full(self) -> None:  # from the native hook: a newline, or the buffer is full
+        try:
+            self._flush_tx()
+        except BaseException as exc:  # noqa: BLE001 - never into C
+            self._callback_failed(exc)
+
+    def _sync_dwt(self) -> None:
+        """Mirror the DWT cycle counter's state into the native state, which answers CYCCNT reads."""
+        s = self._state
+        running, frozen, offset = self.ppb.cyccnt_state()
+        s.dwt_running, s.dwt_frozen, s.dwt_offset = int(running), frozen, offset
 
     def _cost_key(self) -> tuple:
         return (self.image.path, tuple(s.address for s in self.image.segments),
@@ -381,10 +446,15 @@ class Emulator:
         s.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
         s.reg_write = ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value
         s.epsr_reg = uca.UC_ARM_REG_EPSR
+        s.timed = int(self.timed)
+        s.dwt_native = int(self._lib is not None)
         self._div0_hooked = False
         self._div0_pending = False
         self._miss_cb = native.MISS_FN(self._on_miss)
         s.miss = ctypes.cast(self._miss_cb, ctypes.c_void_p).value
+        self._tx_flush_cb = native.TX_FLUSH_FN(self._on_tx_full)
+        s.tx_flush = ctypes.cast(self._tx_flush_cb, ctypes.c_void_p).value
+        self._tx_windows: list[tuple[native.Mmio, ConsoleUart]] = []
 
     def _native_hook(self, htype: int, function: str, user_data: int, begin: int = 1, end: int = 0) -> None:
         handle = uc_hook_h()
@@ -530,7 +600,8 @@ class Emulator:
         return self._mmio_pc if self._mmio_pc is not None else self.uc.reg_read(uca.UC_ARM_REG_PC)
 
     def _locate_mmio_read(self, address: int) -> int | None:
-        """The instruction of the current block that is reading the MMIO register at `address`.
+        """The instruction of the current block that is reading the MMIO register at `address` (Python hooks; with
+        the native library, cyclehook.c's locate_read does the same in C).
 
         Unicorn does not update PC inside a block for MMIO callbacks (only a memory hook would force it, at a 4x
         slowdown), but the core registers are exact there. Loads execute in order, so the reading instruction
@@ -573,7 +644,13 @@ class Emulator:
                 block = native.Block(address, size, cost.instructions, 0, cost.instructions, 0,
                                      flags & native.F_WRITES_SP, region)
             if self._lib is not None:
-                index = self._lib.armlprof_add_block(ctypes.byref(self._state), ctypes.byref(block))
+                loads = (native.Load * len(cost.loads))(*[
+                    native.Load(cost.addresses[ld.index_in_block], ld.index_in_block,
+                                cost.prefix_cycles[ld.index_in_block], ld.displacement, ld.base,
+                                native.NO_INDEX if ld.index is None else ld.index, ld.shift, int(ld.subtracted))
+                    for ld in cost.loads])
+                index = self._lib.armlprof_add_block(ctypes.byref(self._state), ctypes.byref(block), loads,
+                                                     len(cost.loads))
             else:
                 index = self._py_add_block(block)
             if index != len(self._costs):
@@ -599,6 +676,7 @@ class Emulator:
         return False
 
     def _on_interrupt(self, uc: Uc, intno: int, _ud: object) -> None:
+        self._flush_tx()  # semihosting output comes after what the UART sent
         pc = uc.reg_read(uca.UC_ARM_REG_PC)
         if intno == EXCP_BKPT:
             insn = bytes(uc.mem_read(pc, 2)) if self.region_at(pc) else b""
@@ -633,6 +711,7 @@ class Emulator:
         self.uc.reg_write(uca.UC_ARM_REG_PC, (pc + 2) | 1)
 
     def _on_loop(self, uc: Uc, address: int, size: int, _ud: object) -> None:
+        self._flush_tx()
         activity = (self.console.tx_count, self.console.rx_count)
         if activity == self._loop_activity:
             self._quiet_loops += 1
@@ -777,8 +856,13 @@ class Emulator:
         self.uc.reg_write(uca.UC_ARM_REG_SP, self.initial_sp)
         self.uc.reg_write(uca.UC_ARM_REG_LR, 0xFFFFFFFF)
         self.ppb.reset()
+        self._sync_dwt()
         for p in self.peripherals.values():
             p.reset()
+        self._state.tx_len = 0
+        self._state.rx_pending = len(self.console.rx)
+        for window, model in self._tx_windows:
+            window.tx_on, window.tx_event_value, window.poll_count = int(model.tx_on()), 0, 0
         self.console.reset()
         self.waiter.empty_polls = 0
         s = self._state
@@ -799,16 +883,17 @@ class Emulator:
         self._mmio_pc: int | None = None
         self._mmio_seq = -1
         self._mmio_last = -1
+        s.mmio_seq = (1 << 64) - 1  # no block execution: block_seq never gets there
+        s.mmio_last = -1
+        s.mmio_located = 0
         self._ran = False
         self._interrupted = False
         self._callback_error: BaseException | None = None
 
     def run(self) -> RunResult:
         """Run from reset until a stop reason; a second call re-runs the same image from reset."""
-        if self._ran:
-            pending = bytes(self.console.rx)
+        if self._ran:  # input queued since the last run stays queued (reset keeps it), delivered once
             self._reset_machine()
-            self.console.rx.extend(pending)
         self._ran = True
         with _SigintGuard(self):
             result = self._run()
@@ -877,6 +962,7 @@ class Emulator:
         s = self._state
         pc = self._stop_pc if self._stop_pc is not None else self.uc.reg_read(uca.UC_ARM_REG_PC)
         cycles, instructions = self._now(pc)
+        self._flush_tx()
         self.console.flush_line()
         brk = self._brk()
         heap_high = max(s.heap_high, brk) if brk is not None else None
@@ -887,7 +973,7 @@ class Emulator:
                 demangle(self.image.function_at(pc)),
                 demangle(self.image.function_at(self.uc.reg_read(uca.UC_ARM_REG_LR))),
                 f"stack pointer {s.collision_sp:#x} went below the heap break {s.collision_brk:#x}")
-        self.console.rx.clear()  # unread input does not leak into the next run
+        self.console.clear_rx()  # unread input does not leak into the next run
         return RunResult(
             stop_reason=reason, exit_code=self._exit_code, fault=fault, instructions=instructions,
             cycles=cycles, ms=cycles * 1000.0 / self.clock_hz, lowest_sp=min(s.lowest_sp, self.initial_sp),

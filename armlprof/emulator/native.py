@@ -26,6 +26,12 @@ F_WRITES_SP = 2
 STOP_NONE, STOP_CYCLE_LIMIT, STOP_COLLISION, STOP_TRANSLATION = 0, 1, 2, 3
 
 MISS_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_uint64, ctypes.c_uint32)
+PY_READ_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint32)  # (offset, size) -> value
+PY_WRITE_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint64)  # (offset, size, value)
+TX_FLUSH_FN = ctypes.CFUNCTYPE(None)
+NO_INDEX = 0xFF
+NO_OFFSET = 0xFFFFFFFF
+TX_BUF_BYTES = 4096
 
 
 class Block(ctypes.Structure):
@@ -38,6 +44,23 @@ class Block(ctypes.Structure):
         ("fetch_words", ctypes.c_uint32),
         ("flags", ctypes.c_uint32),
         ("region", ctypes.c_uint32),
+        ("first_load", ctypes.c_uint32),
+        ("n_loads", ctypes.c_uint32),
+    ]
+
+
+class Load(ctypes.Structure):
+    """Mirror of load_t: one load instruction of a block, to locate MMIO reads natively."""
+
+    _fields_ = [
+        ("pc", ctypes.c_uint32),
+        ("index_in_block", ctypes.c_uint32),
+        ("prefix_cycles", ctypes.c_uint32),
+        ("displacement", ctypes.c_int32),
+        ("base", ctypes.c_uint8),
+        ("index", ctypes.c_uint8),
+        ("shift", ctypes.c_uint8),
+        ("subtracted", ctypes.c_uint8),
     ]
 
 
@@ -74,7 +97,32 @@ class State(ctypes.Structure):
         ("table_mask", ctypes.c_uint32),
         ("_pad2", ctypes.c_uint32),
         ("block_seq", ctypes.c_uint64),
+        ("loads", ctypes.POINTER(Load)),
+        ("n_loads", ctypes.c_uint32),
+        ("cap_loads", ctypes.c_uint32),
+        ("mmio_seq", ctypes.c_uint64),
+        ("mmio_last", ctypes.c_int32),
+        ("mmio_located", ctypes.c_uint32),
+        ("mmio_pc", ctypes.c_uint32),
+        ("timed", ctypes.c_uint32),
+        ("dwt_native", ctypes.c_uint32),
+        ("dwt_running", ctypes.c_uint32),
+        ("dwt_frozen", ctypes.c_uint32),
+        ("dwt_offset", ctypes.c_int64),
+        ("tx_flush", ctypes.c_void_p),
+        ("rx_pending", ctypes.c_uint32),
+        ("tx_len", ctypes.c_uint32),
+        ("tx_buf", ctypes.c_uint8 * TX_BUF_BYTES),
     ]
+
+
+class Mmio(ctypes.Structure):
+    """Mirror of mmio_t: one MMIO window served by armlprof_mmio_read."""
+
+    _fields_ = [("state", ctypes.POINTER(State)), ("py_read", ctypes.c_void_p), ("py_write", ctypes.c_void_p),
+                ("base", ctypes.c_uint32), ("cyccnt", ctypes.c_uint32), ("tx_data", ctypes.c_uint32),
+                ("tx_event", ctypes.c_uint32), ("tx_on", ctypes.c_uint32), ("tx_event_value", ctypes.c_uint32),
+                ("poll", ctypes.c_uint32), ("poll_idle", ctypes.c_uint32), ("poll_count", ctypes.c_uint32)]
 
 
 class Div(ctypes.Structure):
@@ -127,7 +175,8 @@ def load_library() -> ctypes.CDLL | None:
             os.replace(out, lib_path)
     lib = ctypes.CDLL(str(lib_path))
     lib.armlprof_add_block.restype = ctypes.c_int32
-    lib.armlprof_add_block.argtypes = [ctypes.POINTER(State), ctypes.POINTER(Block)]
+    lib.armlprof_add_block.argtypes = [ctypes.POINTER(State), ctypes.POINTER(Block), ctypes.POINTER(Load),
+                                       ctypes.c_uint32]
     lib.armlprof_find_block.restype = ctypes.c_int32
     lib.armlprof_find_block.argtypes = [ctypes.POINTER(State), ctypes.c_uint32, ctypes.c_uint32]
     lib.armlprof_free.argtypes = [ctypes.POINTER(State)]

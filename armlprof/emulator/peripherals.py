@@ -36,32 +36,49 @@ class Console:
     rx_count: int = 0
     _line: bytearray = field(default_factory=bytearray)
     input_source: Callable[[float], bytes] | None = None  # blocks up to N s for host input (pty)
+    on_rx_change: Callable[[int], None] | None = None  # told the queued RX byte count after each change
 
     def transmit(self, byte: int) -> None:
-        self.tx_count += 1
-        self.text.append(byte)
+        self.write(bytes((byte,)))
+
+    def write(self, data: bytes) -> None:
+        """Bytes the firmware sent, in order (the native hook hands over what it buffered in one call)."""
+        self.tx_count += len(data)
+        self.text += data
         if self.on_bytes is not None:
-            self.on_bytes(bytes((byte,)))
-        if byte == 0x0A:
-            line = self._line.decode("utf-8", "replace").rstrip("\r")
+            self.on_bytes(data)
+        *lines, rest = data.split(b"\n")
+        for line in lines:
+            self._line += line
+            text = self._line.decode("utf-8", "replace").rstrip("\r")
             self._line.clear()
             if self.on_line is not None:
-                self.on_line(line)
-        else:
-            self._line.append(byte)
+                self.on_line(text)
+        self._line += rest
 
     def send(self, data: bytes) -> None:
         self.rx.extend(data)
+        self._rx_changed()
 
     def receive(self) -> int:
         self.rx_count += 1
-        return self.rx.popleft() if self.rx else 0
+        byte = self.rx.popleft() if self.rx else 0
+        self._rx_changed()
+        return byte
+
+    def clear_rx(self) -> None:
+        self.rx.clear()
+        self._rx_changed()
+
+    def _rx_changed(self) -> None:
+        if self.on_rx_change is not None:
+            self.on_rx_change(len(self.rx))
 
     def pull_host_input(self, seconds: float) -> None:
         if self.input_source is not None:
             data = self.input_source(seconds)
             if data:
-                self.rx.extend(data)
+                self.send(data)
 
     def flush_line(self) -> None:
         """Deliver a final line without newline (at the end of a run)."""
@@ -157,6 +174,10 @@ class SystemControlSpace(Registers):
     def _cyccnt_running(self) -> bool:
         return bool(self.regs.get(self.DWT_CTRL, 0) & 1) and bool(self.regs.get(self.DEMCR, 0) & (1 << 24))
 
+    def cyccnt_state(self) -> tuple[bool, int, int]:
+        """(running, value while stopped, offset from the modelled cycles while running), for the native hook."""
+        return self._cyccnt_running(), self._cyccnt_frozen & 0xFFFFFFFF, self._cyccnt_offset
+
     def _cyccnt(self) -> int:
         if self._cyccnt_running():
             return (self.clock.cycles() + self._cyccnt_offset) & 0xFFFFFFFF
@@ -226,12 +247,36 @@ class Nrf52840Clock(Registers):
 
 
 class ConsoleUart(Registers):
-    """A UART model wired to the host console; `waiter` decides what polling an empty receiver costs."""
+    """A UART model wired to the host console; `waiter` decides what polling an empty receiver costs.
+
+    The emulator's native MMIO hook may serve the transmit side itself (cyclehook.c): writes of TX_DATA while
+    `tx_on()`, all accesses to TX_EVENT, and the first read of POLL (its value POLL_IDLE) after a data access while
+    no input is queued; `native` is then its window, which also keeps the count of POLL reads."""
+
+    TX_DATA: int
+    TX_EVENT: int | None = None
+    POLL: int | None = None
+    POLL_IDLE = 0
 
     def __init__(self, console: Console, waiter: RxWaiter) -> None:
         super().__init__()
         self.console, self.waiter = console, waiter
+        self.native = None
         self.reset()
+
+    def tx_on(self) -> bool:
+        return True
+
+    @property
+    def poll_count(self) -> int:
+        """POLL reads since the last data access (kept in the native window when there is one)."""
+        return self.native.poll_count if self.native is not None else self._poll_count
+
+    @poll_count.setter
+    def poll_count(self, value: int) -> None:
+        if self.native is not None:
+            self.native.poll_count = value
+        self._poll_count = value
 
 
 class Nrf52840Uart(ConsoleUart):
@@ -242,6 +287,10 @@ class Nrf52840Uart(ConsoleUart):
     EVENTS_RXDRDY, EVENTS_TXDRDY = 0x108, 0x11C
     ENABLE, RXD, TXD = 0x500, 0x518, 0x51C
     ENABLE_UART = 4
+    TX_DATA, TX_EVENT = TXD, EVENTS_TXDRDY
+
+    def tx_on(self) -> bool:
+        return self.regs.get(self.ENABLE) == self.ENABLE_UART and self.tx_started
 
     def reset(self) -> None:
         super().reset()
@@ -260,7 +309,7 @@ class Nrf52840Uart(ConsoleUart):
 
     def write(self, offset: int, size: int, value: int) -> None:
         if offset == self.TXD:
-            if self.regs.get(self.ENABLE) == self.ENABLE_UART and self.tx_started:
+            if self.tx_on():
                 self.console.transmit(value & 0xFF)
                 self.regs[self.EVENTS_TXDRDY] = 1
             else:
@@ -284,24 +333,25 @@ class Pl011(ConsoleUart):
 
     DR, FR = 0x000, 0x018
     FR_RXFE, FR_TXFF, FR_RXFF, FR_TXFE = 1 << 4, 1 << 5, 1 << 6, 1 << 7
+    TX_DATA, POLL, POLL_IDLE = DR, FR, FR_TXFE | FR_RXFE
     PERIPH_ID = {0xFE0: 0x11, 0xFE4: 0x10, 0xFE8: 0x14, 0xFEC: 0x00, 0xFF0: 0x0D, 0xFF4: 0xF0, 0xFF8: 0x05,
                  0xFFC: 0xB1}
 
     def reset(self) -> None:
         super().reset()
-        self.flag_reads = 0  # FR reads since the last DR access
+        self.poll_count = 0  # FR reads since the last DR access
 
     def read(self, offset: int, size: int) -> int:
         if offset == self.DR:
-            self.flag_reads = 0
+            self.poll_count = 0
             return self.console.receive()
         if offset == self.FR:
             if self.waiter.has_data():
                 return self.FR_TXFE
             # FR also serves TX polling (TXFF before each DR write): only repeated FR reads without a DR
             # access in between are a firmware waiting for input.
-            self.flag_reads += 1
-            if self.flag_reads >= 2:
+            self.poll_count += 1
+            if self.poll_count >= 2:
                 self.waiter.poll_empty()
             return self.FR_TXFE if self.console.rx else self.FR_TXFE | self.FR_RXFE
         if offset in self.PERIPH_ID:
@@ -310,7 +360,7 @@ class Pl011(ConsoleUart):
 
     def write(self, offset: int, size: int, value: int) -> None:
         if offset == self.DR:
-            self.flag_reads = 0
+            self.poll_count = 0
             self.console.transmit(value & 0xFF)
             return
         super().write(offset, size, value)

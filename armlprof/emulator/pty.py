@@ -52,8 +52,12 @@ class PtyConsole:
         (a real UART would lose it too)."""
         if not self.client_connected():
             return
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(self.master_fd, data)
+        view = memoryview(data)  # the console hands over whole lines: write all of it that fits
+        while view:
+            try:
+                view = view[os.write(self.master_fd, view):]
+            except OSError:  # BlockingIOError included: the client stopped reading
+                return
 
     def read(self, timeout_s: float) -> bytes:
         """Host -> firmware RX: whatever arrived within `timeout_s`."""

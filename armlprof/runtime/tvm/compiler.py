@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from armlprof.cache import atomic_write, cache_root
+from armlprof.cache import atomic_write, cache_root, entry_lock, verify_manifest, warn, write_manifest
 from armlprof.runtime.tvm import codegen, planner
 from armlprof.runtime.tvm import kernels as kernels_mod
 from armlprof.runtime.tvm.importer import Graph, import_tflite
@@ -201,19 +201,29 @@ def program_path(sha256: str, schedule: str = "default", choices: dict[str, str]
     return cache_dir() / f"{key}.pkl"
 
 
+def program_manifest(cached: Path) -> Path:
+    """The content-hash manifest of a cached Program (cache.write_manifest); ships with it to a sweep's driver."""
+    return cached.with_suffix(".json")
+
+
 def compile_model(path: Path, sha256: str | None = None, *, use_cache: bool = True, schedule: str = "default",
                   choices: dict[str, str] | None = None) -> Program:
     """The Program for a .tflite model, from the cache when TVM already compiled it.
 
+    The cached pickle is reused only when it matches the content hash recorded beside it: a truncated or garbled
+    one is rebuilt with a one-line warning (never unpickled: a damaged pickle can load as a wrong Program).
     `choices` maps operator signatures to micro-kernel variants (tuning records); others get their default."""
     path = Path(path)
     sha256 = sha256 or hashlib.sha256(path.read_bytes()).hexdigest()
     cached = program_path(sha256, schedule, choices)
-    if use_cache and cached.is_file():
-        try:
-            return pickle.loads(cached.read_bytes())
-        except Exception:  # a truncated or stale cache file: rebuild it
-            cached.unlink(missing_ok=True)
-    program = build_program(path, sha256, schedule, choices)
-    atomic_write(cached, pickle.dumps(program))
+    manifest = program_manifest(cached)
+    with entry_lock(cached):  # two processes generating the same Program: the second reuses the first's
+        if use_cache and verify_manifest(manifest, {"program": cached}, "TVM program"):
+            try:
+                return pickle.loads(cached.read_bytes())
+            except Exception as exc:  # noqa: BLE001 - intact but unloadable (written by another armlprof): rebuild
+                warn(f"cached TVM program {cached} does not load ({type(exc).__name__}); rebuilding it")
+        program = build_program(path, sha256, schedule, choices)
+        atomic_write(cached, pickle.dumps(program))
+        write_manifest(manifest, {"program": cached})  # last: a pickle without its manifest is a plain miss
     return program
