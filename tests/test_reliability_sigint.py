@@ -80,3 +80,32 @@ def test_sigint_stops_a_run_spinning_in_native_code(tmp_path):
     assert time.monotonic() - started < 5
     assert_no_traceback(err)
     assert code == 130 and err.rstrip().splitlines()[-1] == "armlprof: interrupted"
+
+
+def test_a_sigint_already_acted_on_is_not_raised_again_after_the_run():
+    """The watcher stops the run at once; the signal's Python-level handler may run only after the guard is gone.
+    That late call must not raise a second KeyboardInterrupt (the CLI had printed `interrupted` and then died of
+    SIGINT, exit -2); a later, new Ctrl-C still does."""
+    import os
+    import signal
+
+    from armlprof.emulator.emulator import _SigintGuard
+
+    class Run:
+        interrupted = 0
+
+        def interrupt(self) -> None:
+            self.interrupted += 1
+
+    run = Run()
+    previous = signal.getsignal(signal.SIGINT)
+    with _SigintGuard(run) as guard:
+        os.write(guard.write_fd, bytes([signal.SIGINT]))  # what the C-level handler writes; its Python call is late
+        deadline = time.monotonic() + 5
+        while guard.count == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert run.interrupted == 1
+    signal.raise_signal(signal.SIGINT)  # the late Python-level call: absorbed
+    assert signal.getsignal(signal.SIGINT) is previous
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)  # a new Ctrl-C

@@ -20,7 +20,6 @@ import traceback
 from collections.abc import Sequence
 
 from armlprof import __version__
-from armlprof.cli.options import HelpFormatter
 from armlprof.errors import ArmlprofError
 
 COMMAND_MODULES = [
@@ -89,6 +88,10 @@ def _results_in(argv: Sequence[str]) -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Imported here, inside main's Ctrl-C handling: `import armlprof.cli` (the entry point's) stays light, so a
+    # Ctrl-C during start-up is `interrupted`, not a traceback from an import.
+    from armlprof.cli.options import HelpFormatter
+
     parser = argparse.ArgumentParser(prog="armlprof", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"armlprof {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the Python traceback of an internal error")
@@ -106,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_program = argv is None
     try:
         return _main(argv)
+    except KeyboardInterrupt:  # a Ctrl-C that landed while _main was already ending: the command is over anyway
+        return 130
     finally:
         if as_program:  # the command is over: a late Ctrl-C must not turn a finished run into a signal death
             signal.signal(signal.SIGINT, signal.SIG_IGN)

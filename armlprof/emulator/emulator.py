@@ -1007,7 +1007,8 @@ class _SigintGuard:
     def __enter__(self) -> _SigintGuard:
         if not self.active:
             return self
-        self.count = 0
+        self.count = 0  # SIGINTs the watcher saw (each stopped or ends the run)
+        self.handled = 0  # of those, the ones whose Python-level handler has run
         self.read_fd, write_fd = os.pipe()
         self.stop_read, self.stop_write = os.pipe()
         os.set_blocking(write_fd, False)
@@ -1024,6 +1025,7 @@ class _SigintGuard:
         return self
 
     def _on_signal(self, signum: int, frame: object) -> None:
+        self.handled += 1
         self.emulator.interrupt()  # the watcher has (or will have) done it too; noting it twice is harmless
 
     def _watch(self) -> None:
@@ -1046,15 +1048,33 @@ class _SigintGuard:
         if not self.active:
             return
         signal.set_wakeup_fd(self.previous_fd)
-        signal.signal(signal.SIGINT, self.previous_handler)
         os.write(self.stop_write, b"x")
         self.thread.join()
+        # A SIGINT the watcher acted on (the run ended as interrupted) whose Python-level handler has not run yet
+        # would run the restored handler later (a second KeyboardInterrupt after the first was handled, e.g.
+        # after the CLI printed `interrupted`): absorb those, then restore.
+        pending = self.count - self.handled
+        previous = self.previous_handler
+        signal.signal(signal.SIGINT, previous if pending <= 0 else _SignalAbsorber(pending, previous))
         self._close_fds()
 
     def _close_fds(self) -> None:
         for fd in (self.read_fd, self.write_fd, self.stop_read, self.stop_write):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+class _SignalAbsorber:
+    """A SIGINT handler that swallows the late Python-level calls of signals already acted on, then puts the
+    previous handler back."""
+
+    def __init__(self, pending: int, previous: object) -> None:
+        self.pending, self.previous = pending, previous
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.pending -= 1
+        if self.pending <= 0 and signal.getsignal(signal.SIGINT) is self:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def run_elf(board: Board | str, elf: Path | str, **kwargs) -> RunResult:
