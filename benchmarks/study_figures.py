@@ -62,7 +62,7 @@ def main() -> None:
         for line in failed:
             print(f"    {line}")
         inference[(model, board)][runtime] = _value(m, "inference", "cycles")
-    print("\ninference cycles relative to tflm (how much faster TFLM is):")
+    print("\ninference cycles relative to tflm (below 1x: fewer cycles than TFLM):")
     for (model, board), cycles in inference.items():
         base = cycles.get("tflm")
         for runtime, c in cycles.items():
