@@ -82,10 +82,9 @@ def test_sigint_stops_a_run_spinning_in_native_code(tmp_path):
     assert code == 130 and err.rstrip().splitlines()[-1] == "armlprof: interrupted"
 
 
-def test_a_sigint_already_acted_on_is_not_raised_again_after_the_run():
-    """The watcher stops the run at once; the signal's Python-level handler may run only after the guard is gone.
-    That late call must not raise a second KeyboardInterrupt (the CLI had printed `interrupted` and then died of
-    SIGINT, exit -2); a later, new Ctrl-C still does."""
+def _guarded_run_with_a_late_sigint(run_ends_interrupted: bool) -> int:
+    """A run under the SIGINT guard during which a SIGINT arrives whose Python-level handler runs only after the
+    guard is gone (the C-level handler's wake-up byte, written here): how many times the run was interrupted."""
     import os
     import signal
 
@@ -98,14 +97,39 @@ def test_a_sigint_already_acted_on_is_not_raised_again_after_the_run():
             self.interrupted += 1
 
     run = Run()
-    previous = signal.getsignal(signal.SIGINT)
     with _SigintGuard(run) as guard:
-        os.write(guard.write_fd, bytes([signal.SIGINT]))  # what the C-level handler writes; its Python call is late
+        os.write(guard.write_fd, bytes([signal.SIGINT]))
         deadline = time.monotonic() + 5
         while guard.count == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
-    assert run.interrupted == 1
+        guard.consumed = run_ends_interrupted  # what Emulator.run sets from the run's stop reason
+    return run.interrupted
+
+
+def test_a_sigint_already_acted_on_is_not_raised_again_after_the_run():
+    """The watcher stops the run at once; the signal's Python-level handler may run only after the guard is gone.
+    That late call must not raise a second KeyboardInterrupt (the CLI had printed `interrupted` and then died of
+    SIGINT, exit -2); a later, new Ctrl-C still does."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGINT)
+    assert _guarded_run_with_a_late_sigint(run_ends_interrupted=True) == 1
     signal.raise_signal(signal.SIGINT)  # the late Python-level call: absorbed
     assert signal.getsignal(signal.SIGINT) is previous
     with pytest.raises(KeyboardInterrupt):
         signal.raise_signal(signal.SIGINT)  # a new Ctrl-C
+
+
+def test_a_sigint_the_run_ended_before_reaches_the_handler_after_it():
+    """A run that ended by itself (the firmware exited) just as Ctrl-C came: the signal is not lost, the handler
+    after the run gets it (`run --uart-pty` waited forever for a quit that the guard had taken)."""
+    import signal
+
+    seen = []
+    previous = signal.signal(signal.SIGINT, lambda *_: seen.append("quit"))
+    try:
+        _guarded_run_with_a_late_sigint(run_ends_interrupted=False)
+        signal.raise_signal(signal.SIGINT)  # the late Python-level call
+        assert seen == ["quit"]
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -190,7 +190,7 @@ def test_float_input_is_still_refused_in_one_line(tmp_path) -> None:
     path.write_bytes(b.serialize("float input"))
     with pytest.raises(ModelError) as err:
         load_model(str(path))
-    assert "'float_input' is float32, not int8" in str(err.value) and "\n" not in str(err.value)
+    assert "(tensor 'float_input') is float32, not int8" in str(err.value) and "\n" not in str(err.value)
 
 
 # ---------------------------------------------------------------- left to TFLM on purpose

@@ -895,8 +895,9 @@ class Emulator:
         if self._ran:  # input queued since the last run stays queued (reset keeps it), delivered once
             self._reset_machine()
         self._ran = True
-        with _SigintGuard(self):
+        with _SigintGuard(self) as guard:
             result = self._run()
+            guard.consumed = result.stop_reason == "interrupted"
         if result.stop_reason == "interrupted":  # Ctrl-C: what the run measured so far is not a figure
             raise KeyboardInterrupt
         return result
@@ -1003,6 +1004,7 @@ class _SigintGuard:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
         self.active = threading.current_thread() is threading.main_thread()
+        self.consumed = False  # set by the run: it ended as interrupted (the SIGINTs so far were acted on)
 
     def __enter__(self) -> _SigintGuard:
         if not self.active:
@@ -1050,12 +1052,21 @@ class _SigintGuard:
         signal.set_wakeup_fd(self.previous_fd)
         os.write(self.stop_write, b"x")
         self.thread.join()
-        # A SIGINT the watcher acted on (the run ended as interrupted) whose Python-level handler has not run yet
-        # would run the restored handler later (a second KeyboardInterrupt after the first was handled, e.g.
-        # after the CLI printed `interrupted`): absorb those, then restore.
-        pending = self.count - self.handled
+        pending = self.count - self.handled  # Python-level handler calls still to come (they run late)
         previous = self.previous_handler
-        signal.signal(signal.SIGINT, previous if pending <= 0 else _SignalAbsorber(pending, previous))
+        if self.consumed:
+            # The run ended as interrupted: a late call would run the restored handler, a second KeyboardInterrupt
+            # after the first was handled (the CLI printed `interrupted`, then died of SIGINT): absorb those.
+            signal.signal(signal.SIGINT, previous if pending <= 0 else _SignalAbsorber(pending, previous))
+        else:
+            # The run ended by itself before a SIGINT could stop it: the signal belongs to what handles SIGINT
+            # after the run (e.g. `run --uart-pty`'s quit), so hand it on: late calls reach the restored handler;
+            # one the guard's handler already took is raised again.
+            signal.signal(signal.SIGINT, previous)
+            if self.handled and pending <= 0:
+                self._close_fds()
+                signal.raise_signal(signal.SIGINT)
+                return
         self._close_fds()
 
     def _close_fds(self) -> None:
