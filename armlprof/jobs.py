@@ -308,8 +308,8 @@ def estimated_cost(job: CellJob) -> int:
 
 def submission_order(jobs: list[CellJob], executor: Executor) -> list[CellJob]:
     """Grid order on one worker; longest first on several (the longest-processing-time rule), so a long cell does
-    not start last and run alone while the other workers idle: on the study grid, in grid order the last cell
-    (person_detect tflm spresense) ran alone for its whole length."""
+    not start last and run alone while the other workers idle. A cell that waits for a shared step is handed to
+    the pool only when the step is done, so the order holds among cells whose steps are done."""
     if executor.workers <= 1:
         return list(jobs)
     return sorted(jobs, key=estimated_cost, reverse=True)  # stable: equal costs keep grid order
