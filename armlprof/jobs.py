@@ -2,8 +2,9 @@
 everything it needs, run by any `armlprof.executor.Executor`; the driver is the only writer of the results file.
 
 - Shared steps (`SharedStep`): TVM's compile of a model (a Program) and TFLM library builds (per board compiler
-  and kernels, and the host build that sizes the arena) are done once per key as jobs of their own; the cells that
-  need them take their futures as arguments, so they wait for them. A step returns its output as files (bytes,
+  and kernels) are done once per key as jobs of their own; the cells that need them take their futures as
+  arguments, so they wait for them. A step whose output the driver's cache already has is no job: its files go
+  with the cells, which start at once. A step returns its output as files (bytes,
   relative to the armlprof cache), which the engine moves to the cell's worker and the driver keeps in its cache.
 - A cell job installs those files into its worker's cache, measures in its own work folder, and returns its
   records plus the ELFs it built (moved back to the driver's cache): nothing assumes a filesystem shared with the
@@ -129,6 +130,10 @@ class CellResult:
     index: int
     records: list[dict[str, Any]]
     files: dict[str, bytes] = field(default_factory=dict)  # ELFs built, relative to the cache root
+    # Where the job's time went on its worker: wall, this process's CPU, and its child processes' (compilers).
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    children_cpu_s: float = 0.0
 
 
 @dataclass
@@ -143,6 +148,7 @@ class JobEvent:
     job: CellJob
     message: str | None = None
     records: list[dict[str, Any]] = field(default_factory=list)
+    result: CellResult | None = None  # done: what the worker returned (with its wall and CPU seconds)
 
 
 EventHook = Callable[[JobEvent], None]
@@ -187,27 +193,44 @@ def forwarded_environment() -> dict[str, str]:
 # ---------------------------------------------------------------- worker side
 def run_step(step: SharedStep) -> Artifact:
     """Do a shared step here; its output comes back as files (an error becomes the cells' own failure)."""
+    artifact = _step(step, build=True)
+    assert artifact is not None
+    return artifact
+
+
+def cached_step(step: SharedStep) -> Artifact | None:
+    """The step's output if this machine's cache has it already (nothing is built): the driver then hands it to
+    the cells itself, so they start at once and in submission order instead of waiting for a step job."""
+    return _step(step, build=False)
+
+
+def _step(step: SharedStep, build: bool) -> Artifact | None:
     with _environment(step.environment):
         try:
             if step.key[0] == "tvm-program":
+                from armlprof.cache import verify_manifest
                 from armlprof.runtime.tvm.compiler import compile_model, program_manifest, program_path
 
                 assert step.model is not None
-                model = step.model.load()
-                compile_model(model.path, model.sha256)
-                cached = program_path(model.sha256)
+                cached = program_path(step.model.sha256)
+                if build:
+                    model = step.model.load()
+                    compile_model(model.path, model.sha256)
+                elif not verify_manifest(program_manifest(cached), {"program": cached}, "TVM program"):
+                    return None
                 return Artifact(step.key, _cache_files(cached, program_manifest(cached)))
-            from armlprof.runtime.tflm.library import Compiler, build_library
+            from armlprof.runtime.tflm.library import Compiler, build_library, cached_library
             from armlprof.runtime.tflm.tree import require_tree
 
             assert step.board is not None
             compiler = Compiler.for_board(load_board(step.board), step.optimization)
-            library = build_library(require_tree(step.tflm_root), compiler, step.kernels)
-            return Artifact(step.key, _cache_files(library.path))
+            tree = require_tree(step.tflm_root)
+            library = (build_library if build else cached_library)(tree, compiler, step.kernels)
+            return None if library is None else Artifact(step.key, _cache_files(library.path))
         except ArmlprofError as exc:
-            return Artifact(step.key, error=str(exc))
+            return Artifact(step.key, error=str(exc)) if build else None
         except ImportError as exc:  # e.g. TVM missing on this worker: the cell's own check says so
-            return Artifact(step.key, error=f"{type(exc).__name__}: {exc}")
+            return Artifact(step.key, error=f"{type(exc).__name__}: {exc}") if build else None
 
 
 _targets: dict[tuple, Target] = {}  # per process: one target object serves every cell that runs here
@@ -230,6 +253,7 @@ def run_cell_job(job: CellJob, report: Callable[[Any], None], *artifacts: Artifa
     from armlprof.study import _Cell, measure_pending
 
     report(("started", None))
+    clock = _JobClock()
     with _environment(job.environment):
         for artifact in artifacts:
             install_files(artifact.files)
@@ -242,7 +266,25 @@ def run_cell_job(job: CellJob, report: Callable[[Any], None], *artifacts: Artifa
                      lambda message: report(("message", message)))
         measure_pending(cell, list(job.pending), target=process_target(options))
         elfs = [b.elf for b in cell.builds]
-        return CellResult(job.index, cell.written, _cache_files(*elfs))
+        return CellResult(job.index, cell.written, _cache_files(*elfs), *clock.elapsed())
+
+
+class _JobClock:
+    """Wall and CPU seconds since it was made: this process's, and its waited-for children's."""
+
+    def __init__(self) -> None:
+        self._start = self._now()
+
+    @staticmethod
+    def _now() -> tuple[float, float, float]:
+        import resource
+        import time
+
+        me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.monotonic(), me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime
+
+    def elapsed(self) -> tuple[float, float, float]:
+        return tuple(now - then for now, then in zip(self._now(), self._start, strict=True))  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------- driver side
@@ -308,8 +350,9 @@ def estimated_cost(job: CellJob) -> int:
 
 def submission_order(jobs: list[CellJob], executor: Executor) -> list[CellJob]:
     """Grid order on one worker; longest first on several (the longest-processing-time rule), so a long cell does
-    not start last and run alone while the other workers idle. A cell that waits for a shared step is handed to
-    the pool only when the step is done, so the order holds among cells whose steps are done."""
+    not start last and run alone while the other workers idle. A cell that waits for a shared step job (one the
+    driver's cache does not have yet) is handed to the pool only when the step is done, so on a cold cache the
+    order holds among cells whose steps are done."""
     if executor.workers <= 1:
         return list(jobs)
     return sorted(jobs, key=estimated_cost, reverse=True)  # stable: equal costs keep grid order
@@ -320,21 +363,30 @@ def run_cells(jobs: list[CellJob], steps: dict[tuple[str, ...], SharedStep], exe
               on_event: EventHook | None = None) -> list[dict[str, Any]]:
     """Submit the shared steps, then every cell with the steps it needs; write each cell's records to `store` as
     it finishes (the driver is the only writer). Returns the records written, in the order they were written."""
-    def event(kind: str, job: CellJob, message: str | None = None, records=()) -> None:
+    def event(kind: str, job: CellJob, message: str | None = None, records=(), result=None) -> None:
         if on_event is not None:
-            on_event(JobEvent(kind, job, message, list(records)))
+            on_event(JobEvent(kind, job, message, list(records), result))
 
+    step_inputs: dict[tuple[str, ...], Any] = {}  # per step: its Artifact (cached here) or the future of its job
     step_futures = {}
     for key, step in steps.items():
+        artifact = cached_step(step)
+        if artifact is not None:
+            step_inputs[key] = artifact
+            continue
         progress(f"[{step.label}] shared step submitted")
-        step_futures[key] = executor.submit(run_step, step)
+        step_inputs[key] = step_futures[key] = executor.submit(run_step, step)
     futures: dict[Any, Any] = {f: ("step", key) for key, f in step_futures.items()}
     written: list[dict[str, Any]] = []
 
     def finish(future: Any) -> None:
         what, item = futures.pop(future)
         if what == "step":
-            artifact = future.result()
+            try:
+                artifact = future.result()
+            except Exception as exc:  # noqa: BLE001 - a dead worker: the cells waiting for it fail with it
+                progress(f"[{steps[item].label}] shared step crashed: {type(exc).__name__}: {exc}")
+                return
             if artifact.error:
                 progress(f"[{steps[item].label}] shared step failed: {artifact.error}")
             else:
@@ -360,7 +412,7 @@ def run_cells(jobs: list[CellJob], steps: dict[tuple[str, ...], SharedStep], exe
         for record in result.records:
             store.append(record)
         written.extend(result.records)
-        event("done", job, None, result.records)
+        event("done", job, None, result.records, result)
 
     for job in submission_order(jobs, executor):
         def sink(item: Any, job: CellJob = job) -> None:
@@ -371,7 +423,7 @@ def run_cells(jobs: list[CellJob], steps: dict[tuple[str, ...], SharedStep], exe
 
         event("queued", job)
         future = executor.submit(run_cell_job, job, executor.reporter(sink),
-                                 *(step_futures[k] for k in job.steps))
+                                 *(step_inputs[k] for k in job.steps))
         futures[future] = ("cell", job)
         if isinstance(executor, SerialExecutor):  # done already: store it before the next cell runs
             for f in [f for f in futures if f.done()]:

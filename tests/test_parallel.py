@@ -186,3 +186,94 @@ def test_several_workers_start_the_longest_cells_first(tmp_path):
     with ProcessExecutor(2) as pool:
         assert names(submission_order(jobs, pool)) == [("person_detect", "nano33ble"), ("person_detect", "spresense"),
                                                        ("micro_speech", "nano33ble"), ("micro_speech", "spresense")]
+
+
+class _Recording(SerialExecutor):
+    """Runs jobs in the driver, as SerialExecutor, but counts as a pool (cached steps resolved here) and keeps the
+    names of the functions submitted; `fail_steps`: a step job's future fails as if its worker had died."""
+
+    def __init__(self, fail_steps: bool = False) -> None:
+        self.submitted: list[str] = []
+        self.fail_steps = fail_steps
+
+    @property
+    def workers(self) -> int:
+        return 2
+
+    def submit(self, fn, /, *args, **kwargs):
+        import concurrent.futures as cf
+        from concurrent.futures.process import BrokenProcessPool
+
+        self.submitted.append(fn.__name__)
+        if self.fail_steps and fn.__name__ == "run_step":
+            future = cf.Future()
+            future.set_exception(BrokenProcessPool("a process in the pool was terminated abruptly"))
+            return future
+        return super().submit(fn, *args, **kwargs)
+
+
+def _micro_speech_cells(tmp_path):
+    from armlprof.jobs import plan_cells
+
+    store = ResultStore(tmp_path / "r.jsonl")
+    cells = [("builtin:micro_speech", "tvm-aot", "nano33ble", ProfileOptions(quick=True))]
+    jobs, steps = plan_cells(cells, store, lambda _: None)
+    return store, jobs, steps
+
+
+def test_a_step_the_drivers_cache_has_is_not_a_job(tmp_path):
+    """A warm sweep's cells start at once, in submission order: a TVM program already in the driver's cache goes
+    to the cells with them, not through a step job they would wait for."""
+    from armlprof.jobs import cached_step, run_cells
+    from armlprof.model import load_model
+    from armlprof.runtime.tvm.compiler import compile_model
+
+    model = load_model("builtin:micro_speech")
+    compile_model(model.path, model.sha256)  # cached from now on
+    store, jobs, steps = _micro_speech_cells(tmp_path)
+    (step,) = steps.values()
+    artifact = cached_step(step)
+    assert artifact is not None and artifact.error is None and len(artifact.files) == 2  # pickle + manifest
+    executor = _Recording()
+    records = run_cells(jobs, steps, executor, store, lambda _: None)
+    assert executor.submitted == ["run_cell_job"]
+    assert [r["status"] for r in records] == ["ok"] * 4
+
+
+def test_an_empty_cache_makes_steps_jobs_and_a_crashed_step_fails_its_cells(tmp_path, monkeypatch):
+    """Cold: the step is a job. Its worker dying fails the cells waiting for it (records say so), not the study."""
+    from armlprof.jobs import cached_step, run_cells
+
+    monkeypatch.setenv("ARMLPROF_CACHE", str(tmp_path / "empty-cache"))
+    store, jobs, steps = _micro_speech_cells(tmp_path)
+    assert all(cached_step(step) is None for step in steps.values())
+    executor = _Recording(fail_steps=True)
+    lines: list[str] = []
+    records = run_cells(jobs, steps, executor, store, lines.append)
+    assert executor.submitted == ["run_step", "run_cell_job"]
+    assert [r["status"] for r in records] == ["failed"] * 4
+    assert all("BrokenProcessPool" in r["reason"] for r in records)
+    assert any("shared step crashed: BrokenProcessPool" in line for line in lines)
+    assert [r["status"] for r in store.records()] == ["failed"] * 4  # stored as failed, never as measured
+
+
+def test_a_cached_program_needs_no_tvm_import():
+    """Importing TVM takes seconds per process: a sweep worker (or the driver) whose Programs are cached must not
+    pay it, neither for the runtime's availability check nor for the cache key."""
+    code = ("import sys\n"
+            "from armlprof.model import load_model\n"
+            "from armlprof.runtime.base import get_runtime\n"
+            "from armlprof.runtime.tvm.compiler import compile_model\n"
+            "m = load_model('builtin:micro_speech')\n"
+            "compile_model(m.path, m.sha256)\n"
+            "assert get_runtime('tvm-aot').unavailable_reason() is None\n"
+            "print('tvm' in sys.modules)\n")
+    from armlprof.model import load_model
+    from armlprof.runtime.tvm.compiler import compile_model
+
+    model = load_model("builtin:micro_speech")
+    compile_model(model.path, model.sha256)  # warm the cache first (this process may import TVM)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"

@@ -88,20 +88,8 @@ def library_defines(tree: TflmTree, kernels: str) -> list[str]:
 def build_library(tree: TflmTree, compiler: Compiler, kernels: str | None = None,
                   jobs: int | None = None) -> TflmLibrary:
     """libtflm.a for `tree` with `compiler` and `kernels`, from the cache when it is already built."""
-    kernels = kernels or tree.default_kernels()
-    sources = tree.library_sources(kernels)  # raises the one-line reasons a tree cannot build
-    defines = library_defines(tree, kernels)
-    includes = tree.include_dirs()
-    prefix_map = f"-ffile-prefix-map={tree.source_root}={TREE_PREFIX}"
-    base = [*compiler.flags, *COMMON_FLAGS, prefix_map, *(f"-D{d}" for d in defines), *(f"-I{d}" for d in includes)]
-    # Keyed by content, not by where the tree lives (paths in the flags are written relative to it).
-    relative = [f.replace(str(tree.source_root), "<tree>") for f in base]
-    key = hashlib.sha256("\0".join([
-        "tflm-lib-v2", tree.content_hash(kernels), compiler.name, *relative, *TFLM_CXX_FLAGS, *TFLM_C_FLAGS,
-    ]).encode()).hexdigest()[:24]
-    out_dir = cache_root() / "tflm" / key
-    lib = out_dir / "libtflm.a"
-    result = TflmLibrary(lib, key, kernels, includes, defines, prefix_map, 0, True)
+    result, sources, base = _library_plan(tree, compiler, kernels)
+    lib = result.path
     if lib.is_file():
         return result
     with entry_lock(lib):  # another process may be building the same library
@@ -110,6 +98,29 @@ def build_library(tree: TflmTree, compiler: Compiler, kernels: str | None = None
         result.compiled_objects = _compile_and_archive(compiler, sources, base, lib, jobs)
         result.cached = False
     return result
+
+
+def cached_library(tree: TflmTree, compiler: Compiler, kernels: str | None = None) -> TflmLibrary | None:
+    """The library if the cache has it already (nothing is built)."""
+    result, _, _ = _library_plan(tree, compiler, kernels)
+    return result if result.path.is_file() else None
+
+
+def _library_plan(tree: TflmTree, compiler: Compiler, kernels: str | None) -> tuple[TflmLibrary, list[Path],
+                                                                                    list[str]]:
+    """The library's cache entry (keyed by content, not by where the tree lives), its sources and base flags."""
+    kernels = kernels or tree.default_kernels()
+    sources = tree.library_sources(kernels)  # raises the one-line reasons a tree cannot build
+    defines = library_defines(tree, kernels)
+    includes = tree.include_dirs()
+    prefix_map = f"-ffile-prefix-map={tree.source_root}={TREE_PREFIX}"
+    base = [*compiler.flags, *COMMON_FLAGS, prefix_map, *(f"-D{d}" for d in defines), *(f"-I{d}" for d in includes)]
+    relative = [f.replace(str(tree.source_root), "<tree>") for f in base]  # paths in the flags, relative to it
+    key = hashlib.sha256("\0".join([
+        "tflm-lib-v2", tree.content_hash(kernels), compiler.name, *relative, *TFLM_CXX_FLAGS, *TFLM_C_FLAGS,
+    ]).encode()).hexdigest()[:24]
+    lib = cache_root() / "tflm" / key / "libtflm.a"
+    return TflmLibrary(lib, key, kernels, includes, defines, prefix_map, 0, True), list(sources), base
 
 
 def _compile_and_archive(compiler: Compiler, sources: Sequence[Path], base: list[str], lib: Path,

@@ -22,12 +22,14 @@ class TvmRuntimeBase(Runtime):
     )
 
     def unavailable_reason(self, **options: Any) -> str | None:
-        try:
-            import tvm  # noqa: F401
-            from tvm import te, tirx  # noqa: F401
-        except Exception as exc:  # ImportError, or a broken TVM install raising at import
-            return (f"TVM is not importable ({type(exc).__name__}: {exc}); "
-                    "install it with: pip install 'apache-tvm>=0.25,<0.28'")
+        import importlib.util
+
+        from armlprof.runtime.tvm.codegen import INSTALL_HINT
+
+        # Found, not imported: a cell whose Program is cached needs no TVM (importing it takes ~5 s per process);
+        # a compile imports it and says in one line if the install is broken (codegen.require_tvm).
+        if importlib.util.find_spec("tvm") is None:
+            return f"TVM is not installed; {INSTALL_HINT}"
         return None
 
     def version(self, **options: Any) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from armlprof.errors import ArmlprofError
 from armlprof.runtime.tvm.ops import Kernel
 
 SHIM_HEADER = "armlprof_tvm.h"
@@ -28,9 +29,28 @@ class LoweredOperators:
 
 
 def tvm_version() -> str:
-    import tvm
+    """The installed TVM's version, from its package metadata: importing TVM takes ~5 s, and neither a cached
+    Program's key nor a record's runtime version needs more (a sweep worker with cached Programs never imports it)."""
+    import importlib.metadata
 
-    return str(tvm.__version__)
+    try:
+        return importlib.metadata.version("apache-tvm")
+    except importlib.metadata.PackageNotFoundError:  # a TVM built from source: no wheel metadata
+        import tvm
+
+        return str(tvm.__version__)
+
+
+INSTALL_HINT = "install it with: pip install 'apache-tvm>=0.25,<0.28'"
+
+
+def require_tvm() -> None:
+    """Import TVM for a compile, or one ArmlprofError line saying why it cannot be."""
+    try:
+        import tvm  # noqa: F401
+        from tvm import te, tirx  # noqa: F401
+    except Exception as exc:  # ImportError, or a broken TVM install raising at import
+        raise ArmlprofError(f"TVM is not importable ({type(exc).__name__}: {exc}); {INSTALL_HINT}") from None
 
 
 def _postprocess(source: str) -> str:

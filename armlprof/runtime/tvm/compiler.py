@@ -129,6 +129,7 @@ def _build_operator(graph: Graph, op, schedule: str, choices: dict[str, str]) ->
 def build_program(path: Path, sha256: str, schedule: str = "default", choices: dict[str, str] | None = None
                   ) -> Program:
     t0 = time.perf_counter()
+    codegen.require_tvm()
     graph = import_tflite(path)
     alias, copies = _alias_reshapes(graph)
     kernels: list[Kernel] = []
