@@ -34,6 +34,8 @@ static const struct { const char *name; fn_t fn; } table[] = {
 #define F(n) {#n, n},
   F(armlprof_conv_s8_t2p1u1) F(armlprof_conv_s8_t2p2u1) F(armlprof_conv_s8_t4p1u1) F(armlprof_conv_s8_t4p2u1)
   F(armlprof_conv_s8_t2p1u2) F(armlprof_conv_s8_t2p2u2) F(armlprof_conv_s8_t4p1u2) F(armlprof_conv_s8_t4p2u2)
+  F(armlprof_conv1_s8_t2p1u1) F(armlprof_conv1_s8_t2p2u1) F(armlprof_conv1_s8_t4p1u1) F(armlprof_conv1_s8_t4p2u1)
+  F(armlprof_conv1_s8_t2p1u2) F(armlprof_conv1_s8_t2p2u2) F(armlprof_conv1_s8_t4p1u2) F(armlprof_conv1_s8_t4p2u2)
   F(armlprof_dwconv_s8_p1) F(armlprof_dwconv_s8_p2) F(armlprof_dwconv_s8_r1)
 };
 static void *read_block(size_t n) {
@@ -126,6 +128,16 @@ CASES = {
     "dw3x3_s2_dilated_c8": ("dw", kernels.Geometry(11, 10, 8, 6, 5, 8, 3, 3, 2, 2, 2, 2, 2, 2), (-100, 110)),
     "dw8x8_c4_unstaged": ("dw", kernels.Geometry(10, 10, 4, 3, 3, 4, 8, 8, 1, 1, 1, 1, 0, 0), (-128, 127)),
     "fc_depth600_units5_unstaged": ("gemm", kernels.Geometry(2, 1, 600, 2, 1, 5), (-128, 127)),
+    # c1 (one input channel, padded stack buffer): the first layers of micro_speech (49x40, 10x8 stride 2 SAME)
+    # and person_detect (96x96, 3x3 stride 2 SAME: no top/left padding), odd widths, VALID, stride 1 and mixed,
+    # kernel rows of 5 taps widened to 8, output channels not a multiple of the tile, the same shapes as gemm
+    "c1_micro_speech_first": ("c1", kernels.Geometry(49, 40, 1, 25, 20, 8, 10, 8, 2, 2, 1, 1, 4, 3), (-128, 127)),
+    "c1_person_detect_first": ("c1", kernels.Geometry(96, 96, 1, 48, 48, 8, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),
+    "c1_3x3_s2_same_odd": ("c1", kernels.Geometry(11, 13, 1, 6, 7, 8, 3, 3, 2, 2, 1, 1, 1, 1), (-128, 127)),
+    "c1_10x8_s2_c1_segments": ("c1", kernels.Geometry(17, 14, 1, 9, 7, 8, 10, 8, 2, 2, 1, 1, 4, 3), (-30, 90)),
+    "c1_5x5_s1_valid_oc6": ("c1", kernels.Geometry(9, 11, 1, 5, 7, 6, 5, 5, 1, 1, 1, 1, 0, 0), (-128, 127)),
+    "c1_3x5_s1x2_same_oc3": ("c1", kernels.Geometry(7, 15, 1, 7, 8, 3, 3, 5, 1, 2, 1, 1, 1, 2), (-100, 127)),
+    "c1_1x1_s1_oc4": ("c1", kernels.Geometry(3, 5, 1, 3, 5, 4), (-128, 127)),
 }
 
 
@@ -164,9 +176,9 @@ def test_every_variant_matches_reference(harness, case: str) -> None:
         want = _reference(x, w, bias, mults, shifts, g, in_zp, out_zp, lo, hi, family == "dw")
         assert len(np.unique(want)) > 3  # the outputs vary, so equality means something
         for variant in kernels.variants_for(family):
-            if family == "gemm":
+            if family in ("gemm", "c1"):
                 tile = int(variant[1])
-                packed = kernels.pack_gemm_weights(w, tile)
+                packed = (kernels.pack_c1_weights if family == "c1" else kernels.pack_gemm_weights)(w, tile)
                 folded = bias + (-in_zp) * w.reshape(g.out_c, -1).astype(np.int64).sum(axis=1)
                 qp = kernels.requant_params(folded, mults, shifts, -(-g.out_c // tile) * tile)
             else:

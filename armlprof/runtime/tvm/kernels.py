@@ -33,6 +33,9 @@ SCHEDULED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 # measurements: 2 pixels x 2 channels keeps the inner loop's 14 live values in registers).
 GEMM_VARIANTS = ("t2p2u2", "t2p2u1", "t4p1u2", "t4p2u1", "t4p2u2", "t2p1u2", "t4p1u1", "t2p1u1")
 DW_VARIANTS = ("r1", "p1", "p2")
+# One-input-channel convolutions (the first layer of both study models) pad their input once into a stack buffer
+# (c1 family, the GEMM tiles over it); larger buffers take the plain GEMM with im2col at the borders.
+C1_MAX_PAD_BYTES = 12288
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ class Scheduled:
     """What `plan` decides for one operator before TVM sees it."""
 
     kind: str
-    family: str  # "gemm" | "dw"
+    family: str  # "gemm" | "c1" | "dw"
     geometry: Geometry
     signature: str  # what the tuning records are keyed by (shapes and attributes, not the weights)
     variants: tuple[str, ...]
@@ -81,13 +84,26 @@ def fingerprint() -> str:
 
 
 def variants_for(family: str) -> tuple[str, ...]:
-    return GEMM_VARIANTS if family == "gemm" else DW_VARIANTS
+    return DW_VARIANTS if family == "dw" else GEMM_VARIANTS
 
 
 def c_function(family: str, variant: str) -> str:
     if variant not in variants_for(family):
         raise ValueError(f"unknown {family} variant {variant!r}")
-    return f"armlprof_conv_s8_{variant}" if family == "gemm" else f"armlprof_dwconv_s8_{variant}"
+    prefix = {"gemm": "armlprof_conv_s8_", "c1": "armlprof_conv1_s8_", "dw": "armlprof_dwconv_s8_"}[family]
+    return prefix + variant
+
+
+def c1_padded_bytes(g: Geometry) -> int:
+    """The stack buffer of the c1 kernel: the rows and (word-rounded) columns the output pixels read, kernel rows
+    widened to whole words (ak_conv1 in armlprof_kernels.c computes the same)."""
+    kw4 = -(-g.k_w // 4) * 4
+    return ((g.out_h - 1) * g.s_h + g.k_h) * (-(-((g.out_w - 1) * g.s_w + kw4) // 4) * 4)
+
+
+def _gemm_family(geom: Geometry) -> str:
+    one_channel = geom.in_c == 1 and geom.d_h == 1 and geom.d_w == 1
+    return "c1" if one_channel and c1_padded_bytes(geom) <= C1_MAX_PAD_BYTES else "gemm"
 
 
 def _signature(kind: str, family: str, geometry: Geometry, extra: dict) -> str:
@@ -120,12 +136,13 @@ def plan(graph: Graph, op: Operator) -> Scheduled | None:
     geom = Geometry(h, w, c, oh, ow, oc, kh, kw, o["stride_h"], o["stride_w"], o["dilation_h"], o["dilation_w"],
                     pad_t, pad_l)
     if op.kind == "DEPTHWISE_CONV_2D":
-        if c == 1:  # one input channel (micro_speech's first layer): a CONV_2D with the weights transposed
-            return Scheduled(op.kind, "gemm", geom, _signature(op.kind, "gemm", geom, {}), GEMM_VARIANTS)
-        if oc != c or c % 4:
+        if c != 1 and (oc != c or c % 4):
             return None  # depth multiplier > 1 on several channels, or channels not in fours: TE loop
-        return Scheduled(op.kind, "dw", geom, _signature(op.kind, "dw", geom, {}), DW_VARIANTS)
-    return Scheduled(op.kind, "gemm", geom, _signature(op.kind, "gemm", geom, {}), GEMM_VARIANTS)
+        if c != 1:
+            return Scheduled(op.kind, "dw", geom, _signature(op.kind, "dw", geom, {}), DW_VARIANTS)
+        # one input channel (the first layer of both study models): a CONV_2D with the weights transposed
+    family = _gemm_family(geom)
+    return Scheduled(op.kind, family, geom, _signature(op.kind, family, geom, {}), GEMM_VARIANTS)
 
 
 def _tile_of(variant: str) -> int:
@@ -141,6 +158,15 @@ def pack_gemm_weights(weights: np.ndarray, tile: int) -> np.ndarray:
     padded = np.zeros((oc_pad, k_pad), dtype=np.int8)
     padded[:oc, :k] = mat
     return np.ascontiguousarray(padded.reshape(oc_pad // tile, tile, k_pad // 4, 4).transpose(0, 2, 1, 3)).ravel()
+
+
+def pack_c1_weights(weights: np.ndarray, tile: int) -> np.ndarray:
+    """[OC, KH, KW, 1] int8 -> the c1 kernel's order: kernel rows widened to whole words with zero taps, then
+    the GEMM order of `pack_gemm_weights` (K = KH x KW rounded up to 4)."""
+    oc, kh, kw, _ = weights.shape
+    rows = np.zeros((oc, kh, -(-kw // 4) * 4), dtype=np.int8)
+    rows[:, :, :kw] = weights[..., 0]
+    return pack_gemm_weights(rows, tile)
 
 
 def pack_dw_weights(weights: np.ndarray) -> np.ndarray:
@@ -190,11 +216,11 @@ def build(graph: Graph, op: Operator, sched: Scheduled, variant: str | None = No
         mults, shifts = fc_multipliers(t_in, t_w, t_out, oc)
     else:
         mults, shifts = conv_multipliers(t_in, t_w, t_out, oc)
-    if sched.family == "gemm":
+    if sched.family in ("gemm", "c1"):
         tile = _tile_of(variant)
         # [OC, KH, KW, IC]; a one-channel depthwise [1, KH, KW, OC] is the same convolution transposed
         w_ohwi = t_w.data[0].transpose(2, 0, 1)[..., None] if op.kind == "DEPTHWISE_CONV_2D" else t_w.data
-        weights = pack_gemm_weights(w_ohwi, tile)
+        weights = (pack_c1_weights if sched.family == "c1" else pack_gemm_weights)(w_ohwi, tile)
         folded = bias + (-in_zp) * w_ohwi.reshape(oc, -1).astype(np.int64).sum(axis=1)
         qp = requant_params(folded, mults, shifts, -(-oc // tile) * tile)
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w * g.in_c

@@ -324,14 +324,48 @@ AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, c
     AK_GEOM;                                                                                                  \
     return ak_conv(&g, in, w, qp, out, T, P, ak_px_t##T##p1u##U, ak_px_t##T##p2u##U);                                                              \
   }
-AK_CONV_VARIANT(2, 1, 1)
-AK_CONV_VARIANT(2, 2, 1)
-AK_CONV_VARIANT(4, 1, 1)
-AK_CONV_VARIANT(4, 2, 1)
-AK_CONV_VARIANT(2, 1, 2)
-AK_CONV_VARIANT(2, 2, 2)
-AK_CONV_VARIANT(4, 1, 2)
-AK_CONV_VARIANT(4, 2, 2)
+
+/* ---------------------------------------------------------------- one-input-channel convolution (conv1) */
+/* A convolution (or depthwise, depth multiplier = out_c) of a one-channel input, dilation 1: the input is first
+ * copied into a stack buffer padded with the input zero point (which the folded bias turns into 0, as TFLM skips
+ * the taps outside) to exactly the rows and columns the output pixels read, each kernel row widened to kw4 = k_w
+ * rounded up to 4 taps (the packed weights of the extra taps are 0), rows a whole number of words. Every pixel
+ * is then interior: its GEMM row is k_h segments of kw4 / 4 words read straight from the buffer, no im2col and
+ * no border path. kernels.py checks that the buffer fits (C1_MAX_PAD_BYTES) before it picks this kernel. */
+AK_INLINE int32_t ak_conv1(const ak_geom *g, const int8_t *in, const int8_t *w, const int32_t *qp, int8_t *out,
+                           const int T, const int P, ak_pixels_fn px1, ak_pixels_fn px2) {
+  const int32_t kw4 = (g->k_w + 3) & ~3;
+  const int32_t hp = (g->out_h - 1) * g->s_h + g->k_h, wp = ((g->out_w - 1) * g->s_w + kw4 + 3) & ~3;
+  const int32_t in_h = g->in_h, in_w = g->in_w, pad_t = g->pad_t, pad_l = g->pad_l;
+  int32_t buf32[(hp * wp) >> 2];
+  int8_t *buf = (int8_t *)buf32;
+  const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
+  for (int32_t i = 0; i < (hp * wp) >> 2; i++) buf32[i] = zp4;
+  /* input columns [ix0, ix1) land inside the buffer row */
+  int32_t ix0 = pad_l < 0 ? -pad_l : 0, ix1 = wp - pad_l < in_w ? wp - pad_l : in_w;
+  for (int32_t py = 0; py < hp; py++) {
+    int32_t iy = py - pad_t;
+    if (iy >= 0 && iy < in_h && ix1 > ix0) ak_copy(buf + py * wp + ix0 + pad_l, in + iy * in_w + ix0, ix1 - ix0);
+  }
+  const ak_geom gp = {hp, wp, 1, g->out_h, g->out_w, g->out_c, g->k_h, kw4, g->s_h, g->s_w, 1, 1, 0, 0,
+                      g->in_zp, g->out_zp, g->act_lo, g->act_hi};
+  return ak_conv(&gp, buf, w, qp, out, T, P, px1, px2);
+}
+
+#define AK_CONV1_VARIANT(T, P, U)                                                                      \
+  int32_t armlprof_conv1_s8_t##T##p##P##u##U(ARMLPROF_CONV_ARGS) {                                   \
+    AK_GEOM;                                                                                          \
+    return ak_conv1(&g, in, w, qp, out, T, P, ak_px_t##T##p1u##U, ak_px_t##T##p2u##U);                \
+  }
+#define AK_CONV_VARIANTS(T, P, U) AK_CONV_VARIANT(T, P, U) AK_CONV1_VARIANT(T, P, U)
+AK_CONV_VARIANTS(2, 1, 1)
+AK_CONV_VARIANTS(2, 2, 1)
+AK_CONV_VARIANTS(4, 1, 1)
+AK_CONV_VARIANTS(4, 2, 1)
+AK_CONV_VARIANTS(2, 1, 2)
+AK_CONV_VARIANTS(2, 2, 2)
+AK_CONV_VARIANTS(4, 1, 2)
+AK_CONV_VARIANTS(4, 2, 2)
 
 /* ---------------------------------------------------------------- depthwise convolution */
 /* Weights pre-packed offline as [C/4][KH][KW] words (4 channels of one tap each), so the tap loop walks them

@@ -29,6 +29,16 @@ int32_t armlprof_conv_s8_t2p1u2(ARMLPROF_CONV_ARGS);
 int32_t armlprof_conv_s8_t2p2u2(ARMLPROF_CONV_ARGS);
 int32_t armlprof_conv_s8_t4p1u2(ARMLPROF_CONV_ARGS);
 int32_t armlprof_conv_s8_t4p2u2(ARMLPROF_CONV_ARGS);
+/* The same tiles for a one-channel input (conv1): input padded once into a stack buffer, kernel rows widened to
+ * whole words (weights packed by kernels.pack_c1_weights), every pixel interior. Dilation 1. */
+int32_t armlprof_conv1_s8_t2p1u1(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv1_s8_t2p2u1(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv1_s8_t4p1u1(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv1_s8_t4p2u1(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv1_s8_t2p1u2(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv1_s8_t2p2u2(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv1_s8_t4p1u2(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv1_s8_t4p2u2(ARMLPROF_CONV_ARGS);
 
 /* Depthwise convolution, depth multiplier 1, weights in TFLite's [1, kh, kw, C] order: 4 channels per step
  * (P = 1) or 4 channels x 2 neighbouring output pixels sharing each weight load (P = 2). */
