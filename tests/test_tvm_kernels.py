@@ -34,7 +34,7 @@ static const struct { const char *name; fn_t fn; } table[] = {
 #define F(n) {#n, n},
   F(armlprof_conv_s8_t2p1u1) F(armlprof_conv_s8_t2p2u1) F(armlprof_conv_s8_t4p1u1) F(armlprof_conv_s8_t4p2u1)
   F(armlprof_conv_s8_t2p1u2) F(armlprof_conv_s8_t2p2u2) F(armlprof_conv_s8_t4p1u2) F(armlprof_conv_s8_t4p2u2)
-  F(armlprof_conv1_s8_t2p1u1) F(armlprof_conv1_s8_t2p2u1) F(armlprof_conv1_s8_t4p1u1) F(armlprof_conv1_s8_t4p2u1)
+  F(armlprof_conv1_s8_d4) F(armlprof_conv1_s8_t2p1u1) F(armlprof_conv1_s8_t2p2u1) F(armlprof_conv1_s8_t4p1u1) F(armlprof_conv1_s8_t4p2u1)
   F(armlprof_conv1_s8_t2p1u2) F(armlprof_conv1_s8_t2p2u2) F(armlprof_conv1_s8_t4p1u2) F(armlprof_conv1_s8_t4p2u2)
   F(armlprof_dwconv_s8_p1) F(armlprof_dwconv_s8_p2) F(armlprof_dwconv_s8_r1)
 };

@@ -35,7 +35,10 @@ GEMM_VARIANTS = ("t2p2u2", "t2p2u1", "t4p1u2", "t4p2u1", "t4p2u2", "t2p1u2", "t4
 DW_VARIANTS = ("r1", "p1", "p2")
 # One-input-channel convolutions (the first layer of both study models) pad their input once into a stack buffer
 # (c1 family, the GEMM tiles over it); larger buffers take the plain GEMM with im2col at the borders.
+# Default: the direct kernel d4 (4 output channels, weights sign-extended in a stack stage of AK_STAGE_WORDS).
 C1_MAX_PAD_BYTES = 12288
+C1_VARIANTS = ("d4", *GEMM_VARIANTS)
+STAGE_WORDS = 768  # AK_STAGE_WORDS in armlprof_kernels.c
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,12 @@ def fingerprint() -> str:
 
 
 def variants_for(family: str) -> tuple[str, ...]:
-    return DW_VARIANTS if family == "dw" else GEMM_VARIANTS
+    return {"gemm": GEMM_VARIANTS, "c1": C1_VARIANTS, "dw": DW_VARIANTS}[family]
+
+
+def family_of(variant: str) -> str:
+    """The family whose schedule space a step's (default) variant belongs to."""
+    return "dw" if variant in DW_VARIANTS else "c1" if variant not in GEMM_VARIANTS else "gemm"
 
 
 def c_function(family: str, variant: str) -> str:
@@ -103,7 +111,9 @@ def c1_padded_bytes(g: Geometry) -> int:
 
 def _gemm_family(geom: Geometry) -> str:
     one_channel = geom.in_c == 1 and geom.d_h == 1 and geom.d_w == 1
-    return "c1" if one_channel and c1_padded_bytes(geom) <= C1_MAX_PAD_BYTES else "gemm"
+    k4 = geom.k_h * (-(-geom.k_w // 4))
+    fits = c1_padded_bytes(geom) <= C1_MAX_PAD_BYTES and 8 * k4 <= STAGE_WORDS
+    return "c1" if one_channel and fits else "gemm"
 
 
 def _signature(kind: str, family: str, geometry: Geometry, extra: dict) -> str:
@@ -142,7 +152,7 @@ def plan(graph: Graph, op: Operator) -> Scheduled | None:
             return Scheduled(op.kind, "dw", geom, _signature(op.kind, "dw", geom, {}), DW_VARIANTS)
         # one input channel (the first layer of both study models): a CONV_2D with the weights transposed
     family = _gemm_family(geom)
-    return Scheduled(op.kind, family, geom, _signature(op.kind, family, geom, {}), GEMM_VARIANTS)
+    return Scheduled(op.kind, family, geom, _signature(op.kind, family, geom, {}), variants_for(family))
 
 
 def _tile_of(variant: str) -> int:

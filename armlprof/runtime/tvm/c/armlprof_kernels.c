@@ -325,48 +325,14 @@ AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, c
     return ak_conv(&g, in, w, qp, out, T, P, ak_px_t##T##p1u##U, ak_px_t##T##p2u##U);                                                              \
   }
 
-/* ---------------------------------------------------------------- one-input-channel convolution (conv1) */
-/* A convolution (or depthwise, depth multiplier = out_c) of a one-channel input, dilation 1: the input is first
- * copied into a stack buffer padded with the input zero point (which the folded bias turns into 0, as TFLM skips
- * the taps outside) to exactly the rows and columns the output pixels read, each kernel row widened to kw4 = k_w
- * rounded up to 4 taps (the packed weights of the extra taps are 0), rows a whole number of words. Every pixel
- * is then interior: its GEMM row is k_h segments of kw4 / 4 words read straight from the buffer, no im2col and
- * no border path. kernels.py checks that the buffer fits (C1_MAX_PAD_BYTES) before it picks this kernel. */
-AK_INLINE int32_t ak_conv1(const ak_geom *g, const int8_t *in, const int8_t *w, const int32_t *qp, int8_t *out,
-                           const int T, const int P, ak_pixels_fn px1, ak_pixels_fn px2) {
-  const int32_t kw4 = (g->k_w + 3) & ~3;
-  const int32_t hp = (g->out_h - 1) * g->s_h + g->k_h, wp = ((g->out_w - 1) * g->s_w + kw4 + 3) & ~3;
-  const int32_t in_h = g->in_h, in_w = g->in_w, pad_t = g->pad_t, pad_l = g->pad_l;
-  int32_t buf32[(hp * wp) >> 2];
-  int8_t *buf = (int8_t *)buf32;
-  const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
-  for (int32_t i = 0; i < (hp * wp) >> 2; i++) buf32[i] = zp4;
-  /* input columns [ix0, ix1) land inside the buffer row */
-  int32_t ix0 = pad_l < 0 ? -pad_l : 0, ix1 = wp - pad_l < in_w ? wp - pad_l : in_w;
-  for (int32_t py = 0; py < hp; py++) {
-    int32_t iy = py - pad_t;
-    if (iy >= 0 && iy < in_h && ix1 > ix0) ak_copy(buf + py * wp + ix0 + pad_l, in + iy * in_w + ix0, ix1 - ix0);
-  }
-  const ak_geom gp = {hp, wp, 1, g->out_h, g->out_w, g->out_c, g->k_h, kw4, g->s_h, g->s_w, 1, 1, 0, 0,
-                      g->in_zp, g->out_zp, g->act_lo, g->act_hi};
-  return ak_conv(&gp, buf, w, qp, out, T, P, px1, px2);
-}
-
-#define AK_CONV1_VARIANT(T, P, U)                                                                      \
-  int32_t armlprof_conv1_s8_t##T##p##P##u##U(ARMLPROF_CONV_ARGS) {                                   \
-    AK_GEOM;                                                                                          \
-    return ak_conv1(&g, in, w, qp, out, T, P, ak_px_t##T##p1u##U, ak_px_t##T##p2u##U);                \
-  }
-#define AK_CONV_VARIANTS(T, P, U) AK_CONV_VARIANT(T, P, U) AK_CONV1_VARIANT(T, P, U)
-AK_CONV_VARIANTS(2, 1, 1)
-AK_CONV_VARIANTS(2, 2, 1)
-AK_CONV_VARIANTS(4, 1, 1)
-AK_CONV_VARIANTS(4, 2, 1)
-AK_CONV_VARIANTS(2, 1, 2)
-AK_CONV_VARIANTS(2, 2, 2)
-AK_CONV_VARIANTS(4, 1, 2)
-AK_CONV_VARIANTS(4, 2, 2)
-
+AK_CONV_VARIANT(2, 1, 1)
+AK_CONV_VARIANT(2, 2, 1)
+AK_CONV_VARIANT(4, 1, 1)
+AK_CONV_VARIANT(4, 2, 1)
+AK_CONV_VARIANT(2, 1, 2)
+AK_CONV_VARIANT(2, 2, 2)
+AK_CONV_VARIANT(4, 1, 2)
+AK_CONV_VARIANT(4, 2, 2)
 /* ---------------------------------------------------------------- depthwise convolution */
 /* Weights pre-packed offline as [C/4][KH][KW] words (4 channels of one tap each), so the tap loop walks them
  * with a post-incremented pointer. Channels c..c+3 of one output pixel (P = 1), or of two neighbouring pixels
@@ -780,4 +746,160 @@ int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS) {
   AK_GEOM;
   if (k_h * k_w > AK_DW_MAX_TAPS) return ak_dwconv(&g, in, w, qp, out, 1);  /* stage too small: unstaged */
   return ak_dwconv_staged(&g, in, (const int32_t *)(const void *)w, qp, out);
+}
+
+/* ---------------------------------------------------------------- one-input-channel convolution (conv1) */
+/* A convolution (or depthwise, depth multiplier = out_c) of a one-channel input, dilation 1: the input is first
+ * copied into a stack buffer padded with the input zero point (which the folded bias turns into 0, as TFLM skips
+ * the taps outside) to exactly the rows and columns the output pixels read, each kernel row widened to kw4 = k_w
+ * rounded up to 4 taps (the packed weights of the extra taps are 0), rows a whole number of words. Every pixel
+ * is then interior: its GEMM row is k_h segments of kw4 / 4 words read straight from the buffer, no im2col and
+ * no border path. kernels.py checks that the buffer fits (C1_MAX_PAD_BYTES) before it picks this kernel. */
+/* The direct kernel over the padded buffer (variant d4): 4 output channels per pass, their packed weights
+ * ([K/4][4] words, kernels.pack_c1_weights with tile 4) sign-extended once into a stack stage as SMLAD pairs
+ * (taps 0, 2 and 1, 3 of each word: the pairing SXTB16 gives the input word), so the inner step per input word
+ * is one LDR, two SXTB16 and per channel one LDRD and two SMLAD, all in registers. The accumulators of up to
+ * AK_C1_CHUNK pixels go to a stack buffer and are requantized one channel at a time (ak_requant_run: the
+ * channel's constants in registers, SSAT). gp: the padded geometry (in_c 1, k_w a multiple of 4, no padding). */
+#define AK_C1_CHUNK 48
+
+AK_INLINE void ak_c1_sum(const int8_t *x, const int32_t *wst, int32_t k_h, int32_t words, int32_t row_skip,
+                         int32_t *acc) {
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  /* One input word (4 taps of a kernel row) against the 4 channels' tap pairs. */
+#define AK_C1_CH(a)                            \
+  "ldrd %[wa], %[wb], [%[w]], #8\n\t"          \
+  "smlad %[" a "], %[xv], %[wa], %[" a "]\n\t" \
+  "smlad %[" a "], %[xh], %[wb], %[" a "]\n\t"
+#define AK_C1_WORD                  \
+  "ldr %[xv], [%[x]], #4\n\t"       \
+  "sxtb16 %[xh], %[xv], ror #8\n\t" \
+  "sxtb16 %[xv], %[xv]\n\t"         \
+  AK_C1_CH("a0") AK_C1_CH("a1") AK_C1_CH("a2") AK_C1_CH("a3")
+  /* Rows of 1 or 2 words (the study models' 3x3 and 10x8 kernels): the whole kernel in one loop over its rows. */
+#define AK_C1_ROWS(row)                                                                                       \
+  do {                                                                                                      \
+    int32_t ky = k_h, xv, xh, wa, wb;                                                                       \
+    __asm__ volatile("1:\n\t" row                                                                           \
+                     "add %[x], %[x], %[skip]\n\t"                                                          \
+                     "subs %[ky], %[ky], #1\n\t"                                                            \
+                     "bne 1b"                                                                               \
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(wst), \
+                       [ky] "+r"(ky), [xv] "=&r"(xv), [xh] "=&r"(xh), [wa] "=&r"(wa), [wb] "=&r"(wb)         \
+                     : [skip] "r"(row_skip)                                                                 \
+                     : "cc", "memory");                                                                     \
+  } while (0)
+  if (words == 1) {
+    AK_C1_ROWS(AK_C1_WORD);
+  } else if (words == 2) {
+    AK_C1_ROWS(AK_C1_WORD AK_C1_WORD);
+  } else {
+    for (int32_t ky = k_h; ky > 0; ky--, x += row_skip) {
+      int32_t n = words, xv, xh, wa, wb;
+      __asm__ volatile("1:\n\t" AK_C1_WORD
+                       "subs %[n], %[n], #1\n\t"
+                       "bne 1b"
+                       : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(wst),
+                         [n] "+r"(n), [xv] "=&r"(xv), [xh] "=&r"(xh), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                       :
+                       : "cc", "memory");
+    }
+  }
+#undef AK_C1_ROWS
+#undef AK_C1_WORD
+#undef AK_C1_CH
+#else
+  for (int32_t ky = k_h; ky > 0; ky--, x += row_skip) {
+    for (int32_t j = 0; j < words; j++, x += 4, wst += 8) {
+      int32_t xv = ak_read32(x), xl = ak_sxtb16(xv), xh = ak_sxtb16_ror8(xv);
+      a0 = ak_smlad(xh, wst[1], ak_smlad(xl, wst[0], a0));
+      a1 = ak_smlad(xh, wst[3], ak_smlad(xl, wst[2], a1));
+      a2 = ak_smlad(xh, wst[5], ak_smlad(xl, wst[4], a2));
+      a3 = ak_smlad(xh, wst[7], ak_smlad(xl, wst[6], a3));
+    }
+  }
+#endif
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+static __attribute__((noinline)) void ak_conv1_direct(const ak_geom *gp, const int8_t *buf, const int32_t *w,
+                                                      const int32_t *qp, int8_t *out) {
+  const int32_t k_h = gp->k_h, words = gp->k_w >> 2, k4 = k_h * words, wp = gp->in_w, out_c = gp->out_c;
+  const int32_t row_skip = wp - gp->k_w, pix_step = gp->s_w, row_step = gp->s_h * wp;
+  const ak_outq oq = {gp->out_zp, gp->act_lo, gp->act_hi};
+  int32_t wst[AK_STAGE_WORDS];
+  int32_t acc[4 * AK_C1_CHUNK];
+  for (int32_t c = 0; c < out_c; c += 4, w += 4 * k4, qp += 4 * AK_QP_STRIDE) {
+    int32_t abs_sum[4] = {0, 0, 0, 0};
+    for (int32_t i = 0; i < 4 * k4; i++) {
+      int32_t wv = w[i];
+      wst[2 * i] = ak_sxtb16(wv), wst[2 * i + 1] = ak_sxtb16_ror8(wv);
+      for (int b = 0; b < 4; b++) {
+        int32_t wb = (int8_t)(uint8_t)((uint32_t)wv >> (8 * b));
+        abs_sum[i & 3] += wb < 0 ? -wb : wb;
+      }
+    }
+    ak_rq rq[4];
+    for (int j = 0; j < 4; j++) {
+      ak_qp q = ak_qp_load(qp + j * AK_QP_STRIDE);
+      int64_t b = q.bias;
+      rq[j] = ak_rq_prepare(q, gp->out_zp, (b < 0 ? -b : b) + 128LL * abs_sum[j]);  /* |sum x*w| <= 128 sum|w| */
+    }
+    const int32_t nc = out_c - c < 4 ? out_c - c : 4;
+    int32_t n = 0, p0 = 0;  /* pixels in the chunk, index of its first */
+    for (int32_t oy = 0; oy < gp->out_h; oy++) {
+      const int8_t *x = buf + oy * row_step;
+      for (int32_t ox = 0; ox < gp->out_w; ox++, x += pix_step) {
+        ak_c1_sum(x, wst, k_h, words, row_skip, acc + 4 * n);
+        if (++n == AK_C1_CHUNK || (oy == gp->out_h - 1 && ox == gp->out_w - 1)) {
+          for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq[j], &oq);
+          p0 += n, n = 0;
+        }
+      }
+    }
+  }
+}
+
+AK_INLINE int32_t ak_conv1(const ak_geom *g, const int8_t *in, const int8_t *w, const int32_t *qp, int8_t *out,
+                           const int T, const int P, ak_pixels_fn px1, ak_pixels_fn px2, const int direct) {
+  const int32_t kw4 = (g->k_w + 3) & ~3;
+  const int32_t hp = (g->out_h - 1) * g->s_h + g->k_h, wp = ((g->out_w - 1) * g->s_w + kw4 + 3) & ~3;
+  const int32_t in_h = g->in_h, in_w = g->in_w, pad_t = g->pad_t, pad_l = g->pad_l;
+  int32_t buf32[(hp * wp) >> 2];
+  int8_t *buf = (int8_t *)buf32;
+  const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
+  for (int32_t i = 0; i < (hp * wp) >> 2; i++) buf32[i] = zp4;
+  /* input columns [ix0, ix1) land inside the buffer row */
+  int32_t ix0 = pad_l < 0 ? -pad_l : 0, ix1 = wp - pad_l < in_w ? wp - pad_l : in_w;
+  for (int32_t py = 0; py < hp; py++) {
+    int32_t iy = py - pad_t;
+    if (iy >= 0 && iy < in_h && ix1 > ix0) ak_copy(buf + py * wp + ix0 + pad_l, in + iy * in_w + ix0, ix1 - ix0);
+  }
+  const ak_geom gp = {hp, wp, 1, g->out_h, g->out_w, g->out_c, g->k_h, kw4, g->s_h, g->s_w, 1, 1, 0, 0,
+                      g->in_zp, g->out_zp, g->act_lo, g->act_hi};
+  if (direct) {
+    ak_conv1_direct(&gp, buf, (const int32_t *)(const void *)w, qp, out);
+    return 0;
+  }
+  return ak_conv(&gp, buf, w, qp, out, T, P, px1, px2);
+}
+
+#define AK_CONV1_VARIANT(T, P, U)                                                                      \
+  int32_t armlprof_conv1_s8_t##T##p##P##u##U(ARMLPROF_CONV_ARGS) {                                   \
+    AK_GEOM;                                                                                          \
+    return ak_conv1(&g, in, w, qp, out, T, P, ak_px_t##T##p1u##U, ak_px_t##T##p2u##U, 0);              \
+  }
+AK_CONV1_VARIANT(2, 1, 1)
+AK_CONV1_VARIANT(2, 2, 1)
+AK_CONV1_VARIANT(4, 1, 1)
+AK_CONV1_VARIANT(4, 2, 1)
+AK_CONV1_VARIANT(2, 1, 2)
+AK_CONV1_VARIANT(2, 2, 2)
+AK_CONV1_VARIANT(4, 1, 2)
+AK_CONV1_VARIANT(4, 2, 2)
+
+int32_t armlprof_conv1_s8_d4(ARMLPROF_CONV_ARGS) {
+  AK_GEOM;
+  return ak_conv1(&g, in, w, qp, out, 4, 1, ak_px_t4p1u1, ak_px_t4p2u1, 1);
 }
