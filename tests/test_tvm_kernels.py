@@ -32,11 +32,7 @@ HARNESS = r"""
 typedef int32_t (*fn_t)(ARMLPROF_CONV_ARGS);
 static const struct { const char *name; fn_t fn; } table[] = {
 #define F(n) {#n, n},
-  F(armlprof_conv_s8_t2p1u1) F(armlprof_conv_s8_t2p2u1) F(armlprof_conv_s8_t4p1u1) F(armlprof_conv_s8_t4p2u1)
-  F(armlprof_conv_s8_t2p1u2) F(armlprof_conv_s8_t2p2u2) F(armlprof_conv_s8_t4p1u2) F(armlprof_conv_s8_t4p2u2)
-  F(armlprof_conv1_s8_d4) F(armlprof_conv1_s8_t2p1u1) F(armlprof_conv1_s8_t2p2u1) F(armlprof_conv1_s8_t4p1u1) F(armlprof_conv1_s8_t4p2u1)
-  F(armlprof_conv1_s8_t2p1u2) F(armlprof_conv1_s8_t2p2u2) F(armlprof_conv1_s8_t4p1u2) F(armlprof_conv1_s8_t4p2u2)
-  F(armlprof_dwconv_s8_p1) F(armlprof_dwconv_s8_p2) F(armlprof_dwconv_s8_r1)
+@TABLE@
 };
 static void *read_block(size_t n) {
   void *p = malloc(n ? n : 1);
@@ -66,7 +62,8 @@ def harness(tmp_path_factory) -> Path:
     if shutil.which("gcc") is None:
         pytest.skip("host gcc not installed")
     root = tmp_path_factory.mktemp("kernels")
-    (root / "harness.c").write_text(HARNESS)
+    every = [kernels.c_function(f, v) for f in ("gemm", "c1", "dw") for v in kernels.variants_for(f)]
+    (root / "harness.c").write_text(HARNESS.replace("@TABLE@", " ".join(f"F({n})" for n in every)))
     exe = root / "harness"
     subprocess.run(["gcc", "-std=c11", "-O1", "-Wall", "-Werror", "-fsanitize=undefined",
                     "-fno-sanitize-recover=undefined", "-I", str(C_DIR), "-o", str(exe), str(root / "harness.c"),
