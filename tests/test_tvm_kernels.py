@@ -62,7 +62,7 @@ def harness(tmp_path_factory) -> Path:
     if shutil.which("gcc") is None:
         pytest.skip("host gcc not installed")
     root = tmp_path_factory.mktemp("kernels")
-    every = [kernels.c_function(f, v) for f in ("gemm", "c1", "dw") for v in kernels.variants_for(f)]
+    every = dict.fromkeys(kernels.c_function(f, v) for f in ("gemm", "c1", "pw", "dw") for v in kernels.variants_for(f))
     (root / "harness.c").write_text(HARNESS.replace("@TABLE@", " ".join(f"F({n})" for n in every)))
     exe = root / "harness"
     subprocess.run(["gcc", "-std=c11", "-O1", "-Wall", "-Werror", "-fsanitize=undefined",
@@ -135,6 +135,13 @@ CASES = {
     "c1_5x5_s1_valid_oc6": ("c1", kernels.Geometry(9, 11, 1, 5, 7, 6, 5, 5, 1, 1, 1, 1, 0, 0), (-128, 127)),
     "c1_3x5_s1x2_same_oc3": ("c1", kernels.Geometry(7, 15, 1, 7, 8, 3, 3, 5, 1, 2, 1, 1, 1, 2), (-100, 127)),
     "c1_1x1_s1_oc4": ("c1", kernels.Geometry(3, 5, 1, 3, 5, 4), (-128, 127)),
+    # pw (1x1 stride 1 / fully connected, in_c % 4 == 0, GEMM rows in place): 1, 2, odd and even longer word
+    # counts per row (the row loops), output channels not a multiple of 4, a pixel count past the 48-pixel chunk
+    "pw_c4_oc5": ("pw", kernels.Geometry(7, 9, 4, 7, 9, 5), (-128, 127)),
+    "pw_c8_oc16_chunks": ("pw", kernels.Geometry(10, 11, 8, 10, 11, 16), (-100, 120)),
+    "pw_c12_oc3": ("pw", kernels.Geometry(3, 4, 12, 3, 4, 3), (-128, 127)),
+    "pw_c32_oc8": ("pw", kernels.Geometry(5, 5, 32, 5, 5, 8), (-128, 127)),
+    "pw_fc_depth44_units6": ("pw", kernels.Geometry(2, 1, 44, 2, 1, 6), (-128, 127)),
 }
 
 
@@ -173,7 +180,7 @@ def test_every_variant_matches_reference(harness, case: str) -> None:
         want = _reference(x, w, bias, mults, shifts, g, in_zp, out_zp, lo, hi, family == "dw")
         assert len(np.unique(want)) > 3  # the outputs vary, so equality means something
         for variant in kernels.variants_for(family):
-            if family in ("gemm", "c1"):
+            if family in ("gemm", "c1", "pw"):
                 tile = int(variant[1])
                 packed = (kernels.pack_c1_weights if family == "c1" else kernels.pack_gemm_weights)(w, tile)
                 folded = bias + (-in_zp) * w.reshape(g.out_c, -1).astype(np.int64).sum(axis=1)
