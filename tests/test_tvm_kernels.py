@@ -124,6 +124,9 @@ CASES = {
     "dw3x3_s2_valid_c12": ("dw", kernels.Geometry(9, 9, 12, 4, 4, 12, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),
     "dw3x3_s2_dilated_c8": ("dw", kernels.Geometry(11, 10, 8, 6, 5, 8, 3, 3, 2, 2, 2, 2, 2, 2), (-100, 110)),
     "dw8x8_c4_unstaged": ("dw", kernels.Geometry(10, 10, 4, 3, 3, 4, 8, 8, 1, 1, 1, 1, 0, 0), (-128, 127)),
+    # r1 pads small padded inputs into a stack buffer (every case above); one too large for it (42x42x12 > 16 KiB)
+    # keeps the border path
+    "dw3x3_s1_c12_border_path": ("dw", kernels.Geometry(40, 40, 12, 40, 40, 12, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
     "fc_depth600_units5_unstaged": ("gemm", kernels.Geometry(2, 1, 600, 2, 1, 5), (-128, 127)),
     # c1 (one input channel, padded stack buffer): the first layers of micro_speech (49x40, 10x8 stride 2 SAME)
     # and person_detect (96x96, 3x3 stride 2 SAME: no top/left padding), odd widths, VALID, stride 1 and mixed,

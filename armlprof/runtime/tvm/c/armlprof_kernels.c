@@ -258,6 +258,23 @@ AK_INLINE void ak_copy_words(int32_t *dst, const int32_t *src, int32_t words) {
   for (int32_t i = 0; i < words; i++) dst[i] = src[i];
 }
 
+/* The input a layer's output pixels read, as hp x wp pixels of c bytes (hp * wp * c a multiple of 4) with the
+ * input's origin at (pad_t, pad_l): the padding, and columns past the input, are the input zero point, which the
+ * folded bias turns into 0 (TFLM skips those taps). Then every output pixel is interior: no border path. */
+static __attribute__((noinline)) void ak_pad_input(int32_t *buf32, const int8_t *in, int32_t in_h, int32_t in_w,
+                                                   int32_t c, int32_t hp, int32_t wp, int32_t pad_t, int32_t pad_l,
+                                                   int32_t in_zp) {
+  const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)in_zp * 0x01010101u);
+  for (int32_t i = 0, n = (hp * wp * c) >> 2; i < n; i++) buf32[i] = zp4;
+  int8_t *buf = (int8_t *)buf32;
+  const int32_t ix0 = pad_l < 0 ? -pad_l : 0, ix1 = wp - pad_l < in_w ? wp - pad_l : in_w;  /* columns inside */
+  for (int32_t py = 0; py < hp; py++) {
+    int32_t iy = py - pad_t;
+    if (iy >= 0 && iy < in_h && ix1 > ix0)
+      ak_copy(buf + (py * wp + ix0 + pad_l) * c, in + (iy * in_w + ix0) * c, (ix1 - ix0) * c);
+  }
+}
+
 AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, const int32_t *qp, int8_t *out,
                           const int T, const int P, ak_pixels_fn px1, ak_pixels_fn px2) {
   int32_t k = g->k_h * g->k_w * g->in_c;
@@ -631,9 +648,11 @@ typedef struct {
 
 AK_INLINE ak_rq ak_rq_prepare(ak_qp q, int32_t out_zp, int64_t bound) {
   ak_rq r = {q, 0, q.left + 1, 0};
-  if (q.right >= 1 && q.right <= 22 && q.left <= 29 && bound < (1LL << (30 - q.left))) {
-    r.fast = 1;
-    r.rz = (1 << (q.right - 1)) + out_zp * (1 << q.right);
+  if (q.right <= 22 && q.left <= 29 && bound < (1LL << (30 - q.left))) {
+    /* fast 2: no right shift (a multiplier >= 0.5: left shifts, common on depthwise layers), the output is the
+     * rounded high product plus the output offset */
+    r.fast = q.right >= 1 ? 1 : 2;
+    r.rz = q.right >= 1 ? (1 << (q.right - 1)) + out_zp * (1 << q.right) : out_zp;
   }
   return r;
 }
@@ -646,28 +665,45 @@ static __attribute__((noinline)) void ak_requant_run(const int32_t *acc, int8_t 
     const int32_t bias = rq->q.bias, s1 = rq->s1, m = rq->q.mult, e = rq->q.right, rz = rq->rz;
     const int32_t lo = oo.lo, hi = oo.hi;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-    if (lo == -128 && hi == 127 && n > 0) {  /* no clamp inside the int8 range: SSAT (GCC spills this loop) */
+    if (rq->fast == 1 && lo == -128 && hi == 127 && n > 0) {  /* no clamp inside int8: SSAT (GCC spills this) */
       int32_t x, y;
+#define AK_RQ_ONE                          \
+  "ldr %[x], [%[acc]], #16\n\t"            \
+  "add %[x], %[x], %[bias]\n\t"            \
+  "lsl %[x], %[x], %[s1]\n\t"              \
+  "smmulr %[y], %[x], %[m]\n\t"            \
+  "add %[x], %[rz], %[y], asr #31\n\t"     \
+  "add %[x], %[x], %[y]\n\t"               \
+  "asr %[x], %[x], %[e]\n\t"               \
+  "ssat %[x], #8, %[x]\n\t"                \
+  "strb %[x], [%[o]]\n\t"                  \
+  "add %[o], %[o], %[step]\n\t"
+      /* two outputs per iteration (the loop's branch is a fifth of the cost of one), then the odd one */
       __asm__ volatile(
-          "1:\n\t"
-          "ldr %[x], [%[acc]], #16\n\t"
-          "add %[x], %[x], %[bias]\n\t"
-          "lsl %[x], %[x], %[s1]\n\t"
-          "smmulr %[y], %[x], %[m]\n\t"
-          "add %[x], %[rz], %[y], asr #31\n\t"
-          "add %[x], %[x], %[y]\n\t"
-          "asr %[x], %[x], %[e]\n\t"
-          "ssat %[x], #8, %[x]\n\t"
-          "strb %[x], [%[o]]\n\t"
-          "add %[o], %[o], %[step]\n\t"
-          "subs %[n], %[n], #1\n\t"
-          "bne 1b"
+          "subs %[n], %[n], #2\n\t"
+          "blt 2f\n\t"
+          "1:\n\t" AK_RQ_ONE AK_RQ_ONE
+          "subs %[n], %[n], #2\n\t"
+          "bge 1b\n\t"
+          "2:\n\t"
+          "adds %[n], %[n], #2\n\t"
+          "beq 3f\n\t" AK_RQ_ONE
+          "3:"
           : [acc] "+r"(acc), [o] "+r"(o), [n] "+r"(n), [x] "=&r"(x), [y] "=&r"(y)
           : [bias] "r"(bias), [s1] "r"(s1), [m] "r"(m), [rz] "r"(rz), [e] "r"(e), [step] "r"(o_step)
           : "cc", "memory");
+#undef AK_RQ_ONE
       return;
     }
 #endif
+    if (rq->fast == 2) {
+      for (; n > 0; n--, acc += 4, o += o_step) {
+        int32_t x = ak_smmulr((int32_t)((uint32_t)(*acc + bias) << s1), m) + rz;
+        x = x < lo ? lo : x;
+        *o = (int8_t)(x > hi ? hi : x);
+      }
+      return;
+    }
     for (; n > 0; n--, acc += 4, o += o_step) {
       int32_t y = ak_smmulr((int32_t)((uint32_t)(*acc + bias) << s1), m);
       int32_t x = (y + rz + (y >> 31)) >> e;
@@ -742,9 +778,22 @@ static __attribute__((noinline)) int32_t ak_dwconv_staged(const ak_geom *g, cons
   return 0;
 }
 
+/* Small padded layers (the 12x12 to 3x3 ones of person_detect, where most pixels are border pixels) first copy
+ * their input into a padded stack buffer of up to AK_DW_PAD_BYTES, so every pixel takes the interior path. */
+#define AK_DW_PAD_BYTES 16384
+
 int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS) {
   AK_GEOM;
   if (k_h * k_w > AK_DW_MAX_TAPS) return ak_dwconv(&g, in, w, qp, out, 1);  /* stage too small: unstaged */
+  const int32_t hp = (out_h - 1) * s_h + (k_h - 1) * d_h + 1, wp = (out_w - 1) * s_w + (k_w - 1) * d_w + 1;
+  const int padded = pad_t > 0 || pad_l > 0 || hp - pad_t > in_h || wp - pad_l > in_w;
+  if (padded && hp * wp * in_c <= AK_DW_PAD_BYTES) {
+    int32_t buf32[(hp * wp * in_c) >> 2];
+    ak_pad_input(buf32, in, in_h, in_w, in_c, hp, wp, pad_t, pad_l, in_zp);
+    const ak_geom gp = {hp, wp, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, 0, 0,
+                        in_zp, out_zp, act_lo, act_hi};
+    return ak_dwconv_staged(&gp, (const int8_t *)buf32, (const int32_t *)(const void *)w, qp, out);
+  }
   return ak_dwconv_staged(&g, in, (const int32_t *)(const void *)w, qp, out);
 }
 
@@ -865,17 +914,9 @@ AK_INLINE int32_t ak_conv1(const ak_geom *g, const int8_t *in, const int8_t *w, 
                            const int T, const int P, ak_pixels_fn px1, ak_pixels_fn px2, const int direct) {
   const int32_t kw4 = (g->k_w + 3) & ~3;
   const int32_t hp = (g->out_h - 1) * g->s_h + g->k_h, wp = ((g->out_w - 1) * g->s_w + kw4 + 3) & ~3;
-  const int32_t in_h = g->in_h, in_w = g->in_w, pad_t = g->pad_t, pad_l = g->pad_l;
   int32_t buf32[(hp * wp) >> 2];
-  int8_t *buf = (int8_t *)buf32;
-  const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
-  for (int32_t i = 0; i < (hp * wp) >> 2; i++) buf32[i] = zp4;
-  /* input columns [ix0, ix1) land inside the buffer row */
-  int32_t ix0 = pad_l < 0 ? -pad_l : 0, ix1 = wp - pad_l < in_w ? wp - pad_l : in_w;
-  for (int32_t py = 0; py < hp; py++) {
-    int32_t iy = py - pad_t;
-    if (iy >= 0 && iy < in_h && ix1 > ix0) ak_copy(buf + py * wp + ix0 + pad_l, in + iy * in_w + ix0, ix1 - ix0);
-  }
+  const int8_t *buf = (const int8_t *)buf32;
+  ak_pad_input(buf32, in, g->in_h, g->in_w, 1, hp, wp, g->pad_t, g->pad_l, g->in_zp);
   const ak_geom gp = {hp, wp, 1, g->out_h, g->out_w, g->out_c, g->k_h, kw4, g->s_h, g->s_w, 1, 1, 0, 0,
                       g->in_zp, g->out_zp, g->act_lo, g->act_hi};
   if (direct) {
