@@ -879,7 +879,8 @@ AK_INLINE void ak_c1_sum(const int8_t *x, const int32_t *wst, int32_t k_h, int32
 static __attribute__((noinline)) void ak_conv1_direct(const ak_geom *gp, const int8_t *buf, const int32_t *w,
                                                       const int32_t *qp, int8_t *out) {
   const int32_t k_h = gp->k_h, words = gp->k_w >> 2, k4 = k_h * words, wp = gp->in_w, out_c = gp->out_c;
-  const int32_t row_skip = wp - gp->k_w, pix_step = gp->s_w, row_step = gp->s_h * wp;
+  const int32_t row_skip = wp - gp->k_w, pix_step = gp->s_w, out_w = gp->out_w, pixels = gp->out_h * out_w;
+  const int32_t row_wrap = gp->s_h * wp - out_w * pix_step;  /* from past a row's last pixel to the next row's first */
   const ak_outq oq = {gp->out_zp, gp->act_lo, gp->act_hi};
   int32_t wst[AK_STAGE_WORDS];
   int32_t acc[4 * AK_C1_CHUNK];
@@ -896,16 +897,17 @@ static __attribute__((noinline)) void ak_conv1_direct(const ak_geom *gp, const i
       rq[j] = ak_rq_prepare(q, gp->out_zp, (b < 0 ? -b : b) + (int64_t)k4 * 4 * 16384);
     }
     const int32_t nc = out_c - c < 4 ? out_c - c : 4;
-    int32_t n = 0, p0 = 0;  /* pixels in the chunk, index of its first */
-    for (int32_t oy = 0; oy < gp->out_h; oy++) {
-      const int8_t *x = buf + oy * row_step;
-      for (int32_t ox = 0; ox < gp->out_w; ox++, x += pix_step) {
-        ak_c1_sum(x, wst, k_h, words, row_skip, acc + 4 * n);
-        if (++n == AK_C1_CHUNK || (oy == gp->out_h - 1 && ox == gp->out_w - 1)) {
-          for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq[j], &oq);
-          p0 += n, n = 0;
-        }
+    /* chunks of up to AK_C1_CHUNK pixels, walked in output order; the pixel loop keeps only x and ox live */
+    const int8_t *x = buf;
+    int32_t ox = 0;
+    for (int32_t p0 = 0, n; p0 < pixels; p0 += n) {
+      n = pixels - p0 < AK_C1_CHUNK ? pixels - p0 : AK_C1_CHUNK;
+      for (int32_t *a = acc, *end = acc + 4 * n; a != end; a += 4) {
+        ak_c1_sum(x, wst, k_h, words, row_skip, a);
+        x += pix_step;
+        if (++ox == out_w) ox = 0, x += row_wrap;
       }
+      for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq[j], &oq);
     }
   }
 }
