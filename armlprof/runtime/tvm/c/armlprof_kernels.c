@@ -778,16 +778,26 @@ static __attribute__((noinline)) int32_t ak_dwconv_staged(const ak_geom *g, cons
   return 0;
 }
 
-/* Small padded layers (the 12x12 to 3x3 ones of person_detect, where most pixels are border pixels) first copy
- * their input into a padded stack buffer of up to AK_DW_PAD_BYTES, so every pixel takes the interior path. */
-#define AK_DW_PAD_BYTES 16384
+/* Padded layers with many border pixels (person_detect's 6x6 and 3x3 ones: most of them) first copy their input
+ * into a padded stack buffer of up to AK_DW_PAD_BYTES, so every pixel takes the interior path: when the copy
+ * (~5 cycles per buffer pixel and channel group) costs less than the border path's surplus (~100 per border pixel
+ * and group), i.e. when the buffer has fewer than 20 pixels per border pixel. */
+#define AK_DW_PAD_BYTES 24576
+
+static int32_t ak_interior(int32_t out_n, int32_t s, int32_t pad, int32_t span, int32_t in_n) {  /* per axis */
+  int32_t n = 0;
+  for (int32_t o = 0; o < out_n; o++) n += o * s - pad >= 0 && o * s - pad + span < in_n;
+  return n;
+}
 
 int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS) {
   AK_GEOM;
   if (k_h * k_w > AK_DW_MAX_TAPS) return ak_dwconv(&g, in, w, qp, out, 1);  /* stage too small: unstaged */
   const int32_t hp = (out_h - 1) * s_h + (k_h - 1) * d_h + 1, wp = (out_w - 1) * s_w + (k_w - 1) * d_w + 1;
   const int padded = pad_t > 0 || pad_l > 0 || hp - pad_t > in_h || wp - pad_l > in_w;
-  if (padded && hp * wp * in_c <= AK_DW_PAD_BYTES) {
+  const int32_t border = out_h * out_w - ak_interior(out_h, s_h, pad_t, (k_h - 1) * d_h, in_h) *
+                                             ak_interior(out_w, s_w, pad_l, (k_w - 1) * d_w, in_w);
+  if (padded && hp * wp * in_c <= AK_DW_PAD_BYTES && hp * wp < 20 * border) {
     int32_t buf32[(hp * wp * in_c) >> 2];
     ak_pad_input(buf32, in, in_h, in_w, in_c, hp, wp, pad_t, pad_l, in_zp);
     const ak_geom gp = {hp, wp, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, 0, 0,
