@@ -603,6 +603,19 @@ AK_INLINE void ak_dw_sum(const int8_t *x, const int32_t *wst, const ak_dw_walk *
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
+/* n interior pixels pix_step bytes apart (x: the first one's top-left tap), out of line with the walk in
+ * registers and the 3x3 test hoisted out of the pixel loop. */
+static __attribute__((noinline)) void ak_dw_run(const int8_t *x, const int32_t *wst, const ak_dw_walk *walk,
+                                                int32_t n, int32_t pix_step, int32_t *acc) {
+  const ak_dw_walk s = *walk;
+  if (s.k_h == 3 && s.k_w == 3) {
+    const ak_dw_walk s3 = {s.tap_step, s.row_step, 3, 3};
+    for (; n > 0; n--, x += pix_step, acc += 4) ak_dw_sum(x, wst, &s3, acc);
+  } else {
+    for (; n > 0; n--, x += pix_step, acc += 4) ak_dw_sum(x, wst, &s, acc);
+  }
+}
+
 /* Border pixel, channels c..c+3 (x: its top-left tap, maybe outside the input; iy0, ix0: that tap's input row
  * and column): its taps copied into a patch, the ones outside the input as the input zero point (which the folded
  * bias turns into 0, as TFLM skips them), then the interior sum over the patch. The geometry is read into locals
@@ -763,8 +776,10 @@ static __attribute__((noinline)) int32_t ak_dwconv_staged(const ak_geom *g, cons
         for (; ox < stop; ox++, a += 4)
           ak_dw_border_sum(g, x_row + ox * pix_step, wst, iy0, ox * g->s_w - g->pad_l, a);
         stop = hi < end ? hi : end;
-        for (const int8_t *x = x_row + ox * pix_step; ox < stop; ox++, a += 4, x += pix_step)
-          ak_dw_sum(x, wst, &walk, a);
+        if (stop > ox) {
+          ak_dw_run(x_row + ox * pix_step, wst, &walk, stop - ox, pix_step, a);
+          a += 4 * (stop - ox), ox = stop;
+        }
         for (; ox < end; ox++, a += 4)
           ak_dw_border_sum(g, x_row + ox * pix_step, wst, iy0, ox * g->s_w - g->pad_l, a);
         if (n == AK_DW_CHUNK || (oy == g->out_h - 1 && ox == g->out_w)) {
