@@ -680,10 +680,8 @@ static __attribute__((noinline)) void ak_requant_run(const int32_t *acc, int8_t 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
     if (rq->fast == 1 && lo == -128 && hi == 127 && n > 0) {  /* no clamp inside int8: SSAT (GCC spills this) */
       int32_t x, y;
-#define AK_RQ_ONE                          \
-  "ldr %[x], [%[acc]], #16\n\t"            \
-  "add %[x], %[x], %[bias]\n\t"            \
-  "lsl %[x], %[x], %[s1]\n\t"              \
+#define AK_RQ_ONE(scale)                   \
+  "ldr %[x], [%[acc]], #16\n\t" scale      \
   "smmulr %[y], %[x], %[m]\n\t"            \
   "add %[x], %[rz], %[y], asr #31\n\t"     \
   "add %[x], %[x], %[y]\n\t"               \
@@ -692,19 +690,23 @@ static __attribute__((noinline)) void ak_requant_run(const int32_t *acc, int8_t 
   "strb %[x], [%[o]]\n\t"                  \
   "add %[o], %[o], %[step]\n\t"
       /* two outputs per iteration (the loop's branch is a fifth of the cost of one), then the odd one */
-      __asm__ volatile(
-          "subs %[n], %[n], #2\n\t"
-          "blt 2f\n\t"
-          "1:\n\t" AK_RQ_ONE AK_RQ_ONE
-          "subs %[n], %[n], #2\n\t"
-          "bge 1b\n\t"
-          "2:\n\t"
-          "adds %[n], %[n], #2\n\t"
-          "beq 3f\n\t" AK_RQ_ONE
-          "3:"
-          : [acc] "+r"(acc), [o] "+r"(o), [n] "+r"(n), [x] "=&r"(x), [y] "=&r"(y)
-          : [bias] "r"(bias), [s1] "r"(s1), [m] "r"(m), [rz] "r"(rz), [e] "r"(e), [step] "r"(o_step)
-          : "cc", "memory");
+#define AK_RQ_LOOP(scale, bias_value)                                                                          \
+  __asm__ volatile("subs %[n], %[n], #2\n\t"                                                                   \
+                   "blt 2f\n\t"                                                                                \
+                   "1:\n\t" AK_RQ_ONE(scale) AK_RQ_ONE(scale)                                                  \
+                   "subs %[n], %[n], #2\n\t"                                                                   \
+                   "bge 1b\n\t"                                                                                \
+                   "2:\n\t"                                                                                    \
+                   "adds %[n], %[n], #2\n\t"                                                                   \
+                   "beq 3f\n\t" AK_RQ_ONE(scale) "3:"                                                           \
+                   : [acc] "+r"(acc), [o] "+r"(o), [n] "+r"(n), [x] "=&r"(x), [y] "=&r"(y)                   \
+                   : [bias] "r"(bias_value), [s1] "r"(s1), [m] "r"(m), [rz] "r"(rz), [e] "r"(e), [step] "r"(o_step) \
+                   : "cc", "memory")
+      if (s1 == 1)  /* no left shift: (acc + bias) * 2 = 2 bias + (acc << 1), one instruction */
+        AK_RQ_LOOP("add %[x], %[bias], %[x], lsl #1\n\t", (int32_t)((uint32_t)bias << 1));
+      else
+        AK_RQ_LOOP("add %[x], %[x], %[bias]\n\tlsl %[x], %[x], %[s1]\n\t", bias);
+#undef AK_RQ_LOOP
 #undef AK_RQ_ONE
       return;
     }
@@ -864,25 +866,38 @@ AK_INLINE void ak_c1_sum(const int8_t *x, const int32_t *wst, int32_t k_h, int32
                      : [skip] "r"(row_skip)                                                                 \
                      : "cc", "memory");                                                                     \
   } while (0)
-  if (words == 1) {
+  if (words == 1 && k_h == 3) {  /* person_detect's 3x3: the three rows unrolled (no loop branch) */
+    int32_t xv, xh, wa, wb;
+    __asm__ volatile(AK_C1_WORD "add %[x], %[x], %[skip]\n\t" AK_C1_WORD "add %[x], %[x], %[skip]\n\t" AK_C1_WORD
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(wst),
+                       [xv] "=&r"(xv), [xh] "=&r"(xh), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                     : [skip] "r"(row_skip)
+                     : "memory");
+  } else if (words == 1) {
     AK_C1_ROWS(AK_C1_WORD);
   } else if (words == 2) {
     AK_C1_ROWS(AK_C1_WORD AK_C1_WORD);
   } else {
     /* longer rows (1x1 convolutions: one row of in_c / 4 words): a loop over word pairs, then the odd word */
-    for (int32_t ky = k_h; ky > 0; ky--, x += row_skip) {
-      int32_t n = words >> 1, xv, xh, wa, wb;
-      __asm__ volatile("1:\n\t" AK_C1_WORD AK_C1_WORD
-                       "subs %[n], %[n], #1\n\t"
-                       "bne 1b\n\t"
-                       "tst %[odd], #1\n\t"
-                       "beq 2f\n\t" AK_C1_WORD
-                       "2:"
-                       : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(wst),
-                         [n] "+r"(n), [xv] "=&r"(xv), [xh] "=&r"(xh), [wa] "=&r"(wa), [wb] "=&r"(wb)
-                       : [odd] "r"(words)
-                       : "cc", "memory");
+#define AK_C1_LONG_ROW                                                                                       \
+  do {                                                                                                     \
+    int32_t n = words >> 1, xv, xh, wa, wb;                                                                \
+    __asm__ volatile("1:\n\t" AK_C1_WORD AK_C1_WORD                                                           \
+                     "subs %[n], %[n], #1\n\t"                                                             \
+                     "bne 1b\n\t"                                                                          \
+                     "tst %[odd], #1\n\t"                                                                  \
+                     "beq 2f\n\t" AK_C1_WORD "2:"                                                            \
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(wst), \
+                       [n] "+r"(n), [xv] "=&r"(xv), [xh] "=&r"(xh), [wa] "=&r"(wa), [wb] "=&r"(wb)         \
+                     : [odd] "r"(words)                                                                    \
+                     : "cc", "memory");                                                                    \
+  } while (0)
+    if (k_h == 1) {
+      AK_C1_LONG_ROW;
+    } else {
+      for (int32_t ky = k_h; ky > 0; ky--, x += row_skip) AK_C1_LONG_ROW;
     }
+#undef AK_C1_LONG_ROW
   }
 #undef AK_C1_ROWS
 #undef AK_C1_WORD
@@ -927,10 +942,15 @@ static __attribute__((noinline)) void ak_conv1_direct(const ak_geom *gp, const i
     int32_t ox = 0;
     for (int32_t p0 = 0, n; p0 < pixels; p0 += n) {
       n = pixels - p0 < AK_C1_CHUNK ? pixels - p0 : AK_C1_CHUNK;
-      for (int32_t *a = acc, *end = acc + 4 * n; a != end; a += 4) {
-        ak_c1_sum(x, wst, k_h, words, row_skip, a);
-        x += pix_step;
-        if (++ox == out_w) ox = 0, x += row_wrap;
+      if (row_wrap == 0) {  /* 1x1: the pixels' rows are contiguous */
+        for (int32_t *a = acc, *end = acc + 4 * n; a != end; a += 4, x += pix_step)
+          ak_c1_sum(x, wst, k_h, words, row_skip, a);
+      } else {
+        for (int32_t *a = acc, *end = acc + 4 * n; a != end; a += 4) {
+          ak_c1_sum(x, wst, k_h, words, row_skip, a);
+          x += pix_step;
+          if (++ox == out_w) ox = 0, x += row_wrap;
+        }
       }
       for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq[j], &oq);
     }
