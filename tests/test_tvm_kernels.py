@@ -252,3 +252,39 @@ def test_weight_packing_is_the_kernels_read_order() -> None:
     dw = np.arange(3 * 3 * 8, dtype=np.int64).reshape(1, 3, 3, 8).astype(np.int8)
     groups = kernels.pack_dw_weights(dw).reshape(2, 9, 4)  # [C/4][taps][4]
     assert list(groups[1, 4]) == list(dw[0, 1, 1, 4:8])
+
+
+def test_family_choice_by_geometry() -> None:
+    """One-channel convolutions get the padded-buffer kernels (c1) while the buffer fits, 1x1 stride-1 unpadded
+    ones with whole words of channels the in-place direct kernel (pw); everything else the im2col GEMM."""
+    g = kernels.Geometry
+    assert kernels._gemm_family(g(49, 40, 1, 25, 20, 8, 10, 8, 2, 2, 1, 1, 4, 3)) == "c1"  # micro_speech
+    assert kernels._gemm_family(g(96, 96, 1, 48, 48, 8, 3, 3, 2, 2, 1, 1, 0, 0)) == "c1"  # person_detect
+    assert kernels.c1_padded_bytes(g(96, 96, 1, 48, 48, 8, 3, 3, 2, 2, 1, 1, 0, 0)) == 97 * 100
+    assert kernels._gemm_family(g(200, 200, 1, 200, 200, 8, 3, 3, 1, 1, 1, 1, 1, 1)) == "gemm"  # buffer too large
+    assert kernels._gemm_family(g(11, 10, 1, 7, 6, 8, 3, 3, 1, 1, 2, 2, 1, 1)) == "gemm"  # dilated
+    assert kernels._gemm_family(g(5, 5, 8, 5, 5, 16)) == "pw"
+    assert kernels._gemm_family(g(5, 5, 6, 5, 5, 16)) == "gemm"  # channels not in words
+    assert kernels._gemm_family(g(5, 5, 8, 3, 3, 16, 1, 1, 2, 2)) == "gemm"  # strided 1x1
+    assert kernels._gemm_family(g(1, 1, 4000, 1, 1, 4)) == "gemm"  # weight stage too small (micro_speech's FC)
+
+
+def test_plan_of_the_study_models() -> None:
+    """person_detect: the first layer c1/d4, 1x1 layers pw with d4 first except on few pixels, signatures name
+    their family (the tuner's schedule space), every plan's variants are its family's space."""
+    path = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "person_detect.tflite"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    from armlprof.runtime.tvm.importer import import_tflite
+
+    graph = import_tflite(path)
+    plans = [p for p in (kernels.plan(graph, op) for op in graph.operators) if p is not None]
+    assert plans[0].family == "c1" and plans[0].variants[0] == "d4"
+    pw = [p for p in plans if p.family == "pw"]
+    assert len(pw) == 14
+    assert all((p.variants[0] == "d4") == (p.geometry.out_h * p.geometry.out_w >= kernels.PW_DIRECT_MIN_PIXELS)
+               for p in pw)
+    assert {p.variants[0] for p in pw} == {"d4", "t2p2u2"}
+    for p in plans:
+        assert kernels.family_of_signature(p.signature) == p.family
+        assert set(p.variants) == set(kernels.variants_for(p.family))
