@@ -32,9 +32,7 @@ HARNESS = r"""
 typedef int32_t (*fn_t)(ARMLPROF_CONV_ARGS);
 static const struct { const char *name; fn_t fn; } table[] = {
 #define F(n) {#n, n},
-  F(armlprof_conv_s8_t2p1u1) F(armlprof_conv_s8_t2p2u1) F(armlprof_conv_s8_t4p1u1) F(armlprof_conv_s8_t4p2u1)
-  F(armlprof_conv_s8_t2p1u2) F(armlprof_conv_s8_t2p2u2) F(armlprof_conv_s8_t4p1u2) F(armlprof_conv_s8_t4p2u2)
-  F(armlprof_dwconv_s8_p1) F(armlprof_dwconv_s8_p2) F(armlprof_dwconv_s8_r1)
+@TABLE@
 };
 static void *read_block(size_t n) {
   void *p = malloc(n ? n : 1);
@@ -64,7 +62,8 @@ def harness(tmp_path_factory) -> Path:
     if shutil.which("gcc") is None:
         pytest.skip("host gcc not installed")
     root = tmp_path_factory.mktemp("kernels")
-    (root / "harness.c").write_text(HARNESS)
+    every = dict.fromkeys(kernels.c_function(f, v) for f in ("gemm", "c1", "pw", "dw") for v in kernels.variants_for(f))
+    (root / "harness.c").write_text(HARNESS.replace("@TABLE@", " ".join(f"F({n})" for n in every)))
     exe = root / "harness"
     subprocess.run(["gcc", "-std=c11", "-O1", "-Wall", "-Werror", "-fsanitize=undefined",
                     "-fno-sanitize-recover=undefined", "-I", str(C_DIR), "-o", str(exe), str(root / "harness.c"),
@@ -125,7 +124,27 @@ CASES = {
     "dw3x3_s2_valid_c12": ("dw", kernels.Geometry(9, 9, 12, 4, 4, 12, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),
     "dw3x3_s2_dilated_c8": ("dw", kernels.Geometry(11, 10, 8, 6, 5, 8, 3, 3, 2, 2, 2, 2, 2, 2), (-100, 110)),
     "dw8x8_c4_unstaged": ("dw", kernels.Geometry(10, 10, 4, 3, 3, 4, 8, 8, 1, 1, 1, 1, 0, 0), (-128, 127)),
+    # r1 pads small padded inputs into a stack buffer (every case above); one too large for it (42x42x12 > 16 KiB)
+    # keeps the border path
+    "dw3x3_s1_c12_border_path": ("dw", kernels.Geometry(40, 40, 12, 40, 40, 12, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
     "fc_depth600_units5_unstaged": ("gemm", kernels.Geometry(2, 1, 600, 2, 1, 5), (-128, 127)),
+    # c1 (one input channel, padded stack buffer): the first layers of micro_speech (49x40, 10x8 stride 2 SAME)
+    # and person_detect (96x96, 3x3 stride 2 SAME: no top/left padding), odd widths, VALID, stride 1 and mixed,
+    # kernel rows of 5 taps widened to 8, output channels not a multiple of the tile, the same shapes as gemm
+    "c1_micro_speech_first": ("c1", kernels.Geometry(49, 40, 1, 25, 20, 8, 10, 8, 2, 2, 1, 1, 4, 3), (-128, 127)),
+    "c1_person_detect_first": ("c1", kernels.Geometry(96, 96, 1, 48, 48, 8, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),
+    "c1_3x3_s2_same_odd": ("c1", kernels.Geometry(11, 13, 1, 6, 7, 8, 3, 3, 2, 2, 1, 1, 1, 1), (-128, 127)),
+    "c1_10x8_s2_c1_segments": ("c1", kernels.Geometry(17, 14, 1, 9, 7, 8, 10, 8, 2, 2, 1, 1, 4, 3), (-30, 90)),
+    "c1_5x5_s1_valid_oc6": ("c1", kernels.Geometry(9, 11, 1, 5, 7, 6, 5, 5, 1, 1, 1, 1, 0, 0), (-128, 127)),
+    "c1_3x5_s1x2_same_oc3": ("c1", kernels.Geometry(7, 15, 1, 7, 8, 3, 3, 5, 1, 2, 1, 1, 1, 2), (-100, 127)),
+    "c1_1x1_s1_oc4": ("c1", kernels.Geometry(3, 5, 1, 3, 5, 4), (-128, 127)),
+    # pw (1x1 stride 1 / fully connected, in_c % 4 == 0, GEMM rows in place): 1, 2, odd and even longer word
+    # counts per row (the row loops), output channels not a multiple of 4, a pixel count past the 48-pixel chunk
+    "pw_c4_oc5": ("pw", kernels.Geometry(7, 9, 4, 7, 9, 5), (-128, 127)),
+    "pw_c8_oc16_chunks": ("pw", kernels.Geometry(10, 11, 8, 10, 11, 16), (-100, 120)),
+    "pw_c12_oc3": ("pw", kernels.Geometry(3, 4, 12, 3, 4, 3), (-128, 127)),
+    "pw_c32_oc8": ("pw", kernels.Geometry(5, 5, 32, 5, 5, 8), (-128, 127)),
+    "pw_fc_depth44_units6": ("pw", kernels.Geometry(2, 1, 44, 2, 1, 6), (-128, 127)),
 }
 
 
@@ -164,9 +183,9 @@ def test_every_variant_matches_reference(harness, case: str) -> None:
         want = _reference(x, w, bias, mults, shifts, g, in_zp, out_zp, lo, hi, family == "dw")
         assert len(np.unique(want)) > 3  # the outputs vary, so equality means something
         for variant in kernels.variants_for(family):
-            if family == "gemm":
+            if family in ("gemm", "c1", "pw"):
                 tile = int(variant[1])
-                packed = kernels.pack_gemm_weights(w, tile)
+                packed = (kernels.pack_c1_weights if family == "c1" else kernels.pack_gemm_weights)(w, tile)
                 folded = bias + (-in_zp) * w.reshape(g.out_c, -1).astype(np.int64).sum(axis=1)
                 qp = kernels.requant_params(folded, mults, shifts, -(-g.out_c // tile) * tile)
             else:
@@ -233,3 +252,39 @@ def test_weight_packing_is_the_kernels_read_order() -> None:
     dw = np.arange(3 * 3 * 8, dtype=np.int64).reshape(1, 3, 3, 8).astype(np.int8)
     groups = kernels.pack_dw_weights(dw).reshape(2, 9, 4)  # [C/4][taps][4]
     assert list(groups[1, 4]) == list(dw[0, 1, 1, 4:8])
+
+
+def test_family_choice_by_geometry() -> None:
+    """One-channel convolutions get the padded-buffer kernels (c1) while the buffer fits, 1x1 stride-1 unpadded
+    ones with whole words of channels the in-place direct kernel (pw); everything else the im2col GEMM."""
+    g = kernels.Geometry
+    assert kernels._gemm_family(g(49, 40, 1, 25, 20, 8, 10, 8, 2, 2, 1, 1, 4, 3)) == "c1"  # micro_speech
+    assert kernels._gemm_family(g(96, 96, 1, 48, 48, 8, 3, 3, 2, 2, 1, 1, 0, 0)) == "c1"  # person_detect
+    assert kernels.c1_padded_bytes(g(96, 96, 1, 48, 48, 8, 3, 3, 2, 2, 1, 1, 0, 0)) == 97 * 100
+    assert kernels._gemm_family(g(200, 200, 1, 200, 200, 8, 3, 3, 1, 1, 1, 1, 1, 1)) == "gemm"  # buffer too large
+    assert kernels._gemm_family(g(11, 10, 1, 7, 6, 8, 3, 3, 1, 1, 2, 2, 1, 1)) == "gemm"  # dilated
+    assert kernels._gemm_family(g(5, 5, 8, 5, 5, 16)) == "pw"
+    assert kernels._gemm_family(g(5, 5, 6, 5, 5, 16)) == "gemm"  # channels not in words
+    assert kernels._gemm_family(g(5, 5, 8, 3, 3, 16, 1, 1, 2, 2)) == "gemm"  # strided 1x1
+    assert kernels._gemm_family(g(1, 1, 4000, 1, 1, 4)) == "gemm"  # weight stage too small (micro_speech's FC)
+
+
+def test_plan_of_the_study_models() -> None:
+    """person_detect: the first layer c1/d4, 1x1 layers pw with d4 first except on few pixels, signatures name
+    their family (the tuner's schedule space), every plan's variants are its family's space."""
+    path = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "person_detect.tflite"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    from armlprof.runtime.tvm.importer import import_tflite
+
+    graph = import_tflite(path)
+    plans = [p for p in (kernels.plan(graph, op) for op in graph.operators) if p is not None]
+    assert plans[0].family == "c1" and plans[0].variants[0] == "d4"
+    pw = [p for p in plans if p.family == "pw"]
+    assert len(pw) == 14
+    assert all((p.variants[0] == "d4") == (p.geometry.out_h * p.geometry.out_w >= kernels.PW_DIRECT_MIN_PIXELS)
+               for p in pw)
+    assert {p.variants[0] for p in pw} == {"d4", "t2p2u2"}
+    for p in plans:
+        assert kernels.family_of_signature(p.signature) == p.family
+        assert set(p.variants) == set(kernels.variants_for(p.family))

@@ -25,7 +25,7 @@ from armlprof.runtime.tvm.ops import Kernel, build_copy, build_kernel
 ALIAS_OPERATORS = ("RESHAPE", "SQUEEZE")  # same bytes, another shape: no kernel
 
 # Bump when generated code or Program layout changes (invalidates the cache).
-CODEGEN_VERSION = "6"
+CODEGEN_VERSION = "7"
 
 # Operator schedules: "default" = the DSP micro-kernels with each operator's default variant (tuned records override
 # it per operator signature); "te" = the plain TE loops (no scheduling), kept as the baseline.

@@ -33,6 +33,16 @@ SCHEDULED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 # measurements: 2 pixels x 2 channels keeps the inner loop's 14 live values in registers).
 GEMM_VARIANTS = ("t2p2u2", "t2p2u1", "t4p1u2", "t4p2u1", "t4p2u2", "t2p1u2", "t4p1u1", "t2p1u1")
 DW_VARIANTS = ("r1", "p1", "p2")
+# One-input-channel convolutions (the first layer of both study models) pad their input once into a stack buffer
+# (c1 family, the GEMM tiles over it); larger buffers take the plain GEMM with im2col at the borders.
+# 1x1 convolutions at stride 1 without padding and fully connected layers with whole words of input channels
+# (pw family) read their GEMM rows in place. Both families default to the direct kernel d4 (4 output channels,
+# weights sign-extended in a stack stage of STAGE_WORDS, requantization per channel run) and keep the GEMM tiles in
+# their tuning space.
+C1_MAX_PAD_BYTES = 12288
+DIRECT_VARIANTS = ("d4", *GEMM_VARIANTS)
+STAGE_WORDS = 768  # AK_STAGE_WORDS in armlprof_kernels.c
+PW_DIRECT_MIN_PIXELS = 16
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,7 @@ class Scheduled:
     """What `plan` decides for one operator before TVM sees it."""
 
     kind: str
-    family: str  # "gemm" | "dw"
+    family: str  # "gemm" | "c1" | "pw" | "dw"
     geometry: Geometry
     signature: str  # what the tuning records are keyed by (shapes and attributes, not the weights)
     variants: tuple[str, ...]
@@ -81,18 +91,51 @@ def fingerprint() -> str:
 
 
 def variants_for(family: str) -> tuple[str, ...]:
-    return GEMM_VARIANTS if family == "gemm" else DW_VARIANTS
+    return {"gemm": GEMM_VARIANTS, "c1": DIRECT_VARIANTS, "pw": DIRECT_VARIANTS, "dw": DW_VARIANTS}[family]
+
+
+def family_of_signature(signature: str) -> str:
+    """The schedule family of an operator from its signature (kind_family_hash, see `_signature`)."""
+    return signature.rsplit("_", 2)[-2]
 
 
 def c_function(family: str, variant: str) -> str:
     if variant not in variants_for(family):
         raise ValueError(f"unknown {family} variant {variant!r}")
-    return f"armlprof_conv_s8_{variant}" if family == "gemm" else f"armlprof_dwconv_s8_{variant}"
+    prefix = {"gemm": "armlprof_conv_s8_", "pw": "armlprof_conv_s8_", "c1": "armlprof_conv1_s8_",
+              "dw": "armlprof_dwconv_s8_"}[family]
+    return prefix + variant
+
+
+def c1_padded_bytes(g: Geometry) -> int:
+    """The stack buffer of the c1 kernel: the rows and (word-rounded) columns the output pixels read, kernel rows
+    widened to whole words (ak_conv1 in armlprof_kernels.c computes the same)."""
+    kw4 = -(-g.k_w // 4) * 4
+    return ((g.out_h - 1) * g.s_h + g.k_h) * (-(-((g.out_w - 1) * g.s_w + kw4) // 4) * 4)
+
+
+def _gemm_family(geom: Geometry) -> str:
+    one_channel = geom.in_c == 1 and geom.d_h == 1 and geom.d_w == 1
+    k4 = geom.k_h * (-(-geom.k_w // 4))
+    fits = c1_padded_bytes(geom) <= C1_MAX_PAD_BYTES and 8 * k4 <= STAGE_WORDS
+    if one_channel and fits:
+        return "c1"
+    in_place = geom.k_h == geom.k_w == 1 and geom.s_h == geom.s_w == 1 and geom.pad_t == geom.pad_l == 0
+    return "pw" if in_place and geom.in_c % 4 == 0 and 2 * geom.in_c <= STAGE_WORDS else "gemm"
+
+
+def _default_first(family: str, geom: Geometry) -> tuple[str, ...]:
+    """The family's variants, the default first: on pointwise layers of few pixels the GEMM tile (d4's weight
+    staging per 4 channels is then not paid back: person_detect's 3x3-pixel layers 3.4 vs 2.6 cyc/MAC)."""
+    variants = variants_for(family)
+    if family == "pw" and geom.out_h * geom.out_w < PW_DIRECT_MIN_PIXELS:
+        return (*GEMM_VARIANTS, "d4")
+    return variants
 
 
 def _signature(kind: str, family: str, geometry: Geometry, extra: dict) -> str:
     text = json.dumps({"kind": kind, "family": family, **vars(geometry), **extra}, sort_keys=True)
-    return f"{kind.lower()}_{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    return f"{kind.lower()}_{family}_{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 def plan(graph: Graph, op: Operator) -> Scheduled | None:
@@ -108,7 +151,8 @@ def plan(graph: Graph, op: Operator) -> Scheduled | None:
         units, depth = t_w.shape
         batches = int(np.prod(t_in.shape)) // depth
         geom = Geometry(batches, 1, depth, batches, 1, units)
-        return Scheduled(op.kind, "gemm", geom, _signature(op.kind, "gemm", geom, {}), GEMM_VARIANTS)
+        family = _gemm_family(geom)
+        return Scheduled(op.kind, family, geom, _signature(op.kind, family, geom, {}), _default_first(family, geom))
     o = op.options
     n, h, w, c = t_in.shape
     _, oh, ow, oc = t_out.shape
@@ -120,12 +164,13 @@ def plan(graph: Graph, op: Operator) -> Scheduled | None:
     geom = Geometry(h, w, c, oh, ow, oc, kh, kw, o["stride_h"], o["stride_w"], o["dilation_h"], o["dilation_w"],
                     pad_t, pad_l)
     if op.kind == "DEPTHWISE_CONV_2D":
-        if c == 1:  # one input channel (micro_speech's first layer): a CONV_2D with the weights transposed
-            return Scheduled(op.kind, "gemm", geom, _signature(op.kind, "gemm", geom, {}), GEMM_VARIANTS)
-        if oc != c or c % 4:
+        if c != 1 and (oc != c or c % 4):
             return None  # depth multiplier > 1 on several channels, or channels not in fours: TE loop
-        return Scheduled(op.kind, "dw", geom, _signature(op.kind, "dw", geom, {}), DW_VARIANTS)
-    return Scheduled(op.kind, "gemm", geom, _signature(op.kind, "gemm", geom, {}), GEMM_VARIANTS)
+        if c != 1:
+            return Scheduled(op.kind, "dw", geom, _signature(op.kind, "dw", geom, {}), DW_VARIANTS)
+        # one input channel (the first layer of both study models): a CONV_2D with the weights transposed
+    family = _gemm_family(geom)
+    return Scheduled(op.kind, family, geom, _signature(op.kind, family, geom, {}), _default_first(family, geom))
 
 
 def _tile_of(variant: str) -> int:
@@ -141,6 +186,15 @@ def pack_gemm_weights(weights: np.ndarray, tile: int) -> np.ndarray:
     padded = np.zeros((oc_pad, k_pad), dtype=np.int8)
     padded[:oc, :k] = mat
     return np.ascontiguousarray(padded.reshape(oc_pad // tile, tile, k_pad // 4, 4).transpose(0, 2, 1, 3)).ravel()
+
+
+def pack_c1_weights(weights: np.ndarray, tile: int) -> np.ndarray:
+    """[OC, KH, KW, 1] int8 -> the c1 kernel's order: kernel rows widened to whole words with zero taps, then
+    the GEMM order of `pack_gemm_weights` (K = KH x KW rounded up to 4)."""
+    oc, kh, kw, _ = weights.shape
+    rows = np.zeros((oc, kh, -(-kw // 4) * 4), dtype=np.int8)
+    rows[:, :, :kw] = weights[..., 0]
+    return pack_gemm_weights(rows, tile)
 
 
 def pack_dw_weights(weights: np.ndarray) -> np.ndarray:
@@ -190,11 +244,11 @@ def build(graph: Graph, op: Operator, sched: Scheduled, variant: str | None = No
         mults, shifts = fc_multipliers(t_in, t_w, t_out, oc)
     else:
         mults, shifts = conv_multipliers(t_in, t_w, t_out, oc)
-    if sched.family == "gemm":
+    if sched.family in ("gemm", "c1", "pw"):
         tile = _tile_of(variant)
         # [OC, KH, KW, IC]; a one-channel depthwise [1, KH, KW, OC] is the same convolution transposed
         w_ohwi = t_w.data[0].transpose(2, 0, 1)[..., None] if op.kind == "DEPTHWISE_CONV_2D" else t_w.data
-        weights = pack_gemm_weights(w_ohwi, tile)
+        weights = (pack_c1_weights if sched.family == "c1" else pack_gemm_weights)(w_ohwi, tile)
         folded = bias + (-in_zp) * w_ohwi.reshape(oc, -1).astype(np.int64).sum(axis=1)
         qp = requant_params(folded, mults, shifts, -(-oc // tile) * tile)
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w * g.in_c

@@ -134,8 +134,7 @@ def tune(model, board, trials: int, *, optimization: str | None = None, extra_fl
     if trials < 0:
         raise ArmlprofError(f"--tune {trials}: the number of tuning trials must be 0 or more")
     program = compile_model(Path(model.path), model.sha256)
-    families = {s.signature: ("gemm" if s.schedule in kernels.GEMM_VARIANTS else "dw")
-                for s in program.steps if s.signature}
+    families = {s.signature: kernels.family_of_signature(s.signature) for s in program.steps if s.signature}
     flags = flags_key(board, optimization, extra_flags)
     records = load_records()
     missing = sorted(sig for sig in families if record_key(sig, board, flags) not in records)

@@ -258,6 +258,23 @@ AK_INLINE void ak_copy_words(int32_t *dst, const int32_t *src, int32_t words) {
   for (int32_t i = 0; i < words; i++) dst[i] = src[i];
 }
 
+/* The input a layer's output pixels read, as hp x wp pixels of c bytes (hp * wp * c a multiple of 4) with the
+ * input's origin at (pad_t, pad_l): the padding, and columns past the input, are the input zero point, which the
+ * folded bias turns into 0 (TFLM skips those taps). Then every output pixel is interior: no border path. */
+static __attribute__((noinline)) void ak_pad_input(int32_t *buf32, const int8_t *in, int32_t in_h, int32_t in_w,
+                                                   int32_t c, int32_t hp, int32_t wp, int32_t pad_t, int32_t pad_l,
+                                                   int32_t in_zp) {
+  const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)in_zp * 0x01010101u);
+  for (int32_t i = 0, n = (hp * wp * c) >> 2; i < n; i++) buf32[i] = zp4;
+  int8_t *buf = (int8_t *)buf32;
+  const int32_t ix0 = pad_l < 0 ? -pad_l : 0, ix1 = wp - pad_l < in_w ? wp - pad_l : in_w;  /* columns inside */
+  for (int32_t py = 0; py < hp; py++) {
+    int32_t iy = py - pad_t;
+    if (iy >= 0 && iy < in_h && ix1 > ix0)
+      ak_copy(buf + (py * wp + ix0 + pad_l) * c, in + (iy * in_w + ix0) * c, (ix1 - ix0) * c);
+  }
+}
+
 AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, const int32_t *qp, int8_t *out,
                           const int T, const int P, ak_pixels_fn px1, ak_pixels_fn px2) {
   int32_t k = g->k_h * g->k_w * g->in_c;
@@ -324,6 +341,7 @@ AK_INLINE int32_t ak_conv(const ak_geom *g, const int8_t *in, const int8_t *w, c
     AK_GEOM;                                                                                                  \
     return ak_conv(&g, in, w, qp, out, T, P, ak_px_t##T##p1u##U, ak_px_t##T##p2u##U);                                                              \
   }
+
 AK_CONV_VARIANT(2, 1, 1)
 AK_CONV_VARIANT(2, 2, 1)
 AK_CONV_VARIANT(4, 1, 1)
@@ -332,7 +350,6 @@ AK_CONV_VARIANT(2, 1, 2)
 AK_CONV_VARIANT(2, 2, 2)
 AK_CONV_VARIANT(4, 1, 2)
 AK_CONV_VARIANT(4, 2, 2)
-
 /* ---------------------------------------------------------------- depthwise convolution */
 /* Weights pre-packed offline as [C/4][KH][KW] words (4 channels of one tap each), so the tap loop walks them
  * with a post-incremented pointer. Channels c..c+3 of one output pixel (P = 1), or of two neighbouring pixels
@@ -586,6 +603,19 @@ AK_INLINE void ak_dw_sum(const int8_t *x, const int32_t *wst, const ak_dw_walk *
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
+/* n interior pixels pix_step bytes apart (x: the first one's top-left tap), out of line with the walk in
+ * registers and the 3x3 test hoisted out of the pixel loop. */
+static __attribute__((noinline)) void ak_dw_run(const int8_t *x, const int32_t *wst, const ak_dw_walk *walk,
+                                                int32_t n, int32_t pix_step, int32_t *acc) {
+  const ak_dw_walk s = *walk;
+  if (s.k_h == 3 && s.k_w == 3) {
+    const ak_dw_walk s3 = {s.tap_step, s.row_step, 3, 3};
+    for (; n > 0; n--, x += pix_step, acc += 4) ak_dw_sum(x, wst, &s3, acc);
+  } else {
+    for (; n > 0; n--, x += pix_step, acc += 4) ak_dw_sum(x, wst, &s, acc);
+  }
+}
+
 /* Border pixel, channels c..c+3 (x: its top-left tap, maybe outside the input; iy0, ix0: that tap's input row
  * and column): its taps copied into a patch, the ones outside the input as the input zero point (which the folded
  * bias turns into 0, as TFLM skips them), then the interior sum over the patch. The geometry is read into locals
@@ -631,9 +661,11 @@ typedef struct {
 
 AK_INLINE ak_rq ak_rq_prepare(ak_qp q, int32_t out_zp, int64_t bound) {
   ak_rq r = {q, 0, q.left + 1, 0};
-  if (q.right >= 1 && q.right <= 22 && q.left <= 29 && bound < (1LL << (30 - q.left))) {
-    r.fast = 1;
-    r.rz = (1 << (q.right - 1)) + out_zp * (1 << q.right);
+  if (q.right <= 22 && q.left <= 29 && bound < (1LL << (30 - q.left))) {
+    /* fast 2: no right shift (a multiplier >= 0.5: left shifts, common on depthwise layers), the output is the
+     * rounded high product plus the output offset */
+    r.fast = q.right >= 1 ? 1 : 2;
+    r.rz = q.right >= 1 ? (1 << (q.right - 1)) + out_zp * (1 << q.right) : out_zp;
   }
   return r;
 }
@@ -646,28 +678,47 @@ static __attribute__((noinline)) void ak_requant_run(const int32_t *acc, int8_t 
     const int32_t bias = rq->q.bias, s1 = rq->s1, m = rq->q.mult, e = rq->q.right, rz = rq->rz;
     const int32_t lo = oo.lo, hi = oo.hi;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-    if (lo == -128 && hi == 127 && n > 0) {  /* no clamp inside the int8 range: SSAT (GCC spills this loop) */
+    if (rq->fast == 1 && lo == -128 && hi == 127 && n > 0) {  /* no clamp inside int8: SSAT (GCC spills this) */
       int32_t x, y;
-      __asm__ volatile(
-          "1:\n\t"
-          "ldr %[x], [%[acc]], #16\n\t"
-          "add %[x], %[x], %[bias]\n\t"
-          "lsl %[x], %[x], %[s1]\n\t"
-          "smmulr %[y], %[x], %[m]\n\t"
-          "add %[x], %[rz], %[y], asr #31\n\t"
-          "add %[x], %[x], %[y]\n\t"
-          "asr %[x], %[x], %[e]\n\t"
-          "ssat %[x], #8, %[x]\n\t"
-          "strb %[x], [%[o]]\n\t"
-          "add %[o], %[o], %[step]\n\t"
-          "subs %[n], %[n], #1\n\t"
-          "bne 1b"
-          : [acc] "+r"(acc), [o] "+r"(o), [n] "+r"(n), [x] "=&r"(x), [y] "=&r"(y)
-          : [bias] "r"(bias), [s1] "r"(s1), [m] "r"(m), [rz] "r"(rz), [e] "r"(e), [step] "r"(o_step)
-          : "cc", "memory");
+#define AK_RQ_ONE(scale)                   \
+  "ldr %[x], [%[acc]], #16\n\t" scale      \
+  "smmulr %[y], %[x], %[m]\n\t"            \
+  "add %[x], %[rz], %[y], asr #31\n\t"     \
+  "add %[x], %[x], %[y]\n\t"               \
+  "asr %[x], %[x], %[e]\n\t"               \
+  "ssat %[x], #8, %[x]\n\t"                \
+  "strb %[x], [%[o]]\n\t"                  \
+  "add %[o], %[o], %[step]\n\t"
+      /* two outputs per iteration (the loop's branch is a fifth of the cost of one), then the odd one */
+#define AK_RQ_LOOP(scale, bias_value)                                                                          \
+  __asm__ volatile("subs %[n], %[n], #2\n\t"                                                                   \
+                   "blt 2f\n\t"                                                                                \
+                   "1:\n\t" AK_RQ_ONE(scale) AK_RQ_ONE(scale)                                                  \
+                   "subs %[n], %[n], #2\n\t"                                                                   \
+                   "bge 1b\n\t"                                                                                \
+                   "2:\n\t"                                                                                    \
+                   "adds %[n], %[n], #2\n\t"                                                                   \
+                   "beq 3f\n\t" AK_RQ_ONE(scale) "3:"                                                           \
+                   : [acc] "+r"(acc), [o] "+r"(o), [n] "+r"(n), [x] "=&r"(x), [y] "=&r"(y)                   \
+                   : [bias] "r"(bias_value), [s1] "r"(s1), [m] "r"(m), [rz] "r"(rz), [e] "r"(e), [step] "r"(o_step) \
+                   : "cc", "memory")
+      if (s1 == 1)  /* no left shift: (acc + bias) * 2 = 2 bias + (acc << 1), one instruction */
+        AK_RQ_LOOP("add %[x], %[bias], %[x], lsl #1\n\t", (int32_t)((uint32_t)bias << 1));
+      else
+        AK_RQ_LOOP("add %[x], %[x], %[bias]\n\tlsl %[x], %[x], %[s1]\n\t", bias);
+#undef AK_RQ_LOOP
+#undef AK_RQ_ONE
       return;
     }
 #endif
+    if (rq->fast == 2) {
+      for (; n > 0; n--, acc += 4, o += o_step) {
+        int32_t x = ak_smmulr((int32_t)((uint32_t)(*acc + bias) << s1), m) + rz;
+        x = x < lo ? lo : x;
+        *o = (int8_t)(x > hi ? hi : x);
+      }
+      return;
+    }
     for (; n > 0; n--, acc += 4, o += o_step) {
       int32_t y = ak_smmulr((int32_t)((uint32_t)(*acc + bias) << s1), m);
       int32_t x = (y + rz + (y >> 31)) >> e;
@@ -727,8 +778,10 @@ static __attribute__((noinline)) int32_t ak_dwconv_staged(const ak_geom *g, cons
         for (; ox < stop; ox++, a += 4)
           ak_dw_border_sum(g, x_row + ox * pix_step, wst, iy0, ox * g->s_w - g->pad_l, a);
         stop = hi < end ? hi : end;
-        for (const int8_t *x = x_row + ox * pix_step; ox < stop; ox++, a += 4, x += pix_step)
-          ak_dw_sum(x, wst, &walk, a);
+        if (stop > ox) {
+          ak_dw_run(x_row + ox * pix_step, wst, &walk, stop - ox, pix_step, a);
+          a += 4 * (stop - ox), ox = stop;
+        }
         for (; ox < end; ox++, a += 4)
           ak_dw_border_sum(g, x_row + ox * pix_step, wst, iy0, ox * g->s_w - g->pad_l, a);
         if (n == AK_DW_CHUNK || (oy == g->out_h - 1 && ox == g->out_w)) {
@@ -742,8 +795,209 @@ static __attribute__((noinline)) int32_t ak_dwconv_staged(const ak_geom *g, cons
   return 0;
 }
 
+/* Padded layers with many border pixels (person_detect's 6x6 and 3x3 ones: most of them) first copy their input
+ * into a padded stack buffer of up to AK_DW_PAD_BYTES, so every pixel takes the interior path: when the copy
+ * (~5 cycles per buffer pixel and channel group) costs less than the border path's surplus (~100 per border pixel
+ * and group), i.e. when the buffer has fewer than 20 pixels per border pixel. */
+#define AK_DW_PAD_BYTES 24576
+
+static int32_t ak_interior(int32_t out_n, int32_t s, int32_t pad, int32_t span, int32_t in_n) {  /* per axis */
+  int32_t n = 0;
+  for (int32_t o = 0; o < out_n; o++) n += o * s - pad >= 0 && o * s - pad + span < in_n;
+  return n;
+}
+
 int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS) {
   AK_GEOM;
   if (k_h * k_w > AK_DW_MAX_TAPS) return ak_dwconv(&g, in, w, qp, out, 1);  /* stage too small: unstaged */
+  const int32_t hp = (out_h - 1) * s_h + (k_h - 1) * d_h + 1, wp = (out_w - 1) * s_w + (k_w - 1) * d_w + 1;
+  const int padded = pad_t > 0 || pad_l > 0 || hp - pad_t > in_h || wp - pad_l > in_w;
+  const int32_t border = out_h * out_w - ak_interior(out_h, s_h, pad_t, (k_h - 1) * d_h, in_h) *
+                                             ak_interior(out_w, s_w, pad_l, (k_w - 1) * d_w, in_w);
+  if (padded && hp * wp * in_c <= AK_DW_PAD_BYTES && hp * wp < 20 * border) {
+    int32_t buf32[(hp * wp * in_c) >> 2];
+    ak_pad_input(buf32, in, in_h, in_w, in_c, hp, wp, pad_t, pad_l, in_zp);
+    const ak_geom gp = {hp, wp, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, 0, 0,
+                        in_zp, out_zp, act_lo, act_hi};
+    return ak_dwconv_staged(&gp, (const int8_t *)buf32, (const int32_t *)(const void *)w, qp, out);
+  }
   return ak_dwconv_staged(&g, in, (const int32_t *)(const void *)w, qp, out);
+}
+
+/* ---------------------------------------------------------------- one-input-channel convolution (conv1) */
+/* A convolution (or depthwise, depth multiplier = out_c) of a one-channel input, dilation 1: the input is first
+ * copied into a stack buffer padded with the input zero point (which the folded bias turns into 0, as TFLM skips
+ * the taps outside) to exactly the rows and columns the output pixels read, each kernel row widened to kw4 = k_w
+ * rounded up to 4 taps (the packed weights of the extra taps are 0), rows a whole number of words. Every pixel
+ * is then interior: its GEMM row is k_h segments of kw4 / 4 words read straight from the buffer, no im2col and
+ * no border path. kernels.py checks that the buffer fits (C1_MAX_PAD_BYTES) before it picks this kernel. */
+/* The direct kernel over the padded buffer (variant d4): 4 output channels per pass, their packed weights
+ * ([K/4][4] words, kernels.pack_c1_weights with tile 4) sign-extended once into a stack stage as SMLAD pairs
+ * (taps 0, 2 and 1, 3 of each word: the pairing SXTB16 gives the input word), so the inner step per input word
+ * is one LDR, two SXTB16 and per channel one LDRD and two SMLAD, all in registers. The accumulators of up to
+ * AK_C1_CHUNK pixels go to a stack buffer and are requantized one channel at a time (ak_requant_run: the
+ * channel's constants in registers, SSAT). gp: the padded geometry (in_c 1, k_w a multiple of 4, no padding). */
+#define AK_C1_CHUNK 48
+
+AK_INLINE void ak_c1_sum(const int8_t *x, const int32_t *wst, int32_t k_h, int32_t words, int32_t row_skip,
+                         int32_t *acc) {
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  /* One input word (4 taps of a kernel row) against the 4 channels' tap pairs. */
+#define AK_C1_CH(a)                            \
+  "ldrd %[wa], %[wb], [%[w]], #8\n\t"          \
+  "smlad %[" a "], %[xv], %[wa], %[" a "]\n\t" \
+  "smlad %[" a "], %[xh], %[wb], %[" a "]\n\t"
+#define AK_C1_WORD                  \
+  "ldr %[xv], [%[x]], #4\n\t"       \
+  "sxtb16 %[xh], %[xv], ror #8\n\t" \
+  "sxtb16 %[xv], %[xv]\n\t"         \
+  AK_C1_CH("a0") AK_C1_CH("a1") AK_C1_CH("a2") AK_C1_CH("a3")
+  /* Rows of 1 or 2 words (the study models' 3x3 and 10x8 kernels): the whole kernel in one loop over its rows. */
+#define AK_C1_ROWS(row)                                                                                       \
+  do {                                                                                                      \
+    int32_t ky = k_h, xv, xh, wa, wb;                                                                       \
+    __asm__ volatile("1:\n\t" row                                                                           \
+                     "add %[x], %[x], %[skip]\n\t"                                                          \
+                     "subs %[ky], %[ky], #1\n\t"                                                            \
+                     "bne 1b"                                                                               \
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(wst), \
+                       [ky] "+r"(ky), [xv] "=&r"(xv), [xh] "=&r"(xh), [wa] "=&r"(wa), [wb] "=&r"(wb)         \
+                     : [skip] "r"(row_skip)                                                                 \
+                     : "cc", "memory");                                                                     \
+  } while (0)
+  if (words == 1 && k_h == 3) {  /* person_detect's 3x3: the three rows unrolled (no loop branch) */
+    int32_t xv, xh, wa, wb;
+    __asm__ volatile(AK_C1_WORD "add %[x], %[x], %[skip]\n\t" AK_C1_WORD "add %[x], %[x], %[skip]\n\t" AK_C1_WORD
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(wst),
+                       [xv] "=&r"(xv), [xh] "=&r"(xh), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                     : [skip] "r"(row_skip)
+                     : "memory");
+  } else if (words == 1) {
+    AK_C1_ROWS(AK_C1_WORD);
+  } else if (words == 2) {
+    AK_C1_ROWS(AK_C1_WORD AK_C1_WORD);
+  } else {
+    /* longer rows (1x1 convolutions: one row of in_c / 4 words): a loop over word pairs, then the odd word */
+#define AK_C1_LONG_ROW                                                                                       \
+  do {                                                                                                     \
+    int32_t n = words >> 1, xv, xh, wa, wb;                                                                \
+    __asm__ volatile("1:\n\t" AK_C1_WORD AK_C1_WORD                                                           \
+                     "subs %[n], %[n], #1\n\t"                                                             \
+                     "bne 1b\n\t"                                                                          \
+                     "tst %[odd], #1\n\t"                                                                  \
+                     "beq 2f\n\t" AK_C1_WORD "2:"                                                            \
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(wst), \
+                       [n] "+r"(n), [xv] "=&r"(xv), [xh] "=&r"(xh), [wa] "=&r"(wa), [wb] "=&r"(wb)         \
+                     : [odd] "r"(words)                                                                    \
+                     : "cc", "memory");                                                                    \
+  } while (0)
+    if (k_h == 1) {
+      AK_C1_LONG_ROW;
+    } else {
+      for (int32_t ky = k_h; ky > 0; ky--, x += row_skip) AK_C1_LONG_ROW;
+    }
+#undef AK_C1_LONG_ROW
+  }
+#undef AK_C1_ROWS
+#undef AK_C1_WORD
+#undef AK_C1_CH
+#else
+  for (int32_t ky = k_h; ky > 0; ky--, x += row_skip) {
+    for (int32_t j = 0; j < words; j++, x += 4, wst += 8) {
+      int32_t xv = ak_read32(x), xl = ak_sxtb16(xv), xh = ak_sxtb16_ror8(xv);
+      a0 = ak_smlad(xh, wst[1], ak_smlad(xl, wst[0], a0));
+      a1 = ak_smlad(xh, wst[3], ak_smlad(xl, wst[2], a1));
+      a2 = ak_smlad(xh, wst[5], ak_smlad(xl, wst[4], a2));
+      a3 = ak_smlad(xh, wst[7], ak_smlad(xl, wst[6], a3));
+    }
+  }
+#endif
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+static __attribute__((noinline)) void ak_conv1_direct(const ak_geom *gp, const int8_t *buf, const int32_t *w,
+                                                      const int32_t *qp, int8_t *out) {
+  const int32_t k_h = gp->k_h, words = gp->k_w >> 2, k4 = k_h * words, wp = gp->in_w, out_c = gp->out_c;
+  const int32_t row_skip = wp - gp->k_w, pix_step = gp->s_w, out_w = gp->out_w, pixels = gp->out_h * out_w;
+  const int32_t row_wrap = gp->s_h * wp - out_w * pix_step;  /* from past a row's last pixel to the next row's first */
+  const ak_outq oq = {gp->out_zp, gp->act_lo, gp->act_hi};
+  int32_t wst[AK_STAGE_WORDS];
+  int32_t acc[4 * AK_C1_CHUNK];
+  for (int32_t c = 0; c < out_c; c += 4, w += 4 * k4, qp += 4 * AK_QP_STRIDE) {
+    for (int32_t i = 0; i < 4 * k4; i++) {
+      int32_t wv = w[i];
+      wst[2 * i] = ak_sxtb16(wv), wst[2 * i + 1] = ak_sxtb16_ror8(wv);
+    }
+    ak_rq rq[4];
+    for (int j = 0; j < 4; j++) {
+      ak_qp q = ak_qp_load(qp + j * AK_QP_STRIDE);
+      int64_t b = q.bias;
+      /* |sum x*w| <= 2^14 per tap: a bound without a pass over the weights (a few pixels reuse each group) */
+      rq[j] = ak_rq_prepare(q, gp->out_zp, (b < 0 ? -b : b) + (int64_t)k4 * 4 * 16384);
+    }
+    const int32_t nc = out_c - c < 4 ? out_c - c : 4;
+    /* chunks of up to AK_C1_CHUNK pixels, walked in output order; the pixel loop keeps only x and ox live */
+    const int8_t *x = buf;
+    int32_t ox = 0;
+    for (int32_t p0 = 0, n; p0 < pixels; p0 += n) {
+      n = pixels - p0 < AK_C1_CHUNK ? pixels - p0 : AK_C1_CHUNK;
+      if (row_wrap == 0) {  /* 1x1: the pixels' rows are contiguous */
+        for (int32_t *a = acc, *end = acc + 4 * n; a != end; a += 4, x += pix_step)
+          ak_c1_sum(x, wst, k_h, words, row_skip, a);
+      } else {
+        for (int32_t *a = acc, *end = acc + 4 * n; a != end; a += 4) {
+          ak_c1_sum(x, wst, k_h, words, row_skip, a);
+          x += pix_step;
+          if (++ox == out_w) ox = 0, x += row_wrap;
+        }
+      }
+      for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq[j], &oq);
+    }
+  }
+}
+
+AK_INLINE int32_t ak_conv1(const ak_geom *g, const int8_t *in, const int8_t *w, const int32_t *qp, int8_t *out,
+                           const int T, const int P, ak_pixels_fn px1, ak_pixels_fn px2, const int direct) {
+  const int32_t kw4 = (g->k_w + 3) & ~3;
+  const int32_t hp = (g->out_h - 1) * g->s_h + g->k_h, wp = ((g->out_w - 1) * g->s_w + kw4 + 3) & ~3;
+  int32_t buf32[(hp * wp) >> 2];
+  const int8_t *buf = (const int8_t *)buf32;
+  ak_pad_input(buf32, in, g->in_h, g->in_w, 1, hp, wp, g->pad_t, g->pad_l, g->in_zp);
+  const ak_geom gp = {hp, wp, 1, g->out_h, g->out_w, g->out_c, g->k_h, kw4, g->s_h, g->s_w, 1, 1, 0, 0,
+                      g->in_zp, g->out_zp, g->act_lo, g->act_hi};
+  if (direct) {
+    ak_conv1_direct(&gp, buf, (const int32_t *)(const void *)w, qp, out);
+    return 0;
+  }
+  return ak_conv(&gp, buf, w, qp, out, T, P, px1, px2);
+}
+
+#define AK_CONV1_VARIANT(T, P, U)                                                                      \
+  int32_t armlprof_conv1_s8_t##T##p##P##u##U(ARMLPROF_CONV_ARGS) {                                   \
+    AK_GEOM;                                                                                          \
+    return ak_conv1(&g, in, w, qp, out, T, P, ak_px_t##T##p1u##U, ak_px_t##T##p2u##U, 0);              \
+  }
+AK_CONV1_VARIANT(2, 1, 1)
+AK_CONV1_VARIANT(2, 2, 1)
+AK_CONV1_VARIANT(4, 1, 1)
+AK_CONV1_VARIANT(4, 2, 1)
+AK_CONV1_VARIANT(2, 1, 2)
+AK_CONV1_VARIANT(2, 2, 2)
+AK_CONV1_VARIANT(4, 1, 2)
+AK_CONV1_VARIANT(4, 2, 2)
+
+/* The direct kernel for 1x1 convolutions at stride 1 without padding (and fully connected layers): each pixel's
+ * input channels are its GEMM row, read in place (one kernel "row" of in_c bytes, in_c % 4 == 0). */
+int32_t armlprof_conv_s8_d4(ARMLPROF_CONV_ARGS) {
+  const ak_geom gp = {in_h, in_w * in_c, 1, out_h, out_w, out_c, 1, in_c, 1, in_c, 1, 1, 0, 0,
+                      in_zp, out_zp, act_lo, act_hi};
+  (void)k_h, (void)k_w, (void)s_h, (void)s_w, (void)d_h, (void)d_w, (void)pad_t, (void)pad_l;
+  ak_conv1_direct(&gp, in, (const int32_t *)(const void *)w, qp, out);
+  return 0;
+}
+
+int32_t armlprof_conv1_s8_d4(ARMLPROF_CONV_ARGS) {
+  AK_GEOM;
+  return ak_conv1(&g, in, w, qp, out, 4, 1, ak_px_t4p1u1, ak_px_t4p2u1, 1);
 }

@@ -29,6 +29,22 @@ int32_t armlprof_conv_s8_t2p1u2(ARMLPROF_CONV_ARGS);
 int32_t armlprof_conv_s8_t2p2u2(ARMLPROF_CONV_ARGS);
 int32_t armlprof_conv_s8_t4p1u2(ARMLPROF_CONV_ARGS);
 int32_t armlprof_conv_s8_t4p2u2(ARMLPROF_CONV_ARGS);
+/* 1x1 stride 1 unpadded (and fully connected), in_c % 4 == 0: the direct kernel of conv1_s8_d4 over the input
+ * pixels in place (4 output channels per pass, weights sign-extended in a stack stage, SSAT requantization runs). */
+int32_t armlprof_conv_s8_d4(ARMLPROF_CONV_ARGS);
+/* The same tiles for a one-channel input (conv1): input padded once into a stack buffer, kernel rows widened to
+ * whole words (weights packed by kernels.pack_c1_weights), every pixel interior. Dilation 1. */
+/* The direct one-channel kernel (d4): 4 output channels per pass with their weights sign-extended in a stack
+ * stage, SMLAD on tap pairs straight from the padded buffer, requantization per channel run (SSAT). */
+int32_t armlprof_conv1_s8_d4(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv1_s8_t2p1u1(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv1_s8_t2p2u1(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv1_s8_t4p1u1(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv1_s8_t4p2u1(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv1_s8_t2p1u2(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv1_s8_t2p2u2(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv1_s8_t4p1u2(ARMLPROF_CONV_ARGS);
+int32_t armlprof_conv1_s8_t4p2u2(ARMLPROF_CONV_ARGS);
 
 /* Depthwise convolution, depth multiplier 1, weights in TFLite's [1, kh, kw, C] order: 4 channels per step
  * (P = 1) or 4 channels x 2 neighbouring output pixels sharing each weight load (P = 2). */
