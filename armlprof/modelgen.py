@@ -48,6 +48,7 @@ class _Tensor:
     zero_point: list[int]
     qdim: int = 0
     data: bytes | None = None
+    variable: bool = False  # state kept across invocations (SVDF's activation state)
 
 
 @dataclass
@@ -280,6 +281,8 @@ class _Builder:
                 b.PrependUOffsetTRelativeSlot(3, name, 0)
             if quant is not None:
                 b.PrependUOffsetTRelativeSlot(4, quant, 0)
+            if t.variable:
+                b.PrependBoolSlot(5, True, False)
             tensors.append(b.EndObject())
         kinds = list(dict.fromkeys(op.kind for op in self.ops))
         codes = []
@@ -394,6 +397,10 @@ class _Builder:
             shape = ivec(o["new_shape"])
             b.StartObject(1)
             b.PrependUOffsetTRelativeSlot(0, shape, 0)
+        elif op.kind == "SVDF":
+            b.StartObject(3)
+            b.PrependInt32Slot(0, o["rank"], 0)
+            b.PrependInt8Slot(1, _ACT[o.get("act", "NONE")], 0)
         return b.EndObject()
 
 
@@ -480,7 +487,7 @@ def resnet_tflite(seed: int = 20240504) -> bytes:
 RANDOM_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
                     "SOFTMAX", "RESHAPE", "SUB", "MUL", "PAD", "CONCATENATION", "SQUEEZE", "LOGISTIC", "TANH",
                     "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH",
-                    "DEQUANTIZE", "TRANSPOSE_CONV")
+                    "DEQUANTIZE", "TRANSPOSE_CONV", "SVDF")
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -806,6 +813,9 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
     elif kind == "SOFTMAX":
         _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(2, 12))))
         b.tensors[b.current].scale = [_log_uniform(rng, 1e-2, 1.0)]
+    elif kind == "SVDF":
+        svdf_random(b, rng)
+        return b.serialize(f"armlprof random {kind} model (seed {seed})", tensor_names)
     else:
         _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(1, 40))))
     if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
@@ -1053,3 +1063,59 @@ def multi_io_tflite(seed: int = 20240508, tensor_names: bool = True) -> bytes:
 
 BUILTIN_MODELS = (*BUILTIN_MODELS, "multi_io")
 _GENERATORS["multi_io"] = multi_io_tflite
+
+
+# ------------------------------------------------------------------ sequence operators with state (SVDF)
+_INT16 = tflite_schema.TENSOR_TYPES["INT16"]
+
+
+def svdf_random(b: _Builder, rng: np.random.Generator, *, rank: int | None = None, state_type: str | None = None,
+                act: str | None = None, batches: int | None = None) -> None:
+    """One int8 SVDF on a fresh [batches, input] input: random sizes, rank, fused activation (TFLM's int8 kernel
+    ignores it), int16 or int8 time weights and activation state (a variable tensor), and scales that put the
+    feature projection and the output at 5-2000 steps (the int8 state: 5-80), so the clamps cut sometimes.
+    The scales come from a float run of the same weights over random inputs (the state's history included)."""
+    batches = batches or int(rng.integers(1, 3))
+    depth, memory = int(rng.integers(1, 24)), int(rng.integers(1, 9))
+    rank = rank or int(rng.integers(1, 4))
+    units = int(rng.integers(1, 7))
+    filters = units * rank
+    state_type = state_type or str(rng.choice(["int16", "int8"]))
+    act = act or str(rng.choice(["NONE", "RELU"]))
+    _random_input(b, rng, (batches, depth))
+    t_in = b.tensors[b.current]
+    in_scale, in_zp = t_in.scale[0], t_in.zero_point[0]
+    wf = rng.integers(-128, 128, (filters, depth)).astype(np.int8)
+    wf_scale = _log_uniform(rng, 1e-3, 0.1)
+    t_max = 32767 if state_type == "int16" else 127
+    wt = rng.integers(-t_max, t_max + 1, (filters, memory)).astype(state_type)
+    wt_scale = _log_uniform(rng, 1e-5, 1e-2)
+    x = rng.integers(-128, 128, (4 * memory, batches, depth)).astype(np.float64) - in_zp
+    feature = in_scale * wf_scale * np.einsum("sbi,fi->sbf", x, wf.astype(np.float64))
+    state_steps = rng.uniform(5.0, 2000.0) if state_type == "int16" else rng.uniform(5.0, 80.0)
+    state_scale = float(np.float32(max(float(feature.std()), 1e-9) / state_steps))
+    state_zp = 0 if state_type == "int16" else int(rng.integers(-20, 21))
+    windows = np.lib.stride_tricks.sliding_window_view(feature, memory, axis=0)  # [step, batch, filter, slot]
+    real_out = np.einsum("wbft,ft->wbf", windows, wt.astype(np.float64) * wt_scale).reshape(
+        -1, batches, units, rank).sum(-1)
+    bias_scale = float(np.float32(state_scale) * np.float32(wt_scale))
+    bias = rng.integers(-2000, 2001, units).astype(np.int32) * int(rng.choice([0, 1, 50]))
+    out_scale = float(np.float32(max(float(real_out.std()), 1e-9) / rng.uniform(5.0, 80.0)))
+    const = [b.add_tensor(_Tensor("weights_feature", wf.shape, _INT8, [wf_scale], [0], 0, wf.tobytes())),
+             b.add_tensor(_Tensor("weights_time", wt.shape, _INT16 if state_type == "int16" else _INT8, [wt_scale],
+                                  [0], 0, wt.tobytes())),
+             b.add_tensor(_Tensor("bias", (units,), _INT32, [bias_scale], [0], 0, bias.tobytes()))]
+    state = b.add_tensor(_Tensor("activation_state", (batches, memory * filters),
+                                 _INT16 if state_type == "int16" else _INT8, [state_scale], [state_zp], variable=True))
+    out = b.add_tensor(_Tensor("output", (batches, units), _INT8, [out_scale], [int(rng.integers(-80, 81))]))
+    b.ops.append(_Op("SVDF", [b.current, *const, state], [out], {"rank": rank, "act": act}))
+    b.current = out
+
+
+def svdf_tflite(seed: int, *, rank: int | None = None, state_type: str | None = None, act: str | None = None,
+                batches: int | None = None) -> bytes:
+    """A seeded random int8 SVDF model (svdf_random); the keyword arguments pin what the seed would pick."""
+    rng = np.random.default_rng([seed, 15])
+    b = _Builder(seed, np.zeros((1, 1)))
+    svdf_random(b, rng, rank=rank, state_type=state_type, act=act, batches=batches)
+    return b.serialize(f"armlprof SVDF model (seed {seed})")

@@ -761,4 +761,8 @@ def build_kernel(graph: Graph, op: Operator) -> Kernel:
         return build_strided_slice(graph, op)
     if op.kind == "SOFTMAX":
         return build_softmax(graph, op)
+    if op.kind == "SVDF":
+        from armlprof.runtime.tvm.ops_sequence import build_svdf  # stateful: TVMScript, not TE
+
+        return build_svdf(graph, op)
     raise ArmlprofError(f"no integer kernel for {op.kind}; use --runtime tflm")
