@@ -26,7 +26,8 @@ SUPPORTED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERA
                        "RESHAPE", "SQUEEZE", "SOFTMAX", "ADD", "SUB", "MUL", "PAD", "PADV2", "CONCATENATION",
                        "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH",
                        "DEQUANTIZE", "TRANSPOSE_CONV", "SVDF")
-STATEFUL_OPERATORS = ("SVDF",)  # operators whose variable-tensor inputs are state updated in place
+# Operators with a state input (a variable tensor they update in place): its position among their inputs.
+STATEFUL_OPERATORS = {"SVDF": 4}
 _DTYPES = {9: "int8", 2: "int32", 0: "float32", 3: "uint8", 7: "int16", 4: "int64"}
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 _PADDING = {0: "SAME", 1: "VALID"}
@@ -207,7 +208,8 @@ def import_tflite(path: Path) -> Graph:
             if idx >= 0 and not tensors[idx].is_constant and tensors[idx].dtype != "int8"
             # the model's float output: its bytes are the output (ops.build_dequantize)
             and not (op.kind == "DEQUANTIZE" and idx == op.outputs[0] and tensors[idx].dtype == "float32")
-            and not (tensors[idx].is_variable and op.kind in STATEFUL_OPERATORS)]  # int16 state: ops_sequence
+            # an int16 state: its operator checks it (ops_sequence)
+            and not (op.kind in STATEFUL_OPERATORS and op.inputs[STATEFUL_OPERATORS[op.kind]:][:1] == [idx])]
     if wide:  # name the operator computing on the wider type, not the QUANTIZE converting to it
         op, t = next(((o, t) for o, t in wide if o.kind not in ("QUANTIZE", "DEQUANTIZE")), wide[0])
         what = "int16x8 activations" if t.dtype == "int16" else f"{t.dtype} activations"
