@@ -921,11 +921,11 @@ def reduction_chain_tflite(seed: int = 20240508) -> bytes:
     return b.serialize("armlprof reduction chain (TRANSPOSE_CONV, HARD_SWISH, MEAN, DEQUANTIZE; seeded)")
 
 
-LEFT_OUT = ("SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM", "INT16X8")
+LEFT_OUT = ("UNIDIRECTIONAL_SEQUENCE_LSTM", "INT16X8")
 
 
 def left_out_tflite(kind: str) -> bytes:
-    """A small model of what the TVM runtimes deliberately leave to TFLM (LEFT_OUT): an int8 SVDF, an int8
+    """A small model of what the TVM runtimes deliberately leave to TFLM (LEFT_OUT): an int8
     UNIDIRECTIONAL_SEQUENCE_LSTM (weights only, optional inputs absent), or an int16x8 FULLY_CONNECTED between two
     QUANTIZEs. For testing the TVM runtimes' refusal; the tensors are well-formed, the options left at defaults."""
     b = _Builder(0, np.zeros((1, 1)))
@@ -936,13 +936,7 @@ def left_out_tflite(kind: str) -> bytes:
         return b.add_tensor(_Tensor(name, shape, dtype, [scale], [0], 0, data))
 
     x = b.add_tensor(_Tensor("input", (1, 8), _INT8, [0.05], [0]))
-    if kind == "SVDF":  # feature weights [filters, input], time weights [filters, memory], bias, int16 state
-        ins = [x, const("weights_feature", (4, 8), _INT8, "int8", 0.01),
-               const("weights_time", (4, 3), _INT8, "int8", 0.01), const("bias", (4,), _INT32, "int32", 5e-4),
-               b.add_tensor(_Tensor("state", (1, 12), tflite_schema.TENSOR_TYPES["INT16"], [0.01], [0]))]
-        out = b.add_tensor(_Tensor("output", (1, 4), _INT8, [0.05], [0]))
-        b.ops.append(_Op("SVDF", ins, [out]))
-    elif kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":  # [batch, time, input] -> [batch, time, units]
+    if kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":  # [batch, time, input] -> [batch, time, units]
         b.tensors[x].shape = (1, 2, 4)
         weights = [const(f"w{i}", (3, 4 if i < 4 else 3), _INT8, "int8", 0.01) for i in range(8)]
         ins = [x, -1, *weights[1:4], -1, *weights[5:8]] + [-1] * 3 + [const(f"b{i}", (3,), _INT32, "int32", 1e-4)
