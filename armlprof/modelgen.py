@@ -401,6 +401,12 @@ class _Builder:
             b.StartObject(3)
             b.PrependInt32Slot(0, o["rank"], 0)
             b.PrependInt8Slot(1, _ACT[o.get("act", "NONE")], 0)
+        elif op.kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+            b.StartObject(6)
+            b.PrependInt8Slot(0, _ACT[o.get("act", "TANH")], 0)
+            b.PrependFloat32Slot(1, o.get("cell_clip", 0.0), 0.0)
+            b.PrependFloat32Slot(2, 0.0, 0.0)
+            b.PrependBoolSlot(3, bool(o.get("time_major", False)), False)
         return b.EndObject()
 
 
@@ -1113,3 +1119,55 @@ def svdf_tflite(seed: int, *, rank: int | None = None, state_type: str | None = 
     b = _Builder(seed, np.zeros((1, 1)))
     svdf_random(b, rng, rank=rank, state_type=state_type, act=act, batches=batches)
     return b.serialize(f"armlprof SVDF model (seed {seed})")
+
+
+def lstm_random(b: _Builder, rng: np.random.Generator, *, time_major: bool | None = None,
+                cell_clip: bool | None = None, batches: int | None = None) -> None:
+    """One int8 UNIDIRECTIONAL_SEQUENCE_LSTM (TFLM's integer 8x8->16 kernel: all four gates, no peephole,
+    projection or layer norm) on a fresh input: random sizes, time_major either way, per-tensor int8 weights whose
+    scales put the gate pre-activations at a few units (sigmoid and tanh in and out of saturation), int32 biases,
+    an int8 output state (variable, any zero point) and a power-of-two int16 cell state (variable), a cell clip
+    that cuts or none."""
+    batches = batches or int(rng.integers(1, 3))
+    steps, depth, units = int(rng.integers(1, 6)), int(rng.integers(1, 12)), int(rng.integers(1, 9))
+    time_major = bool(rng.integers(0, 2)) if time_major is None else time_major
+    clip = (bool(rng.integers(0, 2)) if cell_clip is None else cell_clip)
+    shape = (steps, batches, depth) if time_major else (batches, steps, depth)
+    _random_input(b, rng, shape)
+    in_scale = b.tensors[b.current].scale[0]
+    state_scale = float(np.float32(_log_uniform(rng, 1 / 160, 1 / 60)))
+    state_zp = int(rng.integers(-40, 41))
+    cell_scale = float(2.0 ** -int(rng.integers(9, 14)))
+    gate_std = rng.uniform(0.5, 6.0)  # real units at the nonlinearity's input
+
+    def weights(name: str, cols: int, x_scale: float) -> int:
+        w = rng.integers(-127, 128, (units, cols)).astype(np.int8)
+        scale = float(np.float32(gate_std / (x_scale * 70.0 * 74.0 * np.sqrt(cols))))
+        return b.add_tensor(_Tensor(name, (units, cols), _INT8, [scale], [0], 0, w.tobytes()))
+
+    gates = ("input", "forget", "cell", "output")
+    w_in = [weights(f"{g}_input_weights", depth, in_scale) for g in gates]
+    w_rec = [weights(f"{g}_recurrent_weights", units, state_scale) for g in gates]
+    biases = []
+    for g, w in zip(gates, w_in, strict=True):
+        bias_scale = float(np.float32(in_scale) * np.float32(b.tensors[w].scale[0]))
+        bias = (rng.normal(0, 1.0, units) / bias_scale).clip(-2e9, 2e9).astype(np.int32)
+        biases.append(b.add_tensor(_Tensor(f"{g}_bias", (units,), _INT32, [bias_scale], [0], 0, bias.tobytes())))
+    h = b.add_tensor(_Tensor("output_state", (batches, units), _INT8, [state_scale], [state_zp], variable=True))
+    c = b.add_tensor(_Tensor("cell_state", (batches, units), _INT16, [cell_scale], [0], variable=True))
+    out_shape = (steps, batches, units) if time_major else (batches, steps, units)
+    out = b.add_tensor(_Tensor("output", out_shape, _INT8, [state_scale], [state_zp]))
+    inputs = [b.current, *w_in, *w_rec, -1, -1, -1, *biases, -1, -1, h, c, -1, -1, -1, -1]
+    options = {"act": "TANH", "time_major": time_major,
+               "cell_clip": float(np.float32(cell_scale * rng.integers(2000, 30000))) if clip else 0.0}
+    b.ops.append(_Op("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, [out], options))
+    b.current = out
+
+
+def lstm_tflite(seed: int, *, time_major: bool | None = None, cell_clip: bool | None = None,
+                batches: int | None = None) -> bytes:
+    """A seeded random int8 UNIDIRECTIONAL_SEQUENCE_LSTM model (lstm_random); keywords pin what the seed picks."""
+    rng = np.random.default_rng([seed, 16])
+    b = _Builder(seed, np.zeros((1, 1)))
+    lstm_random(b, rng, time_major=time_major, cell_clip=cell_clip, batches=batches)
+    return b.serialize(f"armlprof UNIDIRECTIONAL_SEQUENCE_LSTM model (seed {seed})")

@@ -27,6 +27,7 @@ OPERATOR_OPTIONS: dict[str, str] = {
     "ADD": "AddOptions", "RESHAPE": "ReshapeOptions", "CONCATENATION": "ConcatenationOptions", "MUL": "MulOptions",
     "PAD": "PadOptions", "SUB": "SubOptions", "SQUEEZE": "SqueezeOptions", "STRIDED_SLICE": "StridedSliceOptions",
     "MEAN": "ReducerOptions", "TRANSPOSE_CONV": "TransposeConvOptions", "SVDF": "SVDFOptions",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTMOptions",
 }
 
 
