@@ -493,7 +493,7 @@ def resnet_tflite(seed: int = 20240504) -> bytes:
 RANDOM_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
                     "SOFTMAX", "RESHAPE", "SUB", "MUL", "PAD", "CONCATENATION", "SQUEEZE", "LOGISTIC", "TANH",
                     "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH",
-                    "DEQUANTIZE", "TRANSPOSE_CONV", "SVDF")
+                    "DEQUANTIZE", "TRANSPOSE_CONV", "SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM")
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -819,8 +819,8 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
     elif kind == "SOFTMAX":
         _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(2, 12))))
         b.tensors[b.current].scale = [_log_uniform(rng, 1e-2, 1.0)]
-    elif kind == "SVDF":
-        svdf_random(b, rng)
+    elif kind in ("SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM"):  # sequence operators with state: own generators
+        (svdf_random if kind == "SVDF" else lstm_random)(b, rng)
         return b.serialize(f"armlprof random {kind} model (seed {seed})", tensor_names)
     else:
         _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(1, 40))))
@@ -927,13 +927,12 @@ def reduction_chain_tflite(seed: int = 20240508) -> bytes:
     return b.serialize("armlprof reduction chain (TRANSPOSE_CONV, HARD_SWISH, MEAN, DEQUANTIZE; seeded)")
 
 
-LEFT_OUT = ("UNIDIRECTIONAL_SEQUENCE_LSTM", "INT16X8")
+LEFT_OUT = ("INT16X8",)
 
 
 def left_out_tflite(kind: str) -> bytes:
-    """A small model of what the TVM runtimes deliberately leave to TFLM (LEFT_OUT): an int8
-    UNIDIRECTIONAL_SEQUENCE_LSTM (weights only, optional inputs absent), or an int16x8 FULLY_CONNECTED between two
-    QUANTIZEs. For testing the TVM runtimes' refusal; the tensors are well-formed, the options left at defaults."""
+    """A small model of what the TVM runtimes deliberately leave to TFLM (LEFT_OUT): an int16x8 FULLY_CONNECTED
+    between two QUANTIZEs. For testing the TVM runtimes' refusal; the tensors are well-formed."""
     b = _Builder(0, np.zeros((1, 1)))
     rng = np.random.default_rng(LEFT_OUT.index(kind))
 
@@ -942,22 +941,15 @@ def left_out_tflite(kind: str) -> bytes:
         return b.add_tensor(_Tensor(name, shape, dtype, [scale], [0], 0, data))
 
     x = b.add_tensor(_Tensor("input", (1, 8), _INT8, [0.05], [0]))
-    if kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":  # [batch, time, input] -> [batch, time, units]
-        b.tensors[x].shape = (1, 2, 4)
-        weights = [const(f"w{i}", (3, 4 if i < 4 else 3), _INT8, "int8", 0.01) for i in range(8)]
-        ins = [x, -1, *weights[1:4], -1, *weights[5:8]] + [-1] * 3 + [const(f"b{i}", (3,), _INT32, "int32", 1e-4)
-                                                                       for i in range(4)]
-        out = b.add_tensor(_Tensor("output", (1, 2, 3), _INT8, [0.05], [0]))
-        b.ops.append(_Op("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [out]))
-    else:  # int8 -> int16 -> FULLY_CONNECTED (int16 activations, int8 weights, int64 bias) -> int8
-        wide = b.add_tensor(_Tensor("input_int16", (1, 8), tflite_schema.TENSOR_TYPES["INT16"], [1e-4], [0]))
-        b.ops.append(_Op("QUANTIZE", [x], [wide]))
-        fc = b.add_tensor(_Tensor("fc_int16", (1, 4), tflite_schema.TENSOR_TYPES["INT16"], [1e-3], [0]))
-        b.ops.append(_Op("FULLY_CONNECTED", [wide, const("weights", (4, 8), _INT8, "int8", 0.01),
-                                             const("bias", (4,), tflite_schema.TENSOR_TYPES["INT64"], "int64", 1e-6)],
-                         [fc], {"act": "NONE"}))
-        out = b.add_tensor(_Tensor("output", (1, 4), _INT8, [0.05], [0]))
-        b.ops.append(_Op("QUANTIZE", [fc], [out]))
+    # int8 -> int16 -> FULLY_CONNECTED (int16 activations, int8 weights, int64 bias) -> int8
+    wide = b.add_tensor(_Tensor("input_int16", (1, 8), tflite_schema.TENSOR_TYPES["INT16"], [1e-4], [0]))
+    b.ops.append(_Op("QUANTIZE", [x], [wide]))
+    fc = b.add_tensor(_Tensor("fc_int16", (1, 4), tflite_schema.TENSOR_TYPES["INT16"], [1e-3], [0]))
+    b.ops.append(_Op("FULLY_CONNECTED", [wide, const("weights", (4, 8), _INT8, "int8", 0.01),
+                                         const("bias", (4,), tflite_schema.TENSOR_TYPES["INT64"], "int64", 1e-6)],
+                     [fc], {"act": "NONE"}))
+    out = b.add_tensor(_Tensor("output", (1, 4), _INT8, [0.05], [0]))
+    b.ops.append(_Op("QUANTIZE", [fc], [out]))
     b.current = out
     return b.serialize(f"armlprof {kind} model (left to TFLM)")
 

@@ -1,4 +1,5 @@
-"""Sequence operators with state: int8 SVDF as TFLM's EvalIntegerSvdfReference (svdf_common.cc), bit for bit.
+"""Sequence operators with state, bit for bit with TFLM: int8 SVDF (svdf_common.cc EvalIntegerSvdfReference) and
+UNIDIRECTIONAL_SEQUENCE_LSTM (lstm_eval.h: the integer 8x8->16 LSTM, int16 cell state, int16 sigmoid/tanh).
 
 SVDF's activation state is a variable tensor: TFLM shifts it left by one element, writes this invocation's
 feature projection into each filter's newest slot, and keeps it for the next invocation. TE computes only pure
@@ -9,6 +10,12 @@ then the output). The compiler gives the state its own buffer, zeroed at model_i
 
 TFLM's int8 path ignores the fused activation (it only clamps to int8), and so does this kernel. TFLM's Prepare
 reads the bias's scale unconditionally, so an SVDF without bias does not run on TFLM; it is refused here too.
+
+The LSTM kernel runs every batch and time step in one PrimFunc (time_major either way: batches are independent, so
+batch-outer order gives TFLM's results for both layouts); each unit's four gates are computed from the previous
+hidden state, the new hidden value goes to this step's output slot and is copied into the state once the step's
+units are done, so no gate scratch buffers are needed. Its sigmoid/tanh interpolate TFLM's 256-entry table, which
+is read from the TFLM tree (sigmoid_table_uint16).
 """
 
 from __future__ import annotations
@@ -292,7 +299,8 @@ def build_lstm(graph: Graph, op: Operator):
             for s in range(units):
                 hidden[b * units + s] = out[T.if_then_else(time_major, t * batches + b, b * steps + t) * units + s]
 
-    consts = [("input_weights", np.stack([w.data for w in w_in])), ("recurrent_weights", np.stack([w.data for w in w_rec])),
+    consts = [("input_weights", np.stack([w.data for w in w_in])),
+              ("recurrent_weights", np.stack([w.data for w in w_rec])),
               ("bias", np.stack([b.data.astype(np.int32) for b in biases])), ("fc_multiplier", fc_m),
               ("fc_shift", fc_s), ("sigmoid_table", sigmoid_table_uint16())]
     return Kernel(op.kind, lstm, [ins[0], ins[18], ins[19]], consts, op.outputs[0],
