@@ -44,7 +44,7 @@ class Tensor:
     zero_point: np.ndarray  # int64
     quantized_dimension: int
     data: np.ndarray | None = None  # constants only
-    is_variable: bool = False  # state that persists across invocations (SVDF's activation state), zero at init
+    is_variable: bool = False  # state that persists across invocations (SVDF, LSTM), reset at init
 
     @property
     def nbytes(self) -> int:

@@ -5,8 +5,8 @@ SVDF's activation state is a variable tensor: TFLM shifts it left by one element
 feature projection into each filter's newest slot, and keeps it for the next invocation. TE computes only pure
 functions of its inputs, so this kernel is written in TVMScript instead: one PrimFunc that reads and writes the
 state buffer in place (its parameter order is still ops.Kernel's: activations - input, state - then constants,
-then the output). The compiler gives the state its own buffer, zeroed at model_init and never shared
-(compiler.build_program, entry kind "state").
+then the output). The compiler gives the state its own buffer, reset at model_init to TFLM's reset value (0, an
+int8 state its zero point) and never shared (compiler.build_program, entry kind "state").
 
 TFLM's int8 path ignores the fused activation (it only clamps to int8), and so does this kernel. TFLM's Prepare
 reads the bias's scale unconditionally, so an SVDF without bias does not run on TFLM; it is refused here too.
