@@ -119,6 +119,13 @@ def expected_crc(model: Any, seed: int) -> str:
     return crc_list(model.reference_outputs(inputs_from_seed(seed, sizes)))
 
 
+def expected_last_crc(model: Any, seed: int, runs: int) -> str:
+    """A stateful model's last_crc= value: the reference outputs of the `runs`-th consecutive invocation from a fresh
+    state, each on the seed's inputs (what the inference_time sketch's timed runs compute)."""
+    inputs = inputs_from_seed(seed, model.input_sizes)
+    return crc_list(model.reference_sequence([inputs] * runs)[-1])
+
+
 def wrong_output(got: str | None, expected: str) -> str | None:
     """None when the sketch's crc= value is the reference's; else what differs, naming the output when there are
     several."""
@@ -312,11 +319,16 @@ def measure_init(target: Target, image: Image, model: Any, *, runs: int, seed: i
 
 def measure_inference(target: Target, image: Image, model: Any, *, runs: int, seed: int = DEFAULT_SEED,
                       progress: Progress = _quiet, timeout_s: float = TRIAL_TIMEOUT_S) -> Timing:
-    """One boot of the inference_time sketch: `runs` timed inferences, each output checked by CRC."""
+    """One boot of the inference_time sketch: `runs` timed inferences, each output checked by CRC (a stateful
+    model's outputs change from run to run: its first and last runs are checked against the reference sequence)."""
     expected = expected_crc(model, seed)
     progress(f"inference: {runs} runs")
     outcome = target.run(image, f"seed={seed} runs={runs}", timeout_s=timeout_s)
-    _checked_record(outcome, "summary", expected, "inference")
+    record = _checked_record(outcome, "summary", expected, "inference")
+    if getattr(model, "stateful", False):
+        wrong = wrong_output(record.get("last_crc"), expected_last_crc(model, seed, runs))
+        if wrong:
+            raise MeasurementFailed(f"inference: run {runs} of {runs} (state carried over): {wrong}")
     per_run = outcome.all("inference")
     if len(per_run) != runs:
         raise MeasurementFailed(f"inference: {len(per_run)} timed runs printed, {runs} asked for")

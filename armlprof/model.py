@@ -8,6 +8,11 @@ A model may have several inputs and outputs: `input_sizes`/`output_sizes` are ea
 order, and `input_bytes`/`output_bytes` the packed buffers the sketches hand to `model_inference`
 (armlprof.protocol.io_offsets: one tensor = its size). `reference_outputs` maps a list of input tensors to the list
 of output tensors; `reference` does the same on packed buffers.
+
+A model with variable tensors (SVDF's activation state) is *stateful*: its output depends on the invocations before.
+`reference`/`reference_outputs` give the output of the first invocation after initialization (state zero), which is
+what a sketch checks right after model init; `reference_sequence` gives N consecutive invocations (what a sketch's
+N timed inferences compute, and what a streaming deployment sees).
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ class Model:
     activation_bytes: int = 0  # every non-constant tensor, summed: what the reference interpreter's arena holds
     input_sizes: list[int] = field(default_factory=list)  # bytes of each input tensor (default: [input_bytes])
     output_sizes: list[int] = field(default_factory=list)
+    variable_tensors: int = 0  # is_variable tensors: > 0 makes the model stateful
     # The reference interpreter's arena: tflite-micro's default (10x the file size) is too small for models with
     # small weights and large activations, so it is sized from the model and grown until allocation succeeds.
     _arena_bytes: int = field(default=0, repr=False)
@@ -64,6 +70,10 @@ class Model:
     def __post_init__(self) -> None:
         self.input_sizes = list(self.input_sizes) or [self.input_bytes]
         self.output_sizes = list(self.output_sizes) or [self.output_bytes]
+
+    @property
+    def stateful(self) -> bool:
+        return self.variable_tensors > 0
 
     @property
     def single_io(self) -> bool:
@@ -105,20 +115,32 @@ class Model:
         if [len(x) for x in inputs] != self.input_sizes:
             raise ArmlprofError(f"{self.name}: reference needs inputs of {self.input_sizes} bytes, got "
                                 f"{[len(x) for x in inputs]}")
+        return self.reference_sequence([inputs])[0]
+
+    def reference_sequence(self, steps: Sequence[Sequence[bytes]]) -> list[list[bytes]]:
+        """The output tensors of consecutive invocations from a fresh state, one list of input tensors per
+        invocation (a stateless model gives each step what `reference_outputs` gives it)."""
+        for inputs in steps:
+            if [len(x) for x in inputs] != self.input_sizes:
+                raise ArmlprofError(f"{self.name}: reference needs inputs of {self.input_sizes} bytes, got "
+                                    f"{[len(x) for x in inputs]}")
         if self.path is None:
-            return [dense_reference(inputs[0])]
+            return [[dense_reference(inputs[0])] for inputs in steps]
         it = self._interpreter
+        results = []
         try:
-            it.reset()
-            for index, data in enumerate(inputs):
-                shape = it.get_input_details(index)["shape"]
-                it.set_input(np.frombuffer(data, dtype=np.int8).reshape(shape), index)
-            it.invoke()
+            it.reset()  # zeroes the variable tensors too (MicroInterpreter::Reset)
+            for inputs in steps:
+                for index, data in enumerate(inputs):
+                    shape = it.get_input_details(index)["shape"]
+                    it.set_input(np.frombuffer(data, dtype=np.int8).reshape(shape), index)
+                it.invoke()
+                # int8, or a DEQUANTIZE's float32 output as its bytes
+                results.append([np.asarray(it.get_output(index)).tobytes() for index in range(len(self.output_sizes))])
         except RuntimeError as exc:
             raise ModelError(f"{self.name}: tflite-micro cannot run the model ({' '.join(str(exc).split())}); "
                              "check that it is a valid int8 model") from None
-        # int8, or a DEQUANTIZE's float32 output as its bytes
-        return [np.asarray(it.get_output(index)).tobytes() for index in range(len(self.output_sizes))]
+        return results
 
 
 MAX_REFERENCE_ARENA_BYTES = 1 << 30
@@ -163,7 +185,7 @@ def load_model(spec: str) -> Model:
     input_sizes = [t.elements for t in info.inputs]
     output_sizes = [t.elements * (4 if t.type_name == "float32" else 1) for t in info.outputs]
     return Model(path.stem, spec, path, io_bytes(input_sizes), io_bytes(output_sizes), info.operators,
-                 info.activation_bytes, input_sizes, output_sizes)
+                 info.activation_bytes, input_sizes, output_sizes, info.variable_tensors)
 
 
 VELA_OPERATOR = "CUSTOM_ethos-u"  # armlprof.tflite_verify's name for Vela's NPU command-stream operator

@@ -48,6 +48,7 @@ class _Tensor:
     zero_point: list[int]
     qdim: int = 0
     data: bytes | None = None
+    variable: bool = False  # state kept across invocations (SVDF's activation state)
 
 
 @dataclass
@@ -280,6 +281,8 @@ class _Builder:
                 b.PrependUOffsetTRelativeSlot(3, name, 0)
             if quant is not None:
                 b.PrependUOffsetTRelativeSlot(4, quant, 0)
+            if t.variable:
+                b.PrependBoolSlot(5, True, False)
             tensors.append(b.EndObject())
         kinds = list(dict.fromkeys(op.kind for op in self.ops))
         codes = []
@@ -394,6 +397,16 @@ class _Builder:
             shape = ivec(o["new_shape"])
             b.StartObject(1)
             b.PrependUOffsetTRelativeSlot(0, shape, 0)
+        elif op.kind == "SVDF":
+            b.StartObject(3)
+            b.PrependInt32Slot(0, o["rank"], 0)
+            b.PrependInt8Slot(1, _ACT[o.get("act", "NONE")], 0)
+        elif op.kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+            b.StartObject(6)
+            b.PrependInt8Slot(0, _ACT[o.get("act", "TANH")], 0)
+            b.PrependFloat32Slot(1, o.get("cell_clip", 0.0), 0.0)
+            b.PrependFloat32Slot(2, 0.0, 0.0)
+            b.PrependBoolSlot(3, bool(o.get("time_major", False)), False)
         return b.EndObject()
 
 
@@ -480,7 +493,7 @@ def resnet_tflite(seed: int = 20240504) -> bytes:
 RANDOM_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
                     "SOFTMAX", "RESHAPE", "SUB", "MUL", "PAD", "CONCATENATION", "SQUEEZE", "LOGISTIC", "TANH",
                     "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH",
-                    "DEQUANTIZE", "TRANSPOSE_CONV")
+                    "DEQUANTIZE", "TRANSPOSE_CONV", "SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM")
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -806,6 +819,9 @@ def random_operator_tflite(kind: str, seed: int, tensor_names: bool = True) -> b
     elif kind == "SOFTMAX":
         _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(2, 12))))
         b.tensors[b.current].scale = [_log_uniform(rng, 1e-2, 1.0)]
+    elif kind in ("SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM"):  # sequence operators with state: own generators
+        (svdf_random if kind == "SVDF" else lstm_random)(b, rng)
+        return b.serialize(f"armlprof random {kind} model (seed {seed})", tensor_names)
     else:
         _random_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(1, 40))))
     if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
@@ -911,13 +927,12 @@ def reduction_chain_tflite(seed: int = 20240508) -> bytes:
     return b.serialize("armlprof reduction chain (TRANSPOSE_CONV, HARD_SWISH, MEAN, DEQUANTIZE; seeded)")
 
 
-LEFT_OUT = ("SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM", "INT16X8")
+LEFT_OUT = ("INT16X8",)
 
 
 def left_out_tflite(kind: str) -> bytes:
-    """A small model of what the TVM runtimes deliberately leave to TFLM (LEFT_OUT): an int8 SVDF, an int8
-    UNIDIRECTIONAL_SEQUENCE_LSTM (weights only, optional inputs absent), or an int16x8 FULLY_CONNECTED between two
-    QUANTIZEs. For testing the TVM runtimes' refusal; the tensors are well-formed, the options left at defaults."""
+    """A small model of what the TVM runtimes deliberately leave to TFLM (LEFT_OUT): an int16x8 FULLY_CONNECTED
+    between two QUANTIZEs. For testing the TVM runtimes' refusal; the tensors are well-formed."""
     b = _Builder(0, np.zeros((1, 1)))
     rng = np.random.default_rng(LEFT_OUT.index(kind))
 
@@ -926,28 +941,15 @@ def left_out_tflite(kind: str) -> bytes:
         return b.add_tensor(_Tensor(name, shape, dtype, [scale], [0], 0, data))
 
     x = b.add_tensor(_Tensor("input", (1, 8), _INT8, [0.05], [0]))
-    if kind == "SVDF":  # feature weights [filters, input], time weights [filters, memory], bias, int16 state
-        ins = [x, const("weights_feature", (4, 8), _INT8, "int8", 0.01),
-               const("weights_time", (4, 3), _INT8, "int8", 0.01), const("bias", (4,), _INT32, "int32", 5e-4),
-               b.add_tensor(_Tensor("state", (1, 12), tflite_schema.TENSOR_TYPES["INT16"], [0.01], [0]))]
-        out = b.add_tensor(_Tensor("output", (1, 4), _INT8, [0.05], [0]))
-        b.ops.append(_Op("SVDF", ins, [out]))
-    elif kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":  # [batch, time, input] -> [batch, time, units]
-        b.tensors[x].shape = (1, 2, 4)
-        weights = [const(f"w{i}", (3, 4 if i < 4 else 3), _INT8, "int8", 0.01) for i in range(8)]
-        ins = [x, -1, *weights[1:4], -1, *weights[5:8]] + [-1] * 3 + [const(f"b{i}", (3,), _INT32, "int32", 1e-4)
-                                                                       for i in range(4)]
-        out = b.add_tensor(_Tensor("output", (1, 2, 3), _INT8, [0.05], [0]))
-        b.ops.append(_Op("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [out]))
-    else:  # int8 -> int16 -> FULLY_CONNECTED (int16 activations, int8 weights, int64 bias) -> int8
-        wide = b.add_tensor(_Tensor("input_int16", (1, 8), tflite_schema.TENSOR_TYPES["INT16"], [1e-4], [0]))
-        b.ops.append(_Op("QUANTIZE", [x], [wide]))
-        fc = b.add_tensor(_Tensor("fc_int16", (1, 4), tflite_schema.TENSOR_TYPES["INT16"], [1e-3], [0]))
-        b.ops.append(_Op("FULLY_CONNECTED", [wide, const("weights", (4, 8), _INT8, "int8", 0.01),
-                                             const("bias", (4,), tflite_schema.TENSOR_TYPES["INT64"], "int64", 1e-6)],
-                         [fc], {"act": "NONE"}))
-        out = b.add_tensor(_Tensor("output", (1, 4), _INT8, [0.05], [0]))
-        b.ops.append(_Op("QUANTIZE", [fc], [out]))
+    # int8 -> int16 -> FULLY_CONNECTED (int16 activations, int8 weights, int64 bias) -> int8
+    wide = b.add_tensor(_Tensor("input_int16", (1, 8), tflite_schema.TENSOR_TYPES["INT16"], [1e-4], [0]))
+    b.ops.append(_Op("QUANTIZE", [x], [wide]))
+    fc = b.add_tensor(_Tensor("fc_int16", (1, 4), tflite_schema.TENSOR_TYPES["INT16"], [1e-3], [0]))
+    b.ops.append(_Op("FULLY_CONNECTED", [wide, const("weights", (4, 8), _INT8, "int8", 0.01),
+                                         const("bias", (4,), tflite_schema.TENSOR_TYPES["INT64"], "int64", 1e-6)],
+                     [fc], {"act": "NONE"}))
+    out = b.add_tensor(_Tensor("output", (1, 4), _INT8, [0.05], [0]))
+    b.ops.append(_Op("QUANTIZE", [fc], [out]))
     b.current = out
     return b.serialize(f"armlprof {kind} model (left to TFLM)")
 
@@ -1053,3 +1055,111 @@ def multi_io_tflite(seed: int = 20240508, tensor_names: bool = True) -> bytes:
 
 BUILTIN_MODELS = (*BUILTIN_MODELS, "multi_io")
 _GENERATORS["multi_io"] = multi_io_tflite
+
+
+# ------------------------------------------------------------------ sequence operators with state (SVDF)
+_INT16 = tflite_schema.TENSOR_TYPES["INT16"]
+
+
+def svdf_random(b: _Builder, rng: np.random.Generator, *, rank: int | None = None, state_type: str | None = None,
+                act: str | None = None, batches: int | None = None) -> None:
+    """One int8 SVDF on a fresh [batches, input] input: random sizes, rank, fused activation (TFLM's int8 kernel
+    ignores it), int16 or int8 time weights and activation state (a variable tensor), and scales that put the
+    feature projection and the output at 5-2000 steps (the int8 state: 5-80), so the clamps cut sometimes.
+    The scales come from a float run of the same weights over random inputs (the state's history included)."""
+    batches = batches or int(rng.integers(1, 3))
+    depth, memory = int(rng.integers(1, 24)), int(rng.integers(1, 9))
+    rank = rank or int(rng.integers(1, 4))
+    units = int(rng.integers(1, 7))
+    filters = units * rank
+    state_type = state_type or str(rng.choice(["int16", "int8"]))
+    act = act or str(rng.choice(["NONE", "RELU"]))
+    _random_input(b, rng, (batches, depth))
+    t_in = b.tensors[b.current]
+    in_scale, in_zp = t_in.scale[0], t_in.zero_point[0]
+    wf = rng.integers(-128, 128, (filters, depth)).astype(np.int8)
+    wf_scale = _log_uniform(rng, 1e-3, 0.1)
+    t_max = 32767 if state_type == "int16" else 127
+    wt = rng.integers(-t_max, t_max + 1, (filters, memory)).astype(state_type)
+    wt_scale = _log_uniform(rng, 1e-5, 1e-2)
+    x = rng.integers(-128, 128, (4 * memory, batches, depth)).astype(np.float64) - in_zp
+    feature = in_scale * wf_scale * np.einsum("sbi,fi->sbf", x, wf.astype(np.float64))
+    state_steps = rng.uniform(5.0, 2000.0) if state_type == "int16" else rng.uniform(5.0, 80.0)
+    state_scale = float(np.float32(max(float(feature.std()), 1e-9) / state_steps))
+    state_zp = 0 if state_type == "int16" else int(rng.integers(-20, 21))
+    windows = np.lib.stride_tricks.sliding_window_view(feature, memory, axis=0)  # [step, batch, filter, slot]
+    real_out = np.einsum("wbft,ft->wbf", windows, wt.astype(np.float64) * wt_scale).reshape(
+        -1, batches, units, rank).sum(-1)
+    bias_scale = float(np.float32(state_scale) * np.float32(wt_scale))
+    bias = rng.integers(-2000, 2001, units).astype(np.int32) * int(rng.choice([0, 1, 50]))
+    out_scale = float(np.float32(max(float(real_out.std()), 1e-9) / rng.uniform(5.0, 80.0)))
+    const = [b.add_tensor(_Tensor("weights_feature", wf.shape, _INT8, [wf_scale], [0], 0, wf.tobytes())),
+             b.add_tensor(_Tensor("weights_time", wt.shape, _INT16 if state_type == "int16" else _INT8, [wt_scale],
+                                  [0], 0, wt.tobytes())),
+             b.add_tensor(_Tensor("bias", (units,), _INT32, [bias_scale], [0], 0, bias.tobytes()))]
+    state = b.add_tensor(_Tensor("activation_state", (batches, memory * filters),
+                                 _INT16 if state_type == "int16" else _INT8, [state_scale], [state_zp], variable=True))
+    out = b.add_tensor(_Tensor("output", (batches, units), _INT8, [out_scale], [int(rng.integers(-80, 81))]))
+    b.ops.append(_Op("SVDF", [b.current, *const, state], [out], {"rank": rank, "act": act}))
+    b.current = out
+
+
+def svdf_tflite(seed: int, *, rank: int | None = None, state_type: str | None = None, act: str | None = None,
+                batches: int | None = None) -> bytes:
+    """A seeded random int8 SVDF model (svdf_random); the keyword arguments pin what the seed would pick."""
+    rng = np.random.default_rng([seed, 15])
+    b = _Builder(seed, np.zeros((1, 1)))
+    svdf_random(b, rng, rank=rank, state_type=state_type, act=act, batches=batches)
+    return b.serialize(f"armlprof SVDF model (seed {seed})")
+
+
+def lstm_random(b: _Builder, rng: np.random.Generator, *, time_major: bool | None = None,
+                cell_clip: bool | None = None, batches: int | None = None) -> None:
+    """One int8 UNIDIRECTIONAL_SEQUENCE_LSTM (TFLM's integer 8x8->16 kernel: all four gates, no peephole,
+    projection or layer norm) on a fresh input: random sizes, time_major either way, per-tensor int8 weights whose
+    scales put the gate pre-activations at a few units (sigmoid and tanh in and out of saturation), int32 biases,
+    an int8 output state (variable, any zero point) and a power-of-two int16 cell state (variable), a cell clip
+    that cuts or none."""
+    batches = batches or int(rng.integers(1, 3))
+    steps, depth, units = int(rng.integers(1, 6)), int(rng.integers(1, 12)), int(rng.integers(1, 9))
+    time_major = bool(rng.integers(0, 2)) if time_major is None else time_major
+    clip = (bool(rng.integers(0, 2)) if cell_clip is None else cell_clip)
+    shape = (steps, batches, depth) if time_major else (batches, steps, depth)
+    _random_input(b, rng, shape)
+    in_scale = b.tensors[b.current].scale[0]
+    state_scale = float(np.float32(_log_uniform(rng, 1 / 160, 1 / 60)))
+    state_zp = int(rng.integers(-40, 41))
+    cell_scale = float(2.0 ** -int(rng.integers(9, 14)))
+    gate_std = rng.uniform(0.5, 6.0)  # real units at the nonlinearity's input
+
+    def weights(name: str, cols: int, x_scale: float) -> int:
+        w = rng.integers(-127, 128, (units, cols)).astype(np.int8)
+        scale = float(np.float32(gate_std / (x_scale * 70.0 * 74.0 * np.sqrt(cols))))
+        return b.add_tensor(_Tensor(name, (units, cols), _INT8, [scale], [0], 0, w.tobytes()))
+
+    gates = ("input", "forget", "cell", "output")
+    w_in = [weights(f"{g}_input_weights", depth, in_scale) for g in gates]
+    w_rec = [weights(f"{g}_recurrent_weights", units, state_scale) for g in gates]
+    biases = []
+    for g, w in zip(gates, w_in, strict=True):
+        bias_scale = float(np.float32(in_scale) * np.float32(b.tensors[w].scale[0]))
+        bias = (rng.normal(0, 1.0, units) / bias_scale).clip(-2e9, 2e9).astype(np.int32)
+        biases.append(b.add_tensor(_Tensor(f"{g}_bias", (units,), _INT32, [bias_scale], [0], 0, bias.tobytes())))
+    h = b.add_tensor(_Tensor("output_state", (batches, units), _INT8, [state_scale], [state_zp], variable=True))
+    c = b.add_tensor(_Tensor("cell_state", (batches, units), _INT16, [cell_scale], [0], variable=True))
+    out_shape = (steps, batches, units) if time_major else (batches, steps, units)
+    out = b.add_tensor(_Tensor("output", out_shape, _INT8, [state_scale], [state_zp]))
+    inputs = [b.current, *w_in, *w_rec, -1, -1, -1, *biases, -1, -1, h, c, -1, -1, -1, -1]
+    options = {"act": "TANH", "time_major": time_major,
+               "cell_clip": float(np.float32(cell_scale * rng.integers(2000, 30000))) if clip else 0.0}
+    b.ops.append(_Op("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, [out], options))
+    b.current = out
+
+
+def lstm_tflite(seed: int, *, time_major: bool | None = None, cell_clip: bool | None = None,
+                batches: int | None = None) -> bytes:
+    """A seeded random int8 UNIDIRECTIONAL_SEQUENCE_LSTM model (lstm_random); keywords pin what the seed picks."""
+    rng = np.random.default_rng([seed, 16])
+    b = _Builder(seed, np.zeros((1, 1)))
+    lstm_random(b, rng, time_major=time_major, cell_clip=cell_clip, batches=batches)
+    return b.serialize(f"armlprof UNIDIRECTIONAL_SEQUENCE_LSTM model (seed {seed})")

@@ -8,7 +8,10 @@ Sketches (sketches/*.ino.j2) print:
   @armlprof event=init status=ok|init_failed|inference_failed [cycles=C] us=U [crc=XXXXXXXX]
   @armlprof event=inference run=I [cycles=C] us=U                      -- one per timed inference
   @armlprof event=summary status=ok|init_failed|inference_failed|unstable runs=N [total_cycles=C] total_us=U
-                          crc=XXXXXXXX                                 -- unstable: outputs differed between runs
+                          crc=XXXXXXXX [last_crc=XXXXXXXX]             -- unstable: outputs differed between runs
+                          (stateful models, MODEL_STATEFUL: outputs change from run to run, never `unstable`;
+                          crc= is the first run's, last_crc= the last run's, both checked against the reference
+                          model's sequence of runs invocations from a fresh state)
   @armlprof event=done                                                 -- the run is over (then exit/idle)
   @armlprof event=fault pc=0x.. lr=0x.. cfsr=0x.. ...                  -- armlprof core's HardFault handler
 cycles= (DWT) is printed only when built with armlprof's core (ARMLPROF_CORE); with an official core the host

@@ -26,7 +26,8 @@ OPERATOR_OPTIONS: dict[str, str] = {
     "MAX_POOL_2D": "Pool2DOptions", "FULLY_CONNECTED": "FullyConnectedOptions", "SOFTMAX": "SoftmaxOptions",
     "ADD": "AddOptions", "RESHAPE": "ReshapeOptions", "CONCATENATION": "ConcatenationOptions", "MUL": "MulOptions",
     "PAD": "PadOptions", "SUB": "SubOptions", "SQUEEZE": "SqueezeOptions", "STRIDED_SLICE": "StridedSliceOptions",
-    "MEAN": "ReducerOptions", "TRANSPOSE_CONV": "TransposeConvOptions",
+    "MEAN": "ReducerOptions", "TRANSPOSE_CONV": "TransposeConvOptions", "SVDF": "SVDFOptions",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTMOptions",
 }
 
 

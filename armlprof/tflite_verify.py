@@ -153,6 +153,7 @@ class TensorInfo:
     type: int
     constant: bool
     scales: list[float] = field(default_factory=list)
+    variable: bool = False  # is_variable: state kept across invocations
 
     @property
     def elements(self) -> int:
@@ -172,6 +173,7 @@ class ModelInfo:
     outputs: list[TensorInfo]
     subgraphs: int
     activation_bytes: int  # every non-constant tensor of the main subgraph: an upper bound of the arena's tensors
+    variable_tensors: int = 0  # the main subgraph's is_variable tensors: state that persists across invocations
 
 
 def verify_tflite(buf: bytes, name: str) -> ModelInfo:
@@ -221,7 +223,7 @@ def _walk(r: _Reader) -> ModelInfo:
         raise _Malformed("no subgraphs")
     main_inputs: list[TensorInfo] = []
     main_outputs: list[TensorInfo] = []
-    activation_bytes = 0
+    activation_bytes = variable_tensors = 0
     for s, g in enumerate(subgraphs):
         tensors = [_tensor(t, i, buffers) for i, t in enumerate(g.tables(0, "tensors"))]
         inputs, outputs = g.scalars(1, "i", "inputs"), g.scalars(2, "i", "outputs")
@@ -235,6 +237,7 @@ def _walk(r: _Reader) -> ModelInfo:
         if s == 0:
             main_inputs, main_outputs = [tensors[i] for i in inputs], [tensors[i] for i in outputs]
             activation_bytes = sum(t.elements * (ELEMENT_BYTES[t.type] or 8) for t in tensors if not t.constant)
+            variable_tensors = sum(t.variable for t in tensors)
     model.string(3, "description")
     for idx in model.scalars(5, "i", "metadata_buffer"):
         if not 0 <= idx < len(buffers):
@@ -251,7 +254,7 @@ def _walk(r: _Reader) -> ModelInfo:
         sig.string(2, "signature_key")
         if not sig.scalar(4, "I", "subgraph_index") < len(subgraphs):
             raise _Malformed(f"{sig.what} names a subgraph that does not exist")
-    return ModelInfo(operators, main_inputs, main_outputs, len(subgraphs), activation_bytes)
+    return ModelInfo(operators, main_inputs, main_outputs, len(subgraphs), activation_bytes, variable_tensors)
 
 
 def _tensor(t: _Table, index: int, buffers: list[int]) -> TensorInfo:
@@ -294,12 +297,12 @@ def _tensor(t: _Table, index: int, buffers: list[int]) -> TensorInfo:
                              f"{list(shape)}")
         if ttype == 9 and any(not -128 <= z <= 127 for z in zero_points):
             raise _Malformed(f"{what} is int8 with a zero point outside -128..127")
-    t.scalar(5, "B", "is_variable")
+    variable = bool(t.scalar(5, "B", "is_variable"))
     if t.table(6, "sparsity") is not None:
         raise _Malformed(f"{what} is sparse; armlprof's runtimes need dense tensors")
     t.scalars(7, "i", "shape_signature")
     t.scalar(8, "B", "has_rank")
-    return TensorInfo(index, name, shape, ttype, data_bytes > 0, scales)
+    return TensorInfo(index, name, shape, ttype, data_bytes > 0, scales, variable)
 
 
 def _operator(op: _Table, index: int, operators: list[str], tensors: list[TensorInfo]) -> None:

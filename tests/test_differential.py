@@ -6,6 +6,8 @@ newer operators, and seeded random single-operator models for every operator the
 (armlprof.modelgen.random_operator_tflite: random scales, zero points, per-channel/per-tensor weights,
 SAME/VALID, strides, dilations, fused activations whose clamps cut). Each model sees INPUTS_PER_MODEL inputs on
 the host (gcc + UBSan) — the int8 extremes first, then random ones — and a sample runs on the emulated boards.
+A stateful model (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM) sees its inputs as one sequence of invocations, compared with
+the reference's sequence.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 
 from armlprof import modelgen
 from armlprof.errors import ArmlprofError
+from armlprof.protocol import pack, unpack
 
 pytest.importorskip("tflite_micro")
 pytest.importorskip("tvm")
@@ -51,8 +54,9 @@ def extreme_inputs(n_bytes: int, zero_point: int, count: int, seed: int) -> list
     return out[:count]
 
 
-def corpus(root: Path) -> list[tuple[str, str, Path]]:
-    """(group, name, .tflite path) for every corpus model; generated models are written under root."""
+def corpus(root: Path, kinds: tuple[str, ...] = modelgen.RANDOM_OPERATORS) -> list[tuple[str, str, Path]]:
+    """(group, name, .tflite path) for every corpus model (random ones of `kinds`); generated models are written
+    under root."""
     models = []
     for path in sorted((SHARED / "models").glob("*.tflite")):
         models.append(("study", path.stem, path))
@@ -67,7 +71,7 @@ def corpus(root: Path) -> list[tuple[str, str, Path]]:
         path = root / f"{name}.tflite"
         path.write_bytes(data)
         models.append((group, name, path))
-    for kind in modelgen.RANDOM_OPERATORS:
+    for kind in kinds:
         models += _random_models(root, kind)
     return models
 
@@ -89,9 +93,25 @@ def _random_models(root: Path, kind: str) -> list[tuple[str, str, Path]]:
     raise AssertionError(f"modelgen gives fewer than {RANDOM_MODELS} non-constant {kind} models")
 
 
+LSTM = "UNIDIRECTIONAL_SEQUENCE_LSTM"
+
+
 @pytest.fixture(scope="module")
-def models(tmp_path_factory) -> list[tuple[str, str, Path]]:
-    return corpus(tmp_path_factory.mktemp("differential"))
+def random_kinds():
+    """Every randomly generated operator; the LSTM kernel reads TFLM's int16 sigmoid table from a TFLM tree (the
+    configured one, else ../shared's test tree), so without any tree the LSTM models are left out."""
+    from armlprof.runtime.tflm import tree as tflm
+
+    tree = tflm.find_tree() or tflm.recognize(SHARED / "tflm" / "Arduino_TensorFlowLite", "../shared (tests)")
+    with pytest.MonkeyPatch.context() as patch:
+        if tree is not None:
+            patch.setenv("ARMLPROF_TFLM_ROOT", str(tree.root))
+        yield tuple(k for k in modelgen.RANDOM_OPERATORS if tree is not None or k != LSTM)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory, random_kinds) -> list[tuple[str, str, Path]]:
+    return corpus(tmp_path_factory.mktemp("differential"), random_kinds)
 
 
 def _input_zero_point(path: Path) -> int:
@@ -116,7 +136,11 @@ def _check_model(i: int, path: Path, root: Path, tvm_lock: threading.Lock) -> tu
     with tvm_lock:  # TVM once per model, one model at a time; the runtimes then load the cached program
         compile_model(model.path, model.sha256)
     inputs = extreme_inputs(model.input_bytes, _input_zero_point(path), INPUTS_PER_MODEL, seed=i)
-    expected = [model.reference(x) for x in inputs]
+    if model.stateful:  # SVDF, LSTM: the harness runs the inputs as one sequence, the state carried over
+        expected = [pack(outs, model.output_sizes) for outs in
+                    model.reference_sequence([unpack(x, model.input_sizes) for x in inputs])]
+    else:
+        expected = [model.reference(x) for x in inputs]
     # A model whose output never changes would compare nothing: the corpus must not hold one.
     assert len(set(expected)) > 1, f"{path.stem}: reference output is the same for every input"
     mismatches = []
@@ -130,7 +154,7 @@ def _check_model(i: int, path: Path, root: Path, tvm_lock: threading.Lock) -> tu
 
 
 @pytest.mark.slow
-def test_tvm_runtimes_bit_exact_over_the_corpus(models, tmp_path) -> None:
+def test_tvm_runtimes_bit_exact_over_the_corpus(models, random_kinds, tmp_path) -> None:
     if shutil.which("gcc") is None:
         pytest.skip("host gcc not installed")
     # gcc and the harness runs overlap on the machine's cores; TVM itself runs under one lock.
@@ -141,7 +165,7 @@ def test_tvm_runtimes_bit_exact_over_the_corpus(models, tmp_path) -> None:
     mismatches = [line for _, lines in results for line in lines]
     assert mismatches == []
     checked = {group for (group, _, _), (state, _) in zip(models, results, strict=True) if state == "checked"}
-    for group in (*modelgen.RANDOM_OPERATORS, "builtin", "saturating_softmax", "resnet", "operator_chain",
+    for group in (*random_kinds, "builtin", "saturating_softmax", "resnet", "operator_chain",
                   "reduction_chain"):
         assert group in checked, group  # all really in the corpus
 
@@ -170,7 +194,8 @@ def test_extreme_inputs_cover_both_ends() -> None:
 EMULATED_SAMPLE = [("saturating_softmax", "tvm-aot", "nano33ble"), ("ADD", "tvm-graph", "spresense"),
                    ("DEPTHWISE_CONV_2D", "tvm-aot", "spresense"), ("operator_chain", "tvm-aot", "nano33ble"),
                    ("operator_chain", "tvm-graph", "spresense"), ("reduction_chain", "tvm-aot", "spresense"),
-                   ("reduction_chain", "tvm-graph", "nano33ble")]
+                   ("reduction_chain", "tvm-graph", "nano33ble"), ("SVDF", "tvm-graph", "nano33ble"),
+                   (LSTM, "tvm-aot", "spresense")]
 
 
 @pytest.mark.slow
@@ -189,7 +214,9 @@ def test_sample_bit_exact_on_emulated_board(models, tmp_path, group: str, runtim
     runtime = get_runtime(runtime_name)
     if (reason := runtime.unavailable_reason()) is not None:
         pytest.skip(reason)
-    path = next(p for g, _, p in models if g == group)
+    path = next((p for g, _, p in models if g == group), None)
+    if path is None:  # the LSTM without a TFLM tree for its sigmoid table (random_kinds)
+        pytest.skip(f"no {group} model in the corpus: no TFLM tree")
     model = load_model(str(path))
     board = load_board(board_name)
     sketch = prepare_measurement_sketch(model, runtime, board, tmp_path)

@@ -1,6 +1,5 @@
 """MEAN and HARD_SWISH through the TVM runtimes, bit-exact with tflite-micro's int8 reference kernels; and the
-one-line errors for the operators the TVM runtimes deliberately leave to TFLM (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM,
-int16x8 activations).
+one-line errors for what the TVM runtimes deliberately leave to TFLM (int16x8 activations).
 
 The generation-time HARD_SWISH table is checked against TFLM on all 256 inputs over scales that take every branch
 of reference_ops::HardSwish (left- and right-shifted reluish multiplier, output shifts of 16 and more); MEAN on the
@@ -196,7 +195,7 @@ def test_float_input_is_still_refused_in_one_line(tmp_path) -> None:
 # ---------------------------------------------------------------- left to TFLM on purpose
 @pytest.mark.parametrize("kind", modelgen.LEFT_OUT)
 def test_left_out_operators_are_one_line_naming_them(tmp_path, kind: str) -> None:
-    """SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM and int16x8 activations: one line naming the operator, `--runtime tflm`,
+    """int16x8 activations: one line naming the operator, `--runtime tflm`,
     from the importer and from generation (what `armlprof profile` reports)."""
     pytest.importorskip("tvm")
     from armlprof.model import load_model

@@ -214,11 +214,16 @@ def _io_layout(input_sizes: Sequence[int], output_sizes: Sequence[int]) -> str:
 
 
 def write_model_header(src_dir: Path, runtime: str, input_bytes: int, output_bytes: int,
-                       input_sizes: Sequence[int] | None = None, output_sizes: Sequence[int] | None = None) -> Path:
-    """`input_bytes`/`output_bytes`: the packed buffers; `*_sizes`: each tensor's bytes (default: one tensor)."""
+                       input_sizes: Sequence[int] | None = None, output_sizes: Sequence[int] | None = None,
+                       stateful: bool = False) -> Path:
+    """`input_bytes`/`output_bytes`: the packed buffers; `*_sizes`: each tensor's bytes (default: one tensor);
+    `stateful`: the model keeps state across inferences (variable tensors), which the sketches check differently."""
     src_dir.mkdir(parents=True, exist_ok=True)
     path = src_dir / "model.h"
     layout = _io_layout(input_sizes or [input_bytes], output_sizes or [output_bytes])
+    if stateful:
+        layout += "/* Variable tensors: each inference's output depends on the ones before (reset at init). */\n" \
+                  "#define MODEL_STATEFUL 1\n"
     path.write_text(MODEL_H.format(runtime=runtime, input_bytes=input_bytes, output_bytes=output_bytes,
                                    io_layout=layout))
     return path

@@ -128,7 +128,7 @@ class TflmRuntime(Runtime):
 
         src_dir = Path(src_dir)
         write_model_header(src_dir, self.name, model.input_bytes, model.output_bytes, model.input_sizes,
-                           model.output_sizes)
+                           model.output_sizes, getattr(model, "stateful", False))
         (src_dir / MODEL_SOURCE).write_text(render_source(model, tree, ops, arena_bytes))
         return GeneratedModel(
             runtime=self.name,

@@ -64,7 +64,7 @@ class TvmRuntimeBase(Runtime):
 
     def _generated(self, model: Any, program, src_dir: Path, workspace_bytes: int | None, **notes) -> GeneratedModel:
         write_model_header(src_dir, self.name, model.input_bytes, model.output_bytes, model.input_sizes,
-                           model.output_sizes)
+                           model.output_sizes, getattr(model, "stateful", False))
         return GeneratedModel(
             runtime=self.name, runtime_version=f"tvm {program.tvm_version}", src_dir=src_dir,
             input_bytes=model.input_bytes, output_bytes=model.output_bytes, workspace_bytes=workspace_bytes,

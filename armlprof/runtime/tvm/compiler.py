@@ -39,9 +39,12 @@ class Entry:
     id: int
     name: str
     shape: tuple[int, ...]
-    dtype: str  # "int8" | "int32"
-    kind: str  # "input" | "output" | "activation" | "constant"
+    dtype: str  # "int8" | "int16" | "int32"
+    # "state": a variable tensor (SVDF's activation state) its operator updates in place; it keeps its own buffer
+    # for the program's whole life (zeroed at model_init), outside the liveness plans.
+    kind: str  # "input" | "output" | "activation" | "constant" | "state"
     data: np.ndarray | None = None  # constants
+    reset_byte: int = 0  # a state's every byte at init: TFLM's ResetVariableTensors (an int8 state's zero point)
 
     @property
     def nbytes(self) -> int:
@@ -152,10 +155,13 @@ def build_program(path: Path, sha256: str, schedule: str = "default", choices: d
         t = alias[t]
         if t not in entry_of_tensor:
             tensor = graph.tensors[t]
-            kind = "input" if t in in_ts else "output" if t in out_ts else "activation"
+            kind = "input" if t in in_ts else "output" if t in out_ts else "state" if tensor.is_variable \
+                else "activation"
             entry_of_tensor[t] = len(entries)
             shape = (*tensor.shape, 4) if tensor.dtype == "float32" else tensor.shape  # DEQUANTIZE: float bytes
-            entries.append(Entry(len(entries), tensor.name, shape, "int8", kind))
+            reset = int(tensor.zero_point[0]) if kind == "state" and tensor.dtype == "int8" else 0
+            entries.append(Entry(len(entries), tensor.name, shape, tensor.dtype if kind == "state" else "int8", kind,
+                                 reset_byte=reset & 0xFF))
         return entry_of_tensor[t]
 
     for t in in_ts:  # the inputs first, in the model's order (the graph executor's input nodes follow it)
@@ -177,7 +183,9 @@ def build_program(path: Path, sha256: str, schedule: str = "default", choices: d
     acts = {e.id for e in entries if e.kind == "activation"}
     offsets, workspace = planner.plan_workspace(planner.lifetimes(io_steps, acts, sizes))
     in_es, out_es = [entry_of_tensor[t] for t in in_ts], [entry_of_tensor[t] for t in out_ts]
-    pinned = {e: (-1, len(steps)) for e in (*in_es, *out_es)}  # set_input/get_output copies
+    states = {e.id for e in entries if e.kind == "state"}
+    # set_input/get_output copies; a state lives from init to deinit (never shared)
+    pinned = {e: (-1, len(steps)) for e in (*in_es, *out_es, *states)}
     storage_of, storage_bytes = planner.plan_storage_ids(
         planner.lifetimes(io_steps, acts | set(pinned), sizes, pinned))
     return Program(sha256, codegen.tvm_version(), lowered.source, entries, steps, in_es[0], out_es[0], offsets,

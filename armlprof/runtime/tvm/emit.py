@@ -17,8 +17,8 @@ from armlprof.protocol import io_offsets
 from armlprof.runtime.tvm.compiler import Entry, Program
 
 C_DIR = Path(__file__).resolve().parent / "c"
-_CTYPE = {"int8": "int8_t", "int32": "int32_t"}
-_DLTYPE = {"int8": (0, 8), "int32": (0, 32)}
+_CTYPE = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t"}
+_DLTYPE = {"int8": (0, 8), "int16": (0, 16), "int32": (0, 32)}
 
 
 def _array_literal(data: np.ndarray, per_line: int = 24) -> str:
@@ -29,6 +29,10 @@ def _array_literal(data: np.ndarray, per_line: int = 24) -> str:
 
 def const_symbol(e: Entry) -> str:
     return f"tvmgen_default_p{e.id}"
+
+
+def state_symbol(e: Entry) -> str:
+    return f"tvmgen_default_state{e.id}"
 
 
 def write_common(program: Program, src_dir: Path) -> list[Path]:
@@ -85,10 +89,15 @@ def write_aot(program: Program, src_dir: Path) -> None:
     w(" * model_init only points the tensors into it; the entry function calls the operators in order. */")
     w('#include <stddef.h>\n#include <stdint.h>\n#include "armlprof_tvm.h"')
     w('#include "model.h"\n#include "model_params.h"')
+    states = [e for e in program.entries if e.kind == "state"]
+    if states:
+        w("#include <string.h>")
     w(_function_decls(program))
     w(f"\n#define WORKSPACE_BYTES {program.workspace_bytes}")
     w("static uint8_t tvmgen_default_workspace[WORKSPACE_BYTES > 0 ? WORKSPACE_BYTES : 1] "
       "__attribute__((aligned(16)));")
+    for e in states:  # persistent operator state (SVDF): its own buffer, outside the workspace plan
+        w(f"static {_CTYPE[e.dtype]} {state_symbol(e)}[{int(np.prod(e.shape))}] __attribute__((aligned(16)));")
     non_const = [e for e in program.entries if e.kind != "constant"]
     index = {e.id: i for i, e in enumerate(non_const)}
     for e in program.entries:
@@ -125,6 +134,9 @@ def write_aot(program: Program, src_dir: Path) -> None:
     w("int model_init(void) {")
     for eid, off in sorted(program.workspace_offsets.items(), key=lambda x: x[1]):
         w(f"  tensors[{index[eid]}].data = tvmgen_default_workspace + {off};  /* {program.entries[eid].name} */")
+    for e in states:  # reset at every init, as TFLM's AllocateTensors resets variable tensors
+        w(f"  tensors[{index[e.id]}].data = {state_symbol(e)};\n"
+          f"  memset({state_symbol(e)}, {e.reset_byte}, sizeof {state_symbol(e)});")
     w("  return 0;\n}\n")
     w("int model_inference(const int8_t *input, int8_t *output) {")
     for e, ptr in _io(program, program.input_entries, "input"):
@@ -143,10 +155,10 @@ def graph_json(program: Program) -> str:
     input_names = {e: "input" if len(program.input_entries) == 1 else f"input_{k}"
                    for k, e in enumerate(program.input_entries)}
     for e in program.entries:
-        if e.kind in ("input", "constant"):
+        if e.kind in ("input", "constant", "state"):  # a state is an arg node without a param: an extra input
             node_of_entry[e.id] = len(nodes)
-            nodes.append({"op": "null", "name": input_names[e.id] if e.kind == "input" else const_symbol(e),
-                          "inputs": []})
+            name = input_names[e.id] if e.kind == "input" else state_symbol(e) if e.kind == "state" else const_symbol(e)
+            nodes.append({"op": "null", "name": name, "inputs": []})
     arg_nodes = list(range(len(nodes)))
     for s in program.steps:
         node_of_entry[s.args[-1]] = len(nodes)
@@ -206,6 +218,14 @@ def write_graph(program: Program, src_dir: Path) -> str:
     w("static armlprof_graph_executor *executor;\n")
     w("int model_init(void) {")
     w("  executor = armlprof_graph_create(graph_json, functions, params);")
+    # States are the graph's inputs after the model's (node order): reset at every init, as TFLM's AllocateTensors
+    # resets variable tensors.
+    states = [e for e in program.entries if e.kind == "state"]
+    if states:
+        w("  if (!executor) return -1;")
+    for k, e in enumerate(states):
+        w(f"  if (armlprof_graph_fill_input(executor, {len(program.input_entries) + k}, {e.reset_byte}) != 0) "
+          "return -1;")
     w("  return executor ? 0 : -1;\n}\n")
     w("int model_inference(const int8_t *input, int8_t *output) {")
     for k, (e, ptr) in enumerate(_io(program, program.input_entries, "input")):

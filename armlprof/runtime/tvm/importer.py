@@ -5,8 +5,10 @@ operators through float dequantize/quantize, which is neither integer-only nor b
 importer keeps every tensor's int8/int32 storage and quantization parameters (per-channel scales included)
 so `armlprof.runtime.tvm.ops` can build integer-only TE compute that reproduces TFLM's reference kernels exactly.
 Supported operators: SUPPORTED_OPERATORS (fused NONE/RELU/RELU6/RELU_N1_TO_1); every activation is int8 except a
-DEQUANTIZE's float32 model output. Anything else (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM and int16x8 activations are
-left to TFLM on purpose) is an ArmlprofError naming the operator and pointing at `--runtime tflm`.
+DEQUANTIZE's float32 model output and the state of SVDF (int16 or int8) and UNIDIRECTIONAL_SEQUENCE_LSTM (int8
+output state, int16 cell state): *variable* tensors that persist across invocations (`Tensor.is_variable`; the
+executors give each its own buffer, reset at init, see compiler.py). Anything else (int16x8 activations are left to
+TFLM on purpose) is an ArmlprofError naming the operator and pointing at `--runtime tflm`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ from armlprof.tflite_schema import opcode_of, operator_name
 SUPPORTED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
                        "RESHAPE", "SQUEEZE", "SOFTMAX", "ADD", "SUB", "MUL", "PAD", "PADV2", "CONCATENATION",
                        "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH",
-                       "DEQUANTIZE", "TRANSPOSE_CONV")
+                       "DEQUANTIZE", "TRANSPOSE_CONV", "SVDF",
+                       "UNIDIRECTIONAL_SEQUENCE_LSTM")
+# Operators with state inputs (variable tensors they update in place): their positions among the inputs.
+STATEFUL_OPERATORS = {"SVDF": (4,), "UNIDIRECTIONAL_SEQUENCE_LSTM": (18, 19)}
 _DTYPES = {9: "int8", 2: "int32", 0: "float32", 3: "uint8", 7: "int16", 4: "int64"}
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 _PADDING = {0: "SAME", 1: "VALID"}
@@ -39,6 +44,7 @@ class Tensor:
     zero_point: np.ndarray  # int64
     quantized_dimension: int
     data: np.ndarray | None = None  # constants only
+    is_variable: bool = False  # state that persists across invocations (SVDF, LSTM), reset at init
 
     @property
     def nbytes(self) -> int:
@@ -123,6 +129,17 @@ def _options(op, kind: str) -> dict[str, Any]:
         o = tflite.ConcatenationOptions()
         o.Init(table.Bytes, table.Pos)
         return {"axis": o.Axis(), "activation": _ACTIVATIONS.get(o.FusedActivationFunction(), "UNSUPPORTED")}
+    if kind == "SVDF":
+        o = tflite.SVDFOptions()
+        o.Init(table.Bytes, table.Pos)
+        return {"rank": o.Rank(), "activation": _ACTIVATIONS.get(o.FusedActivationFunction(), "UNSUPPORTED"),
+                "asymmetric_quantize_inputs": bool(o.AsymmetricQuantizeInputs())}
+    if kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        o = tflite.UnidirectionalSequenceLSTMOptions()
+        o.Init(table.Bytes, table.Pos)
+        # the cell gate's nonlinearity (TANH), not a fused clamp: ops_sequence checks it
+        return {"cell_activation": o.FusedActivationFunction(), "cell_clip": float(np.float32(o.CellClip())),
+                "proj_clip": float(np.float32(o.ProjClip())), "time_major": bool(o.TimeMajor())}
     return {}
 
 
@@ -171,7 +188,7 @@ def import_tflite(path: Path) -> Graph:
         shape = tuple(int(s) for s in t.ShapeAsNumpy()) if t.ShapeLength() else ()
         name = t.Name()  # optional in the schema: stripped models have none
         tensors.append(Tensor(i, name.decode(errors="replace") if name else f"tensor_{i}", shape, dtype, scale, zp,
-                              qdim, data))
+                              qdim, data, bool(t.IsVariable())))
     operators = []
     for i in range(g.OperatorsLength()):
         op = g.Operators(i)
@@ -180,6 +197,8 @@ def import_tflite(path: Path) -> Graph:
             raise ArmlprofError(f"{Path(path).name}: operator {kind} is not supported by the TVM runtimes "
                                 f"(model uses {', '.join(codes)}; supported: {', '.join(SUPPORTED_OPERATORS)}); "
                                 "use --runtime tflm")
+        if kind in ("SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM") and op.BuiltinOptions() is None:
+            raise ArmlprofError(f"{Path(path).name}: operator {i} ({kind}) has no options; re-export the model")
         opts = _options(op, kind)
         if opts.get("activation") == "UNSUPPORTED":
             raise ArmlprofError(f"{Path(path).name}: operator {i} ({kind}) has an unsupported fused activation; "
@@ -195,7 +214,10 @@ def import_tflite(path: Path) -> Graph:
     wide = [(op, tensors[idx]) for op in operators for idx in op.inputs + op.outputs
             if idx >= 0 and not tensors[idx].is_constant and tensors[idx].dtype != "int8"
             # the model's float output: its bytes are the output (ops.build_dequantize)
-            and not (op.kind == "DEQUANTIZE" and idx == op.outputs[0] and tensors[idx].dtype == "float32")]
+            and not (op.kind == "DEQUANTIZE" and idx == op.outputs[0] and tensors[idx].dtype == "float32")
+            # an int16 state: its operator checks it (ops_sequence)
+            and not (op.kind in STATEFUL_OPERATORS and idx in [op.inputs[k] for k in STATEFUL_OPERATORS[op.kind]
+                                                               if k < len(op.inputs)])]
     if wide:  # name the operator computing on the wider type, not the QUANTIZE converting to it
         op, t = next(((o, t) for o, t in wide if o.kind not in ("QUANTIZE", "DEQUANTIZE")), wide[0])
         what = "int16x8 activations" if t.dtype == "int16" else f"{t.dtype} activations"

@@ -761,4 +761,8 @@ def build_kernel(graph: Graph, op: Operator) -> Kernel:
         return build_strided_slice(graph, op)
     if op.kind == "SOFTMAX":
         return build_softmax(graph, op)
+    if op.kind in ("SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM"):  # stateful: TVMScript, not TE
+        from armlprof.runtime.tvm import ops_sequence
+
+        return (ops_sequence.build_svdf if op.kind == "SVDF" else ops_sequence.build_lstm)(graph, op)
     raise ArmlprofError(f"no integer kernel for {op.kind}; use --runtime tflm")

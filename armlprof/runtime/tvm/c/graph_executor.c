@@ -188,6 +188,7 @@ static void parse_node(json_reader *r, graph_node *node) {
 
 static int dtype_bits(const char *s) {
   if (!strcmp(s, "int8")) return 8;
+  if (!strcmp(s, "int16")) return 16;
   if (!strcmp(s, "int32")) return 32;
   return 0;
 }
@@ -415,6 +416,14 @@ int armlprof_graph_set_input(armlprof_graph_executor *g, int index, const int8_t
   t = &g->entries[g->input_entries.v[index]];
   if (nbytes != entry_bytes(t)) return -1;
   memcpy(t->data, data, nbytes);
+  return 0;
+}
+
+int armlprof_graph_fill_input(armlprof_graph_executor *g, int index, uint8_t value) {
+  DLTensor *t;
+  if (index < 0 || index >= g->input_entries.n) return -1;
+  t = &g->entries[g->input_entries.v[index]];
+  memset(t->data, value, entry_bytes(t));
   return 0;
 }
 

@@ -30,6 +30,9 @@ armlprof_graph_executor *armlprof_graph_create(const char *graph_json, const arm
 /* Input `index` (the graph's input nodes in order) and output `index` (its heads in order), as TVM's
  * set_input/get_output; -1 for an index out of range or a size that is not the tensor's. */
 int armlprof_graph_set_input(armlprof_graph_executor *g, int index, const int8_t *data, size_t nbytes);
+/* Set every byte of input `index` to `value` (an operator state: an input the model's caller never sets,
+ * reset at init); -1 out of range. */
+int armlprof_graph_fill_input(armlprof_graph_executor *g, int index, uint8_t value);
 int armlprof_graph_run(armlprof_graph_executor *g);
 int armlprof_graph_get_output(armlprof_graph_executor *g, int index, int8_t *out, size_t nbytes);
 void armlprof_graph_destroy(armlprof_graph_executor *g);
