@@ -281,3 +281,23 @@ def test_flash_and_library_do_not_depend_on_where_the_tree_lives_but_its_content
         written = profile(str(model.path), "tflm", "nano33ble", results, ProfileOptions(measures=("flash",)),
                           progress=lambda _: None)
         assert [r["status"] for r in written] == ["ok"], written
+
+
+def test_arena_probe_survives_a_tflm_that_crashes_on_a_small_arena(tree, tmp_path):
+    """The Arduino tree's TFLM writes through a null pointer (a fault, not an error status) when an arena is too
+    small for a model's variable tensors (an SVDF's state): the probe's in-run search dies at used + 16. The
+    search then goes on one boot per trial, and the arena found initializes, runs and is what the profile uses."""
+    from armlprof.modelgen import svdf_tflite
+    from armlprof.study import ProfileOptions, profile
+
+    path = tmp_path / "svdf.tflite"
+    path.write_bytes(svdf_tflite(1, rank=2, state_type="int16", act="RELU", batches=2))
+    board = load_board("nano33ble")
+    model = load_model(str(path))
+    generated = _generate(tree, model, tmp_path / "src", board)
+    used = generated.notes["arena_target_used_bytes"]
+    assert generated.notes["arena_source"] == "first run on the emulator"
+    assert generated.workspace_bytes > (used + 16 + 15) // 16 * 16  # used + 16 is the size that crashed
+    options = ProfileOptions(quick=True, runtime_options={"tflm": {"tflm_root": str(tree.root)}})
+    records = profile(str(path), "tflm", "nano33ble", tmp_path / "r.jsonl", options=options, progress=lambda _: None)
+    assert [r["status"] for r in records] == ["ok"] * 4, [r.get("reason") for r in records]

@@ -438,15 +438,40 @@ def target_arena_bytes(model: Any, host_used_bytes: int, kernels: str) -> int:
 ARENA_PROBE_SKETCH = """\
 // armlprof TFLM arena probe: model_init (AllocateTensors) with a generous arena, report TFLM's usage, then the
 // smallest arena from used + 16 up (16-byte steps) model_init accepts, found within the same arena; exit.
+// Host line "limit=N" (N > 0): one model_init with an N-byte arena instead, its status reported (the host's own
+// search, one boot per trial, for a TFLM that crashes on an arena too small instead of failing).
 #include "src/model.h"
 extern "C" size_t model_tflm_arena_used_bytes(void);
 extern "C" const char* model_tflm_last_log(void);
 extern "C" size_t armlprof_tflm_arena_limit;
+static size_t read_limit() {  // blocks for the host's line, as every armlprof sketch does
+  size_t limit = 0;
+  for (;;) {
+    int c = Serial.read();
+    if (c < 0) continue;
+    if (c == '\\n') return limit;
+    if (c >= '0' && c <= '9') limit = limit * 10 + (size_t)(c - '0');
+  }
+}
 void setup() {
   Serial.begin(115200);
+  size_t limit = read_limit();
+  if (limit > 0) {
+    armlprof_tflm_arena_limit = limit;
+    int trial = model_init();
+    Serial.print("@armlprof event=tflm_arena_trial limit=");
+    Serial.print((unsigned long)limit);
+    Serial.print(" status=");
+    Serial.println(trial);
+    exit(0);
+  }
   int status = model_init();
   unsigned long used = (unsigned long)model_tflm_arena_used_bytes();
   model_deinit();
+  Serial.print("@armlprof event=tflm_arena_used status=");
+  Serial.print(status);
+  Serial.print(" used=");
+  Serial.println(used);
   // First used + 16 (what the arena is sized from); only when that fails, bisect above it (never below: an
   // arena smaller than what AllocateTensors keeps can crash older TFLM, whose kernels do not all check for it).
   size_t low = 0, high = armlprof_tflm_arena_limit;  // high initializes; low does not
@@ -486,6 +511,22 @@ class ArenaProbe:
     used_bytes: int
     smallest_bytes: int
 RAM_MARGIN_BYTES = 4096  # left beside the probe's arena for the heap newlib may want
+
+
+def _smallest_arena(target: Any, image: Any, first: int, known_good: int) -> int:
+    """The smallest arena (16-byte steps, from `first` up to `known_good`, which initializes) that model_init
+    accepts, each trial its own boot: a trial that faults or fails counts as too small."""
+    def accepts(limit: int) -> bool:
+        trial = target.run(image, f"limit={limit}", timeout_s=300, timing=False).last("tflm_arena_trial")
+        return trial is not None and trial.get("status") == "0"
+
+    if accepts(first):
+        return first
+    low, high = first, known_good
+    while high - low > 16:
+        middle = max(low + 16, (low + (high - low) // 2) // 16 * 16)
+        low, high = (low, middle) if accepts(middle) else (middle, high)
+    return high
 
 
 def measure_arena_on_target(model: Any, tree: tflm.TflmTree, resolver_methods: list[str], library: TflmLibrary,
@@ -530,16 +571,22 @@ def measure_arena_on_target(model: Any, tree: tflm.TflmTree, resolver_methods: l
                                         f"{exc}") from None
                 built = build(arena_bytes)
             image = target.prepare(Image(board, built.elf, sketch, "tflm_arena"))
-            outcome = target.run(image, None, timeout_s=300, timing=False)
+            outcome = target.run(image, "limit=0", timeout_s=300, timing=False)
+            probe, first = outcome.last("tflm_arena"), outcome.last("tflm_arena_used")
+            if probe is None and first is not None and first.get("status") == "0":
+                # A smaller trial crashed the board (older TFLM on a model with variable tensors writes through a
+                # null pointer when the arena is too small for them): the same search, one boot per trial.
+                used = first.int("used")
+                figures = ArenaProbe(used, _smallest_arena(target, image, _round_up_16(used + 16), arena_bytes))
+            elif probe is not None and probe.get("status") == "0":
+                figures = ArenaProbe(probe.int("used"), probe.int("smallest"))
+            else:
+                raise ArmlprofError(f"TFLM arena probe of {model.name} on {board.name} failed "
+                                    f"({outcome.stop.describe()}, status {probe.get('status') if probe else 'none'}, "
+                                    f"arena {arena_bytes:,} B); give --tflm-arena-bytes explicitly")
     finally:
         if owned:
             target.close()
-    probe = outcome.last("tflm_arena")
-    if probe is None or probe.get("status") != "0":
-        raise ArmlprofError(f"TFLM arena probe of {model.name} on {board.name} failed ({outcome.stop.describe()}, "
-                            f"status {probe.get('status') if probe else 'none'}, arena {arena_bytes:,} B); "
-                            "give --tflm-arena-bytes explicitly")
-    figures = ArenaProbe(probe.int("used"), probe.int("smallest"))
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps({"used_bytes": figures.used_bytes, "smallest_bytes": figures.smallest_bytes,
                                   "model": model.name, "board": board.name, "probe_arena_bytes": arena_bytes}))
