@@ -142,6 +142,53 @@ def _window_index(pos, stride: int, pad: int, k, dilation: int, size: int):
 
 
 # ---------------------------------------------------------------- builders
+@dataclass
+class _ConvQuantization:
+    """What CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV share: TFLM's per-channel requantization set-up and the
+    placeholders of the input, weights, bias, multiplier and shift (in the PrimFunc's parameter order)."""
+
+    in_off: int
+    out_zp: int
+    lo: int
+    hi: int
+    mults: np.ndarray
+    shifts: np.ndarray
+    bias: np.ndarray
+    inp: object
+    wt: object
+    b: object
+    m: object
+    s: object
+
+
+def _conv_quantization(t_in: Tensor, t_w: Tensor, t_b: Tensor | None, t_out: Tensor, activation: str,
+                       oc: int) -> _ConvQuantization:
+    from tvm import te
+
+    lo, hi = fp.activation_range(activation, float(t_out.scale[0]), int(t_out.zero_point[0]))
+    mults, shifts = conv_multipliers(t_in, t_w, t_out, oc)
+    bias = t_b.data.astype(np.int32) if t_b is not None else np.zeros(oc, dtype=np.int32)
+    return _ConvQuantization(-int(t_in.zero_point[0]), int(t_out.zero_point[0]), lo, hi, mults, shifts, bias,
+                             te.placeholder(t_in.shape, "int8", name="input"),
+                             te.placeholder(t_w.shape, "int8", name="weights"),
+                             te.placeholder((oc,), "int32", name="bias"),
+                             te.placeholder((oc,), "int32", name="multiplier"),
+                             te.placeholder((oc,), "int32", name="shift"))
+
+
+def _conv_kernel(op: Operator, q: _ConvQuantization, acc, t_w: Tensor, input_index: int, macs: int) -> Kernel:
+    """The requantizing output stage over the int32 accumulator `acc` (NHWC), fused, and the Kernel around it."""
+    from tvm import te
+
+    any_left = bool((q.shifts > 0).any())
+    out = te.compute(acc.shape, lambda nn, yy, xx, och: clamp_to_int8(
+        requantize(acc[nn, yy, xx, och] + q.b[och], q.m[och], q.s[och], any_left_shift=any_left) + _c32(q.out_zp),
+        q.lo, q.hi), name="out")
+    func = _schedule_fused(te.create_prim_func([q.inp, q.wt, q.b, q.m, q.s, out]), "acc", "out")
+    consts = [("weights", t_w.data), ("bias", q.bias), ("multiplier", q.mults), ("shift", q.shifts)]
+    return Kernel(op.kind, func, [input_index], consts, op.outputs[0], macs)
+
+
 def build_conv(graph: Graph, op: Operator, depthwise: bool) -> Kernel:
     from tvm import te, tirx
 
@@ -158,17 +205,8 @@ def build_conv(graph: Graph, op: Operator, depthwise: bool) -> Kernel:
         _, kh, kw, _ = t_w.shape
     pad_t = _padding(o["padding"], o["stride_h"], o["dilation_h"], h, kh, oh)
     pad_l = _padding(o["padding"], o["stride_w"], o["dilation_w"], w, kw, ow)
-    in_off = -int(t_in.zero_point[0])
-    out_zp = int(t_out.zero_point[0])
-    lo, hi = fp.activation_range(o["activation"], float(t_out.scale[0]), out_zp)
-    mults, shifts = conv_multipliers(t_in, t_w, t_out, oc)
-    bias = t_b.data.astype(np.int32) if t_b is not None else np.zeros(oc, dtype=np.int32)
-
-    inp = te.placeholder(t_in.shape, "int8", name="input")
-    wt = te.placeholder(t_w.shape, "int8", name="weights")
-    b = te.placeholder((oc,), "int32", name="bias")
-    m = te.placeholder((oc,), "int32", name="multiplier")
-    s = te.placeholder((oc,), "int32", name="shift")
+    q = _conv_quantization(t_in, t_w, t_b, t_out, o["activation"], oc)
+    inp, wt = q.inp, q.wt
     ky = te.reduce_axis((0, kh), "ky")
     kx = te.reduce_axis((0, kw), "kx")
     padded = pad_t > 0 or pad_l > 0 or (oh - 1) * o["stride_h"] + (kh - 1) * o["dilation_h"] >= h \
@@ -180,7 +218,7 @@ def build_conv(graph: Graph, op: Operator, depthwise: bool) -> Kernel:
         if not padded:
             iy = yy * o["stride_h"] - pad_t + ky * o["dilation_h"]
             ix = xx * o["stride_w"] - pad_l + kx * o["dilation_w"]
-        val = (inp[nn, iy, ix, ch].astype("int32") + _c32(in_off)) * wval.astype("int32")
+        val = (inp[nn, iy, ix, ch].astype("int32") + _c32(q.in_off)) * wval.astype("int32")
         return tirx.if_then_else(tirx.all(vy, vx), val, _c32(0)) if padded else val
 
     if depthwise:
@@ -192,13 +230,7 @@ def build_conv(graph: Graph, op: Operator, depthwise: bool) -> Kernel:
         acc = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: te.sum(
             term(nn, yy, xx, rc, wt[och, ky, kx, rc]), axis=[ky, kx, rc]), name="acc")
         macs = n * oh * ow * oc * kh * kw * c
-    any_left = bool((shifts > 0).any())
-    out = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: clamp_to_int8(
-        requantize(acc[nn, yy, xx, och] + b[och], m[och], s[och], any_left_shift=any_left) + _c32(out_zp), lo, hi),
-        name="out")
-    func = _schedule_fused(te.create_prim_func([inp, wt, b, m, s, out]), "acc", "out")
-    consts = [("weights", t_w.data), ("bias", bias), ("multiplier", mults), ("shift", shifts)]
-    return Kernel(op.kind, func, [op.inputs[0]], consts, op.outputs[0], macs)
+    return _conv_kernel(op, q, acc, t_w, op.inputs[0], macs)
 
 
 def build_transpose_conv(graph: Graph, op: Operator) -> Kernel:
@@ -228,17 +260,8 @@ def build_transpose_conv(graph: Graph, op: Operator) -> Kernel:
         return max((conv_out - 1) * stride + k - out_size, 0) // 2
 
     pad_h, pad_w = pad(oh, kh, sh), pad(ow, kw, sw)
-    in_off = -int(t_in.zero_point[0])
-    out_zp = int(t_out.zero_point[0])
-    lo, hi = fp.activation_range(o["activation"], float(t_out.scale[0]), out_zp)
-    mults, shifts = conv_multipliers(t_in, t_w, t_out, oc)
-    bias = t_b.data.astype(np.int32) if t_b is not None else np.zeros(oc, dtype=np.int32)
-
-    inp = te.placeholder(t_in.shape, "int8", name="input")
-    wt = te.placeholder(t_w.shape, "int8", name="weights")
-    b = te.placeholder((oc,), "int32", name="bias")
-    m = te.placeholder((oc,), "int32", name="multiplier")
-    s = te.placeholder((oc,), "int32", name="shift")
+    q = _conv_quantization(t_in, t_w, t_b, t_out, o["activation"], oc)
+    inp, wt = q.inp, q.wt
     ky = te.reduce_axis((0, kh), "ky")
     kx = te.reduce_axis((0, kw), "kx")
     rc = te.reduce_axis((0, c), "rc")
@@ -251,18 +274,12 @@ def build_transpose_conv(graph: Graph, op: Operator) -> Kernel:
     def term(nn, yy, xx, och):
         vy, iy = source(yy, pad_h, ky, sh, h)
         vx, ix = source(xx, pad_w, kx, sw, w)
-        val = (inp[nn, iy, ix, rc].astype("int32") + _c32(in_off)) * wt[och, ky, kx, rc].astype("int32")
+        val = (inp[nn, iy, ix, rc].astype("int32") + _c32(q.in_off)) * wt[och, ky, kx, rc].astype("int32")
         return tirx.if_then_else(tirx.all(vy, vx), val, _c32(0))
 
     acc = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: te.sum(term(nn, yy, xx, och), axis=[ky, kx, rc]),
                      name="acc")
-    any_left = bool((shifts > 0).any())
-    out = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: clamp_to_int8(
-        requantize(acc[nn, yy, xx, och] + b[och], m[och], s[och], any_left_shift=any_left) + _c32(out_zp), lo, hi),
-        name="out")
-    func = _schedule_fused(te.create_prim_func([inp, wt, b, m, s, out]), "acc", "out")
-    consts = [("weights", t_w.data), ("bias", bias), ("multiplier", mults), ("shift", shifts)]
-    return Kernel(op.kind, func, [op.inputs[2]], consts, op.outputs[0], n * h * w * c * kh * kw * oc)
+    return _conv_kernel(op, q, acc, t_w, op.inputs[2], n * h * w * c * kh * kw * oc)
 
 
 def build_fully_connected(graph: Graph, op: Operator) -> Kernel:
