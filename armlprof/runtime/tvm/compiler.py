@@ -39,7 +39,7 @@ class Entry:
     id: int
     name: str
     shape: tuple[int, ...]
-    dtype: str  # "int8" | "int32"
+    dtype: str  # "int8" | "int16" | "int32" | "int64" (int16x8 activations and biases)
     kind: str  # "input" | "output" | "activation" | "constant"
     data: np.ndarray | None = None  # constants
 
@@ -117,7 +117,7 @@ def _alias_reshapes(graph: Graph) -> tuple[dict[int, int], list[tuple[int, int]]
 
 def _build_operator(graph: Graph, op, schedule: str, choices: dict[str, str]) -> Kernel:
     """The scheduled micro-kernel operator when one covers `op`, else the TE loops."""
-    if schedule != "te":
+    if schedule != "te" and graph.tensors[op.inputs[0]].dtype != "int16":  # the micro-kernels are int8 only
         sched = kernels_mod.plan(graph, op)
         if sched is not None:
             kernel = kernels_mod.build(graph, op, sched, choices.get(sched.signature))
@@ -154,7 +154,8 @@ def build_program(path: Path, sha256: str, schedule: str = "default", choices: d
             kind = "input" if t in in_ts else "output" if t in out_ts else "activation"
             entry_of_tensor[t] = len(entries)
             shape = (*tensor.shape, 4) if tensor.dtype == "float32" else tensor.shape  # DEQUANTIZE: float bytes
-            entries.append(Entry(len(entries), tensor.name, shape, "int8", kind))
+            entries.append(Entry(len(entries), tensor.name, shape, "int16" if tensor.dtype == "int16" else "int8",
+                                 kind))
         return entry_of_tensor[t]
 
     for t in in_ts:  # the inputs first, in the model's order (the graph executor's input nodes follow it)

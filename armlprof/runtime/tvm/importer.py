@@ -5,8 +5,11 @@ operators through float dequantize/quantize, which is neither integer-only nor b
 importer keeps every tensor's int8/int32 storage and quantization parameters (per-channel scales included)
 so `armlprof.runtime.tvm.ops` can build integer-only TE compute that reproduces TFLM's reference kernels exactly.
 Supported operators: SUPPORTED_OPERATORS (fused NONE/RELU/RELU6/RELU_N1_TO_1); every activation is int8 except a
-DEQUANTIZE's float32 model output. Anything else (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM and int16x8 activations are
-left to TFLM on purpose) is an ArmlprofError naming the operator and pointing at `--runtime tflm`.
+DEQUANTIZE's float32 model output and int16x8 ("16x8" quantization: int16 activations with zero point 0, int8
+weights, int64 or int32 bias) in INT16X8_OPERATORS — CONV_2D, FULLY_CONNECTED and ADD, QUANTIZE int8 <-> int16,
+RESHAPE/SQUEEZE; model inputs and outputs may be int16. Anything else (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM and the
+other operators on int16 are left to TFLM on purpose) is an ArmlprofError naming the operator and pointing at
+`--runtime tflm`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ SUPPORTED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERA
                        "RESHAPE", "SQUEEZE", "SOFTMAX", "ADD", "SUB", "MUL", "PAD", "PADV2", "CONCATENATION",
                        "LOGISTIC", "TANH", "QUANTIZE", "TRANSPOSE", "STRIDED_SLICE", "MEAN", "HARD_SWISH",
                        "DEQUANTIZE", "TRANSPOSE_CONV")
+# int16x8 ("16x8" quantization: int16 activations, int8 weights, int64 bias): the operators the TVM runtimes run
+# on int16 (QUANTIZE converting int8 <-> int16, RESHAPE/SQUEEZE moving bytes); any other on int16 is refused.
+INT16X8_OPERATORS = ("CONV_2D", "FULLY_CONNECTED", "ADD", "QUANTIZE", "RESHAPE", "SQUEEZE")
 _DTYPES = {9: "int8", 2: "int32", 0: "float32", 3: "uint8", 7: "int16", 4: "int64"}
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 _PADDING = {0: "SAME", 1: "VALID"}
@@ -195,14 +201,39 @@ def import_tflite(path: Path) -> Graph:
     wide = [(op, tensors[idx]) for op in operators for idx in op.inputs + op.outputs
             if idx >= 0 and not tensors[idx].is_constant and tensors[idx].dtype != "int8"
             # the model's float output: its bytes are the output (ops.build_dequantize)
-            and not (op.kind == "DEQUANTIZE" and idx == op.outputs[0] and tensors[idx].dtype == "float32")]
+            and not (op.kind == "DEQUANTIZE" and idx == op.outputs[0] and tensors[idx].dtype == "float32")
+            and not (op.kind in INT16X8_OPERATORS and tensors[idx].dtype == "int16")]
     if wide:  # name the operator computing on the wider type, not the QUANTIZE converting to it
         op, t = next(((o, t) for o, t in wide if o.kind not in ("QUANTIZE", "DEQUANTIZE")), wide[0])
         what = "int16x8 activations" if t.dtype == "int16" else f"{t.dtype} activations"
         raise ArmlprofError(f"{Path(path).name}: {op.kind} uses {t.dtype} tensor '{t.name}' ({what}); the TVM "
-                            "runtimes need a fully int8 model (int16x8 and float models: use --runtime tflm)")
+                            f"runtimes run int8 models, and int16x8 in {', '.join(INT16X8_OPERATORS)} only "
+                            "(other int16x8 operators and float models: use --runtime tflm)")
+    _check_int16x8(graph, Path(path).name)
     _check_io(graph, Path(path).name)
     return graph
+
+
+def _check_int16x8(graph: Graph, filename: str) -> None:
+    """An int16x8 operator as TFLite's 16x8 mode writes it (and TFLM's kernels assume): int16 activations with zero
+    point 0 in and out, int8 weights, an int64 or int32 bias."""
+    for op in graph.operators:
+        ts = [graph.tensors[i] for i in op.inputs + op.outputs if i >= 0]
+        if not any(t.dtype == "int16" for t in ts) or op.kind == "QUANTIZE":
+            continue
+        acts = [graph.tensors[i] for i in (op.inputs[:2] if op.kind == "ADD" else op.inputs[:1]) + op.outputs]
+        problem = None
+        if any(t.dtype != "int16" for t in acts):
+            problem = "mixes int16 with other activation types"
+        elif any(int(z) != 0 for t in acts for z in t.zero_point):
+            problem = "has an int16 tensor with a non-zero zero point (TFLite's 16x8 mode uses 0)"
+        elif op.kind in ("CONV_2D", "FULLY_CONNECTED") and graph.tensors[op.inputs[1]].dtype != "int8":
+            problem = f"has {graph.tensors[op.inputs[1]].dtype} weights (int16x8 means int8 weights)"
+        elif op.kind in ("CONV_2D", "FULLY_CONNECTED") and len(op.inputs) > 2 and op.inputs[2] >= 0 and \
+                graph.tensors[op.inputs[2]].dtype not in ("int64", "int32"):
+            problem = f"has a {graph.tensors[op.inputs[2]].dtype} bias (int16x8 takes int64 or int32)"
+        if problem:
+            raise ArmlprofError(f"{filename}: int16x8 {op.kind} {problem}; re-export the model or use --runtime tflm")
 
 
 def _check_io(graph: Graph, filename: str) -> None:

@@ -4,7 +4,9 @@ Each builder returns a `Kernel`: a TE-derived TIR PrimFunc whose parameters are 
 constant arrays (weights, int32 bias, per-channel multipliers/shifts, softmax tables), then the output. Scalar
 quantization parameters (zero points, activation bounds) are baked into the code as TFLM would hold them in
 its op data; per-channel arrays stay `const` data in flash. Accumulation is int32 (int64 inside the
-requantization), activations and weights int8 — no floating point anywhere in the generated code.
+requantization), activations and weights int8 — no floating point anywhere in the generated code. int16x8
+CONV_2D / FULLY_CONNECTED / ADD / QUANTIZE (importer.INT16X8_OPERATORS) take int16 activations with TFLM's int16
+paths: an int64 accumulator and requantization for an int64 bias, ADD's left shift of 15, int16 clamps.
 """
 
 from __future__ import annotations
@@ -83,9 +85,35 @@ def requantize_const(acc, multiplier: int, shift: int):
     return _fixedpoint_call("armlprof_mbqm", acc, multiplier, shift)
 
 
-def clamp_to_int8(x, lo: int, hi: int):
+def requantize_accumulator(acc, multiplier, shift, acc_dtype: str, any_left_shift: bool):
+    """`requantize` of an int32 accumulator, or MultiplyByQuantizedMultiplier(int64_t acc, ...) of an int16x8
+    CONV_2D / FULLY_CONNECTED's int64 one."""
+    if acc_dtype == "int64":
+        return _fixedpoint_call("armlprof_mbqm64", acc, multiplier, shift)
+    return requantize(acc, multiplier, shift, any_left_shift=any_left_shift)
+
+
+def clamp_to(x, lo: int, hi: int, dtype: str):
     t = _tir()
-    return t.max(t.min(x, _c32(hi)), _c32(lo)).astype("int8")
+    return t.max(t.min(x, _c32(hi)), _c32(lo)).astype(dtype)
+
+
+def clamp_to_int8(x, lo: int, hi: int):
+    return clamp_to(x, lo, hi, "int8")
+
+
+def _accumulator_dtype(t_in: Tensor, t_b: Tensor | None) -> str:
+    """int32 for int8 activations; int16x8: the bias's type (TFLM runs an int64 accumulator for an int64 bias or
+    none, int32 for an int32 bias)."""
+    if t_in.dtype == "int8":
+        return "int32"
+    return t_b.dtype if t_b is not None else "int64"
+
+
+def _check_int64_shifts(kind: str, shifts: np.ndarray) -> None:
+    if (shifts > 7).any():  # 15 - shift must stay a right shift (TFLM assumes shift < 8)
+        raise ArmlprofError(f"int16x8 {kind} with an effective scale of 2^{int(shifts.max())} or more (TFLM's int64 "
+                            "requantization assumes less than 2^8); re-export the model")
 
 
 # ---------------------------------------------------------------- parameter derivation (TFLM *_common.cc)
@@ -151,6 +179,8 @@ class _ConvQuantization:
     out_zp: int
     lo: int
     hi: int
+    acc_dtype: str  # "int32", or "int64" for int16x8 with an int64 bias
+    out_dtype: str  # "int8" | "int16"
     mults: np.ndarray
     shifts: np.ndarray
     bias: np.ndarray
@@ -165,13 +195,17 @@ def _conv_quantization(t_in: Tensor, t_w: Tensor, t_b: Tensor | None, t_out: Ten
                        oc: int) -> _ConvQuantization:
     from tvm import te
 
-    lo, hi = fp.activation_range(activation, float(t_out.scale[0]), int(t_out.zero_point[0]))
+    lo, hi = fp.activation_range(activation, float(t_out.scale[0]), int(t_out.zero_point[0]), t_out.dtype)
     mults, shifts = conv_multipliers(t_in, t_w, t_out, oc)
-    bias = t_b.data.astype(np.int32) if t_b is not None else np.zeros(oc, dtype=np.int32)
-    return _ConvQuantization(-int(t_in.zero_point[0]), int(t_out.zero_point[0]), lo, hi, mults, shifts, bias,
-                             te.placeholder(t_in.shape, "int8", name="input"),
+    acc_dtype = _accumulator_dtype(t_in, t_b)
+    if acc_dtype == "int64":
+        _check_int64_shifts("convolution", shifts)
+    bias = t_b.data.astype(acc_dtype) if t_b is not None else np.zeros(oc, dtype=acc_dtype)
+    return _ConvQuantization(-int(t_in.zero_point[0]), int(t_out.zero_point[0]), lo, hi, acc_dtype, t_out.dtype,
+                             mults, shifts, bias,
+                             te.placeholder(t_in.shape, t_in.dtype, name="input"),
                              te.placeholder(t_w.shape, "int8", name="weights"),
-                             te.placeholder((oc,), "int32", name="bias"),
+                             te.placeholder((oc,), acc_dtype, name="bias"),
                              te.placeholder((oc,), "int32", name="multiplier"),
                              te.placeholder((oc,), "int32", name="shift"))
 
@@ -181,9 +215,9 @@ def _conv_kernel(op: Operator, q: _ConvQuantization, acc, t_w: Tensor, input_ind
     from tvm import te
 
     any_left = bool((q.shifts > 0).any())
-    out = te.compute(acc.shape, lambda nn, yy, xx, och: clamp_to_int8(
-        requantize(acc[nn, yy, xx, och] + q.b[och], q.m[och], q.s[och], any_left_shift=any_left) + _c32(q.out_zp),
-        q.lo, q.hi), name="out")
+    out = te.compute(acc.shape, lambda nn, yy, xx, och: clamp_to(requantize_accumulator(
+        acc[nn, yy, xx, och] + q.b[och], q.m[och], q.s[och], q.acc_dtype, any_left) + _c32(q.out_zp),
+        q.lo, q.hi, q.out_dtype), name="out")
     func = _schedule_fused(te.create_prim_func([q.inp, q.wt, q.b, q.m, q.s, out]), "acc", "out")
     consts = [("weights", t_w.data), ("bias", q.bias), ("multiplier", q.mults), ("shift", q.shifts)]
     return Kernel(op.kind, func, [input_index], consts, op.outputs[0], macs)
@@ -219,7 +253,9 @@ def build_conv(graph: Graph, op: Operator, depthwise: bool) -> Kernel:
             iy = yy * o["stride_h"] - pad_t + ky * o["dilation_h"]
             ix = xx * o["stride_w"] - pad_l + kx * o["dilation_w"]
         val = (inp[nn, iy, ix, ch].astype("int32") + _c32(q.in_off)) * wval.astype("int32")
-        return tirx.if_then_else(tirx.all(vy, vx), val, _c32(0)) if padded else val
+        if q.acc_dtype != "int32":  # int16 x int8 products fit int32; TFLM sums them in int64
+            val = val.astype(q.acc_dtype)
+        return tirx.if_then_else(tirx.all(vy, vx), val, tirx.const(0, q.acc_dtype)) if padded else val
 
     if depthwise:
         acc = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: te.sum(
@@ -293,21 +329,28 @@ def build_fully_connected(graph: Graph, op: Operator) -> Kernel:
     in_off = -int(t_in.zero_point[0])
     w_off = -int(t_w.zero_point[0])
     out_zp = int(t_out.zero_point[0])
-    lo, hi = fp.activation_range(op.options["activation"], float(t_out.scale[0]), out_zp)
+    lo, hi = fp.activation_range(op.options["activation"], float(t_out.scale[0]), out_zp, t_out.dtype)
     mults, shifts = fc_multipliers(t_in, t_w, t_out, units)
-    bias = t_b.data.astype(np.int32) if t_b is not None else np.zeros(units, dtype=np.int32)
+    acc_dtype = _accumulator_dtype(t_in, t_b)
+    if acc_dtype == "int64":
+        _check_int64_shifts("FULLY_CONNECTED", shifts)
+    bias = t_b.data.astype(acc_dtype) if t_b is not None else np.zeros(units, dtype=acc_dtype)
 
-    inp = te.placeholder((batches, depth), "int8", name="input")
+    inp = te.placeholder((batches, depth), t_in.dtype, name="input")
     wt = te.placeholder((units, depth), "int8", name="weights")
-    b = te.placeholder((units,), "int32", name="bias")
+    b = te.placeholder((units,), acc_dtype, name="bias")
     m = te.placeholder((units,), "int32", name="multiplier")
     s = te.placeholder((units,), "int32", name="shift")
     k = te.reduce_axis((0, depth), "k")
-    acc = te.compute((batches, units), lambda i, j: te.sum(
-        (inp[i, k].astype("int32") + _c32(in_off)) * (wt[j, k].astype("int32") + _c32(w_off)), axis=k), name="acc")
+
+    def product(i, j):
+        val = (inp[i, k].astype("int32") + _c32(in_off)) * (wt[j, k].astype("int32") + _c32(w_off))
+        return val if acc_dtype == "int32" else val.astype(acc_dtype)
+
+    acc = te.compute((batches, units), lambda i, j: te.sum(product(i, j), axis=k), name="acc")
     any_left = bool((shifts > 0).any())
-    out = te.compute((batches, units), lambda i, j: clamp_to_int8(
-        requantize(acc[i, j] + b[j], m[j], s[j], any_left_shift=any_left) + _c32(out_zp), lo, hi), name="out")
+    out = te.compute((batches, units), lambda i, j: clamp_to(requantize_accumulator(
+        acc[i, j] + b[j], m[j], s[j], acc_dtype, any_left) + _c32(out_zp), lo, hi, t_out.dtype), name="out")
     func = _schedule_fused(te.create_prim_func([inp, wt, b, m, s, out]), "acc", "out")
     consts = [("weights", t_w.data), ("bias", bias), ("multiplier", mults), ("shift", shifts)]
     return Kernel(op.kind, func, [op.inputs[0]], consts, op.outputs[0], batches * units * depth)
@@ -358,7 +401,8 @@ def build_pool(graph: Graph, op: Operator, average: bool) -> Kernel:
 
 @dataclass
 class _Operands:
-    """An operator's int8 inputs as TE placeholders: activations become parameters, constant tensors `const` data."""
+    """An operator's int8 (or int16x8) inputs as TE placeholders: activations become parameters, constant tensors
+    `const` data."""
 
     placeholders: list  # one per input, in the operator's order
     params: list  # activations first, then constants (the PrimFunc order Kernel expects)
@@ -372,11 +416,12 @@ def _operands(graph: Graph, indices: list[int], shapes: list[tuple[int, ...]]) -
     placeholders, acts, consts, act_ids, const_data = [], [], [], [], []
     for k, (idx, shape) in enumerate(zip(indices, shapes, strict=True)):
         t = graph.tensors[idx]
-        ph = te.placeholder(shape, "int8", name=f"input{k + 1}")
+        dtype = graph.tensors[indices[0]].dtype  # the operator's activation type (int16x8 ADD: int16)
+        ph = te.placeholder(shape, dtype, name=f"input{k + 1}")
         placeholders.append(ph)
         if t.is_constant:
-            if t.dtype != "int8":
-                raise ArmlprofError(f"constant {t.dtype} input '{t.name}' of an int8 operator; use --runtime tflm")
+            if t.dtype != dtype:
+                raise ArmlprofError(f"constant {t.dtype} input '{t.name}' of an {dtype} operator; use --runtime tflm")
             consts.append(ph)
             const_data.append((f"input{k + 1}", np.ascontiguousarray(t.data.reshape(shape))))
         else:
@@ -401,16 +446,18 @@ def _broadcast(graph: Graph, op: Operator):
 
 
 def build_add(graph: Graph, op: Operator) -> Kernel:
-    """ADD and SUB (TFLM add_common.cc / sub_common.cc: both inputs rescaled to twice the larger scale << 20)."""
+    """ADD and SUB (TFLM add_common.cc / sub_common.cc: both inputs rescaled to twice the larger scale << 20, or
+    << 15 for int16x8 ADD, whose general-scale path reference_ops::AddElementwise shares with int8)."""
     from tvm import te
 
     t1, t2, t_out = (graph.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
-    left_shift = 20
+    left_shift = 15 if t_out.dtype == "int16" else 20
     twice_max = 2 * float(max(np.float32(t1.scale[0]), np.float32(t2.scale[0])))
     m1, s1 = fp.quantize_multiplier(float(t1.scale[0]) / twice_max)
     m2, s2 = fp.quantize_multiplier(float(t2.scale[0]) / twice_max)
     mo, so = fp.quantize_multiplier(twice_max / ((1 << left_shift) * float(t_out.scale[0])))
-    lo, hi = fp.activation_range(op.options["activation"], float(t_out.scale[0]), int(t_out.zero_point[0]))
+    lo, hi = fp.activation_range(op.options["activation"], float(t_out.scale[0]), int(t_out.zero_point[0]),
+                                 t_out.dtype)
     operands, pick = _broadcast(graph, op)
     z1, z2 = int(t1.zero_point[0]), int(t2.zero_point[0])
     sign = -1 if op.kind == "SUB" else 1
@@ -420,7 +467,7 @@ def build_add(graph: Graph, op: Operator) -> Kernel:
         x2 = (pick(1, idx).astype("int32") - _c32(z2)) * _c32(1 << left_shift)
         scaled2 = requantize_const(x2, m2, s2)
         raw = requantize_const(x1, m1, s1) + (scaled2 if sign > 0 else _c32(0) - scaled2)
-        return clamp_to_int8(requantize_const(raw, mo, so) + _c32(int(t_out.zero_point[0])), lo, hi)
+        return clamp_to(requantize_const(raw, mo, so) + _c32(int(t_out.zero_point[0])), lo, hi, t_out.dtype)
 
     out = te.compute(t_out.shape, body, name="out")
     func = te.create_prim_func([*operands.params, out])
@@ -603,11 +650,29 @@ def build_mean(graph: Graph, op: Operator) -> Kernel:
 
 
 def requantize_table(input_scale: float, input_zero_point: int, output_scale: float,
-                     output_zero_point: int) -> np.ndarray:
-    """int8 QUANTIZE (int8 -> int8) per input value: TFLM's reference_ops::Requantize with its Prepare's multiplier."""
+                     output_zero_point: int, output_dtype: str = "int8") -> np.ndarray:
+    """QUANTIZE of an int8 input (to int8 or int16) per input value: TFLM's reference_ops::Requantize with its
+    Prepare's multiplier."""
     m, shift = fp.quantize_multiplier(float(input_scale) / float(output_scale))
+    lo, hi = fp.dtype_range(output_dtype)
     return np.array([min(max(fp.multiply_by_quantized_multiplier(q - input_zero_point, m, shift)
-                             + output_zero_point, -128), 127) for q in range(-128, 128)], dtype=np.int8)
+                             + output_zero_point, lo), hi) for q in range(-128, 128)], dtype=output_dtype)
+
+
+def build_requantize_int16(graph: Graph, op: Operator) -> Kernel:
+    """QUANTIZE of an int16 input (to int8 or int16): reference_ops::Requantize element by element (65,536 inputs
+    make a table too big for flash)."""
+    from tvm import te
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    m, shift = fp.quantize_multiplier(float(t_in.scale[0]) / float(t_out.scale[0]))
+    lo, hi = fp.dtype_range(t_out.dtype)
+    size = int(np.prod(t_in.shape))
+    inp = te.placeholder((size,), "int16", name="input")
+    out = te.compute((size,), lambda i: clamp_to(requantize_const(
+        inp[i].astype("int32") - _c32(int(t_in.zero_point[0])), m, shift) + _c32(int(t_out.zero_point[0])),
+        lo, hi, t_out.dtype), name="out")
+    return Kernel(op.kind, te.create_prim_func([inp, out]), [op.inputs[0]], [], op.outputs[0], 0)
 
 
 def build_table(graph: Graph, op: Operator) -> Kernel:
@@ -617,11 +682,13 @@ def build_table(graph: Graph, op: Operator) -> Kernel:
 
     t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     if op.kind == "QUANTIZE":
-        if t_in.dtype != "int8":
-            raise ArmlprofError(f"QUANTIZE from {t_in.dtype}; the TVM runtimes need int8 model inputs "
-                                "(use --runtime tflm)")
+        if t_in.dtype == "int16" and t_out.dtype in ("int8", "int16"):
+            return build_requantize_int16(graph, op)
+        if t_in.dtype != "int8" or t_out.dtype not in ("int8", "int16"):
+            raise ArmlprofError(f"QUANTIZE from {t_in.dtype} to {t_out.dtype}; the TVM runtimes convert between "
+                                "int8 and int16 only (use --runtime tflm)")
         table = requantize_table(float(t_in.scale[0]), int(t_in.zero_point[0]), float(t_out.scale[0]),
-                                 int(t_out.zero_point[0]))
+                                 int(t_out.zero_point[0]), t_out.dtype)
     elif op.kind == "HARD_SWISH":
         if fp.hard_swish_params(float(t_in.scale[0]), float(t_out.scale[0]))[1] > 0:
             raise ArmlprofError("HARD_SWISH with an output scale below input scale / 128 (TFLM's kernel rejects "
@@ -634,7 +701,7 @@ def build_table(graph: Graph, op: Operator) -> Kernel:
         table = fp.sigmoid_table(op.kind, float(t_in.scale[0]), int(t_in.zero_point[0]))
     size = int(np.prod(t_in.shape))
     inp = te.placeholder((size,), "int8", name="input")
-    lut = te.placeholder((256,), "int8", name="table")
+    lut = te.placeholder((256,), str(table.dtype), name="table")  # int16: QUANTIZE int8 -> int16
     out = te.compute((size,), lambda i: lut[inp[i].astype("int32") + _c32(128)], name="out")
     return Kernel(op.kind, te.create_prim_func([inp, lut, out]), [op.inputs[0]], [("table", table)], op.outputs[0],
                   0)
