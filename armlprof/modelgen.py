@@ -541,7 +541,7 @@ def _random_conv(b: _Builder, rng: np.random.Generator, depthwise: bool) -> None
     b_scales = [float(np.float32(in_scale) * np.float32(s)) for s in (w_scales * (oc if not per_channel else 1))]
     fan_in = kh * kw * (1 if depthwise else c)
     acc_std = float(np.sqrt(fan_in) * _INPUT_STD[t_in.dtype] * 74.0)
-    bias_type = _bias_type(rng, t_in.dtype)
+    bias_type = _bias_type(rng, t_in.dtype, int32_allowed=not depthwise)  # TFLM's int16 depthwise: int64 only
     bias = rng.normal(0, acc_std, oc).astype(_NP_TYPES[bias_type])
     b_idx = b.add_tensor(_Tensor("bias", (oc,), bias_type, b_scales, [0] * oc, 0, bias.tobytes()))
     act = _random_act(rng)
@@ -925,7 +925,7 @@ LEFT_OUT = ("SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM", "INT16X8")
 def left_out_tflite(kind: str) -> bytes:
     """A small model of what the TVM runtimes deliberately leave to TFLM (LEFT_OUT): an int8 SVDF, an int8
     UNIDIRECTIONAL_SEQUENCE_LSTM (weights only, optional inputs absent), or an int16x8 FULLY_CONNECTED and TANH (the
-    TVM runtimes run int16x8 CONV_2D, FULLY_CONNECTED and ADD, not TANH) between two QUANTIZEs. For testing the TVM
+    TVM runtimes run int16x8 convolutions, FULLY_CONNECTED and ADD, not TANH) between two QUANTIZEs. For testing the TVM
     runtimes' refusal; the tensors are well-formed, the options left at defaults."""
     b = _Builder(0, np.zeros((1, 1)))
     rng = np.random.default_rng(LEFT_OUT.index(kind))
@@ -1072,15 +1072,15 @@ _GENERATORS["multi_io"] = multi_io_tflite
 _INT16, _INT64 = tflite_schema.TENSOR_TYPES["INT16"], tflite_schema.TENSOR_TYPES["INT64"]
 _NP_TYPES = {_INT32: np.int32, _INT64: np.int64}
 _INPUT_STD = {_INT8: 73.0, _INT16: 18918.0}  # the std of q - zero point for uniform random inputs, about
-INT16X8_OPERATORS = ("CONV_2D", "FULLY_CONNECTED", "ADD")
+INT16X8_OPERATORS = ("CONV_2D", "FULLY_CONNECTED", "ADD", "DEPTHWISE_CONV_2D")
 
 
-def _bias_type(rng: np.random.Generator, activation_type: int) -> int:
+def _bias_type(rng: np.random.Generator, activation_type: int, int32_allowed: bool = True) -> int:
     """int32 for int8 models (no random draw: the int8 generators stay as they were); int16x8: int64 mostly, the
-    int32 bias TFLM also takes (an int32 accumulator) one time in four."""
+    int32 bias TFLM's CONV_2D and FULLY_CONNECTED also take (an int32 accumulator) one time in four."""
     if activation_type != _INT16:
         return _INT32
-    return _INT32 if rng.random() < 0.25 else _INT64
+    return _INT32 if int32_allowed and rng.random() < 0.25 else _INT64
 
 
 def _random_int16_output(b: _Builder, rng: np.random.Generator, name: str, shape: tuple[int, ...],
@@ -1138,8 +1138,8 @@ def random_int16x8_tflite(kind: str, seed: int, int8_io: bool | None = None) -> 
     else:
         _int16_input(b, rng, (1, int(rng.integers(2, 10)), int(rng.integers(2, 10)), int(rng.integers(1, 5))),
                      int8_io)
-        if kind == "CONV_2D":
-            _random_conv(b, rng, depthwise=False)
+        if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            _random_conv(b, rng, depthwise=kind == "DEPTHWISE_CONV_2D")
         else:
             _random_add(b, rng)
     if int8_io:
@@ -1147,21 +1147,23 @@ def random_int16x8_tflite(kind: str, seed: int, int8_io: bool | None = None) -> 
     return b.serialize(f"armlprof random int16x8 {kind} model (seed {seed}, {'int8' if int8_io else 'int16'} I/O)")
 
 
-def int16x8_tflite(seed: int = 20240509) -> bytes:
-    """`builtin:int16x8`: int8 input [1,6,6,2] -> QUANTIZE to int16 -> CONV_2D 3x3 (int16x8, int64 bias) -> residual
-    ADD of its 1x1 CONV_2D branch -> RESHAPE -> FULLY_CONNECTED -> int16 output: every int16x8 operator, both I/O
-    types, random quantization."""
+def int16x8_tflite(seed: int = 20240514) -> bytes:
+    """`builtin:int16x8`: int8 input [1,6,6,2] -> QUANTIZE to int16 -> CONV_2D and DEPTHWISE_CONV_2D (int16x8, random
+    kernels, strides, padding) -> residual ADD -> RESHAPE -> FULLY_CONNECTED -> int16 output: every int16x8
+    operator, both I/O types, random quantization."""
     rng = np.random.default_rng(seed)
     b = _Builder(seed, np.zeros((1, 1)))
     _int16_input(b, rng, (1, 6, 6, 2), int8_io=True)
     _random_conv(b, rng, depthwise=False)
+    _random_conv(b, rng, depthwise=True)
     _random_add(b, rng)
     t = b.tensors[b.current]
     b.x = np.zeros((1, *t.shape[1:]))
     b.reshape("flat", (1, int(np.prod(t.shape))))
     b.tensors[b.current].dtype = _INT16
     _random_fully_connected(b, rng)
-    return b.serialize("armlprof int16x8 chain (QUANTIZE, CONV_2D, ADD, RESHAPE, FULLY_CONNECTED; seeded)")
+    return b.serialize("armlprof int16x8 chain (QUANTIZE, CONV_2D, DEPTHWISE_CONV_2D, ADD, RESHAPE, FULLY_CONNECTED; "
+                       "seeded)")
 
 
 BUILTIN_MODELS = (*BUILTIN_MODELS, "int16x8")

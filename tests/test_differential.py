@@ -69,7 +69,7 @@ def corpus(root: Path) -> list[tuple[str, str, Path]]:
                  ("resnet", "resnet8_generated", modelgen.resnet_tflite()),
                  ("operator_chain", "operator_chain", modelgen.operator_chain_tflite()),
                  ("reduction_chain", "reduction_chain", modelgen.reduction_chain_tflite()),
-                 ("int16x8_chain", "int16x8_chain", modelgen.int16x8_tflite(seed=20240510))]
+                 ("int16x8_chain", "int16x8_chain", modelgen.int16x8_tflite(seed=20240516))]
     for group, name, data in generated:
         path = root / f"{name}.tflite"
         path.write_bytes(data)

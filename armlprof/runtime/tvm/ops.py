@@ -4,9 +4,10 @@ Each builder returns a `Kernel`: a TE-derived TIR PrimFunc whose parameters are 
 constant arrays (weights, int32 bias, per-channel multipliers/shifts, softmax tables), then the output. Scalar
 quantization parameters (zero points, activation bounds) are baked into the code as TFLM would hold them in
 its op data; per-channel arrays stay `const` data in flash. Accumulation is int32 (int64 inside the
-requantization), activations and weights int8 — no floating point anywhere in the generated code. int16x8
-CONV_2D / FULLY_CONNECTED / ADD / QUANTIZE (importer.INT16X8_OPERATORS) take int16 activations with TFLM's int16
-paths: an int64 accumulator and requantization for an int64 bias, ADD's left shift of 15, int16 clamps.
+requantization), activations and weights int8 — no floating point anywhere in the generated code. The int16x8
+CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD and QUANTIZE (importer.INT16X8_OPERATORS) take int16 activations
+along TFLM's int16 paths: an int64 accumulator and requantization for an int64 bias, ADD's left shift of 15, int16
+clamps.
 """
 
 from __future__ import annotations
