@@ -1,6 +1,7 @@
 """A model to profile: a .tflite file, or a built-in (`builtin:<name>`).
 
-Every model knows its identity (sha256), its int8 input/output sizes, its operator list, and how to
+Every model knows its identity (sha256), its input/output sizes in bytes (int8; int16x8 models' int16 tensors take
+2 bytes an element, little-endian), its operator list, and how to
 compute the reference output for an input (tflite-micro's host interpreter for .tflite models, which is
 bit-exact with TFLM; numpy for the hand-written test model).
 

@@ -1,4 +1,5 @@
-"""Read an int8 .tflite flatbuffer into armlprof's small graph IR (tensors + operators in execution order).
+"""Read an int8 (or int16x8) .tflite flatbuffer into armlprof's small graph IR (tensors + operators in execution
+order).
 
 Why our own importer: TVM 0.27's Relax TFLite frontend fails on both study models and lowers quantized
 operators through float dequantize/quantize, which is neither integer-only nor bit-exact with TFLM. This
