@@ -622,7 +622,7 @@ def _random_pad(b: _Builder, rng: np.random.Generator, keep: tuple[int, ...] = (
     shape = tuple(n + lo + hi for n, (lo, hi) in zip(t_in.shape, pads, strict=True))
     p_idx = b.add_tensor(_Tensor("paddings", (len(pads), 2), _INT32, [], [], 0,
                                  np.array(pads, dtype=np.int32).tobytes()))
-    out = b.add_tensor(_Tensor("output", shape, _INT8, list(t_in.scale), list(t_in.zero_point)))
+    out = b.add_tensor(_Tensor("output", shape, t_in.dtype, list(t_in.scale), list(t_in.zero_point)))
     b.ops.append(_Op("PAD", [b.current, p_idx], [out]))
     b.current = out
 
@@ -682,7 +682,7 @@ def _random_strided_slice(b: _Builder, rng: np.random.Generator) -> None:
                 break
     vec = [b.add_tensor(_Tensor(name, (rank,), _INT32, [], [], 0, np.array(v, np.int32).tobytes()))
            for name, v in (("begin", begin), ("end", end), ("strides", strides))]
-    out = b.add_tensor(_Tensor("sliced", tuple(shape), _INT8, list(t_in.scale), list(t_in.zero_point)))
+    out = b.add_tensor(_Tensor("sliced", tuple(shape), t_in.dtype, list(t_in.scale), list(t_in.zero_point)))
     b.ops.append(_Op("STRIDED_SLICE", [b.current, *vec], [out], {"begin_mask": begin_mask, "end_mask": end_mask,
                                                                 "shrink_axis_mask": shrink}))
     b.current = out
@@ -1072,7 +1072,7 @@ _GENERATORS["multi_io"] = multi_io_tflite
 _INT16, _INT64 = tflite_schema.TENSOR_TYPES["INT16"], tflite_schema.TENSOR_TYPES["INT64"]
 _NP_TYPES = {_INT32: np.int32, _INT64: np.int64}
 _INPUT_STD = {_INT8: 73.0, _INT16: 18918.0}  # the std of q - zero point for uniform random inputs, about
-INT16X8_OPERATORS = ("CONV_2D", "FULLY_CONNECTED", "ADD", "DEPTHWISE_CONV_2D")
+INT16X8_OPERATORS = ("CONV_2D", "FULLY_CONNECTED", "ADD", "DEPTHWISE_CONV_2D", "SUB", "PAD", "STRIDED_SLICE")
 
 
 def _bias_type(rng: np.random.Generator, activation_type: int, int32_allowed: bool = True) -> int:
@@ -1140,8 +1140,12 @@ def random_int16x8_tflite(kind: str, seed: int, int8_io: bool | None = None) -> 
                      int8_io)
         if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
             _random_conv(b, rng, depthwise=kind == "DEPTHWISE_CONV_2D")
+        elif kind == "PAD":
+            _random_pad(b, rng)
+        elif kind == "STRIDED_SLICE":
+            _random_strided_slice(b, rng)
         else:
-            _random_add(b, rng)
+            _random_add(b, rng, kind)
     if int8_io:
         _quantize_to(b, rng, _INT8)
     return b.serialize(f"armlprof random int16x8 {kind} model (seed {seed}, {'int8' if int8_io else 'int16'} I/O)")

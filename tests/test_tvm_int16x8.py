@@ -38,7 +38,7 @@ def test_generator_covers_the_int16x8_space(tmp_path) -> None:
                 modelgen.validate(path)
             op = next(o for o in g.operators if o.kind == kind)
             wide = [g.tensors[i] for i in op.inputs + op.outputs if i >= 0 and g.tensors[i].dtype == "int16"]
-            assert len(wide) == (3 if kind == "ADD" else 2) and all((t.zero_point == 0).all() for t in wide)
+            assert len(wide) == (3 if kind in ("ADD", "SUB") else 2) and all((t.zero_point == 0).all() for t in wide)
             seen.add(f"io_{g.tensors[g.inputs[0]].dtype}_{g.tensors[g.outputs[0]].dtype}")
             seen.add(f"act_{op.options['activation']}")
             if kind != "ADD" and len(op.inputs) > 2 and op.inputs[2] >= 0:
@@ -96,7 +96,7 @@ def test_int16x8_operators_without_tvm_support_are_one_line(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_int16x8_bit_exact_on_host_over_more_seeds(tmp_path) -> None:
-    """Seeds 12-15 of each operator (the differential corpus has the first ones), both I/O kinds, 100 inputs each
+    """Seeds 12-14 of each operator (the differential corpus has the first ones), both I/O kinds, 100 inputs each
     with the int16 extremes first; the int16x8 layers run the TE loops, never the int8 micro-kernels; outputs reach
     the int16 saturation bounds."""
     pytest.importorskip("tvm")
@@ -109,7 +109,7 @@ def test_int16x8_bit_exact_on_host_over_more_seeds(tmp_path) -> None:
 
     saturated = False
     for kind in modelgen.INT16X8_OPERATORS:
-        for k, seed in enumerate(range(12, 16)):
+        for k, seed in enumerate(range(12, 15)):
             path = tmp_path / f"{kind}_{seed}.tflite"
             path.write_bytes(modelgen.random_int16x8_tflite(kind, seed))
             model = load_model(str(path))

@@ -523,7 +523,7 @@ def build_pad(graph: Graph, op: Operator) -> Kernel:
         src = [i - b for i, b in zip(idx, before, strict=True)]
         inside = tirx.all(*[tirx.all(v >= 0, v < n) for v, n in zip(src, t_in.shape, strict=True)])
         clamped = [tirx.max(tirx.min(v, n - 1), 0) for v, n in zip(src, t_in.shape, strict=True)]
-        return tirx.if_then_else(inside, inp[tuple(clamped)], tirx.const(value, "int8"))
+        return tirx.if_then_else(inside, inp[tuple(clamped)], tirx.const(value, t_in.dtype))
 
     out = te.compute(t_out.shape, body, name="out")
     return Kernel(op.kind, te.create_prim_func([*operands.params, out]), operands.activations, operands.constants,
@@ -794,7 +794,7 @@ def build_strided_slice(graph: Graph, op: Operator) -> Kernel:
     if tuple(shape) != tuple(t_out.shape):
         raise ArmlprofError(f"STRIDED_SLICE output shape {t_out.shape} does not match its parameters "
                             f"({tuple(shape)}); re-export the model")
-    inp = te.placeholder(t_in.shape, "int8", name="input")
+    inp = te.placeholder(t_in.shape, t_in.dtype, name="input")  # int8, or int16 (int16x8 models)
 
     def body(*out_idx):
         idx = list(starts)
