@@ -1,5 +1,6 @@
 """int16x8 ("16x8" quantization: int16 activations, int8 weights, int64 bias) in the TVM runtimes: CONV_2D,
-FULLY_CONNECTED and ADD bit-exact with tflite-micro's reference kernels, QUANTIZE int8 <-> int16, int16 model I/O.
+DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, SUB, PAD and STRIDED_SLICE bit-exact with tflite-micro's reference kernels,
+QUANTIZE int8 <-> int16, int16 model I/O.
 
 The seeded random models (modelgen.random_int16x8_tflite) are also in the differential corpus
 (tests/test_differential.py, seeds that give non-constant outputs among 0-11), with the int16x8 chain on the emulated
