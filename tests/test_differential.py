@@ -176,9 +176,9 @@ def test_extreme_inputs_cover_both_ends() -> None:
     inputs = extreme_inputs(16, 3, 200, seed=0)
     assert len(inputs) == 200 and len(set(inputs)) == 200
     assert inputs[0] == bytes([128] * 16) and inputs[1] == bytes([127] * 16)
-    wide = extreme_inputs(16, 0, 200, seed=0, dtype="int16")  # int16x8 models: 8 little-endian int16 elements
-    assert len(wide) == 200 and len(set(wide)) == 200 and all(len(x) == 16 for x in wide)
-    assert wide[0] == b"\x00\x80" * 8 and wide[1] == b"\xff\x7f" * 8
+    wide = extreme_inputs(64, 0, 200, seed=0, dtype="int16")  # int16x8 models: 32 little-endian int16 elements
+    assert len(wide) == 200 and len(set(wide)) == 200 and all(len(x) == 64 for x in wide)
+    assert wide[0] == b"\x00\x80" * 32 and wide[1] == b"\xff\x7f" * 32
 
 
 # (group, runtime, board): the first corpus model of each group. operator_chain holds PAD, SUB, MUL,
