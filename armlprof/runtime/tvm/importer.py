@@ -8,10 +8,9 @@ so `armlprof.runtime.tvm.ops` can build integer-only TE compute that reproduces 
 Supported operators: SUPPORTED_OPERATORS (fused NONE/RELU/RELU6/RELU_N1_TO_1); every activation is int8 except a
 DEQUANTIZE's float32 model output and int16x8 ("16x8" quantization: int16 activations with zero point 0, int8
 weights, int64 or int32 bias) in INT16X8_OPERATORS — CONV_2D, DEPTHWISE_CONV_2D (int64 bias), FULLY_CONNECTED, ADD,
-SUB, QUANTIZE int8 <-> int16, PAD/PADV2, STRIDED_SLICE,
-RESHAPE/SQUEEZE; model inputs and outputs may be int16. Anything else (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM and the
-other operators on int16 are left to TFLM on purpose) is an ArmlprofError naming the operator and pointing at
-`--runtime tflm`.
+SUB, QUANTIZE int8 <-> int16, PAD/PADV2, STRIDED_SLICE, RESHAPE/SQUEEZE; model inputs and outputs may be int16.
+Anything else (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM and the other operators on int16 are left to TFLM on purpose) is
+an ArmlprofError naming the operator and pointing at `--runtime tflm`.
 """
 
 from __future__ import annotations
