@@ -41,7 +41,7 @@ def test_generator_covers_the_int16x8_space(tmp_path) -> None:
             wide = [g.tensors[i] for i in op.inputs + op.outputs if i >= 0 and g.tensors[i].dtype == "int16"]
             assert len(wide) == (3 if kind in ("ADD", "SUB") else 2) and all((t.zero_point == 0).all() for t in wide)
             seen.add(f"io_{g.tensors[g.inputs[0]].dtype}_{g.tensors[g.outputs[0]].dtype}")
-            seen.add(f"act_{op.options['activation']}")
+            seen.add(f"act_{op.options.get('activation')}")
             if kind != "ADD" and len(op.inputs) > 2 and op.inputs[2] >= 0:
                 seen.add(f"bias_{g.tensors[op.inputs[2]].dtype}")
             if kind == "CONV_2D":
