@@ -744,12 +744,14 @@ def _random_transpose_conv(b: _Builder, rng: np.random.Generator) -> None:
     inputs = [shape_idx, w_idx, b.current]
     if rng.random() < 0.7:
         bias = rng.integers(-3000, 3000, size=oc).astype(np.int32)
-        inputs.append(b.add_tensor(_Tensor("bias", (oc,), _INT32, [float(in_scale * np.float32(s)) for s in w_scales],
-                                           [0] * len(w_scales), 0, bias.tobytes())))
+        bias_type = _INT64 if t_in.dtype == _INT16 else _INT32  # int16x8: int64, the bias scaled to its inputs
+        bias = (bias.astype(np.int64) * 256) if bias_type == _INT64 else bias
+        scales = [float(in_scale * np.float32(s)) for s in w_scales]
+        inputs.append(b.add_tensor(_Tensor("bias", (oc,), bias_type, scales, [0] * len(w_scales), 0, bias.tobytes())))
     taps = max(kh * kw * c / (sh * sw), 1.0)
     act = _random_act(rng)
-    out = _random_output(b, rng, "output", (1, oh, ow, oc), float(np.sqrt(taps)) * 73.0 * 74.0 * float(in_scale)
-                         * float(np.median(w_scales)), act)
+    out = _random_output(b, rng, "output", (1, oh, ow, oc), float(np.sqrt(taps)) * _INPUT_STD[t_in.dtype] * 74.0
+                         * float(in_scale) * float(np.median(w_scales)), act, t_in.dtype)
     b.ops.append(_Op("TRANSPOSE_CONV", inputs, [out], {"padding": padding, "stride_h": sh, "stride_w": sw,
                                                        "act": act}))
     b.current = out
@@ -1072,7 +1074,8 @@ _GENERATORS["multi_io"] = multi_io_tflite
 _INT16, _INT64 = tflite_schema.TENSOR_TYPES["INT16"], tflite_schema.TENSOR_TYPES["INT64"]
 _NP_TYPES = {_INT32: np.int32, _INT64: np.int64}
 _INPUT_STD = {_INT8: 73.0, _INT16: 18918.0}  # the std of q - zero point for uniform random inputs, about
-INT16X8_OPERATORS = ("CONV_2D", "FULLY_CONNECTED", "ADD", "DEPTHWISE_CONV_2D", "SUB", "PAD", "STRIDED_SLICE")
+INT16X8_OPERATORS = ("CONV_2D", "FULLY_CONNECTED", "ADD", "DEPTHWISE_CONV_2D", "SUB", "PAD", "STRIDED_SLICE",
+                     "TRANSPOSE_CONV")
 
 
 def _bias_type(rng: np.random.Generator, activation_type: int, int32_allowed: bool = True) -> int:
@@ -1144,6 +1147,8 @@ def random_int16x8_tflite(kind: str, seed: int, int8_io: bool | None = None) -> 
             _random_pad(b, rng)
         elif kind == "STRIDED_SLICE":
             _random_strided_slice(b, rng)
+        elif kind == "TRANSPOSE_CONV":
+            _random_transpose_conv(b, rng)
         else:
             _random_add(b, rng, kind)
     if int8_io:

@@ -1,6 +1,6 @@
 """int16x8 ("16x8" quantization: int16 activations, int8 weights, int64 bias) in the TVM runtimes: CONV_2D,
-DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, SUB, PAD and STRIDED_SLICE bit-exact with tflite-micro's reference kernels,
-QUANTIZE int8 <-> int16, int16 model I/O.
+DEPTHWISE_CONV_2D, TRANSPOSE_CONV, FULLY_CONNECTED, ADD, SUB, PAD and STRIDED_SLICE bit-exact with tflite-micro's
+reference kernels, QUANTIZE int8 <-> int16, int16 model I/O.
 
 The seeded random models (modelgen.random_int16x8_tflite) are also in the differential corpus
 (tests/test_differential.py, seeds that give non-constant outputs among 0-11), with the int16x8 chain on the emulated
@@ -42,7 +42,7 @@ def test_generator_covers_the_int16x8_space(tmp_path) -> None:
             assert len(wide) == (3 if kind in ("ADD", "SUB") else 2) and all((t.zero_point == 0).all() for t in wide)
             seen.add(f"io_{g.tensors[g.inputs[0]].dtype}_{g.tensors[g.outputs[0]].dtype}")
             seen.add(f"act_{op.options.get('activation')}")
-            if kind != "ADD" and len(op.inputs) > 2 and op.inputs[2] >= 0:
+            if kind in ("CONV_2D", "FULLY_CONNECTED") and len(op.inputs) > 2 and op.inputs[2] >= 0:
                 seen.add(f"bias_{g.tensors[op.inputs[2]].dtype}")
             if kind == "CONV_2D":
                 o = op.options

@@ -7,10 +7,10 @@ importer keeps every tensor's int8/int32 storage and quantization parameters (pe
 so `armlprof.runtime.tvm.ops` can build integer-only TE compute that reproduces TFLM's reference kernels exactly.
 Supported operators: SUPPORTED_OPERATORS (fused NONE/RELU/RELU6/RELU_N1_TO_1); every activation is int8 except a
 DEQUANTIZE's float32 model output and int16x8 ("16x8" quantization: int16 activations with zero point 0, int8
-weights, int64 or int32 bias) in INT16X8_OPERATORS — CONV_2D, DEPTHWISE_CONV_2D (int64 bias), FULLY_CONNECTED, ADD,
-SUB, QUANTIZE int8 <-> int16, PAD/PADV2, STRIDED_SLICE, RESHAPE/SQUEEZE; model inputs and outputs may be int16.
-Anything else (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM and the other operators on int16 are left to TFLM on purpose) is
-an ArmlprofError naming the operator and pointing at `--runtime tflm`.
+weights, int64 or int32 bias) in INT16X8_OPERATORS — CONV_2D, DEPTHWISE_CONV_2D (int64 bias), TRANSPOSE_CONV (int64
+or int16 bias), FULLY_CONNECTED, ADD, SUB, QUANTIZE int8 <-> int16, PAD/PADV2, STRIDED_SLICE, RESHAPE/SQUEEZE; model
+inputs and outputs may be int16. Anything else (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM and the other operators on int16
+are left to TFLM on purpose) is an ArmlprofError naming the operator and pointing at `--runtime tflm`.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ SUPPORTED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERA
 # int16x8 ("16x8" quantization: int16 activations, int8 weights, int64 bias): the operators the TVM runtimes run
 # on int16 (QUANTIZE converting int8 <-> int16; PAD, STRIDED_SLICE, RESHAPE, SQUEEZE moving int16 elements); any
 # other operator on int16 is refused.
-INT16X8_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "QUANTIZE", "PAD", "PADV2",
-                     "STRIDED_SLICE", "RESHAPE", "SQUEEZE")
+INT16X8_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "FULLY_CONNECTED", "ADD", "SUB", "QUANTIZE",
+                     "PAD", "PADV2", "STRIDED_SLICE", "RESHAPE", "SQUEEZE")
 _INT16X8_BIASES = {"CONV_2D": ("int64", "int32"), "FULLY_CONNECTED": ("int64", "int32"),
-                   "DEPTHWISE_CONV_2D": ("int64",)}
+                   "DEPTHWISE_CONV_2D": ("int64",), "TRANSPOSE_CONV": ("int64", "int16")}
 _DTYPES = {9: "int8", 2: "int32", 0: "float32", 3: "uint8", 7: "int16", 4: "int64"}
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 _PADDING = {0: "SAME", 1: "VALID"}
@@ -226,17 +226,21 @@ def _check_int16x8(graph: Graph, filename: str) -> None:
         ts = [graph.tensors[i] for i in op.inputs + op.outputs if i >= 0]
         if not any(t.dtype == "int16" for t in ts) or op.kind == "QUANTIZE":
             continue
-        acts = [graph.tensors[i] for i in (op.inputs[:2] if op.kind in ("ADD", "SUB") else op.inputs[:1]) + op.outputs]
+        # (activation inputs, weights, bias): TRANSPOSE_CONV's inputs are (output shape, weights, input, bias)
+        ins, weights, bias = {"ADD": (op.inputs[:2], -1, -1), "SUB": (op.inputs[:2], -1, -1),
+                              "TRANSPOSE_CONV": (op.inputs[2:3], 1, 3)}.get(
+            op.kind, (op.inputs[:1], 1, 2) if op.kind in _INT16X8_BIASES else (op.inputs[:1], -1, -1))
+        acts = [graph.tensors[i] for i in ins + op.outputs]
         problem = None
         if any(t.dtype != "int16" for t in acts):
             problem = "mixes int16 with other activation types"
         elif any(int(z) != 0 for t in acts for z in t.zero_point):
             problem = "has an int16 tensor with a non-zero zero point (TFLite's 16x8 mode uses 0)"
-        elif op.kind in _INT16X8_BIASES and graph.tensors[op.inputs[1]].dtype != "int8":
-            problem = f"has {graph.tensors[op.inputs[1]].dtype} weights (int16x8 means int8 weights)"
-        elif op.kind in _INT16X8_BIASES and len(op.inputs) > 2 and op.inputs[2] >= 0 and \
-                graph.tensors[op.inputs[2]].dtype not in _INT16X8_BIASES[op.kind]:
-            problem = (f"has a {graph.tensors[op.inputs[2]].dtype} bias (TFLM's int16x8 {op.kind} takes "
+        elif weights >= 0 and graph.tensors[op.inputs[weights]].dtype != "int8":
+            problem = f"has {graph.tensors[op.inputs[weights]].dtype} weights (int16x8 means int8 weights)"
+        elif bias >= 0 and len(op.inputs) > bias and op.inputs[bias] >= 0 and \
+                graph.tensors[op.inputs[bias]].dtype not in _INT16X8_BIASES[op.kind]:
+            problem = (f"has a {graph.tensors[op.inputs[bias]].dtype} bias (TFLM's int16x8 {op.kind} takes "
                        f"{' or '.join(_INT16X8_BIASES[op.kind])})")
         if problem:
             raise ArmlprofError(f"{filename}: int16x8 {op.kind} {problem}; re-export the model or use --runtime tflm")

@@ -104,11 +104,11 @@ def clamp_to_int8(x, lo: int, hi: int):
 
 
 def _accumulator_dtype(t_in: Tensor, t_b: Tensor | None) -> str:
-    """int32 for int8 activations; int16x8: the bias's type (TFLM runs an int64 accumulator for an int64 bias or
-    none, int32 for an int32 bias)."""
+    """int32 for int8 activations; int16x8: int32 for an int32 bias, else int64 (TFLM's int64 accumulator for an
+    int64 bias, none, or TRANSPOSE_CONV's int16 bias widened to int64)."""
     if t_in.dtype == "int8":
         return "int32"
-    return t_b.dtype if t_b is not None else "int64"
+    return "int32" if t_b is not None and t_b.dtype == "int32" else "int64"
 
 
 def _check_int64_shifts(kind: str, shifts: np.ndarray) -> None:
@@ -191,6 +191,10 @@ class _ConvQuantization:
     m: object
     s: object
 
+    def widen(self, product):
+        """A tap's int32 product as the accumulator sums it (int16 x int8 products fit int32; TFLM sums in int64)."""
+        return product if self.acc_dtype == "int32" else product.astype(self.acc_dtype)
+
 
 def _conv_quantization(t_in: Tensor, t_w: Tensor, t_b: Tensor | None, t_out: Tensor, activation: str,
                        oc: int) -> _ConvQuantization:
@@ -253,9 +257,7 @@ def build_conv(graph: Graph, op: Operator, depthwise: bool) -> Kernel:
         if not padded:
             iy = yy * o["stride_h"] - pad_t + ky * o["dilation_h"]
             ix = xx * o["stride_w"] - pad_l + kx * o["dilation_w"]
-        val = (inp[nn, iy, ix, ch].astype("int32") + _c32(q.in_off)) * wval.astype("int32")
-        if q.acc_dtype != "int32":  # int16 x int8 products fit int32; TFLM sums them in int64
-            val = val.astype(q.acc_dtype)
+        val = q.widen((inp[nn, iy, ix, ch].astype("int32") + _c32(q.in_off)) * wval.astype("int32"))
         return tirx.if_then_else(tirx.all(vy, vx), val, tirx.const(0, q.acc_dtype)) if padded else val
 
     if depthwise:
@@ -311,8 +313,8 @@ def build_transpose_conv(graph: Graph, op: Operator) -> Kernel:
     def term(nn, yy, xx, och):
         vy, iy = source(yy, pad_h, ky, sh, h)
         vx, ix = source(xx, pad_w, kx, sw, w)
-        val = (inp[nn, iy, ix, rc].astype("int32") + _c32(q.in_off)) * wt[och, ky, kx, rc].astype("int32")
-        return tirx.if_then_else(tirx.all(vy, vx), val, _c32(0))
+        val = q.widen((inp[nn, iy, ix, rc].astype("int32") + _c32(q.in_off)) * wt[och, ky, kx, rc].astype("int32"))
+        return tirx.if_then_else(tirx.all(vy, vx), val, tirx.const(0, q.acc_dtype))
 
     acc = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: te.sum(term(nn, yy, xx, och), axis=[ky, kx, rc]),
                      name="acc")
