@@ -5,9 +5,9 @@ constant arrays (weights, int32 bias, per-channel multipliers/shifts, softmax ta
 quantization parameters (zero points, activation bounds) are baked into the code as TFLM would hold them in
 its op data; per-channel arrays stay `const` data in flash. Accumulation is int32 (int64 inside the
 requantization), activations and weights int8 — no floating point anywhere in the generated code. The int16x8
-CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD and QUANTIZE (importer.INT16X8_OPERATORS) take int16 activations
-along TFLM's int16 paths: an int64 accumulator and requantization for an int64 bias, ADD's left shift of 15, int16
-clamps.
+operators (importer.INT16X8_OPERATORS) take int16 activations along TFLM's int16 paths: the convolutions and
+FULLY_CONNECTED with an int64 accumulator and requantization (an int32 one for an int32 bias), ADD/SUB with a left
+shift of 15, QUANTIZE int8 <-> int16, PAD and STRIDED_SLICE moving int16 elements, int16 clamps.
 """
 
 from __future__ import annotations
@@ -417,9 +417,9 @@ def _operands(graph: Graph, indices: list[int], shapes: list[tuple[int, ...]]) -
     from tvm import te
 
     placeholders, acts, consts, act_ids, const_data = [], [], [], [], []
+    dtype = graph.tensors[indices[0]].dtype  # the operator's activation type (int16x8 ADD: int16)
     for k, (idx, shape) in enumerate(zip(indices, shapes, strict=True)):
         t = graph.tensors[idx]
-        dtype = graph.tensors[indices[0]].dtype  # the operator's activation type (int16x8 ADD: int16)
         ph = te.placeholder(shape, dtype, name=f"input{k + 1}")
         placeholders.append(ph)
         if t.is_constant:
@@ -450,7 +450,7 @@ def _broadcast(graph: Graph, op: Operator):
 
 def build_add(graph: Graph, op: Operator) -> Kernel:
     """ADD and SUB (TFLM add_common.cc / sub_common.cc: both inputs rescaled to twice the larger scale << 20, or
-    << 15 for int16x8 ADD, whose general-scale path reference_ops::AddElementwise shares with int8)."""
+    << 15 for int16x8, whose general-scale paths in reference_ops are the int8 ones)."""
     from tvm import te
 
     t1, t2, t_out = (graph.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
