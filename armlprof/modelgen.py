@@ -1127,6 +1127,14 @@ def _int16_input(b: _Builder, rng: np.random.Generator, shape: tuple[int, ...], 
         b.current = b.add_tensor(_Tensor("input", shape, _INT16, [_log_uniform(rng, 1e-5, 1e-2)], [0]))
 
 
+# The int8 generators, which follow their input's type (the int16 ones: _random_int16_output, _bias_type).
+_INT16X8_BUILDERS = {"CONV_2D": lambda b, rng: _random_conv(b, rng, depthwise=False),
+                     "DEPTHWISE_CONV_2D": lambda b, rng: _random_conv(b, rng, depthwise=True),
+                     "FULLY_CONNECTED": _random_fully_connected, "ADD": lambda b, rng: _random_add(b, rng, "ADD"),
+                     "SUB": lambda b, rng: _random_add(b, rng, "SUB"), "PAD": _random_pad,
+                     "STRIDED_SLICE": _random_strided_slice, "TRANSPOSE_CONV": _random_transpose_conv}
+
+
 def random_int16x8_tflite(kind: str, seed: int, int8_io: bool | None = None) -> bytes:
     """One int16x8 `kind` operator (INT16X8_OPERATORS) with seeded random shapes and quantization (as
     random_operator_tflite: per-channel/per-tensor weights, SAME/VALID, strides, dilations, clamping activations;
@@ -1139,20 +1147,10 @@ def random_int16x8_tflite(kind: str, seed: int, int8_io: bool | None = None) -> 
     b = _Builder(seed, np.zeros((1, 1)))
     if kind == "FULLY_CONNECTED":
         _int16_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(1, 40))), int8_io)
-        _random_fully_connected(b, rng)
     else:
         _int16_input(b, rng, (1, int(rng.integers(2, 10)), int(rng.integers(2, 10)), int(rng.integers(1, 5))),
                      int8_io)
-        if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-            _random_conv(b, rng, depthwise=kind == "DEPTHWISE_CONV_2D")
-        elif kind == "PAD":
-            _random_pad(b, rng)
-        elif kind == "STRIDED_SLICE":
-            _random_strided_slice(b, rng)
-        elif kind == "TRANSPOSE_CONV":
-            _random_transpose_conv(b, rng)
-        else:
-            _random_add(b, rng, kind)
+    _INT16X8_BUILDERS[kind](b, rng)
     if int8_io:
         _quantize_to(b, rng, _INT8)
     return b.serialize(f"armlprof random int16x8 {kind} model (seed {seed}, {'int8' if int8_io else 'int16'} I/O)")
