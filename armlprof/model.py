@@ -1,6 +1,7 @@
 """A model to profile: a .tflite file, or a built-in (`builtin:<name>`).
 
-Every model knows its identity (sha256), its int8 input/output sizes, its operator list, and how to
+Every model knows its identity (sha256), its input/output sizes in bytes (int8; int16x8 models' int16 tensors take
+2 bytes an element, little-endian), its operator list, and how to
 compute the reference output for an input (tflite-micro's host interpreter for .tflite models, which is
 bit-exact with TFLM; numpy for the hand-written test model).
 
@@ -132,11 +133,13 @@ class Model:
             it.reset()  # zeroes the variable tensors too (MicroInterpreter::Reset)
             for inputs in steps:
                 for index, data in enumerate(inputs):
-                    shape = it.get_input_details(index)["shape"]
-                    it.set_input(np.frombuffer(data, dtype=np.int8).reshape(shape), index)
+                    details = it.get_input_details(index)  # int8, or int16 (int16x8 models): little-endian bytes
+                    it.set_input(np.frombuffer(data, dtype=np.dtype(details["dtype"]).newbyteorder("<"))
+                                 .reshape(details["shape"]), index)
                 it.invoke()
-                # int8, or a DEQUANTIZE's float32 output as its bytes
-                results.append([np.asarray(it.get_output(index)).tobytes() for index in range(len(self.output_sizes))])
+                # int8, int16 or a DEQUANTIZE's float32 output as its little-endian bytes (as on the boards)
+                outputs = [np.asarray(it.get_output(index)) for index in range(len(self.output_sizes))]
+                results.append([a.astype(a.dtype.newbyteorder("<")).tobytes() for a in outputs])
         except RuntimeError as exc:
             raise ModelError(f"{self.name}: tflite-micro cannot run the model ({' '.join(str(exc).split())}); "
                              "check that it is a valid int8 model") from None
@@ -144,6 +147,7 @@ class Model:
 
 
 MAX_REFERENCE_ARENA_BYTES = 1 << 30
+IO_ELEMENT_BYTES = {"int8": 1, "int16": 2, "float32": 4}  # model I/O element types (float32: outputs only)
 
 
 def tflite_operators(path: Path) -> list[str]:
@@ -175,15 +179,15 @@ def load_model(spec: str) -> Model:
                          "profile needs at least one of each (re-export it with its inputs and outputs)")
     for kind, tensors in (("input", info.inputs), ("output", info.outputs)):
         for position, tensor in enumerate(tensors):
-            # A float32 output: a DEQUANTIZE's, carried as its bytes.
-            if tensor.type_name != "int8" and not (kind == "output" and tensor.type_name == "float32"):
+            # A float32 output: a DEQUANTIZE's, carried as its bytes; int16: an int16x8 model's.
+            if tensor.type_name not in IO_ELEMENT_BYTES or (kind == "input" and tensor.type_name == "float32"):
                 raise ModelError(f"{path.name}: {kind} {position} (tensor '{tensor.name}') is {tensor.type_name}, "
-                                 "not int8; armlprof needs a fully int8 model")
+                                 "not int8; armlprof needs an int8 (or int16x8) model")
             if tensor.elements == 0:
                 raise ModelError(f"{path.name}: {kind} {position} (tensor '{tensor.name}') has shape "
                                  f"{list(tensor.shape)}, no elements; give the model fixed, non-empty shapes")
-    input_sizes = [t.elements for t in info.inputs]
-    output_sizes = [t.elements * (4 if t.type_name == "float32" else 1) for t in info.outputs]
+    input_sizes = [t.elements * IO_ELEMENT_BYTES[t.type_name] for t in info.inputs]
+    output_sizes = [t.elements * IO_ELEMENT_BYTES[t.type_name] for t in info.outputs]
     return Model(path.stem, spec, path, io_bytes(input_sizes), io_bytes(output_sizes), info.operators,
                  info.activation_bytes, input_sizes, output_sizes, info.variable_tensors)
 

@@ -514,8 +514,11 @@ def _random_input(b: _Builder, rng: np.random.Generator, shape: tuple[int, ...])
 
 
 def _random_output(b: _Builder, rng: np.random.Generator, name: str, shape: tuple[int, ...],
-                   real_std: float, act: str = "NONE") -> int:
-    """An int8 output whose scale puts the float std at 5-80 steps: large values saturate, clamps cut."""
+                   real_std: float, act: str = "NONE", dtype: int = _INT8) -> int:
+    """An int8 output whose scale puts the float std at 5-80 steps: large values saturate, clamps cut (an int16
+    output, `dtype` _INT16: _random_int16_output)."""
+    if dtype == _INT16:
+        return _random_int16_output(b, rng, name, shape, real_std, act)
     scale = float(np.float32(max(real_std, 1e-9) / rng.uniform(5.0, 80.0)))
     if act in ("RELU_N1_TO_1", "RELU6"):  # the clamp range must span several steps, or all outputs are one value
         scale = min(scale, float(np.float32((1.0 if act == "RELU_N1_TO_1" else 6.0) / rng.uniform(8.0, 100.0))))
@@ -550,11 +553,12 @@ def _random_conv(b: _Builder, rng: np.random.Generator, depthwise: bool) -> None
     in_scale = float(t_in.scale[0])
     b_scales = [float(np.float32(in_scale) * np.float32(s)) for s in (w_scales * (oc if not per_channel else 1))]
     fan_in = kh * kw * (1 if depthwise else c)
-    acc_std = float(np.sqrt(fan_in) * 73.0 * 74.0)
-    bias = rng.normal(0, acc_std, oc).astype(np.int32)
-    b_idx = b.add_tensor(_Tensor("bias", (oc,), _INT32, b_scales, [0] * oc, 0, bias.tobytes()))
+    acc_std = float(np.sqrt(fan_in) * _INPUT_STD[t_in.dtype] * 74.0)
+    bias_type = _bias_type(rng, t_in.dtype, int32_allowed=not depthwise)  # TFLM's int16 depthwise: int64 only
+    bias = rng.normal(0, acc_std, oc).astype(_NP_TYPES[bias_type])
+    b_idx = b.add_tensor(_Tensor("bias", (oc,), bias_type, b_scales, [0] * oc, 0, bias.tobytes()))
     act = _random_act(rng)
-    out = _random_output(b, rng, "output", (1, oh, ow, oc), acc_std * in_scale * base, act)
+    out = _random_output(b, rng, "output", (1, oh, ow, oc), acc_std * in_scale * base, act, t_in.dtype)
     opts = {"padding": padding, "stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw, "act": act}
     if depthwise:
         opts["depth_multiplier"] = mult
@@ -570,14 +574,15 @@ def _random_fully_connected(b: _Builder, rng: np.random.Generator) -> None:
     w_scale = _log_uniform(rng, 1e-4, 1e-1)
     w_idx = b.add_tensor(_Tensor("weights", (units, depth), _INT8, [w_scale], [0], 0, weights.tobytes()))
     in_scale = float(t_in.scale[0])
-    acc_std = float(np.sqrt(depth) * 73.0 * 74.0)
+    acc_std = float(np.sqrt(depth) * _INPUT_STD[t_in.dtype] * 74.0)
     inputs = [b.current, w_idx]
     if rng.random() < 0.8:
-        bias = rng.normal(0, acc_std, units).astype(np.int32)
+        bias_type = _bias_type(rng, t_in.dtype)
+        bias = rng.normal(0, acc_std, units).astype(_NP_TYPES[bias_type])
         bias_scale = float(np.float32(in_scale) * np.float32(w_scale))
-        inputs.append(b.add_tensor(_Tensor("bias", (units,), _INT32, [bias_scale], [0], 0, bias.tobytes())))
+        inputs.append(b.add_tensor(_Tensor("bias", (units,), bias_type, [bias_scale], [0], 0, bias.tobytes())))
     act = _random_act(rng)
-    out = _random_output(b, rng, "output", (batches, units), acc_std * in_scale * w_scale, act)
+    out = _random_output(b, rng, "output", (batches, units), acc_std * in_scale * w_scale, act, t_in.dtype)
     b.ops.append(_Op("FULLY_CONNECTED", inputs, [out], {"act": act}))
     b.current = out
 
@@ -606,15 +611,17 @@ def _random_add(b: _Builder, rng: np.random.Generator, kind: str = "ADD") -> Non
     t_in = b.tensors[identity]
     if rng.random() < 0.6:
         _random_conv_1x1(b, rng, t_in.shape[3])
+    elif t_in.dtype == _INT16:
+        _int16_constant(b, rng, (t_in.shape[3],))
     else:
         c = t_in.shape[3]
         values = rng.integers(-128, 128, size=(c,)).astype(np.int8)
         b.current = b.add_tensor(_Tensor("constant", (c,), _INT8, [_log_uniform(rng, 1e-3, 1.0)],
                                          [int(rng.integers(-128, 128))], 0, values.tobytes()))
     s1, s2 = float(t_in.scale[0]), float(b.tensors[b.current].scale[0])
-    real_std = s1 * s2 * 64 * 64 if kind == "MUL" else max(s1, s2) * 128
+    real_std = s1 * s2 * 64 * 64 if kind == "MUL" else max(s1, s2) * 128 * (_INPUT_STD[t_in.dtype] / 73.0)
     act = _random_act(rng)
-    out = _random_output(b, rng, "output", t_in.shape, real_std, act)
+    out = _random_output(b, rng, "output", t_in.shape, real_std, act, t_in.dtype)
     b.ops.append(_Op(kind, [b.current, identity] if rng.random() < 0.5 else [identity, b.current], [out],
                      {"act": act}))
     b.current = out
@@ -628,7 +635,7 @@ def _random_pad(b: _Builder, rng: np.random.Generator, keep: tuple[int, ...] = (
     shape = tuple(n + lo + hi for n, (lo, hi) in zip(t_in.shape, pads, strict=True))
     p_idx = b.add_tensor(_Tensor("paddings", (len(pads), 2), _INT32, [], [], 0,
                                  np.array(pads, dtype=np.int32).tobytes()))
-    out = b.add_tensor(_Tensor("output", shape, _INT8, list(t_in.scale), list(t_in.zero_point)))
+    out = b.add_tensor(_Tensor("output", shape, t_in.dtype, list(t_in.scale), list(t_in.zero_point)))
     b.ops.append(_Op("PAD", [b.current, p_idx], [out]))
     b.current = out
 
@@ -688,7 +695,7 @@ def _random_strided_slice(b: _Builder, rng: np.random.Generator) -> None:
                 break
     vec = [b.add_tensor(_Tensor(name, (rank,), _INT32, [], [], 0, np.array(v, np.int32).tobytes()))
            for name, v in (("begin", begin), ("end", end), ("strides", strides))]
-    out = b.add_tensor(_Tensor("sliced", tuple(shape), _INT8, list(t_in.scale), list(t_in.zero_point)))
+    out = b.add_tensor(_Tensor("sliced", tuple(shape), t_in.dtype, list(t_in.scale), list(t_in.zero_point)))
     b.ops.append(_Op("STRIDED_SLICE", [b.current, *vec], [out], {"begin_mask": begin_mask, "end_mask": end_mask,
                                                                 "shrink_axis_mask": shrink}))
     b.current = out
@@ -750,12 +757,16 @@ def _random_transpose_conv(b: _Builder, rng: np.random.Generator) -> None:
     inputs = [shape_idx, w_idx, b.current]
     if rng.random() < 0.7:
         bias = rng.integers(-3000, 3000, size=oc).astype(np.int32)
-        inputs.append(b.add_tensor(_Tensor("bias", (oc,), _INT32, [float(in_scale * np.float32(s)) for s in w_scales],
-                                           [0] * len(w_scales), 0, bias.tobytes())))
+        bias_type = _INT32
+        if t_in.dtype == _INT16:  # int16x8: an int64 bias scaled to the int16 inputs, or the int16 one TFLM widens
+            bias_type = _INT16 if rng.random() < 0.3 else _INT64
+            bias = bias.astype(np.int16) if bias_type == _INT16 else bias.astype(np.int64) * 256
+        scales = [float(in_scale * np.float32(s)) for s in w_scales]
+        inputs.append(b.add_tensor(_Tensor("bias", (oc,), bias_type, scales, [0] * len(w_scales), 0, bias.tobytes())))
     taps = max(kh * kw * c / (sh * sw), 1.0)
     act = _random_act(rng)
-    out = _random_output(b, rng, "output", (1, oh, ow, oc), float(np.sqrt(taps)) * 73.0 * 74.0 * float(in_scale)
-                         * float(np.median(w_scales)), act)
+    out = _random_output(b, rng, "output", (1, oh, ow, oc), float(np.sqrt(taps)) * _INPUT_STD[t_in.dtype] * 74.0
+                         * float(in_scale) * float(np.median(w_scales)), act, t_in.dtype)
     b.ops.append(_Op("TRANSPOSE_CONV", inputs, [out], {"padding": padding, "stride_h": sh, "stride_w": sw,
                                                        "act": act}))
     b.current = out
@@ -789,11 +800,12 @@ def _random_conv_1x1(b: _Builder, rng: np.random.Generator, channels: int) -> No
     w_scale = _log_uniform(rng, 1e-3, 1e-1)
     weights = rng.integers(-127, 128, size=(channels, 1, 1, channels)).astype(np.int8)
     w_idx = b.add_tensor(_Tensor("branch/weights", weights.shape, _INT8, [w_scale], [0], 0, weights.tobytes()))
-    bias = np.zeros(channels, dtype=np.int32)
-    b_idx = b.add_tensor(_Tensor("branch/bias", (channels,), _INT32,
+    bias_type = _INT64 if t_in.dtype == _INT16 else _INT32
+    bias = np.zeros(channels, dtype=_NP_TYPES[bias_type])
+    b_idx = b.add_tensor(_Tensor("branch/bias", (channels,), bias_type,
                                  [float(np.float32(t_in.scale[0]) * np.float32(w_scale))], [0], 0, bias.tobytes()))
-    acc_std = float(np.sqrt(channels) * 73.0 * 74.0)
-    out = _random_output(b, rng, "branch", t_in.shape, acc_std * float(t_in.scale[0]) * w_scale)
+    acc_std = float(np.sqrt(channels) * _INPUT_STD[t_in.dtype] * 74.0)
+    out = _random_output(b, rng, "branch", t_in.shape, acc_std * float(t_in.scale[0]) * w_scale, dtype=t_in.dtype)
     b.ops.append(_Op("CONV_2D", [b.current, w_idx, b_idx], [out], {"padding": "VALID", "stride": 1, "act": "NONE"}))
     b.current = out
 
@@ -931,8 +943,9 @@ LEFT_OUT = ("INT16X8",)
 
 
 def left_out_tflite(kind: str) -> bytes:
-    """A small model of what the TVM runtimes deliberately leave to TFLM (LEFT_OUT): an int16x8 FULLY_CONNECTED
-    between two QUANTIZEs. For testing the TVM runtimes' refusal; the tensors are well-formed."""
+    """A small model of what the TVM runtimes deliberately leave to TFLM (LEFT_OUT): an int16x8 FULLY_CONNECTED and
+    TANH between two QUANTIZEs (the TVM runtimes run int16x8 convolutions, FULLY_CONNECTED and ADD, not TANH). For
+    testing the TVM runtimes' refusal; the tensors are well-formed."""
     b = _Builder(0, np.zeros((1, 1)))
     rng = np.random.default_rng(LEFT_OUT.index(kind))
 
@@ -941,15 +954,17 @@ def left_out_tflite(kind: str) -> bytes:
         return b.add_tensor(_Tensor(name, shape, dtype, [scale], [0], 0, data))
 
     x = b.add_tensor(_Tensor("input", (1, 8), _INT8, [0.05], [0]))
-    # int8 -> int16 -> FULLY_CONNECTED (int16 activations, int8 weights, int64 bias) -> int8
+    # int8 -> int16 -> FULLY_CONNECTED (int16 activations, int8 weights, int64 bias) -> TANH -> int8
     wide = b.add_tensor(_Tensor("input_int16", (1, 8), tflite_schema.TENSOR_TYPES["INT16"], [1e-4], [0]))
     b.ops.append(_Op("QUANTIZE", [x], [wide]))
     fc = b.add_tensor(_Tensor("fc_int16", (1, 4), tflite_schema.TENSOR_TYPES["INT16"], [1e-3], [0]))
     b.ops.append(_Op("FULLY_CONNECTED", [wide, const("weights", (4, 8), _INT8, "int8", 0.01),
                                          const("bias", (4,), tflite_schema.TENSOR_TYPES["INT64"], "int64", 1e-6)],
                      [fc], {"act": "NONE"}))
+    tanh = b.add_tensor(_Tensor("tanh_int16", (1, 4), tflite_schema.TENSOR_TYPES["INT16"], [1 / 32768], [0]))
+    b.ops.append(_Op("TANH", [fc], [tanh]))
     out = b.add_tensor(_Tensor("output", (1, 4), _INT8, [0.05], [0]))
-    b.ops.append(_Op("QUANTIZE", [fc], [out]))
+    b.ops.append(_Op("QUANTIZE", [tanh], [out]))
     b.current = out
     return b.serialize(f"armlprof {kind} model (left to TFLM)")
 
@@ -1002,7 +1017,8 @@ def validate(path: Path) -> None:
         info = verify_tflite(path.read_bytes(), path.name)
         it = runtime.Interpreter.from_file(str(path))
         for index in range(len(info.inputs)):
-            it.set_input(np.zeros(it.get_input_details(index)["shape"], dtype=np.int8), index)
+            details = it.get_input_details(index)
+            it.set_input(np.zeros(details["shape"], dtype=details["dtype"]), index)
         it.invoke()
         for index in range(len(info.outputs)):
             it.get_output(index)
@@ -1163,3 +1179,111 @@ def lstm_tflite(seed: int, *, time_major: bool | None = None, cell_clip: bool | 
     b = _Builder(seed, np.zeros((1, 1)))
     lstm_random(b, rng, time_major=time_major, cell_clip=cell_clip, batches=batches)
     return b.serialize(f"armlprof UNIDIRECTIONAL_SEQUENCE_LSTM model (seed {seed})")
+
+
+# ------------------------------------------------------------------ int16x8 models (issue 15)
+# TFLite's "16x8" quantization: int16 activations (zero point 0), int8 weights, int64 biases (int32 allowed).
+_INT64 = tflite_schema.TENSOR_TYPES["INT64"]
+_NP_TYPES = {_INT32: np.int32, _INT64: np.int64}
+_INPUT_STD = {_INT8: 73.0, _INT16: 18918.0}  # the std of q - zero point for uniform random inputs, about
+INT16X8_OPERATORS = ("CONV_2D", "FULLY_CONNECTED", "ADD", "DEPTHWISE_CONV_2D", "SUB", "PAD", "STRIDED_SLICE",
+                     "TRANSPOSE_CONV")
+
+
+def _bias_type(rng: np.random.Generator, activation_type: int, int32_allowed: bool = True) -> int:
+    """int32 for int8 models (no random draw: the int8 generators stay as they were); int16x8: int64 mostly, the
+    int32 bias TFLM's CONV_2D and FULLY_CONNECTED also take (an int32 accumulator) one time in four."""
+    if activation_type != _INT16:
+        return _INT32
+    return _INT32 if int32_allowed and rng.random() < 0.25 else _INT64
+
+
+def _random_int16_output(b: _Builder, rng: np.random.Generator, name: str, shape: tuple[int, ...],
+                         real_std: float, act: str) -> int:
+    """An int16 output (zero point 0) with the float std at 50 to 20,000 steps: the largest values saturate at
+    +-32767, RELU6 / RELU_N1_TO_1 clamps cut inside the range."""
+    scale = float(np.float32(max(real_std, 1e-12) / rng.uniform(50.0, 20000.0)))
+    if act in ("RELU_N1_TO_1", "RELU6"):
+        bound = 1.0 if act == "RELU_N1_TO_1" else 6.0
+        scale = min(scale, float(np.float32(bound / rng.uniform(100.0, 30000.0))))
+    return b.add_tensor(_Tensor(name, shape, _INT16, [scale], [0]))
+
+
+def _int16_constant(b: _Builder, rng: np.random.Generator, shape: tuple[int, ...]) -> None:
+    values = rng.integers(-32768, 32768, size=shape).astype(np.int16)
+    b.current = b.add_tensor(_Tensor("constant", shape, _INT16, [_log_uniform(rng, 1e-6, 1e-2)], [0], 0,
+                                     values.tobytes()))
+
+
+def _quantize_to(b: _Builder, rng: np.random.Generator, dtype: int) -> None:
+    """QUANTIZE int8 -> int16 (a scale 2^-9 to 2^-6 of the int8 one: the largest inputs saturate) or int16 -> int8
+    (2^4 to 2^9 times the int16 scale, any zero point)."""
+    t_in = b.tensors[b.current]
+    if dtype == _INT16:
+        scale, zp = float(t_in.scale[0]) * 2.0 ** rng.uniform(-9.0, -6.0), 0
+    else:
+        scale, zp = float(t_in.scale[0]) * 2.0 ** rng.uniform(4.0, 9.0), int(rng.integers(-64, 65))
+    out = b.add_tensor(_Tensor("quantized", t_in.shape, dtype, [float(np.float32(scale))], [zp]))
+    b.ops.append(_Op("QUANTIZE", [b.current], [out]))
+    b.current = out
+
+
+def _int16_input(b: _Builder, rng: np.random.Generator, shape: tuple[int, ...], int8_io: bool) -> None:
+    """The model input: int16, or int8 then QUANTIZE to int16."""
+    if int8_io:
+        _random_input(b, rng, shape)
+        _quantize_to(b, rng, _INT16)
+    else:
+        b.current = b.add_tensor(_Tensor("input", shape, _INT16, [_log_uniform(rng, 1e-5, 1e-2)], [0]))
+
+
+# The int8 generators, which follow their input's type (the int16 ones: _random_int16_output, _bias_type).
+_INT16X8_BUILDERS = {"CONV_2D": lambda b, rng: _random_conv(b, rng, depthwise=False),
+                     "DEPTHWISE_CONV_2D": lambda b, rng: _random_conv(b, rng, depthwise=True),
+                     "FULLY_CONNECTED": _random_fully_connected, "ADD": lambda b, rng: _random_add(b, rng, "ADD"),
+                     "SUB": lambda b, rng: _random_add(b, rng, "SUB"), "PAD": _random_pad,
+                     "STRIDED_SLICE": _random_strided_slice, "TRANSPOSE_CONV": _random_transpose_conv}
+
+
+def random_int16x8_tflite(kind: str, seed: int, int8_io: bool | None = None) -> bytes:
+    """One int16x8 `kind` operator (INT16X8_OPERATORS) with seeded random shapes and quantization (as
+    random_operator_tflite: per-channel/per-tensor weights, SAME/VALID, strides, dilations, clamping activations;
+    int64 or int32 bias). Model I/O: int16, or (int8_io, default for odd seeds) int8 with QUANTIZE int8 -> int16
+    before and int16 -> int8 after."""
+    if kind not in INT16X8_OPERATORS:
+        raise ArmlprofError(f"no int16x8 model generator for {kind}; choose one of {', '.join(INT16X8_OPERATORS)}")
+    int8_io = seed % 2 == 1 if int8_io is None else int8_io
+    rng = np.random.default_rng([seed, 1000 + INT16X8_OPERATORS.index(kind)])
+    b = _Builder(seed, np.zeros((1, 1)))
+    if kind == "FULLY_CONNECTED":
+        _int16_input(b, rng, (int(rng.integers(1, 3)), int(rng.integers(1, 40))), int8_io)
+    else:
+        _int16_input(b, rng, (1, int(rng.integers(2, 10)), int(rng.integers(2, 10)), int(rng.integers(1, 5))),
+                     int8_io)
+    _INT16X8_BUILDERS[kind](b, rng)
+    if int8_io:
+        _quantize_to(b, rng, _INT8)
+    return b.serialize(f"armlprof random int16x8 {kind} model (seed {seed}, {'int8' if int8_io else 'int16'} I/O)")
+
+
+def int16x8_tflite(seed: int = 20240514) -> bytes:
+    """`builtin:int16x8`: int8 input [1,6,6,2] -> QUANTIZE to int16 -> CONV_2D and DEPTHWISE_CONV_2D (int16x8, random
+    kernels, strides, padding) -> residual ADD -> RESHAPE -> FULLY_CONNECTED -> int16 output: every int16x8
+    operator, both I/O types, random quantization."""
+    rng = np.random.default_rng(seed)
+    b = _Builder(seed, np.zeros((1, 1)))
+    _int16_input(b, rng, (1, 6, 6, 2), int8_io=True)
+    _random_conv(b, rng, depthwise=False)
+    _random_conv(b, rng, depthwise=True)
+    _random_add(b, rng)
+    t = b.tensors[b.current]
+    b.x = np.zeros((1, *t.shape[1:]))
+    b.reshape("flat", (1, int(np.prod(t.shape))))
+    b.tensors[b.current].dtype = _INT16
+    _random_fully_connected(b, rng)
+    return b.serialize("armlprof int16x8 chain (QUANTIZE, CONV_2D, DEPTHWISE_CONV_2D, ADD, RESHAPE, FULLY_CONNECTED; "
+                       "seeded)")
+
+
+BUILTIN_MODELS = (*BUILTIN_MODELS, "int16x8")
+_GENERATORS["int16x8"] = int16x8_tflite

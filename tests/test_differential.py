@@ -4,8 +4,10 @@ The corpus: the study's models (../shared/models, those the TVM runtimes accept)
 a SOFTMAX whose winner saturates (the dropped-clamp bug), a generated ResNet-8 (residual ADDs), a chain of the
 newer operators, and seeded random single-operator models for every operator the TVM runtimes implement
 (armlprof.modelgen.random_operator_tflite: random scales, zero points, per-channel/per-tensor weights,
-SAME/VALID, strides, dilations, fused activations whose clamps cut). Each model sees INPUTS_PER_MODEL inputs on
-the host (gcc + UBSan) — the int8 extremes first, then random ones — and a sample runs on the emulated boards.
+SAME/VALID, strides, dilations, fused activations whose clamps cut), the same for the int16x8 operators
+(modelgen.random_int16x8_tflite: CONV_2D, FULLY_CONNECTED, ADD with int16 or int8 + QUANTIZE model I/O) and an
+int16x8 chain. Each model sees INPUTS_PER_MODEL inputs on the host (gcc + UBSan) — the int8 (int16) extremes
+first, then random ones — and a sample runs on the emulated boards.
 A stateful model (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM) sees its inputs as one sequence of invocations, compared with
 the reference's sequence.
 """
@@ -34,23 +36,27 @@ RANDOM_MODELS = 3  # per operator
 RUNTIMES = ("tvm-aot", "tvm-graph")
 
 
-def extreme_inputs(n_bytes: int, zero_point: int, count: int, seed: int) -> list[bytes]:
-    """`count` inputs: all -128, all 127, all zero-point, alternating extremes, sparse extremes, then random."""
+def extreme_inputs(n_bytes: int, zero_point: int, count: int, seed: int, dtype: str = "int8") -> list[bytes]:
+    """`count` inputs: all min, all max, all zero-point, alternating extremes, sparse extremes, then random, of
+    int8 or (int16x8 models) little-endian int16 elements."""
     rng = np.random.default_rng(seed)
-    fixed = [np.full(n_bytes, -128), np.full(n_bytes, 127), np.full(n_bytes, zero_point),
-             np.resize([-128, 127], n_bytes), np.resize([127, -128], n_bytes)]
-    out = [np.asarray(a, dtype=np.int8).tobytes() for a in fixed]
+    lo, hi = int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
+    n = n_bytes // np.dtype(dtype).itemsize
+    near = 8 if dtype == "int8" else 2048  # "near the zero point": a few steps of the int8 scale
+    fixed = [np.full(n, lo), np.full(n, hi), np.full(n, zero_point), np.resize([lo, hi], n), np.resize([hi, lo], n)]
+    element = np.dtype(dtype).newbyteorder("<")
+    out = [np.asarray(a, dtype=element).tobytes() for a in fixed]
     while len(out) < count:
         kind = len(out) % 3
         if kind == 0:  # uniform
-            a = rng.integers(-128, 128, n_bytes)
+            a = rng.integers(lo, hi + 1, n)
         elif kind == 1:  # only the extremes
-            a = rng.choice([-128, 127], n_bytes)
+            a = rng.choice([lo, hi], n)
         else:  # near the zero point with a few extremes
-            a = np.clip(zero_point + rng.integers(-8, 9, n_bytes), -128, 127)
-            hits = rng.random(n_bytes) < 0.1
-            a[hits] = rng.choice([-128, 127], int(hits.sum()))
-        out.append(a.astype(np.int8).tobytes())
+            a = np.clip(zero_point + rng.integers(-near, near + 1, n), lo, hi)
+            hits = rng.random(n) < 0.1
+            a[hits] = rng.choice([lo, hi], int(hits.sum()))
+        out.append(a.astype(element).tobytes())
     return out[:count]
 
 
@@ -66,28 +72,33 @@ def corpus(root: Path, kinds: tuple[str, ...] = modelgen.RANDOM_OPERATORS) -> li
     generated = [("saturating_softmax", "saturating_softmax", modelgen.saturating_softmax_tflite()),
                  ("resnet", "resnet8_generated", modelgen.resnet_tflite()),
                  ("operator_chain", "operator_chain", modelgen.operator_chain_tflite()),
-                 ("reduction_chain", "reduction_chain", modelgen.reduction_chain_tflite())]
+                 ("reduction_chain", "reduction_chain", modelgen.reduction_chain_tflite()),
+                 ("int16x8_chain", "int16x8_chain", modelgen.int16x8_tflite(seed=20240516))]
     for group, name, data in generated:
         path = root / f"{name}.tflite"
         path.write_bytes(data)
         models.append((group, name, path))
     for kind in kinds:
         models += _random_models(root, kind)
+    for kind in modelgen.INT16X8_OPERATORS:  # int16 model I/O for even seeds, int8 + QUANTIZE for odd ones
+        models += _random_models(root, kind, modelgen.random_int16x8_tflite, f"int16x8_{kind}")
     return models
 
 
-def _random_models(root: Path, kind: str) -> list[tuple[str, str, Path]]:
+def _random_models(root: Path, kind: str, generate=modelgen.random_operator_tflite,
+                   group: str | None = None) -> list[tuple[str, str, Path]]:
     """RANDOM_MODELS seeded models of `kind` whose output depends on the input (random quantization sometimes
     clamps every output to one value, e.g. RELU on a product that is never positive: nothing to compare)."""
     from armlprof.model import load_model
 
+    group = group or kind
     found = []
     for seed in range(4 * RANDOM_MODELS):
-        path = root / f"random_{kind.lower()}_{seed}.tflite"
-        path.write_bytes(modelgen.random_operator_tflite(kind, seed))
+        path = root / f"random_{group.lower()}_{seed}.tflite"
+        path.write_bytes(generate(kind, seed))
         model = load_model(str(path))
         if len({model.reference(x) for x in extreme_inputs(model.input_bytes, 0, 12, seed)}) > 1:
-            found.append((kind, path.stem, path))
+            found.append((group, path.stem, path))
         if len(found) == RANDOM_MODELS:
             return found
     raise AssertionError(f"modelgen gives fewer than {RANDOM_MODELS} non-constant {kind} models")
@@ -114,11 +125,13 @@ def models(tmp_path_factory, random_kinds) -> list[tuple[str, str, Path]]:
     return corpus(tmp_path_factory.mktemp("differential"), random_kinds)
 
 
-def _input_zero_point(path: Path) -> int:
+def _input_quantization(path: Path) -> tuple[int, str]:
+    """The first input's zero point and element type (int8, or int16 for int16x8 models)."""
     from armlprof.runtime.tvm.importer import import_tflite
 
     g = import_tflite(path)
-    return int(g.tensors[g.inputs[0]].zero_point[0])
+    t = g.tensors[g.inputs[0]]
+    return int(t.zero_point[0]), t.dtype
 
 
 def _check_model(i: int, path: Path, root: Path, tvm_lock: threading.Lock) -> tuple[str, list[str]]:
@@ -135,7 +148,8 @@ def _check_model(i: int, path: Path, root: Path, tvm_lock: threading.Lock) -> tu
     model = load_model(str(path))
     with tvm_lock:  # TVM once per model, one model at a time; the runtimes then load the cached program
         compile_model(model.path, model.sha256)
-    inputs = extreme_inputs(model.input_bytes, _input_zero_point(path), INPUTS_PER_MODEL, seed=i)
+    zero_point, dtype = _input_quantization(path)
+    inputs = extreme_inputs(model.input_bytes, zero_point, INPUTS_PER_MODEL, seed=i, dtype=dtype)
     if model.stateful:  # SVDF, LSTM: the harness runs the inputs as one sequence, the state carried over
         expected = [pack(outs, model.output_sizes) for outs in
                     model.reference_sequence([unpack(x, model.input_sizes) for x in inputs])]
@@ -165,8 +179,8 @@ def test_tvm_runtimes_bit_exact_over_the_corpus(models, random_kinds, tmp_path) 
     mismatches = [line for _, lines in results for line in lines]
     assert mismatches == []
     checked = {group for (group, _, _), (state, _) in zip(models, results, strict=True) if state == "checked"}
-    for group in (*random_kinds, "builtin", "saturating_softmax", "resnet", "operator_chain",
-                  "reduction_chain"):
+    for group in (*random_kinds, *(f"int16x8_{k}" for k in modelgen.INT16X8_OPERATORS), "builtin",
+                  "saturating_softmax", "resnet", "operator_chain", "reduction_chain", "int16x8_chain"):
         assert group in checked, group  # all really in the corpus
 
 
@@ -186,6 +200,9 @@ def test_extreme_inputs_cover_both_ends() -> None:
     inputs = extreme_inputs(16, 3, 200, seed=0)
     assert len(inputs) == 200 and len(set(inputs)) == 200
     assert inputs[0] == bytes([128] * 16) and inputs[1] == bytes([127] * 16)
+    wide = extreme_inputs(64, 0, 200, seed=0, dtype="int16")  # int16x8 models: 32 little-endian int16 elements
+    assert len(wide) == 200 and len(set(wide)) == 200 and all(len(x) == 64 for x in wide)
+    assert wide[0] == b"\x00\x80" * 32 and wide[1] == b"\xff\x7f" * 32
 
 
 # (group, runtime, board): the first corpus model of each group. operator_chain holds PAD, SUB, MUL,
@@ -195,7 +212,8 @@ EMULATED_SAMPLE = [("saturating_softmax", "tvm-aot", "nano33ble"), ("ADD", "tvm-
                    ("DEPTHWISE_CONV_2D", "tvm-aot", "spresense"), ("operator_chain", "tvm-aot", "nano33ble"),
                    ("operator_chain", "tvm-graph", "spresense"), ("reduction_chain", "tvm-aot", "spresense"),
                    ("reduction_chain", "tvm-graph", "nano33ble"), ("SVDF", "tvm-graph", "nano33ble"),
-                   (LSTM, "tvm-aot", "spresense")]
+                   (LSTM, "tvm-aot", "spresense"), ("int16x8_chain", "tvm-aot", "nano33ble"),
+                   ("int16x8_ADD", "tvm-graph", "spresense")]
 
 
 @pytest.mark.slow

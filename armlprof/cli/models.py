@@ -15,6 +15,7 @@ DESCRIPTIONS = {
     "micro_speech": "generated keyword-spotting model with the study's micro_speech architecture",
     "person_detect": "generated person-detection model with the study's MobileNet architecture",
     "ops_coverage": "generated model using every operator armlprof's TVM backend supports",
+    "int16x8": "generated int16x8 model (int16 activations, int8 weights; int8 input, int16 output)",
 }
 
 

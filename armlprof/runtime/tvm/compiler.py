@@ -39,7 +39,7 @@ class Entry:
     id: int
     name: str
     shape: tuple[int, ...]
-    dtype: str  # "int8" | "int16" | "int32"
+    dtype: str  # "int8" | "int16" | "int32" | "int64" (int16x8 activations and biases)
     # "state": a variable tensor (SVDF's activation state) its operator updates in place; it keeps its own buffer
     # for the program's whole life (zeroed at model_init), outside the liveness plans.
     kind: str  # "input" | "output" | "activation" | "constant" | "state"
@@ -120,7 +120,7 @@ def _alias_reshapes(graph: Graph) -> tuple[dict[int, int], list[tuple[int, int]]
 
 def _build_operator(graph: Graph, op, schedule: str, choices: dict[str, str]) -> Kernel:
     """The scheduled micro-kernel operator when one covers `op`, else the TE loops."""
-    if schedule != "te":
+    if schedule != "te" and graph.tensors[op.inputs[0]].dtype != "int16":  # the micro-kernels are int8 only
         sched = kernels_mod.plan(graph, op)
         if sched is not None:
             kernel = kernels_mod.build(graph, op, sched, choices.get(sched.signature))
@@ -160,8 +160,8 @@ def build_program(path: Path, sha256: str, schedule: str = "default", choices: d
             entry_of_tensor[t] = len(entries)
             shape = (*tensor.shape, 4) if tensor.dtype == "float32" else tensor.shape  # DEQUANTIZE: float bytes
             reset = int(tensor.zero_point[0]) if kind == "state" and tensor.dtype == "int8" else 0
-            entries.append(Entry(len(entries), tensor.name, shape, tensor.dtype if kind == "state" else "int8", kind,
-                                 reset_byte=reset & 0xFF))
+            dtype = tensor.dtype if kind == "state" else "int16" if tensor.dtype == "int16" else "int8"
+            entries.append(Entry(len(entries), tensor.name, shape, dtype, kind, reset_byte=reset & 0xFF))
         return entry_of_tensor[t]
 
     for t in in_ts:  # the inputs first, in the model's order (the graph executor's input nodes follow it)

@@ -17,8 +17,8 @@ from armlprof.protocol import io_offsets
 from armlprof.runtime.tvm.compiler import Entry, Program
 
 C_DIR = Path(__file__).resolve().parent / "c"
-_CTYPE = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t"}
-_DLTYPE = {"int8": (0, 8), "int16": (0, 16), "int32": (0, 32)}
+_CTYPE = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "int64": "int64_t"}
+_DLTYPE = {"int8": (0, 8), "int16": (0, 16), "int32": (0, 32), "int64": (0, 64)}
 
 
 def _array_literal(data: np.ndarray, per_line: int = 24) -> str:

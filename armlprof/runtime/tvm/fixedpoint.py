@@ -78,12 +78,18 @@ def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int
     return rdbpot(srdhm(_wrap32(x * (1 << left)), multiplier), right)
 
 
-def activation_range(activation: str, scale: float, zero_point: int) -> tuple[int, int]:
-    """CalculateActivationRangeQuantized for int8 (f / scale in float32, as TFLM computes it)."""
+def dtype_range(dtype: str) -> tuple[int, int]:
+    """The (min, max) of an int8 or int16 activation."""
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
+
+
+def activation_range(activation: str, scale: float, zero_point: int, dtype: str = "int8") -> tuple[int, int]:
+    """CalculateActivationRangeQuantized for int8 or int16 (f / scale in float32, as TFLM computes it)."""
     def quantize(f: float) -> int:
         return zero_point + tflite_round(float(np.float32(f) / np.float32(scale)))
 
-    qmin, qmax = -128, 127
+    qmin, qmax = dtype_range(dtype)
     if activation == "NONE":
         return qmin, qmax
     if activation == "RELU":

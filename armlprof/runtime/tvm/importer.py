@@ -1,14 +1,18 @@
-"""Read an int8 .tflite flatbuffer into armlprof's small graph IR (tensors + operators in execution order).
+"""Read an int8 (or int16x8) .tflite flatbuffer into armlprof's small graph IR (tensors + operators in execution
+order).
 
 Why our own importer: TVM 0.27's Relax TFLite frontend fails on both study models and lowers quantized
 operators through float dequantize/quantize, which is neither integer-only nor bit-exact with TFLM. This
 importer keeps every tensor's int8/int32 storage and quantization parameters (per-channel scales included)
 so `armlprof.runtime.tvm.ops` can build integer-only TE compute that reproduces TFLM's reference kernels exactly.
 Supported operators: SUPPORTED_OPERATORS (fused NONE/RELU/RELU6/RELU_N1_TO_1); every activation is int8 except a
-DEQUANTIZE's float32 model output and the state of SVDF (int16 or int8) and UNIDIRECTIONAL_SEQUENCE_LSTM (int8
+DEQUANTIZE's float32 model output, the state of SVDF (int16 or int8) and UNIDIRECTIONAL_SEQUENCE_LSTM (int8
 output state, int16 cell state): *variable* tensors that persist across invocations (`Tensor.is_variable`; the
-executors give each its own buffer, reset at init, see compiler.py). Anything else (int16x8 activations are left to
-TFLM on purpose) is an ArmlprofError naming the operator and pointing at `--runtime tflm`.
+executors give each its own buffer, reset at init, see compiler.py), and int16x8 ("16x8" quantization: int16
+activations with zero point 0, int8 weights, int64 or int32 bias) in INT16X8_OPERATORS — CONV_2D, DEPTHWISE_CONV_2D
+(int64 bias), TRANSPOSE_CONV (int64 or int16 bias), FULLY_CONNECTED, ADD, SUB, QUANTIZE int8 <-> int16, PAD/PADV2,
+STRIDED_SLICE, RESHAPE/SQUEEZE; model inputs and outputs may be int16. Anything else (the other operators on int16
+are left to TFLM on purpose) is an ArmlprofError naming the operator and pointing at `--runtime tflm`.
 """
 
 from __future__ import annotations
@@ -29,6 +33,13 @@ SUPPORTED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERA
                        "UNIDIRECTIONAL_SEQUENCE_LSTM")
 # Operators with state inputs (variable tensors they update in place): their positions among the inputs.
 STATEFUL_OPERATORS = {"SVDF": (4,), "UNIDIRECTIONAL_SEQUENCE_LSTM": (18, 19)}
+# int16x8 ("16x8" quantization: int16 activations, int8 weights, int64 bias): the operators the TVM runtimes run
+# on int16 (QUANTIZE converting int8 <-> int16; PAD, STRIDED_SLICE, RESHAPE, SQUEEZE moving int16 elements); any
+# other operator on int16 is refused.
+INT16X8_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "FULLY_CONNECTED", "ADD", "SUB", "QUANTIZE",
+                     "PAD", "PADV2", "STRIDED_SLICE", "RESHAPE", "SQUEEZE")
+_INT16X8_BIASES = {"CONV_2D": ("int64", "int32"), "FULLY_CONNECTED": ("int64", "int32"),
+                   "DEPTHWISE_CONV_2D": ("int64",), "TRANSPOSE_CONV": ("int64", "int16")}
 _DTYPES = {9: "int8", 2: "int32", 0: "float32", 3: "uint8", 7: "int16", 4: "int64"}
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 _PADDING = {0: "SAME", 1: "VALID"}
@@ -217,14 +228,44 @@ def import_tflite(path: Path) -> Graph:
             and not (op.kind == "DEQUANTIZE" and idx == op.outputs[0] and tensors[idx].dtype == "float32")
             # an int16 state: its operator checks it (ops_sequence)
             and not (op.kind in STATEFUL_OPERATORS and idx in [op.inputs[k] for k in STATEFUL_OPERATORS[op.kind]
-                                                               if k < len(op.inputs)])]
+                                                               if k < len(op.inputs)])
+            and not (op.kind in INT16X8_OPERATORS and tensors[idx].dtype == "int16")]
     if wide:  # name the operator computing on the wider type, not the QUANTIZE converting to it
         op, t = next(((o, t) for o, t in wide if o.kind not in ("QUANTIZE", "DEQUANTIZE")), wide[0])
         what = "int16x8 activations" if t.dtype == "int16" else f"{t.dtype} activations"
         raise ArmlprofError(f"{Path(path).name}: {op.kind} uses {t.dtype} tensor '{t.name}' ({what}); the TVM "
-                            "runtimes need a fully int8 model (int16x8 and float models: use --runtime tflm)")
+                            f"runtimes run int8 models, and int16x8 in {', '.join(INT16X8_OPERATORS)} only "
+                            "(other int16x8 operators and float models: use --runtime tflm)")
+    _check_int16x8(graph, Path(path).name)
     _check_io(graph, Path(path).name)
     return graph
+
+
+def _check_int16x8(graph: Graph, filename: str) -> None:
+    """An int16x8 operator as TFLite's 16x8 mode writes it (and TFLM's kernels assume): int16 activations with zero
+    point 0 in and out, int8 weights, an int64 or int32 bias."""
+    for op in graph.operators:
+        ts = [graph.tensors[i] for i in op.inputs + op.outputs if i >= 0]
+        if not any(t.dtype == "int16" for t in ts) or op.kind == "QUANTIZE":
+            continue
+        # (activation inputs, weights, bias): TRANSPOSE_CONV's inputs are (output shape, weights, input, bias)
+        ins, weights, bias = {"ADD": (op.inputs[:2], -1, -1), "SUB": (op.inputs[:2], -1, -1),
+                              "TRANSPOSE_CONV": (op.inputs[2:3], 1, 3)}.get(
+            op.kind, (op.inputs[:1], 1, 2) if op.kind in _INT16X8_BIASES else (op.inputs[:1], -1, -1))
+        acts = [graph.tensors[i] for i in ins + op.outputs]
+        problem = None
+        if any(t.dtype != "int16" for t in acts):
+            problem = "mixes int16 with other activation types"
+        elif any(int(z) != 0 for t in acts for z in t.zero_point):
+            problem = "has an int16 tensor with a non-zero zero point (TFLite's 16x8 mode uses 0)"
+        elif weights >= 0 and graph.tensors[op.inputs[weights]].dtype != "int8":
+            problem = f"has {graph.tensors[op.inputs[weights]].dtype} weights (int16x8 means int8 weights)"
+        elif bias >= 0 and len(op.inputs) > bias and op.inputs[bias] >= 0 and \
+                graph.tensors[op.inputs[bias]].dtype not in _INT16X8_BIASES[op.kind]:
+            problem = (f"has a {graph.tensors[op.inputs[bias]].dtype} bias (TFLM's int16x8 {op.kind} takes "
+                       f"{' or '.join(_INT16X8_BIASES[op.kind])})")
+        if problem:
+            raise ArmlprofError(f"{filename}: int16x8 {op.kind} {problem}; re-export the model or use --runtime tflm")
 
 
 def _check_io(graph: Graph, filename: str) -> None:

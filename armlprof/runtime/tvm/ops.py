@@ -4,7 +4,10 @@ Each builder returns a `Kernel`: a TE-derived TIR PrimFunc whose parameters are 
 constant arrays (weights, int32 bias, per-channel multipliers/shifts, softmax tables), then the output. Scalar
 quantization parameters (zero points, activation bounds) are baked into the code as TFLM would hold them in
 its op data; per-channel arrays stay `const` data in flash. Accumulation is int32 (int64 inside the
-requantization), activations and weights int8 — no floating point anywhere in the generated code.
+requantization), activations and weights int8 — no floating point anywhere in the generated code. The int16x8
+operators (importer.INT16X8_OPERATORS) take int16 activations along TFLM's int16 paths: the convolutions and
+FULLY_CONNECTED with an int64 accumulator and requantization (an int32 one for an int32 bias), ADD/SUB with a left
+shift of 15, QUANTIZE int8 <-> int16, PAD and STRIDED_SLICE moving int16 elements, int16 clamps.
 """
 
 from __future__ import annotations
@@ -83,9 +86,35 @@ def requantize_const(acc, multiplier: int, shift: int):
     return _fixedpoint_call("armlprof_mbqm", acc, multiplier, shift)
 
 
-def clamp_to_int8(x, lo: int, hi: int):
+def requantize_accumulator(acc, multiplier, shift, acc_dtype: str, any_left_shift: bool):
+    """`requantize` of an int32 accumulator, or MultiplyByQuantizedMultiplier(int64_t acc, ...) of an int16x8
+    CONV_2D / FULLY_CONNECTED's int64 one."""
+    if acc_dtype == "int64":
+        return _fixedpoint_call("armlprof_mbqm64", acc, multiplier, shift)
+    return requantize(acc, multiplier, shift, any_left_shift=any_left_shift)
+
+
+def clamp_to(x, lo: int, hi: int, dtype: str):
     t = _tir()
-    return t.max(t.min(x, _c32(hi)), _c32(lo)).astype("int8")
+    return t.max(t.min(x, _c32(hi)), _c32(lo)).astype(dtype)
+
+
+def clamp_to_int8(x, lo: int, hi: int):
+    return clamp_to(x, lo, hi, "int8")
+
+
+def _accumulator_dtype(t_in: Tensor, t_b: Tensor | None) -> str:
+    """int32 for int8 activations; int16x8: int32 for an int32 bias, else int64 (TFLM's int64 accumulator for an
+    int64 bias, none, or TRANSPOSE_CONV's int16 bias widened to int64)."""
+    if t_in.dtype == "int8":
+        return "int32"
+    return "int32" if t_b is not None and t_b.dtype == "int32" else "int64"
+
+
+def _check_int64_shifts(kind: str, shifts: np.ndarray) -> None:
+    if (shifts > 7).any():  # 15 - shift must stay a right shift (TFLM assumes shift < 8)
+        raise ArmlprofError(f"int16x8 {kind} with an effective scale of 2^{int(shifts.max())} or more (TFLM's int64 "
+                            "requantization assumes less than 2^8); re-export the model")
 
 
 # ---------------------------------------------------------------- parameter derivation (TFLM *_common.cc)
@@ -142,6 +171,63 @@ def _window_index(pos, stride: int, pad: int, k, dilation: int, size: int):
 
 
 # ---------------------------------------------------------------- builders
+@dataclass
+class _ConvQuantization:
+    """What CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV share: TFLM's per-channel requantization set-up and the
+    placeholders of the input, weights, bias, multiplier and shift (in the PrimFunc's parameter order)."""
+
+    in_off: int
+    out_zp: int
+    lo: int
+    hi: int
+    acc_dtype: str  # "int32", or "int64" for int16x8 with an int64 bias
+    out_dtype: str  # "int8" | "int16"
+    mults: np.ndarray
+    shifts: np.ndarray
+    bias: np.ndarray
+    inp: object
+    wt: object
+    b: object
+    m: object
+    s: object
+
+    def widen(self, product):
+        """A tap's int32 product as the accumulator sums it (int16 x int8 products fit int32; TFLM sums in int64)."""
+        return product if self.acc_dtype == "int32" else product.astype(self.acc_dtype)
+
+
+def _conv_quantization(t_in: Tensor, t_w: Tensor, t_b: Tensor | None, t_out: Tensor, activation: str,
+                       oc: int) -> _ConvQuantization:
+    from tvm import te
+
+    lo, hi = fp.activation_range(activation, float(t_out.scale[0]), int(t_out.zero_point[0]), t_out.dtype)
+    mults, shifts = conv_multipliers(t_in, t_w, t_out, oc)
+    acc_dtype = _accumulator_dtype(t_in, t_b)
+    if acc_dtype == "int64":
+        _check_int64_shifts("convolution", shifts)
+    bias = t_b.data.astype(acc_dtype) if t_b is not None else np.zeros(oc, dtype=acc_dtype)
+    return _ConvQuantization(-int(t_in.zero_point[0]), int(t_out.zero_point[0]), lo, hi, acc_dtype, t_out.dtype,
+                             mults, shifts, bias,
+                             te.placeholder(t_in.shape, t_in.dtype, name="input"),
+                             te.placeholder(t_w.shape, "int8", name="weights"),
+                             te.placeholder((oc,), acc_dtype, name="bias"),
+                             te.placeholder((oc,), "int32", name="multiplier"),
+                             te.placeholder((oc,), "int32", name="shift"))
+
+
+def _conv_kernel(op: Operator, q: _ConvQuantization, acc, t_w: Tensor, input_index: int, macs: int) -> Kernel:
+    """The requantizing output stage over the int32 accumulator `acc` (NHWC), fused, and the Kernel around it."""
+    from tvm import te
+
+    any_left = bool((q.shifts > 0).any())
+    out = te.compute(acc.shape, lambda nn, yy, xx, och: clamp_to(requantize_accumulator(
+        acc[nn, yy, xx, och] + q.b[och], q.m[och], q.s[och], q.acc_dtype, any_left) + _c32(q.out_zp),
+        q.lo, q.hi, q.out_dtype), name="out")
+    func = _schedule_fused(te.create_prim_func([q.inp, q.wt, q.b, q.m, q.s, out]), "acc", "out")
+    consts = [("weights", t_w.data), ("bias", q.bias), ("multiplier", q.mults), ("shift", q.shifts)]
+    return Kernel(op.kind, func, [input_index], consts, op.outputs[0], macs)
+
+
 def build_conv(graph: Graph, op: Operator, depthwise: bool) -> Kernel:
     from tvm import te, tirx
 
@@ -158,17 +244,8 @@ def build_conv(graph: Graph, op: Operator, depthwise: bool) -> Kernel:
         _, kh, kw, _ = t_w.shape
     pad_t = _padding(o["padding"], o["stride_h"], o["dilation_h"], h, kh, oh)
     pad_l = _padding(o["padding"], o["stride_w"], o["dilation_w"], w, kw, ow)
-    in_off = -int(t_in.zero_point[0])
-    out_zp = int(t_out.zero_point[0])
-    lo, hi = fp.activation_range(o["activation"], float(t_out.scale[0]), out_zp)
-    mults, shifts = conv_multipliers(t_in, t_w, t_out, oc)
-    bias = t_b.data.astype(np.int32) if t_b is not None else np.zeros(oc, dtype=np.int32)
-
-    inp = te.placeholder(t_in.shape, "int8", name="input")
-    wt = te.placeholder(t_w.shape, "int8", name="weights")
-    b = te.placeholder((oc,), "int32", name="bias")
-    m = te.placeholder((oc,), "int32", name="multiplier")
-    s = te.placeholder((oc,), "int32", name="shift")
+    q = _conv_quantization(t_in, t_w, t_b, t_out, o["activation"], oc)
+    inp, wt = q.inp, q.wt
     ky = te.reduce_axis((0, kh), "ky")
     kx = te.reduce_axis((0, kw), "kx")
     padded = pad_t > 0 or pad_l > 0 or (oh - 1) * o["stride_h"] + (kh - 1) * o["dilation_h"] >= h \
@@ -180,8 +257,8 @@ def build_conv(graph: Graph, op: Operator, depthwise: bool) -> Kernel:
         if not padded:
             iy = yy * o["stride_h"] - pad_t + ky * o["dilation_h"]
             ix = xx * o["stride_w"] - pad_l + kx * o["dilation_w"]
-        val = (inp[nn, iy, ix, ch].astype("int32") + _c32(in_off)) * wval.astype("int32")
-        return tirx.if_then_else(tirx.all(vy, vx), val, _c32(0)) if padded else val
+        val = q.widen((inp[nn, iy, ix, ch].astype("int32") + _c32(q.in_off)) * wval.astype("int32"))
+        return tirx.if_then_else(tirx.all(vy, vx), val, tirx.const(0, q.acc_dtype)) if padded else val
 
     if depthwise:
         acc = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: te.sum(
@@ -192,13 +269,7 @@ def build_conv(graph: Graph, op: Operator, depthwise: bool) -> Kernel:
         acc = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: te.sum(
             term(nn, yy, xx, rc, wt[och, ky, kx, rc]), axis=[ky, kx, rc]), name="acc")
         macs = n * oh * ow * oc * kh * kw * c
-    any_left = bool((shifts > 0).any())
-    out = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: clamp_to_int8(
-        requantize(acc[nn, yy, xx, och] + b[och], m[och], s[och], any_left_shift=any_left) + _c32(out_zp), lo, hi),
-        name="out")
-    func = _schedule_fused(te.create_prim_func([inp, wt, b, m, s, out]), "acc", "out")
-    consts = [("weights", t_w.data), ("bias", bias), ("multiplier", mults), ("shift", shifts)]
-    return Kernel(op.kind, func, [op.inputs[0]], consts, op.outputs[0], macs)
+    return _conv_kernel(op, q, acc, t_w, op.inputs[0], macs)
 
 
 def build_transpose_conv(graph: Graph, op: Operator) -> Kernel:
@@ -228,17 +299,8 @@ def build_transpose_conv(graph: Graph, op: Operator) -> Kernel:
         return max((conv_out - 1) * stride + k - out_size, 0) // 2
 
     pad_h, pad_w = pad(oh, kh, sh), pad(ow, kw, sw)
-    in_off = -int(t_in.zero_point[0])
-    out_zp = int(t_out.zero_point[0])
-    lo, hi = fp.activation_range(o["activation"], float(t_out.scale[0]), out_zp)
-    mults, shifts = conv_multipliers(t_in, t_w, t_out, oc)
-    bias = t_b.data.astype(np.int32) if t_b is not None else np.zeros(oc, dtype=np.int32)
-
-    inp = te.placeholder(t_in.shape, "int8", name="input")
-    wt = te.placeholder(t_w.shape, "int8", name="weights")
-    b = te.placeholder((oc,), "int32", name="bias")
-    m = te.placeholder((oc,), "int32", name="multiplier")
-    s = te.placeholder((oc,), "int32", name="shift")
+    q = _conv_quantization(t_in, t_w, t_b, t_out, o["activation"], oc)
+    inp, wt = q.inp, q.wt
     ky = te.reduce_axis((0, kh), "ky")
     kx = te.reduce_axis((0, kw), "kx")
     rc = te.reduce_axis((0, c), "rc")
@@ -251,18 +313,12 @@ def build_transpose_conv(graph: Graph, op: Operator) -> Kernel:
     def term(nn, yy, xx, och):
         vy, iy = source(yy, pad_h, ky, sh, h)
         vx, ix = source(xx, pad_w, kx, sw, w)
-        val = (inp[nn, iy, ix, rc].astype("int32") + _c32(in_off)) * wt[och, ky, kx, rc].astype("int32")
-        return tirx.if_then_else(tirx.all(vy, vx), val, _c32(0))
+        val = q.widen((inp[nn, iy, ix, rc].astype("int32") + _c32(q.in_off)) * wt[och, ky, kx, rc].astype("int32"))
+        return tirx.if_then_else(tirx.all(vy, vx), val, tirx.const(0, q.acc_dtype))
 
     acc = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: te.sum(term(nn, yy, xx, och), axis=[ky, kx, rc]),
                      name="acc")
-    any_left = bool((shifts > 0).any())
-    out = te.compute((n, oh, ow, oc), lambda nn, yy, xx, och: clamp_to_int8(
-        requantize(acc[nn, yy, xx, och] + b[och], m[och], s[och], any_left_shift=any_left) + _c32(out_zp), lo, hi),
-        name="out")
-    func = _schedule_fused(te.create_prim_func([inp, wt, b, m, s, out]), "acc", "out")
-    consts = [("weights", t_w.data), ("bias", bias), ("multiplier", mults), ("shift", shifts)]
-    return Kernel(op.kind, func, [op.inputs[2]], consts, op.outputs[0], n * h * w * c * kh * kw * oc)
+    return _conv_kernel(op, q, acc, t_w, op.inputs[2], n * h * w * c * kh * kw * oc)
 
 
 def build_fully_connected(graph: Graph, op: Operator) -> Kernel:
@@ -276,21 +332,28 @@ def build_fully_connected(graph: Graph, op: Operator) -> Kernel:
     in_off = -int(t_in.zero_point[0])
     w_off = -int(t_w.zero_point[0])
     out_zp = int(t_out.zero_point[0])
-    lo, hi = fp.activation_range(op.options["activation"], float(t_out.scale[0]), out_zp)
+    lo, hi = fp.activation_range(op.options["activation"], float(t_out.scale[0]), out_zp, t_out.dtype)
     mults, shifts = fc_multipliers(t_in, t_w, t_out, units)
-    bias = t_b.data.astype(np.int32) if t_b is not None else np.zeros(units, dtype=np.int32)
+    acc_dtype = _accumulator_dtype(t_in, t_b)
+    if acc_dtype == "int64":
+        _check_int64_shifts("FULLY_CONNECTED", shifts)
+    bias = t_b.data.astype(acc_dtype) if t_b is not None else np.zeros(units, dtype=acc_dtype)
 
-    inp = te.placeholder((batches, depth), "int8", name="input")
+    inp = te.placeholder((batches, depth), t_in.dtype, name="input")
     wt = te.placeholder((units, depth), "int8", name="weights")
-    b = te.placeholder((units,), "int32", name="bias")
+    b = te.placeholder((units,), acc_dtype, name="bias")
     m = te.placeholder((units,), "int32", name="multiplier")
     s = te.placeholder((units,), "int32", name="shift")
     k = te.reduce_axis((0, depth), "k")
-    acc = te.compute((batches, units), lambda i, j: te.sum(
-        (inp[i, k].astype("int32") + _c32(in_off)) * (wt[j, k].astype("int32") + _c32(w_off)), axis=k), name="acc")
+
+    def product(i, j):
+        val = (inp[i, k].astype("int32") + _c32(in_off)) * (wt[j, k].astype("int32") + _c32(w_off))
+        return val if acc_dtype == "int32" else val.astype(acc_dtype)
+
+    acc = te.compute((batches, units), lambda i, j: te.sum(product(i, j), axis=k), name="acc")
     any_left = bool((shifts > 0).any())
-    out = te.compute((batches, units), lambda i, j: clamp_to_int8(
-        requantize(acc[i, j] + b[j], m[j], s[j], any_left_shift=any_left) + _c32(out_zp), lo, hi), name="out")
+    out = te.compute((batches, units), lambda i, j: clamp_to(requantize_accumulator(
+        acc[i, j] + b[j], m[j], s[j], acc_dtype, any_left) + _c32(out_zp), lo, hi, t_out.dtype), name="out")
     func = _schedule_fused(te.create_prim_func([inp, wt, b, m, s, out]), "acc", "out")
     consts = [("weights", t_w.data), ("bias", bias), ("multiplier", mults), ("shift", shifts)]
     return Kernel(op.kind, func, [op.inputs[0]], consts, op.outputs[0], batches * units * depth)
@@ -341,7 +404,8 @@ def build_pool(graph: Graph, op: Operator, average: bool) -> Kernel:
 
 @dataclass
 class _Operands:
-    """An operator's int8 inputs as TE placeholders: activations become parameters, constant tensors `const` data."""
+    """An operator's int8 (or int16x8) inputs as TE placeholders: activations become parameters, constant tensors
+    `const` data."""
 
     placeholders: list  # one per input, in the operator's order
     params: list  # activations first, then constants (the PrimFunc order Kernel expects)
@@ -353,13 +417,14 @@ def _operands(graph: Graph, indices: list[int], shapes: list[tuple[int, ...]]) -
     from tvm import te
 
     placeholders, acts, consts, act_ids, const_data = [], [], [], [], []
+    dtype = graph.tensors[indices[0]].dtype  # the operator's activation type (int16x8 ADD: int16)
     for k, (idx, shape) in enumerate(zip(indices, shapes, strict=True)):
         t = graph.tensors[idx]
-        ph = te.placeholder(shape, "int8", name=f"input{k + 1}")
+        ph = te.placeholder(shape, dtype, name=f"input{k + 1}")
         placeholders.append(ph)
         if t.is_constant:
-            if t.dtype != "int8":
-                raise ArmlprofError(f"constant {t.dtype} input '{t.name}' of an int8 operator; use --runtime tflm")
+            if t.dtype != dtype:
+                raise ArmlprofError(f"constant {t.dtype} input '{t.name}' of an {dtype} operator; use --runtime tflm")
             consts.append(ph)
             const_data.append((f"input{k + 1}", np.ascontiguousarray(t.data.reshape(shape))))
         else:
@@ -384,16 +449,18 @@ def _broadcast(graph: Graph, op: Operator):
 
 
 def build_add(graph: Graph, op: Operator) -> Kernel:
-    """ADD and SUB (TFLM add_common.cc / sub_common.cc: both inputs rescaled to twice the larger scale << 20)."""
+    """ADD and SUB (TFLM add_common.cc / sub_common.cc: both inputs rescaled to twice the larger scale << 20, or
+    << 15 for int16x8, whose general-scale paths in reference_ops are the int8 ones)."""
     from tvm import te
 
     t1, t2, t_out = (graph.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
-    left_shift = 20
+    left_shift = 15 if t_out.dtype == "int16" else 20
     twice_max = 2 * float(max(np.float32(t1.scale[0]), np.float32(t2.scale[0])))
     m1, s1 = fp.quantize_multiplier(float(t1.scale[0]) / twice_max)
     m2, s2 = fp.quantize_multiplier(float(t2.scale[0]) / twice_max)
     mo, so = fp.quantize_multiplier(twice_max / ((1 << left_shift) * float(t_out.scale[0])))
-    lo, hi = fp.activation_range(op.options["activation"], float(t_out.scale[0]), int(t_out.zero_point[0]))
+    lo, hi = fp.activation_range(op.options["activation"], float(t_out.scale[0]), int(t_out.zero_point[0]),
+                                 t_out.dtype)
     operands, pick = _broadcast(graph, op)
     z1, z2 = int(t1.zero_point[0]), int(t2.zero_point[0])
     sign = -1 if op.kind == "SUB" else 1
@@ -403,7 +470,7 @@ def build_add(graph: Graph, op: Operator) -> Kernel:
         x2 = (pick(1, idx).astype("int32") - _c32(z2)) * _c32(1 << left_shift)
         scaled2 = requantize_const(x2, m2, s2)
         raw = requantize_const(x1, m1, s1) + (scaled2 if sign > 0 else _c32(0) - scaled2)
-        return clamp_to_int8(requantize_const(raw, mo, so) + _c32(int(t_out.zero_point[0])), lo, hi)
+        return clamp_to(requantize_const(raw, mo, so) + _c32(int(t_out.zero_point[0])), lo, hi, t_out.dtype)
 
     out = te.compute(t_out.shape, body, name="out")
     func = te.create_prim_func([*operands.params, out])
@@ -458,7 +525,7 @@ def build_pad(graph: Graph, op: Operator) -> Kernel:
         src = [i - b for i, b in zip(idx, before, strict=True)]
         inside = tirx.all(*[tirx.all(v >= 0, v < n) for v, n in zip(src, t_in.shape, strict=True)])
         clamped = [tirx.max(tirx.min(v, n - 1), 0) for v, n in zip(src, t_in.shape, strict=True)]
-        return tirx.if_then_else(inside, inp[tuple(clamped)], tirx.const(value, "int8"))
+        return tirx.if_then_else(inside, inp[tuple(clamped)], tirx.const(value, t_in.dtype))
 
     out = te.compute(t_out.shape, body, name="out")
     return Kernel(op.kind, te.create_prim_func([*operands.params, out]), operands.activations, operands.constants,
@@ -586,11 +653,29 @@ def build_mean(graph: Graph, op: Operator) -> Kernel:
 
 
 def requantize_table(input_scale: float, input_zero_point: int, output_scale: float,
-                     output_zero_point: int) -> np.ndarray:
-    """int8 QUANTIZE (int8 -> int8) per input value: TFLM's reference_ops::Requantize with its Prepare's multiplier."""
+                     output_zero_point: int, output_dtype: str = "int8") -> np.ndarray:
+    """QUANTIZE of an int8 input (to int8 or int16) per input value: TFLM's reference_ops::Requantize with its
+    Prepare's multiplier."""
     m, shift = fp.quantize_multiplier(float(input_scale) / float(output_scale))
+    lo, hi = fp.dtype_range(output_dtype)
     return np.array([min(max(fp.multiply_by_quantized_multiplier(q - input_zero_point, m, shift)
-                             + output_zero_point, -128), 127) for q in range(-128, 128)], dtype=np.int8)
+                             + output_zero_point, lo), hi) for q in range(-128, 128)], dtype=output_dtype)
+
+
+def build_requantize_int16(graph: Graph, op: Operator) -> Kernel:
+    """QUANTIZE of an int16 input (to int8 or int16): reference_ops::Requantize element by element (65,536 inputs
+    make a table too big for flash)."""
+    from tvm import te
+
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    m, shift = fp.quantize_multiplier(float(t_in.scale[0]) / float(t_out.scale[0]))
+    lo, hi = fp.dtype_range(t_out.dtype)
+    size = int(np.prod(t_in.shape))
+    inp = te.placeholder((size,), "int16", name="input")
+    out = te.compute((size,), lambda i: clamp_to(requantize_const(
+        inp[i].astype("int32") - _c32(int(t_in.zero_point[0])), m, shift) + _c32(int(t_out.zero_point[0])),
+        lo, hi, t_out.dtype), name="out")
+    return Kernel(op.kind, te.create_prim_func([inp, out]), [op.inputs[0]], [], op.outputs[0], 0)
 
 
 def build_table(graph: Graph, op: Operator) -> Kernel:
@@ -600,11 +685,13 @@ def build_table(graph: Graph, op: Operator) -> Kernel:
 
     t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     if op.kind == "QUANTIZE":
-        if t_in.dtype != "int8":
-            raise ArmlprofError(f"QUANTIZE from {t_in.dtype}; the TVM runtimes need int8 model inputs "
-                                "(use --runtime tflm)")
+        if t_in.dtype == "int16" and t_out.dtype in ("int8", "int16"):
+            return build_requantize_int16(graph, op)
+        if t_in.dtype != "int8" or t_out.dtype not in ("int8", "int16"):
+            raise ArmlprofError(f"QUANTIZE from {t_in.dtype} to {t_out.dtype}; the TVM runtimes convert between "
+                                "int8 and int16 only (use --runtime tflm)")
         table = requantize_table(float(t_in.scale[0]), int(t_in.zero_point[0]), float(t_out.scale[0]),
-                                 int(t_out.zero_point[0]))
+                                 int(t_out.zero_point[0]), t_out.dtype)
     elif op.kind == "HARD_SWISH":
         if fp.hard_swish_params(float(t_in.scale[0]), float(t_out.scale[0]))[1] > 0:
             raise ArmlprofError("HARD_SWISH with an output scale below input scale / 128 (TFLM's kernel rejects "
@@ -617,7 +704,7 @@ def build_table(graph: Graph, op: Operator) -> Kernel:
         table = fp.sigmoid_table(op.kind, float(t_in.scale[0]), int(t_in.zero_point[0]))
     size = int(np.prod(t_in.shape))
     inp = te.placeholder((size,), "int8", name="input")
-    lut = te.placeholder((256,), "int8", name="table")
+    lut = te.placeholder((256,), str(table.dtype), name="table")  # int16: QUANTIZE int8 -> int16
     out = te.compute((size,), lambda i: lut[inp[i].astype("int32") + _c32(128)], name="out")
     return Kernel(op.kind, te.create_prim_func([inp, lut, out]), [op.inputs[0]], [("table", table)], op.outputs[0],
                   0)
@@ -709,7 +796,7 @@ def build_strided_slice(graph: Graph, op: Operator) -> Kernel:
     if tuple(shape) != tuple(t_out.shape):
         raise ArmlprofError(f"STRIDED_SLICE output shape {t_out.shape} does not match its parameters "
                             f"({tuple(shape)}); re-export the model")
-    inp = te.placeholder(t_in.shape, "int8", name="input")
+    inp = te.placeholder(t_in.shape, t_in.dtype, name="input")  # int8, or int16 (int16x8 models)
 
     def body(*out_idx):
         idx = list(starts)

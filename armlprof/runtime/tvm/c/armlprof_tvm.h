@@ -89,4 +89,12 @@ static inline int32_t armlprof_mbqm(int32_t x, int32_t multiplier, int32_t shift
   return armlprof_rdbpot(armlprof_srdhm((int32_t)((uint32_t)x * ((uint32_t)1 << left)), multiplier), right);
 }
 
+/* MultiplyByQuantizedMultiplier(int64_t x, ...) of the int16x8 kernels (int64 accumulator): the multiplier
+ * rounded to 16 bits, one rounding shift by 15 - shift (TFLM's common.cc; shift < 8, |x| < 2^47 assumed). */
+static inline int32_t armlprof_mbqm64(int64_t x, int32_t multiplier, int32_t shift) {
+  int32_t reduced = multiplier < 0x7FFF0000 ? (multiplier + (1 << 15)) >> 16 : 0x7FFF;
+  int32_t total_shift = 15 - shift;
+  return (int32_t)((x * (int64_t)reduced + ((int64_t)1 << (total_shift - 1))) >> total_shift);
+}
+
 #endif

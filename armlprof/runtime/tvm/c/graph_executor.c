@@ -188,8 +188,9 @@ static void parse_node(json_reader *r, graph_node *node) {
 
 static int dtype_bits(const char *s) {
   if (!strcmp(s, "int8")) return 8;
-  if (!strcmp(s, "int16")) return 16;
+  if (!strcmp(s, "int16")) return 16; /* int16x8 activations */
   if (!strcmp(s, "int32")) return 32;
+  if (!strcmp(s, "int64")) return 64; /* int16x8 biases */
   return 0;
 }
 
