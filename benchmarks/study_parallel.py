@@ -6,7 +6,9 @@ as many workers, from one run; the speed-ups, and whether the three runs stored 
 
 Default grid: the study's (generated micro_speech and person_detect x tvm-graph, tvm-aot, tflm x nano33ble,
 spresense), --quick run counts unless --full. A warm-up pass first fills the build cache (TVM programs, TFLM
-libraries, objects), so the three timed passes compare measuring, not compiling. Each pass is `armlprof study` in a
+libraries, objects), so the three timed passes compare measuring, not compiling. A last pass runs --jobs serial
+studies at once, each in its own process: the throughput the machine itself gives this work on that many cores
+(the ceiling of any executor's speed-up). Each pass is `armlprof study` in a
 fresh process (start-up, imports, pool or cluster start all count) writing a fresh results file.
 The load average is printed with each pass: the figures mean little on a machine other jobs are using.
 """
@@ -69,10 +71,22 @@ def main() -> None:
         records[label] = ResultStore(results).records()
         print(f"{label}: {walls[label]:.1f} s, {len(records[label])} records; {_load()}", flush=True)
 
+    # The machine's own ceiling for this work: N serial studies at once, each in its own process and results
+    # file (no executor involved). N x serial wall / their wall is what N busy cores give emulation here.
+    started = time.monotonic()
+    procs = [subprocess.Popen([*cli, "--executor", "serial", "--results", str(out / f"alone-{k}.jsonl")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for k in range(args.jobs)]
+    if any(p.wait() != 0 for p in procs):
+        raise SystemExit("a concurrent serial study failed")
+    concurrent = time.monotonic() - started
+    print(f"{args.jobs} serial studies at once: {concurrent:.1f} s; {_load()}", flush=True)
+
     serial = walls["serial"]
     print("\n| executor | wall s | speed-up vs serial |\n| --- | ---: | ---: |")
     for label, wall in walls.items():
         print(f"| {label} | {wall:.1f} | {serial / wall:.2f}x |")
+    print(f"| ceiling: {args.jobs} serial studies at once, {args.jobs} x the work | {concurrent:.1f} | "
+          f"{args.jobs * serial / concurrent:.2f}x |")
     reference = comparable(records["serial"])
     for label in list(walls)[1:]:
         same = comparable(records[label]) == reference

@@ -176,8 +176,12 @@ def _io_code(model: Any) -> tuple[str, str]:
     """model_init's checks of every input/output tensor and model_inference's body: copy each input in from its
     offset in the packed buffer, Invoke, copy each output out (armlprof.protocol.io_offsets)."""
     from armlprof.protocol import io_offsets
+    from armlprof.tflite_verify import verify_tflite
 
-    if model.single_io:  # the code single-I/O images always had
+    # int16x8 models' int16 I/O (little-endian bytes); the int8 models' images stay as they were to the byte
+    info = verify_tflite(model.path.read_bytes(), model.path.name) if model.path is not None else None
+    int16_io = info is not None and any(t.type_name == "int16" for t in (*info.inputs, *info.outputs))
+    if model.single_io and not int16_io:  # the code single-I/O images always had
         checks = ("  TfLiteTensor* input = g_interpreter->input(0);\n"
                   "  TfLiteTensor* output = g_interpreter->output(0);\n"
                   "  if (input == nullptr || input->type != kTfLiteInt8 || input->bytes != MODEL_INPUT_BYTES) "
@@ -197,8 +201,8 @@ def _io_code(model: Any) -> tuple[str, str]:
         for k, (size, offset) in enumerate(zip(sizes, io_offsets(sizes), strict=True)):
             tensor = f"g_interpreter->{kind}({k})"
             # float32 outputs: a DEQUANTIZE's, carried as their bytes
-            types = f"{tensor}->type != kTfLiteInt8" + (f" && {tensor}->type != kTfLiteFloat32" if kind == "output"
-                                                         else "")
+            types = f"{tensor}->type != kTfLiteInt8" + (f" && {tensor}->type != kTfLiteInt16" if int16_io else "") \
+                + (f" && {tensor}->type != kTfLiteFloat32" if kind == "output" else "")
             checks_lines.append(f"  if ({tensor} == nullptr || ({types}) || {tensor}->bytes != {size}) return {code};")
             if kind == "input":
                 copies.append(f"  memcpy(g_interpreter->input({k})->data.int8, input + {offset}, {size});")
