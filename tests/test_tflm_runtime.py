@@ -301,3 +301,14 @@ def test_arena_probe_survives_a_tflm_that_crashes_on_a_small_arena(tree, tmp_pat
     options = ProfileOptions(quick=True, runtime_options={"tflm": {"tflm_root": str(tree.root)}})
     records = profile(str(path), "tflm", "nano33ble", tmp_path / "r.jsonl", options=options, progress=lambda _: None)
     assert [r["status"] for r in records] == ["ok"] * 4, [r.get("reason") for r in records]
+
+
+def test_int16x8_model_with_int16_io_runs_on_tflm(tree, tmp_path):
+    """builtin:int16x8 (int8 input, int16 output): TFLM takes int16 tensors as their little-endian bytes, checked
+    against the reference like any output; the four figures are measured."""
+    from armlprof.study import ProfileOptions, profile
+
+    options = ProfileOptions(quick=True, runtime_options={"tflm": {"tflm_root": str(tree.root)}})
+    records = profile("builtin:int16x8", "tflm", "nano33ble", tmp_path / "r.jsonl", options=options,
+                      progress=lambda _: None)
+    assert [r["status"] for r in records] == ["ok"] * 4, [r.get("reason") for r in records]
