@@ -7,17 +7,21 @@ sets tensor pointers, so initialization costs nearly nothing and uses no heap.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from armlprof.runtime.base import GeneratedModel
 from armlprof.runtime.tvm.backend import TvmRuntimeBase
+
+if TYPE_CHECKING:
+    from armlprof.board import Board
+    from armlprof.model import Model
 
 
 class TvmAotRuntime(TvmRuntimeBase):
     name = "tvm-aot"
     executor = "aot"
 
-    def generate(self, model: Any, src_dir: Path, board: Any, **options: Any) -> GeneratedModel:
+    def generate(self, model: Model, src_dir: Path, board: Board | None, **options: Any) -> GeneratedModel:
         from armlprof.runtime.tvm.emit import write_aot
 
         program = self._program(model, board, options)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from armlprof.errors import ArmlprofError
 from armlprof.runtime.base import GeneratedModel, Runtime, RuntimeOption, write_model_header
+
+if TYPE_CHECKING:
+    from armlprof.board import Board
+    from armlprof.model import Model
+    from armlprof.runtime.tvm.compiler import Program
 
 
 class TvmRuntimeBase(Runtime):
@@ -37,7 +42,7 @@ class TvmRuntimeBase(Runtime):
 
         return tvm_version()
 
-    def _program(self, model: Any, board: Any = None, options: dict[str, Any] | None = None):
+    def _program(self, model: Model, board: Board | None = None, options: dict[str, Any] | None = None) -> Program:
         """Options: schedule = "default" | "tuned" | "te"; tune = trials (tunes operators without records on
         `board`, then uses the records); optimization / extra_flags = the build flags the records are for."""
         options = dict(options or {})  # declared and checked by the Runtime base class
@@ -62,7 +67,8 @@ class TvmRuntimeBase(Runtime):
         return compile_model(Path(model.path), model.sha256, schedule="te" if schedule == "te" else "default",
                              choices=choices)
 
-    def _generated(self, model: Any, program, src_dir: Path, workspace_bytes: int | None, **notes) -> GeneratedModel:
+    def _generated(self, model: Model, program: Program, src_dir: Path, workspace_bytes: int | None,
+                   **notes: Any) -> GeneratedModel:
         write_model_header(src_dir, self.name, model.input_bytes, model.output_bytes, model.input_sizes,
                            model.output_sizes, getattr(model, "stateful", False))
         return GeneratedModel(

@@ -9,17 +9,21 @@ out; model_deinit frees everything. Init time and heap use are therefore real.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from armlprof.runtime.base import GeneratedModel
 from armlprof.runtime.tvm.backend import TvmRuntimeBase
+
+if TYPE_CHECKING:
+    from armlprof.board import Board
+    from armlprof.model import Model
 
 
 class TvmGraphRuntime(TvmRuntimeBase):
     name = "tvm-graph"
     executor = "graph"
 
-    def generate(self, model: Any, src_dir: Path, board: Any, **options: Any) -> GeneratedModel:
+    def generate(self, model: Model, src_dir: Path, board: Board | None, **options: Any) -> GeneratedModel:
         from armlprof.runtime.tvm.emit import write_graph
 
         program = self._program(model, board, options)
