@@ -64,6 +64,7 @@ class Model:
     input_sizes: list[int] = field(default_factory=list)  # bytes of each input tensor (default: [input_bytes])
     output_sizes: list[int] = field(default_factory=list)
     variable_tensors: int = 0  # is_variable tensors: > 0 makes the model stateful
+    io_types: list[str] = field(default_factory=list)  # element type of each input, then each output (IO_ELEMENT_BYTES)
     # The reference interpreter's arena: tflite-micro's default (10x the file size) is too small for models with
     # small weights and large activations, so it is sized from the model and grown until allocation succeeds.
     _arena_bytes: int = field(default=0, repr=False)
@@ -189,7 +190,8 @@ def load_model(spec: str) -> Model:
     input_sizes = [t.elements * IO_ELEMENT_BYTES[t.type_name] for t in info.inputs]
     output_sizes = [t.elements * IO_ELEMENT_BYTES[t.type_name] for t in info.outputs]
     return Model(path.stem, spec, path, io_bytes(input_sizes), io_bytes(output_sizes), info.operators,
-                 info.activation_bytes, input_sizes, output_sizes, info.variable_tensors)
+                 info.activation_bytes, input_sizes, output_sizes, info.variable_tensors,
+                 [t.type_name for t in (*info.inputs, *info.outputs)])
 
 
 VELA_OPERATOR = "CUSTOM_ethos-u"  # armlprof.tflite_verify's name for Vela's NPU command-stream operator

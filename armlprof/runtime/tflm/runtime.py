@@ -176,11 +176,9 @@ def _io_code(model: Any) -> tuple[str, str]:
     """model_init's checks of every input/output tensor and model_inference's body: copy each input in from its
     offset in the packed buffer, Invoke, copy each output out (armlprof.protocol.io_offsets)."""
     from armlprof.protocol import io_offsets
-    from armlprof.tflite_verify import verify_tflite
 
     # int16x8 models' int16 I/O (little-endian bytes); the int8 models' images stay as they were to the byte
-    info = verify_tflite(model.path.read_bytes(), model.path.name) if model.path is not None else None
-    int16_io = info is not None and any(t.type_name == "int16" for t in (*info.inputs, *info.outputs))
+    int16_io = "int16" in model.io_types
     if model.single_io and not int16_io:  # the code single-I/O images always had
         checks = ("  TfLiteTensor* input = g_interpreter->input(0);\n"
                   "  TfLiteTensor* output = g_interpreter->output(0);\n"
