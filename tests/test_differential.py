@@ -33,7 +33,6 @@ pytest.importorskip("tvm")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 INPUTS_PER_MODEL = 200
 RANDOM_MODELS = 3  # per operator
-RUNTIMES = ("tvm-aot", "tvm-graph")
 
 
 def extreme_inputs(n_bytes: int, zero_point: int, count: int, seed: int, dtype: str = "int8") -> list[bytes]:
@@ -139,7 +138,7 @@ def _check_model(i: int, path: Path, root: Path, tvm_lock: threading.Lock) -> tu
     from armlprof.model import load_model
     from armlprof.runtime.tvm.compiler import compile_model
     from armlprof.runtime.tvm.importer import import_tflite
-    from tests.test_tvm import host_compile, host_run
+    from tests.test_tvm import host_mismatches
 
     try:
         import_tflite(path)
@@ -157,14 +156,7 @@ def _check_model(i: int, path: Path, root: Path, tvm_lock: threading.Lock) -> tu
         expected = [model.reference(x) for x in inputs]
     # A model whose output never changes would compare nothing: the corpus must not hold one.
     assert len(set(expected)) > 1, f"{path.stem}: reference output is the same for every input"
-    mismatches = []
-    for runtime in RUNTIMES:
-        exe, _ = host_compile(model, runtime, root / f"{i}_{runtime}")
-        got = host_run(exe, inputs, model.output_bytes)
-        bad = [j for j, (g, e) in enumerate(zip(got, expected, strict=True)) if g != e]
-        if bad:
-            mismatches.append(f"{path.stem} {runtime}: {len(bad)}/{len(inputs)} inputs differ (first: #{bad[0]})")
-    return "checked", mismatches
+    return "checked", host_mismatches(model, inputs, expected, root, f"{i}_{path.stem}")
 
 
 @pytest.mark.slow

@@ -76,6 +76,20 @@ def host_run(exe: Path, inputs: list[bytes], output_bytes: int) -> list[bytes]:
     return [run.stdout[i * output_bytes:(i + 1) * output_bytes] for i in range(len(inputs))]
 
 
+def host_mismatches(model, inputs: list[bytes], expected: list[bytes], out_dir: Path, label: str,
+                    what: str = "inputs") -> list[str]:
+    """Both TVM runtimes built for the host and run over `inputs` (in order: one sequence for a stateful model):
+    one line per runtime whose outputs differ from `expected`, naming how many and the first."""
+    mismatches = []
+    for runtime in RUNTIMES:
+        exe, _ = host_compile(model, runtime, out_dir / f"{label}_{runtime}")
+        got = host_run(exe, inputs, model.output_bytes)
+        bad = [j for j, (g, e) in enumerate(zip(got, expected, strict=True)) if g != e]
+        if bad:
+            mismatches.append(f"{label} {runtime}: {len(bad)}/{len(inputs)} {what} differ (first: #{bad[0]})")
+    return mismatches
+
+
 @pytest.fixture(scope="session")
 def host_builds(tmp_path_factory) -> dict:
     """(model, runtime) -> (model, executable): generated once per session, compiled with host gcc."""

@@ -90,7 +90,7 @@ def test_bit_exact_over_sequences_on_host(request, tmp_path, kind: str) -> None:
     if shutil.which("gcc") is None:
         pytest.skip("host gcc not installed")
     _needs_table(request, kind)
-    from tests.test_tvm import host_compile, host_run
+    from tests.test_tvm import host_mismatches
 
     mismatches = []
     for seed, pinned in CASES[kind]:
@@ -98,12 +98,7 @@ def test_bit_exact_over_sequences_on_host(request, tmp_path, kind: str) -> None:
         inputs = _sequence(model, seed)
         expected = _reference_sequence(model, inputs)
         assert len(set(expected)) > 1, seed
-        for runtime in RUNTIMES:
-            exe, _ = host_compile(model, runtime, tmp_path / f"{seed}_{runtime}")
-            got = host_run(exe, inputs, model.output_bytes)
-            bad = [i for i, (g, e) in enumerate(zip(got, expected, strict=True)) if g != e]
-            if bad:
-                mismatches.append(f"seed {seed} {runtime}: {len(bad)}/{len(inputs)} steps differ (first #{bad[0]})")
+        mismatches += host_mismatches(model, inputs, expected, tmp_path, f"seed{seed}", "steps")
     assert mismatches == []
 
 
