@@ -53,7 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS)
     parser.add_argument("--boards", default="nano33ble,spresense")
-    parser.add_argument("--trials", type=int, default=len(tuning.kernels.DIRECT_VARIANTS),
+    parser.add_argument("--trials", type=int, default=tuning.kernels.max_variants(),
                         help="tuning candidates per model x board (default: the whole space)")
     parser.add_argument("--measure", default="flash,ram,inference")
     parser.add_argument("--layers", action="store_true", help="also print per-operator cycles")

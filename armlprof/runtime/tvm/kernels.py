@@ -41,6 +41,8 @@ DW_VARIANTS = ("r1", "p1", "p2")
 # their tuning space.
 C1_MAX_PAD_BYTES = 12288
 DIRECT_VARIANTS = ("d4", *GEMM_VARIANTS)
+C1_VARIANTS = DIRECT_VARIANTS
+PW_VARIANTS = DIRECT_VARIANTS
 STAGE_WORDS = 768  # AK_STAGE_WORDS in armlprof_kernels.c
 PW_DIRECT_MIN_PIXELS = 16
 
@@ -91,7 +93,12 @@ def fingerprint() -> str:
 
 
 def variants_for(family: str) -> tuple[str, ...]:
-    return {"gemm": GEMM_VARIANTS, "c1": DIRECT_VARIANTS, "pw": DIRECT_VARIANTS, "dw": DW_VARIANTS}[family]
+    return {"gemm": GEMM_VARIANTS, "c1": C1_VARIANTS, "pw": PW_VARIANTS, "dw": DW_VARIANTS}[family]
+
+
+def max_variants() -> int:
+    """The size of the largest family's schedule space (a full tuning run measures that many candidates)."""
+    return max(len(variants_for(f)) for f in ("gemm", "c1", "pw", "dw"))
 
 
 def family_of_signature(signature: str) -> str:
@@ -129,7 +136,7 @@ def _default_first(family: str, geom: Geometry) -> tuple[str, ...]:
     staging per 4 channels is then not paid back: person_detect's 3x3-pixel layers 3.4 vs 2.6 cyc/MAC)."""
     variants = variants_for(family)
     if family == "pw" and geom.out_h * geom.out_w < PW_DIRECT_MIN_PIXELS:
-        return (*GEMM_VARIANTS, "d4")
+        return (*GEMM_VARIANTS, *(v for v in variants if v not in GEMM_VARIANTS))
     return variants
 
 
