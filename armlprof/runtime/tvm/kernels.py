@@ -42,7 +42,9 @@ DW_VARIANTS = ("r1", "p1", "p2")
 C1_MAX_PAD_BYTES = 12288
 DIRECT_VARIANTS = ("d4", *GEMM_VARIANTS)
 C1_VARIANTS = DIRECT_VARIANTS
-PW_VARIANTS = DIRECT_VARIANTS
+# pw also has d4p2: d4's tile widened to 2 output pixels (every loaded word feeds 2 SMLADs), inputs sign-extended
+# once per chunk of pixels.
+PW_VARIANTS = ("d4", "d4p2", *GEMM_VARIANTS)
 STAGE_WORDS = 768  # AK_STAGE_WORDS in armlprof_kernels.c
 PW_DIRECT_MIN_PIXELS = 16
 

@@ -32,6 +32,9 @@ int32_t armlprof_conv_s8_t4p2u2(ARMLPROF_CONV_ARGS);
 /* 1x1 stride 1 unpadded (and fully connected), in_c % 4 == 0: the direct kernel of conv1_s8_d4 over the input
  * pixels in place (4 output channels per pass, weights sign-extended in a stack stage, SSAT requantization runs). */
 int32_t armlprof_conv_s8_d4(ARMLPROF_CONV_ARGS);
+/* The same layers, 2 output pixels x 4 output channels per inner loop (both operands sign-extended ahead, the
+ * inputs once per chunk of pixels); in_c > 384 runs d4. */
+int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS);
 /* The same tiles for a one-channel input (conv1): input padded once into a stack buffer, kernel rows widened to
  * whole words (weights packed by kernels.pack_c1_weights), every pixel interior. Dilation 1. */
 /* The direct one-channel kernel (d4): 4 output channels per pass with their weights sign-extended in a stack
