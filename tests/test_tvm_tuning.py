@@ -64,6 +64,19 @@ def test_other_schedules_bit_exact_on_emulated_board(tmp_path, model_name: str, 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_pw_pixel_pair_kernel_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
+    """pw's d4p2 (hand-allocated assembly: runs only on the board) on every 1x1 layer of person_detect: 48x48 to
+    3x3 pixels (odd counts, several pixel chunks), 8 to 256 input channels, and its fully connected layer."""
+    from armlprof.runtime.tvm import kernels
+
+    model = load_model(str(shared_file("models", "person_detect.tflite")))
+    choices = {s: "d4p2" for s in _every_operator(model, 0) if kernels.family_of_signature(s) == "pw"}
+    assert len(choices) == 10  # 14 layers; conv_2d_14 ... 22 share one signature
+    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
 def test_small_tuning_run_records_reuse_and_bit_exact(tmp_path, monkeypatch) -> None:
     """Two candidates per operator of micro_speech on nano33ble: records per (signature, board, flags), the best
     variant chosen, a second tuning measures nothing, and the tuned build is bit-exact on the board."""
