@@ -270,7 +270,7 @@ def test_family_choice_by_geometry() -> None:
 
 
 def test_plan_of_the_study_models() -> None:
-    """person_detect: the first layer c1/d4, 1x1 layers pw with d4 first except on few pixels, signatures name
+    """person_detect: the first layer c1/d4, 1x1 layers pw with d4p2 first except on few pixels, signatures name
     their family (the tuner's schedule space), every plan's variants are its family's space."""
     path = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "person_detect.tflite"
     if not path.is_file():
@@ -282,9 +282,9 @@ def test_plan_of_the_study_models() -> None:
     assert plans[0].family == "c1" and plans[0].variants[0] == "d4"
     pw = [p for p in plans if p.family == "pw"]
     assert len(pw) == 14
-    assert all((p.variants[0] == "d4") == (p.geometry.out_h * p.geometry.out_w >= kernels.PW_DIRECT_MIN_PIXELS)
+    assert all((p.variants[0] == "d4p2") == (p.geometry.out_h * p.geometry.out_w >= kernels.PW_DIRECT_MIN_PIXELS)
                for p in pw)
-    assert {p.variants[0] for p in pw} == {"d4", "t2p2u2"}
+    assert {p.variants[0] for p in pw} == {"d4p2", "t2p2u2"}  # the fully connected layer (1 pixel): the GEMM
     for p in plans:
         assert kernels.family_of_signature(p.signature) == p.family
         assert set(p.variants) == set(kernels.variants_for(p.family))
