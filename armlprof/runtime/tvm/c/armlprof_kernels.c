@@ -1055,7 +1055,8 @@ static __attribute__((noinline)) void ak_pw2_stage(const int32_t *w, int32_t k4,
 
 /* The sums of every pixel pair of xe (at least one; k >= 4) against the stage wst, to the accumulators its
  * tails name: pixel 0's 4 channels, then pixel 1's. */
-static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32_t *wst, int32_t *acc) {
+static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32_t *wst, int32_t k,
+                                                  int32_t *acc) {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   (void)acc;
   /* r0, r1: the pair's inputs; r2, r3: two channels' weights; r4, r5: input and stage pointers; r6-r9, r10-r12
@@ -1076,26 +1077,34 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
   op " lr, r1, r3" acc("lr") "\n\t"
 #define AK_PW2_NOACC(r) ""
 #define AK_PW2_ACC(r) ", " r
-  __asm__ volatile(
-      "0:\n\t"
-      "ldm r4!, {r0, r1}\n\t" AK_PW2_MACS("smuad", AK_PW2_NOACC)
-      "ldm r4!, {r0, r1}\n\t" AK_PW2_MACS("smlad", AK_PW2_ACC)
-      "ldm r4!, {r0, r1}\n\t"
-      "cmp r0, #0x40000000\n\t"
-      "beq 2f\n\t"
-      "1:\n\t" AK_PW2_MACS("smlad", AK_PW2_ACC)
-      "ldm r4!, {r0, r1}\n\t" AK_PW2_MACS("smlad", AK_PW2_ACC)
-      "ldm r4!, {r0, r1}\n\t"
-      "cmp r0, #0x40000000\n\t"
-      "bne 1b\n\t"
-      "2:\n\t"               /* r1: where the accumulators go */
-      "ldm r4!, {r3, r5}\n\t"  /* another pair follows, the stage's start */
-      "stm r1, {r6-r12, lr}\n\t"
-      "cmp r3, #0\n\t"
-      "bne 0b"
-      : "+r"(px), "+r"(pw)
-      :
-      : "r0", "r1", "r2", "r3", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
+  /* Pairs 4 per loop iteration (one sentinel test per 4), after 2 or 4 peeled ones (the first with SMUAD, no
+   * clearing): k/2 is even, so one of the two leaves a multiple of 4. */
+#define AK_PW2_PAIR "ldm r4!, {r0, r1}\n\t" AK_PW2_MACS("smlad", AK_PW2_ACC)
+#define AK_PW2_RUN(peeled)                                                                                   \
+  __asm__ volatile(                                                                                         \
+      "0:\n\t"                                                                                              \
+      "ldm r4!, {r0, r1}\n\t" AK_PW2_MACS("smuad", AK_PW2_NOACC) peeled                                       \
+      "ldm r4!, {r0, r1}\n\t"                                                                               \
+      "cmp r0, #0x40000000\n\t"                                                                             \
+      "beq 2f\n\t"                                                                                          \
+      "1:\n\t" AK_PW2_MACS("smlad", AK_PW2_ACC) AK_PW2_PAIR AK_PW2_PAIR AK_PW2_PAIR                            \
+      "ldm r4!, {r0, r1}\n\t"                                                                               \
+      "cmp r0, #0x40000000\n\t"                                                                             \
+      "bne 1b\n\t"                                                                                          \
+      "2:\n\t"                 /* r1: where the accumulators go */                                           \
+      "ldm r4!, {r3, r5}\n\t"  /* another pair follows, the stage's start */                                 \
+      "stm r1, {r6-r12, lr}\n\t"                                                                            \
+      "cmp r3, #0\n\t"                                                                                      \
+      "bne 0b"                                                                                              \
+      : "+r"(px), "+r"(pw)                                                                                  \
+      :                                                                                                     \
+      : "r0", "r1", "r2", "r3", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory")
+  if ((k >> 1) & 2)
+    AK_PW2_RUN(AK_PW2_PAIR);
+  else
+    AK_PW2_RUN(AK_PW2_PAIR AK_PW2_PAIR AK_PW2_PAIR);
+#undef AK_PW2_RUN
+#undef AK_PW2_PAIR
 #undef AK_PW2_ACC
 #undef AK_PW2_NOACC
 #undef AK_PW2_MACS
@@ -1108,15 +1117,14 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
     }
     more = xe[2];
     xe += AK_PW2_TAIL;
+    (void)k;
     for (int i = 0; i < 8; i++) acc[i] = a[i];
   }
 #endif
 }
 
 int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
-  if (in_c > AK_PW2_MAX_K) return armlprof_conv_s8_d4(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h,
-                                                      k_w, s_h, s_w, d_h, d_w, pad_t, pad_l, in_zp, out_zp, act_lo,
-                                                      act_hi);
+  if (in_c > AK_PW2_MAX_K || in_c <= 0 || in_c % 4) return -1;  /* kernels.py plans pw only within these */
   (void)in_h, (void)in_w, (void)k_h, (void)k_w, (void)s_h, (void)s_w, (void)d_h, (void)d_w, (void)pad_t, (void)pad_l;
   const int32_t k = in_c, k4 = k >> 2, pixels = out_h * out_w;
   int32_t chunk = AK_PW2_XWORDS / (k + AK_PW2_TAIL) * 2;
@@ -1131,7 +1139,7 @@ int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
     const int32_t *wg = (const int32_t *)(const void *)w, *q = qp;
     for (int32_t c = 0; c < out_c; c += 4, wg += 4 * k4, q += 4 * AK_QP_STRIDE) {
       ak_pw2_stage(wg, k4, wst);
-      ak_pw2_sums(xe, wst, acc);
+      ak_pw2_sums(xe, wst, k, acc);
       const int32_t nc = out_c - c < 4 ? out_c - c : 4;
       for (int j = 0; j < nc; j++) {
         ak_qp qj = ak_qp_load(q + j * AK_QP_STRIDE);

@@ -33,7 +33,7 @@ int32_t armlprof_conv_s8_t4p2u2(ARMLPROF_CONV_ARGS);
  * pixels in place (4 output channels per pass, weights sign-extended in a stack stage, SSAT requantization runs). */
 int32_t armlprof_conv_s8_d4(ARMLPROF_CONV_ARGS);
 /* The same layers, 2 output pixels x 4 output channels per inner loop (both operands sign-extended ahead, the
- * inputs once per chunk of pixels); in_c > 384 runs d4. */
+ * inputs once per chunk of pixels); in_c <= 384. */
 int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS);
 /* The same tiles for a one-channel input (conv1): input padded once into a stack buffer, kernel rows widened to
  * whole words (weights packed by kernels.pack_c1_weights), every pixel interior. Dilation 1. */
