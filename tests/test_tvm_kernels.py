@@ -145,6 +145,15 @@ CASES = {
     "pw_c12_oc3": ("pw", kernels.Geometry(3, 4, 12, 3, 4, 3), (-128, 127)),
     "pw_c32_oc8": ("pw", kernels.Geometry(5, 5, 32, 5, 5, 8), (-128, 127)),
     "pw_fc_depth44_units6": ("pw", kernels.Geometry(2, 1, 44, 2, 1, 6), (-128, 127)),
+    # d4p2 (pixel pairs): k/2 pairs with 2 or 4 peeled before the 4-pair loop (k 20: 10 pairs, 24: 12), odd pixel
+    # counts (the last pixel paired with itself), chunks of the extended-input buffer (k 128: 36 pixels, k 256:
+    # 18, k 384 = the pw limit: 12, balanced: 49 -> 26 + 23), a one-pixel fully connected layer
+    "pw_c20_oc7_odd_pixels": ("pw", kernels.Geometry(7, 7, 20, 7, 7, 7), (-128, 127)),
+    "pw_c24_oc4": ("pw", kernels.Geometry(3, 6, 24, 3, 6, 4), (-128, 127)),
+    "pw_c128_oc9_two_chunks": ("pw", kernels.Geometry(7, 7, 128, 7, 7, 9), (-128, 127)),
+    "pw_c256_oc6_chunks": ("pw", kernels.Geometry(4, 5, 256, 4, 5, 6), (-128, 127)),
+    "pw_c384_oc3_odd_chunk": ("pw", kernels.Geometry(3, 5, 384, 3, 5, 3), (-128, 127)),
+    "pw_fc_depth64_units10_one_pixel": ("pw", kernels.Geometry(1, 1, 64, 1, 1, 10), (-128, 127)),
 }
 
 
@@ -217,6 +226,32 @@ def test_depthwise_int8_extremes_match_reference(harness, in_zp: int, out_zp: in
         for variant in kernels.DW_VARIANTS:
             got = _run(harness, kernels.c_function("dw", variant), g, x, kernels.pack_dw_weights(w), qp, in_zp,
                        out_zp, lo, hi)
+            assert np.array_equal(got, want), f"{variant} zp {in_zp}/{out_zp}: {int((got != want).sum())} differ"
+
+
+@pytest.mark.parametrize("in_zp,out_zp", [(-128, -128), (127, 127), (-128, 127)])
+def test_pointwise_int8_extremes_match_reference(harness, in_zp: int, out_zp: int) -> None:
+    """The pw family (d4p2's sign-extended pairs, d4, the GEMM tiles) with inputs and weights at the int8 limits,
+    extreme zero points (the folded input offset), multipliers from tiny to > 1 and large biases."""
+    g = kernels.Geometry(5, 7, 24, 5, 7, 8)
+    rng = np.random.default_rng(12)
+    x = rng.integers(-128, 128, (g.in_h, g.in_w, g.in_c))
+    x = np.where(rng.random(x.shape) < 0.5, rng.choice(np.array([-128, 127]), x.shape), x)
+    w = rng.choice(np.array([-128, 127, -127]), (g.out_c, 1, 1, g.in_c)).astype(np.int8)
+    bias = np.array([0, 1 << 28, -(1 << 28), 123456, -7, 3000000, -3000000, 99])
+    scales = np.array([1e-4, 1e-7, 1e-7, 2e-4, 1.3, 1e-5, 1e-5, 5e-5])  # mostly inside int8; 1.3: a left shift
+    qm = [fp.quantize_multiplier(float(s)) for s in scales]
+    mults = np.array([m for m, _ in qm], dtype=np.int64)
+    shifts = np.array([s for _, s in qm], dtype=np.int64)
+    folded = bias + (-in_zp) * w.reshape(g.out_c, -1).astype(np.int64).sum(axis=1)
+    for lo, hi in ((-128, 127), (-100, 90)):
+        want = _reference(x, w, bias, mults, shifts, g, in_zp, out_zp, lo, hi, False)
+        assert lo > -128 or len(np.unique(want)) > 3  # not all clamped
+        for variant in kernels.PW_VARIANTS:
+            tile = int(variant[1])
+            qp = kernels.requant_params(folded, mults, shifts, -(-g.out_c // tile) * tile)
+            got = _run(harness, kernels.c_function("pw", variant), g, x, kernels.pack_gemm_weights(w, tile), qp,
+                       in_zp, out_zp, lo, hi)
             assert np.array_equal(got, want), f"{variant} zp {in_zp}/{out_zp}: {int((got != want).sum())} differ"
 
 
