@@ -276,6 +276,21 @@ def test_dsp_requantization_shortcut_is_exact() -> None:
         assert fast == fp.multiply_by_quantized_multiplier(x, m, shift), (x, m, shift)
 
 
+def test_dsp_requantization_run_sign_shortcut_is_exact() -> None:
+    """ak_requant_run's SMMLAR form: rz + SMMULR(x, m), plus -1 when the scaled input x (not the product y) is
+    negative, then >> e, equals the rounding divide with y's sign (rz = 2^(e-1) + zp * 2^e): the signs differ
+    only where y rounds to 0, and both give zp there."""
+    rng = random.Random(8)
+    for _ in range(30000):
+        e = rng.randint(1, 22)
+        m = rng.randint(1 << 30, (1 << 31) - 1)
+        zp = rng.randint(-128, 127)
+        x = rng.randint(-(1 << 31), (1 << 31) - 1) if rng.random() < 0.5 else rng.randint(-4, 4)
+        y = (x * m + (1 << 31)) >> 32
+        rz = (1 << (e - 1)) + zp * (1 << e)
+        assert (rz + y + (-1 if x < 0 else 0)) >> e == (rz + y + (-1 if y < 0 else 0)) >> e, (x, m, e, zp)
+
+
 def test_weight_packing_is_the_kernels_read_order() -> None:
     w = np.arange(6 * 2 * 3 * 5, dtype=np.int64).reshape(6, 2, 3, 5).astype(np.int8)  # OC=6, K=30 -> 32
     packed = kernels.pack_gemm_weights(w, 4)

@@ -682,14 +682,16 @@ static __attribute__((noinline)) void ak_requant_run(const int32_t *acc, int8_t 
       int32_t x, y;
 #define AK_RQ_ONE(scale)                   \
   "ldr %[x], [%[acc]], #16\n\t" scale      \
-  "smmulr %[y], %[x], %[m]\n\t"            \
-  "add %[x], %[rz], %[y], asr #31\n\t"     \
-  "add %[x], %[x], %[y]\n\t"               \
+  "smmlar %[y], %[x], %[m], %[rz]\n\t"     \
+  "add %[x], %[y], %[x], asr #31\n\t"      \
   "asr %[x], %[x], %[e]\n\t"               \
   "ssat %[x], #8, %[x]\n\t"                \
   "strb %[x], [%[o]]\n\t"                  \
   "add %[o], %[o], %[step]\n\t"
-      /* two outputs per iteration (the loop's branch is a fifth of the cost of one), then the odd one */
+      /* SMMLAR adds rz to the rounded high product; the rounding's -1 for negative values takes the sign of the
+       * scaled input instead of the product's: they differ only where the product rounds to 0, and there both
+       * give the output offset (test_tvm_kernels.py). Two outputs per iteration (the loop's branch is a fifth
+       * of the cost of one), then the odd one. */
 #define AK_RQ_LOOP(scale, bias_value)                                                                          \
   __asm__ volatile("subs %[n], %[n], #2\n\t"                                                                   \
                    "blt 2f\n\t"                                                                                \
