@@ -1003,22 +1003,24 @@ AK_CONV1_VARIANT(4, 2, 2)
  * tail: no counter). The chunk's accumulators go to a stack buffer [pixel][4] and are requantized one channel at
  * a time (ak_requant_run), as d4 does. An odd last pixel is paired with itself (its duplicate is not stored). */
 #define AK_PW2_CHUNK 96       /* pixels per chunk (even) */
-#define AK_PW2_XWORDS 2400    /* extended inputs of a chunk: k + AK_PW2_TAIL words per pixel pair */
-#define AK_PW2_TAIL 4
+#define AK_PW2_XWORDS 2448    /* extended inputs of a chunk: k + AK_PW2_TAIL words per pixel pair */
+#define AK_PW2_TAIL 6
 #define AK_PW2_MAX_K 384      /* kernels.py's pw limit (2 * in_c <= STAGE_WORDS) */
 #define AK_PW2_END 0x40000000 /* no SMLAD pair of int8 values has 0x4000 in its top half */
 
-/* xe: n pixels of k bytes (k % 4 == 0) from `in`, extended and interleaved per pair, each pair closed by its tail
- * (addresses as 32-bit words: only the M4's assembly reads them). */
+/* xe: n pixels of k bytes (k % 4 == 0) from `in`, extended and interleaved per pair, each pair closed by its tail:
+ * sentinel, accumulators' address, both pixels' output addresses (the duplicate of an odd last pixel: the same
+ * one), another pair follows, the stage's address. Addresses as 32-bit words: only the M4's assembly reads them. */
 static void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe, const int32_t *acc,
-                          const int32_t *wst) {
-  for (int32_t p = 0; p < n; p += 2, in += 2 * k, acc += 8) {
+                          const int32_t *wst, int8_t *out, int32_t out_c) {
+  for (int32_t p = 0; p < n; p += 2, in += 2 * k, acc += 8, out += 2 * out_c) {
     const int8_t *r0 = in, *r1 = p + 1 < n ? in + k : in;
     for (int32_t i = 0; i < k; i += 4, xe += 4) {
       int32_t v0 = ak_read32(r0 + i), v1 = ak_read32(r1 + i);
       xe[0] = ak_sxtb16(v0), xe[1] = ak_sxtb16(v1), xe[2] = ak_sxtb16_ror8(v0), xe[3] = ak_sxtb16_ror8(v1);
     }
-    xe[0] = AK_PW2_END, xe[1] = (int32_t)(uintptr_t)acc, xe[2] = p + 2 < n, xe[3] = (int32_t)(uintptr_t)wst;
+    xe[0] = AK_PW2_END, xe[1] = (int32_t)(uintptr_t)acc, xe[2] = (int32_t)(uintptr_t)out;
+    xe[3] = (int32_t)(uintptr_t)(p + 1 < n ? out + out_c : out), xe[4] = p + 2 < n, xe[5] = (int32_t)(uintptr_t)wst;
     xe += AK_PW2_TAIL;
   }
 }
@@ -1056,8 +1058,11 @@ static __attribute__((noinline)) void ak_pw2_stage(const int32_t *w, int32_t k4,
 }
 
 /* The sums of every pixel pair of xe (at least one; k >= 4) against the stage wst, to the accumulators its
- * tails name: pixel 0's 4 channels, then pixel 1's. */
-static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32_t *wst, int32_t k,
+ * tails name: pixel 0's 4 channels, then pixel 1's. `fused` (the M4 only): requantized in registers instead, with
+ * the 4 channels' (2 bias, multiplier, rounding constant with the output offset, right shift) after the stage's
+ * 2k words: ak_requant_run's SSAT path (fast, no left shift, no clamp inside int8), each pixel's 4 output bytes
+ * stored as one word at the tail's output address, which then moves on to the next channel group's. */
+static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32_t *wst, int32_t k, int fused,
                                                   int32_t *acc) {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   (void)acc;
@@ -1079,10 +1084,39 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
   op " lr, r1, r3" acc("lr") "\n\t"
 #define AK_PW2_NOACC(r) ""
 #define AK_PW2_ACC(r) ", " r
+  /* r1 (from the tail): where the accumulators go; skip the output addresses */
+#define AK_PW2_STORE                \
+  "stm r1, {r6-r12, lr}\n\t"        \
+  "adds r4, #8\n\t"
+  /* one channel: both pixels' accumulators a, b requantized in place (r5: past the stage, at its constants) */
+#define AK_PW2_RQ(a, b)                  \
+  "ldm r5!, {r0, r1, r2, r3}\n\t"        \
+  "add " a ", r0, " a ", lsl #1\n\t"     \
+  "add " b ", r0, " b ", lsl #1\n\t"     \
+  "smmlar r0, " a ", r1, r2\n\t"         \
+  "add " a ", r0, " a ", asr #31\n\t"    \
+  "smmlar r0, " b ", r1, r2\n\t"         \
+  "add " b ", r0, " b ", asr #31\n\t"    \
+  "asr " a ", " a ", r3\n\t"             \
+  "asr " b ", " b ", r3\n\t"             \
+  "ssat " a ", #8, " a "\n\t"            \
+  "ssat " b ", #8, " b "\n\t"
+#define AK_PW2_FUSED                                                                                        \
+  AK_PW2_RQ("r6", "r10") AK_PW2_RQ("r7", "r11") AK_PW2_RQ("r8", "r12") AK_PW2_RQ("r9", "lr")                \
+  "bfi r6, r7, #8, #8\n\t"                                                                                  \
+  "bfi r6, r8, #16, #8\n\t"                                                                                 \
+  "bfi r6, r9, #24, #8\n\t"                                                                                 \
+  "bfi r10, r11, #8, #8\n\t"                                                                                \
+  "bfi r10, r12, #16, #8\n\t"                                                                               \
+  "bfi r10, lr, #24, #8\n\t"                                                                                \
+  "ldm r4, {r1, r2}\n\t"  /* the pixels' output addresses */                                                 \
+  "str r6, [r1], #4\n\t"                                                                                    \
+  "str r10, [r2], #4\n\t"                                                                                   \
+  "stm r4!, {r1, r2}\n\t"
   /* Pairs 4 per loop iteration (one sentinel test per 4), after 2 or 4 peeled ones (the first with SMUAD, no
    * clearing): k/2 is even, so one of the two leaves a multiple of 4. */
 #define AK_PW2_PAIR "ldm r4!, {r0, r1}\n\t" AK_PW2_MACS("smlad", AK_PW2_ACC)
-#define AK_PW2_RUN(peeled)                                                                                   \
+#define AK_PW2_RUN(peeled, epilogue)                                                                         \
   __asm__ volatile(                                                                                         \
       "0:\n\t"                                                                                              \
       "ldm r4!, {r0, r1}\n\t" AK_PW2_MACS("smuad", AK_PW2_NOACC) peeled                                       \
@@ -1093,33 +1127,42 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
       "ldm r4!, {r0, r1}\n\t"                                                                               \
       "cmp r0, #0x40000000\n\t"                                                                             \
       "bne 1b\n\t"                                                                                          \
-      "2:\n\t"                 /* r1: where the accumulators go */                                           \
+      "2:\n\t" epilogue                                                                                     \
       "ldm r4!, {r3, r5}\n\t"  /* another pair follows, the stage's start */                                 \
-      "stm r1, {r6-r12, lr}\n\t"                                                                            \
       "cmp r3, #0\n\t"                                                                                      \
       "bne 0b"                                                                                              \
       : "+r"(px), "+r"(pw)                                                                                  \
       :                                                                                                     \
       : "r0", "r1", "r2", "r3", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory")
-  if ((k >> 1) & 2)
-    AK_PW2_RUN(AK_PW2_PAIR);
-  else
-    AK_PW2_RUN(AK_PW2_PAIR AK_PW2_PAIR AK_PW2_PAIR);
+  if ((k >> 1) & 2) {
+    if (fused)
+      AK_PW2_RUN(AK_PW2_PAIR, AK_PW2_FUSED);
+    else
+      AK_PW2_RUN(AK_PW2_PAIR, AK_PW2_STORE);
+  } else {
+    if (fused)
+      AK_PW2_RUN(AK_PW2_PAIR AK_PW2_PAIR AK_PW2_PAIR, AK_PW2_FUSED);
+    else
+      AK_PW2_RUN(AK_PW2_PAIR AK_PW2_PAIR AK_PW2_PAIR, AK_PW2_STORE);
+  }
 #undef AK_PW2_RUN
 #undef AK_PW2_PAIR
+#undef AK_PW2_FUSED
+#undef AK_PW2_RQ
+#undef AK_PW2_STORE
 #undef AK_PW2_ACC
 #undef AK_PW2_NOACC
 #undef AK_PW2_MACS
 #else
+  (void)k, (void)fused;  /* the portable build never fuses */
   for (int more = 1; more; acc += 8) {
     int32_t a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     const int32_t *wp = wst;
     for (; xe[0] != AK_PW2_END; xe += 2, wp += 4) {
       for (int c = 0; c < 4; c++) a[c] = ak_smlad(xe[0], wp[c], a[c]), a[4 + c] = ak_smlad(xe[1], wp[c], a[4 + c]);
     }
-    more = xe[2];
+    more = xe[4];
     xe += AK_PW2_TAIL;
-    (void)k;
     for (int i = 0; i < 8; i++) acc[i] = a[i];
   }
 #endif
@@ -1134,24 +1177,40 @@ int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
   const int32_t chunks = (pixels + chunk - 1) / chunk;
   chunk = ((pixels + chunks - 1) / chunks + 1) & ~1;  /* the same pixel count for every chunk, as far as it goes */
   const ak_outq oq = {out_zp, act_lo, act_hi};
-  int32_t xe[AK_PW2_XWORDS], wst[2 * AK_PW2_MAX_K], acc[4 * AK_PW2_CHUNK];
+  /* |sum x*w| <= 2^14 per tap, as d4 bounds it */
+#define AK_PW2_RQ_PREPARE(qj) \
+  ak_rq_prepare(qj, out_zp, ((qj).bias < 0 ? -(int64_t)(qj).bias : (qj).bias) + (int64_t)k * 16384)
+  /* requantization in the inner kernel's registers when every channel takes ak_requant_run's SSAT path */
+  int fused = 0;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  fused = act_lo == -128 && act_hi == 127 && out_c % 4 == 0;
+  for (int32_t c = 0; fused && c < out_c; c++) {
+    const ak_rq rq = AK_PW2_RQ_PREPARE(ak_qp_load(qp + c * AK_QP_STRIDE));
+    fused = rq.fast == 1 && rq.s1 == 1;
+  }
+#endif
+  int32_t xe[AK_PW2_XWORDS], wst[2 * AK_PW2_MAX_K + 16], acc[4 * AK_PW2_CHUNK];
   for (int32_t p0 = 0, n; p0 < pixels; p0 += n) {
     n = pixels - p0 < chunk ? pixels - p0 : chunk;
-    ak_pw2_extend(in + p0 * k, k, n, xe, acc, wst);
+    ak_pw2_extend(in + p0 * k, k, n, xe, acc, wst, out + p0 * out_c, out_c);
     const int32_t *wg = (const int32_t *)(const void *)w, *q = qp;
     for (int32_t c = 0; c < out_c; c += 4, wg += 4 * k4, q += 4 * AK_QP_STRIDE) {
       ak_pw2_stage(wg, k4, wst);
-      ak_pw2_sums(xe, wst, k, acc);
       const int32_t nc = out_c - c < 4 ? out_c - c : 4;
+      ak_rq rq[4];
       for (int j = 0; j < nc; j++) {
-        ak_qp qj = ak_qp_load(q + j * AK_QP_STRIDE);
-        int64_t b = qj.bias;
-        /* |sum x*w| <= 2^14 per tap, as d4 bounds it */
-        const ak_rq rq = ak_rq_prepare(qj, out_zp, (b < 0 ? -b : b) + (int64_t)k * 16384);
-        ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq, &oq);
+        rq[j] = AK_PW2_RQ_PREPARE(ak_qp_load(q + j * AK_QP_STRIDE));
+        int32_t *cst = wst + 2 * k + 4 * j;
+        cst[0] = (int32_t)((uint32_t)rq[j].q.bias << 1), cst[1] = rq[j].q.mult, cst[2] = rq[j].rz;
+        cst[3] = rq[j].q.right;
+      }
+      ak_pw2_sums(xe, wst, k, fused, acc);
+      if (!fused) {
+        for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq[j], &oq);
       }
     }
   }
+#undef AK_PW2_RQ_PREPARE
   return 0;
 }
 
