@@ -77,6 +77,28 @@ def test_pw_pixel_pair_kernel_bit_exact_on_emulated_boards(tmp_path, board_name:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_pw_pixel_pair_kernel_other_depths_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
+    """The d4p2 paths person_detect does not reach: input depths of an odd number of words (12, 20: 2 peeled pairs
+    before the 4-pair loop), fused requantization there (20 channels) and the accumulator buffer path (6 output
+    channels, not whole groups of 4), 63 pixels (an odd one)."""
+    from armlprof.modelgen import _Builder, _calibration_inputs
+    from armlprof.runtime.tvm import kernels
+
+    seed = 20261201
+    b = _Builder(seed, _calibration_inputs((1, 7, 9, 12), seed))
+    b.input((1, 7, 9, 12))
+    b.conv("pw_12_20", 20, (1, 1), 1, "RELU6", depthwise=False)
+    b.conv("pw_20_6", 6, (1, 1), 1, "NONE", depthwise=False)
+    path = tmp_path / "pw_depths.tflite"
+    path.write_bytes(b.serialize("pw depths 12 and 20"))
+    model = load_model(str(path))
+    choices = {s: "d4p2" for s in _every_operator(model, 0) if kernels.family_of_signature(s) == "pw"}
+    assert len(choices) == 2
+    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
 def test_small_tuning_run_records_reuse_and_bit_exact(tmp_path, monkeypatch) -> None:
     """Two candidates per operator of micro_speech on nano33ble: records per (signature, board, flags), the best
     variant chosen, a second tuning measures nothing, and the tuned build is bit-exact on the board."""
