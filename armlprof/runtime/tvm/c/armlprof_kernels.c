@@ -1000,8 +1000,11 @@ AK_CONV1_VARIANT(4, 2, 2)
  * allows, so a layer of up to 36 pixels of 128 channels stages its weights once). Per k pair the inner step is
  * LDM {x0, x1}, twice LDM {w, w'} + 4 SMLAD: 6 words loaded for 8 SMLAD, with all 8 accumulators, the 4 operands
  * and both pointers in the 14 registers (the loop ends on the sentinel, the next pair's state comes from the
- * tail: no counter). The chunk's accumulators go to a stack buffer [pixel][4] and are requantized one channel at
- * a time (ak_requant_run), as d4 does. An odd last pixel is paired with itself (its duplicate is not stored). */
+ * tail: no counter). When every channel of the layer takes ak_requant_run's SSAT path (and out_c % 4 == 0), the
+ * pair's 8 accumulators are requantized right there, in their registers, with the group's constants staged after
+ * its weights, and each pixel's 4 output bytes stored as one word; otherwise they go to a stack buffer [pixel][4]
+ * and are requantized one channel at a time (ak_requant_run), as d4 does. An odd last pixel is paired with itself
+ * (its duplicate's outputs are the same bytes, stored to the same place or not at all). */
 #define AK_PW2_CHUNK 96       /* pixels per chunk (even) */
 #define AK_PW2_XWORDS 2448    /* extended inputs of a chunk: k + AK_PW2_TAIL words per pixel pair */
 #define AK_PW2_TAIL 6
