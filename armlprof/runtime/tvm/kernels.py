@@ -36,15 +36,16 @@ DW_VARIANTS = ("r1", "p1", "p2")
 # One-input-channel convolutions (the first layer of both study models) pad their input once into a stack buffer
 # (c1 family, the GEMM tiles over it); larger buffers take the plain GEMM with im2col at the borders.
 # 1x1 convolutions at stride 1 without padding and fully connected layers with whole words of input channels
-# (pw family) read their GEMM rows in place. Both families default to the direct kernel d4 (4 output channels,
-# weights sign-extended in a stack stage of STAGE_WORDS, requantization per channel run) and keep the GEMM tiles in
-# their tuning space.
+# (pw family) read their GEMM rows in place. Both families have the direct kernel d4 (4 output channels, weights
+# sign-extended in a stack stage of STAGE_WORDS, requantization per channel run; c1's default) and keep the GEMM
+# tiles in their tuning space.
 C1_MAX_PAD_BYTES = 12288
 DIRECT_VARIANTS = ("d4", *GEMM_VARIANTS)
 C1_VARIANTS = DIRECT_VARIANTS
 # pw defaults to d4p2: d4's tile widened to 2 output pixels (every loaded word feeds 2 SMLADs), inputs
 # sign-extended once per chunk of pixels; faster than d4 on every 1x1 layer of person_detect on both boards, and
-# than the GEMM tiles down to its 3x3-pixel layers (Spresense 3.83 vs 4.84 cyc/MAC, nano33ble 1.94 vs 2.35).
+# than the GEMM tiles down to its 3x3-pixel layers (256 -> 256 channels: Spresense 3.42 vs 4.84 cyc/MAC, nano33ble
+# 1.71 vs 2.35).
 PW_VARIANTS = ("d4p2", "d4", *GEMM_VARIANTS)
 STAGE_WORDS = 768  # AK_STAGE_WORDS in armlprof_kernels.c
 PW_DIRECT_MIN_PIXELS = 9
@@ -137,7 +138,7 @@ def _gemm_family(geom: Geometry) -> str:
 def _default_first(family: str, geom: Geometry) -> tuple[str, ...]:
     """The family's variants, the default first: on pointwise layers of fewer pixels than person_detect's 3x3
     ones the GEMM tile (the direct kernels' weight staging per 4 channels is then not paid back: its fully
-    connected layer, 1 pixel, Spresense 30.1 vs 12.3 cycles per MAC)."""
+    connected layer, 1 pixel, Spresense 25.1 vs 12.3 cycles per MAC)."""
     variants = variants_for(family)
     if family == "pw" and geom.out_h * geom.out_w < PW_DIRECT_MIN_PIXELS:
         return (*GEMM_VARIANTS, *(v for v in variants if v not in GEMM_VARIANTS))
