@@ -992,7 +992,8 @@ AK_CONV1_VARIANT(4, 2, 2)
 /* ---------------------------------------------------------------- 1x1 / fully connected: 2 pixels x 4 channels (pw d4p2) */
 /* The register tile of d4 widened to two output pixels, so each loaded word feeds two SMLADs (d4: one). Both
  * operands are sign-extended ahead of the inner loop into SMLAD pairs (k 4i, 4i+2 and 4i+1, 4i+3, SXTB16's
- * pairing on both sides): the inputs of a chunk of up to AK_PW2_CHUNK pixels once, interleaved per pixel pair as
+ * pairing on both sides): the inputs of a chunk of pixels once (as many as AK_PW2_XWORDS holds; at most
+ * AK_PW2_CHUNK when the accumulators go through the stack buffer), interleaved per pixel pair as
  * [k/2][pixel 0, pixel 1] words closed by a tail (AK_PW2_TAIL words: the sentinel AK_PW2_END, where the pair's
  * accumulators go, whether another pair follows, the stage's address), and each group of 4 output channels'
  * weights into a stage [k/2][channel] (packed tile 4, kernels.pack_gemm_weights). Chunk outer, channel group
@@ -1005,7 +1006,7 @@ AK_CONV1_VARIANT(4, 2, 2)
  * its weights, and each pixel's 4 output bytes stored as one word; otherwise they go to a stack buffer [pixel][4]
  * and are requantized one channel at a time (ak_requant_run), as d4 does. An odd last pixel is paired with itself
  * (its duplicate's outputs are the same bytes, stored to the same place or not at all). */
-#define AK_PW2_CHUNK 96       /* pixels per chunk (even) */
+#define AK_PW2_CHUNK 96       /* pixels per chunk (even) with the accumulator buffer */
 #define AK_PW2_XWORDS 2448    /* extended inputs of a chunk: k + AK_PW2_TAIL words per pixel pair */
 #define AK_PW2_TAIL 6
 #define AK_PW2_MAX_K 384      /* kernels.py's pw limit (2 * in_c <= STAGE_WORDS) */
@@ -1175,10 +1176,6 @@ int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
   if (in_c > AK_PW2_MAX_K || in_c <= 0 || in_c % 4) return -1;  /* kernels.py plans pw only within these */
   (void)in_h, (void)in_w, (void)k_h, (void)k_w, (void)s_h, (void)s_w, (void)d_h, (void)d_w, (void)pad_t, (void)pad_l;
   const int32_t k = in_c, k4 = k >> 2, pixels = out_h * out_w;
-  int32_t chunk = AK_PW2_XWORDS / (k + AK_PW2_TAIL) * 2;
-  chunk = chunk < AK_PW2_CHUNK ? chunk : AK_PW2_CHUNK;
-  const int32_t chunks = (pixels + chunk - 1) / chunk;
-  chunk = ((pixels + chunks - 1) / chunks + 1) & ~1;  /* the same pixel count for every chunk, as far as it goes */
   const ak_outq oq = {out_zp, act_lo, act_hi};
   /* |sum x*w| <= 2^14 per tap, as d4 bounds it */
 #define AK_PW2_RQ_PREPARE(qj) \
@@ -1192,6 +1189,11 @@ int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
     fused = rq.fast == 1 && rq.s1 == 1;
   }
 #endif
+  /* chunks as large as the buffers allow (fused: no accumulator buffer), all of the same size as far as it goes */
+  int32_t chunk = AK_PW2_XWORDS / (k + AK_PW2_TAIL) * 2;
+  chunk = fused || chunk < AK_PW2_CHUNK ? chunk : AK_PW2_CHUNK;
+  const int32_t chunks = (pixels + chunk - 1) / chunk;
+  chunk = ((pixels + chunks - 1) / chunks + 1) & ~1;
   int32_t xe[AK_PW2_XWORDS], wst[2 * AK_PW2_MAX_K + 16], acc[4 * AK_PW2_CHUNK];
   for (int32_t p0 = 0, n; p0 < pixels; p0 += n) {
     n = pixels - p0 < chunk ? pixels - p0 : chunk;
