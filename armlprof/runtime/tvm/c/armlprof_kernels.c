@@ -1001,3 +1001,161 @@ int32_t armlprof_conv1_s8_d4(ARMLPROF_CONV_ARGS) {
   AK_GEOM;
   return ak_conv1(&g, in, w, qp, out, 4, 1, ak_px_t4p1u1, ak_px_t4p2u1, 1);
 }
+
+/* ---------------------------------------------------------------- one-input-channel convolution, sliding pairs (s4) */
+/* Stride 2 along the row: the input is widened once into an int16 stack buffer of (column 2i, column 2i + 1)
+ * pairs, so every output pixel's kernel row starts on a word and pixel ox + 1's tap-pair words are pixel ox's
+ * shifted by one word. Two neighbouring pixels x 4 output channels per pass: per tap-pair step one input word is
+ * loaded (the other one the previous step's) and 4 weight words of the stack stage (the group's taps as int16
+ * pairs), each feeding 2 SMLADs: 8 accumulators, all in registers through the kernel. Kernel rows widened to
+ * kw4 taps as for d4 (same packed weights: kernels.pack_c1_weights, tile 4; the extra taps are 0), so a geometry
+ * this kernel does not cover (stride along the row other than 2, a stage or buffer too large) runs d4. The buffer
+ * has out_w + kw4 / 2 words per row: a row of odd width ends in a phantom pixel whose sums are dropped. */
+#define AK_C1S_BUF_BYTES 20480
+
+/* Stage words per kernel row: kwp = kw4 / 2 steps of 4 channels' pair words, then the buffer row stride in bytes
+ * (read by the row loop; 0 after the last row). */
+AK_INLINE int32_t ak_c1s_row_words(int32_t kwp) { return 4 * kwp + 1; }
+
+AK_INLINE void ak_c1s_pair(const int32_t *x, const int32_t *wst, int32_t k_h, int32_t kwp, int32_t wq,
+                           int32_t *acc0, int32_t *acc1) {
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  /* One tap-pair step: xl holds the pair word of pixel 0, the next word (pixel 1's) is loaded into xr. Loads in
+   * runs (pipelined), low registers and small offsets (16-bit encodings). */
+#define AK_C1S_STEP(xl, xr, xo, o0, o1, o2, o3)            \
+  "ldr %[" xr "], [%[px], #" xo "]\n\t"                      \
+  "ldr %[w0], [%[pw], #" o0 "]\n\t"                          \
+  "ldr %[w1], [%[pw], #" o1 "]\n\t"                          \
+  "smlad %[a0], %[" xl "], %[w0], %[a0]\n\t"                 \
+  "smlad %[b0], %[" xr "], %[w0], %[b0]\n\t"                 \
+  "smlad %[a1], %[" xl "], %[w1], %[a1]\n\t"                 \
+  "smlad %[b1], %[" xr "], %[w1], %[b1]\n\t"                 \
+  "ldr %[w0], [%[pw], #" o2 "]\n\t"                          \
+  "ldr %[w1], [%[pw], #" o3 "]\n\t"                          \
+  "smlad %[a2], %[" xl "], %[w0], %[a2]\n\t"                 \
+  "smlad %[b2], %[" xr "], %[w0], %[b2]\n\t"                 \
+  "smlad %[a3], %[" xl "], %[w1], %[a3]\n\t"                 \
+  "smlad %[b3], %[" xr "], %[w1], %[b3]\n\t"
+  /* the row: first word, the steps, then px += the stride word, pw past the row's words; the last row's stride
+   * word is 0 and ends the loop (no counter register: the 14 operands are all the registers there are) */
+#define AK_C1S_ROWS(steps, stride_off, row_bytes)                                                          \
+  do {                                                                                                   \
+    int32_t xa, xb, w0, w1;                                                                              \
+    const int32_t *px = x, *pw = wst;                                                                    \
+    __asm__ volatile("1:\n\t"                                                                            \
+                     "ldr %[xa], [%[px]]\n\t" steps                                                      \
+                     "ldr %[w0], [%[pw], #" stride_off "]\n\t"                                           \
+                     "add %[px], %[w0]\n\t"                                                              \
+                     "adds %[pw], #" row_bytes "\n\t"                                                    \
+                     "cmp %[w0], #0\n\t"                                                                 \
+                     "bne 1b"                                                                            \
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [b0] "+r"(b0),          \
+                       [b1] "+r"(b1), [b2] "+r"(b2), [b3] "+r"(b3), [px] "+l"(px), [pw] "+l"(pw),            \
+                       [xa] "=&l"(xa), [xb] "=&l"(xb), [w0] "=&l"(w0), [w1] "=&l"(w1)                        \
+                     :                                                                                   \
+                     : "cc", "memory");                                                                  \
+  } while (0)
+  if (kwp == 4) {  /* kernel rows of 5 to 8 taps (micro_speech's 10x8) */
+    AK_C1S_ROWS(AK_C1S_STEP("xa", "xb", "4", "0", "4", "8", "12") AK_C1S_STEP("xb", "xa", "8", "16", "20", "24", "28")
+                AK_C1S_STEP("xa", "xb", "12", "32", "36", "40", "44")
+                AK_C1S_STEP("xb", "xa", "16", "48", "52", "56", "60"),
+                "64", "68");
+  } else if (kwp == 2) {  /* rows of up to 4 taps (person_detect's 3x3) */
+    AK_C1S_ROWS(AK_C1S_STEP("xa", "xb", "4", "0", "4", "8", "12") AK_C1S_STEP("xb", "xa", "8", "16", "20", "24", "28"),
+                "32", "36");
+  } else
+#undef AK_C1S_ROWS
+#undef AK_C1S_STEP
+#endif
+  {
+    (void)wq;
+    for (int32_t ky = 0; ky < k_h; ky++, x += wq, wst += ak_c1s_row_words(kwp)) {
+      for (int32_t j = 0; j < kwp; j++) {
+        const int32_t xl = x[j], xr = x[j + 1], *w = wst + 4 * j;
+        a0 = ak_smlad(xl, w[0], a0), b0 = ak_smlad(xr, w[0], b0);
+        a1 = ak_smlad(xl, w[1], a1), b1 = ak_smlad(xr, w[1], b1);
+        a2 = ak_smlad(xl, w[2], a2), b2 = ak_smlad(xr, w[2], b2);
+        a3 = ak_smlad(xl, w[3], a3), b3 = ak_smlad(xr, w[3], b3);
+      }
+    }
+  }
+  acc0[0] = a0, acc0[1] = a1, acc0[2] = a2, acc0[3] = a3;
+  acc1[0] = b0, acc1[1] = b1, acc1[2] = b2, acc1[3] = b3;
+}
+
+/* The int16 pair buffer: hp rows of wq words, the input at (pad_t, pad_l), everything else the input zero point. */
+static __attribute__((noinline)) void ak_c1s_widen(int32_t *buf, const ak_geom *g, const int8_t *in, int32_t hp,
+                                                   int32_t wq) {
+  const int32_t zp2 = (int32_t)(((uint32_t)g->in_zp & 0xFFFFu) * 0x00010001u);
+  for (int32_t i = 0, n = hp * wq; i < n; i++) buf[i] = zp2;
+  int16_t *b = (int16_t *)(void *)buf;
+  const int32_t cols = 2 * wq, in_w = g->in_w;
+  const int32_t ix0 = g->pad_l < 0 ? -g->pad_l : 0, ix1 = cols - g->pad_l < in_w ? cols - g->pad_l : in_w;
+  for (int32_t py = 0; py < hp; py++) {
+    const int32_t iy = py - g->pad_t;
+    if (iy < 0 || iy >= g->in_h) continue;
+    const int8_t *src = in + iy * in_w;
+    int16_t *dst = b + py * cols + g->pad_l;
+    for (int32_t ix = ix0; ix < ix1; ix++) dst[ix] = src[ix];
+  }
+}
+
+/* (buf: the caller's, so this function has no variable-length frame and keeps r7 for the kernel's registers) */
+static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int8_t *in, const int32_t *w,
+                                                     const int32_t *qp, int8_t *out, int32_t *buf, int32_t hp,
+                                                     int32_t wq) {
+  const int32_t k_h = g->k_h, kw4 = (g->k_w + 3) & ~3, kwp = kw4 >> 1, k4 = k_h * (kw4 >> 2);
+  const int32_t out_w = g->out_w, out_c = g->out_c, row_step = g->s_h * wq;
+  const int32_t row_words = ak_c1s_row_words(kwp);
+  const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
+  ak_c1s_widen(buf, g, in, hp, wq);
+  int32_t wst[AK_STAGE_WORDS];
+  int32_t acc[4 * AK_C1_CHUNK + 4];  /* + the phantom pixel of an odd row */
+  for (int32_t c = 0; c < out_c; c += 4, w += 4 * k4, qp += 4 * AK_QP_STRIDE) {
+    /* the group's taps as int16 pairs, [ky][pair][channel], each row followed by the buffer stride */
+    const int8_t *w8 = (const int8_t *)(const void *)w;
+    for (int32_t ky = 0; ky < k_h; ky++) {
+      int32_t *row = wst + ky * row_words;
+      for (int32_t j = 0; j < kwp; j++) {
+        for (int32_t t = 0; t < 4; t++) {
+          const int32_t kx = 2 * j, word = ky * (kw4 >> 2) + (kx >> 2);
+          const int8_t *tap = w8 + (word * 4 + t) * 4 + (kx & 3);
+          row[4 * j + t] = (int32_t)(((uint32_t)(int32_t)tap[0] & 0xFFFFu) | ((uint32_t)(int32_t)tap[1] << 16));
+        }
+      }
+      row[4 * kwp] = ky + 1 < k_h ? wq * 4 : 0;  /* bytes to the next buffer row; 0 ends the row loop */
+    }
+    ak_rq rq[4];
+    for (int j = 0; j < 4; j++) {
+      ak_qp q = ak_qp_load(qp + j * AK_QP_STRIDE);
+      int64_t b = q.bias;
+      rq[j] = ak_rq_prepare(q, g->out_zp, (b < 0 ? -b : b) + (int64_t)k4 * 4 * 16384);  /* as d4 */
+    }
+    const int32_t nc = out_c - c < 4 ? out_c - c : 4;
+    int32_t n = 0, p0 = 0;  /* pixels in the accumulator chunk, index of its first */
+    for (int32_t oy = 0; oy < g->out_h; oy++) {
+      const int32_t *x = buf + oy * row_step;
+      for (int32_t ox = 0; ox < out_w; ox += 2, x += 2) {
+        if (n + 2 > AK_C1_CHUNK) {
+          for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq[j], &oq);
+          p0 += n, n = 0;
+        }
+        ak_c1s_pair(x, wst, k_h, kwp, wq, acc + 4 * n, acc + 4 * n + 4);  /* the phantom's sums: past the end */
+        n += ox + 1 < out_w ? 2 : 1;
+      }
+    }
+    for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq[j], &oq);
+  }
+}
+
+int32_t armlprof_conv1_s8_s4(ARMLPROF_CONV_ARGS) {
+  AK_GEOM;
+  const int32_t kw4 = (k_w + 3) & ~3, hp = (out_h - 1) * s_h + k_h, wq = out_w + kw4 / 2;
+  const int covered = s_w == 2 && d_h == 1 && d_w == 1 && k_h * ak_c1s_row_words(kw4 / 2) <= AK_STAGE_WORDS &&
+                      hp * wq * 4 <= AK_C1S_BUF_BYTES;
+  if (!covered) return ak_conv1(&g, in, w, qp, out, 4, 1, ak_px_t4p1u1, ak_px_t4p2u1, 1);
+  int32_t buf[hp * wq];
+  ak_conv1_slide(&g, in, (const int32_t *)(const void *)w, qp, out, buf, hp, wq);
+  return 0;
+}
