@@ -64,6 +64,20 @@ def test_other_schedules_bit_exact_on_emulated_board(tmp_path, model_name: str, 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+@pytest.mark.parametrize("model_name", ["micro_speech_quantized", "person_detect"])
+def test_c1_sliding_pairs_bit_exact_on_emulated_boards(tmp_path, model_name: str, board_name: str) -> None:
+    """The first layer of both study models on the c1 variant s4 (sliding pixel pairs; its assembly runs only on
+    the M4), the other operators on their defaults."""
+    from armlprof.runtime.tvm import kernels
+
+    model = load_model(str(shared_file("models", f"{model_name}.tflite")))
+    choices = {sig: "s4" for sig in _every_operator(model, 0) if kernels.family_of_signature(sig) == "c1"}
+    assert len(choices) == 1
+    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
 def test_small_tuning_run_records_reuse_and_bit_exact(tmp_path, monkeypatch) -> None:
     """Two candidates per operator of micro_speech on nano33ble: records per (signature, board, flags), the best
     variant chosen, a second tuning measures nothing, and the tuned build is bit-exact on the board."""

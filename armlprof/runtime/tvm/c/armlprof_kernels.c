@@ -1006,102 +1006,140 @@ int32_t armlprof_conv1_s8_d4(ARMLPROF_CONV_ARGS) {
 /* Stride 2 along the row: the input is widened once into an int16 stack buffer of (column 2i, column 2i + 1)
  * pairs, so every output pixel's kernel row starts on a word and pixel ox + 1's tap-pair words are pixel ox's
  * shifted by one word. Two neighbouring pixels x 4 output channels per pass: per tap-pair step one input word is
- * loaded (the other one the previous step's) and 4 weight words of the stack stage (the group's taps as int16
+ * loaded (the other one is the previous step's) and 4 weight words of the stack stage (the group's taps as int16
  * pairs), each feeding 2 SMLADs: 8 accumulators, all in registers through the kernel. Kernel rows widened to
  * kw4 taps as for d4 (same packed weights: kernels.pack_c1_weights, tile 4; the extra taps are 0), so a geometry
  * this kernel does not cover (stride along the row other than 2, a stage or buffer too large) runs d4. The buffer
  * has out_w + kw4 / 2 words per row: a row of odd width ends in a phantom pixel whose sums are dropped. */
 #define AK_C1S_BUF_BYTES 20480
 
-/* Stage words per kernel row: kwp = kw4 / 2 steps of 4 channels' pair words, then the buffer row stride in bytes
- * (read by the row loop; 0 after the last row). */
+/* Stage words per kernel row: kwp = kw4 / 2 steps of 4 channels' pair words, then the bytes from this buffer row
+ * to the next (after the last row: back to the next pixel pair's first row, <= 0, which ends the row loop); one
+ * word after the rows: their bytes (the stage pointer's rewind). */
 AK_INLINE int32_t ak_c1s_row_words(int32_t kwp) { return 4 * kwp + 1; }
 
+/* Portable: one pixel pair (x: pixel 0's first pair word) into acc[0..7] = pixel 0 channels 0-3, pixel 1's. */
 AK_INLINE void ak_c1s_pair(const int32_t *x, const int32_t *wst, int32_t k_h, int32_t kwp, int32_t wq,
-                           int32_t *acc0, int32_t *acc1) {
+                           int32_t *acc) {
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-  /* One tap-pair step: xl holds the pair word of pixel 0, the next word (pixel 1's) is loaded into xr. Loads in
-   * runs (pipelined), low registers and small offsets (16-bit encodings). */
-#define AK_C1S_STEP(xl, xr, xo, o0, o1, o2, o3)            \
-  "ldr %[" xr "], [%[px], #" xo "]\n\t"                      \
-  "ldr %[w0], [%[pw], #" o0 "]\n\t"                          \
-  "ldr %[w1], [%[pw], #" o1 "]\n\t"                          \
-  "smlad %[a0], %[" xl "], %[w0], %[a0]\n\t"                 \
-  "smlad %[b0], %[" xr "], %[w0], %[b0]\n\t"                 \
-  "smlad %[a1], %[" xl "], %[w1], %[a1]\n\t"                 \
-  "smlad %[b1], %[" xr "], %[w1], %[b1]\n\t"                 \
-  "ldr %[w0], [%[pw], #" o2 "]\n\t"                          \
-  "ldr %[w1], [%[pw], #" o3 "]\n\t"                          \
-  "smlad %[a2], %[" xl "], %[w0], %[a2]\n\t"                 \
-  "smlad %[b2], %[" xr "], %[w0], %[b2]\n\t"                 \
-  "smlad %[a3], %[" xl "], %[w1], %[a3]\n\t"                 \
-  "smlad %[b3], %[" xr "], %[w1], %[b3]\n\t"
-  /* the row: first word, the steps, then px += the stride word, pw past the row's words; the last row's stride
-   * word is 0 and ends the loop (no counter register: the 14 operands are all the registers there are) */
-#define AK_C1S_ROWS(steps, stride_off, row_bytes)                                                          \
-  do {                                                                                                   \
-    int32_t xa, xb, w0, w1;                                                                              \
-    const int32_t *px = x, *pw = wst;                                                                    \
-    __asm__ volatile("1:\n\t"                                                                            \
-                     "ldr %[xa], [%[px]]\n\t" steps                                                      \
-                     "ldr %[w0], [%[pw], #" stride_off "]\n\t"                                           \
-                     "add %[px], %[w0]\n\t"                                                              \
-                     "adds %[pw], #" row_bytes "\n\t"                                                    \
-                     "cmp %[w0], #0\n\t"                                                                 \
-                     "bne 1b"                                                                            \
-                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [b0] "+r"(b0),          \
-                       [b1] "+r"(b1), [b2] "+r"(b2), [b3] "+r"(b3), [px] "+l"(px), [pw] "+l"(pw),            \
-                       [xa] "=&l"(xa), [xb] "=&l"(xb), [w0] "=&l"(w0), [w1] "=&l"(w1)                        \
-                     :                                                                                   \
-                     : "cc", "memory");                                                                  \
-  } while (0)
-  if (kwp == 4) {  /* kernel rows of 5 to 8 taps (micro_speech's 10x8) */
-    AK_C1S_ROWS(AK_C1S_STEP("xa", "xb", "4", "0", "4", "8", "12") AK_C1S_STEP("xb", "xa", "8", "16", "20", "24", "28")
-                AK_C1S_STEP("xa", "xb", "12", "32", "36", "40", "44")
-                AK_C1S_STEP("xb", "xa", "16", "48", "52", "56", "60"),
-                "64", "68");
-  } else if (kwp == 2) {  /* rows of up to 4 taps (person_detect's 3x3) */
-    AK_C1S_ROWS(AK_C1S_STEP("xa", "xb", "4", "0", "4", "8", "12") AK_C1S_STEP("xb", "xa", "8", "16", "20", "24", "28"),
-                "32", "36");
-  } else
-#undef AK_C1S_ROWS
-#undef AK_C1S_STEP
-#endif
-  {
-    (void)wq;
-    for (int32_t ky = 0; ky < k_h; ky++, x += wq, wst += ak_c1s_row_words(kwp)) {
-      for (int32_t j = 0; j < kwp; j++) {
-        const int32_t xl = x[j], xr = x[j + 1], *w = wst + 4 * j;
-        a0 = ak_smlad(xl, w[0], a0), b0 = ak_smlad(xr, w[0], b0);
-        a1 = ak_smlad(xl, w[1], a1), b1 = ak_smlad(xr, w[1], b1);
-        a2 = ak_smlad(xl, w[2], a2), b2 = ak_smlad(xr, w[2], b2);
-        a3 = ak_smlad(xl, w[3], a3), b3 = ak_smlad(xr, w[3], b3);
-      }
+  for (int32_t ky = 0; ky < k_h; ky++, x += wq, wst += ak_c1s_row_words(kwp)) {
+    for (int32_t j = 0; j < kwp; j++) {
+      const int32_t xl = x[j], xr = x[j + 1], *w = wst + 4 * j;
+      a0 = ak_smlad(xl, w[0], a0), b0 = ak_smlad(xr, w[0], b0);
+      a1 = ak_smlad(xl, w[1], a1), b1 = ak_smlad(xr, w[1], b1);
+      a2 = ak_smlad(xl, w[2], a2), b2 = ak_smlad(xr, w[2], b2);
+      a3 = ak_smlad(xl, w[3], a3), b3 = ak_smlad(xr, w[3], b3);
     }
   }
-  acc0[0] = a0, acc0[1] = a1, acc0[2] = a2, acc0[3] = a3;
-  acc1[0] = b0, acc1[1] = b1, acc1[2] = b2, acc1[3] = b3;
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = b0, acc[5] = b1, acc[6] = b2, acc[7] = b3;
 }
 
-/* The int16 pair buffer: hp rows of wq words, the input at (pad_t, pad_l), everything else the input zero point. */
+/* `pairs` neighbouring pixel pairs of one output row (x: the first pair's first word) into acc, 8 words a pair. */
+static __attribute__((noinline)) void ak_c1s_run(const int32_t *x, const int32_t *wst, int32_t pairs, int32_t *acc,
+                                                 int32_t k_h, int32_t kwp, int32_t wq) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  if ((kwp == 2 || kwp == 4) && k_h >= 2) {
+    /* The whole run in one block of assembly with every register fixed (14 values: r0 x, r1 stage, r2/r3 the
+     * input words, r4/r5 weights, r6-r9 pixel 0's channels, r10-r12/lr pixel 1's, so STM stores them in acc
+     * order); the acc pointer and its end live on the stack. Per step: the next input word and the 4 channels'
+     * weights in runs of pipelined 16-bit loads, 8 SMLADs. */
+    register const int32_t *px __asm__("r0") = x;
+    register const int32_t *pw __asm__("r1") = wst;
+    register int32_t r2 __asm__("r2"), r3 __asm__("r3"), r4 __asm__("r4"), r5 __asm__("r5");
+    register int32_t r6 __asm__("r6"), r7 __asm__("r7"), r8 __asm__("r8"), r9 __asm__("r9");
+    register int32_t r10 __asm__("r10"), r11 __asm__("r11"), r12 __asm__("r12"), lr __asm__("lr");
+    int32_t *accp = acc, *const end = acc + 8 * pairs;
+#define AK_C1S_STEP(xl, xr, xo, o0, o1, o2, o3) \
+  "ldr " xr ", [r0, #" xo "]\n\t"               \
+  "ldr r4, [r1, #" o0 "]\n\t"                   \
+  "ldr r5, [r1, #" o1 "]\n\t"                   \
+  "smlad r6, " xl ", r4, r6\n\t"                \
+  "smlad r10, " xr ", r4, r10\n\t"              \
+  "smlad r7, " xl ", r5, r7\n\t"                \
+  "smlad r11, " xr ", r5, r11\n\t"              \
+  "ldr r4, [r1, #" o2 "]\n\t"                   \
+  "ldr r5, [r1, #" o3 "]\n\t"                   \
+  "smlad r8, " xl ", r4, r8\n\t"                \
+  "smlad r12, " xr ", r4, r12\n\t"              \
+  "smlad r9, " xl ", r5, r9\n\t"                \
+  "smlad lr, " xr ", r5, lr\n\t"
+#define AK_C1S_RUN(steps, stride_off, row_bytes)                                                            \
+  __asm__ volatile("2:\n\t"                                                                                 \
+                   "movs r6, #0\n\t"                                                                        \
+                   "movs r7, #0\n\t"                                                                        \
+                   "mov r8, #0\n\t"                                                                         \
+                   "mov r9, #0\n\t"                                                                         \
+                   "mov r10, #0\n\t"                                                                        \
+                   "mov r11, #0\n\t"                                                                        \
+                   "mov r12, #0\n\t"                                                                        \
+                   "mov lr, #0\n\t"                                                                         \
+                   "1:\n\t"                                                                                 \
+                   "ldr r2, [r0]\n\t" steps                                                                 \
+                   "ldr r4, [r1, #" stride_off "]\n\t"                                                      \
+                   "add r0, r4\n\t"                                                                         \
+                   "adds r1, #" row_bytes "\n\t"                                                            \
+                   "cmp r4, #0\n\t"                                                                         \
+                   "bgt 1b\n\t"                                                                             \
+                   "ldr r4, [r1]\n\t"                                                                       \
+                   "subs r1, r1, r4\n\t"                                                                    \
+                   "ldr r4, %[accp]\n\t"                                                                    \
+                   "stmia r4!, {r6-r12, lr}\n\t"                                                            \
+                   "str r4, %[accp]\n\t"                                                                    \
+                   "ldr r5, %[end]\n\t"                                                                     \
+                   "cmp r4, r5\n\t"                                                                         \
+                   "bne 2b"                                                                                 \
+                   : [accp] "+m"(accp), "+r"(px), "+r"(pw), "=&r"(r2), "=&r"(r3), "=&r"(r4), "=&r"(r5),      \
+                     "=&r"(r6), "=&r"(r7), "=&r"(r8), "=&r"(r9), "=&r"(r10), "=&r"(r11), "=&r"(r12),          \
+                     "=&r"(lr)                                                                              \
+                   : [end] "m"(end)                                                                         \
+                   : "cc", "memory")
+    if (kwp == 4)  /* kernel rows of 5 to 8 taps (micro_speech's 10x8) */
+      AK_C1S_RUN(AK_C1S_STEP("r2", "r3", "4", "0", "4", "8", "12") AK_C1S_STEP("r3", "r2", "8", "16", "20", "24", "28")
+                 AK_C1S_STEP("r2", "r3", "12", "32", "36", "40", "44")
+                 AK_C1S_STEP("r3", "r2", "16", "48", "52", "56", "60"),
+                 "64", "68");
+    else  /* rows of up to 4 taps (person_detect's 3x3) */
+      AK_C1S_RUN(AK_C1S_STEP("r2", "r3", "4", "0", "4", "8", "12") AK_C1S_STEP("r3", "r2", "8", "16", "20", "24", "28"),
+                 "32", "36");
+#undef AK_C1S_RUN
+#undef AK_C1S_STEP
+    return;
+  }
+#endif
+  for (; pairs > 0; pairs--, x += 2, acc += 8) ak_c1s_pair(x, wst, k_h, kwp, wq, acc);
+}
+
+AK_INLINE void ak_store16x2(int16_t *dst, int32_t lo, int32_t hi) {
+  const int32_t v = (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+  __builtin_memcpy(dst, &v, 4);
+}
+
+/* The int16 pair buffer: hp rows of wq words, the input at (pad_t, pad_l), everything else the input zero point.
+ * 4 input bytes at a time (one load, SXTB16 into (b0, b2) and (b1, b3), two pair words) where the row allows. */
 static __attribute__((noinline)) void ak_c1s_widen(int32_t *buf, const ak_geom *g, const int8_t *in, int32_t hp,
                                                    int32_t wq) {
   const int32_t zp2 = (int32_t)(((uint32_t)g->in_zp & 0xFFFFu) * 0x00010001u);
   for (int32_t i = 0, n = hp * wq; i < n; i++) buf[i] = zp2;
   int16_t *b = (int16_t *)(void *)buf;
-  const int32_t cols = 2 * wq, in_w = g->in_w;
-  const int32_t ix0 = g->pad_l < 0 ? -g->pad_l : 0, ix1 = cols - g->pad_l < in_w ? cols - g->pad_l : in_w;
+  const int32_t cols = 2 * wq, in_w = g->in_w, pad_l = g->pad_l;
+  const int32_t ix0 = pad_l < 0 ? -pad_l : 0, ix1 = cols - pad_l < in_w ? cols - pad_l : in_w;
   for (int32_t py = 0; py < hp; py++) {
     const int32_t iy = py - g->pad_t;
     if (iy < 0 || iy >= g->in_h) continue;
     const int8_t *src = in + iy * in_w;
-    int16_t *dst = b + py * cols + g->pad_l;
-    for (int32_t ix = ix0; ix < ix1; ix++) dst[ix] = src[ix];
+    int16_t *dst = b + py * cols + pad_l;
+    int32_t ix = ix0;
+    if ((pad_l + ix) & 1) dst[ix] = src[ix], ix++;  /* to a pair boundary */
+    for (; ix + 4 <= ix1; ix += 4) {
+      const int32_t v = ak_read32(src + ix), e = ak_sxtb16(v), o = ak_sxtb16_ror8(v);
+      ak_store16x2(dst + ix, e, o);
+      ak_store16x2(dst + ix + 2, e >> 16, o >> 16);
+    }
+    for (; ix < ix1; ix++) dst[ix] = src[ix];
   }
 }
 
-/* (buf: the caller's, so this function has no variable-length frame and keeps r7 for the kernel's registers) */
+/* (buf: the caller's, so this function has no variable-length frame) */
 static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int8_t *in, const int32_t *w,
                                                      const int32_t *qp, int8_t *out, int32_t *buf, int32_t hp,
                                                      int32_t wq) {
@@ -1112,8 +1150,9 @@ static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int
   ak_c1s_widen(buf, g, in, hp, wq);
   int32_t wst[AK_STAGE_WORDS];
   int32_t acc[4 * AK_C1_CHUNK + 4];  /* + the phantom pixel of an odd row */
+  const int32_t run_pairs = AK_C1_CHUNK / 2;
   for (int32_t c = 0; c < out_c; c += 4, w += 4 * k4, qp += 4 * AK_QP_STRIDE) {
-    /* the group's taps as int16 pairs, [ky][pair][channel], each row followed by the buffer stride */
+    /* the group's taps as int16 pairs, [ky][pair][channel], each row followed by its stride word */
     const int8_t *w8 = (const int8_t *)(const void *)w;
     for (int32_t ky = 0; ky < k_h; ky++) {
       int32_t *row = wst + ky * row_words;
@@ -1124,8 +1163,9 @@ static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int
           row[4 * j + t] = (int32_t)(((uint32_t)(int32_t)tap[0] & 0xFFFFu) | ((uint32_t)(int32_t)tap[1] << 16));
         }
       }
-      row[4 * kwp] = ky + 1 < k_h ? wq * 4 : 0;  /* bytes to the next buffer row; 0 ends the row loop */
+      row[4 * kwp] = ky + 1 < k_h ? wq * 4 : 8 - (k_h - 1) * wq * 4;
     }
+    wst[k_h * row_words] = k_h * row_words * 4;
     ak_rq rq[4];
     for (int j = 0; j < 4; j++) {
       ak_qp q = ak_qp_load(qp + j * AK_QP_STRIDE);
@@ -1135,14 +1175,16 @@ static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int
     const int32_t nc = out_c - c < 4 ? out_c - c : 4;
     int32_t n = 0, p0 = 0;  /* pixels in the accumulator chunk, index of its first */
     for (int32_t oy = 0; oy < g->out_h; oy++) {
-      const int32_t *x = buf + oy * row_step;
-      for (int32_t ox = 0; ox < out_w; ox += 2, x += 2) {
-        if (n + 2 > AK_C1_CHUNK) {
+      for (int32_t ox = 0; ox < out_w;) {
+        int32_t pairs = (out_w - ox + 1) >> 1;
+        pairs = pairs < run_pairs ? pairs : run_pairs;
+        if (n + 2 * pairs > AK_C1_CHUNK) {
           for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq[j], &oq);
           p0 += n, n = 0;
         }
-        ak_c1s_pair(x, wst, k_h, kwp, wq, acc + 4 * n, acc + 4 * n + 4);  /* the phantom's sums: past the end */
-        n += ox + 1 < out_w ? 2 : 1;
+        ak_c1s_run(buf + oy * row_step + ox, wst, pairs, acc + 4 * n, k_h, kwp, wq);
+        const int32_t px = out_w - ox < 2 * pairs ? out_w - ox : 2 * pairs;  /* a phantom's sums are dropped */
+        n += px, ox += px;
       }
     }
     for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq[j], &oq);
@@ -1152,7 +1194,7 @@ static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int
 int32_t armlprof_conv1_s8_s4(ARMLPROF_CONV_ARGS) {
   AK_GEOM;
   const int32_t kw4 = (k_w + 3) & ~3, hp = (out_h - 1) * s_h + k_h, wq = out_w + kw4 / 2;
-  const int covered = s_w == 2 && d_h == 1 && d_w == 1 && k_h * ak_c1s_row_words(kw4 / 2) <= AK_STAGE_WORDS &&
+  const int covered = s_w == 2 && d_h == 1 && d_w == 1 && k_h * ak_c1s_row_words(kw4 / 2) + 1 <= AK_STAGE_WORDS &&
                       hp * wq * 4 <= AK_C1S_BUF_BYTES;
   if (!covered) return ak_conv1(&g, in, w, qp, out, 4, 1, ak_px_t4p1u1, ak_px_t4p2u1, 1);
   int32_t buf[hp * wq];
