@@ -280,7 +280,7 @@ def test_family_choice_by_geometry() -> None:
 
 
 def test_plan_of_the_study_models() -> None:
-    """person_detect: the first layer c1/d4, 1x1 layers pw with d4 first except on few pixels, signatures name
+    """person_detect: the first layer c1/s4, 1x1 layers pw with d4 first except on few pixels, signatures name
     their family (the tuner's schedule space), every plan's variants are its family's space."""
     path = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "person_detect.tflite"
     if not path.is_file():
@@ -289,7 +289,7 @@ def test_plan_of_the_study_models() -> None:
 
     graph = import_tflite(path)
     plans = [p for p in (kernels.plan(graph, op) for op in graph.operators) if p is not None]
-    assert plans[0].family == "c1" and plans[0].variants[0] == "d4"
+    assert plans[0].family == "c1" and plans[0].variants[:2] == ("s4", "d4")
     pw = [p for p in plans if p.family == "pw"]
     assert len(pw) == 14
     assert all((p.variants[0] == "d4") == (p.geometry.out_h * p.geometry.out_w >= kernels.PW_DIRECT_MIN_PIXELS)

@@ -36,12 +36,13 @@ DW_VARIANTS = ("r1", "p1", "p2")
 # One-input-channel convolutions (the first layer of both study models) pad their input once into a stack buffer
 # (c1 family, the GEMM tiles over it); larger buffers take the plain GEMM with im2col at the borders.
 # 1x1 convolutions at stride 1 without padding and fully connected layers with whole words of input channels
-# (pw family) read their GEMM rows in place. Both families default to the direct kernel d4 (4 output channels,
-# weights sign-extended in a stack stage of STAGE_WORDS, requantization per channel run) and keep the GEMM tiles in
-# their tuning space.
+# (pw family) read their GEMM rows in place. pw defaults to the direct kernel d4 (4 output channels, weights
+# sign-extended in a stack stage of STAGE_WORDS, requantization per channel run), c1 to s4 (stride 2 along the row:
+# sliding pixel pairs over an int16 copy of the padded input, 2 pixels x 4 channels per pass; same packed weights
+# as d4, which it runs for the geometries it does not cover); both keep d4 and the GEMM tiles in their tuning space.
 C1_MAX_PAD_BYTES = 12288
 DIRECT_VARIANTS = ("d4", *GEMM_VARIANTS)
-C1_VARIANTS = ("d4", "s4", *GEMM_VARIANTS)
+C1_VARIANTS = ("s4", *DIRECT_VARIANTS)
 PW_VARIANTS = DIRECT_VARIANTS
 STAGE_WORDS = 768  # AK_STAGE_WORDS in armlprof_kernels.c
 PW_DIRECT_MIN_PIXELS = 16
