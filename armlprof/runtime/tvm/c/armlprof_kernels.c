@@ -1063,7 +1063,14 @@ static __attribute__((noinline)) void ak_c1s_run(const int32_t *x, const int32_t
   "smlad r12, " xr ", r4, r12\n\t"              \
   "smlad r9, " xl ", r5, r9\n\t"                \
   "smlad lr, " xr ", r5, lr\n\t"
-#define AK_C1S_RUN(steps, stride_off, row_bytes)                                                            \
+/* one kernel row: its first input word, the steps, then x += the row's stride word, the stage past the row */
+#define AK_C1S_ROW(steps, stride_off, row_bytes) \
+  "ldr r2, [r0]\n\t" steps                       \
+  "ldr r4, [r1, #" stride_off "]\n\t"            \
+  "add r0, r4\n\t"                               \
+  "adds r1, #" row_bytes "\n\t"
+/* rows: 1, 2 or 3 kernel rows per iteration (k_h a multiple of it: fewer loop branches) */
+#define AK_C1S_RUN(rows)                                                                                    \
   __asm__ volatile("2:\n\t"                                                                                 \
                    "movs r6, #0\n\t"                                                                        \
                    "movs r7, #0\n\t"                                                                        \
@@ -1073,11 +1080,7 @@ static __attribute__((noinline)) void ak_c1s_run(const int32_t *x, const int32_t
                    "mov r11, #0\n\t"                                                                        \
                    "mov r12, #0\n\t"                                                                        \
                    "mov lr, #0\n\t"                                                                         \
-                   "1:\n\t"                                                                                 \
-                   "ldr r2, [r0]\n\t" steps                                                                 \
-                   "ldr r4, [r1, #" stride_off "]\n\t"                                                      \
-                   "add r0, r4\n\t"                                                                         \
-                   "adds r1, #" row_bytes "\n\t"                                                            \
+                   "1:\n\t" rows                                                                            \
                    "cmp r4, #0\n\t"                                                                         \
                    "bgt 1b\n\t"                                                                             \
                    "ldr r4, [r1]\n\t"                                                                       \
@@ -1093,14 +1096,27 @@ static __attribute__((noinline)) void ak_c1s_run(const int32_t *x, const int32_t
                      "=&r"(lr)                                                                              \
                    : [end] "m"(end)                                                                         \
                    : "cc", "memory")
-    if (kwp == 4)  /* kernel rows of 5 to 8 taps (micro_speech's 10x8) */
-      AK_C1S_RUN(AK_C1S_STEP("r2", "r3", "4", "0", "4", "8", "12") AK_C1S_STEP("r3", "r2", "8", "16", "20", "24", "28")
-                 AK_C1S_STEP("r2", "r3", "12", "32", "36", "40", "44")
-                 AK_C1S_STEP("r3", "r2", "16", "48", "52", "56", "60"),
-                 "64", "68");
-    else  /* rows of up to 4 taps (person_detect's 3x3) */
-      AK_C1S_RUN(AK_C1S_STEP("r2", "r3", "4", "0", "4", "8", "12") AK_C1S_STEP("r3", "r2", "8", "16", "20", "24", "28"),
-                 "32", "36");
+#define AK_C1S_ROW4                                                                                             \
+  AK_C1S_ROW(AK_C1S_STEP("r2", "r3", "4", "0", "4", "8", "12") AK_C1S_STEP("r3", "r2", "8", "16", "20", "24", "28") \
+                 AK_C1S_STEP("r2", "r3", "12", "32", "36", "40", "44")                                          \
+                     AK_C1S_STEP("r3", "r2", "16", "48", "52", "56", "60"),                                     \
+             "64", "68")
+#define AK_C1S_ROW2                                                                                             \
+  AK_C1S_ROW(AK_C1S_STEP("r2", "r3", "4", "0", "4", "8", "12") AK_C1S_STEP("r3", "r2", "8", "16", "20", "24", "28"), \
+             "32", "36")
+    if (kwp == 4 && (k_h & 1) == 0)  /* kernel rows of 5 to 8 taps (micro_speech's 10x8) */
+      AK_C1S_RUN(AK_C1S_ROW4 AK_C1S_ROW4);
+    else if (kwp == 4)
+      AK_C1S_RUN(AK_C1S_ROW4);
+    else if (k_h % 3 == 0)  /* rows of up to 4 taps (person_detect's 3x3: the whole kernel, no loop branch) */
+      AK_C1S_RUN(AK_C1S_ROW2 AK_C1S_ROW2 AK_C1S_ROW2);
+    else if ((k_h & 1) == 0)
+      AK_C1S_RUN(AK_C1S_ROW2 AK_C1S_ROW2);
+    else
+      AK_C1S_RUN(AK_C1S_ROW2);
+#undef AK_C1S_ROW4
+#undef AK_C1S_ROW2
+#undef AK_C1S_ROW
 #undef AK_C1S_RUN
 #undef AK_C1S_STEP
     return;
@@ -1109,33 +1125,55 @@ static __attribute__((noinline)) void ak_c1s_run(const int32_t *x, const int32_t
   for (; pairs > 0; pairs--, x += 2, acc += 8) ak_c1s_pair(x, wst, k_h, kwp, wq, acc);
 }
 
-AK_INLINE void ak_store16x2(int16_t *dst, int32_t lo, int32_t hi) {
-  const int32_t v = (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
-  __builtin_memcpy(dst, &v, 4);
+/* (lo half of a, lo half of b) and (hi half of a, hi half of b): PKHBT / PKHTB */
+AK_INLINE int32_t ak_pack_lo(int32_t a, int32_t b) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+#else
+  return (int32_t)(((uint32_t)a & 0xFFFFu) | ((uint32_t)b << 16));
+#endif
 }
 
-/* The int16 pair buffer: hp rows of wq words, the input at (pad_t, pad_l), everything else the input zero point.
- * 4 input bytes at a time (one load, SXTB16 into (b0, b2) and (b1, b3), two pair words) where the row allows. */
+AK_INLINE int32_t ak_pack_hi(int32_t a, int32_t b) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t r;
+  __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
+  return r;
+#else
+  return (int32_t)(((uint32_t)a >> 16) | ((uint32_t)b & 0xFFFF0000u));
+#endif
+}
+
+/* The int16 pair buffer: hp rows of wq words, the input at (pad_t, pad_l), everything else the input zero point
+ * (only the padding is filled). 4 input bytes at a time where the row allows: one load, SXTB16 into (b0, b2) and
+ * (b1, b3), two pair words. */
 static __attribute__((noinline)) void ak_c1s_widen(int32_t *buf, const ak_geom *g, const int8_t *in, int32_t hp,
                                                    int32_t wq) {
   const int32_t zp2 = (int32_t)(((uint32_t)g->in_zp & 0xFFFFu) * 0x00010001u);
-  for (int32_t i = 0, n = hp * wq; i < n; i++) buf[i] = zp2;
-  int16_t *b = (int16_t *)(void *)buf;
+  const int16_t zp = (int16_t)g->in_zp;
   const int32_t cols = 2 * wq, in_w = g->in_w, pad_l = g->pad_l;
   const int32_t ix0 = pad_l < 0 ? -pad_l : 0, ix1 = cols - pad_l < in_w ? cols - pad_l : in_w;
+  const int32_t c0 = pad_l + ix0, c1 = ix1 > ix0 ? pad_l + ix1 : c0;  /* the input's columns [c0, c1) */
   for (int32_t py = 0; py < hp; py++) {
+    int32_t *row = buf + py * wq;
     const int32_t iy = py - g->pad_t;
-    if (iy < 0 || iy >= g->in_h) continue;
-    const int8_t *src = in + iy * in_w;
-    int16_t *dst = b + py * cols + pad_l;
-    int32_t ix = ix0;
-    if ((pad_l + ix) & 1) dst[ix] = src[ix], ix++;  /* to a pair boundary */
-    for (; ix + 4 <= ix1; ix += 4) {
-      const int32_t v = ak_read32(src + ix), e = ak_sxtb16(v), o = ak_sxtb16_ror8(v);
-      ak_store16x2(dst + ix, e, o);
-      ak_store16x2(dst + ix + 2, e >> 16, o >> 16);
+    if (iy < 0 || iy >= g->in_h || c1 == c0) {
+      for (int32_t i = 0; i < wq; i++) row[i] = zp2;
+      continue;
     }
-    for (; ix < ix1; ix++) dst[ix] = src[ix];
+    int16_t *d = (int16_t *)(void *)row;
+    for (int32_t c = 0; c < c0; c++) d[c] = zp;
+    for (int32_t c = c1; c < cols; c++) d[c] = zp;
+    const int8_t *src = in + iy * in_w - pad_l;  /* src[c]: the input of buffer column c */
+    int32_t c = c0;
+    if (c & 1) d[c] = src[c], c++;  /* to a pair boundary */
+    for (; c + 4 <= c1; c += 4) {
+      const int32_t v = ak_read32(src + c), e = ak_sxtb16(v), o = ak_sxtb16_ror8(v);
+      row[c >> 1] = ak_pack_lo(e, o), row[(c >> 1) + 1] = ak_pack_hi(e, o);
+    }
+    for (; c < c1; c++) d[c] = src[c];
   }
 }
 
