@@ -1177,6 +1177,72 @@ static __attribute__((noinline)) void ak_c1s_widen(int32_t *buf, const ak_geom *
   }
 }
 
+/* Requantization of two neighbouring channels' runs at once (acc: channel j of the first pixel, 4 words a pixel;
+ * o: its output byte), for channels ak_requant_run takes its SSAT path on without a left shift: the same
+ * arithmetic, but one LDRD brings both channels' accumulators and the loop is shared, with the 8 constants in
+ * fixed registers. 0: not applicable (the caller runs ak_requant_run per channel). */
+static __attribute__((noinline)) int ak_c1s_requant2(const int32_t *acc, int8_t *o, int32_t n, int32_t o_step,
+                                                     const ak_rq *ra, const ak_rq *rb, const ak_outq *oq) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  if (ra->fast != 1 || rb->fast != 1 || ra->s1 != 1 || rb->s1 != 1 || oq->lo != -128 || oq->hi != 127 || n < 1)
+    return 0;
+  register const int32_t *pa __asm__("r0") = acc;
+  register int8_t *po __asm__("r1") = o;
+  register int32_t cnt __asm__("r2") = n;
+  register int32_t step __asm__("r3") = o_step;
+  register int32_t x0 __asm__("r4"), x1 __asm__("r5");
+  register int32_t ba __asm__("r6") = (int32_t)((uint32_t)ra->q.bias << 1), ma __asm__("r7") = ra->q.mult;
+  register int32_t za __asm__("r8") = ra->rz, ea __asm__("r9") = ra->q.right;
+  register int32_t bb __asm__("r10") = (int32_t)((uint32_t)rb->q.bias << 1), mb __asm__("r11") = rb->q.mult;
+  register int32_t zb __asm__("r12") = rb->rz, eb __asm__("lr") = rb->q.right;
+#define AK_RQ2_ONE                   \
+  "ldrd r4, r5, [r0], #16\n\t"       \
+  "add r4, r6, r4, lsl #1\n\t"       \
+  "smmulr r4, r4, r7\n\t"            \
+  "add r4, r4, r4, asr #31\n\t"      \
+  "add r4, r8\n\t"                   \
+  "asr r4, r4, r9\n\t"               \
+  "ssat r4, #8, r4\n\t"              \
+  "strb r4, [r1]\n\t"                \
+  "add r5, r10, r5, lsl #1\n\t"      \
+  "smmulr r5, r5, r11\n\t"           \
+  "add r5, r5, r5, asr #31\n\t"      \
+  "add r5, r12\n\t"                  \
+  "asr r5, r5, lr\n\t"               \
+  "ssat r5, #8, r5\n\t"              \
+  "strb r5, [r1, #1]\n\t"            \
+  "add r1, r3\n\t"
+  __asm__ volatile("subs r2, #2\n\t"
+                   "blt 2f\n\t"
+                   "1:\n\t" AK_RQ2_ONE AK_RQ2_ONE
+                   "subs r2, #2\n\t"
+                   "bge 1b\n\t"
+                   "2:\n\t"
+                   "adds r2, #2\n\t"
+                   "beq 3f\n\t" AK_RQ2_ONE "3:"
+                   : "+r"(pa), "+r"(po), "+r"(cnt), "=&r"(x0), "=&r"(x1)
+                   : "r"(step), "r"(ba), "r"(ma), "r"(za), "r"(ea), "r"(bb), "r"(mb), "r"(zb), "r"(eb)
+                   : "cc", "memory");
+#undef AK_RQ2_ONE
+  return 1;
+#else
+  (void)acc, (void)o, (void)n, (void)o_step, (void)ra, (void)rb, (void)oq;
+  return 0;
+#endif
+}
+
+/* The chunk's n pixels of the group's nc channels (acc: [pixel][4], o: the first pixel's channel c). */
+AK_INLINE void ak_c1s_requant(const int32_t *acc, int8_t *o, int32_t n, int32_t nc, int32_t out_c, const ak_rq *rq,
+                              const ak_outq *oq) {
+  for (int32_t j = 0; j < nc; j++) {
+    if (j + 1 < nc && ak_c1s_requant2(acc + j, o + j, n, out_c, &rq[j], &rq[j + 1], oq)) {
+      j++;
+      continue;
+    }
+    ak_requant_run(acc + j, o + j, n, out_c, &rq[j], oq);
+  }
+}
+
 /* (buf: the caller's, so this function has no variable-length frame) */
 static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int8_t *in, const int32_t *w,
                                                      const int32_t *qp, int8_t *out, int32_t *buf, int32_t hp,
@@ -1217,7 +1283,7 @@ static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int
         int32_t pairs = (out_w - ox + 1) >> 1;
         pairs = pairs < run_pairs ? pairs : run_pairs;
         if (n + 2 * pairs > AK_C1_CHUNK) {
-          for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq[j], &oq);
+          ak_c1s_requant(acc, out + p0 * out_c + c, n, nc, out_c, rq, &oq);
           p0 += n, n = 0;
         }
         ak_c1s_run(buf + oy * row_step + ox, wst, pairs, acc + 4 * n, k_h, kwp, wq);
@@ -1225,7 +1291,7 @@ static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int
         n += px, ox += px;
       }
     }
-    for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq[j], &oq);
+    ak_c1s_requant(acc, out + p0 * out_c + c, n, nc, out_c, rq, &oq);
   }
 }
 
