@@ -1049,40 +1049,41 @@ static __attribute__((noinline)) void ak_c1s_run(const int32_t *x, const int32_t
     register int32_t r6 __asm__("r6"), r7 __asm__("r7"), r8 __asm__("r8"), r9 __asm__("r9");
     register int32_t r10 __asm__("r10"), r11 __asm__("r11"), r12 __asm__("r12"), lr __asm__("lr");
     int32_t *accp = acc, *const end = acc + 8 * pairs;
-#define AK_C1S_STEP(xl, xr, xo, o0, o1, o2, o3) \
-  "ldr " xr ", [r0, #" xo "]\n\t"               \
-  "ldr r4, [r1, #" o0 "]\n\t"                   \
-  "ldr r5, [r1, #" o1 "]\n\t"                   \
-  "smlad r6, " xl ", r4, r6\n\t"                \
-  "smlad r10, " xr ", r4, r10\n\t"              \
-  "smlad r7, " xl ", r5, r7\n\t"                \
-  "smlad r11, " xr ", r5, r11\n\t"              \
-  "ldr r4, [r1, #" o2 "]\n\t"                   \
-  "ldr r5, [r1, #" o3 "]\n\t"                   \
-  "smlad r8, " xl ", r4, r8\n\t"                \
-  "smlad r12, " xr ", r4, r12\n\t"              \
-  "smlad r9, " xl ", r5, r9\n\t"                \
-  "smlad lr, " xr ", r5, lr\n\t"
+/* M: the multiply-accumulate (SMUAD, no accumulator to read, for the kernel's first step: no zeroing) */
+#define AK_C1S_MLA(a, x, w) "smlad " a ", " x ", " w ", " a "\n\t"
+#define AK_C1S_MUL(a, x, w) "smuad " a ", " x ", " w "\n\t"
+#define AK_C1S_STEP(M, xl, xr, xo, o0, o1, o2, o3) \
+  "ldr " xr ", [r0, #" xo "]\n\t"                  \
+  "ldr r4, [r1, #" o0 "]\n\t"                      \
+  "ldr r5, [r1, #" o1 "]\n\t"                      \
+  M("r6", xl, "r4") M("r10", xr, "r4")             \
+  M("r7", xl, "r5") M("r11", xr, "r5")             \
+  "ldr r4, [r1, #" o2 "]\n\t"                      \
+  "ldr r5, [r1, #" o3 "]\n\t"                      \
+  M("r8", xl, "r4") M("r12", xr, "r4")             \
+  M("r9", xl, "r5") M("lr", xr, "r5")
 /* one kernel row: its first input word, the steps, then x += the row's stride word, the stage past the row */
 #define AK_C1S_ROW(steps, stride_off, row_bytes) \
   "ldr r2, [r0]\n\t" steps                       \
   "ldr r4, [r1, #" stride_off "]\n\t"            \
   "add r0, r4\n\t"                               \
   "adds r1, #" row_bytes "\n\t"
-/* rows: 1, 2 or 3 kernel rows per iteration (k_h a multiple of it: fewer loop branches) */
-#define AK_C1S_RUN(rows)                                                                                    \
-  __asm__ volatile("2:\n\t"                                                                                 \
-                   "movs r6, #0\n\t"                                                                        \
-                   "movs r7, #0\n\t"                                                                        \
-                   "mov r8, #0\n\t"                                                                         \
-                   "mov r9, #0\n\t"                                                                         \
-                   "mov r10, #0\n\t"                                                                        \
-                   "mov r11, #0\n\t"                                                                        \
-                   "mov r12, #0\n\t"                                                                        \
-                   "mov lr, #0\n\t"                                                                         \
-                   "1:\n\t" rows                                                                            \
-                   "cmp r4, #0\n\t"                                                                         \
-                   "bgt 1b\n\t"                                                                             \
+/* Rows 4 and 2 pair words long; M0: the first step's multiply */
+#define AK_C1S_ROW4(M0)                                                                                    \
+  AK_C1S_ROW(AK_C1S_STEP(M0, "r2", "r3", "4", "0", "4", "8", "12")                                         \
+                 AK_C1S_STEP(AK_C1S_MLA, "r3", "r2", "8", "16", "20", "24", "28")                          \
+                     AK_C1S_STEP(AK_C1S_MLA, "r2", "r3", "12", "32", "36", "40", "44")                     \
+                         AK_C1S_STEP(AK_C1S_MLA, "r3", "r2", "16", "48", "52", "56", "60"),                \
+             "64", "68")
+#define AK_C1S_ROW2(M0)                                                                                    \
+  AK_C1S_ROW(AK_C1S_STEP(M0, "r2", "r3", "4", "0", "4", "8", "12")                                         \
+                 AK_C1S_STEP(AK_C1S_MLA, "r3", "r2", "8", "16", "20", "24", "28"),                         \
+             "32", "36")
+/* Per pixel pair: the first `first` rows (the kernel's first step SMUAD), then, unless that was the whole kernel,
+ * `rows` rows per iteration (k_h a multiple of their count: fewer loop branches) */
+#define AK_C1S_LOOP(first, rows) first "cmp r4, #0\n\tble 3f\n\t1:\n\t" rows "cmp r4, #0\n\tbgt 1b\n\t3:\n\t"
+#define AK_C1S_RUN(body)                                                                                    \
+  __asm__ volatile("2:\n\t" body                                                                            \
                    "ldr r4, [r1]\n\t"                                                                       \
                    "subs r1, r1, r4\n\t"                                                                    \
                    "ldr r4, %[accp]\n\t"                                                                    \
@@ -1096,29 +1097,26 @@ static __attribute__((noinline)) void ak_c1s_run(const int32_t *x, const int32_t
                      "=&r"(lr)                                                                              \
                    : [end] "m"(end)                                                                         \
                    : "cc", "memory")
-#define AK_C1S_ROW4                                                                                             \
-  AK_C1S_ROW(AK_C1S_STEP("r2", "r3", "4", "0", "4", "8", "12") AK_C1S_STEP("r3", "r2", "8", "16", "20", "24", "28") \
-                 AK_C1S_STEP("r2", "r3", "12", "32", "36", "40", "44")                                          \
-                     AK_C1S_STEP("r3", "r2", "16", "48", "52", "56", "60"),                                     \
-             "64", "68")
-#define AK_C1S_ROW2                                                                                             \
-  AK_C1S_ROW(AK_C1S_STEP("r2", "r3", "4", "0", "4", "8", "12") AK_C1S_STEP("r3", "r2", "8", "16", "20", "24", "28"), \
-             "32", "36")
     if (kwp == 4 && (k_h & 1) == 0)  /* kernel rows of 5 to 8 taps (micro_speech's 10x8) */
-      AK_C1S_RUN(AK_C1S_ROW4 AK_C1S_ROW4);
+      AK_C1S_RUN(AK_C1S_LOOP(AK_C1S_ROW4(AK_C1S_MUL) AK_C1S_ROW4(AK_C1S_MLA),
+                             AK_C1S_ROW4(AK_C1S_MLA) AK_C1S_ROW4(AK_C1S_MLA)));
     else if (kwp == 4)
-      AK_C1S_RUN(AK_C1S_ROW4);
-    else if (k_h % 3 == 0)  /* rows of up to 4 taps (person_detect's 3x3: the whole kernel, no loop branch) */
-      AK_C1S_RUN(AK_C1S_ROW2 AK_C1S_ROW2 AK_C1S_ROW2);
+      AK_C1S_RUN(AK_C1S_LOOP(AK_C1S_ROW4(AK_C1S_MUL), AK_C1S_ROW4(AK_C1S_MLA)));
+    else if (k_h == 3)  /* rows of up to 4 taps (person_detect's 3x3: the whole kernel, no loop branch) */
+      AK_C1S_RUN(AK_C1S_ROW2(AK_C1S_MUL) AK_C1S_ROW2(AK_C1S_MLA) AK_C1S_ROW2(AK_C1S_MLA));
     else if ((k_h & 1) == 0)
-      AK_C1S_RUN(AK_C1S_ROW2 AK_C1S_ROW2);
+      AK_C1S_RUN(AK_C1S_LOOP(AK_C1S_ROW2(AK_C1S_MUL) AK_C1S_ROW2(AK_C1S_MLA),
+                             AK_C1S_ROW2(AK_C1S_MLA) AK_C1S_ROW2(AK_C1S_MLA)));
     else
-      AK_C1S_RUN(AK_C1S_ROW2);
-#undef AK_C1S_ROW4
-#undef AK_C1S_ROW2
-#undef AK_C1S_ROW
+      AK_C1S_RUN(AK_C1S_LOOP(AK_C1S_ROW2(AK_C1S_MUL), AK_C1S_ROW2(AK_C1S_MLA)));
 #undef AK_C1S_RUN
+#undef AK_C1S_LOOP
+#undef AK_C1S_ROW2
+#undef AK_C1S_ROW4
+#undef AK_C1S_ROW
 #undef AK_C1S_STEP
+#undef AK_C1S_MUL
+#undef AK_C1S_MLA
     return;
   }
 #endif
@@ -1169,6 +1167,36 @@ static __attribute__((noinline)) void ak_c1s_widen(int32_t *buf, const ak_geom *
     const int8_t *src = in + iy * in_w - pad_l;  /* src[c]: the input of buffer column c */
     int32_t c = c0;
     if (c & 1) d[c] = src[c], c++;  /* to a pair boundary */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    if (c + 8 <= c1) {  /* 8 columns per iteration: two loads, four pair words */
+      const int8_t *sp8 = src + c;
+      int32_t *dw = row + (c >> 1), n8 = (c1 - c) >> 3, v0, v1, e, o, t;
+      __asm__ volatile("1:\n\t"
+                       "ldr %[v0], [%[s]]\n\t"
+                       "ldr %[v1], [%[s], #4]\n\t"
+                       "adds %[s], #8\n\t"
+                       "sxtb16 %[e], %[v0]\n\t"
+                       "sxtb16 %[o], %[v0], ror #8\n\t"
+                       "pkhbt %[t], %[e], %[o], lsl #16\n\t"
+                       "pkhtb %[v0], %[o], %[e], asr #16\n\t"
+                       "str %[t], [%[d]]\n\t"
+                       "str %[v0], [%[d], #4]\n\t"
+                       "sxtb16 %[e], %[v1]\n\t"
+                       "sxtb16 %[o], %[v1], ror #8\n\t"
+                       "pkhbt %[t], %[e], %[o], lsl #16\n\t"
+                       "pkhtb %[v1], %[o], %[e], asr #16\n\t"
+                       "str %[t], [%[d], #8]\n\t"
+                       "str %[v1], [%[d], #12]\n\t"
+                       "adds %[d], #16\n\t"
+                       "subs %[n], #1\n\t"
+                       "bne 1b"
+                       : [s] "+l"(sp8), [d] "+l"(dw), [n] "+l"(n8), [v0] "=&l"(v0), [v1] "=&l"(v1), [e] "=&r"(e),
+                         [o] "=&r"(o), [t] "=&l"(t)
+                       :
+                       : "cc", "memory");
+      c += ((c1 - c) >> 3) << 3;
+    }
+#endif
     for (; c + 4 <= c1; c += 4) {
       const int32_t v = ak_read32(src + c), e = ak_sxtb16(v), o = ak_sxtb16_ror8(v);
       row[c >> 1] = ak_pack_lo(e, o), row[(c >> 1) + 1] = ak_pack_hi(e, o);
