@@ -1013,10 +1013,8 @@ int32_t armlprof_conv1_s8_d4(ARMLPROF_CONV_ARGS) {
  * has out_w + kw4 / 2 words per row: a row of odd width ends in a phantom pixel whose sums are dropped. */
 #define AK_C1S_BUF_BYTES 20480
 
-/* Stage words per kernel row: kwp = kw4 / 2 steps of 4 channels' pair words, then the bytes from this buffer row
- * to the next (after the last row: back to the next pixel pair's first row, <= 0, which ends the row loop); one
- * word after the rows: their bytes (the stage pointer's rewind). */
-AK_INLINE int32_t ak_c1s_row_words(int32_t kwp) { return 4 * kwp + 1; }
+/* Stage words per kernel row: kwp = kw4 / 2 steps of 4 channels' pair words. */
+AK_INLINE int32_t ak_c1s_row_words(int32_t kwp) { return 4 * kwp; }
 
 /* Portable: one pixel pair (x: pixel 0's first pair word) into acc[0..7] = pixel 0 channels 0-3, pixel 1's. */
 AK_INLINE void ak_c1s_pair(const int32_t *x, const int32_t *wst, int32_t k_h, int32_t kwp, int32_t wq,
@@ -1034,89 +1032,122 @@ AK_INLINE void ak_c1s_pair(const int32_t *x, const int32_t *wst, int32_t k_h, in
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = b0, acc[5] = b1, acc[6] = b2, acc[7] = b3;
 }
 
-/* `pairs` neighbouring pixel pairs of one output row (x: the first pair's first word) into acc, 8 words a pair. */
-static __attribute__((noinline)) void ak_c1s_run(const int32_t *x, const int32_t *wst, int32_t pairs, int32_t *acc,
-                                                 int32_t k_h, int32_t kwp, int32_t wq) {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-  if ((kwp == 2 || kwp == 4) && k_h >= 2) {
-    /* The whole run in one block of assembly with every register fixed (14 values: r0 x, r1 stage, r2/r3 the
-     * input words, r4/r5 weights, r6-r9 pixel 0's channels, r10-r12/lr pixel 1's, so STM stores them in acc
-     * order); the acc pointer and its end live on the stack. Per step: the next input word and the 4 channels'
-     * weights in runs of pipelined 16-bit loads, 8 SMLADs. */
-    register const int32_t *px __asm__("r0") = x;
-    register const int32_t *pw __asm__("r1") = wst;
-    register int32_t r2 __asm__("r2"), r3 __asm__("r3"), r4 __asm__("r4"), r5 __asm__("r5");
-    register int32_t r6 __asm__("r6"), r7 __asm__("r7"), r8 __asm__("r8"), r9 __asm__("r9");
-    register int32_t r10 __asm__("r10"), r11 __asm__("r11"), r12 __asm__("r12"), lr __asm__("lr");
-    int32_t *accp = acc, *const end = acc + 8 * pairs;
-/* M: the multiply-accumulate (SMUAD, no accumulator to read, for the kernel's first step: no zeroing) */
+/* A block of up to 32 weight words (2 kernel rows of 4 pair words x 4 channels, or up to 4 rows of 2) is loaded
+ * into the FPU's s0-s31 once per run (VLDM), where VMOV brings two words back in 2 cycles, no wait states. Then per
+ * pixel pair of the run, all in one block of assembly with every register fixed (r0 x, r1 the buffer row stride,
+ * r2/r3 input words, r4/r5 weights, r6-r9 pixel 0's channels, r10-r12/lr pixel 1's, so STM/LDM move them in acc
+ * order; the acc pointer and its end on the stack): the block's rows, per step the next input word (16-bit LDR),
+ * two VMOVs and 8 SMLADs; the first block starts from SMUAD (no zeroing), later ones from the stored sums. */
 #define AK_C1S_MLA(a, x, w) "smlad " a ", " x ", " w ", " a "\n\t"
 #define AK_C1S_MUL(a, x, w) "smuad " a ", " x ", " w "\n\t"
-#define AK_C1S_STEP(M, xl, xr, xo, o0, o1, o2, o3) \
+#define AK_C1S_STEP(M, xl, xr, xo, q0, q1)          \
   "ldr " xr ", [r0, #" xo "]\n\t"                  \
-  "ldr r4, [r1, #" o0 "]\n\t"                      \
-  "ldr r5, [r1, #" o1 "]\n\t"                      \
+  "vmov r4, r5, " q0 "\n\t"                        \
   M("r6", xl, "r4") M("r10", xr, "r4")             \
   M("r7", xl, "r5") M("r11", xr, "r5")             \
-  "ldr r4, [r1, #" o2 "]\n\t"                      \
-  "ldr r5, [r1, #" o3 "]\n\t"                      \
+  "vmov r4, r5, " q1 "\n\t"                        \
   M("r8", xl, "r4") M("r12", xr, "r4")             \
   M("r9", xl, "r5") M("lr", xr, "r5")
-/* one kernel row: its first input word, the steps, then x += the row's stride word, the stage past the row */
-#define AK_C1S_ROW(steps, stride_off, row_bytes) \
-  "ldr r2, [r0]\n\t" steps                       \
-  "ldr r4, [r1, #" stride_off "]\n\t"            \
-  "add r0, r4\n\t"                               \
-  "adds r1, #" row_bytes "\n\t"
-/* Rows 4 and 2 pair words long; M0: the first step's multiply */
-#define AK_C1S_ROW4(M0)                                                                                    \
-  AK_C1S_ROW(AK_C1S_STEP(M0, "r2", "r3", "4", "0", "4", "8", "12")                                         \
-                 AK_C1S_STEP(AK_C1S_MLA, "r3", "r2", "8", "16", "20", "24", "28")                          \
-                     AK_C1S_STEP(AK_C1S_MLA, "r2", "r3", "12", "32", "36", "40", "44")                     \
-                         AK_C1S_STEP(AK_C1S_MLA, "r3", "r2", "16", "48", "52", "56", "60"),                \
-             "64", "68")
-#define AK_C1S_ROW2(M0)                                                                                    \
-  AK_C1S_ROW(AK_C1S_STEP(M0, "r2", "r3", "4", "0", "4", "8", "12")                                         \
-                 AK_C1S_STEP(AK_C1S_MLA, "r3", "r2", "8", "16", "20", "24", "28"),                         \
-             "32", "36")
-/* Per pixel pair: the first `first` rows (the kernel's first step SMUAD), then, unless that was the whole kernel,
- * `rows` rows per iteration (k_h a multiple of their count: fewer loop branches) */
-#define AK_C1S_LOOP(first, rows) first "cmp r4, #0\n\tble 3f\n\t1:\n\t" rows "cmp r4, #0\n\tbgt 1b\n\t3:\n\t"
-#define AK_C1S_RUN(body)                                                                                    \
-  __asm__ volatile("2:\n\t" body                                                                            \
-                   "ldr r4, [r1]\n\t"                                                                       \
-                   "subs r1, r1, r4\n\t"                                                                    \
+#define AK_C1S_ROW4(M0, q0, q1, q2, q3, q4, q5, q6, q7)                                                    \
+  "ldr r2, [r0]\n\t" AK_C1S_STEP(M0, "r2", "r3", "4", q0, q1) AK_C1S_STEP(AK_C1S_MLA, "r3", "r2", "8", q2, q3) \
+      AK_C1S_STEP(AK_C1S_MLA, "r2", "r3", "12", q4, q5) AK_C1S_STEP(AK_C1S_MLA, "r3", "r2", "16", q6, q7)
+#define AK_C1S_ROW2(M0, q0, q1, q2, q3) \
+  "ldr r2, [r0]\n\t" AK_C1S_STEP(M0, "r2", "r3", "4", q0, q1) AK_C1S_STEP(AK_C1S_MLA, "r3", "r2", "8", q2, q3)
+#define AK_C1S_R4A(M0) \
+  AK_C1S_ROW4(M0, "s0, s1", "s2, s3", "s4, s5", "s6, s7", "s8, s9", "s10, s11", "s12, s13", "s14, s15")
+#define AK_C1S_R4B \
+  AK_C1S_ROW4(AK_C1S_MLA, "s16, s17", "s18, s19", "s20, s21", "s22, s23", "s24, s25", "s26, s27", "s28, s29", "s30, s31")
+#define AK_C1S_R2A(M0) AK_C1S_ROW2(M0, "s0, s1", "s2, s3", "s4, s5", "s6, s7")
+#define AK_C1S_R2B AK_C1S_ROW2(AK_C1S_MLA, "s8, s9", "s10, s11", "s12, s13", "s14, s15")
+#define AK_C1S_R2C AK_C1S_ROW2(AK_C1S_MLA, "s16, s17", "s18, s19", "s20, s21", "s22, s23")
+#define AK_C1S_R2D AK_C1S_ROW2(AK_C1S_MLA, "s24, s25", "s26, s27", "s28, s29", "s30, s31")
+#define AK_C1S_NEXT "add r0, r1\n\t"
+#define AK_C1S_BACK "subs r0, r0, r1\n\t"
+#define AK_C1S_SUMS "ldr r4, %[accp]\n\tldm r4, {r6-r12, lr}\n\t"  /* a later block: the sums so far */
+#define AK_C1S_BLOCK(regs, sums, rows, back)                                                                  \
+  __asm__ volatile("vldmia r4, {" regs "}\n\t"                                                              \
+                   "2:\n\t" sums rows back                                                                  \
+                   "adds r0, #8\n\t"                                                                        \
                    "ldr r4, %[accp]\n\t"                                                                    \
                    "stmia r4!, {r6-r12, lr}\n\t"                                                            \
                    "str r4, %[accp]\n\t"                                                                    \
                    "ldr r5, %[end]\n\t"                                                                     \
                    "cmp r4, r5\n\t"                                                                         \
                    "bne 2b"                                                                                 \
-                   : [accp] "+m"(accp), "+r"(px), "+r"(pw), "=&r"(r2), "=&r"(r3), "=&r"(r4), "=&r"(r5),      \
-                     "=&r"(r6), "=&r"(r7), "=&r"(r8), "=&r"(r9), "=&r"(r10), "=&r"(r11), "=&r"(r12),          \
-                     "=&r"(lr)                                                                              \
-                   : [end] "m"(end)                                                                         \
-                   : "cc", "memory")
-    if (kwp == 4 && (k_h & 1) == 0)  /* kernel rows of 5 to 8 taps (micro_speech's 10x8) */
-      AK_C1S_RUN(AK_C1S_LOOP(AK_C1S_ROW4(AK_C1S_MUL) AK_C1S_ROW4(AK_C1S_MLA),
-                             AK_C1S_ROW4(AK_C1S_MLA) AK_C1S_ROW4(AK_C1S_MLA)));
-    else if (kwp == 4)
-      AK_C1S_RUN(AK_C1S_LOOP(AK_C1S_ROW4(AK_C1S_MUL), AK_C1S_ROW4(AK_C1S_MLA)));
-    else if (k_h == 3)  /* rows of up to 4 taps (person_detect's 3x3: the whole kernel, no loop branch) */
-      AK_C1S_RUN(AK_C1S_ROW2(AK_C1S_MUL) AK_C1S_ROW2(AK_C1S_MLA) AK_C1S_ROW2(AK_C1S_MLA));
-    else if ((k_h & 1) == 0)
-      AK_C1S_RUN(AK_C1S_LOOP(AK_C1S_ROW2(AK_C1S_MUL) AK_C1S_ROW2(AK_C1S_MLA),
-                             AK_C1S_ROW2(AK_C1S_MLA) AK_C1S_ROW2(AK_C1S_MLA)));
-    else
-      AK_C1S_RUN(AK_C1S_LOOP(AK_C1S_ROW2(AK_C1S_MUL), AK_C1S_ROW2(AK_C1S_MLA)));
-#undef AK_C1S_RUN
-#undef AK_C1S_LOOP
+                   : [accp] "+m"(accp), "+r"(px), "+r"(r4), "=&r"(r2), "=&r"(r3), "=&r"(r5), "=&r"(r6),      \
+                     "=&r"(r7), "=&r"(r8), "=&r"(r9), "=&r"(r10), "=&r"(r11), "=&r"(r12), "=&r"(lr)           \
+                   : [end] "m"(end), "r"(st)                                                                \
+                   : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11",  \
+                     "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", \
+                     "s25", "s26", "s27", "s28", "s29", "s30", "s31")
+
+/* One block of `rows` kernel rows (w: their stage words, x: the run's first pair at the block's first row). */
+static __attribute__((noinline)) void ak_c1s_block(const int32_t *x, const int32_t *w, int32_t pairs, int32_t *acc,
+                                                   int32_t stride_bytes, int32_t kwp, int32_t rows, int first) {
+  register const int32_t *px __asm__("r0") = x;
+  register int32_t st __asm__("r1") = stride_bytes;
+  register const int32_t *r4 __asm__("r4") = w;
+  register int32_t r2 __asm__("r2"), r3 __asm__("r3"), r5 __asm__("r5");
+  register int32_t r6 __asm__("r6"), r7 __asm__("r7"), r8 __asm__("r8"), r9 __asm__("r9");
+  register int32_t r10 __asm__("r10"), r11 __asm__("r11"), r12 __asm__("r12"), lr __asm__("lr");
+  int32_t *accp = acc, *const end = acc + 8 * pairs;
+  switch ((kwp == 4 ? 0 : 8) + 2 * (rows - 1) + !first) {
+    case 0: AK_C1S_BLOCK("s0-s15", "", AK_C1S_R4A(AK_C1S_MUL), ""); break;
+    case 1: AK_C1S_BLOCK("s0-s15", AK_C1S_SUMS, AK_C1S_R4A(AK_C1S_MLA), ""); break;
+    case 2: AK_C1S_BLOCK("s0-s31", "", AK_C1S_R4A(AK_C1S_MUL) AK_C1S_NEXT AK_C1S_R4B, AK_C1S_BACK); break;
+    case 3: AK_C1S_BLOCK("s0-s31", AK_C1S_SUMS, AK_C1S_R4A(AK_C1S_MLA) AK_C1S_NEXT AK_C1S_R4B, AK_C1S_BACK); break;
+    case 8: AK_C1S_BLOCK("s0-s7", "", AK_C1S_R2A(AK_C1S_MUL), ""); break;
+    case 9: AK_C1S_BLOCK("s0-s7", AK_C1S_SUMS, AK_C1S_R2A(AK_C1S_MLA), ""); break;
+    case 10: AK_C1S_BLOCK("s0-s15", "", AK_C1S_R2A(AK_C1S_MUL) AK_C1S_NEXT AK_C1S_R2B, AK_C1S_BACK); break;
+    case 11: AK_C1S_BLOCK("s0-s15", AK_C1S_SUMS, AK_C1S_R2A(AK_C1S_MLA) AK_C1S_NEXT AK_C1S_R2B, AK_C1S_BACK); break;
+    case 12:
+      AK_C1S_BLOCK("s0-s23", "", AK_C1S_R2A(AK_C1S_MUL) AK_C1S_NEXT AK_C1S_R2B AK_C1S_NEXT AK_C1S_R2C,
+                   AK_C1S_BACK AK_C1S_BACK);
+      break;
+    case 13:
+      AK_C1S_BLOCK("s0-s23", AK_C1S_SUMS, AK_C1S_R2A(AK_C1S_MLA) AK_C1S_NEXT AK_C1S_R2B AK_C1S_NEXT AK_C1S_R2C,
+                   AK_C1S_BACK AK_C1S_BACK);
+      break;
+    case 14:
+      AK_C1S_BLOCK("s0-s31", "",
+                   AK_C1S_R2A(AK_C1S_MUL) AK_C1S_NEXT AK_C1S_R2B AK_C1S_NEXT AK_C1S_R2C AK_C1S_NEXT AK_C1S_R2D,
+                   AK_C1S_BACK AK_C1S_BACK AK_C1S_BACK);
+      break;
+    default:
+      AK_C1S_BLOCK("s0-s31", AK_C1S_SUMS,
+                   AK_C1S_R2A(AK_C1S_MLA) AK_C1S_NEXT AK_C1S_R2B AK_C1S_NEXT AK_C1S_R2C AK_C1S_NEXT AK_C1S_R2D,
+                   AK_C1S_BACK AK_C1S_BACK AK_C1S_BACK);
+      break;
+  }
+}
+#undef AK_C1S_BLOCK
+#undef AK_C1S_SUMS
+#undef AK_C1S_BACK
+#undef AK_C1S_NEXT
+#undef AK_C1S_R2D
+#undef AK_C1S_R2C
+#undef AK_C1S_R2B
+#undef AK_C1S_R2A
+#undef AK_C1S_R4B
+#undef AK_C1S_R4A
 #undef AK_C1S_ROW2
 #undef AK_C1S_ROW4
-#undef AK_C1S_ROW
 #undef AK_C1S_STEP
 #undef AK_C1S_MUL
 #undef AK_C1S_MLA
+#endif
+
+/* `pairs` neighbouring pixel pairs of one output row (x: the first pair's first word) into acc, 8 words a pair. */
+static __attribute__((noinline)) void ak_c1s_run(const int32_t *x, const int32_t *wst, int32_t pairs, int32_t *acc,
+                                                 int32_t k_h, int32_t kwp, int32_t wq) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  if (kwp == 2 || kwp == 4) {
+    const int32_t rows_max = 8 / kwp;  /* rows per block of 32 weight words */
+    for (int32_t ky = 0; ky < k_h; ky += rows_max) {
+      const int32_t rows = k_h - ky < rows_max ? k_h - ky : rows_max;
+      ak_c1s_block(x + ky * wq, wst + ky * 4 * kwp, pairs, acc, wq * 4, kwp, rows, ky == 0);
+    }
     return;
   }
 #endif
@@ -1284,7 +1315,7 @@ static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int
   int32_t acc[4 * AK_C1_CHUNK + 4];  /* + the phantom pixel of an odd row */
   const int32_t run_pairs = AK_C1_CHUNK / 2;
   for (int32_t c = 0; c < out_c; c += 4, w += 4 * k4, qp += 4 * AK_QP_STRIDE) {
-    /* the group's taps as int16 pairs, [ky][pair][channel], each row followed by its stride word */
+    /* the group's taps as int16 pairs, [ky][pair][channel] */
     const int8_t *w8 = (const int8_t *)(const void *)w;
     for (int32_t ky = 0; ky < k_h; ky++) {
       int32_t *row = wst + ky * row_words;
@@ -1295,9 +1326,7 @@ static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int
           row[4 * j + t] = (int32_t)(((uint32_t)(int32_t)tap[0] & 0xFFFFu) | ((uint32_t)(int32_t)tap[1] << 16));
         }
       }
-      row[4 * kwp] = ky + 1 < k_h ? wq * 4 : 8 - (k_h - 1) * wq * 4;
     }
-    wst[k_h * row_words] = k_h * row_words * 4;
     ak_rq rq[4];
     for (int j = 0; j < 4; j++) {
       ak_qp q = ak_qp_load(qp + j * AK_QP_STRIDE);
@@ -1326,7 +1355,7 @@ static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int
 int32_t armlprof_conv1_s8_s4(ARMLPROF_CONV_ARGS) {
   AK_GEOM;
   const int32_t kw4 = (k_w + 3) & ~3, hp = (out_h - 1) * s_h + k_h, wq = out_w + kw4 / 2;
-  const int covered = s_w == 2 && d_h == 1 && d_w == 1 && k_h * ak_c1s_row_words(kw4 / 2) + 1 <= AK_STAGE_WORDS &&
+  const int covered = s_w == 2 && d_h == 1 && d_w == 1 && k_h * ak_c1s_row_words(kw4 / 2) <= AK_STAGE_WORDS &&
                       hp * wq * 4 <= AK_C1S_BUF_BYTES;
   if (!covered) return ak_conv1(&g, in, w, qp, out, 4, 1, ak_px_t4p1u1, ak_px_t4p2u1, 1);
   int32_t buf[hp * wq];
