@@ -139,12 +139,14 @@ CASES = {
     "c1_3x5_s1x2_same_oc3": ("c1", kernels.Geometry(7, 15, 1, 7, 8, 3, 3, 5, 1, 2, 1, 1, 1, 2), (-100, 127)),
     "c1_1x1_s1_oc4": ("c1", kernels.Geometry(3, 5, 1, 3, 5, 4), (-128, 127)),
     # s4 (sliding pixel pairs at stride 2): rows of 5 taps (4 pair steps), odd widths (a phantom pixel per row),
-    # accumulator chunks ending mid-row, rows of 1 and 12 taps (the portable steps on the M4 too), an odd left pad;
+    # accumulator chunks ending mid-row, rows of 1 and 12 taps (the portable steps on the M4 too), an odd left pad,
+    # even widths (runs of whole rows; the study layers) and one wider than the chunk (split rows);
     # then what it hands to d4: an int16 buffer over its limit (the int8 one still fits), a stage over its limit
     "c1_5x5_s2_same_oc6": ("c1", kernels.Geometry(13, 15, 1, 7, 8, 6, 5, 5, 2, 2, 1, 1, 2, 2), (-128, 127)),
     "c1_4x8_s2_chunks_oc5": ("c1", kernels.Geometry(30, 29, 1, 13, 13, 5, 4, 8, 2, 2, 1, 1, 1, 3), (-128, 127)),
     "c1_3x1_s2_odd": ("c1", kernels.Geometry(9, 9, 1, 5, 5, 4, 3, 1, 2, 2, 1, 1, 1, 0), (-128, 127)),
     "c1_5x12_s2_oc7": ("c1", kernels.Geometry(12, 30, 1, 6, 15, 7, 5, 12, 2, 2, 1, 1, 2, 5), (-128, 127)),
+    "c1_3x3_s2_rows_over_chunk": ("c1", kernels.Geometry(5, 341, 1, 2, 170, 4, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),
     "c1_104_3x3_s2_wide_buffer": ("c1", kernels.Geometry(104, 104, 1, 52, 52, 8, 3, 3, 2, 2, 1, 1, 0, 0),
                                   (-128, 127)),
     "c1_48x8_s2_large_stage": ("c1", kernels.Geometry(50, 20, 1, 2, 7, 4, 48, 8, 2, 2, 1, 1, 0, 0), (-128, 127)),

@@ -1012,6 +1012,7 @@ int32_t armlprof_conv1_s8_d4(ARMLPROF_CONV_ARGS) {
  * this kernel does not cover (stride along the row other than 2, a stage or buffer too large) runs d4. The buffer
  * has out_w + kw4 / 2 words per row: a row of odd width ends in a phantom pixel whose sums are dropped. */
 #define AK_C1S_BUF_BYTES 20480
+#define AK_C1S_CHUNK 160 /* pixels whose sums wait for requantization (whole output rows where they fit) */
 
 /* Stage words per kernel row: kwp = kw4 / 2 steps of 4 channels' pair words. */
 AK_INLINE int32_t ak_c1s_row_words(int32_t kwp) { return 4 * kwp; }
@@ -1072,18 +1073,30 @@ AK_INLINE void ak_c1s_pair(const int32_t *x, const int32_t *wst, int32_t k_h, in
                    "ldr r4, %[accp]\n\t"                                                                    \
                    "stmia r4!, {r6-r12, lr}\n\t"                                                            \
                    "str r4, %[accp]\n\t"                                                                    \
+                   "ldr r5, %[rowend]\n\t" /* the row's last pair: x to the next row's first */              \
+                   "cmp r4, r5\n\t"                                                                         \
+                   "bne 4f\n\t"                                                                             \
+                   "ldr r2, %[jump]\n\t"                                                                    \
+                   "add r0, r2\n\t"                                                                         \
+                   "ldr r2, %[rowacc]\n\t"                                                                  \
+                   "add r5, r2\n\t"                                                                         \
+                   "str r5, %[rowend]\n\t"                                                                  \
+                   "4:\n\t"                                                                                 \
                    "ldr r5, %[end]\n\t"                                                                     \
                    "cmp r4, r5\n\t"                                                                         \
                    "bne 2b"                                                                                 \
-                   : [accp] "+m"(accp), "+r"(px), "+r"(r4), "=&r"(r2), "=&r"(r3), "=&r"(r5), "=&r"(r6),      \
-                     "=&r"(r7), "=&r"(r8), "=&r"(r9), "=&r"(r10), "=&r"(r11), "=&r"(r12), "=&r"(lr)           \
-                   : [end] "m"(end), "r"(st)                                                                \
+                   : [accp] "+m"(accp), [rowend] "+m"(rowend), "+r"(px), "+r"(r4), "=&r"(r2), "=&r"(r3),     \
+                     "=&r"(r5), "=&r"(r6), "=&r"(r7), "=&r"(r8), "=&r"(r9), "=&r"(r10), "=&r"(r11),          \
+                     "=&r"(r12), "=&r"(lr)                                                                  \
+                   : [end] "m"(end), [jump] "m"(jump), [rowacc] "m"(rowacc), "r"(st)                       \
                    : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11",  \
                      "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", \
                      "s25", "s26", "s27", "s28", "s29", "s30", "s31")
 
-/* One block of `rows` kernel rows (w: their stage words, x: the run's first pair at the block's first row). */
-static __attribute__((noinline)) void ak_c1s_block(const int32_t *x, const int32_t *w, int32_t pairs, int32_t *acc,
+/* One block of `rows` kernel rows (w: their stage words, x: the run's first pair at the block's first row); the
+ * run's pairs are output rows of pairs_row pairs, jump words from past a row's last pair to the next row's first. */
+static __attribute__((noinline)) void ak_c1s_block(const int32_t *x, const int32_t *w, int32_t pairs,
+                                                   int32_t pairs_row, int32_t jump_words, int32_t *acc,
                                                    int32_t stride_bytes, int32_t kwp, int32_t rows, int first) {
   register const int32_t *px __asm__("r0") = x;
   register int32_t st __asm__("r1") = stride_bytes;
@@ -1091,7 +1104,8 @@ static __attribute__((noinline)) void ak_c1s_block(const int32_t *x, const int32
   register int32_t r2 __asm__("r2"), r3 __asm__("r3"), r5 __asm__("r5");
   register int32_t r6 __asm__("r6"), r7 __asm__("r7"), r8 __asm__("r8"), r9 __asm__("r9");
   register int32_t r10 __asm__("r10"), r11 __asm__("r11"), r12 __asm__("r12"), lr __asm__("lr");
-  int32_t *accp = acc, *const end = acc + 8 * pairs;
+  int32_t *accp = acc, *const end = acc + 8 * pairs, *rowend = acc + 8 * pairs_row;
+  const int32_t jump = jump_words * 4, rowacc = 32 * pairs_row;
   switch ((kwp == 4 ? 0 : 8) + 2 * (rows - 1) + !first) {
     case 0: AK_C1S_BLOCK("s0-s15", "", AK_C1S_R4A(AK_C1S_MUL), ""); break;
     case 1: AK_C1S_BLOCK("s0-s15", AK_C1S_SUMS, AK_C1S_R4A(AK_C1S_MLA), ""); break;
@@ -1138,20 +1152,25 @@ static __attribute__((noinline)) void ak_c1s_block(const int32_t *x, const int32
 #undef AK_C1S_MLA
 #endif
 
-/* `pairs` neighbouring pixel pairs of one output row (x: the first pair's first word) into acc, 8 words a pair. */
-static __attribute__((noinline)) void ak_c1s_run(const int32_t *x, const int32_t *wst, int32_t pairs, int32_t *acc,
-                                                 int32_t k_h, int32_t kwp, int32_t wq) {
+/* `pairs` neighbouring pixel pairs into acc, 8 words a pair: output rows of pairs_row pairs (x: the first pair's
+ * first word; jump: words from past a row's last pair to the next row's first). */
+static __attribute__((noinline)) void ak_c1s_run(const int32_t *x, const int32_t *wst, int32_t pairs,
+                                                 int32_t pairs_row, int32_t jump, int32_t *acc, int32_t k_h,
+                                                 int32_t kwp, int32_t wq) {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   if (kwp == 2 || kwp == 4) {
     const int32_t rows_max = 8 / kwp;  /* rows per block of 32 weight words */
     for (int32_t ky = 0; ky < k_h; ky += rows_max) {
       const int32_t rows = k_h - ky < rows_max ? k_h - ky : rows_max;
-      ak_c1s_block(x + ky * wq, wst + ky * 4 * kwp, pairs, acc, wq * 4, kwp, rows, ky == 0);
+      ak_c1s_block(x + ky * wq, wst + ky * 4 * kwp, pairs, pairs_row, jump, acc, wq * 4, kwp, rows, ky == 0);
     }
     return;
   }
 #endif
-  for (; pairs > 0; pairs--, x += 2, acc += 8) ak_c1s_pair(x, wst, k_h, kwp, wq, acc);
+  for (int32_t k = 1; k <= pairs; k++, acc += 8) {
+    ak_c1s_pair(x, wst, k_h, kwp, wq, acc);
+    x += 2 + (k % pairs_row == 0 ? jump : 0);
+  }
 }
 
 /* (lo half of a, lo half of b) and (hi half of a, hi half of b): PKHBT / PKHTB */
@@ -1312,8 +1331,10 @@ static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int
   const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
   ak_c1s_widen(buf, g, in, hp, wq);
   int32_t wst[AK_STAGE_WORDS];
-  int32_t acc[4 * AK_C1_CHUNK + 4];  /* + the phantom pixel of an odd row */
-  const int32_t run_pairs = AK_C1_CHUNK / 2;
+  int32_t acc[4 * AK_C1S_CHUNK + 4];  /* + the phantom pixel of an odd row */
+  const int32_t pairs_row = (out_w + 1) >> 1, jump = row_step - 2 * pairs_row;
+  /* even widths: runs of whole output rows (no phantom), as many as the chunk holds; odd ones: one row at most */
+  const int32_t run_rows = (out_w & 1) == 0 && out_w <= AK_C1S_CHUNK ? AK_C1S_CHUNK / out_w : 0;
   for (int32_t c = 0; c < out_c; c += 4, w += 4 * k4, qp += 4 * AK_QP_STRIDE) {
     /* the group's taps as int16 pairs, [ky][pair][channel] */
     const int8_t *w8 = (const int8_t *)(const void *)w;
@@ -1335,19 +1356,32 @@ static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int
     }
     const int32_t nc = out_c - c < 4 ? out_c - c : 4;
     int32_t n = 0, p0 = 0;  /* pixels in the accumulator chunk, index of its first */
-    for (int32_t oy = 0; oy < g->out_h; oy++) {
+#define AK_C1S_ROOM(px)                                                  \
+  do {                                                                   \
+    if (n + (px) > AK_C1S_CHUNK) {                                       \
+      ak_c1s_requant(acc, out + p0 * out_c + c, n, nc, out_c, rq, &oq); \
+      p0 += n, n = 0;                                                    \
+    }                                                                    \
+  } while (0)
+    for (int32_t oy = 0; oy < g->out_h;) {
+      if (run_rows) {
+        const int32_t rows = g->out_h - oy < run_rows ? g->out_h - oy : run_rows;
+        AK_C1S_ROOM(rows * out_w);
+        ak_c1s_run(buf + oy * row_step, wst, rows * pairs_row, pairs_row, jump, acc + 4 * n, k_h, kwp, wq);
+        n += rows * out_w, oy += rows;
+        continue;
+      }
       for (int32_t ox = 0; ox < out_w;) {
         int32_t pairs = (out_w - ox + 1) >> 1;
-        pairs = pairs < run_pairs ? pairs : run_pairs;
-        if (n + 2 * pairs > AK_C1_CHUNK) {
-          ak_c1s_requant(acc, out + p0 * out_c + c, n, nc, out_c, rq, &oq);
-          p0 += n, n = 0;
-        }
-        ak_c1s_run(buf + oy * row_step + ox, wst, pairs, acc + 4 * n, k_h, kwp, wq);
+        pairs = pairs < AK_C1S_CHUNK / 2 ? pairs : AK_C1S_CHUNK / 2;
+        AK_C1S_ROOM(2 * pairs);
+        ak_c1s_run(buf + oy * row_step + ox, wst, pairs, pairs, 0, acc + 4 * n, k_h, kwp, wq);
         const int32_t px = out_w - ox < 2 * pairs ? out_w - ox : 2 * pairs;  /* a phantom's sums are dropped */
         n += px, ox += px;
       }
+      oy++;
     }
+#undef AK_C1S_ROOM
     ak_c1s_requant(acc, out + p0 * out_c + c, n, nc, out_c, rq, &oq);
   }
 }
