@@ -1073,15 +1073,14 @@ AK_INLINE void ak_c1s_pair(const int32_t *x, const int32_t *wst, int32_t k_h, in
                    "ldr r4, %[accp]\n\t"                                                                    \
                    "stmia r4!, {r6-r12, lr}\n\t"                                                            \
                    "str r4, %[accp]\n\t"                                                                    \
-                   "ldr r5, %[rowend]\n\t" /* the row's last pair: x to the next row's first */              \
+                   "ldr r5, %[rowend]\n\t" /* not the row's last pair: the next pair */                      \
                    "cmp r4, r5\n\t"                                                                         \
-                   "bne 4f\n\t"                                                                             \
-                   "ldr r2, %[jump]\n\t"                                                                    \
+                   "bne 2b\n\t"                                                                             \
+                   "ldr r2, %[jump]\n\t" /* x to the next row's first pair, unless the run ends */           \
                    "add r0, r2\n\t"                                                                         \
                    "ldr r2, %[rowacc]\n\t"                                                                  \
                    "add r5, r2\n\t"                                                                         \
                    "str r5, %[rowend]\n\t"                                                                  \
-                   "4:\n\t"                                                                                 \
                    "ldr r5, %[end]\n\t"                                                                     \
                    "cmp r4, r5\n\t"                                                                         \
                    "bne 2b"                                                                                 \
