@@ -141,7 +141,8 @@ CASES = {
     # s4 (sliding pixel pairs at stride 2): rows of 5 taps (4 pair steps), odd widths (a phantom pixel per row),
     # accumulator chunks ending mid-row, rows of 1 and 12 taps (the portable steps on the M4 too), an odd left pad,
     # even widths (runs of whole rows; the study layers) and one wider than the chunk (split rows);
-    # then what it hands to d4: an int16 buffer over its limit (the int8 one still fits), a stage over its limit
+    # then what it hands to d4: an int16 buffer over its limit (the int8 one still fits); a weight stage at its
+    # limit (768 words, as d4's: kernels.py picks c1 only when that fits)
     "c1_5x5_s2_same_oc6": ("c1", kernels.Geometry(13, 15, 1, 7, 8, 6, 5, 5, 2, 2, 1, 1, 2, 2), (-128, 127)),
     "c1_4x8_s2_chunks_oc5": ("c1", kernels.Geometry(30, 29, 1, 13, 13, 5, 4, 8, 2, 2, 1, 1, 1, 3), (-128, 127)),
     "c1_3x1_s2_odd": ("c1", kernels.Geometry(9, 9, 1, 5, 5, 4, 3, 1, 2, 2, 1, 1, 1, 0), (-128, 127)),

@@ -1006,11 +1006,13 @@ int32_t armlprof_conv1_s8_d4(ARMLPROF_CONV_ARGS) {
 /* Stride 2 along the row: the input is widened once into an int16 stack buffer of (column 2i, column 2i + 1)
  * pairs, so every output pixel's kernel row starts on a word and pixel ox + 1's tap-pair words are pixel ox's
  * shifted by one word. Two neighbouring pixels x 4 output channels per pass: per tap-pair step one input word is
- * loaded (the other one is the previous step's) and 4 weight words of the stack stage (the group's taps as int16
- * pairs), each feeding 2 SMLADs: 8 accumulators, all in registers through the kernel. Kernel rows widened to
- * kw4 taps as for d4 (same packed weights: kernels.pack_c1_weights, tile 4; the extra taps are 0), so a geometry
- * this kernel does not cover (stride along the row other than 2, a stage or buffer too large) runs d4. The buffer
- * has out_w + kw4 / 2 words per row: a row of odd width ends in a phantom pixel whose sums are dropped. */
+ * loaded (the other one is the previous step's) and the 4 channels' weight pairs (the group's taps as int16 pairs,
+ * staged on the stack once per group and, on the M4, held in FPU registers per block of kernel rows: see
+ * ak_c1s_block), each feeding 2 SMLADs into 8 accumulators kept in registers. Kernel rows are widened to kw4
+ * taps as for d4 (same packed weights: kernels.pack_c1_weights, tile 4; the extra taps are 0), so a geometry this
+ * kernel does not cover (stride along the row other than 2, a stage or buffer too large) runs d4. The buffer has
+ * out_w + kw4 / 2 words per row: a row of odd width ends in a phantom pixel whose sums are dropped. Requantization
+ * per accumulator chunk, two channels at a time where both take the SSAT path (ak_c1s_requant2). */
 #define AK_C1S_BUF_BYTES 20480
 #define AK_C1S_CHUNK 160 /* pixels whose sums wait for requantization (whole output rows where they fit) */
 
