@@ -17,6 +17,8 @@ from armlprof.model import load_model
 from armlprof.runtime.tvm import kernels, tuning
 from armlprof.runtime.tvm.compiler import compile_model
 
+SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -28,7 +30,10 @@ def main() -> None:
     variants = args.variants.split(",")
     for v in variants:
         kernels.c_function(args.family, v)  # ValueError on an unknown variant
-    board, model = load_board(args.board), load_model(args.model)
+    spec = args.model
+    if not spec.startswith("builtin:") and not Path(spec).exists():
+        spec = str(SHARED_MODELS / spec)  # a file name of the study's models
+    board, model = load_board(args.board), load_model(spec)
     program = compile_model(Path(model.path), model.sha256)
     sigs = {s.signature for s in program.steps
             if s.signature and kernels.family_of_signature(s.signature) == args.family}
@@ -40,7 +45,9 @@ def main() -> None:
             print(f"{r.name:28s} {r.macs:>10,} " + " ".join(cells))
     for v in variants:
         fam = sum(r.cycles for r in cols[v] if r.signature in sigs)
-        print(f"{v}: model {sum(r.cycles for r in cols[v]):,} cycles, {args.family} operators {fam:,}")
+        total = sum(r.cycles for r in cols[v])
+        macs = sum(r.macs for r in cols[v])
+        print(f"{v}: model {total:,} cycles ({total / max(macs, 1):.2f} cyc/MAC), {args.family} operators {fam:,}")
 
 
 if __name__ == "__main__":

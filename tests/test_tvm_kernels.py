@@ -138,6 +138,19 @@ CASES = {
     "c1_5x5_s1_valid_oc6": ("c1", kernels.Geometry(9, 11, 1, 5, 7, 6, 5, 5, 1, 1, 1, 1, 0, 0), (-128, 127)),
     "c1_3x5_s1x2_same_oc3": ("c1", kernels.Geometry(7, 15, 1, 7, 8, 3, 3, 5, 1, 2, 1, 1, 1, 2), (-100, 127)),
     "c1_1x1_s1_oc4": ("c1", kernels.Geometry(3, 5, 1, 3, 5, 4), (-128, 127)),
+    # s4 (sliding pixel pairs at stride 2): rows of 5 taps (4 pair steps), odd widths (a phantom pixel per row),
+    # accumulator chunks ending mid-row, rows of 1 and 12 taps (the portable steps on the M4 too), an odd left pad,
+    # even widths (runs of whole rows; the study layers) and one wider than the chunk (split rows);
+    # then what it hands to d4: an int16 buffer over its limit (the int8 one still fits); a weight stage at its
+    # limit (768 words, as d4's: kernels.py picks c1 only when that fits)
+    "c1_5x5_s2_same_oc6": ("c1", kernels.Geometry(13, 15, 1, 7, 8, 6, 5, 5, 2, 2, 1, 1, 2, 2), (-128, 127)),
+    "c1_4x8_s2_chunks_oc5": ("c1", kernels.Geometry(30, 29, 1, 13, 13, 5, 4, 8, 2, 2, 1, 1, 1, 3), (-128, 127)),
+    "c1_3x1_s2_odd": ("c1", kernels.Geometry(9, 9, 1, 5, 5, 4, 3, 1, 2, 2, 1, 1, 1, 0), (-128, 127)),
+    "c1_5x12_s2_oc7": ("c1", kernels.Geometry(12, 30, 1, 6, 15, 7, 5, 12, 2, 2, 1, 1, 2, 5), (-128, 127)),
+    "c1_3x3_s2_rows_over_chunk": ("c1", kernels.Geometry(5, 341, 1, 2, 170, 4, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),
+    "c1_104_3x3_s2_wide_buffer": ("c1", kernels.Geometry(104, 104, 1, 52, 52, 8, 3, 3, 2, 2, 1, 1, 0, 0),
+                                  (-128, 127)),
+    "c1_48x8_s2_large_stage": ("c1", kernels.Geometry(50, 20, 1, 2, 7, 4, 48, 8, 2, 2, 1, 1, 0, 0), (-128, 127)),
     # pw (1x1 stride 1 / fully connected, in_c % 4 == 0, GEMM rows in place): 1, 2, odd and even longer word
     # counts per row (the row loops), output channels not a multiple of 4, a pixel count past the 48-pixel chunk
     "pw_c4_oc5": ("pw", kernels.Geometry(7, 9, 4, 7, 9, 5), (-128, 127)),
@@ -320,7 +333,7 @@ def test_family_choice_by_geometry() -> None:
 
 
 def test_plan_of_the_study_models() -> None:
-    """person_detect: the first layer c1/d4, 1x1 layers pw with d4p2 first except on few pixels, signatures name
+    """person_detect: the first layer c1/s4, 1x1 layers pw with d4p2 first except on few pixels, signatures name
     their family (the tuner's schedule space), every plan's variants are its family's space."""
     path = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "person_detect.tflite"
     if not path.is_file():
@@ -329,7 +342,7 @@ def test_plan_of_the_study_models() -> None:
 
     graph = import_tflite(path)
     plans = [p for p in (kernels.plan(graph, op) for op in graph.operators) if p is not None]
-    assert plans[0].family == "c1" and plans[0].variants[0] == "d4"
+    assert plans[0].family == "c1" and plans[0].variants[:2] == ("s4", "d4")
     pw = [p for p in plans if p.family == "pw"]
     assert len(pw) == 14
     assert all((p.variants[0] == "d4p2") == (p.geometry.out_h * p.geometry.out_w >= kernels.PW_DIRECT_MIN_PIXELS)

@@ -99,6 +99,46 @@ def test_pw_pixel_pair_kernel_other_depths_bit_exact_on_emulated_boards(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+@pytest.mark.parametrize("model_name", ["micro_speech_quantized", "person_detect"])
+def test_c1_sliding_pairs_bit_exact_on_emulated_boards(tmp_path, model_name: str, board_name: str) -> None:
+    """The first layer of both study models on the c1 variant s4 (sliding pixel pairs; its assembly runs only on
+    the M4), the other operators on their defaults."""
+    from armlprof.runtime.tvm import kernels
+
+    model = load_model(str(shared_file("models", f"{model_name}.tflite")))
+    choices = {sig: "s4" for sig in _every_operator(model, 0) if kernels.family_of_signature(sig) == "c1"}
+    assert len(choices) == 1
+    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+
+
+# One-channel first layers (SAME, stride 2) that reach s4's other assembly paths on the board: kernel rows of 4
+# pair words with an odd row count, of 2 pair words with an even and an odd count (not 3), a 2-row kernel (the
+# first rows are the whole kernel), rows of 6 pair words (the portable steps), output channels 5, 6 and 7 (the
+# single- and two-channel requantization runs); odd output widths (phantom pixels).
+C1_GEOMETRIES = [((13, 17), (5, 5), 6, False), ((12, 15), (4, 3), 5, True), ((11, 16), (5, 3), 8, False),
+                 ((9, 20), (2, 8), 4, True), ((14, 30), (6, 12), 7, False)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("geometry", C1_GEOMETRIES, ids=lambda g: f"{g[0][0]}x{g[0][1]}_k{g[1][0]}x{g[1][1]}_oc{g[2]}")
+def test_c1_sliding_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path, geometry) -> None:
+    from armlprof import modelgen
+    from armlprof.runtime.tvm import kernels
+
+    (h, w), k, out_c, depthwise = geometry
+    b = modelgen._Builder(7, modelgen._calibration_inputs((1, h, w, 1), 7))
+    b.input((1, h, w, 1))
+    b.conv("conv", out_c, k, 2, "RELU", depthwise=depthwise)
+    path = tmp_path / "c1.tflite"
+    path.write_bytes(b.serialize("s4 geometry"))
+    model = load_model(str(path))
+    choices = {sig: "s4" for sig in _every_operator(model, 0) if kernels.family_of_signature(sig) == "c1"}
+    assert len(choices) == 1
+    assert _crc_mismatches(model, load_board("spresense"), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
 def test_small_tuning_run_records_reuse_and_bit_exact(tmp_path, monkeypatch) -> None:
     """Two candidates per operator of micro_speech on nano33ble: records per (signature, board, flags), the best
     variant chosen, a second tuning measures nothing, and the tuned build is bit-exact on the board."""

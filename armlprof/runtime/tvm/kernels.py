@@ -37,11 +37,13 @@ DW_VARIANTS = ("r1", "p1", "p2")
 # (c1 family, the GEMM tiles over it); larger buffers take the plain GEMM with im2col at the borders.
 # 1x1 convolutions at stride 1 without padding and fully connected layers with whole words of input channels
 # (pw family) read their GEMM rows in place. Both families have the direct kernel d4 (4 output channels, weights
-# sign-extended in a stack stage of STAGE_WORDS, requantization per channel run; c1's default) and keep the GEMM
-# tiles in their tuning space.
+# sign-extended in a stack stage of STAGE_WORDS, requantization per channel run) and keep it and the GEMM tiles in
+# their tuning space. c1 defaults to s4 (stride 2 along the row: sliding pixel pairs over an int16 copy of the padded
+# input, 2 pixels x 4 channels per pass; same packed weights as d4, which it runs for the geometries it does not
+# cover).
 C1_MAX_PAD_BYTES = 12288
 DIRECT_VARIANTS = ("d4", *GEMM_VARIANTS)
-C1_VARIANTS = DIRECT_VARIANTS
+C1_VARIANTS = ("s4", *DIRECT_VARIANTS)
 # pw defaults to d4p2: d4's tile widened to 2 output pixels (every loaded word feeds 2 SMLADs), inputs
 # sign-extended once per chunk of pixels; faster than d4 on every 1x1 layer of person_detect on both boards, and
 # than the GEMM tiles down to its 3x3-pixel layers (256 -> 256 channels: Spresense 3.42 vs 4.84 cyc/MAC, nano33ble

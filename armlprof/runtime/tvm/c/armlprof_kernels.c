@@ -1233,3 +1233,399 @@ int32_t armlprof_conv1_s8_d4(ARMLPROF_CONV_ARGS) {
   AK_GEOM;
   return ak_conv1(&g, in, w, qp, out, 4, 1, ak_px_t4p1u1, ak_px_t4p2u1, 1);
 }
+
+/* ---------------------------------------------------------------- one-input-channel convolution, sliding pairs (s4) */
+/* Stride 2 along the row: the input is widened once into an int16 stack buffer of (column 2i, column 2i + 1)
+ * pairs, so every output pixel's kernel row starts on a word and pixel ox + 1's tap-pair words are pixel ox's
+ * shifted by one word. Two neighbouring pixels x 4 output channels per pass: per tap-pair step one input word is
+ * loaded (the other one is the previous step's) and the 4 channels' weight pairs (the group's taps as int16 pairs,
+ * staged on the stack once per group and, on the M4, held in FPU registers per block of kernel rows: see
+ * ak_c1s_block), each feeding 2 SMLADs into 8 accumulators kept in registers. Kernel rows are widened to kw4
+ * taps as for d4 (same packed weights: kernels.pack_c1_weights, tile 4; the extra taps are 0), so a geometry this
+ * kernel does not cover (stride along the row other than 2, a stage or buffer too large) runs d4. The buffer has
+ * out_w + kw4 / 2 words per row: a row of odd width ends in a phantom pixel whose sums are dropped. Requantization
+ * per accumulator chunk, two channels at a time where both take the SSAT path (ak_c1s_requant2). */
+#define AK_C1S_BUF_BYTES 20480
+#define AK_C1S_CHUNK 160 /* pixels whose sums wait for requantization (whole output rows where they fit) */
+
+/* Stage words per kernel row: kwp = kw4 / 2 steps of 4 channels' pair words. */
+AK_INLINE int32_t ak_c1s_row_words(int32_t kwp) { return 4 * kwp; }
+
+/* Portable: one pixel pair (x: pixel 0's first pair word) into acc[0..7] = pixel 0 channels 0-3, pixel 1's. */
+AK_INLINE void ak_c1s_pair(const int32_t *x, const int32_t *wst, int32_t k_h, int32_t kwp, int32_t wq,
+                           int32_t *acc) {
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+  for (int32_t ky = 0; ky < k_h; ky++, x += wq, wst += ak_c1s_row_words(kwp)) {
+    for (int32_t j = 0; j < kwp; j++) {
+      const int32_t xl = x[j], xr = x[j + 1], *w = wst + 4 * j;
+      a0 = ak_smlad(xl, w[0], a0), b0 = ak_smlad(xr, w[0], b0);
+      a1 = ak_smlad(xl, w[1], a1), b1 = ak_smlad(xr, w[1], b1);
+      a2 = ak_smlad(xl, w[2], a2), b2 = ak_smlad(xr, w[2], b2);
+      a3 = ak_smlad(xl, w[3], a3), b3 = ak_smlad(xr, w[3], b3);
+    }
+  }
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = b0, acc[5] = b1, acc[6] = b2, acc[7] = b3;
+}
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* A block of up to 32 weight words (2 kernel rows of 4 pair words x 4 channels, or up to 4 rows of 2) is loaded
+ * into the FPU's s0-s31 once per run (VLDM), where VMOV brings two words back in 2 cycles, no wait states. Then per
+ * pixel pair of the run, all in one block of assembly with every register fixed (r0 x, r1 the buffer row stride,
+ * r2/r3 input words, r4/r5 weights, r6-r9 pixel 0's channels, r10-r12/lr pixel 1's, so STM/LDM move them in acc
+ * order; the acc pointer and its end on the stack): the block's rows, per step the next input word (16-bit LDR),
+ * two VMOVs and 8 SMLADs; the first block starts from SMUAD (no zeroing), later ones from the stored sums. */
+#define AK_C1S_MLA(a, x, w) "smlad " a ", " x ", " w ", " a "\n\t"
+#define AK_C1S_MUL(a, x, w) "smuad " a ", " x ", " w "\n\t"
+#define AK_C1S_STEP(M, xl, xr, xo, q0, q1)          \
+  "ldr " xr ", [r0, #" xo "]\n\t"                  \
+  "vmov r4, r5, " q0 "\n\t"                        \
+  M("r6", xl, "r4") M("r10", xr, "r4")             \
+  M("r7", xl, "r5") M("r11", xr, "r5")             \
+  "vmov r4, r5, " q1 "\n\t"                        \
+  M("r8", xl, "r4") M("r12", xr, "r4")             \
+  M("r9", xl, "r5") M("lr", xr, "r5")
+#define AK_C1S_ROW4(M0, q0, q1, q2, q3, q4, q5, q6, q7)                                                    \
+  "ldr r2, [r0]\n\t" AK_C1S_STEP(M0, "r2", "r3", "4", q0, q1) AK_C1S_STEP(AK_C1S_MLA, "r3", "r2", "8", q2, q3) \
+      AK_C1S_STEP(AK_C1S_MLA, "r2", "r3", "12", q4, q5) AK_C1S_STEP(AK_C1S_MLA, "r3", "r2", "16", q6, q7)
+#define AK_C1S_ROW2(M0, q0, q1, q2, q3) \
+  "ldr r2, [r0]\n\t" AK_C1S_STEP(M0, "r2", "r3", "4", q0, q1) AK_C1S_STEP(AK_C1S_MLA, "r3", "r2", "8", q2, q3)
+#define AK_C1S_R4A(M0) \
+  AK_C1S_ROW4(M0, "s0, s1", "s2, s3", "s4, s5", "s6, s7", "s8, s9", "s10, s11", "s12, s13", "s14, s15")
+#define AK_C1S_R4B \
+  AK_C1S_ROW4(AK_C1S_MLA, "s16, s17", "s18, s19", "s20, s21", "s22, s23", "s24, s25", "s26, s27", "s28, s29", "s30, s31")
+#define AK_C1S_R2A(M0) AK_C1S_ROW2(M0, "s0, s1", "s2, s3", "s4, s5", "s6, s7")
+#define AK_C1S_R2B AK_C1S_ROW2(AK_C1S_MLA, "s8, s9", "s10, s11", "s12, s13", "s14, s15")
+#define AK_C1S_R2C AK_C1S_ROW2(AK_C1S_MLA, "s16, s17", "s18, s19", "s20, s21", "s22, s23")
+#define AK_C1S_R2D AK_C1S_ROW2(AK_C1S_MLA, "s24, s25", "s26, s27", "s28, s29", "s30, s31")
+#define AK_C1S_NEXT "add r0, r1\n\t"
+#define AK_C1S_BACK "subs r0, r0, r1\n\t"
+#define AK_C1S_SUMS "ldr r4, %[accp]\n\tldm r4, {r6-r12, lr}\n\t"  /* a later block: the sums so far */
+#define AK_C1S_BLOCK(regs, sums, rows, back)                                                                  \
+  __asm__ volatile("vldmia r4, {" regs "}\n\t"                                                              \
+                   "2:\n\t" sums rows back                                                                  \
+                   "adds r0, #8\n\t"                                                                        \
+                   "ldr r4, %[accp]\n\t"                                                                    \
+                   "stmia r4!, {r6-r12, lr}\n\t"                                                            \
+                   "str r4, %[accp]\n\t"                                                                    \
+                   "ldr r5, %[rowend]\n\t" /* not the row's last pair: the next pair */                      \
+                   "cmp r4, r5\n\t"                                                                         \
+                   "bne 2b\n\t"                                                                             \
+                   "ldr r2, %[jump]\n\t" /* x to the next row's first pair, unless the run ends */           \
+                   "add r0, r2\n\t"                                                                         \
+                   "ldr r2, %[rowacc]\n\t"                                                                  \
+                   "add r5, r2\n\t"                                                                         \
+                   "str r5, %[rowend]\n\t"                                                                  \
+                   "ldr r5, %[end]\n\t"                                                                     \
+                   "cmp r4, r5\n\t"                                                                         \
+                   "bne 2b"                                                                                 \
+                   : [accp] "+m"(accp), [rowend] "+m"(rowend), "+r"(px), "+r"(r4), "=&r"(r2), "=&r"(r3),     \
+                     "=&r"(r5), "=&r"(r6), "=&r"(r7), "=&r"(r8), "=&r"(r9), "=&r"(r10), "=&r"(r11),          \
+                     "=&r"(r12), "=&r"(lr)                                                                  \
+                   : [end] "m"(end), [jump] "m"(jump), [rowacc] "m"(rowacc), "r"(st)                       \
+                   : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11",  \
+                     "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", \
+                     "s25", "s26", "s27", "s28", "s29", "s30", "s31")
+
+/* One block of `rows` kernel rows (w: their stage words, x: the run's first pair at the block's first row); the
+ * run's pairs are output rows of pairs_row pairs, jump words from past a row's last pair to the next row's first. */
+static __attribute__((noinline)) void ak_c1s_block(const int32_t *x, const int32_t *w, int32_t pairs,
+                                                   int32_t pairs_row, int32_t jump_words, int32_t *acc,
+                                                   int32_t stride_bytes, int32_t kwp, int32_t rows, int first) {
+  register const int32_t *px __asm__("r0") = x;
+  register int32_t st __asm__("r1") = stride_bytes;
+  register const int32_t *r4 __asm__("r4") = w;
+  register int32_t r2 __asm__("r2"), r3 __asm__("r3"), r5 __asm__("r5");
+  register int32_t r6 __asm__("r6"), r7 __asm__("r7"), r8 __asm__("r8"), r9 __asm__("r9");
+  register int32_t r10 __asm__("r10"), r11 __asm__("r11"), r12 __asm__("r12"), lr __asm__("lr");
+  int32_t *accp = acc, *const end = acc + 8 * pairs, *rowend = acc + 8 * pairs_row;
+  const int32_t jump = jump_words * 4, rowacc = 32 * pairs_row;
+  switch ((kwp == 4 ? 0 : 8) + 2 * (rows - 1) + !first) {
+    case 0: AK_C1S_BLOCK("s0-s15", "", AK_C1S_R4A(AK_C1S_MUL), ""); break;
+    case 1: AK_C1S_BLOCK("s0-s15", AK_C1S_SUMS, AK_C1S_R4A(AK_C1S_MLA), ""); break;
+    case 2: AK_C1S_BLOCK("s0-s31", "", AK_C1S_R4A(AK_C1S_MUL) AK_C1S_NEXT AK_C1S_R4B, AK_C1S_BACK); break;
+    case 3: AK_C1S_BLOCK("s0-s31", AK_C1S_SUMS, AK_C1S_R4A(AK_C1S_MLA) AK_C1S_NEXT AK_C1S_R4B, AK_C1S_BACK); break;
+    case 8: AK_C1S_BLOCK("s0-s7", "", AK_C1S_R2A(AK_C1S_MUL), ""); break;
+    case 9: AK_C1S_BLOCK("s0-s7", AK_C1S_SUMS, AK_C1S_R2A(AK_C1S_MLA), ""); break;
+    case 10: AK_C1S_BLOCK("s0-s15", "", AK_C1S_R2A(AK_C1S_MUL) AK_C1S_NEXT AK_C1S_R2B, AK_C1S_BACK); break;
+    case 11: AK_C1S_BLOCK("s0-s15", AK_C1S_SUMS, AK_C1S_R2A(AK_C1S_MLA) AK_C1S_NEXT AK_C1S_R2B, AK_C1S_BACK); break;
+    case 12:
+      AK_C1S_BLOCK("s0-s23", "", AK_C1S_R2A(AK_C1S_MUL) AK_C1S_NEXT AK_C1S_R2B AK_C1S_NEXT AK_C1S_R2C,
+                   AK_C1S_BACK AK_C1S_BACK);
+      break;
+    case 13:
+      AK_C1S_BLOCK("s0-s23", AK_C1S_SUMS, AK_C1S_R2A(AK_C1S_MLA) AK_C1S_NEXT AK_C1S_R2B AK_C1S_NEXT AK_C1S_R2C,
+                   AK_C1S_BACK AK_C1S_BACK);
+      break;
+    case 14:
+      AK_C1S_BLOCK("s0-s31", "",
+                   AK_C1S_R2A(AK_C1S_MUL) AK_C1S_NEXT AK_C1S_R2B AK_C1S_NEXT AK_C1S_R2C AK_C1S_NEXT AK_C1S_R2D,
+                   AK_C1S_BACK AK_C1S_BACK AK_C1S_BACK);
+      break;
+    default:
+      AK_C1S_BLOCK("s0-s31", AK_C1S_SUMS,
+                   AK_C1S_R2A(AK_C1S_MLA) AK_C1S_NEXT AK_C1S_R2B AK_C1S_NEXT AK_C1S_R2C AK_C1S_NEXT AK_C1S_R2D,
+                   AK_C1S_BACK AK_C1S_BACK AK_C1S_BACK);
+      break;
+  }
+}
+#undef AK_C1S_BLOCK
+#undef AK_C1S_SUMS
+#undef AK_C1S_BACK
+#undef AK_C1S_NEXT
+#undef AK_C1S_R2D
+#undef AK_C1S_R2C
+#undef AK_C1S_R2B
+#undef AK_C1S_R2A
+#undef AK_C1S_R4B
+#undef AK_C1S_R4A
+#undef AK_C1S_ROW2
+#undef AK_C1S_ROW4
+#undef AK_C1S_STEP
+#undef AK_C1S_MUL
+#undef AK_C1S_MLA
+#endif
+
+/* `pairs` neighbouring pixel pairs into acc, 8 words a pair: output rows of pairs_row pairs (x: the first pair's
+ * first word; jump: words from past a row's last pair to the next row's first). */
+static __attribute__((noinline)) void ak_c1s_run(const int32_t *x, const int32_t *wst, int32_t pairs,
+                                                 int32_t pairs_row, int32_t jump, int32_t *acc, int32_t k_h,
+                                                 int32_t kwp, int32_t wq) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  if (kwp == 2 || kwp == 4) {
+    const int32_t rows_max = 8 / kwp;  /* rows per block of 32 weight words */
+    for (int32_t ky = 0; ky < k_h; ky += rows_max) {
+      const int32_t rows = k_h - ky < rows_max ? k_h - ky : rows_max;
+      ak_c1s_block(x + ky * wq, wst + ky * 4 * kwp, pairs, pairs_row, jump, acc, wq * 4, kwp, rows, ky == 0);
+    }
+    return;
+  }
+#endif
+  for (int32_t k = 1; k <= pairs; k++, acc += 8) {
+    ak_c1s_pair(x, wst, k_h, kwp, wq, acc);
+    x += 2 + (k % pairs_row == 0 ? jump : 0);
+  }
+}
+
+/* (lo half of a, lo half of b) and (hi half of a, hi half of b): PKHBT / PKHTB */
+AK_INLINE int32_t ak_pack_lo(int32_t a, int32_t b) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+#else
+  return (int32_t)(((uint32_t)a & 0xFFFFu) | ((uint32_t)b << 16));
+#endif
+}
+
+AK_INLINE int32_t ak_pack_hi(int32_t a, int32_t b) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t r;
+  __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
+  return r;
+#else
+  return (int32_t)(((uint32_t)a >> 16) | ((uint32_t)b & 0xFFFF0000u));
+#endif
+}
+
+/* The int16 pair buffer: hp rows of wq words, the input at (pad_t, pad_l), everything else the input zero point
+ * (only the padding is filled). 4 input bytes at a time where the row allows: one load, SXTB16 into (b0, b2) and
+ * (b1, b3), two pair words. */
+static __attribute__((noinline)) void ak_c1s_widen(int32_t *buf, const ak_geom *g, const int8_t *in, int32_t hp,
+                                                   int32_t wq) {
+  const int32_t zp2 = (int32_t)(((uint32_t)g->in_zp & 0xFFFFu) * 0x00010001u);
+  const int16_t zp = (int16_t)g->in_zp;
+  const int32_t cols = 2 * wq, in_w = g->in_w, pad_l = g->pad_l;
+  const int32_t ix0 = pad_l < 0 ? -pad_l : 0, ix1 = cols - pad_l < in_w ? cols - pad_l : in_w;
+  const int32_t c0 = pad_l + ix0, c1 = ix1 > ix0 ? pad_l + ix1 : c0;  /* the input's columns [c0, c1) */
+  for (int32_t py = 0; py < hp; py++) {
+    int32_t *row = buf + py * wq;
+    const int32_t iy = py - g->pad_t;
+    if (iy < 0 || iy >= g->in_h || c1 == c0) {
+      for (int32_t i = 0; i < wq; i++) row[i] = zp2;
+      continue;
+    }
+    int16_t *d = (int16_t *)(void *)row;
+    for (int32_t c = 0; c < c0; c++) d[c] = zp;
+    for (int32_t c = c1; c < cols; c++) d[c] = zp;
+    const int8_t *src = in + iy * in_w - pad_l;  /* src[c]: the input of buffer column c */
+    int32_t c = c0;
+    if (c & 1) d[c] = src[c], c++;  /* to a pair boundary */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    if (c + 8 <= c1) {  /* 8 columns per iteration: two loads, four pair words */
+      const int8_t *sp8 = src + c;
+      int32_t *dw = row + (c >> 1), n8 = (c1 - c) >> 3, v0, v1, e, o, t;
+      __asm__ volatile("1:\n\t"
+                       "ldr %[v0], [%[s]]\n\t"
+                       "ldr %[v1], [%[s], #4]\n\t"
+                       "adds %[s], #8\n\t"
+                       "sxtb16 %[e], %[v0]\n\t"
+                       "sxtb16 %[o], %[v0], ror #8\n\t"
+                       "pkhbt %[t], %[e], %[o], lsl #16\n\t"
+                       "pkhtb %[v0], %[o], %[e], asr #16\n\t"
+                       "str %[t], [%[d]]\n\t"
+                       "str %[v0], [%[d], #4]\n\t"
+                       "sxtb16 %[e], %[v1]\n\t"
+                       "sxtb16 %[o], %[v1], ror #8\n\t"
+                       "pkhbt %[t], %[e], %[o], lsl #16\n\t"
+                       "pkhtb %[v1], %[o], %[e], asr #16\n\t"
+                       "str %[t], [%[d], #8]\n\t"
+                       "str %[v1], [%[d], #12]\n\t"
+                       "adds %[d], #16\n\t"
+                       "subs %[n], #1\n\t"
+                       "bne 1b"
+                       : [s] "+l"(sp8), [d] "+l"(dw), [n] "+l"(n8), [v0] "=&l"(v0), [v1] "=&l"(v1), [e] "=&r"(e),
+                         [o] "=&r"(o), [t] "=&l"(t)
+                       :
+                       : "cc", "memory");
+      c += ((c1 - c) >> 3) << 3;
+    }
+#endif
+    for (; c + 4 <= c1; c += 4) {
+      const int32_t v = ak_read32(src + c), e = ak_sxtb16(v), o = ak_sxtb16_ror8(v);
+      row[c >> 1] = ak_pack_lo(e, o), row[(c >> 1) + 1] = ak_pack_hi(e, o);
+    }
+    for (; c < c1; c++) d[c] = src[c];
+  }
+}
+
+/* Requantization of two neighbouring channels' runs at once (acc: channel j of the first pixel, 4 words a pixel;
+ * o: its output byte), for channels ak_requant_run takes its SSAT path on without a left shift: the same
+ * arithmetic, but one LDRD brings both channels' accumulators and the loop is shared, with the 8 constants in
+ * fixed registers. 0: not applicable (the caller runs ak_requant_run per channel). */
+static __attribute__((noinline)) int ak_c1s_requant2(const int32_t *acc, int8_t *o, int32_t n, int32_t o_step,
+                                                     const ak_rq *ra, const ak_rq *rb, const ak_outq *oq) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  if (ra->fast != 1 || rb->fast != 1 || ra->s1 != 1 || rb->s1 != 1 || oq->lo != -128 || oq->hi != 127 || n < 1)
+    return 0;
+  register const int32_t *pa __asm__("r0") = acc;
+  register int8_t *po __asm__("r1") = o;
+  register int32_t cnt __asm__("r2") = n;
+  register int32_t step __asm__("r3") = o_step;
+  register int32_t x0 __asm__("r4"), x1 __asm__("r5");
+  register int32_t ba __asm__("r6") = (int32_t)((uint32_t)ra->q.bias << 1), ma __asm__("r7") = ra->q.mult;
+  register int32_t za __asm__("r8") = ra->rz, ea __asm__("r9") = ra->q.right;
+  register int32_t bb __asm__("r10") = (int32_t)((uint32_t)rb->q.bias << 1), mb __asm__("r11") = rb->q.mult;
+  register int32_t zb __asm__("r12") = rb->rz, eb __asm__("lr") = rb->q.right;
+#define AK_RQ2_ONE                   \
+  "ldrd r4, r5, [r0], #16\n\t"       \
+  "add r4, r6, r4, lsl #1\n\t"       \
+  "smmulr r4, r4, r7\n\t"            \
+  "add r4, r4, r4, asr #31\n\t"      \
+  "add r4, r8\n\t"                   \
+  "asr r4, r4, r9\n\t"               \
+  "ssat r4, #8, r4\n\t"              \
+  "strb r4, [r1]\n\t"                \
+  "add r5, r10, r5, lsl #1\n\t"      \
+  "smmulr r5, r5, r11\n\t"           \
+  "add r5, r5, r5, asr #31\n\t"      \
+  "add r5, r12\n\t"                  \
+  "asr r5, r5, lr\n\t"               \
+  "ssat r5, #8, r5\n\t"              \
+  "strb r5, [r1, #1]\n\t"            \
+  "add r1, r3\n\t"
+  __asm__ volatile("subs r2, #2\n\t"
+                   "blt 2f\n\t"
+                   "1:\n\t" AK_RQ2_ONE AK_RQ2_ONE
+                   "subs r2, #2\n\t"
+                   "bge 1b\n\t"
+                   "2:\n\t"
+                   "adds r2, #2\n\t"
+                   "beq 3f\n\t" AK_RQ2_ONE "3:"
+                   : "+r"(pa), "+r"(po), "+r"(cnt), "=&r"(x0), "=&r"(x1)
+                   : "r"(step), "r"(ba), "r"(ma), "r"(za), "r"(ea), "r"(bb), "r"(mb), "r"(zb), "r"(eb)
+                   : "cc", "memory");
+#undef AK_RQ2_ONE
+  return 1;
+#else
+  (void)acc, (void)o, (void)n, (void)o_step, (void)ra, (void)rb, (void)oq;
+  return 0;
+#endif
+}
+
+/* The chunk's n pixels of the group's nc channels (acc: [pixel][4], o: the first pixel's channel c). */
+AK_INLINE void ak_c1s_requant(const int32_t *acc, int8_t *o, int32_t n, int32_t nc, int32_t out_c, const ak_rq *rq,
+                              const ak_outq *oq) {
+  for (int32_t j = 0; j < nc; j++) {
+    if (j + 1 < nc && ak_c1s_requant2(acc + j, o + j, n, out_c, &rq[j], &rq[j + 1], oq)) {
+      j++;
+      continue;
+    }
+    ak_requant_run(acc + j, o + j, n, out_c, &rq[j], oq);
+  }
+}
+
+/* (buf: the caller's, so this function has no variable-length frame) */
+static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int8_t *in, const int32_t *w,
+                                                     const int32_t *qp, int8_t *out, int32_t *buf, int32_t hp,
+                                                     int32_t wq) {
+  const int32_t k_h = g->k_h, kw4 = (g->k_w + 3) & ~3, kwp = kw4 >> 1, k4 = k_h * (kw4 >> 2);
+  const int32_t out_w = g->out_w, out_c = g->out_c, row_step = g->s_h * wq;
+  const int32_t row_words = ak_c1s_row_words(kwp);
+  const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
+  ak_c1s_widen(buf, g, in, hp, wq);
+  int32_t wst[AK_STAGE_WORDS];
+  int32_t acc[4 * AK_C1S_CHUNK + 4];  /* + the phantom pixel of an odd row */
+  const int32_t pairs_row = (out_w + 1) >> 1, jump = row_step - 2 * pairs_row;
+  /* even widths: runs of whole output rows (no phantom), as many as the chunk holds; odd ones: one row at most */
+  const int32_t run_rows = (out_w & 1) == 0 && out_w <= AK_C1S_CHUNK ? AK_C1S_CHUNK / out_w : 0;
+  for (int32_t c = 0; c < out_c; c += 4, w += 4 * k4, qp += 4 * AK_QP_STRIDE) {
+    /* the group's taps as int16 pairs, [ky][pair][channel] */
+    const int8_t *w8 = (const int8_t *)(const void *)w;
+    for (int32_t ky = 0; ky < k_h; ky++) {
+      int32_t *row = wst + ky * row_words;
+      for (int32_t j = 0; j < kwp; j++) {
+        for (int32_t t = 0; t < 4; t++) {
+          const int32_t kx = 2 * j, word = ky * (kw4 >> 2) + (kx >> 2);
+          const int8_t *tap = w8 + (word * 4 + t) * 4 + (kx & 3);
+          row[4 * j + t] = (int32_t)(((uint32_t)(int32_t)tap[0] & 0xFFFFu) | ((uint32_t)(int32_t)tap[1] << 16));
+        }
+      }
+    }
+    ak_rq rq[4];
+    for (int j = 0; j < 4; j++) {
+      ak_qp q = ak_qp_load(qp + j * AK_QP_STRIDE);
+      int64_t b = q.bias;
+      rq[j] = ak_rq_prepare(q, g->out_zp, (b < 0 ? -b : b) + (int64_t)k4 * 4 * 16384);  /* as d4 */
+    }
+    const int32_t nc = out_c - c < 4 ? out_c - c : 4;
+    int32_t n = 0, p0 = 0;  /* pixels in the accumulator chunk, index of its first */
+#define AK_C1S_ROOM(px)                                                  \
+  do {                                                                   \
+    if (n + (px) > AK_C1S_CHUNK) {                                       \
+      ak_c1s_requant(acc, out + p0 * out_c + c, n, nc, out_c, rq, &oq); \
+      p0 += n, n = 0;                                                    \
+    }                                                                    \
+  } while (0)
+    for (int32_t oy = 0; oy < g->out_h;) {
+      if (run_rows) {
+        const int32_t rows = g->out_h - oy < run_rows ? g->out_h - oy : run_rows;
+        AK_C1S_ROOM(rows * out_w);
+        ak_c1s_run(buf + oy * row_step, wst, rows * pairs_row, pairs_row, jump, acc + 4 * n, k_h, kwp, wq);
+        n += rows * out_w, oy += rows;
+        continue;
+      }
+      for (int32_t ox = 0; ox < out_w;) {
+        int32_t pairs = (out_w - ox + 1) >> 1;
+        pairs = pairs < AK_C1S_CHUNK / 2 ? pairs : AK_C1S_CHUNK / 2;
+        AK_C1S_ROOM(2 * pairs);
+        ak_c1s_run(buf + oy * row_step + ox, wst, pairs, pairs, 0, acc + 4 * n, k_h, kwp, wq);
+        const int32_t px = out_w - ox < 2 * pairs ? out_w - ox : 2 * pairs;  /* a phantom's sums are dropped */
+        n += px, ox += px;
+      }
+      oy++;
+    }
+#undef AK_C1S_ROOM
+    ak_c1s_requant(acc, out + p0 * out_c + c, n, nc, out_c, rq, &oq);
+  }
+}
+
+int32_t armlprof_conv1_s8_s4(ARMLPROF_CONV_ARGS) {
+  AK_GEOM;
+  const int32_t kw4 = (k_w + 3) & ~3, hp = (out_h - 1) * s_h + k_h, wq = out_w + kw4 / 2;
+  const int covered = s_w == 2 && d_h == 1 && d_w == 1 && k_h * ak_c1s_row_words(kw4 / 2) <= AK_STAGE_WORDS &&
+                      hp * wq * 4 <= AK_C1S_BUF_BYTES;
+  if (!covered) return ak_conv1(&g, in, w, qp, out, 4, 1, ak_px_t4p1u1, ak_px_t4p2u1, 1);
+  int32_t buf[hp * wq];
+  ak_conv1_slide(&g, in, (const int32_t *)(const void *)w, qp, out, buf, hp, wq);
+  return 0;
+}

@@ -48,6 +48,10 @@ int32_t armlprof_conv1_s8_t2p1u2(ARMLPROF_CONV_ARGS);
 int32_t armlprof_conv1_s8_t2p2u2(ARMLPROF_CONV_ARGS);
 int32_t armlprof_conv1_s8_t4p1u2(ARMLPROF_CONV_ARGS);
 int32_t armlprof_conv1_s8_t4p2u2(ARMLPROF_CONV_ARGS);
+/* Sliding pixel pairs (s4): stride 2 along the row, the input widened once into int16 column pairs, 2 pixels x 4
+ * channels per pass sharing each loaded word (pixel ox + 1 reads pixel ox's words shifted by one); same packed
+ * weights as d4, which runs the geometries it does not cover. */
+int32_t armlprof_conv1_s8_s4(ARMLPROF_CONV_ARGS);
 
 /* Depthwise convolution, depth multiplier 1, weights in TFLite's [1, kh, kw, C] order: 4 channels per step
  * (P = 1) or 4 channels x 2 neighbouring output pixels sharing each weight load (P = 2). */
