@@ -824,6 +824,225 @@ int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS) {
   return ak_dwconv_staged(&g, in, (const int32_t *)(const void *)w, qp, out);
 }
 
+/* ---------------------------------------------------------------- depthwise 3x3, channel-planar (variant t3) */
+/* 3x3, dilation 1, the same stride 1 or 2 on both axes, depth multiplier 1 (other layers run r1): SMLAD pairs two
+ * taps of one channel instead of one SMLABB/SMLATT per MAC. The input a band of output rows reads is converted,
+ * one channel group (4 channels, one input word) at a time, into 4 channel planes of int16 x - in_zp (padding 0:
+ * TFLM skips those taps), rows of rw words P[i] = (x[2i], x[2i+1]), each input byte converted once. Per kernel row
+ * a channel's weights are two words W01 = (w0, w1), W12 = (w1, w2), in registers for all its outputs. Stride 1, an
+ * output pair (2i, 2i+1), per kernel row: SMLAD(P[i], W01) + SMLABT(P[i+1], W12) and SMLATB(P[i], W01) +
+ * SMLAD(P[i+1], W12), 6 MACs from 2 loaded words in 4 instructions; stride 2, output i: SMLAD(P[i], W01) +
+ * SMLABT(P[i+1], W12). When the requantization's fast path holds for every output of a channel (ak_rq_prepare,
+ * bound |bias| + 255 sum |w|), its left shift and SMMULR's doubling (s1 <= 8: w << s1 still fits int16) are
+ * folded into the weights and the shifted bias is the accumulators' start, so an output is SMMULR, the rounding
+ * shift, the output offset (in rz) and a saturation, straight from the accumulator register. */
+#define AK_DWP_BYTES 24576
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+AK_INLINE int32_t ak_dwp_smlabt(int32_t x, int32_t y, int32_t acc) { return __smlabt(x, y, acc); }
+AK_INLINE int32_t ak_dwp_smlatb(int32_t x, int32_t y, int32_t acc) { return __smlatb(x, y, acc); }
+AK_INLINE int32_t ak_dwp_pkhbt(int32_t lo, int32_t hi) {  /* (lo.bottom, hi.bottom) */
+  int32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+  return r;
+}
+AK_INLINE int32_t ak_dwp_pkhtb(int32_t hi, int32_t lo) {  /* (lo.top, hi.top) */
+  int32_t r;
+  __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+  return r;
+}
+#else
+AK_INLINE int32_t ak_dwp_half(int32_t x, int top) { return top ? x >> 16 : (int16_t)(uint16_t)((uint32_t)x & 0xFFFFu); }
+AK_INLINE int32_t ak_dwp_smlabt(int32_t x, int32_t y, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(ak_dwp_half(x, 0) * ak_dwp_half(y, 1)));
+}
+AK_INLINE int32_t ak_dwp_smlatb(int32_t x, int32_t y, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(ak_dwp_half(x, 1) * ak_dwp_half(y, 0)));
+}
+AK_INLINE int32_t ak_dwp_pkhbt(int32_t lo, int32_t hi) {
+  return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+}
+AK_INLINE int32_t ak_dwp_pkhtb(int32_t hi, int32_t lo) {
+  return (int32_t)(((uint32_t)hi & 0xFFFF0000u) | ((uint32_t)lo >> 16));
+}
+#endif
+
+AK_INLINE int32_t ak_dwp_pack(int32_t lo, int32_t hi) {
+  return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+}
+
+/* Input pixels v0, v1 (4 channels each) -> their word in each of the 4 planes (d: plane 0, `plane` words apart). */
+AK_INLINE void ak_dwp_split(int32_t *d, int32_t plane, int32_t v0, int32_t v1, int32_t off2) {
+  const int32_t a0 = ak_sxtab16(off2, v0), b0 = ak_sxtab16_ror8(off2, v0);  /* channels 0, 2 / 1, 3 */
+  const int32_t a1 = ak_sxtab16(off2, v1), b1 = ak_sxtab16_ror8(off2, v1);
+  d[0] = ak_dwp_pkhbt(a0, a1);
+  d[plane] = ak_dwp_pkhbt(b0, b1);
+  d[2 * plane] = ak_dwp_pkhtb(a1, a0);
+  d[3 * plane] = ak_dwp_pkhtb(b1, b0);
+}
+
+/* Padded rows y0 .. y0 + rows - 1 (padded coordinates: input row = y - pad_t, column = x - pad_l) of channels
+ * c..c+3 into the 4 planes of rows x rw words. */
+static __attribute__((noinline)) void ak_dwp_planes(int32_t *buf, const ak_geom *g, const int8_t *in, int32_t c,
+                                                    int32_t y0, int32_t rows, int32_t rw) {
+  const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
+  const int32_t off2 = ak_dwp_pack(-g->in_zp, -g->in_zp), plane = rows * rw;
+  const int32_t in_w = g->in_w, in_c = g->in_c, pad_l = g->pad_l;
+  /* words k whose two pixels 2k - pad_l, 2k + 1 - pad_l are both inside the input row: [k_a, k_b) */
+  int32_t k_a = (pad_l + 1) >> 1, k_b = (in_w + pad_l) >> 1;
+  k_a = k_a < rw ? k_a : rw;
+  k_b = k_b < rw ? k_b : rw;
+  k_b = k_b > k_a ? k_b : k_a;
+  for (int32_t y = 0; y < rows; y++) {
+    int32_t *d = buf + y * rw;
+    const int32_t iy = y0 + y - g->pad_t;
+    if (iy < 0 || iy >= g->in_h) {
+      for (int32_t k = 0; k < rw; k++) d[k] = d[k + plane] = d[k + 2 * plane] = d[k + 3 * plane] = 0;
+      continue;
+    }
+    const int8_t *src = in + iy * in_w * in_c + c;
+    for (int32_t k = 0; k < rw; k++) {
+      if (k == k_a) {  /* the interior words: no bounds checks */
+        const int8_t *p = src + (2 * k - pad_l) * in_c;
+        for (; k < k_b; k++, p += 2 * in_c) ak_dwp_split(d + k, plane, ak_read32(p), ak_read32(p + in_c), off2);
+        if (k == rw) break;
+      }
+      const int32_t ix = 2 * k - pad_l;
+      const int32_t v0 = ix >= 0 && ix < in_w ? ak_read32(src + ix * in_c) : zp4;
+      const int32_t v1 = ix + 1 >= 0 && ix + 1 < in_w ? ak_read32(src + (ix + 1) * in_c) : zp4;
+      ak_dwp_split(d + k, plane, v0, v1, off2);
+    }
+  }
+}
+
+/* One channel: its weight words, the accumulators' start and requantization (mode 1 / 2: ak_rq's fast paths with
+ * the shift folded, 0: ak_requant on the plain sum). */
+typedef struct {
+  int32_t w[6];
+  int32_t init, mode, m, rz, e;
+  ak_qp q;
+} ak_dwp_ch;
+
+static void ak_dwp_prepare(const int32_t *wg, int32_t j, const int32_t *qp, int32_t out_zp, ak_dwp_ch *ch) {
+  int32_t t[9], abs_sum = 0;
+  for (int32_t i = 0; i < 9; i++) {
+    t[i] = (int8_t)(uint8_t)((uint32_t)wg[i] >> (8 * j));
+    abs_sum += t[i] < 0 ? -t[i] : t[i];
+  }
+  const ak_qp q = ak_qp_load(qp);
+  const int64_t b = q.bias;
+  const ak_rq r = ak_rq_prepare(q, out_zp, (b < 0 ? -b : b) + 255LL * abs_sum);  /* |x - zp| <= 255 */
+  const int fast = r.fast && r.s1 <= 8;
+  const int32_t scale = fast ? 1 << r.s1 : 1;
+  for (int32_t k = 0; k < 3; k++) {
+    ch->w[2 * k] = ak_dwp_pack(t[3 * k] * scale, t[3 * k + 1] * scale);
+    ch->w[2 * k + 1] = ak_dwp_pack(t[3 * k + 1] * scale, t[3 * k + 2] * scale);
+  }
+  ch->init = fast ? (int32_t)((uint32_t)q.bias * (uint32_t)scale) : 0;
+  ch->mode = fast ? r.fast : 0;
+  ch->m = q.mult, ch->rz = r.rz, ch->e = q.right, ch->q = q;
+}
+
+AK_INLINE int8_t ak_dwp_out(int32_t acc, int32_t m, int32_t rz, int32_t e, ak_qp q, ak_outq oq, const int M) {
+  int32_t x;
+  if (M == 0) return ak_requant(acc, q, oq);
+  if (M == 1) {
+    const int32_t y = ak_smmulr(acc, m);
+    x = (y + rz + (y >> 31)) >> e;
+  } else {
+    x = ak_smmulr(acc, m) + rz;
+  }
+  x = x < oq.lo ? oq.lo : x;
+  return (int8_t)(x > oq.hi ? oq.hi : x);
+}
+
+/* Output rows of one channel: plane = the band's first padded row, o = the first row's first output. */
+AK_INLINE void ak_dwp_rows(const int32_t *plane, int32_t rw, const ak_dwp_ch *ch, int8_t *o, int32_t n_rows,
+                           int32_t out_w, int32_t out_c, ak_outq oq, const int S, const int M) {
+  const int32_t w0 = ch->w[0], w1 = ch->w[1], w2 = ch->w[2], w3 = ch->w[3], w4 = ch->w[4], w5 = ch->w[5];
+  const int32_t init = ch->init, m = ch->m, rz = ch->rz, e = ch->e;
+  const ak_qp q = ch->q;
+  for (int32_t row = 0; row < n_rows; row++, plane += S * rw, o += out_w * out_c) {
+    const int32_t *r0 = plane, *r1 = plane + rw, *r2 = plane + 2 * rw;
+    int8_t *op = o;
+    if (S == 1) {
+      for (int32_t n = out_w >> 1; n > 0; n--, r0++, r1++, r2++, op += 2 * out_c) {
+        int32_t a = init, b = init, p0 = r0[0], p1 = r0[1];
+        a = ak_smlad(p0, w0, a), a = ak_dwp_smlabt(p1, w1, a), b = ak_dwp_smlatb(p0, w0, b), b = ak_smlad(p1, w1, b);
+        p0 = r1[0], p1 = r1[1];
+        a = ak_smlad(p0, w2, a), a = ak_dwp_smlabt(p1, w3, a), b = ak_dwp_smlatb(p0, w2, b), b = ak_smlad(p1, w3, b);
+        p0 = r2[0], p1 = r2[1];
+        a = ak_smlad(p0, w4, a), a = ak_dwp_smlabt(p1, w5, a), b = ak_dwp_smlatb(p0, w4, b), b = ak_smlad(p1, w5, b);
+        const int8_t va = ak_dwp_out(a, m, rz, e, q, oq, M), vb = ak_dwp_out(b, m, rz, e, q, oq, M);
+        op[0] = va, op[out_c] = vb;
+      }
+      if (out_w & 1) {  /* the last, even output */
+        int32_t a = init;
+        a = ak_smlad(r0[0], w0, a), a = ak_dwp_smlabt(r0[1], w1, a);
+        a = ak_smlad(r1[0], w2, a), a = ak_dwp_smlabt(r1[1], w3, a);
+        a = ak_smlad(r2[0], w4, a), a = ak_dwp_smlabt(r2[1], w5, a);
+        op[0] = ak_dwp_out(a, m, rz, e, q, oq, M);
+      }
+    } else {
+      for (int32_t n = out_w; n > 0; n--, r0++, r1++, r2++, op += out_c) {
+        int32_t a = init;
+        a = ak_smlad(r0[0], w0, a), a = ak_dwp_smlabt(r0[1], w1, a);
+        a = ak_smlad(r1[0], w2, a), a = ak_dwp_smlabt(r1[1], w3, a);
+        a = ak_smlad(r2[0], w4, a), a = ak_dwp_smlabt(r2[1], w5, a);
+        op[0] = ak_dwp_out(a, m, rz, e, q, oq, M);
+      }
+    }
+  }
+}
+
+typedef void (*ak_dwp_rows_fn)(const int32_t *, int32_t, const ak_dwp_ch *, int8_t *, int32_t, int32_t, int32_t,
+                               ak_outq);
+#define AK_DWP_ROWS_FN(S, M)                                                                                    \
+  static __attribute__((noinline)) void ak_dwp_rows_s##S##m##M(const int32_t *plane, int32_t rw,              \
+                                                               const ak_dwp_ch *ch, int8_t *o, int32_t n_rows, \
+                                                               int32_t out_w, int32_t out_c, ak_outq oq) {     \
+    ak_dwp_rows(plane, rw, ch, o, n_rows, out_w, out_c, oq, S, M);                                             \
+  }
+AK_DWP_ROWS_FN(1, 0)
+AK_DWP_ROWS_FN(1, 1)
+AK_DWP_ROWS_FN(1, 2)
+AK_DWP_ROWS_FN(2, 0)
+AK_DWP_ROWS_FN(2, 1)
+AK_DWP_ROWS_FN(2, 2)
+
+/* Bands of `band` output rows (the input rows they read fit the buffer), channel groups inside a band. */
+static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t *in, const int32_t *w,
+                                                  const int32_t *qp, int8_t *out, int32_t rw, int32_t band) {
+  int32_t buf[AK_DWP_BYTES / 4];
+  static const ak_dwp_rows_fn fns[2][3] = {{ak_dwp_rows_s1m0, ak_dwp_rows_s1m1, ak_dwp_rows_s1m2},
+                                           {ak_dwp_rows_s2m0, ak_dwp_rows_s2m1, ak_dwp_rows_s2m2}};
+  const int32_t s = g->s_h, out_w = g->out_w, out_c = g->out_c;
+  const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
+  for (int32_t oy0 = 0; oy0 < g->out_h; oy0 += band) {
+    const int32_t n = g->out_h - oy0 < band ? g->out_h - oy0 : band, rows = (n - 1) * s + 3;
+    for (int32_t c = 0; c < g->in_c; c += 4) {
+      ak_dwp_planes(buf, g, in, c, oy0 * s, rows, rw);
+      for (int32_t j = 0; j < 4; j++) {
+        ak_dwp_ch ch;
+        ak_dwp_prepare(w + 9 * (c >> 2), j, qp + (c + j) * AK_QP_STRIDE, g->out_zp, &ch);
+        fns[s - 1][ch.mode](buf + j * rows * rw, rw, &ch, out + oy0 * out_w * out_c + c + j, n, out_w, out_c, oq);
+      }
+    }
+  }
+}
+
+int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
+  /* words per plane row: halfwords up to the last pair's P[i + 1], (out_w - 1) * s + 4, even */
+  const int32_t rw = ((out_w - 1) * s_h + 5) >> 1, buf_rows = AK_DWP_BYTES / (16 * rw);
+  if (k_h != 3 || k_w != 3 || d_h != 1 || d_w != 1 || s_h != s_w || (s_h != 1 && s_h != 2) || out_c != in_c ||
+      buf_rows < 3)
+    return armlprof_dwconv_s8_r1(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
+                                 d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
+  AK_GEOM;
+  ak_dwp_conv(&g, in, (const int32_t *)(const void *)w, qp, out, rw, (buf_rows - 3) / s_h + 1);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- one-input-channel convolution (conv1) */
 /* A convolution (or depthwise, depth multiplier = out_c) of a one-channel input, dilation 1: the input is first
  * copied into a stack buffer padded with the input zero point (which the folded bias turns into 0, as TFLM skips
