@@ -827,20 +827,23 @@ int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS) {
 /* ---------------------------------------------------------------- depthwise 3x3, channel-planar (variant t3) */
 /* 3x3, dilation 1, the same stride 1 or 2 on both axes, depth multiplier 1 (other layers run r1): SMLAD pairs two
  * taps of one channel instead of one SMLABB/SMLATT per MAC. The input a band of output rows reads is converted,
- * one channel group (4 channels, one input word) at a time, into 4 channel planes of int16 x - in_zp (padding 0:
- * TFLM skips those taps), rows of rw words P[i] = (x[2i], x[2i+1]), each input byte converted once. Per kernel row
- * a channel's weights are two words W01 = (w0, w1), W12 = (w1, w2), in registers for all its outputs. Stride 1, an
- * output pair (2i, 2i+1), per kernel row: SMLAD(P[i], W01) + SMLABT(P[i+1], W12) and SMLATB(P[i], W01) +
- * SMLAD(P[i+1], W12), 6 MACs from 2 loaded words in 4 instructions; stride 2, output i: SMLAD(P[i], W01) +
- * SMLABT(P[i+1], W12). When the requantization's fast path holds for every output of a channel (ak_rq_prepare,
- * bound |bias| + 255 sum |w|), its left shift and SMMULR's doubling (s1 <= 8: w << s1 still fits int16) are
- * folded into the weights and the shifted bias is the accumulators' start, so an output is SMMULR, the rounding
- * shift, the output offset (in rz) and a saturation, straight from the accumulator register. */
-#define AK_DWP_BYTES 24576
+ * one channel group (4 channels, one input word) at a time, into 4 channel planes of int16 x - in_zp (padding 0,
+ * as TFLM skips those taps; so the bias needs no input offset), each input byte once: plane rows of rs words
+ * P[i] = (x[2i], x[2i+1]). A channel's 3x3 weights are 6 words in registers for all its outputs. Stride 1, an
+ * output pair (2i, 2i+1), per kernel row with W01 = (w0, w1), W12 = (w1, w2): SMLAD(P[i], W01) +
+ * SMLABT(P[i+1], W12) and SMLATB(P[i], W01) + SMLAD(P[i+1], W12), 6 MACs from 2 loaded words in 4 instructions.
+ * Stride 2, outputs i, i + 1: SMLAD(P[i], W01) + SMLABB(P[i+1], w2) and SMLAD(P[i+1], W01) + SMLABB(P[i+2], w2),
+ * 6 MACs from 3 words (the w2 of kernel rows 0 and 1 share a word, read with SMLABB / SMLABT). The accumulators of
+ * a chunk of output pixels go to a stack buffer (4 channels interleaved, as r1's), requantized one channel at a
+ * time (ak_requant_run). On the M4 (plane rows of AK_DWP_RS words: immediate offsets) the pair loops are
+ * register-allocated assembly; rows wider than that, and the host, run the same arithmetic in C. */
+#define AK_DWP_BYTES 24576 /* the planes of one channel group */
+#define AK_DWP_RS 28       /* words per plane row on the M4 path: outputs per row <= 52 (stride 1), 26 (stride 2) */
+#define AK_DWP_CHUNK 64    /* output pixels per requantization run (even: a long row splits at even columns) */
+#define AK_DWP_XSTR(x) #x
+#define AK_DWP_STR(x) AK_DWP_XSTR(x)
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-AK_INLINE int32_t ak_dwp_smlabt(int32_t x, int32_t y, int32_t acc) { return __smlabt(x, y, acc); }
-AK_INLINE int32_t ak_dwp_smlatb(int32_t x, int32_t y, int32_t acc) { return __smlatb(x, y, acc); }
 AK_INLINE int32_t ak_dwp_pkhbt(int32_t lo, int32_t hi) {  /* (lo.bottom, hi.bottom) */
   int32_t r;
   __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
@@ -851,13 +854,13 @@ AK_INLINE int32_t ak_dwp_pkhtb(int32_t hi, int32_t lo) {  /* (lo.top, hi.top) */
   __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
   return r;
 }
+AK_INLINE int32_t ak_dwp_mla(int32_t x, int xt, int32_t y, int yt, int32_t acc) {  /* SMLA<x><y> */
+  return xt ? (yt ? __smlatt(x, y, acc) : __smlatb(x, y, acc)) : (yt ? __smlabt(x, y, acc) : __smlabb(x, y, acc));
+}
 #else
 AK_INLINE int32_t ak_dwp_half(int32_t x, int top) { return top ? x >> 16 : (int16_t)(uint16_t)((uint32_t)x & 0xFFFFu); }
-AK_INLINE int32_t ak_dwp_smlabt(int32_t x, int32_t y, int32_t acc) {
-  return (int32_t)((uint32_t)acc + (uint32_t)(ak_dwp_half(x, 0) * ak_dwp_half(y, 1)));
-}
-AK_INLINE int32_t ak_dwp_smlatb(int32_t x, int32_t y, int32_t acc) {
-  return (int32_t)((uint32_t)acc + (uint32_t)(ak_dwp_half(x, 1) * ak_dwp_half(y, 0)));
+AK_INLINE int32_t ak_dwp_mla(int32_t x, int xt, int32_t y, int yt, int32_t acc) {  /* SMLA<x><y> */
+  return (int32_t)((uint32_t)acc + (uint32_t)(ak_dwp_half(x, xt) * ak_dwp_half(y, yt)));
 }
 AK_INLINE int32_t ak_dwp_pkhbt(int32_t lo, int32_t hi) {
   return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
@@ -881,12 +884,49 @@ AK_INLINE void ak_dwp_split(int32_t *d, int32_t plane, int32_t v0, int32_t v1, i
   d[3 * plane] = ak_dwp_pkhtb(b1, b0);
 }
 
+/* n words of the 4 planes from 2n consecutive input pixels p (in_c bytes apart), all inside the input. */
+static __attribute__((noinline)) void ak_dwp_split_run(int32_t *d, int32_t plane, const int8_t *p, int32_t in_c,
+                                                       int32_t n, int32_t off2) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  /* GCC keeps re-deriving the four plane addresses; by hand: planes 0, 1 and 2, 3 at a register offset */
+  const int32_t pl = 4 * plane;
+  int32_t *d2 = d + 2 * plane;
+  int32_t v0, v1, a0, a1, t;
+  __asm__ volatile("1:\n\t"
+                   "ldr %[v0], [%[p]]\n\t"
+                   "ldr %[v1], [%[p], %[c]]\n\t"
+                   "add %[p], %[p], %[c], lsl #1\n\t"
+                   "sxtab16 %[a0], %[off], %[v0]\n\t"
+                   "sxtab16 %[a1], %[off], %[v1]\n\t"
+                   "sxtab16 %[v0], %[off], %[v0], ror #8\n\t"
+                   "sxtab16 %[v1], %[off], %[v1], ror #8\n\t"
+                   "pkhbt %[t], %[a0], %[a1], lsl #16\n\t"
+                   "str %[t], [%[d]]\n\t"
+                   "pkhtb %[t], %[a1], %[a0], asr #16\n\t"
+                   "str %[t], [%[d2]]\n\t"
+                   "pkhbt %[t], %[v0], %[v1], lsl #16\n\t"
+                   "str %[t], [%[d], %[pl]]\n\t"
+                   "pkhtb %[t], %[v1], %[v0], asr #16\n\t"
+                   "str %[t], [%[d2], %[pl]]\n\t"
+                   "adds %[d], #4\n\t"
+                   "adds %[d2], #4\n\t"
+                   "subs %[n], #1\n\t"
+                   "bne 1b"
+                   : [d] "+l"(d), [d2] "+l"(d2), [p] "+l"(p), [n] "+l"(n), [v0] "=&l"(v0), [v1] "=&l"(v1),
+                     [a0] "=&r"(a0), [a1] "=&r"(a1), [t] "=&l"(t)
+                   : [c] "r"(in_c), [off] "r"(off2), [pl] "r"(pl)
+                   : "cc", "memory");
+#else
+  for (; n > 0; n--, d++, p += 2 * in_c) ak_dwp_split(d, plane, ak_read32(p), ak_read32(p + in_c), off2);
+#endif
+}
+
 /* Padded rows y0 .. y0 + rows - 1 (padded coordinates: input row = y - pad_t, column = x - pad_l) of channels
- * c..c+3 into the 4 planes of rows x rw words. */
+ * c..c+3 into the 4 planes of rows x rs words, rw of them written per row. */
 static __attribute__((noinline)) void ak_dwp_planes(int32_t *buf, const ak_geom *g, const int8_t *in, int32_t c,
-                                                    int32_t y0, int32_t rows, int32_t rw) {
+                                                    int32_t y0, int32_t rows, int32_t rw, int32_t rs) {
   const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
-  const int32_t off2 = ak_dwp_pack(-g->in_zp, -g->in_zp), plane = rows * rw;
+  const int32_t off2 = ak_dwp_pack(-g->in_zp, -g->in_zp), plane = rows * rs;
   const int32_t in_w = g->in_w, in_c = g->in_c, pad_l = g->pad_l;
   /* words k whose two pixels 2k - pad_l, 2k + 1 - pad_l are both inside the input row: [k_a, k_b) */
   int32_t k_a = (pad_l + 1) >> 1, k_b = (in_w + pad_l) >> 1;
@@ -894,7 +934,7 @@ static __attribute__((noinline)) void ak_dwp_planes(int32_t *buf, const ak_geom 
   k_b = k_b < rw ? k_b : rw;
   k_b = k_b > k_a ? k_b : k_a;
   for (int32_t y = 0; y < rows; y++) {
-    int32_t *d = buf + y * rw;
+    int32_t *d = buf + y * rs;
     const int32_t iy = y0 + y - g->pad_t;
     if (iy < 0 || iy >= g->in_h) {
       for (int32_t k = 0; k < rw; k++) d[k] = d[k + plane] = d[k + 2 * plane] = d[k + 3 * plane] = 0;
@@ -902,9 +942,9 @@ static __attribute__((noinline)) void ak_dwp_planes(int32_t *buf, const ak_geom 
     }
     const int8_t *src = in + iy * in_w * in_c + c;
     for (int32_t k = 0; k < rw; k++) {
-      if (k == k_a) {  /* the interior words: no bounds checks */
-        const int8_t *p = src + (2 * k - pad_l) * in_c;
-        for (; k < k_b; k++, p += 2 * in_c) ak_dwp_split(d + k, plane, ak_read32(p), ak_read32(p + in_c), off2);
+      if (k == k_a && k_b > k_a) {  /* the interior words: no bounds checks */
+        ak_dwp_split_run(d + k, plane, src + (2 * k - pad_l) * in_c, in_c, k_b - k_a, off2);
+        k = k_b;
         if (k == rw) break;
       }
       const int32_t ix = 2 * k - pad_l;
@@ -915,131 +955,192 @@ static __attribute__((noinline)) void ak_dwp_planes(int32_t *buf, const ak_geom 
   }
 }
 
-/* One channel: its weight words, the accumulators' start and requantization (mode 1 / 2: ak_rq's fast paths with
- * the shift folded, 0: ak_requant on the plain sum). */
-typedef struct {
-  int32_t w[6];
-  int32_t init, mode, m, rz, e;
-  ak_qp q;
-} ak_dwp_ch;
-
-static void ak_dwp_prepare(const int32_t *wg, int32_t j, const int32_t *qp, int32_t out_zp, ak_dwp_ch *ch) {
-  int32_t t[9], abs_sum = 0;
-  for (int32_t i = 0; i < 9; i++) {
-    t[i] = (int8_t)(uint8_t)((uint32_t)wg[i] >> (8 * j));
-    abs_sum += t[i] < 0 ? -t[i] : t[i];
-  }
-  const ak_qp q = ak_qp_load(qp);
-  const int64_t b = q.bias;
-  const ak_rq r = ak_rq_prepare(q, out_zp, (b < 0 ? -b : b) + 255LL * abs_sum);  /* |x - zp| <= 255 */
-  const int fast = r.fast && r.s1 <= 8;
-  const int32_t scale = fast ? 1 << r.s1 : 1;
-  for (int32_t k = 0; k < 3; k++) {
-    ch->w[2 * k] = ak_dwp_pack(t[3 * k] * scale, t[3 * k + 1] * scale);
-    ch->w[2 * k + 1] = ak_dwp_pack(t[3 * k + 1] * scale, t[3 * k + 2] * scale);
-  }
-  ch->init = fast ? (int32_t)((uint32_t)q.bias * (uint32_t)scale) : 0;
-  ch->mode = fast ? r.fast : 0;
-  ch->m = q.mult, ch->rz = r.rz, ch->e = q.right, ch->q = q;
-}
-
-AK_INLINE int8_t ak_dwp_out(int32_t acc, int32_t m, int32_t rz, int32_t e, ak_qp q, ak_outq oq, const int M) {
-  int32_t x;
-  if (M == 0) return ak_requant(acc, q, oq);
-  if (M == 1) {
-    const int32_t y = ak_smmulr(acc, m);
-    x = (y + rz + (y >> 31)) >> e;
+/* One channel's weight words (byte j of the group's 9 packed tap words): stride 1 (W01, W12) per kernel row;
+ * stride 2 W01 per kernel row, (w2 row 0, w2 row 1), (w2 row 2, 0). */
+static void ak_dwp_weights(const int32_t *wg, int32_t j, int32_t s, int32_t *wv) {
+  int32_t t[9];
+  for (int32_t i = 0; i < 9; i++) t[i] = (int8_t)(uint8_t)((uint32_t)wg[i] >> (8 * j));
+  if (s == 1) {
+    for (int32_t k = 0; k < 3; k++) {
+      wv[2 * k] = ak_dwp_pack(t[3 * k], t[3 * k + 1]);
+      wv[2 * k + 1] = ak_dwp_pack(t[3 * k + 1], t[3 * k + 2]);
+    }
   } else {
-    x = ak_smmulr(acc, m) + rz;
+    wv[0] = ak_dwp_pack(t[0], t[1]), wv[1] = ak_dwp_pack(t[3], t[4]), wv[2] = ak_dwp_pack(t[6], t[7]);
+    wv[3] = ak_dwp_pack(t[2], t[5]), wv[4] = t[8], wv[5] = 0;
   }
-  x = x < oq.lo ? oq.lo : x;
-  return (int8_t)(x > oq.hi ? oq.hi : x);
 }
 
-/* Output rows of one channel: plane = the band's first padded row, o = the first row's first output. */
-AK_INLINE void ak_dwp_rows(const int32_t *plane, int32_t rw, const ak_dwp_ch *ch, int8_t *o, int32_t n_rows,
-                           int32_t out_w, int32_t out_c, ak_outq oq, const int S, const int M) {
-  const int32_t w0 = ch->w[0], w1 = ch->w[1], w2 = ch->w[2], w3 = ch->w[3], w4 = ch->w[4], w5 = ch->w[5];
-  const int32_t init = ch->init, m = ch->m, rz = ch->rz, e = ch->e;
-  const ak_qp q = ch->q;
-  for (int32_t row = 0; row < n_rows; row++, plane += S * rw, o += out_w * out_c) {
-    const int32_t *r0 = plane, *r1 = plane + rw, *r2 = plane + 2 * rw;
-    int8_t *op = o;
-    if (S == 1) {
-      for (int32_t n = out_w >> 1; n > 0; n--, r0++, r1++, r2++, op += 2 * out_c) {
-        int32_t a = init, b = init, p0 = r0[0], p1 = r0[1];
-        a = ak_smlad(p0, w0, a), a = ak_dwp_smlabt(p1, w1, a), b = ak_dwp_smlatb(p0, w0, b), b = ak_smlad(p1, w1, b);
-        p0 = r1[0], p1 = r1[1];
-        a = ak_smlad(p0, w2, a), a = ak_dwp_smlabt(p1, w3, a), b = ak_dwp_smlatb(p0, w2, b), b = ak_smlad(p1, w3, b);
-        p0 = r2[0], p1 = r2[1];
-        a = ak_smlad(p0, w4, a), a = ak_dwp_smlabt(p1, w5, a), b = ak_dwp_smlatb(p0, w4, b), b = ak_smlad(p1, w5, b);
-        const int8_t va = ak_dwp_out(a, m, rz, e, q, oq, M), vb = ak_dwp_out(b, m, rz, e, q, oq, M);
-        op[0] = va, op[out_c] = vb;
+/* The accumulators of n consecutive outputs of one output row (acc every 4th word; stride 1 with n odd also
+ * writes acc[4n]); x: plane row 0 at the first output's first word, rs words per plane row. */
+AK_INLINE void ak_dwp_taps_c(const int32_t *x, int32_t rs, int32_t *acc, int32_t n, const int32_t *wv,
+                             const int S) {
+  const int32_t *r1 = x + rs, *r2 = x + 2 * rs;
+  if (S == 1) {
+    for (int32_t i = 0; i < (n + 1) >> 1; i++, acc += 8) {
+      int32_t a = 0, b = 0;
+      const int32_t *rows[3] = {x + i, r1 + i, r2 + i};
+      for (int32_t k = 0; k < 3; k++) {
+        const int32_t p0 = rows[k][0], p1 = rows[k][1], w01 = wv[2 * k], w12 = wv[2 * k + 1];
+        a = ak_smlad(p0, w01, a), a = ak_dwp_mla(p1, 0, w12, 1, a);
+        b = ak_dwp_mla(p0, 1, w01, 0, b), b = ak_smlad(p1, w12, b);
       }
-      if (out_w & 1) {  /* the last, even output */
-        int32_t a = init;
-        a = ak_smlad(r0[0], w0, a), a = ak_dwp_smlabt(r0[1], w1, a);
-        a = ak_smlad(r1[0], w2, a), a = ak_dwp_smlabt(r1[1], w3, a);
-        a = ak_smlad(r2[0], w4, a), a = ak_dwp_smlabt(r2[1], w5, a);
-        op[0] = ak_dwp_out(a, m, rz, e, q, oq, M);
-      }
-    } else {
-      for (int32_t n = out_w; n > 0; n--, r0++, r1++, r2++, op += out_c) {
-        int32_t a = init;
-        a = ak_smlad(r0[0], w0, a), a = ak_dwp_smlabt(r0[1], w1, a);
-        a = ak_smlad(r1[0], w2, a), a = ak_dwp_smlabt(r1[1], w3, a);
-        a = ak_smlad(r2[0], w4, a), a = ak_dwp_smlabt(r2[1], w5, a);
-        op[0] = ak_dwp_out(a, m, rz, e, q, oq, M);
-      }
+      acc[0] = a, acc[4] = b;
+    }
+  } else {
+    for (int32_t i = 0; i < n; i++, acc += 4) {
+      int32_t a = 0;
+      a = ak_smlad(x[i], wv[0], a), a = ak_dwp_mla(x[i + 1], 0, wv[3], 0, a);
+      a = ak_smlad(r1[i], wv[1], a), a = ak_dwp_mla(r1[i + 1], 0, wv[3], 1, a);
+      a = ak_smlad(r2[i], wv[2], a), a = ak_dwp_mla(r2[i + 1], 0, wv[4], 0, a);
+      acc[0] = a;
     }
   }
 }
 
-typedef void (*ak_dwp_rows_fn)(const int32_t *, int32_t, const ak_dwp_ch *, int8_t *, int32_t, int32_t, int32_t,
-                               ak_outq);
-#define AK_DWP_ROWS_FN(S, M)                                                                                    \
-  static __attribute__((noinline)) void ak_dwp_rows_s##S##m##M(const int32_t *plane, int32_t rw,              \
-                                                               const ak_dwp_ch *ch, int8_t *o, int32_t n_rows, \
-                                                               int32_t out_w, int32_t out_c, ak_outq oq) {     \
-    ak_dwp_rows(plane, rw, ch, o, n_rows, out_w, out_c, oq, S, M);                                             \
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* The same, rs == AK_DWP_RS, registers pinned so the pointers, loaded words and accumulators are low registers
+ * (16-bit encodings) and the weights stay in r7-r12 over all rows of a chunk. */
+#define AK_DWP_ROW1 AK_DWP_STR(AK_DWP_RS) "*4"
+#define AK_DWP_ROW2 AK_DWP_STR(AK_DWP_RS) "*8"
+static __attribute__((noinline)) void ak_dwp_rows_s1(const int32_t *x0, int32_t *acc0, int32_t rows,
+                                                     int32_t out_w, const int32_t *wv) {
+  register int32_t w0 __asm__("r7") = wv[0], w1 __asm__("r8") = wv[1], w2 __asm__("r9") = wv[2];
+  register int32_t w3 __asm__("r10") = wv[3], w4 __asm__("r11") = wv[4], w5 __asm__("r12") = wv[5];
+  for (int32_t row = 0; row < rows; row++, x0 += AK_DWP_RS, acc0 += 4 * out_w) {
+    register const int32_t *x __asm__("r0") = x0;
+    register int32_t *acc __asm__("r5") = acc0;
+    register int32_t n __asm__("r6") = (out_w + 1) >> 1;
+    register int32_t p0 __asm__("r1"), p1 __asm__("r2"), a __asm__("r3"), b __asm__("r4");
+#define AK_DWP_S1_ROW(off, wa, wb, first)                        \
+  "ldr %[p0], [%[x], #" off "]\n\t"                              \
+  "ldr %[p1], [%[x], #" off "+4]\n\t"                            \
+  first                                                          \
+  "smlabt %[a], %[p1], %[" wb "], %[a]\n\t"                      \
+  "smlad %[b], %[p1], %[" wb "], %[b]\n\t"
+#define AK_DWP_S1_FIRST "smuad %[a], %[p0], %[w0]\n\tsmultb %[b], %[p0], %[w0]\n\t"
+#define AK_DWP_S1_NEXT(wa) "smlad %[a], %[p0], %[" wa "], %[a]\n\tsmlatb %[b], %[p0], %[" wa "], %[b]\n\t"
+    __asm__ volatile("1:\n\t"
+                     AK_DWP_S1_ROW("0", "w0", "w1", AK_DWP_S1_FIRST)
+                     AK_DWP_S1_ROW(AK_DWP_ROW1, "w2", "w3", AK_DWP_S1_NEXT("w2"))
+                     AK_DWP_S1_ROW(AK_DWP_ROW2, "w4", "w5", AK_DWP_S1_NEXT("w4"))
+                     "str %[a], [%[acc]]\n\t"
+                     "str %[b], [%[acc], #16]\n\t"
+                     "adds %[acc], #32\n\t"
+                     "adds %[x], #4\n\t"
+                     "subs %[n], #1\n\t"
+                     "bne 1b"
+                     : [x] "+l"(x), [acc] "+l"(acc), [n] "+l"(n), [p0] "=&l"(p0), [p1] "=&l"(p1), [a] "=&l"(a),
+                       [b] "=&l"(b)
+                     : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w3] "r"(w3), [w4] "r"(w4), [w5] "r"(w5)
+                     : "cc", "memory");
+#undef AK_DWP_S1_ROW
+#undef AK_DWP_S1_FIRST
+#undef AK_DWP_S1_NEXT
   }
-AK_DWP_ROWS_FN(1, 0)
-AK_DWP_ROWS_FN(1, 1)
-AK_DWP_ROWS_FN(1, 2)
-AK_DWP_ROWS_FN(2, 0)
-AK_DWP_ROWS_FN(2, 1)
-AK_DWP_ROWS_FN(2, 2)
+}
 
-/* Bands of `band` output rows (the input rows they read fit the buffer), channel groups inside a band. */
+static __attribute__((noinline)) void ak_dwp_rows_s2(const int32_t *x0, int32_t *acc0, int32_t rows,
+                                                     int32_t out_w, const int32_t *wv) {
+  register int32_t w0 __asm__("r8") = wv[0], w1 __asm__("r9") = wv[1], w2 __asm__("r10") = wv[2];
+  register int32_t w3 __asm__("r11") = wv[3], w4 __asm__("r12") = wv[4];
+  for (int32_t row = 0; row < rows; row++, x0 += 2 * AK_DWP_RS, acc0 += 4 * out_w) {
+    register const int32_t *x __asm__("r0") = x0;
+    register int32_t *acc __asm__("r6") = acc0;
+    register int32_t n __asm__("r7") = (out_w + 1) >> 1;
+    register int32_t p0 __asm__("r1"), p1 __asm__("r2"), p2 __asm__("r3"), a __asm__("r4"), b __asm__("r5");
+#define AK_DWP_S2_ROW(off, wa, w2op, first)                      \
+  "ldr %[p0], [%[x], #" off "]\n\t"                              \
+  "ldr %[p1], [%[x], #" off "+4]\n\t"                            \
+  "ldr %[p2], [%[x], #" off "+8]\n\t"                            \
+  first                                                          \
+  w2op " %[a], %[p1], %[" wa "], %[a]\n\t"                       \
+  w2op " %[b], %[p2], %[" wa "], %[b]\n\t"
+    __asm__ volatile("1:\n\t"
+                     AK_DWP_S2_ROW("0", "w3", "smlabb",
+                                   "smuad %[a], %[p0], %[w0]\n\tsmuad %[b], %[p1], %[w0]\n\t")
+                     AK_DWP_S2_ROW(AK_DWP_ROW1, "w3", "smlabt",
+                                   "smlad %[a], %[p0], %[w1], %[a]\n\tsmlad %[b], %[p1], %[w1], %[b]\n\t")
+                     AK_DWP_S2_ROW(AK_DWP_ROW2, "w4", "smlabb",
+                                   "smlad %[a], %[p0], %[w2], %[a]\n\tsmlad %[b], %[p1], %[w2], %[b]\n\t")
+                     "str %[a], [%[acc]]\n\t"
+                     "str %[b], [%[acc], #16]\n\t"
+                     "adds %[acc], #32\n\t"
+                     "adds %[x], #8\n\t"
+                     "subs %[n], #1\n\t"
+                     "bne 1b"
+                     : [x] "+l"(x), [acc] "+l"(acc), [n] "+l"(n), [p0] "=&l"(p0), [p1] "=&l"(p1), [p2] "=&l"(p2),
+                       [a] "=&l"(a), [b] "=&l"(b)
+                     : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w3] "r"(w3), [w4] "r"(w4)
+                     : "cc", "memory");
+#undef AK_DWP_S2_ROW
+  }
+}
+#endif
+
+/* Bands of `band` output rows (the input rows they read fit the buffer), channel groups inside a band, chunks of
+ * whole output rows (or AK_DWP_CHUNK-pixel pieces of a longer row) inside a group. */
 static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t *in, const int32_t *w,
-                                                  const int32_t *qp, int8_t *out, int32_t rw, int32_t band) {
+                                                  const int32_t *qp, int8_t *out, int32_t rw, int32_t rs,
+                                                  int32_t band) {
   int32_t buf[AK_DWP_BYTES / 4];
-  static const ak_dwp_rows_fn fns[2][3] = {{ak_dwp_rows_s1m0, ak_dwp_rows_s1m1, ak_dwp_rows_s1m2},
-                                           {ak_dwp_rows_s2m0, ak_dwp_rows_s2m1, ak_dwp_rows_s2m2}};
+  int32_t acc[4 * (AK_DWP_CHUNK + 1)];  /* + 1: the odd last output's pair partner */
   const int32_t s = g->s_h, out_w = g->out_w, out_c = g->out_c;
+  const int32_t chunk_rows = out_w <= AK_DWP_CHUNK ? AK_DWP_CHUNK / out_w : 1;
+  const int32_t piece = out_w <= AK_DWP_CHUNK ? out_w : AK_DWP_CHUNK;
   const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
   for (int32_t oy0 = 0; oy0 < g->out_h; oy0 += band) {
-    const int32_t n = g->out_h - oy0 < band ? g->out_h - oy0 : band, rows = (n - 1) * s + 3;
+    const int32_t n_rows = g->out_h - oy0 < band ? g->out_h - oy0 : band, rows = (n_rows - 1) * s + 3;
     for (int32_t c = 0; c < g->in_c; c += 4) {
-      ak_dwp_planes(buf, g, in, c, oy0 * s, rows, rw);
+      ak_dwp_planes(buf, g, in, c, oy0 * s, rows, rw, rs);
+      int32_t wv[4][6];
+      ak_rq rq[4];
       for (int32_t j = 0; j < 4; j++) {
-        ak_dwp_ch ch;
-        ak_dwp_prepare(w + 9 * (c >> 2), j, qp + (c + j) * AK_QP_STRIDE, g->out_zp, &ch);
-        fns[s - 1][ch.mode](buf + j * rows * rw, rw, &ch, out + oy0 * out_w * out_c + c + j, n, out_w, out_c, oq);
+        const int32_t *wg = w + 9 * (c >> 2);
+        ak_dwp_weights(wg, j, s, wv[j]);
+        int32_t abs_sum = 0;
+        for (int32_t i = 0; i < 9; i++) {
+          const int32_t t = (int8_t)(uint8_t)((uint32_t)wg[i] >> (8 * j));
+          abs_sum += t < 0 ? -t : t;
+        }
+        const ak_qp q = ak_qp_load(qp + (c + j) * AK_QP_STRIDE);
+        const int64_t b = q.bias;
+        rq[j] = ak_rq_prepare(q, g->out_zp, (b < 0 ? -b : b) + 255LL * abs_sum);  /* |x - zp| <= 255 */
+      }
+      for (int32_t r = 0; r < n_rows; r += chunk_rows) {
+        const int32_t nr = n_rows - r < chunk_rows ? n_rows - r : chunk_rows;
+        for (int32_t ox = 0; ox < out_w; ox += piece) {
+          const int32_t n = out_w - ox < piece ? out_w - ox : piece, pixels = nr * n;
+          const int32_t *x = buf + r * s * rs + (s == 1 ? ox >> 1 : ox);
+          for (int32_t j = 0; j < 4; j++) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+            if (rs == AK_DWP_RS) {
+              (s == 1 ? ak_dwp_rows_s1 : ak_dwp_rows_s2)(x + j * rows * rs, acc + j, nr, n, wv[j]);
+              continue;
+            }
+#endif
+            for (int32_t k = 0; k < nr; k++)
+              ak_dwp_taps_c(x + j * rows * rs + k * s * rs, rs, acc + j + 4 * k * n, n, wv[j], s);
+          }
+          int8_t *o = out + ((oy0 + r) * out_w + ox) * out_c + c;
+          for (int32_t j = 0; j < 4; j++) ak_requant_run(acc + j, o + j, pixels, out_c, &rq[j], &oq);
+        }
       }
     }
   }
 }
 
 int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
-  /* words per plane row: halfwords up to the last pair's P[i + 1], (out_w - 1) * s + 4, even */
-  const int32_t rw = ((out_w - 1) * s_h + 5) >> 1, buf_rows = AK_DWP_BYTES / (16 * rw);
+  /* words per plane row: stride 1 up to the last pair's P[i + 1], (out_w + 3) halfwords rounded up; stride 2 up
+   * to P[out_w + 1] (the odd last output's partner) */
+  const int32_t rw = s_h == 1 ? (out_w + 4) >> 1 : out_w + 2, rs = rw <= AK_DWP_RS ? AK_DWP_RS : rw;
+  const int32_t buf_rows = AK_DWP_BYTES / (16 * rs);
   if (k_h != 3 || k_w != 3 || d_h != 1 || d_w != 1 || s_h != s_w || (s_h != 1 && s_h != 2) || out_c != in_c ||
       buf_rows < 3)
     return armlprof_dwconv_s8_r1(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
                                  d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
   AK_GEOM;
-  ak_dwp_conv(&g, in, (const int32_t *)(const void *)w, qp, out, rw, (buf_rows - 3) / s_h + 1);
+  ak_dwp_conv(&g, in, (const int32_t *)(const void *)w, qp, out, rw, rs, (buf_rows - 3) / s_h + 1);
   return 0;
 }
 
