@@ -205,7 +205,7 @@ def test_every_variant_matches_reference(harness, case: str) -> None:
                 qp = kernels.requant_params(folded, mults, shifts, -(-g.out_c // tile) * tile)
             else:
                 packed = kernels.pack_dw_weights(w)
-                qp = kernels.requant_params(bias, mults, shifts, g.out_c)
+                qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, lo, hi)
             got = _run(harness, kernels.c_function(family, variant), g, x, packed, qp, in_zp, out_zp, lo, hi)
             assert np.array_equal(got, want), f"{case} {variant} seed {seed}: " \
                 f"{int((got != want).sum())} of {want.size} outputs differ"
@@ -228,8 +228,8 @@ def test_depthwise_int8_extremes_match_reference(harness, in_zp: int, out_zp: in
     for lo, hi in ((-128, 127), (-100, 90)):
         want = _reference(x, w, bias, mults, shifts, g, in_zp, out_zp, lo, hi, True)
         assert lo > -128 or len(np.unique(want)) > 3  # not all clamped
-        qp = kernels.requant_params(bias, mults, shifts, g.out_c)
         for variant in kernels.DW_VARIANTS:
+            qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, lo, hi)
             got = _run(harness, kernels.c_function("dw", variant), g, x, kernels.pack_dw_weights(w), qp, in_zp,
                        out_zp, lo, hi)
             assert np.array_equal(got, want), f"{variant} zp {in_zp}/{out_zp}: {int((got != want).sum())} differ"

@@ -840,6 +840,7 @@ int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS) {
 #define AK_DWP_BYTES 24576 /* the planes of one channel group */
 #define AK_DWP_RS 28       /* words per plane row on the M4 path: outputs per row <= 52 (stride 1), 26 (stride 2) */
 #define AK_DWP_CHUNK 64    /* output pixels per requantization run (even: a long row splits at even columns) */
+#define AK_DWP_BLOCK 12    /* int32 per channel after the requantization rows (kernels.dw_t3_block) */
 #define AK_DWP_XSTR(x) #x
 #define AK_DWP_STR(x) AK_DWP_XSTR(x)
 
@@ -955,29 +956,13 @@ static __attribute__((noinline)) void ak_dwp_planes(int32_t *buf, const ak_geom 
   }
 }
 
-/* One channel's weight words (byte j of the group's 9 packed tap words): stride 1 (W01, W12) per kernel row;
- * stride 2 W01 per kernel row, (w2 row 0, w2 row 1), (w2 row 2, 0). */
-static void ak_dwp_weights(const int32_t *wg, int32_t j, int32_t s, int32_t *wv) {
-  int32_t t[9];
-  for (int32_t i = 0; i < 9; i++) t[i] = (int8_t)(uint8_t)((uint32_t)wg[i] >> (8 * j));
-  if (s == 1) {
-    for (int32_t k = 0; k < 3; k++) {
-      wv[2 * k] = ak_dwp_pack(t[3 * k], t[3 * k + 1]);
-      wv[2 * k + 1] = ak_dwp_pack(t[3 * k + 1], t[3 * k + 2]);
-    }
-  } else {
-    wv[0] = ak_dwp_pack(t[0], t[1]), wv[1] = ak_dwp_pack(t[3], t[4]), wv[2] = ak_dwp_pack(t[6], t[7]);
-    wv[3] = ak_dwp_pack(t[2], t[5]), wv[4] = t[8], wv[5] = 0;
-  }
-}
-
-/* The accumulators of n consecutive outputs of one output row (acc every 4th word; stride 1 with n odd also
- * writes acc[4n]); x: plane row 0 at the first output's first word, rs words per plane row. */
+/* The accumulators of n consecutive outputs of one output row into acc[0..n) (stride 1 with n odd
+ * also writes acc[n]); x: plane row 0 at the first output's first word, rs words per plane row. */
 AK_INLINE void ak_dwp_taps_c(const int32_t *x, int32_t rs, int32_t *acc, int32_t n, const int32_t *wv,
                              const int S) {
   const int32_t *r1 = x + rs, *r2 = x + 2 * rs;
   if (S == 1) {
-    for (int32_t i = 0; i < (n + 1) >> 1; i++, acc += 8) {
+    for (int32_t i = 0; i < (n + 1) >> 1; i++, acc += 2) {
       int32_t a = 0, b = 0;
       const int32_t *rows[3] = {x + i, r1 + i, r2 + i};
       for (int32_t k = 0; k < 3; k++) {
@@ -985,29 +970,30 @@ AK_INLINE void ak_dwp_taps_c(const int32_t *x, int32_t rs, int32_t *acc, int32_t
         a = ak_smlad(p0, w01, a), a = ak_dwp_mla(p1, 0, w12, 1, a);
         b = ak_dwp_mla(p0, 1, w01, 0, b), b = ak_smlad(p1, w12, b);
       }
-      acc[0] = a, acc[4] = b;
+      acc[0] = a, acc[1] = b;
     }
   } else {
-    for (int32_t i = 0; i < n; i++, acc += 4) {
+    for (int32_t i = 0; i < n; i++) {
       int32_t a = 0;
       a = ak_smlad(x[i], wv[0], a), a = ak_dwp_mla(x[i + 1], 0, wv[3], 0, a);
       a = ak_smlad(r1[i], wv[1], a), a = ak_dwp_mla(r1[i + 1], 0, wv[3], 1, a);
       a = ak_smlad(r2[i], wv[2], a), a = ak_dwp_mla(r2[i + 1], 0, wv[4], 0, a);
-      acc[0] = a;
+      acc[i] = a;
     }
   }
 }
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-/* The same, rs == AK_DWP_RS, registers pinned so the pointers, loaded words and accumulators are low registers
- * (16-bit encodings) and the weights stay in r7-r12 over all rows of a chunk. */
+/* The same over `rows` output rows of out_w outputs (acc: out_w words per row), rs == AK_DWP_RS, registers
+ * pinned so the pointers, loaded words and accumulators are low registers (16-bit encodings, STM) and the weights
+ * stay in r7-r12 over all rows. */
 #define AK_DWP_ROW1 AK_DWP_STR(AK_DWP_RS) "*4"
 #define AK_DWP_ROW2 AK_DWP_STR(AK_DWP_RS) "*8"
 static __attribute__((noinline)) void ak_dwp_rows_s1(const int32_t *x0, int32_t *acc0, int32_t rows,
                                                      int32_t out_w, const int32_t *wv) {
   register int32_t w0 __asm__("r7") = wv[0], w1 __asm__("r8") = wv[1], w2 __asm__("r9") = wv[2];
   register int32_t w3 __asm__("r10") = wv[3], w4 __asm__("r11") = wv[4], w5 __asm__("r12") = wv[5];
-  for (int32_t row = 0; row < rows; row++, x0 += AK_DWP_RS, acc0 += 4 * out_w) {
+  for (int32_t row = 0; row < rows; row++, x0 += AK_DWP_RS, acc0 += out_w) {
     register const int32_t *x __asm__("r0") = x0;
     register int32_t *acc __asm__("r5") = acc0;
     register int32_t n __asm__("r6") = (out_w + 1) >> 1;
@@ -1024,9 +1010,7 @@ static __attribute__((noinline)) void ak_dwp_rows_s1(const int32_t *x0, int32_t 
                      AK_DWP_S1_ROW("0", "w0", "w1", AK_DWP_S1_FIRST)
                      AK_DWP_S1_ROW(AK_DWP_ROW1, "w2", "w3", AK_DWP_S1_NEXT("w2"))
                      AK_DWP_S1_ROW(AK_DWP_ROW2, "w4", "w5", AK_DWP_S1_NEXT("w4"))
-                     "str %[a], [%[acc]]\n\t"
-                     "str %[b], [%[acc], #16]\n\t"
-                     "adds %[acc], #32\n\t"
+                     "stmia %[acc]!, {%[a], %[b]}\n\t"
                      "adds %[x], #4\n\t"
                      "subs %[n], #1\n\t"
                      "bne 1b"
@@ -1044,7 +1028,7 @@ static __attribute__((noinline)) void ak_dwp_rows_s2(const int32_t *x0, int32_t 
                                                      int32_t out_w, const int32_t *wv) {
   register int32_t w0 __asm__("r8") = wv[0], w1 __asm__("r9") = wv[1], w2 __asm__("r10") = wv[2];
   register int32_t w3 __asm__("r11") = wv[3], w4 __asm__("r12") = wv[4];
-  for (int32_t row = 0; row < rows; row++, x0 += 2 * AK_DWP_RS, acc0 += 4 * out_w) {
+  for (int32_t row = 0; row < rows; row++, x0 += 2 * AK_DWP_RS, acc0 += out_w) {
     register const int32_t *x __asm__("r0") = x0;
     register int32_t *acc __asm__("r6") = acc0;
     register int32_t n __asm__("r7") = (out_w + 1) >> 1;
@@ -1063,9 +1047,7 @@ static __attribute__((noinline)) void ak_dwp_rows_s2(const int32_t *x0, int32_t 
                                    "smlad %[a], %[p0], %[w1], %[a]\n\tsmlad %[b], %[p1], %[w1], %[b]\n\t")
                      AK_DWP_S2_ROW(AK_DWP_ROW2, "w4", "smlabb",
                                    "smlad %[a], %[p0], %[w2], %[a]\n\tsmlad %[b], %[p1], %[w2], %[b]\n\t")
-                     "str %[a], [%[acc]]\n\t"
-                     "str %[b], [%[acc], #16]\n\t"
-                     "adds %[acc], #32\n\t"
+                     "stmia %[acc]!, {%[a], %[b]}\n\t"
                      "adds %[x], #8\n\t"
                      "subs %[n], #1\n\t"
                      "bne 1b"
@@ -1078,13 +1060,77 @@ static __attribute__((noinline)) void ak_dwp_rows_s2(const int32_t *x0, int32_t 
 }
 #endif
 
+AK_INLINE int32_t ak_dwp_smmlar(int32_t a, int32_t b, int32_t c) {  /* c + (a * b + 2^31) >> 32 */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t r;
+  __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+  return r;
+#else
+  return (int32_t)((uint32_t)c + (uint32_t)(int32_t)(((int64_t)a * b + 0x80000000LL) >> 32));
+#endif
+}
+
+/* n outputs of one channel (o every out_c bytes) from accumulators acc << s1, bias = bias << s1
+ * (ak_rq_prepare's fast path 1, no clamp inside int8): ak_requant_run's arithmetic with the rounding constant
+ * added by SMMLAR, and the sign of the accumulator for the sign of the high product (they differ only when that is
+ * 0, where (rz - 1) >> e == rz >> e == zp as rz = 2^(e-1) + zp 2^e). */
+static __attribute__((noinline)) void ak_dwp_requant(const int32_t *acc, int8_t *o, int32_t n, int32_t out_c,
+                                                     int32_t bias, int32_t m, int32_t rz, int32_t e) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  register int32_t x0 __asm__("r0"), x1 __asm__("r1"), x2 __asm__("r2"), x3 __asm__("r3");
+  register const int32_t *pa __asm__("r4") = acc;
+  register int8_t *po __asm__("r5") = o;
+  register int32_t pe __asm__("r6") = e, pc __asm__("r7") = out_c;
+  int32_t y;
+#define AK_DWP_RQ(xr)                            \
+  "add %[" xr "], %[" xr "], %[bias]\n\t"        \
+  "smmlar %[y], %[" xr "], %[m], %[rz]\n\t"      \
+  "add %[y], %[y], %[" xr "], asr #31\n\t"       \
+  "asr %[y], %[y], %[e]\n\t"                     \
+  "ssat %[y], #8, %[y]\n\t"                      \
+  "strb %[y], [%[o]]\n\t"                        \
+  "add %[o], %[c]\n\t"
+  /* four per LDM, then one at a time */
+  __asm__ volatile("subs %[n], %[n], #4\n\t"
+                   "blt 2f\n\t"
+                   "1:\n\t"
+                   "ldmia %[acc]!, {%[x0], %[x1], %[x2], %[x3]}\n\t"
+                   AK_DWP_RQ("x0") AK_DWP_RQ("x1") AK_DWP_RQ("x2") AK_DWP_RQ("x3")
+                   "subs %[n], %[n], #4\n\t"
+                   "bge 1b\n\t"
+                   "2:\n\t"
+                   "adds %[n], %[n], #4\n\t"
+                   "beq 4f\n\t"
+                   "3:\n\t"
+                   "ldmia %[acc]!, {%[x0]}\n\t"
+                   AK_DWP_RQ("x0")
+                   "subs %[n], %[n], #1\n\t"
+                   "bne 3b\n\t"
+                   "4:"
+                   : [acc] "+l"(pa), [o] "+l"(po), [n] "+r"(n), [x0] "=&l"(x0), [x1] "=&l"(x1), [x2] "=&l"(x2),
+                     [x3] "=&l"(x3), [y] "=&r"(y)
+                   : [bias] "r"(bias), [m] "r"(m), [rz] "r"(rz), [e] "r"(pe), [c] "l"(pc)
+                   : "cc", "memory");
+#undef AK_DWP_RQ
+#else
+  for (; n > 0; n--, acc++, o += out_c) {
+    const int32_t v = (int32_t)((uint32_t)*acc + (uint32_t)bias);
+    int32_t x = (ak_dwp_smmlar(v, m, rz) + (v >> 31)) >> e;
+    *o = (int8_t)(x < -128 ? -128 : x > 127 ? 127 : x);
+  }
+#endif
+}
+
 /* Bands of `band` output rows (the input rows they read fit the buffer), channel groups inside a band, chunks of
- * whole output rows (or AK_DWP_CHUNK-pixel pieces of a longer row) inside a group. */
-static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t *in, const int32_t *w,
-                                                  const int32_t *qp, int8_t *out, int32_t rw, int32_t rs,
-                                                  int32_t band) {
+ * whole output rows (or AK_DWP_CHUNK-pixel pieces of a longer row) inside a group. Per channel, prepared offline
+ * (kernels.dw_t3_block, after the requantization rows): its weight words and whether its requantization takes
+ * ak_rq's fast path 1 without an activation clamp inside int8 (all of person_detect's channels); those accumulate
+ * acc << s1 directly (the left shift with SMMULR's doubling, s1 <= 8, is in the int16 weights, the bias shifted
+ * likewise) for ak_dwp_requant, the others the plain sum for ak_requant. */
+static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
+                                                  int8_t *out, int32_t rw, int32_t rs, int32_t band) {
   int32_t buf[AK_DWP_BYTES / 4];
-  int32_t acc[4 * (AK_DWP_CHUNK + 1)];  /* + 1: the odd last output's pair partner */
+  int32_t acc[AK_DWP_CHUNK + 1];  /* + 1: the odd last output's pair partner */
   const int32_t s = g->s_h, out_w = g->out_w, out_c = g->out_c;
   const int32_t chunk_rows = out_w <= AK_DWP_CHUNK ? AK_DWP_CHUNK / out_w : 1;
   const int32_t piece = out_w <= AK_DWP_CHUNK ? out_w : AK_DWP_CHUNK;
@@ -1093,37 +1139,28 @@ static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t
     const int32_t n_rows = g->out_h - oy0 < band ? g->out_h - oy0 : band, rows = (n_rows - 1) * s + 3;
     for (int32_t c = 0; c < g->in_c; c += 4) {
       ak_dwp_planes(buf, g, in, c, oy0 * s, rows, rw, rs);
-      int32_t wv[4][6];
-      ak_rq rq[4];
-      for (int32_t j = 0; j < 4; j++) {
-        const int32_t *wg = w + 9 * (c >> 2);
-        ak_dwp_weights(wg, j, s, wv[j]);
-        int32_t abs_sum = 0;
-        for (int32_t i = 0; i < 9; i++) {
-          const int32_t t = (int8_t)(uint8_t)((uint32_t)wg[i] >> (8 * j));
-          abs_sum += t < 0 ? -t : t;
-        }
-        const ak_qp q = ak_qp_load(qp + (c + j) * AK_QP_STRIDE);
-        const int64_t b = q.bias;
-        rq[j] = ak_rq_prepare(q, g->out_zp, (b < 0 ? -b : b) + 255LL * abs_sum);  /* |x - zp| <= 255 */
-      }
+      const int32_t *blk = qp + out_c * AK_QP_STRIDE + c * AK_DWP_BLOCK;
       for (int32_t r = 0; r < n_rows; r += chunk_rows) {
         const int32_t nr = n_rows - r < chunk_rows ? n_rows - r : chunk_rows;
         for (int32_t ox = 0; ox < out_w; ox += piece) {
           const int32_t n = out_w - ox < piece ? out_w - ox : piece, pixels = nr * n;
           const int32_t *x = buf + r * s * rs + (s == 1 ? ox >> 1 : ox);
-          for (int32_t j = 0; j < 4; j++) {
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-            if (rs == AK_DWP_RS) {
-              (s == 1 ? ak_dwp_rows_s1 : ak_dwp_rows_s2)(x + j * rows * rs, acc + j, nr, n, wv[j]);
-              continue;
-            }
-#endif
-            for (int32_t k = 0; k < nr; k++)
-              ak_dwp_taps_c(x + j * rows * rs + k * s * rs, rs, acc + j + 4 * k * n, n, wv[j], s);
-          }
           int8_t *o = out + ((oy0 + r) * out_w + ox) * out_c + c;
-          for (int32_t j = 0; j < 4; j++) ak_requant_run(acc + j, o + j, pixels, out_c, &rq[j], &oq);
+          for (int32_t j = 0; j < 4; j++) {
+            const int32_t *xj = x + j * rows * rs, *bj = blk + j * AK_DWP_BLOCK;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+            if (rs == AK_DWP_RS)
+              (s == 1 ? ak_dwp_rows_s1 : ak_dwp_rows_s2)(xj, acc, nr, n, bj);
+            else
+#endif
+              for (int32_t k = 0; k < nr; k++) ak_dwp_taps_c(xj + k * s * rs, rs, acc + k * n, n, bj, s);
+            if (bj[10]) {
+              ak_dwp_requant(acc, o + j, pixels, out_c, bj[6], bj[7], bj[8], bj[9]);
+            } else {
+              const ak_qp q = ak_qp_load(qp + (c + j) * AK_QP_STRIDE);
+              for (int32_t k = 0; k < pixels; k++) o[j + k * out_c] = ak_requant(acc[k], q, oq);
+            }
+          }
         }
       }
     }
@@ -1140,7 +1177,8 @@ int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
     return armlprof_dwconv_s8_r1(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
                                  d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
   AK_GEOM;
-  ak_dwp_conv(&g, in, (const int32_t *)(const void *)w, qp, out, rw, rs, (buf_rows - 3) / s_h + 1);
+  (void)w;  /* t3 reads its weights from the block after the requantization rows */
+  ak_dwp_conv(&g, in, qp, out, rw, rs, (buf_rows - 3) / s_h + 1);
   return 0;
 }
 
