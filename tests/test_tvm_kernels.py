@@ -137,6 +137,7 @@ CASES = {
     "t3_s2_same_odd_c4": ("dw", kernels.Geometry(11, 13, 4, 6, 7, 4, 3, 3, 2, 2, 1, 1, 1, 1), (-128, 127)),
     "t3_s1_valid_c64": ("dw", kernels.Geometry(5, 8, 64, 3, 5, 64, 3, 3, 1, 1, 1, 1, 0, 0), (-128, 127)),
     "t3_s2_valid_c12_unread_column": ("dw", kernels.Geometry(8, 8, 12, 3, 3, 12, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),
+    "t3_s1_pad2_c4": ("dw", kernels.Geometry(5, 7, 4, 5, 9, 4, 3, 3, 1, 1, 1, 1, 1, 2), (-128, 127)),
     "t3_s1_one_pixel_c4": ("dw", kernels.Geometry(1, 1, 4, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
     "t3_s1_bands_c4": ("dw", kernels.Geometry(90, 60, 4, 90, 60, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
     "t3_s2_bands_c4": ("dw", kernels.Geometry(120, 61, 4, 60, 31, 4, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),

@@ -923,17 +923,19 @@ static __attribute__((noinline)) void ak_dwp_split_run(int32_t *d, int32_t plane
 }
 
 /* Padded rows y0 .. y0 + rows - 1 (padded coordinates: input row = y - pad_t, column = x - pad_l) of channels
- * c..c+3 into the 4 planes of rows x rs words, rw of them written per row. */
+ * c..c+3 into the 4 planes of rows x rs words, rw of them written per row. Word k holds the pixels 2k - pad_l and
+ * 2k + 1 - pad_l: words with both outside are 0, with one inside (an odd pad_l on the left, an odd in_w + pad_l
+ * on the right) that pixel's half, the others (both inside) come from ak_dwp_split_run. */
 static __attribute__((noinline)) void ak_dwp_planes(int32_t *buf, const ak_geom *g, const int8_t *in, int32_t c,
                                                     int32_t y0, int32_t rows, int32_t rw, int32_t rs) {
-  const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
   const int32_t off2 = ak_dwp_pack(-g->in_zp, -g->in_zp), plane = rows * rs;
   const int32_t in_w = g->in_w, in_c = g->in_c, pad_l = g->pad_l;
-  /* words k whose two pixels 2k - pad_l, 2k + 1 - pad_l are both inside the input row: [k_a, k_b) */
-  int32_t k_a = (pad_l + 1) >> 1, k_b = (in_w + pad_l) >> 1;
-  k_a = k_a < rw ? k_a : rw;
-  k_b = k_b < rw ? k_b : rw;
-  k_b = k_b > k_a ? k_b : k_a;
+  const int32_t k_zero = (pad_l >> 1) < rw ? pad_l >> 1 : rw;              /* [0, k_zero): both outside */
+  const int left_half = (pad_l & 1) && k_zero < rw;                         /* word k_zero: pixel 0 on top */
+  const int32_t k_a = k_zero + left_half, k_in = (in_w + pad_l) >> 1;
+  const int32_t k_b = k_in < rw ? (k_in > k_a ? k_in : k_a) : rw;          /* [k_a, k_b): both inside */
+  const int right_half = ((in_w + pad_l) & 1) && k_b < rw && k_b == k_in;  /* word k_b: pixel in_w - 1 at the bottom */
+  const int32_t k_r = k_b + right_half;                                     /* [k_r, rw): both outside */
   for (int32_t y = 0; y < rows; y++) {
     int32_t *d = buf + y * rs;
     const int32_t iy = y0 + y - g->pad_t;
@@ -942,17 +944,21 @@ static __attribute__((noinline)) void ak_dwp_planes(int32_t *buf, const ak_geom 
       continue;
     }
     const int8_t *src = in + iy * in_w * in_c + c;
-    for (int32_t k = 0; k < rw; k++) {
-      if (k == k_a && k_b > k_a) {  /* the interior words: no bounds checks */
-        ak_dwp_split_run(d + k, plane, src + (2 * k - pad_l) * in_c, in_c, k_b - k_a, off2);
-        k = k_b;
-        if (k == rw) break;
-      }
-      const int32_t ix = 2 * k - pad_l;
-      const int32_t v0 = ix >= 0 && ix < in_w ? ak_read32(src + ix * in_c) : zp4;
-      const int32_t v1 = ix + 1 >= 0 && ix + 1 < in_w ? ak_read32(src + (ix + 1) * in_c) : zp4;
-      ak_dwp_split(d + k, plane, v0, v1, off2);
+    for (int32_t k = 0; k < k_zero; k++) d[k] = d[k + plane] = d[k + 2 * plane] = d[k + 3 * plane] = 0;
+    if (left_half) {
+      const int32_t v = ak_read32(src), a = ak_sxtab16(off2, v), b = ak_sxtab16_ror8(off2, v);
+      int32_t *e = d + k_zero;
+      e[0] = (int32_t)((uint32_t)a << 16), e[plane] = (int32_t)((uint32_t)b << 16);
+      e[2 * plane] = (int32_t)((uint32_t)a & 0xFFFF0000u), e[3 * plane] = (int32_t)((uint32_t)b & 0xFFFF0000u);
     }
+    if (k_b > k_a) ak_dwp_split_run(d + k_a, plane, src + (2 * k_a - pad_l) * in_c, in_c, k_b - k_a, off2);
+    if (right_half) {
+      const int32_t v = ak_read32(src + (in_w - 1) * in_c), a = ak_sxtab16(off2, v), b = ak_sxtab16_ror8(off2, v);
+      int32_t *e = d + k_b;
+      e[0] = (int32_t)((uint32_t)a & 0xFFFFu), e[plane] = (int32_t)((uint32_t)b & 0xFFFFu);
+      e[2 * plane] = (int32_t)((uint32_t)a >> 16), e[3 * plane] = (int32_t)((uint32_t)b >> 16);
+    }
+    for (int32_t k = k_r; k < rw; k++) d[k] = d[k + plane] = d[k + 2 * plane] = d[k + 3 * plane] = 0;
   }
 }
 
