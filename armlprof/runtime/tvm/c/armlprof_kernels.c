@@ -923,19 +923,21 @@ static __attribute__((noinline)) void ak_dwp_split_run(int32_t *d, int32_t plane
 }
 
 /* Padded rows y0 .. y0 + rows - 1 (padded coordinates: input row = y - pad_t, column = x - pad_l) of channels
- * c..c+3 into the 4 planes of rows x rs words, rw of them written per row. Word k holds the pixels 2k - pad_l and
- * 2k + 1 - pad_l: words with both outside are 0, with one inside (an odd pad_l on the left, an odd in_w + pad_l
- * on the right) that pixel's half, the others (both inside) come from ak_dwp_split_run. */
+ * c..c+3 into the 4 planes (`plane` words apart) of rows of rs words, rw of them read. Word k holds the pixels
+ * 2k - pad_l and 2k + 1 - pad_l: words with both outside are 0 (the caller zeroes the planes once per layer: these
+ * words are the same for every channel group and band, and no other write reaches them; rows outside the input
+ * are zeroed here), with one inside (an odd pad_l on the left, an odd in_w + pad_l on the right) that pixel's
+ * half, the others (both inside) come from ak_dwp_split_run. */
 static __attribute__((noinline)) void ak_dwp_planes(int32_t *buf, const ak_geom *g, const int8_t *in, int32_t c,
-                                                    int32_t y0, int32_t rows, int32_t rw, int32_t rs) {
-  const int32_t off2 = ak_dwp_pack(-g->in_zp, -g->in_zp), plane = rows * rs;
+                                                    int32_t y0, int32_t rows, int32_t rw, int32_t rs,
+                                                    int32_t plane) {
+  const int32_t off2 = ak_dwp_pack(-g->in_zp, -g->in_zp);
   const int32_t in_w = g->in_w, in_c = g->in_c, pad_l = g->pad_l;
   const int32_t k_zero = (pad_l >> 1) < rw ? pad_l >> 1 : rw;              /* [0, k_zero): both outside */
   const int left_half = (pad_l & 1) && k_zero < rw;                         /* word k_zero: pixel 0 on top */
   const int32_t k_a = k_zero + left_half, k_in = (in_w + pad_l) >> 1;
   const int32_t k_b = k_in < rw ? (k_in > k_a ? k_in : k_a) : rw;          /* [k_a, k_b): both inside */
   const int right_half = ((in_w + pad_l) & 1) && k_b < rw && k_b == k_in;  /* word k_b: pixel in_w - 1 at the bottom */
-  const int32_t k_r = k_b + right_half;                                     /* [k_r, rw): both outside */
   for (int32_t y = 0; y < rows; y++) {
     int32_t *d = buf + y * rs;
     const int32_t iy = y0 + y - g->pad_t;
@@ -944,7 +946,6 @@ static __attribute__((noinline)) void ak_dwp_planes(int32_t *buf, const ak_geom 
       continue;
     }
     const int8_t *src = in + iy * in_w * in_c + c;
-    for (int32_t k = 0; k < k_zero; k++) d[k] = d[k + plane] = d[k + 2 * plane] = d[k + 3 * plane] = 0;
     if (left_half) {
       const int32_t v = ak_read32(src), a = ak_sxtab16(off2, v), b = ak_sxtab16_ror8(off2, v);
       int32_t *e = d + k_zero;
@@ -958,7 +959,6 @@ static __attribute__((noinline)) void ak_dwp_planes(int32_t *buf, const ak_geom 
       e[0] = (int32_t)((uint32_t)a & 0xFFFFu), e[plane] = (int32_t)((uint32_t)b & 0xFFFFu);
       e[2 * plane] = (int32_t)((uint32_t)a >> 16), e[3 * plane] = (int32_t)((uint32_t)b >> 16);
     }
-    for (int32_t k = k_r; k < rw; k++) d[k] = d[k + plane] = d[k + 2 * plane] = d[k + 3 * plane] = 0;
   }
 }
 
@@ -1141,10 +1141,12 @@ static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t
   const int32_t chunk_rows = out_w <= AK_DWP_CHUNK ? AK_DWP_CHUNK / out_w : 1;
   const int32_t piece = out_w <= AK_DWP_CHUNK ? out_w : AK_DWP_CHUNK;
   const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
+  const int32_t max_rows = ((band < g->out_h ? band : g->out_h) - 1) * s + 3, plane = max_rows * rs;
+  for (int32_t i = 0; i < 4 * plane; i++) buf[i] = 0;
   for (int32_t oy0 = 0; oy0 < g->out_h; oy0 += band) {
     const int32_t n_rows = g->out_h - oy0 < band ? g->out_h - oy0 : band, rows = (n_rows - 1) * s + 3;
     for (int32_t c = 0; c < g->in_c; c += 4) {
-      ak_dwp_planes(buf, g, in, c, oy0 * s, rows, rw, rs);
+      ak_dwp_planes(buf, g, in, c, oy0 * s, rows, rw, rs, plane);
       const int32_t *blk = qp + out_c * AK_QP_STRIDE + c * AK_DWP_BLOCK;
       for (int32_t r = 0; r < n_rows; r += chunk_rows) {
         const int32_t nr = n_rows - r < chunk_rows ? n_rows - r : chunk_rows;
@@ -1153,7 +1155,7 @@ static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t
           const int32_t *x = buf + r * s * rs + (s == 1 ? ox >> 1 : ox);
           int8_t *o = out + ((oy0 + r) * out_w + ox) * out_c + c;
           for (int32_t j = 0; j < 4; j++) {
-            const int32_t *xj = x + j * rows * rs, *bj = blk + j * AK_DWP_BLOCK;
+            const int32_t *xj = x + j * plane, *bj = blk + j * AK_DWP_BLOCK;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
             if (rs == AK_DWP_RS)
               (s == 1 ? ak_dwp_rows_s1 : ak_dwp_rows_s2)(xj, acc, nr, n, bj);
