@@ -1081,7 +1081,8 @@ AK_INLINE int32_t ak_dwp_smmlar(int32_t a, int32_t b, int32_t c) {  /* c + (a * 
  * added by SMMLAR, and the sign of the accumulator for the sign of the high product (they differ only when that is
  * 0, where (rz - 1) >> e == rz >> e == zp as rz = 2^(e-1) + zp 2^e). */
 static __attribute__((noinline)) void ak_dwp_requant(const int32_t *acc, int8_t *o, int32_t n, int32_t out_c,
-                                                     int32_t bias, int32_t m, int32_t rz, int32_t e) {
+                                                     const int32_t *k) {
+  const int32_t bias = k[0], m = k[1], rz = k[2], e = k[3];  /* the channel's block words 6..9 */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   register int32_t x0 __asm__("r0"), x1 __asm__("r1"), x2 __asm__("r2"), x3 __asm__("r3");
   register const int32_t *pa __asm__("r4") = acc;
@@ -1142,7 +1143,8 @@ static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t
   const int32_t piece = out_w <= AK_DWP_CHUNK ? out_w : AK_DWP_CHUNK;
   const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
   const int32_t max_rows = ((band < g->out_h ? band : g->out_h) - 1) * s + 3, plane = max_rows * rs;
-  for (int32_t i = 0; i < 4 * plane; i++) buf[i] = 0;
+  for (int32_t *z = buf, *end = buf + (4 * plane & ~3); z != end; z += 4) z[0] = z[1] = z[2] = z[3] = 0;
+  for (int32_t i = 4 * plane & ~3; i < 4 * plane; i++) buf[i] = 0;
   for (int32_t oy0 = 0; oy0 < g->out_h; oy0 += band) {
     const int32_t n_rows = g->out_h - oy0 < band ? g->out_h - oy0 : band, rows = (n_rows - 1) * s + 3;
     for (int32_t c = 0; c < g->in_c; c += 4) {
@@ -1163,7 +1165,7 @@ static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t
 #endif
               for (int32_t k = 0; k < nr; k++) ak_dwp_taps_c(xj + k * s * rs, rs, acc + k * n, n, bj, s);
             if (bj[10]) {
-              ak_dwp_requant(acc, o + j, pixels, out_c, bj[6], bj[7], bj[8], bj[9]);
+              ak_dwp_requant(acc, o + j, pixels, out_c, bj + 6);
             } else {
               const ak_qp q = ak_qp_load(qp + (c + j) * AK_QP_STRIDE);
               for (int32_t k = 0; k < pixels; k++) o[j + k * out_c] = ak_requant(acc[k], q, oq);
