@@ -1012,18 +1012,29 @@ static __attribute__((noinline)) void ak_dwp_rows_s1(const int32_t *x0, int32_t 
   "smlad %[b], %[p1], %[" wb "], %[b]\n\t"
 #define AK_DWP_S1_FIRST "smuad %[a], %[p0], %[w0]\n\tsmultb %[b], %[p0], %[w0]\n\t"
 #define AK_DWP_S1_NEXT(wa) "smlad %[a], %[p0], %[" wa "], %[a]\n\tsmlatb %[b], %[p0], %[" wa "], %[b]\n\t"
-    __asm__ volatile("1:\n\t"
-                     AK_DWP_S1_ROW("0", "w0", "w1", AK_DWP_S1_FIRST)
-                     AK_DWP_S1_ROW(AK_DWP_ROW1, "w2", "w3", AK_DWP_S1_NEXT("w2"))
-                     AK_DWP_S1_ROW(AK_DWP_ROW2, "w4", "w5", AK_DWP_S1_NEXT("w4"))
-                     "stmia %[acc]!, {%[a], %[b]}\n\t"
-                     "adds %[x], #4\n\t"
-                     "subs %[n], #1\n\t"
-                     "bne 1b"
+#define AK_DWP_S1_PAIR(d)                                                     \
+  AK_DWP_S1_ROW(d, "w0", "w1", AK_DWP_S1_FIRST)                               \
+  AK_DWP_S1_ROW(d "+" AK_DWP_ROW1, "w2", "w3", AK_DWP_S1_NEXT("w2"))          \
+  AK_DWP_S1_ROW(d "+" AK_DWP_ROW2, "w4", "w5", AK_DWP_S1_NEXT("w4"))          \
+  "stmia %[acc]!, {%[a], %[b]}\n\t"
+    /* two pairs per iteration (the loop's adds and branch are a tenth of a pair), then the odd one */
+    __asm__ volatile("subs %[n], #2\n\t"
+                     "blt 2f\n\t"
+                     "1:\n\t"
+                     AK_DWP_S1_PAIR("0") AK_DWP_S1_PAIR("4")
+                     "adds %[x], #8\n\t"
+                     "subs %[n], #2\n\t"
+                     "bge 1b\n\t"
+                     "2:\n\t"
+                     "adds %[n], #2\n\t"
+                     "beq 3f\n\t"
+                     AK_DWP_S1_PAIR("0")
+                     "3:"
                      : [x] "+l"(x), [acc] "+l"(acc), [n] "+l"(n), [p0] "=&l"(p0), [p1] "=&l"(p1), [a] "=&l"(a),
                        [b] "=&l"(b)
                      : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w3] "r"(w3), [w4] "r"(w4), [w5] "r"(w5)
                      : "cc", "memory");
+#undef AK_DWP_S1_PAIR
 #undef AK_DWP_S1_ROW
 #undef AK_DWP_S1_FIRST
 #undef AK_DWP_S1_NEXT
@@ -1046,21 +1057,30 @@ static __attribute__((noinline)) void ak_dwp_rows_s2(const int32_t *x0, int32_t 
   first                                                          \
   w2op " %[a], %[p1], %[" wa "], %[a]\n\t"                       \
   w2op " %[b], %[p2], %[" wa "], %[b]\n\t"
-    __asm__ volatile("1:\n\t"
-                     AK_DWP_S2_ROW("0", "w3", "smlabb",
-                                   "smuad %[a], %[p0], %[w0]\n\tsmuad %[b], %[p1], %[w0]\n\t")
-                     AK_DWP_S2_ROW(AK_DWP_ROW1, "w3", "smlabt",
-                                   "smlad %[a], %[p0], %[w1], %[a]\n\tsmlad %[b], %[p1], %[w1], %[b]\n\t")
-                     AK_DWP_S2_ROW(AK_DWP_ROW2, "w4", "smlabb",
-                                   "smlad %[a], %[p0], %[w2], %[a]\n\tsmlad %[b], %[p1], %[w2], %[b]\n\t")
-                     "stmia %[acc]!, {%[a], %[b]}\n\t"
-                     "adds %[x], #8\n\t"
-                     "subs %[n], #1\n\t"
-                     "bne 1b"
+#define AK_DWP_S2_PAIR(d)                                                                     \
+  AK_DWP_S2_ROW(d, "w3", "smlabb", "smuad %[a], %[p0], %[w0]\n\tsmuad %[b], %[p1], %[w0]\n\t")    \
+  AK_DWP_S2_ROW(d "+" AK_DWP_ROW1, "w3", "smlabt",                                             \
+                "smlad %[a], %[p0], %[w1], %[a]\n\tsmlad %[b], %[p1], %[w1], %[b]\n\t")             \
+  AK_DWP_S2_ROW(d "+" AK_DWP_ROW2, "w4", "smlabb",                                             \
+                "smlad %[a], %[p0], %[w2], %[a]\n\tsmlad %[b], %[p1], %[w2], %[b]\n\t")             \
+  "stmia %[acc]!, {%[a], %[b]}\n\t"
+    __asm__ volatile("subs %[n], #2\n\t"
+                     "blt 2f\n\t"
+                     "1:\n\t"
+                     AK_DWP_S2_PAIR("0") AK_DWP_S2_PAIR("8")
+                     "adds %[x], #16\n\t"
+                     "subs %[n], #2\n\t"
+                     "bge 1b\n\t"
+                     "2:\n\t"
+                     "adds %[n], #2\n\t"
+                     "beq 3f\n\t"
+                     AK_DWP_S2_PAIR("0")
+                     "3:"
                      : [x] "+l"(x), [acc] "+l"(acc), [n] "+l"(n), [p0] "=&l"(p0), [p1] "=&l"(p1), [p2] "=&l"(p2),
                        [a] "=&l"(a), [b] "=&l"(b)
                      : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w3] "r"(w3), [w4] "r"(w4)
                      : "cc", "memory");
+#undef AK_DWP_S2_PAIR
 #undef AK_DWP_S2_ROW
   }
 }
