@@ -4,8 +4,8 @@ micro-kernel library (c/armlprof_kernels.c) through `T.call_extern`.
 Why a hand-written micro-kernel library and not TE schedules: TVM 0.27's C target has no tensorize intrinsics for
 the M4's SIMD instructions and its generated loops keep every index computation; the micro-kernel is the part a
 tensorize would insert (as microTVM's `cortex_m7` / CMSIS-NN strategies did), and the choice around it (tile over
-output channels T, over output pixels P, unroll U, im2col or direct rows; depthwise: the staged channel-group
-kernel r1, or per-pixel row runs / pixel pairs p1 / p2) is the schedule.
+output channels T, over output pixels P, unroll U, im2col or direct rows; depthwise: tap pairs over channel planes
+t3, the staged channel-group kernel r1, or per-pixel row runs / pixel pairs p1 / p2) is the schedule.
 
 What is decided offline, here, from the .tflite: weights packed into the order the inner loop reads them
 (`[OC/T][K/4][T]` words, K = KH*KW*IC padded to a multiple of 4, OC padded to a multiple of T, all zero-filled),
@@ -32,7 +32,9 @@ SCHEDULED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 # The schedule space per operator class; the first entry of each is the default (best hand schedule without
 # measurements: 2 pixels x 2 channels keeps the inner loop's 14 live values in registers).
 GEMM_VARIANTS = ("t2p2u2", "t2p2u1", "t4p1u2", "t4p2u1", "t4p2u2", "t2p1u2", "t4p1u1", "t2p1u1")
-DW_VARIANTS = ("r1", "p1", "p2", "t3")
+# Depthwise: t3 (3x3 over int16 channel planes, SMLAD on tap pairs; faster than r1 on every person_detect layer on
+# both boards) runs r1 for the layers it does not cover.
+DW_VARIANTS = ("t3", "r1", "p1", "p2")
 # One-input-channel convolutions (the first layer of both study models) pad their input once into a stack buffer
 # (c1 family, the GEMM tiles over it); larger buffers take the plain GEMM with im2col at the borders.
 # 1x1 convolutions at stride 1 without padding and fully connected layers with whole words of input channels
