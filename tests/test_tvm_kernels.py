@@ -129,8 +129,9 @@ CASES = {
     "dw3x3_s1_c12_border_path": ("dw", kernels.Geometry(40, 40, 12, 40, 40, 12, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
     # t3 (3x3 channel planes): stride 1 and 2 with SAME padding, odd and even widths and heights (the odd last
     # output of a stride-1 row, odd pad_l: a plane word straddling the left border), VALID with unread input columns,
-    # 4 and 64 channels, one pixel; wide layers split into bands of rows (rows past the 24 KiB plane buffer) and a
-    # row too wide for the buffer (r1's path); r1's path for strides that differ per axis
+    # 4 and 64 channels, one pixel; wide layers split into bands of rows (rows past the 24 KiB plane buffer), rows
+    # longer than a requantization chunk (192 pixels) split into pieces, a row too wide for the buffer (r1's path);
+    # r1's path for strides that differ per axis
     "t3_s1_same_odd_c4": ("dw", kernels.Geometry(7, 9, 4, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
     "t3_s1_same_even_c8": ("dw", kernels.Geometry(6, 6, 8, 6, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
     "t3_s2_same_even_c8": ("dw", kernels.Geometry(12, 12, 8, 6, 6, 8, 3, 3, 2, 2, 1, 1, 0, 0), (-100, 127)),
@@ -141,6 +142,8 @@ CASES = {
     "t3_s1_one_pixel_c4": ("dw", kernels.Geometry(1, 1, 4, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
     "t3_s1_bands_c4": ("dw", kernels.Geometry(90, 60, 4, 90, 60, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
     "t3_s2_bands_c4": ("dw", kernels.Geometry(120, 61, 4, 60, 31, 4, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),
+    "t3_s1_row_pieces_c4": ("dw", kernels.Geometry(4, 200, 4, 4, 200, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "t3_s2_row_pieces_c4": ("dw", kernels.Geometry(8, 401, 4, 4, 201, 4, 3, 3, 2, 2, 1, 1, 1, 1), (-128, 127)),
     "t3_row_too_wide_c4": ("dw", kernels.Geometry(3, 1600, 4, 3, 1600, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
     "t3_strides_differ_c4": ("dw", kernels.Geometry(9, 9, 4, 9, 5, 4, 3, 3, 1, 2, 1, 1, 1, 1), (-128, 127)),
     "fc_depth600_units5_unstaged": ("gemm", kernels.Geometry(2, 1, 600, 2, 1, 5), (-128, 127)),

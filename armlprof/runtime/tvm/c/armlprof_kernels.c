@@ -839,7 +839,7 @@ int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS) {
  * register-allocated assembly; rows wider than that, and the host, run the same arithmetic in C. */
 #define AK_DWP_BYTES 24576 /* the planes of one channel group */
 #define AK_DWP_RS 28       /* words per plane row on the M4 path: outputs per row <= 52 (stride 1), 26 (stride 2) */
-#define AK_DWP_CHUNK 64    /* output pixels per requantization run (even: a long row splits at even columns) */
+#define AK_DWP_CHUNK 192   /* output pixels per requantization run (even: a long row splits at even columns) */
 #define AK_DWP_BLOCK 12    /* int32 per channel after the requantization rows (kernels.dw_t3_block) */
 #define AK_DWP_XSTR(x) #x
 #define AK_DWP_STR(x) AK_DWP_XSTR(x)
