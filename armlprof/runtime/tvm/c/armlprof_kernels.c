@@ -889,34 +889,40 @@ AK_INLINE void ak_dwp_split(int32_t *d, int32_t plane, int32_t v0, int32_t v1, i
 static __attribute__((noinline)) void ak_dwp_split_run(int32_t *d, int32_t plane, const int8_t *p, int32_t in_c,
                                                        int32_t n, int32_t off2) {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-  /* GCC keeps re-deriving the four plane addresses; by hand: planes 0, 1 and 2, 3 at a register offset */
-  const int32_t pl = 4 * plane;
-  int32_t *d2 = d + 2 * plane;
+  /* GCC keeps re-deriving the four plane addresses; by hand: one pointer per plane, post-indexed stores */
+  int32_t *d1 = d + plane, *d2 = d + 2 * plane, *d3 = d + 3 * plane;
   int32_t v0, v1, a0, a1, t;
-  __asm__ volatile("1:\n\t"
-                   "ldr %[v0], [%[p]]\n\t"
-                   "ldr %[v1], [%[p], %[c]]\n\t"
-                   "add %[p], %[p], %[c], lsl #1\n\t"
-                   "sxtab16 %[a0], %[off], %[v0]\n\t"
-                   "sxtab16 %[a1], %[off], %[v1]\n\t"
-                   "sxtab16 %[v0], %[off], %[v0], ror #8\n\t"
-                   "sxtab16 %[v1], %[off], %[v1], ror #8\n\t"
-                   "pkhbt %[t], %[a0], %[a1], lsl #16\n\t"
-                   "str %[t], [%[d]]\n\t"
-                   "pkhtb %[t], %[a1], %[a0], asr #16\n\t"
-                   "str %[t], [%[d2]]\n\t"
-                   "pkhbt %[t], %[v0], %[v1], lsl #16\n\t"
-                   "str %[t], [%[d], %[pl]]\n\t"
-                   "pkhtb %[t], %[v1], %[v0], asr #16\n\t"
-                   "str %[t], [%[d2], %[pl]]\n\t"
-                   "adds %[d], #4\n\t"
-                   "adds %[d2], #4\n\t"
-                   "subs %[n], #1\n\t"
-                   "bne 1b"
-                   : [d] "+l"(d), [d2] "+l"(d2), [p] "+l"(p), [n] "+l"(n), [v0] "=&l"(v0), [v1] "=&l"(v1),
-                     [a0] "=&r"(a0), [a1] "=&r"(a1), [t] "=&l"(t)
-                   : [c] "r"(in_c), [off] "r"(off2), [pl] "r"(pl)
+#define AK_DWP_SPLIT                                   \
+  "ldr %[v0], [%[p]]\n\t"                             \
+  "ldr %[v1], [%[p], %[c]]\n\t"                       \
+  "add %[p], %[p], %[c], lsl #1\n\t"                  \
+  "sxtab16 %[a0], %[off], %[v0]\n\t"                  \
+  "sxtab16 %[a1], %[off], %[v1]\n\t"                  \
+  "sxtab16 %[v0], %[off], %[v0], ror #8\n\t"          \
+  "sxtab16 %[v1], %[off], %[v1], ror #8\n\t"          \
+  "pkhbt %[t], %[a0], %[a1], lsl #16\n\t"             \
+  "str %[t], [%[d]], #4\n\t"                          \
+  "pkhtb %[t], %[a1], %[a0], asr #16\n\t"             \
+  "str %[t], [%[d2]], #4\n\t"                         \
+  "pkhbt %[t], %[v0], %[v1], lsl #16\n\t"             \
+  "str %[t], [%[d1]], #4\n\t"                         \
+  "pkhtb %[t], %[v1], %[v0], asr #16\n\t"             \
+  "str %[t], [%[d3]], #4\n\t"
+  /* two words per iteration, then the odd one */
+  __asm__ volatile("subs %[n], #2\n\t"
+                   "blt 2f\n\t"
+                   "1:\n\t" AK_DWP_SPLIT AK_DWP_SPLIT
+                   "subs %[n], #2\n\t"
+                   "bge 1b\n\t"
+                   "2:\n\t"
+                   "adds %[n], #2\n\t"
+                   "beq 3f\n\t" AK_DWP_SPLIT
+                   "3:"
+                   : [d] "+r"(d), [d1] "+r"(d1), [d2] "+r"(d2), [d3] "+r"(d3), [p] "+l"(p), [n] "+l"(n),
+                     [v0] "=&r"(v0), [v1] "=&r"(v1), [a0] "=&r"(a0), [a1] "=&r"(a1), [t] "=&r"(t)
+                   : [c] "l"(in_c), [off] "r"(off2)
                    : "cc", "memory");
+#undef AK_DWP_SPLIT
 #else
   for (; n > 0; n--, d++, p += 2 * in_c) ak_dwp_split(d, plane, ak_read32(p), ak_read32(p + in_c), off2);
 #endif
