@@ -968,14 +968,14 @@ static __attribute__((noinline)) void ak_dwp_planes(int32_t *buf, const ak_geom 
   }
 }
 
-/* The accumulators of n consecutive outputs of one output row into acc[0..n) (stride 1 with n odd
+/* The accumulators (from init) of n consecutive outputs of one output row into acc[0..n) (stride 1 with n odd
  * also writes acc[n]); x: plane row 0 at the first output's first word, rs words per plane row. */
 AK_INLINE void ak_dwp_taps_c(const int32_t *x, int32_t rs, int32_t *acc, int32_t n, const int32_t *wv,
-                             const int S) {
+                             int32_t init, const int S) {
   const int32_t *r1 = x + rs, *r2 = x + 2 * rs;
   if (S == 1) {
     for (int32_t i = 0; i < (n + 1) >> 1; i++, acc += 2) {
-      int32_t a = 0, b = 0;
+      int32_t a = init, b = init;
       const int32_t *rows[3] = {x + i, r1 + i, r2 + i};
       for (int32_t k = 0; k < 3; k++) {
         const int32_t p0 = rows[k][0], p1 = rows[k][1], w01 = wv[2 * k], w12 = wv[2 * k + 1];
@@ -986,7 +986,7 @@ AK_INLINE void ak_dwp_taps_c(const int32_t *x, int32_t rs, int32_t *acc, int32_t
     }
   } else {
     for (int32_t i = 0; i < n; i++) {
-      int32_t a = 0;
+      int32_t a = init;
       a = ak_smlad(x[i], wv[0], a), a = ak_dwp_mla(x[i + 1], 0, wv[3], 0, a);
       a = ak_smlad(r1[i], wv[1], a), a = ak_dwp_mla(r1[i + 1], 0, wv[3], 1, a);
       a = ak_smlad(r2[i], wv[2], a), a = ak_dwp_mla(r2[i + 1], 0, wv[4], 0, a);
@@ -998,13 +998,14 @@ AK_INLINE void ak_dwp_taps_c(const int32_t *x, int32_t rs, int32_t *acc, int32_t
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 /* The same over `rows` output rows of out_w outputs (acc: out_w words per row), rs == AK_DWP_RS, registers
  * pinned so the pointers, loaded words and accumulators are low registers (16-bit encodings, STM) and the weights
- * stay in r7-r12 over all rows. */
+ * stay in r7-r12 over all rows, the accumulators' start in lr. */
 #define AK_DWP_ROW1 AK_DWP_STR(AK_DWP_RS) "*4"
 #define AK_DWP_ROW2 AK_DWP_STR(AK_DWP_RS) "*8"
 static __attribute__((noinline)) void ak_dwp_rows_s1(const int32_t *x0, int32_t *acc0, int32_t rows,
-                                                     int32_t out_w, const int32_t *wv) {
+                                                     int32_t out_w, const int32_t *wv, int32_t init) {
   register int32_t w0 __asm__("r7") = wv[0], w1 __asm__("r8") = wv[1], w2 __asm__("r9") = wv[2];
   register int32_t w3 __asm__("r10") = wv[3], w4 __asm__("r11") = wv[4], w5 __asm__("r12") = wv[5];
+  register int32_t start __asm__("lr") = init;
   for (int32_t row = 0; row < rows; row++, x0 += AK_DWP_RS, acc0 += out_w) {
     register const int32_t *x __asm__("r0") = x0;
     register int32_t *acc __asm__("r5") = acc0;
@@ -1016,7 +1017,7 @@ static __attribute__((noinline)) void ak_dwp_rows_s1(const int32_t *x0, int32_t 
   first                                                          \
   "smlabt %[a], %[p1], %[" wb "], %[a]\n\t"                      \
   "smlad %[b], %[p1], %[" wb "], %[b]\n\t"
-#define AK_DWP_S1_FIRST "smuad %[a], %[p0], %[w0]\n\tsmultb %[b], %[p0], %[w0]\n\t"
+#define AK_DWP_S1_FIRST "smlad %[a], %[p0], %[w0], %[init]\n\tsmlatb %[b], %[p0], %[w0], %[init]\n\t"
 #define AK_DWP_S1_NEXT(wa) "smlad %[a], %[p0], %[" wa "], %[a]\n\tsmlatb %[b], %[p0], %[" wa "], %[b]\n\t"
 #define AK_DWP_S1_PAIR(d)                                                     \
   AK_DWP_S1_ROW(d, "w0", "w1", AK_DWP_S1_FIRST)                               \
@@ -1038,7 +1039,8 @@ static __attribute__((noinline)) void ak_dwp_rows_s1(const int32_t *x0, int32_t 
                      "3:"
                      : [x] "+l"(x), [acc] "+l"(acc), [n] "+l"(n), [p0] "=&l"(p0), [p1] "=&l"(p1), [a] "=&l"(a),
                        [b] "=&l"(b)
-                     : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w3] "r"(w3), [w4] "r"(w4), [w5] "r"(w5)
+                     : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w3] "r"(w3), [w4] "r"(w4), [w5] "r"(w5),
+                       [init] "r"(start)
                      : "cc", "memory");
 #undef AK_DWP_S1_PAIR
 #undef AK_DWP_S1_ROW
@@ -1048,9 +1050,10 @@ static __attribute__((noinline)) void ak_dwp_rows_s1(const int32_t *x0, int32_t 
 }
 
 static __attribute__((noinline)) void ak_dwp_rows_s2(const int32_t *x0, int32_t *acc0, int32_t rows,
-                                                     int32_t out_w, const int32_t *wv) {
+                                                     int32_t out_w, const int32_t *wv, int32_t init) {
   register int32_t w0 __asm__("r8") = wv[0], w1 __asm__("r9") = wv[1], w2 __asm__("r10") = wv[2];
   register int32_t w3 __asm__("r11") = wv[3], w4 __asm__("r12") = wv[4];
+  register int32_t start __asm__("lr") = init;
   for (int32_t row = 0; row < rows; row++, x0 += 2 * AK_DWP_RS, acc0 += out_w) {
     register const int32_t *x __asm__("r0") = x0;
     register int32_t *acc __asm__("r6") = acc0;
@@ -1064,7 +1067,7 @@ static __attribute__((noinline)) void ak_dwp_rows_s2(const int32_t *x0, int32_t 
   w2op " %[a], %[p1], %[" wa "], %[a]\n\t"                       \
   w2op " %[b], %[p2], %[" wa "], %[b]\n\t"
 #define AK_DWP_S2_PAIR(d)                                                                     \
-  AK_DWP_S2_ROW(d, "w3", "smlabb", "smuad %[a], %[p0], %[w0]\n\tsmuad %[b], %[p1], %[w0]\n\t")    \
+  AK_DWP_S2_ROW(d, "w3", "smlabb", "smlad %[a], %[p0], %[w0], %[init]\n\tsmlad %[b], %[p1], %[w0], %[init]\n\t")    \
   AK_DWP_S2_ROW(d "+" AK_DWP_ROW1, "w3", "smlabt",                                             \
                 "smlad %[a], %[p0], %[w1], %[a]\n\tsmlad %[b], %[p1], %[w1], %[b]\n\t")             \
   AK_DWP_S2_ROW(d "+" AK_DWP_ROW2, "w4", "smlabb",                                             \
@@ -1084,7 +1087,7 @@ static __attribute__((noinline)) void ak_dwp_rows_s2(const int32_t *x0, int32_t 
                      "3:"
                      : [x] "+l"(x), [acc] "+l"(acc), [n] "+l"(n), [p0] "=&l"(p0), [p1] "=&l"(p1), [p2] "=&l"(p2),
                        [a] "=&l"(a), [b] "=&l"(b)
-                     : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w3] "r"(w3), [w4] "r"(w4)
+                     : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w3] "r"(w3), [w4] "r"(w4), [init] "r"(start)
                      : "cc", "memory");
 #undef AK_DWP_S2_PAIR
 #undef AK_DWP_S2_ROW
@@ -1102,13 +1105,13 @@ AK_INLINE int32_t ak_dwp_smmlar(int32_t a, int32_t b, int32_t c) {  /* c + (a * 
 #endif
 }
 
-/* n outputs of one channel (o every out_c bytes) from accumulators acc << s1, bias = bias << s1
+/* n outputs of one channel (o every out_c bytes) from accumulators (acc + bias) << s1
  * (ak_rq_prepare's fast path 1, no clamp inside int8): ak_requant_run's arithmetic with the rounding constant
  * added by SMMLAR, and the sign of the accumulator for the sign of the high product (they differ only when that is
  * 0, where (rz - 1) >> e == rz >> e == zp as rz = 2^(e-1) + zp 2^e). */
 static __attribute__((noinline)) void ak_dwp_requant(const int32_t *acc, int8_t *o, int32_t n, int32_t out_c,
                                                      const int32_t *k) {
-  const int32_t bias = k[0], m = k[1], rz = k[2], e = k[3];  /* the channel's block words 6..9 */
+  const int32_t m = k[0], rz = k[1], e = k[2];  /* the channel's block words 7..9 */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   register int32_t x0 __asm__("r0"), x1 __asm__("r1"), x2 __asm__("r2"), x3 __asm__("r3");
   register const int32_t *pa __asm__("r4") = acc;
@@ -1116,7 +1119,6 @@ static __attribute__((noinline)) void ak_dwp_requant(const int32_t *acc, int8_t 
   register int32_t pe __asm__("r6") = e, pc __asm__("r7") = out_c;
   int32_t y;
 #define AK_DWP_RQ(xr)                            \
-  "add %[" xr "], %[" xr "], %[bias]\n\t"        \
   "smmlar %[y], %[" xr "], %[m], %[rz]\n\t"      \
   "add %[y], %[y], %[" xr "], asr #31\n\t"       \
   "asr %[y], %[y], %[e]\n\t"                     \
@@ -1142,12 +1144,12 @@ static __attribute__((noinline)) void ak_dwp_requant(const int32_t *acc, int8_t 
                    "4:"
                    : [acc] "+l"(pa), [o] "+l"(po), [n] "+r"(n), [x0] "=&l"(x0), [x1] "=&l"(x1), [x2] "=&l"(x2),
                      [x3] "=&l"(x3), [y] "=&r"(y)
-                   : [bias] "r"(bias), [m] "r"(m), [rz] "r"(rz), [e] "r"(pe), [c] "l"(pc)
+                   : [m] "r"(m), [rz] "r"(rz), [e] "r"(pe), [c] "l"(pc)
                    : "cc", "memory");
 #undef AK_DWP_RQ
 #else
   for (; n > 0; n--, acc++, o += out_c) {
-    const int32_t v = (int32_t)((uint32_t)*acc + (uint32_t)bias);
+    const int32_t v = *acc;
     int32_t x = (ak_dwp_smmlar(v, m, rz) + (v >> 31)) >> e;
     *o = (int8_t)(x < -128 ? -128 : x > 127 ? 127 : x);
   }
@@ -1158,8 +1160,8 @@ static __attribute__((noinline)) void ak_dwp_requant(const int32_t *acc, int8_t 
  * whole output rows (or AK_DWP_CHUNK-pixel pieces of a longer row) inside a group. Per channel, prepared offline
  * (kernels.dw_t3_block, after the requantization rows): its weight words and whether its requantization takes
  * ak_rq's fast path 1 without an activation clamp inside int8 (all of person_detect's channels); those accumulate
- * acc << s1 directly (the left shift with SMMULR's doubling, s1 <= 8, is in the int16 weights, the bias shifted
- * likewise) for ak_dwp_requant, the others the plain sum for ak_requant. */
+ * (acc + bias) << s1 directly (the left shift with SMMULR's doubling, s1 <= 8, is in the int16 weights, the
+ * shifted bias is the accumulators' start) for ak_dwp_requant, the others the plain sum for ak_requant. */
 static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
                                                   int8_t *out, int32_t rw, int32_t rs, int32_t band) {
   int32_t buf[AK_DWP_BYTES / 4];
@@ -1186,12 +1188,12 @@ static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t
             const int32_t *xj = x + j * plane, *bj = blk + j * AK_DWP_BLOCK;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
             if (rs == AK_DWP_RS)
-              (s == 1 ? ak_dwp_rows_s1 : ak_dwp_rows_s2)(xj, acc, nr, n, bj);
+              (s == 1 ? ak_dwp_rows_s1 : ak_dwp_rows_s2)(xj, acc, nr, n, bj, bj[6]);
             else
 #endif
-              for (int32_t k = 0; k < nr; k++) ak_dwp_taps_c(xj + k * s * rs, rs, acc + k * n, n, bj, s);
+              for (int32_t k = 0; k < nr; k++) ak_dwp_taps_c(xj + k * s * rs, rs, acc + k * n, n, bj, bj[6], s);
             if (bj[10]) {
-              ak_dwp_requant(acc, o + j, pixels, out_c, bj + 6);
+              ak_dwp_requant(acc, o + j, pixels, out_c, bj + 7);
             } else {
               const ak_qp q = ak_qp_load(qp + (c + j) * AK_QP_STRIDE);
               for (int32_t k = 0; k < pixels; k++) o[j + k * out_c] = ak_requant(acc[k], q, oq);
