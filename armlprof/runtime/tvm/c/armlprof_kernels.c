@@ -833,10 +833,10 @@ int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS) {
  * output pair (2i, 2i+1), per kernel row with W01 = (w0, w1), W12 = (w1, w2): SMLAD(P[i], W01) +
  * SMLABT(P[i+1], W12) and SMLATB(P[i], W01) + SMLAD(P[i+1], W12), 6 MACs from 2 loaded words in 4 instructions.
  * Stride 2, outputs i, i + 1: SMLAD(P[i], W01) + SMLABB(P[i+1], w2) and SMLAD(P[i+1], W01) + SMLABB(P[i+2], w2),
- * 6 MACs from 3 words (the w2 of kernel rows 0 and 1 share a word, read with SMLABB / SMLABT). The accumulators of
- * a chunk of output pixels go to a stack buffer (4 channels interleaved, as r1's), requantized one channel at a
- * time (ak_requant_run). On the M4 (plane rows of AK_DWP_RS words: immediate offsets) the pair loops are
- * register-allocated assembly; rows wider than that, and the host, run the same arithmetic in C. */
+ * 6 MACs from 3 words (the w2 of kernel rows 0 and 1 share a word, read with SMLABB / SMLABT). One channel's
+ * accumulators of a chunk of output pixels go to a stack buffer and are requantized together (ak_dwp_requant).
+ * On the M4 (plane rows of AK_DWP_RS words: immediate offsets) the pair loops are register-allocated assembly;
+ * rows wider than that, and the host, run the same arithmetic in C. */
 #define AK_DWP_BYTES 24576 /* the planes of one channel group */
 #define AK_DWP_RS 28       /* words per plane row on the M4 path: outputs per row <= 52 (stride 1), 26 (stride 2) */
 #define AK_DWP_CHUNK 192   /* output pixels per requantization run (even: a long row splits at even columns) */
