@@ -127,6 +127,25 @@ CASES = {
     # r1 pads small padded inputs into a stack buffer (every case above); one too large for it (42x42x12 > 16 KiB)
     # keeps the border path
     "dw3x3_s1_c12_border_path": ("dw", kernels.Geometry(40, 40, 12, 40, 40, 12, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    # t3 (3x3 channel planes): stride 1 and 2 with SAME padding, odd and even widths and heights (the odd last
+    # output of a stride-1 row, odd pad_l: a plane word straddling the left border), VALID with unread input columns,
+    # 4 and 64 channels, one pixel; wide layers split into bands of rows (rows past the 24 KiB plane buffer), rows
+    # longer than a requantization chunk (192 pixels) split into pieces, a row too wide for the buffer (r1's path);
+    # r1's path for strides that differ per axis
+    "t3_s1_same_odd_c4": ("dw", kernels.Geometry(7, 9, 4, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "t3_s1_same_even_c8": ("dw", kernels.Geometry(6, 6, 8, 6, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "t3_s2_same_even_c8": ("dw", kernels.Geometry(12, 12, 8, 6, 6, 8, 3, 3, 2, 2, 1, 1, 0, 0), (-100, 127)),
+    "t3_s2_same_odd_c4": ("dw", kernels.Geometry(11, 13, 4, 6, 7, 4, 3, 3, 2, 2, 1, 1, 1, 1), (-128, 127)),
+    "t3_s1_valid_c64": ("dw", kernels.Geometry(5, 8, 64, 3, 5, 64, 3, 3, 1, 1, 1, 1, 0, 0), (-128, 127)),
+    "t3_s2_valid_c12_unread_column": ("dw", kernels.Geometry(8, 8, 12, 3, 3, 12, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),
+    "t3_s1_pad2_c4": ("dw", kernels.Geometry(5, 7, 4, 5, 9, 4, 3, 3, 1, 1, 1, 1, 1, 2), (-128, 127)),
+    "t3_s1_one_pixel_c4": ("dw", kernels.Geometry(1, 1, 4, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "t3_s1_bands_c4": ("dw", kernels.Geometry(90, 60, 4, 90, 60, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "t3_s2_bands_c4": ("dw", kernels.Geometry(120, 61, 4, 60, 31, 4, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),
+    "t3_s1_row_pieces_c4": ("dw", kernels.Geometry(4, 200, 4, 4, 200, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "t3_s2_row_pieces_c4": ("dw", kernels.Geometry(8, 401, 4, 4, 201, 4, 3, 3, 2, 2, 1, 1, 1, 1), (-128, 127)),
+    "t3_row_too_wide_c4": ("dw", kernels.Geometry(3, 1600, 4, 3, 1600, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "t3_strides_differ_c4": ("dw", kernels.Geometry(9, 9, 4, 9, 5, 4, 3, 3, 1, 2, 1, 1, 1, 1), (-128, 127)),
     "fc_depth600_units5_unstaged": ("gemm", kernels.Geometry(2, 1, 600, 2, 1, 5), (-128, 127)),
     # c1 (one input channel, padded stack buffer): the first layers of micro_speech (49x40, 10x8 stride 2 SAME)
     # and person_detect (96x96, 3x3 stride 2 SAME: no top/left padding), odd widths, VALID, stride 1 and mixed,
@@ -212,7 +231,7 @@ def test_every_variant_matches_reference(harness, case: str) -> None:
                 qp = kernels.requant_params(folded, mults, shifts, -(-g.out_c // tile) * tile)
             else:
                 packed = kernels.pack_dw_weights(w)
-                qp = kernels.requant_params(bias, mults, shifts, g.out_c)
+                qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, lo, hi)
             got = _run(harness, kernels.c_function(family, variant), g, x, packed, qp, in_zp, out_zp, lo, hi)
             assert np.array_equal(got, want), f"{case} {variant} seed {seed}: " \
                 f"{int((got != want).sum())} of {want.size} outputs differ"
@@ -235,8 +254,8 @@ def test_depthwise_int8_extremes_match_reference(harness, in_zp: int, out_zp: in
     for lo, hi in ((-128, 127), (-100, 90)):
         want = _reference(x, w, bias, mults, shifts, g, in_zp, out_zp, lo, hi, True)
         assert lo > -128 or len(np.unique(want)) > 3  # not all clamped
-        qp = kernels.requant_params(bias, mults, shifts, g.out_c)
         for variant in kernels.DW_VARIANTS:
+            qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, lo, hi)
             got = _run(harness, kernels.c_function("dw", variant), g, x, kernels.pack_dw_weights(w), qp, in_zp,
                        out_zp, lo, hi)
             assert np.array_equal(got, want), f"{variant} zp {in_zp}/{out_zp}: {int((got != want).sum())} differ"

@@ -54,7 +54,7 @@ def _every_operator(model, index: int) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant_index", [-1, 4])  # t2p1u1 / p2 (no pixel pairs, no unroll), t4p2u2 / p1
+@pytest.mark.parametrize("variant_index", [-1, 4])  # t2p1u1 / p2 (no pixel pairs, no unroll), t4p2u2 / t3
 @pytest.mark.parametrize("model_name", ["micro_speech_quantized", "person_detect"])
 def test_other_schedules_bit_exact_on_emulated_board(tmp_path, model_name: str, variant_index: int) -> None:
     model = load_model(str(shared_file("models", f"{model_name}.tflite")))
@@ -136,6 +136,23 @@ def test_c1_sliding_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path,
     choices = {sig: "s4" for sig in _every_operator(model, 0) if kernels.family_of_signature(sig) == "c1"}
     assert len(choices) == 1
     assert _crc_mismatches(model, load_board("spresense"), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["r1", "p1"])  # t3 (the default): test_onboard_exact.py; p2: index -1 above
+def test_depthwise_variants_bit_exact_on_emulated_board(tmp_path, variant: str) -> None:
+    """person_detect with every depthwise operator on one of the dw variants the tests above do not reach."""
+    from pathlib import Path
+
+    from armlprof.runtime.tvm import kernels
+    from armlprof.runtime.tvm.compiler import compile_model
+
+    model = load_model(str(shared_file("models", "person_detect.tflite")))
+    program = compile_model(Path(model.path), model.sha256)
+    choices = {s.signature: variant for s in program.steps
+               if s.signature and kernels.family_of_signature(s.signature) == "dw"}
+    assert len(choices) == 9  # 13 depthwise operators, 9 distinct geometries
+    assert _crc_mismatches(model, load_board("nano33ble"), tmp_path, choices=choices) == []
 
 
 @pytest.mark.slow

@@ -4,8 +4,8 @@ micro-kernel library (c/armlprof_kernels.c) through `T.call_extern`.
 Why a hand-written micro-kernel library and not TE schedules: TVM 0.27's C target has no tensorize intrinsics for
 the M4's SIMD instructions and its generated loops keep every index computation; the micro-kernel is the part a
 tensorize would insert (as microTVM's `cortex_m7` / CMSIS-NN strategies did), and the choice around it (tile over
-output channels T, over output pixels P, unroll U, im2col or direct rows; depthwise: the staged channel-group
-kernel r1, or per-pixel row runs / pixel pairs p1 / p2) is the schedule.
+output channels T, over output pixels P, unroll U, im2col or direct rows; depthwise: tap pairs over channel planes
+t3, the staged channel-group kernel r1, or per-pixel row runs / pixel pairs p1 / p2) is the schedule.
 
 What is decided offline, here, from the .tflite: weights packed into the order the inner loop reads them
 (`[OC/T][K/4][T]` words, K = KH*KW*IC padded to a multiple of 4, OC padded to a multiple of T, all zero-filled),
@@ -32,7 +32,9 @@ SCHEDULED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 # The schedule space per operator class; the first entry of each is the default (best hand schedule without
 # measurements: 2 pixels x 2 channels keeps the inner loop's 14 live values in registers).
 GEMM_VARIANTS = ("t2p2u2", "t2p2u1", "t4p1u2", "t4p2u1", "t4p2u2", "t2p1u2", "t4p1u1", "t2p1u1")
-DW_VARIANTS = ("r1", "p1", "p2")
+# Depthwise: t3 (3x3 over int16 channel planes, SMLAD on tap pairs; faster than r1 on every person_detect layer on
+# both boards) runs r1 for the layers it does not cover.
+DW_VARIANTS = ("t3", "r1", "p1", "p2")
 # One-input-channel convolutions (the first layer of both study models) pad their input once into a stack buffer
 # (c1 family, the GEMM tiles over it); larger buffers take the plain GEMM with im2col at the borders.
 # 1x1 convolutions at stride 1 without padding and fully connected layers with whole words of input channels
@@ -217,6 +219,55 @@ def pack_dw_weights(weights: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(weights.reshape(kh, kw, c // 4, 4).transpose(2, 0, 1, 3)).ravel()
 
 
+DW_T3_WORDS = 12  # per channel: 6 weight words, shifted bias, multiplier, rounding constant, right shift, fold, 0
+
+
+def dw_t3_block(weights: np.ndarray, qp: np.ndarray, stride: int, out_zp: int, lo: int, hi: int) -> np.ndarray:
+    """The dw variant t3's per-channel constants, appended to the requantization rows `qp` (its fallback r1 reads
+    only those): the channel's 3x3 weights as the int16 pair words its tap loops hold in registers (stride 1:
+    (w0, w1), (w1, w2) per kernel row; stride 2: (w0, w1) per kernel row, (w2 row 0, w2 row 1), (w2 row 2, 0)) and
+    what ak_rq_prepare decides in armlprof_kernels.c, computed the same way here: whether the requantization takes
+    its fast path 1 for every output (bound |bias| + 255 sum |w|: the planes hold x - in_zp) with no clamp inside
+    int8 and a left shift s1 = left + 1 <= 8 ("fold": then the weights and the bias are pre-shifted by s1), the
+    rounding constant rz = 2^(e-1) + out_zp 2^e and e. Other kernel sizes get zeros (t3 runs r1 for them)."""
+    _, kh, kw, c = weights.shape
+    block = np.zeros((c, DW_T3_WORDS), dtype=np.int64)
+    if (kh, kw) != (3, 3):
+        return block.astype(np.int32)
+    w = weights[0].reshape(9, c).astype(np.int64).T  # [C, 9]
+    bias, mult, left, right = (qp[:c, i].astype(np.int64) for i in range(4))
+    bound = np.abs(bias) + 255 * np.abs(w).sum(axis=1)
+    fast = (right <= 22) & (left <= 29) & (bound < (np.int64(1) << (30 - np.minimum(left, 29))))
+    s1 = left + 1
+    fold = fast & (right >= 1) & (s1 <= 8) & (lo == -128) & (hi == 127)
+    t = w * np.where(fold, np.int64(1) << s1, 1)[:, None]
+
+    def pair(lo_half: np.ndarray, hi_half: np.ndarray) -> np.ndarray:
+        return (lo_half & 0xFFFF) | ((hi_half & 0xFFFF) << 16)
+
+    if stride == 2:
+        words = [pair(t[:, 0], t[:, 1]), pair(t[:, 3], t[:, 4]), pair(t[:, 6], t[:, 7]), pair(t[:, 2], t[:, 5]),
+                 pair(t[:, 8], 0 * t[:, 8]), 0 * t[:, 8]]
+    else:
+        words = [pair(t[:, 3 * k + j], t[:, 3 * k + j + 1]) for k in range(3) for j in range(2)]
+    block[:, :6] = np.stack(words, axis=1)
+    block[:, 6] = np.where(fold, (bias << s1) & 0xFFFFFFFF, 0)
+    block[:, 7] = mult
+    block[:, 8] = np.where(fold, (np.int64(1) << np.maximum(right - 1, 0)) + out_zp * (np.int64(1) << right), 0)
+    block[:, 9] = right
+    block[:, 10] = fold
+    return ((block + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)  # the words as int32
+
+
+def dw_qparams(variant: str, weights: np.ndarray, bias: np.ndarray, mults: np.ndarray, shifts: np.ndarray,
+               stride: int, out_zp: int, lo: int, hi: int) -> np.ndarray:
+    """The int32 constants a dw variant reads: the requantization rows, plus t3's block (flattened)."""
+    qp = requant_params(bias, mults, shifts, weights.shape[-1])
+    if variant != "t3":
+        return qp
+    return np.concatenate([qp.ravel(), dw_t3_block(weights, qp, stride, out_zp, lo, hi).ravel()])
+
+
 def requant_params(bias: np.ndarray, mults: np.ndarray, shifts: np.ndarray, rows: int) -> np.ndarray:
     """Per channel (bias, multiplier, left shift, right shift), zero rows up to `rows` channels."""
     qp = np.zeros((rows, 4), dtype=np.int64)
@@ -268,9 +319,9 @@ def build(graph: Graph, op: Operator, sched: Scheduled, variant: str | None = No
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w * g.in_c
     else:
         weights = pack_dw_weights(t_w.data)
-        qp = requant_params(bias, mults, shifts, oc)
+        qp = dw_qparams(variant, t_w.data, bias, mults, shifts, g.s_h, out_zp, lo, hi)
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w
-    if np.abs(qp[:, 0].astype(np.int64)).max(initial=0) >= 1 << 31:
+    if qp.ndim == 2 and np.abs(qp[:, 0].astype(np.int64)).max(initial=0) >= 1 << 31:  # (t3's: raw bias, 1-D)
         return None
     scalars = [*g.as_args(), in_zp, out_zp, lo, hi]
     in_shape = tuple(t_in.shape) if op.kind != "FULLY_CONNECTED" else (g.in_h, g.in_c)

@@ -826,6 +826,402 @@ int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS) {
   return ak_dwconv_staged(&g, in, (const int32_t *)(const void *)w, qp, out);
 }
 
+/* ---------------------------------------------------------------- depthwise 3x3, channel-planar (variant t3) */
+/* 3x3, dilation 1, the same stride 1 or 2 on both axes, depth multiplier 1 (other layers run r1): SMLAD pairs two
+ * taps of one channel instead of one SMLABB/SMLATT per MAC. The input a band of output rows reads is converted,
+ * one channel group (4 channels, one input word) at a time, into 4 channel planes of int16 x - in_zp (padding 0,
+ * as TFLM skips those taps; so the bias needs no input offset), each input byte once: plane rows of rs words
+ * P[i] = (x[2i], x[2i+1]). A channel's 3x3 weights are 6 words in registers for all its outputs. Stride 1, an
+ * output pair (2i, 2i+1), per kernel row with W01 = (w0, w1), W12 = (w1, w2): SMLAD(P[i], W01) +
+ * SMLABT(P[i+1], W12) and SMLATB(P[i], W01) + SMLAD(P[i+1], W12), 6 MACs from 2 loaded words in 4 instructions.
+ * Stride 2, outputs i, i + 1: SMLAD(P[i], W01) + SMLABB(P[i+1], w2) and SMLAD(P[i+1], W01) + SMLABB(P[i+2], w2),
+ * 6 MACs from 3 words (the w2 of kernel rows 0 and 1 share a word, read with SMLABB / SMLABT). One channel's
+ * accumulators of a chunk of output pixels go to a stack buffer and are requantized together (ak_dwp_requant).
+ * On the M4 (plane rows of AK_DWP_RS words: immediate offsets) the pair loops are register-allocated assembly;
+ * rows wider than that, and the host, run the same arithmetic in C. */
+#define AK_DWP_BYTES 24576 /* the planes of one channel group */
+#define AK_DWP_RS 28       /* words per plane row on the M4 path: outputs per row <= 52 (stride 1), 26 (stride 2) */
+#define AK_DWP_CHUNK 192   /* output pixels per requantization run (even: a long row splits at even columns) */
+#define AK_DWP_BLOCK 12    /* int32 per channel after the requantization rows (kernels.dw_t3_block) */
+#define AK_DWP_XSTR(x) #x
+#define AK_DWP_STR(x) AK_DWP_XSTR(x)
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+AK_INLINE int32_t ak_dwp_pkhbt(int32_t lo, int32_t hi) {  /* (lo.bottom, hi.bottom) */
+  int32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+  return r;
+}
+AK_INLINE int32_t ak_dwp_pkhtb(int32_t hi, int32_t lo) {  /* (lo.top, hi.top) */
+  int32_t r;
+  __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+  return r;
+}
+AK_INLINE int32_t ak_dwp_mla(int32_t x, int xt, int32_t y, int yt, int32_t acc) {  /* SMLA<x><y> */
+  return xt ? (yt ? __smlatt(x, y, acc) : __smlatb(x, y, acc)) : (yt ? __smlabt(x, y, acc) : __smlabb(x, y, acc));
+}
+#else
+AK_INLINE int32_t ak_dwp_half(int32_t x, int top) { return top ? x >> 16 : (int16_t)(uint16_t)((uint32_t)x & 0xFFFFu); }
+AK_INLINE int32_t ak_dwp_mla(int32_t x, int xt, int32_t y, int yt, int32_t acc) {  /* SMLA<x><y> */
+  return (int32_t)((uint32_t)acc + (uint32_t)(ak_dwp_half(x, xt) * ak_dwp_half(y, yt)));
+}
+AK_INLINE int32_t ak_dwp_pkhbt(int32_t lo, int32_t hi) {
+  return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+}
+AK_INLINE int32_t ak_dwp_pkhtb(int32_t hi, int32_t lo) {
+  return (int32_t)(((uint32_t)hi & 0xFFFF0000u) | ((uint32_t)lo >> 16));
+}
+#endif
+
+AK_INLINE int32_t ak_dwp_pack(int32_t lo, int32_t hi) {
+  return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+}
+
+/* Input pixels v0, v1 (4 channels each) -> their word in each of the 4 planes (d: plane 0, `plane` words apart). */
+AK_INLINE void ak_dwp_split(int32_t *d, int32_t plane, int32_t v0, int32_t v1, int32_t off2) {
+  const int32_t a0 = ak_sxtab16(off2, v0), b0 = ak_sxtab16_ror8(off2, v0);  /* channels 0, 2 / 1, 3 */
+  const int32_t a1 = ak_sxtab16(off2, v1), b1 = ak_sxtab16_ror8(off2, v1);
+  d[0] = ak_dwp_pkhbt(a0, a1);
+  d[plane] = ak_dwp_pkhbt(b0, b1);
+  d[2 * plane] = ak_dwp_pkhtb(a1, a0);
+  d[3 * plane] = ak_dwp_pkhtb(b1, b0);
+}
+
+/* n words of the 4 planes from 2n consecutive input pixels p (in_c bytes apart), all inside the input. */
+static __attribute__((noinline)) void ak_dwp_split_run(int32_t *d, int32_t plane, const int8_t *p, int32_t in_c,
+                                                       int32_t n, int32_t off2) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  /* GCC keeps re-deriving the four plane addresses; by hand: one pointer per plane, post-indexed stores */
+  int32_t *d1 = d + plane, *d2 = d + 2 * plane, *d3 = d + 3 * plane;
+  int32_t v0, v1, a0, a1, t;
+#define AK_DWP_SPLIT                                   \
+  "ldr %[v0], [%[p]]\n\t"                             \
+  "ldr %[v1], [%[p], %[c]]\n\t"                       \
+  "add %[p], %[p], %[c], lsl #1\n\t"                  \
+  "sxtab16 %[a0], %[off], %[v0]\n\t"                  \
+  "sxtab16 %[a1], %[off], %[v1]\n\t"                  \
+  "sxtab16 %[v0], %[off], %[v0], ror #8\n\t"          \
+  "sxtab16 %[v1], %[off], %[v1], ror #8\n\t"          \
+  "pkhbt %[t], %[a0], %[a1], lsl #16\n\t"             \
+  "str %[t], [%[d]], #4\n\t"                          \
+  "pkhtb %[t], %[a1], %[a0], asr #16\n\t"             \
+  "str %[t], [%[d2]], #4\n\t"                         \
+  "pkhbt %[t], %[v0], %[v1], lsl #16\n\t"             \
+  "str %[t], [%[d1]], #4\n\t"                         \
+  "pkhtb %[t], %[v1], %[v0], asr #16\n\t"             \
+  "str %[t], [%[d3]], #4\n\t"
+  /* two words per iteration, then the odd one */
+  __asm__ volatile("subs %[n], #2\n\t"
+                   "blt 2f\n\t"
+                   "1:\n\t" AK_DWP_SPLIT AK_DWP_SPLIT
+                   "subs %[n], #2\n\t"
+                   "bge 1b\n\t"
+                   "2:\n\t"
+                   "adds %[n], #2\n\t"
+                   "beq 3f\n\t" AK_DWP_SPLIT
+                   "3:"
+                   : [d] "+r"(d), [d1] "+r"(d1), [d2] "+r"(d2), [d3] "+r"(d3), [p] "+l"(p), [n] "+l"(n),
+                     [v0] "=&r"(v0), [v1] "=&r"(v1), [a0] "=&r"(a0), [a1] "=&r"(a1), [t] "=&r"(t)
+                   : [c] "l"(in_c), [off] "r"(off2)
+                   : "cc", "memory");
+#undef AK_DWP_SPLIT
+#else
+  for (; n > 0; n--, d++, p += 2 * in_c) ak_dwp_split(d, plane, ak_read32(p), ak_read32(p + in_c), off2);
+#endif
+}
+
+/* Padded rows y0 .. y0 + rows - 1 (padded coordinates: input row = y - pad_t, column = x - pad_l) of channels
+ * c..c+3 into the 4 planes (`plane` words apart) of rows of rs words, rw of them read. Word k holds the pixels
+ * 2k - pad_l and 2k + 1 - pad_l: words with both outside are 0 (the caller zeroes the planes once per layer: these
+ * words are the same for every channel group and band, and no other write reaches them; rows outside the input
+ * are zeroed here), with one inside (an odd pad_l on the left, an odd in_w + pad_l on the right) that pixel's
+ * half, the others (both inside) come from ak_dwp_split_run. */
+static __attribute__((noinline)) void ak_dwp_planes(int32_t *buf, const ak_geom *g, const int8_t *in, int32_t c,
+                                                    int32_t y0, int32_t rows, int32_t rw, int32_t rs,
+                                                    int32_t plane) {
+  const int32_t off2 = ak_dwp_pack(-g->in_zp, -g->in_zp);
+  const int32_t in_w = g->in_w, in_c = g->in_c, pad_l = g->pad_l;
+  const int32_t k_zero = (pad_l >> 1) < rw ? pad_l >> 1 : rw;              /* [0, k_zero): both outside */
+  const int left_half = (pad_l & 1) && k_zero < rw;                         /* word k_zero: pixel 0 on top */
+  const int32_t k_a = k_zero + left_half, k_in = (in_w + pad_l) >> 1;
+  const int32_t k_b = k_in < rw ? (k_in > k_a ? k_in : k_a) : rw;          /* [k_a, k_b): both inside */
+  const int right_half = ((in_w + pad_l) & 1) && k_b < rw && k_b == k_in;  /* word k_b: pixel in_w - 1 at the bottom */
+  for (int32_t y = 0; y < rows; y++) {
+    int32_t *d = buf + y * rs;
+    const int32_t iy = y0 + y - g->pad_t;
+    if (iy < 0 || iy >= g->in_h) {
+      for (int32_t k = 0; k < rw; k++) d[k] = d[k + plane] = d[k + 2 * plane] = d[k + 3 * plane] = 0;
+      continue;
+    }
+    const int8_t *src = in + iy * in_w * in_c + c;
+    if (left_half) {
+      const int32_t v = ak_read32(src), a = ak_sxtab16(off2, v), b = ak_sxtab16_ror8(off2, v);
+      int32_t *e = d + k_zero;
+      e[0] = (int32_t)((uint32_t)a << 16), e[plane] = (int32_t)((uint32_t)b << 16);
+      e[2 * plane] = (int32_t)((uint32_t)a & 0xFFFF0000u), e[3 * plane] = (int32_t)((uint32_t)b & 0xFFFF0000u);
+    }
+    if (k_b > k_a) ak_dwp_split_run(d + k_a, plane, src + (2 * k_a - pad_l) * in_c, in_c, k_b - k_a, off2);
+    if (right_half) {
+      const int32_t v = ak_read32(src + (in_w - 1) * in_c), a = ak_sxtab16(off2, v), b = ak_sxtab16_ror8(off2, v);
+      int32_t *e = d + k_b;
+      e[0] = (int32_t)((uint32_t)a & 0xFFFFu), e[plane] = (int32_t)((uint32_t)b & 0xFFFFu);
+      e[2 * plane] = (int32_t)((uint32_t)a >> 16), e[3 * plane] = (int32_t)((uint32_t)b >> 16);
+    }
+  }
+}
+
+/* The accumulators (from init) of n consecutive outputs of one output row into acc[0..n) (stride 1 with n odd
+ * also writes acc[n]); x: plane row 0 at the first output's first word, rs words per plane row. */
+AK_INLINE void ak_dwp_taps_c(const int32_t *x, int32_t rs, int32_t *acc, int32_t n, const int32_t *wv,
+                             int32_t init, const int S) {
+  const int32_t *r1 = x + rs, *r2 = x + 2 * rs;
+  if (S == 1) {
+    for (int32_t i = 0; i < (n + 1) >> 1; i++, acc += 2) {
+      int32_t a = init, b = init;
+      const int32_t *rows[3] = {x + i, r1 + i, r2 + i};
+      for (int32_t k = 0; k < 3; k++) {
+        const int32_t p0 = rows[k][0], p1 = rows[k][1], w01 = wv[2 * k], w12 = wv[2 * k + 1];
+        a = ak_smlad(p0, w01, a), a = ak_dwp_mla(p1, 0, w12, 1, a);
+        b = ak_dwp_mla(p0, 1, w01, 0, b), b = ak_smlad(p1, w12, b);
+      }
+      acc[0] = a, acc[1] = b;
+    }
+  } else {
+    for (int32_t i = 0; i < n; i++) {
+      int32_t a = init;
+      a = ak_smlad(x[i], wv[0], a), a = ak_dwp_mla(x[i + 1], 0, wv[3], 0, a);
+      a = ak_smlad(r1[i], wv[1], a), a = ak_dwp_mla(r1[i + 1], 0, wv[3], 1, a);
+      a = ak_smlad(r2[i], wv[2], a), a = ak_dwp_mla(r2[i + 1], 0, wv[4], 0, a);
+      acc[i] = a;
+    }
+  }
+}
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* The same over `rows` output rows of out_w outputs (acc: out_w words per row), rs == AK_DWP_RS, registers
+ * pinned so the pointers, loaded words and accumulators are low registers (16-bit encodings, STM) and the weights
+ * stay in r7-r12 over all rows, the accumulators' start in lr. */
+#define AK_DWP_ROW1 AK_DWP_STR(AK_DWP_RS) "*4"
+#define AK_DWP_ROW2 AK_DWP_STR(AK_DWP_RS) "*8"
+static __attribute__((noinline)) void ak_dwp_rows_s1(const int32_t *x0, int32_t *acc0, int32_t rows,
+                                                     int32_t out_w, const int32_t *wv, int32_t init) {
+  register int32_t w0 __asm__("r7") = wv[0], w1 __asm__("r8") = wv[1], w2 __asm__("r9") = wv[2];
+  register int32_t w3 __asm__("r10") = wv[3], w4 __asm__("r11") = wv[4], w5 __asm__("r12") = wv[5];
+  register int32_t start __asm__("lr") = init;
+  for (int32_t row = 0; row < rows; row++, x0 += AK_DWP_RS, acc0 += out_w) {
+    register const int32_t *x __asm__("r0") = x0;
+    register int32_t *acc __asm__("r5") = acc0;
+    register int32_t n __asm__("r6") = (out_w + 1) >> 1;
+    register int32_t p0 __asm__("r1"), p1 __asm__("r2"), a __asm__("r3"), b __asm__("r4");
+#define AK_DWP_S1_ROW(off, wa, wb, first)                        \
+  "ldr %[p0], [%[x], #" off "]\n\t"                              \
+  "ldr %[p1], [%[x], #" off "+4]\n\t"                            \
+  first                                                          \
+  "smlabt %[a], %[p1], %[" wb "], %[a]\n\t"                      \
+  "smlad %[b], %[p1], %[" wb "], %[b]\n\t"
+#define AK_DWP_S1_FIRST "smlad %[a], %[p0], %[w0], %[init]\n\tsmlatb %[b], %[p0], %[w0], %[init]\n\t"
+#define AK_DWP_S1_NEXT(wa) "smlad %[a], %[p0], %[" wa "], %[a]\n\tsmlatb %[b], %[p0], %[" wa "], %[b]\n\t"
+#define AK_DWP_S1_PAIR(d)                                                     \
+  AK_DWP_S1_ROW(d, "w0", "w1", AK_DWP_S1_FIRST)                               \
+  AK_DWP_S1_ROW(d "+" AK_DWP_ROW1, "w2", "w3", AK_DWP_S1_NEXT("w2"))          \
+  AK_DWP_S1_ROW(d "+" AK_DWP_ROW2, "w4", "w5", AK_DWP_S1_NEXT("w4"))          \
+  "stmia %[acc]!, {%[a], %[b]}\n\t"
+    /* two pairs per iteration (the loop's adds and branch are a tenth of a pair), then the odd one */
+    __asm__ volatile("subs %[n], #2\n\t"
+                     "blt 2f\n\t"
+                     "1:\n\t"
+                     AK_DWP_S1_PAIR("0") AK_DWP_S1_PAIR("4")
+                     "adds %[x], #8\n\t"
+                     "subs %[n], #2\n\t"
+                     "bge 1b\n\t"
+                     "2:\n\t"
+                     "adds %[n], #2\n\t"
+                     "beq 3f\n\t"
+                     AK_DWP_S1_PAIR("0")
+                     "3:"
+                     : [x] "+l"(x), [acc] "+l"(acc), [n] "+l"(n), [p0] "=&l"(p0), [p1] "=&l"(p1), [a] "=&l"(a),
+                       [b] "=&l"(b)
+                     : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w3] "r"(w3), [w4] "r"(w4), [w5] "r"(w5),
+                       [init] "r"(start)
+                     : "cc", "memory");
+#undef AK_DWP_S1_PAIR
+#undef AK_DWP_S1_ROW
+#undef AK_DWP_S1_FIRST
+#undef AK_DWP_S1_NEXT
+  }
+}
+
+static __attribute__((noinline)) void ak_dwp_rows_s2(const int32_t *x0, int32_t *acc0, int32_t rows,
+                                                     int32_t out_w, const int32_t *wv, int32_t init) {
+  register int32_t w0 __asm__("r8") = wv[0], w1 __asm__("r9") = wv[1], w2 __asm__("r10") = wv[2];
+  register int32_t w3 __asm__("r11") = wv[3], w4 __asm__("r12") = wv[4];
+  register int32_t start __asm__("lr") = init;
+  for (int32_t row = 0; row < rows; row++, x0 += 2 * AK_DWP_RS, acc0 += out_w) {
+    register const int32_t *x __asm__("r0") = x0;
+    register int32_t *acc __asm__("r6") = acc0;
+    register int32_t n __asm__("r7") = (out_w + 1) >> 1;
+    register int32_t p0 __asm__("r1"), p1 __asm__("r2"), p2 __asm__("r3"), a __asm__("r4"), b __asm__("r5");
+#define AK_DWP_S2_ROW(off, wa, w2op, first)                      \
+  "ldr %[p0], [%[x], #" off "]\n\t"                              \
+  "ldr %[p1], [%[x], #" off "+4]\n\t"                            \
+  "ldr %[p2], [%[x], #" off "+8]\n\t"                            \
+  first                                                          \
+  w2op " %[a], %[p1], %[" wa "], %[a]\n\t"                       \
+  w2op " %[b], %[p2], %[" wa "], %[b]\n\t"
+#define AK_DWP_S2_PAIR(d)                                                                     \
+  AK_DWP_S2_ROW(d, "w3", "smlabb", "smlad %[a], %[p0], %[w0], %[init]\n\tsmlad %[b], %[p1], %[w0], %[init]\n\t")    \
+  AK_DWP_S2_ROW(d "+" AK_DWP_ROW1, "w3", "smlabt",                                             \
+                "smlad %[a], %[p0], %[w1], %[a]\n\tsmlad %[b], %[p1], %[w1], %[b]\n\t")             \
+  AK_DWP_S2_ROW(d "+" AK_DWP_ROW2, "w4", "smlabb",                                             \
+                "smlad %[a], %[p0], %[w2], %[a]\n\tsmlad %[b], %[p1], %[w2], %[b]\n\t")             \
+  "stmia %[acc]!, {%[a], %[b]}\n\t"
+    __asm__ volatile("subs %[n], #2\n\t"
+                     "blt 2f\n\t"
+                     "1:\n\t"
+                     AK_DWP_S2_PAIR("0") AK_DWP_S2_PAIR("8")
+                     "adds %[x], #16\n\t"
+                     "subs %[n], #2\n\t"
+                     "bge 1b\n\t"
+                     "2:\n\t"
+                     "adds %[n], #2\n\t"
+                     "beq 3f\n\t"
+                     AK_DWP_S2_PAIR("0")
+                     "3:"
+                     : [x] "+l"(x), [acc] "+l"(acc), [n] "+l"(n), [p0] "=&l"(p0), [p1] "=&l"(p1), [p2] "=&l"(p2),
+                       [a] "=&l"(a), [b] "=&l"(b)
+                     : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w3] "r"(w3), [w4] "r"(w4), [init] "r"(start)
+                     : "cc", "memory");
+#undef AK_DWP_S2_PAIR
+#undef AK_DWP_S2_ROW
+  }
+}
+#endif
+
+AK_INLINE int32_t ak_dwp_smmlar(int32_t a, int32_t b, int32_t c) {  /* c + (a * b + 2^31) >> 32 */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t r;
+  __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+  return r;
+#else
+  return (int32_t)((uint32_t)c + (uint32_t)(int32_t)(((int64_t)a * b + 0x80000000LL) >> 32));
+#endif
+}
+
+/* n outputs of one channel (o every out_c bytes) from accumulators (acc + bias) << s1
+ * (ak_rq_prepare's fast path 1, no clamp inside int8): ak_requant_run's arithmetic with the rounding constant
+ * added by SMMLAR, and the sign of the accumulator for the sign of the high product (they differ only when that is
+ * 0, where (rz - 1) >> e == rz >> e == zp as rz = 2^(e-1) + zp 2^e). */
+static __attribute__((noinline)) void ak_dwp_requant(const int32_t *acc, int8_t *o, int32_t n, int32_t out_c,
+                                                     const int32_t *k) {
+  const int32_t m = k[0], rz = k[1], e = k[2];  /* the channel's block words 7..9 */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  register int32_t x0 __asm__("r0"), x1 __asm__("r1"), x2 __asm__("r2"), x3 __asm__("r3");
+  register const int32_t *pa __asm__("r4") = acc;
+  register int8_t *po __asm__("r5") = o;
+  register int32_t pe __asm__("r6") = e, pc __asm__("r7") = out_c;
+  int32_t y;
+#define AK_DWP_RQ(xr)                            \
+  "smmlar %[y], %[" xr "], %[m], %[rz]\n\t"      \
+  "add %[y], %[y], %[" xr "], asr #31\n\t"       \
+  "asr %[y], %[y], %[e]\n\t"                     \
+  "ssat %[y], #8, %[y]\n\t"                      \
+  "strb %[y], [%[o]]\n\t"                        \
+  "add %[o], %[c]\n\t"
+  /* four per LDM, then one at a time */
+  __asm__ volatile("subs %[n], %[n], #4\n\t"
+                   "blt 2f\n\t"
+                   "1:\n\t"
+                   "ldmia %[acc]!, {%[x0], %[x1], %[x2], %[x3]}\n\t"
+                   AK_DWP_RQ("x0") AK_DWP_RQ("x1") AK_DWP_RQ("x2") AK_DWP_RQ("x3")
+                   "subs %[n], %[n], #4\n\t"
+                   "bge 1b\n\t"
+                   "2:\n\t"
+                   "adds %[n], %[n], #4\n\t"
+                   "beq 4f\n\t"
+                   "3:\n\t"
+                   "ldmia %[acc]!, {%[x0]}\n\t"
+                   AK_DWP_RQ("x0")
+                   "subs %[n], %[n], #1\n\t"
+                   "bne 3b\n\t"
+                   "4:"
+                   : [acc] "+l"(pa), [o] "+l"(po), [n] "+r"(n), [x0] "=&l"(x0), [x1] "=&l"(x1), [x2] "=&l"(x2),
+                     [x3] "=&l"(x3), [y] "=&r"(y)
+                   : [m] "r"(m), [rz] "r"(rz), [e] "r"(pe), [c] "l"(pc)
+                   : "cc", "memory");
+#undef AK_DWP_RQ
+#else
+  for (; n > 0; n--, acc++, o += out_c) {
+    const int32_t v = *acc;
+    int32_t x = (ak_dwp_smmlar(v, m, rz) + (v >> 31)) >> e;
+    *o = (int8_t)(x < -128 ? -128 : x > 127 ? 127 : x);
+  }
+#endif
+}
+
+/* Bands of `band` output rows (the input rows they read fit the buffer), channel groups inside a band, chunks of
+ * whole output rows (or AK_DWP_CHUNK-pixel pieces of a longer row) inside a group. Per channel, prepared offline
+ * (kernels.dw_t3_block, after the requantization rows): its weight words and whether its requantization takes
+ * ak_rq's fast path 1 without an activation clamp inside int8 (all of person_detect's channels); those accumulate
+ * (acc + bias) << s1 directly (the left shift with SMMULR's doubling, s1 <= 8, is in the int16 weights, the
+ * shifted bias is the accumulators' start) for ak_dwp_requant, the others the plain sum for ak_requant. */
+static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
+                                                  int8_t *out, int32_t rw, int32_t rs, int32_t band) {
+  int32_t buf[AK_DWP_BYTES / 4];
+  int32_t acc[AK_DWP_CHUNK + 1];  /* + 1: the odd last output's pair partner */
+  const int32_t s = g->s_h, out_w = g->out_w, out_c = g->out_c;
+  const int32_t chunk_rows = out_w <= AK_DWP_CHUNK ? AK_DWP_CHUNK / out_w : 1;
+  const int32_t piece = out_w <= AK_DWP_CHUNK ? out_w : AK_DWP_CHUNK;
+  const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
+  const int32_t max_rows = ((band < g->out_h ? band : g->out_h) - 1) * s + 3, plane = max_rows * rs;
+  for (int32_t *z = buf, *end = buf + (4 * plane & ~3); z != end; z += 4) z[0] = z[1] = z[2] = z[3] = 0;
+  for (int32_t i = 4 * plane & ~3; i < 4 * plane; i++) buf[i] = 0;
+  for (int32_t oy0 = 0; oy0 < g->out_h; oy0 += band) {
+    const int32_t n_rows = g->out_h - oy0 < band ? g->out_h - oy0 : band, rows = (n_rows - 1) * s + 3;
+    for (int32_t c = 0; c < g->in_c; c += 4) {
+      ak_dwp_planes(buf, g, in, c, oy0 * s, rows, rw, rs, plane);
+      const int32_t *blk = qp + out_c * AK_QP_STRIDE + c * AK_DWP_BLOCK;
+      for (int32_t r = 0; r < n_rows; r += chunk_rows) {
+        const int32_t nr = n_rows - r < chunk_rows ? n_rows - r : chunk_rows;
+        for (int32_t ox = 0; ox < out_w; ox += piece) {
+          const int32_t n = out_w - ox < piece ? out_w - ox : piece, pixels = nr * n;
+          const int32_t *x = buf + r * s * rs + (s == 1 ? ox >> 1 : ox);
+          int8_t *o = out + ((oy0 + r) * out_w + ox) * out_c + c;
+          for (int32_t j = 0; j < 4; j++) {
+            const int32_t *xj = x + j * plane, *bj = blk + j * AK_DWP_BLOCK;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+            if (rs == AK_DWP_RS)
+              (s == 1 ? ak_dwp_rows_s1 : ak_dwp_rows_s2)(xj, acc, nr, n, bj, bj[6]);
+            else
+#endif
+              for (int32_t k = 0; k < nr; k++) ak_dwp_taps_c(xj + k * s * rs, rs, acc + k * n, n, bj, bj[6], s);
+            if (bj[10]) {
+              ak_dwp_requant(acc, o + j, pixels, out_c, bj + 7);
+            } else {
+              const ak_qp q = ak_qp_load(qp + (c + j) * AK_QP_STRIDE);
+              for (int32_t k = 0; k < pixels; k++) o[j + k * out_c] = ak_requant(acc[k], q, oq);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
+  /* words per plane row: stride 1 up to the last pair's P[i + 1], (out_w + 3) halfwords rounded up; stride 2 up
+   * to P[out_w + 1] (the odd last output's partner) */
+  const int32_t rw = s_h == 1 ? (out_w + 4) >> 1 : out_w + 2, rs = rw <= AK_DWP_RS ? AK_DWP_RS : rw;
+  const int32_t buf_rows = AK_DWP_BYTES / (16 * rs);
+  if (k_h != 3 || k_w != 3 || d_h != 1 || d_w != 1 || s_h != s_w || (s_h != 1 && s_h != 2) || out_c != in_c ||
+      buf_rows < 3)
+    return armlprof_dwconv_s8_r1(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
+                                 d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
+  AK_GEOM;
+  (void)w;  /* t3 reads its weights from the block after the requantization rows */
+  ak_dwp_conv(&g, in, qp, out, rw, rs, (buf_rows - 3) / s_h + 1);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- one-input-channel convolution (conv1) */
 /* A convolution (or depthwise, depth multiplier = out_c) of a one-channel input, dilation 1: the input is first
  * copied into a stack buffer padded with the input zero point (which the folded bias turns into 0, as TFLM skips

@@ -60,5 +60,8 @@ int32_t armlprof_dwconv_s8_p2(ARMLPROF_CONV_ARGS);
 /* Staged (R = 1): channel group outer, its taps sign-extended in RAM and the input offset folded into the bias
  * once per group, a row's accumulators requantized one channel at a time; 3x3 taps unrolled in registers. */
 int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS);
+/* 3x3, dilation 1, stride 1 or 2 (others run r1): a channel group's input converted once into int16 channel planes,
+ * SMLAD on pairs of taps of one channel, weights and a channel's requantization in registers along its rows. */
+int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS);
 
 #endif
