@@ -370,3 +370,23 @@ def test_plan_of_the_study_models() -> None:
     for p in plans:
         assert kernels.family_of_signature(p.signature) == p.family
         assert set(p.variants) == set(kernels.variants_for(p.family))
+
+
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+@pytest.mark.parametrize("optimization", ["-O0", "-Og"])
+def test_library_builds_for_the_boards_at_every_level(tmp_path, board_name: str, optimization: str) -> None:
+    """The register-allocated assembly needs r7, GCC's Thumb frame pointer at -O0 (an 'impossible constraints'
+    error there without the file's optimize pragma); -Os, the boards' default, is every other build."""
+    from armlprof.board import load_board
+    from armlprof.build import compile_flags
+    from armlprof.errors import ArmlprofError
+    from armlprof.toolchain import find_toolchain
+
+    try:
+        gcc = find_toolchain().gcc
+    except ArmlprofError as exc:
+        pytest.skip(str(exc))
+    board = load_board(board_name)
+    run = subprocess.run([gcc, *compile_flags(board, optimization), "-Werror", "-c", "-o", str(tmp_path / "k.o"),
+                          str(C_DIR / "armlprof_kernels.c")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]

@@ -1,4 +1,9 @@
 /* armlprof int8 micro-kernels (see armlprof_kernels.h). */
+/* The register-allocated assembly below needs r7, which GCC keeps as the Thumb frame pointer at -O0: a sketch built
+ * with --optimization -O0 compiles this library (only) at -Og, everything else at -O0. Other levels: unchanged. */
+#ifndef __OPTIMIZE__
+#pragma GCC optimize("Og", "omit-frame-pointer")
+#endif
 #include "armlprof_kernels.h"
 
 #include <string.h>
