@@ -10,6 +10,11 @@
 
 #define AK_INLINE static inline __attribute__((always_inline))
 
+/* (lo, hi) as the two halfwords of one word, in plain C (the compiler picks the instructions) */
+AK_INLINE int32_t ak_pack16(int32_t lo, int32_t hi) {
+  return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+}
+
 /* ---------------------------------------------------------------- the DSP instructions, or C that computes the same */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #include <arm_acle.h>
@@ -29,9 +34,6 @@ AK_INLINE int32_t ak_smlad(int32_t x, int32_t y, int32_t acc) { return __smlad(x
 AK_INLINE int32_t ak_smlabb(int32_t x, int32_t y, int32_t acc) { return __smlabb(x, y, acc); }
 AK_INLINE int32_t ak_smlatt(int32_t x, int32_t y, int32_t acc) { return __smlatt(x, y, acc); }
 #else
-AK_INLINE int32_t ak_pack16(int32_t lo, int32_t hi) {
-  return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
-}
 AK_INLINE int32_t ak_lo16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x & 0xFFFFu); }
 AK_INLINE int32_t ak_hi16(int32_t x) { return x >> 16; }
 AK_INLINE int32_t ak_byte(int32_t x, int i) { return (int8_t)(uint8_t)((uint32_t)x >> (8 * i)); }
@@ -53,6 +55,27 @@ AK_INLINE int32_t ak_smlatt(int32_t x, int32_t y, int32_t acc) {
   return (int32_t)((uint32_t)acc + (uint32_t)(ak_hi16(x) * ak_hi16(y)));
 }
 #endif
+
+/* (lo half of a, lo half of b) and (hi half of a, hi half of b): PKHBT / PKHTB */
+AK_INLINE int32_t ak_pack_lo(int32_t a, int32_t b) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+#else
+  return ak_pack16(a, b);
+#endif
+}
+
+AK_INLINE int32_t ak_pack_hi(int32_t a, int32_t b) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t r;
+  __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
+  return r;
+#else
+  return (int32_t)(((uint32_t)a >> 16) | ((uint32_t)b & 0xFFFF0000u));
+#endif
+}
 
 AK_INLINE int32_t ak_read32(const int8_t *p) {  /* unaligned-safe; one LDR on the M4 */
   int32_t v;
@@ -451,7 +474,7 @@ AK_INLINE void ak_dw_store4(const ak_geom *g, int8_t *o, const int32_t *acc, con
 /* All channel groups of output pixel (oy, ox) [and (oy, ox + 1) when P = 2, both interior]. */
 AK_INLINE void ak_dw_pixels(const ak_geom *g, const int8_t *in, const int32_t *w, const int32_t *qp, int8_t *o,
                             int32_t oy, int32_t ox, int interior, const int P) {
-  int32_t off2 = (int32_t)(((uint32_t)(-g->in_zp) & 0xFFFFu) | ((uint32_t)(-g->in_zp) << 16));
+  int32_t off2 = ak_pack16(-g->in_zp, -g->in_zp);
   int32_t taps = g->k_h * g->k_w, tap_step = g->d_w * g->in_c;
   const ak_dw_steps steps = {g->d_h * g->in_w * g->in_c - g->k_w * tap_step, tap_step, g->s_w * g->in_c,
                              g->k_h, g->k_w, off2};
@@ -483,7 +506,7 @@ static __attribute__((noinline)) void ak_dw_pixel2(const ak_geom *g, const int8_
  * or channel group). x: the first pixel's top-left tap. */
 static __attribute__((noinline)) void ak_dw_row(const ak_geom *g, const int8_t *x, const int32_t *w,
                                                 const int32_t *qp, int8_t *o, int32_t n) {
-  int32_t off2 = (int32_t)(((uint32_t)(-g->in_zp) & 0xFFFFu) | ((uint32_t)(-g->in_zp) << 16));
+  int32_t off2 = ak_pack16(-g->in_zp, -g->in_zp);
   int32_t taps = g->k_h * g->k_w, tap_step = g->d_w * g->in_c, c_all = g->in_c;
   const ak_dw_steps steps = {g->d_h * g->in_w * g->in_c - g->k_w * tap_step, tap_step, g->s_w * g->in_c,
                              g->k_h, g->k_w, off2};
@@ -852,44 +875,24 @@ int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS) {
 #define AK_DWP_STR(x) AK_DWP_XSTR(x)
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-AK_INLINE int32_t ak_dwp_pkhbt(int32_t lo, int32_t hi) {  /* (lo.bottom, hi.bottom) */
-  int32_t r;
-  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
-  return r;
-}
-AK_INLINE int32_t ak_dwp_pkhtb(int32_t hi, int32_t lo) {  /* (lo.top, hi.top) */
-  int32_t r;
-  __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
-  return r;
-}
 AK_INLINE int32_t ak_dwp_mla(int32_t x, int xt, int32_t y, int yt, int32_t acc) {  /* SMLA<x><y> */
   return xt ? (yt ? __smlatt(x, y, acc) : __smlatb(x, y, acc)) : (yt ? __smlabt(x, y, acc) : __smlabb(x, y, acc));
 }
 #else
-AK_INLINE int32_t ak_dwp_half(int32_t x, int top) { return top ? x >> 16 : (int16_t)(uint16_t)((uint32_t)x & 0xFFFFu); }
+AK_INLINE int32_t ak_dwp_half(int32_t x, int top) { return top ? ak_hi16(x) : ak_lo16(x); }
 AK_INLINE int32_t ak_dwp_mla(int32_t x, int xt, int32_t y, int yt, int32_t acc) {  /* SMLA<x><y> */
   return (int32_t)((uint32_t)acc + (uint32_t)(ak_dwp_half(x, xt) * ak_dwp_half(y, yt)));
 }
-AK_INLINE int32_t ak_dwp_pkhbt(int32_t lo, int32_t hi) {
-  return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
-}
-AK_INLINE int32_t ak_dwp_pkhtb(int32_t hi, int32_t lo) {
-  return (int32_t)(((uint32_t)hi & 0xFFFF0000u) | ((uint32_t)lo >> 16));
-}
 #endif
-
-AK_INLINE int32_t ak_dwp_pack(int32_t lo, int32_t hi) {
-  return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
-}
 
 /* Input pixels v0, v1 (4 channels each) -> their word in each of the 4 planes (d: plane 0, `plane` words apart). */
 AK_INLINE void ak_dwp_split(int32_t *d, int32_t plane, int32_t v0, int32_t v1, int32_t off2) {
   const int32_t a0 = ak_sxtab16(off2, v0), b0 = ak_sxtab16_ror8(off2, v0);  /* channels 0, 2 / 1, 3 */
   const int32_t a1 = ak_sxtab16(off2, v1), b1 = ak_sxtab16_ror8(off2, v1);
-  d[0] = ak_dwp_pkhbt(a0, a1);
-  d[plane] = ak_dwp_pkhbt(b0, b1);
-  d[2 * plane] = ak_dwp_pkhtb(a1, a0);
-  d[3 * plane] = ak_dwp_pkhtb(b1, b0);
+  d[0] = ak_pack_lo(a0, a1);
+  d[plane] = ak_pack_lo(b0, b1);
+  d[2 * plane] = ak_pack_hi(a0, a1);
+  d[3 * plane] = ak_pack_hi(b0, b1);
 }
 
 /* n words of the 4 planes from 2n consecutive input pixels p (in_c bytes apart), all inside the input. */
@@ -944,7 +947,7 @@ static __attribute__((noinline)) void ak_dwp_split_run(int32_t *d, int32_t plane
 static __attribute__((noinline)) void ak_dwp_planes(int32_t *buf, const ak_geom *g, const int8_t *in, int32_t c,
                                                     int32_t y0, int32_t rows, int32_t rw, int32_t rs,
                                                     int32_t plane) {
-  const int32_t off2 = ak_dwp_pack(-g->in_zp, -g->in_zp);
+  const int32_t off2 = ak_pack16(-g->in_zp, -g->in_zp);
   const int32_t in_w = g->in_w, in_c = g->in_c, pad_l = g->pad_l;
   const int32_t k_zero = (pad_l >> 1) < rw ? pad_l >> 1 : rw;              /* [0, k_zero): both outside */
   const int left_half = (pad_l & 1) && k_zero < rw;                         /* word k_zero: pixel 0 on top */
@@ -1807,27 +1810,6 @@ static __attribute__((noinline)) void ak_c1s_run(const int32_t *x, const int32_t
   }
 }
 
-/* (lo half of a, lo half of b) and (hi half of a, hi half of b): PKHBT / PKHTB */
-AK_INLINE int32_t ak_pack_lo(int32_t a, int32_t b) {
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-  int32_t r;
-  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
-  return r;
-#else
-  return (int32_t)(((uint32_t)a & 0xFFFFu) | ((uint32_t)b << 16));
-#endif
-}
-
-AK_INLINE int32_t ak_pack_hi(int32_t a, int32_t b) {
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-  int32_t r;
-  __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
-  return r;
-#else
-  return (int32_t)(((uint32_t)a >> 16) | ((uint32_t)b & 0xFFFF0000u));
-#endif
-}
-
 /* The int16 pair buffer: hp rows of wq words, the input at (pad_t, pad_l), everything else the input zero point
  * (only the padding is filled). 4 input bytes at a time where the row allows: one load, SXTB16 into (b0, b2) and
  * (b1, b3), two pair words. */
@@ -1978,7 +1960,7 @@ static __attribute__((noinline)) void ak_conv1_slide(const ak_geom *g, const int
         for (int32_t t = 0; t < 4; t++) {
           const int32_t kx = 2 * j, word = ky * (kw4 >> 2) + (kx >> 2);
           const int8_t *tap = w8 + (word * 4 + t) * 4 + (kx & 3);
-          row[4 * j + t] = (int32_t)(((uint32_t)(int32_t)tap[0] & 0xFFFFu) | ((uint32_t)(int32_t)tap[1] << 16));
+          row[4 * j + t] = ak_pack16(tap[0], tap[1]);
         }
       }
     }
