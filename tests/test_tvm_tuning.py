@@ -53,6 +53,13 @@ def _every_operator(model, index: int) -> dict[str, str]:
     return choices
 
 
+def _family_on(model, family: str, variant: str) -> dict[str, str]:
+    """Every scheduled operator of one family on `variant` (the others keep their default)."""
+    from armlprof.runtime.tvm import kernels
+
+    return {s: variant for s in _every_operator(model, 0) if kernels.family_of_signature(s) == family}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("variant_index", [-1, 4])  # t2p1u1 / p2 (no pixel pairs, no unroll), t4p2u2 / t3
 @pytest.mark.parametrize("model_name", ["micro_speech_quantized", "person_detect"])
@@ -68,10 +75,8 @@ def test_other_schedules_bit_exact_on_emulated_board(tmp_path, model_name: str, 
 def test_pw_pixel_pair_kernel_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
     """pw's d4p2 (hand-allocated assembly: runs only on the board) on every 1x1 layer of person_detect: 48x48 to
     3x3 pixels (odd counts, several pixel chunks), 8 to 256 input channels, and its fully connected layer."""
-    from armlprof.runtime.tvm import kernels
-
     model = load_model(str(shared_file("models", "person_detect.tflite")))
-    choices = {s: "d4p2" for s in _every_operator(model, 0) if kernels.family_of_signature(s) == "pw"}
+    choices = _family_on(model, "pw", "d4p2")
     assert len(choices) == 10  # 14 layers; conv_2d_14 ... 22 share one signature
     assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
 
@@ -83,7 +88,6 @@ def test_pw_pixel_pair_kernel_other_depths_bit_exact_on_emulated_boards(tmp_path
     before the 4-pair loop), fused requantization there (20 channels) and the accumulator buffer path (6 output
     channels, not whole groups of 4), 63 pixels (an odd one)."""
     from armlprof.modelgen import _Builder, _calibration_inputs
-    from armlprof.runtime.tvm import kernels
 
     seed = 20261201
     b = _Builder(seed, _calibration_inputs((1, 7, 9, 12), seed))
@@ -93,7 +97,7 @@ def test_pw_pixel_pair_kernel_other_depths_bit_exact_on_emulated_boards(tmp_path
     path = tmp_path / "pw_depths.tflite"
     path.write_bytes(b.serialize("pw depths 12 and 20"))
     model = load_model(str(path))
-    choices = {s: "d4p2" for s in _every_operator(model, 0) if kernels.family_of_signature(s) == "pw"}
+    choices = _family_on(model, "pw", "d4p2")
     assert len(choices) == 2
     assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
 
@@ -104,10 +108,8 @@ def test_pw_pixel_pair_kernel_other_depths_bit_exact_on_emulated_boards(tmp_path
 def test_c1_sliding_pairs_bit_exact_on_emulated_boards(tmp_path, model_name: str, board_name: str) -> None:
     """The first layer of both study models on the c1 variant s4 (sliding pixel pairs; its assembly runs only on
     the M4), the other operators on their defaults."""
-    from armlprof.runtime.tvm import kernels
-
     model = load_model(str(shared_file("models", f"{model_name}.tflite")))
-    choices = {sig: "s4" for sig in _every_operator(model, 0) if kernels.family_of_signature(sig) == "c1"}
+    choices = _family_on(model, "c1", "s4")
     assert len(choices) == 1
     assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
 
@@ -124,7 +126,6 @@ C1_GEOMETRIES = [((13, 17), (5, 5), 6, False), ((12, 15), (4, 3), 5, True), ((11
 @pytest.mark.parametrize("geometry", C1_GEOMETRIES, ids=lambda g: f"{g[0][0]}x{g[0][1]}_k{g[1][0]}x{g[1][1]}_oc{g[2]}")
 def test_c1_sliding_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path, geometry) -> None:
     from armlprof import modelgen
-    from armlprof.runtime.tvm import kernels
 
     (h, w), k, out_c, depthwise = geometry
     b = modelgen._Builder(7, modelgen._calibration_inputs((1, h, w, 1), 7))
@@ -133,7 +134,7 @@ def test_c1_sliding_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path,
     path = tmp_path / "c1.tflite"
     path.write_bytes(b.serialize("s4 geometry"))
     model = load_model(str(path))
-    choices = {sig: "s4" for sig in _every_operator(model, 0) if kernels.family_of_signature(sig) == "c1"}
+    choices = _family_on(model, "c1", "s4")
     assert len(choices) == 1
     assert _crc_mismatches(model, load_board("spresense"), tmp_path, choices=choices) == []
 
@@ -142,15 +143,8 @@ def test_c1_sliding_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path,
 @pytest.mark.parametrize("variant", ["r1", "p1"])  # t3 (the default): test_onboard_exact.py; p2: index -1 above
 def test_depthwise_variants_bit_exact_on_emulated_board(tmp_path, variant: str) -> None:
     """person_detect with every depthwise operator on one of the dw variants the tests above do not reach."""
-    from pathlib import Path
-
-    from armlprof.runtime.tvm import kernels
-    from armlprof.runtime.tvm.compiler import compile_model
-
     model = load_model(str(shared_file("models", "person_detect.tflite")))
-    program = compile_model(Path(model.path), model.sha256)
-    choices = {s.signature: variant for s in program.steps
-               if s.signature and kernels.family_of_signature(s.signature) == "dw"}
+    choices = _family_on(model, "dw", variant)
     assert len(choices) == 9  # 13 depthwise operators, 9 distinct geometries
     assert _crc_mismatches(model, load_board("nano33ble"), tmp_path, choices=choices) == []
 
