@@ -50,7 +50,7 @@ C1_VARIANTS = ("s4", *DIRECT_VARIANTS)
 # sign-extended once per chunk of pixels; faster than d4 on every 1x1 layer of person_detect on both boards, and
 # than the GEMM tiles down to its 3x3-pixel layers (256 -> 256 channels: Spresense 3.42 vs 4.84 cyc/MAC, nano33ble
 # 1.71 vs 2.35).
-PW_VARIANTS = ("d4p2", "d4", *GEMM_VARIANTS)
+PW_VARIANTS = ("d4p2", "d4", *GEMM_VARIANTS, "f4p2")
 STAGE_WORDS = 768  # AK_STAGE_WORDS in armlprof_kernels.c
 PW_DIRECT_MIN_PIXELS = 9
 
