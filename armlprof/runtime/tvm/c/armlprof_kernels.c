@@ -1697,18 +1697,20 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
       "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", \
       "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
   /* One block: every pair of the chunk, the state from its tail as in d4p2's loop (r3 in: the constants, which
-   * `cst_fpu` loads into s16-s31). */
-#define AK_PWF_ONE(weights, cst_fpu, steps, epilogue)                                      \
-  __asm__ volatile("mov r5, r3\n\t" cst_fpu weights                                      \
-                   "0:\n\t" steps                                                         \
-                   "ldm r4!, {r0, r1}\n\t" /* the sentinel, where the accumulators go */  \
-                   epilogue                                                               \
-                   "ldm r4!, {r3, r5}\n\t" /* another pair follows, the constants */      \
-                   "cmp r3, #0\n\t"                                                       \
-                   "bne 0b"                                                               \
-                   : "+r"(px), "+r"(pw), "+r"(r3), "+r"(pa)                               \
-                   :                                                                      \
+   * `cst_fpu` loads into s16-s31); `head`: to the tail's output addresses (and r1: where the accumulators go),
+   * `next`: r3 another pair follows (and r5: the constants). */
+#define AK_PWF_ONE(weights, cst_fpu, steps, head, epilogue, next)          \
+  __asm__ volatile("mov r5, r3\n\t" cst_fpu weights                      \
+                   "0:\n\t" steps head epilogue next                      \
+                   "cmp r3, #0\n\t"                                       \
+                   "bne 0b"                                               \
+                   : "+r"(px), "+r"(pw), "+r"(r3), "+r"(pa)               \
+                   :                                                      \
                    : AK_PWF_CLOBBERS)
+#define AK_PWF_TAIL_ACC "ldm r4!, {r0, r1}\n\t" /* the sentinel, where the accumulators go */
+#define AK_PWF_TAIL_OUT "adds r4, #8\n\t"
+#define AK_PWF_NEXT_CST "ldm r4!, {r3, r5}\n\t"
+#define AK_PWF_NEXT_ONLY "ldr r3, [r4], #8\n\t"
   /* The first or a middle block of several: partial sums to the buffer, pair after pair up to `end`. */
 #define AK_PWF_RUN(weights, sums, steps)                       \
   __asm__ volatile(weights                                     \
@@ -1727,14 +1729,20 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
   if (blocks == 1) {
     r3 = (int32_t)(uintptr_t)cst;
     switch (2 * r + !fused) {
-      case 4: AK_PWF_ONE(AK_PWF_W1, AK_PWF_VLDM_CST, AK_PWF_STEPS2("smuad", AK_PW2_NOACC), AK_PWF_FUSED_FPU); break;
-      case 5: AK_PWF_ONE(AK_PWF_W1, "", AK_PWF_STEPS2("smuad", AK_PW2_NOACC), AK_PW2_STORE); break;
-      case 8: AK_PWF_ONE(AK_PWF_W2, AK_PWF_VLDM_CST, AK_PWF_STEPS4("smuad", AK_PW2_NOACC), AK_PWF_FUSED_FPU); break;
-      case 9: AK_PWF_ONE(AK_PWF_W2, "", AK_PWF_STEPS4("smuad", AK_PW2_NOACC), AK_PW2_STORE); break;
-      case 12: AK_PWF_ONE(AK_PWF_W3, "", AK_PWF_STEPS6("smuad", AK_PW2_NOACC), AK_PW2_FUSED); break;
-      case 13: AK_PWF_ONE(AK_PWF_W3, "", AK_PWF_STEPS6("smuad", AK_PW2_NOACC), AK_PW2_STORE); break;
-      case 16: AK_PWF_ONE(AK_PWF_W4, "", AK_PWF_STEPS8("smuad", AK_PW2_NOACC), AK_PW2_FUSED); break;
-      default: AK_PWF_ONE(AK_PWF_W4, "", AK_PWF_STEPS8("smuad", AK_PW2_NOACC), AK_PW2_STORE); break;
+#define AK_PWF_ONE_FPU(w, steps) AK_PWF_ONE(w, AK_PWF_VLDM_CST, steps, AK_PWF_TAIL_OUT, AK_PWF_FUSED_FPU, AK_PWF_NEXT_ONLY)
+#define AK_PWF_ONE_FUSED(w, steps) AK_PWF_ONE(w, "", steps, AK_PWF_TAIL_OUT, AK_PW2_FUSED, AK_PWF_NEXT_CST)
+#define AK_PWF_ONE_STORE(w, steps) AK_PWF_ONE(w, "", steps, AK_PWF_TAIL_ACC, AK_PW2_STORE, AK_PWF_NEXT_CST)
+      case 4: AK_PWF_ONE_FPU(AK_PWF_W1, AK_PWF_STEPS2("smuad", AK_PW2_NOACC)); break;
+      case 5: AK_PWF_ONE_STORE(AK_PWF_W1, AK_PWF_STEPS2("smuad", AK_PW2_NOACC)); break;
+      case 8: AK_PWF_ONE_FPU(AK_PWF_W2, AK_PWF_STEPS4("smuad", AK_PW2_NOACC)); break;
+      case 9: AK_PWF_ONE_STORE(AK_PWF_W2, AK_PWF_STEPS4("smuad", AK_PW2_NOACC)); break;
+      case 12: AK_PWF_ONE_FUSED(AK_PWF_W3, AK_PWF_STEPS6("smuad", AK_PW2_NOACC)); break;
+      case 13: AK_PWF_ONE_STORE(AK_PWF_W3, AK_PWF_STEPS6("smuad", AK_PW2_NOACC)); break;
+      case 16: AK_PWF_ONE_FUSED(AK_PWF_W4, AK_PWF_STEPS8("smuad", AK_PW2_NOACC)); break;
+      default: AK_PWF_ONE_STORE(AK_PWF_W4, AK_PWF_STEPS8("smuad", AK_PW2_NOACC)); break;
+#undef AK_PWF_ONE_STORE
+#undef AK_PWF_ONE_FUSED
+#undef AK_PWF_ONE_FPU
     }
     return;
   }
@@ -1763,8 +1771,7 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
                      "ldr r5, [r4, #68]\n\t"
                      AK_PWF_SUMS AK_PWF_STEPS8("smlad", AK_PW2_ACC)
                      "ldr r5, [r4, #20]\n\t"
-                     "adds r4, #8\n\t" AK_PW2_FUSED
-                     "ldm r4!, {r3, r5}\n\t"
+                     AK_PWF_TAIL_OUT AK_PW2_FUSED AK_PWF_NEXT_ONLY
                      "ldr r2, %[skip]\n\t"
                      "add r4, r2\n\t"
                      "cmp r3, #0\n\t"
@@ -1773,6 +1780,10 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
                      : [skip] "m"(skip)
                      : AK_PWF_CLOBBERS);
   }
+#undef AK_PWF_NEXT_ONLY
+#undef AK_PWF_NEXT_CST
+#undef AK_PWF_TAIL_OUT
+#undef AK_PWF_TAIL_ACC
 #undef AK_PWF_VLDM_CST
 #undef AK_PWF_SUMS
 #undef AK_PWF_RUN
