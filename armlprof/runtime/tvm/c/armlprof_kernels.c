@@ -1638,7 +1638,7 @@ int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
                      pad_l, in_zp, out_zp, act_lo, act_hi, 0);
 }
 
-/* ---------------------------------------------------------------- 1x1 / fully connected: weights in FPU registers (pw f4p2) */
+/* -------------------------------------------------------- 1x1 / fully connected: weights in FPU registers (pw f4p2) */
 /* d4p2 (the same driver, extended inputs, tails and fused requantization) with the weights of each group of 4
  * output channels held in the FPU's s0-s31 instead of a stack stage: per block of up to 8 k pairs (4 channels x 8
  * pair words = 32 words) the block's packed words are sign-extended straight into them once per chunk of pixels
@@ -1683,7 +1683,8 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
   "ldm r4!, {r0, r1}\n\t" AK_PW2_MACS_FROM(op, acc, "vmov r2, r3, " q01 "\n\t", "vmov r2, r3, " q23 "\n\t")
 #define AK_PWF_NEXT(q01, q23) AK_PWF_STEP("smlad", AK_PW2_ACC, q01, q23)
 #define AK_PWF_STEPS2(op, acc) AK_PWF_STEP(op, acc, "s0, s1", "s2, s3") AK_PWF_NEXT("s4, s5", "s6, s7")
-#define AK_PWF_STEPS4(op, acc) AK_PWF_STEPS2(op, acc) AK_PWF_NEXT("s8, s9", "s10, s11") AK_PWF_NEXT("s12, s13", "s14, s15")
+#define AK_PWF_STEPS4(op, acc) \
+  AK_PWF_STEPS2(op, acc) AK_PWF_NEXT("s8, s9", "s10, s11") AK_PWF_NEXT("s12, s13", "s14, s15")
 #define AK_PWF_STEPS6(op, acc) \
   AK_PWF_STEPS4(op, acc) AK_PWF_NEXT("s16, s17", "s18, s19") AK_PWF_NEXT("s20, s21", "s22, s23")
 #define AK_PWF_STEPS8(op, acc) \
@@ -1729,7 +1730,8 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
   if (blocks == 1) {
     r3 = (int32_t)(uintptr_t)cst;
     switch (2 * r + !fused) {
-#define AK_PWF_ONE_FPU(w, steps) AK_PWF_ONE(w, AK_PWF_VLDM_CST, steps, AK_PWF_TAIL_OUT, AK_PWF_FUSED_FPU, AK_PWF_NEXT_ONLY)
+#define AK_PWF_ONE_FPU(w, steps) \
+  AK_PWF_ONE(w, AK_PWF_VLDM_CST, steps, AK_PWF_TAIL_OUT, AK_PWF_FUSED_FPU, AK_PWF_NEXT_ONLY)
 #define AK_PWF_ONE_FUSED(w, steps) AK_PWF_ONE(w, "", steps, AK_PWF_TAIL_OUT, AK_PW2_FUSED, AK_PWF_NEXT_CST)
 #define AK_PWF_ONE_STORE(w, steps) AK_PWF_ONE(w, "", steps, AK_PWF_TAIL_ACC, AK_PW2_STORE, AK_PWF_NEXT_CST)
       case 4: AK_PWF_ONE_FPU(AK_PWF_W1, AK_PWF_STEPS2("smuad", AK_PW2_NOACC)); break;
