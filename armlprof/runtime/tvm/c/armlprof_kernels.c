@@ -1418,9 +1418,10 @@ AK_CONV1_VARIANT(4, 2, 2)
 
 /* xe: n pixels of k bytes (k % 4 == 0) from `in`, extended and interleaved per pair, each pair closed by its tail:
  * sentinel, accumulators' address, both pixels' output addresses (the duplicate of an odd last pixel: the same
- * one), another pair follows, the stage's address. Addresses as 32-bit words: only the M4's assembly reads them. */
-AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe, const int32_t *acc,
-                             const int32_t *wst, int8_t *out, int32_t out_c) {
+ * one), another pair follows, the stage's address. Addresses as 32-bit words: only the M4's assembly reads them.
+ * The portable code, and on the M4 an odd last pixel's pair (n = 1). */
+AK_INLINE void ak_pw2_extend_c(const int8_t *in, int32_t k, int32_t n, int32_t *xe, const int32_t *acc,
+                               const int32_t *wst, int8_t *out, int32_t out_c) {
   for (int32_t p = 0; p < n; p += 2, in += 2 * k, acc += 8, out += 2 * out_c) {
     const int8_t *r0 = in, *r1 = p + 1 < n ? in + k : in;
     for (int32_t i = 0; i < k; i += 4, xe += 4) {
@@ -1431,6 +1432,65 @@ AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe
     xe[3] = (int32_t)(uintptr_t)(p + 1 < n ? out + out_c : out), xe[4] = p + 2 < n, xe[5] = (int32_t)(uintptr_t)wst;
     xe += AK_PW2_TAIL;
   }
+}
+
+AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe, const int32_t *acc,
+                             const int32_t *wst, int8_t *out, int32_t out_c) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  /* The whole pairs in one asm loop (GCC's: ~2x the cycles, most of a shallow layer's extension): per 4 input
+   * channels 2 LDR (unaligned-safe on the M4), 4 SXTB16, one STM of the 4 words; per pair the tail in 2 STM with
+   * "another pair follows" = 1, which the last whole pair's gets back as 0 when no odd pixel follows. */
+  const int32_t pairs = n >> 1;
+  if (pairs > 0) {
+    register const int8_t *r4 __asm__("r4") = in;
+    register int32_t *r6 __asm__("r6") = xe;
+    register int32_t r7 __asm__("r7") = k;
+    register const int32_t *r8 __asm__("r8") = acc;
+    register int8_t *r9 __asm__("r9") = out;
+    register int32_t r10 __asm__("r10") = out_c;
+    register int32_t r11 __asm__("r11") = pairs;
+    register const int32_t *r12 __asm__("r12") = wst;
+    __asm__ volatile(
+        "0:\n\t"
+        "adds r5, r4, r7\n\t"  /* past pixel 0's channels */
+        "1:\n\t"
+        "ldr r3, [r4, r7]\n\t"
+        "ldr r2, [r4], #4\n\t"
+        "sxtb16 r0, r2\n\t"
+        "sxtb16 r1, r3\n\t"
+        "sxtb16 r2, r2, ror #8\n\t"
+        "sxtb16 r3, r3, ror #8\n\t"
+        "stm r6!, {r0, r1, r2, r3}\n\t"
+        "cmp r4, r5\n\t"
+        "bne 1b\n\t"
+        "add r4, r7\n\t"  /* past pixel 1 */
+        "mov r0, #0x40000000\n\t"
+        "mov r1, r8\n\t"
+        "mov r2, r9\n\t"
+        "add r9, r10\n\t"
+        "mov r3, r9\n\t"
+        "add r9, r10\n\t"
+        "stm r6!, {r0, r1, r2, r3}\n\t"
+        "movs r0, #1\n\t"
+        "mov r1, r12\n\t"
+        "stm r6!, {r0, r1}\n\t"
+        "add r8, r8, #32\n\t"
+        "subs r11, r11, #1\n\t"
+        "bne 0b"
+        : "+r"(r4), "+r"(r6), "+r"(r8), "+r"(r9), "+r"(r11)
+        : "r"(r7), "r"(r10), "r"(r12)
+        : "r0", "r1", "r2", "r3", "r5", "cc", "memory");
+    xe = r6;
+    if (!(n & 1)) {
+      xe[-2] = 0;
+      return;
+    }
+  }
+  const int32_t p = 2 * pairs;
+  ak_pw2_extend_c(in + p * k, k, 1, xe, acc + 4 * p, wst, out + p * out_c, out_c);
+#else
+  ak_pw2_extend_c(in, k, n, xe, acc, wst, out, out_c);
+#endif
 }
 
 /* The stage of one channel group: its k4 packed words [k4][4 channels] as [k/2][4 channels] SMLAD pairs. */
