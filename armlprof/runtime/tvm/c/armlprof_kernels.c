@@ -1772,10 +1772,18 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #define AK_PWF_TAIL_OUT "adds r4, #8\n\t"
 #define AK_PWF_NEXT_CST "ldm r4!, {r3, r5}\n\t"
 #define AK_PWF_NEXT_ONLY "ldr r3, [r4], #8\n\t"
-  /* The first or a middle block of several: partial sums to the buffer, pair after pair up to `end`. */
+  /* The first or a middle block of several: partial sums to the buffer, pair after pair up to `end`, 2 pairs per
+   * loop iteration (one end test per 2; an odd number of pairs enters at the second). */
 #define AK_PWF_RUN(weights, sums, steps)                       \
   __asm__ volatile(weights                                     \
+                   "ldr r3, %[odd]\n\t"                        \
+                   "cmp r3, #0\n\t"                            \
+                   "bne 2f\n\t"                                \
                    "1:\n\t" sums steps                         \
+                   "stm r5!, {r6-r12, lr}\n\t"                 \
+                   "ldr r2, %[skip]\n\t"                       \
+                   "add r4, r2\n\t"                            \
+                   "2:\n\t" sums steps                         \
                    "stm r5!, {r6-r12, lr}\n\t"                 \
                    "ldr r2, %[skip]\n\t"                       \
                    "ldr r3, %[end]\n\t"                        \
@@ -1783,7 +1791,7 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
                    "cmp r5, r3\n\t"                            \
                    "bne 1b"                                    \
                    : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)   \
-                   : [skip] "m"(skip), [end] "m"(end)          \
+                   : [skip] "m"(skip), [end] "m"(end), [odd] "m"(odd) \
                    : AK_PWF_CLOBBERS)
 #define AK_PWF_SUMS "ldm r5, {r6-r12, lr}\n\t"
 #define AK_PWF_VLDM_CST "vldmia r5, {s16-s31}\n\t"
@@ -1809,6 +1817,7 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
     return;
   }
   int32_t *const end = acc + 8 * ((n + 1) >> 1);
+  const int32_t odd = ((n + 1) >> 1) & 1;  /* pairs */
   int32_t skip = (k + AK_PW2_TAIL - 2 * r) * 4;
   switch (r) {
     case 2: AK_PWF_RUN(AK_PWF_W1, "", AK_PWF_STEPS2("smuad", AK_PW2_NOACC)); break;
