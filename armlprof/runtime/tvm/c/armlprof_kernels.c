@@ -1652,13 +1652,17 @@ AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
   /* |sum x*w| <= 2^14 per tap, as d4 bounds it */
 #define AK_PW2_RQ_PREPARE(qj) \
   ak_rq_prepare(qj, out_zp, ((qj).bias < 0 ? -(int64_t)(qj).bias : (qj).bias) + (int64_t)k * 16384)
-  /* requantization in the inner kernel's registers when every channel takes ak_requant_run's SSAT path */
+  /* requantization in the inner kernel's registers when every channel takes ak_requant_run's SSAT path without a
+   * left shift: AK_PW2_RQ_PREPARE's fast == 1 and s1 == 1, decided without its 64-bit variable shift (a library
+   * call: ~145 cycles per channel on Spresense, paid here once per layer and channel and, before, again per chunk
+   * and channel for the constants) */
   int fused = 0;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   fused = act_lo == -128 && act_hi == 127 && out_c % 4 == 0;
   for (int32_t c = 0; fused && c < out_c; c++) {
-    const ak_rq rq = AK_PW2_RQ_PREPARE(ak_qp_load(qp + c * AK_QP_STRIDE));
-    fused = rq.fast == 1 && rq.s1 == 1;
+    const int32_t *qc = qp + c * AK_QP_STRIDE;
+    const int64_t bias = qc[0];
+    fused = qc[2] == 0 && qc[3] >= 1 && qc[3] <= 22 && (bias < 0 ? -bias : bias) + (int64_t)k * 16384 < (1LL << 30);
   }
 #endif
   /* chunks as large as the buffers allow (fused: no accumulator buffer), all of the same size as far as it goes */
@@ -1676,10 +1680,16 @@ AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
       const int32_t nc = out_c - c < 4 ? out_c - c : 4;
       ak_rq rq[4];
       for (int j = 0; j < nc; j++) {
-        rq[j] = AK_PW2_RQ_PREPARE(ak_qp_load(q + j * AK_QP_STRIDE));
+        const int32_t *qj = q + j * AK_QP_STRIDE;
+        if (!fused) {
+          rq[j] = AK_PW2_RQ_PREPARE(ak_qp_load(qj));
+          continue;
+        }
+        /* the fused path's (2 bias, multiplier, rounding constant with the output offset, right shift): ak_rq's
+         * for fast == 1 */
         int32_t *cst = wst + 2 * k + 4 * j;
-        cst[0] = (int32_t)((uint32_t)rq[j].q.bias << 1), cst[1] = rq[j].q.mult, cst[2] = rq[j].rz;
-        cst[3] = rq[j].q.right;
+        cst[0] = (int32_t)((uint32_t)qj[0] << 1), cst[1] = qj[1], cst[2] = (1 << (qj[3] - 1)) + out_zp * (1 << qj[3]);
+        cst[3] = qj[3];
       }
       if (fpu)
         ak_pwf_sums(xe, wg, wst + 2 * k, k, fused, acc, n);
