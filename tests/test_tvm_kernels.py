@@ -194,6 +194,15 @@ CASES = {
     "pw_c36_oc8_middle_block_chunks": ("pw", kernels.Geometry(13, 9, 36, 13, 9, 8), (-128, 127)),
     "pw_c48_oc6_three_blocks": ("pw", kernels.Geometry(4, 4, 48, 4, 4, 6), (-100, 127)),
     "pw_c272_oc5_seventeen_blocks": ("pw", kernels.Geometry(3, 3, 272, 3, 3, 5), (-128, 127)),
+    # f4p2's odd last pixel computed alone (blocks of several) or paired with itself (one block): 1, 3, 9, 63
+    # pixels over one block (8, 16), 2 (32), 8 (128, the last fused) and 16 blocks (256), accumulator-buffer paths
+    "pw_c8_oc8_9_pixels": ("pw", kernels.Geometry(3, 3, 8, 3, 3, 8), (-128, 127)),
+    "pw_c16_oc4_one_pixel": ("pw", kernels.Geometry(1, 1, 16, 1, 1, 4), (-128, 127)),
+    "pw_c32_oc8_3_pixels": ("pw", kernels.Geometry(1, 3, 32, 1, 3, 8), (-128, 127)),
+    "pw_c128_oc8_9_pixels": ("pw", kernels.Geometry(3, 3, 128, 3, 3, 8), (-128, 127)),
+    "pw_c128_oc4_one_pixel": ("pw", kernels.Geometry(1, 1, 128, 1, 1, 4), (-128, 127)),
+    "pw_c256_oc8_63_pixels": ("pw", kernels.Geometry(7, 9, 256, 7, 9, 8), (-128, 127)),
+    "pw_c256_oc6_9_pixels_buffer": ("pw", kernels.Geometry(3, 3, 256, 3, 3, 6), (-100, 127)),
 }
 
 

@@ -1418,7 +1418,7 @@ AK_CONV1_VARIANT(4, 2, 2)
 
 /* xe: n pixels of k bytes (k % 4 == 0) from `in`, extended and interleaved per pair, each pair closed by its tail:
  * sentinel, accumulators' address, both pixels' output addresses (the duplicate of an odd last pixel: the same
- * one), another pair follows, the stage's address. Addresses as 32-bit words: only the M4's assembly reads them.
+ * one), another pair follows (1; 2: the odd last pixel's, which f4p2 computes alone), the stage's address. Addresses as 32-bit words: only the M4's assembly reads them.
  * The portable code, and on the M4 an odd last pixel's pair (n = 1). */
 AK_INLINE void ak_pw2_extend_c(const int8_t *in, int32_t k, int32_t n, int32_t *xe, const int32_t *acc,
                                const int32_t *wst, int8_t *out, int32_t out_c) {
@@ -1429,7 +1429,8 @@ AK_INLINE void ak_pw2_extend_c(const int8_t *in, int32_t k, int32_t n, int32_t *
       xe[0] = ak_sxtb16(v0), xe[1] = ak_sxtb16(v1), xe[2] = ak_sxtb16_ror8(v0), xe[3] = ak_sxtb16_ror8(v1);
     }
     xe[0] = AK_PW2_END, xe[1] = (int32_t)(uintptr_t)acc, xe[2] = (int32_t)(uintptr_t)out;
-    xe[3] = (int32_t)(uintptr_t)(p + 1 < n ? out + out_c : out), xe[4] = p + 2 < n, xe[5] = (int32_t)(uintptr_t)wst;
+    xe[3] = (int32_t)(uintptr_t)(p + 1 < n ? out + out_c : out), xe[4] = n - p > 3 ? 1 : n - p == 3 ? 2 : 0;
+    xe[5] = (int32_t)(uintptr_t)wst;
     xe += AK_PW2_TAIL;
   }
 }
@@ -1481,10 +1482,8 @@ AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe
         : "r"(r7), "r"(r10), "r"(r12)
         : "r0", "r1", "r2", "r3", "r5", "cc", "memory");
     xe = r6;
-    if (!(n & 1)) {
-      xe[-2] = 0;
-      return;
-    }
+    xe[-2] = n & 1 ? 2 : 0;  /* a lone last pixel follows, or nothing */
+    if (!(n & 1)) return;
   }
   const int32_t p = 2 * pairs;
   ak_pw2_extend_c(in + p * k, k, 1, xe, acc + 4 * p, wst, out + p * out_c, out_c);
@@ -1560,18 +1559,13 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
   "adds r4, #8\n\t"
   /* one channel: both pixels' accumulators a, b requantized in place (r5: past the stage, at its constants) */
   /* (cst: what brings the channel's constants into r0-r3; f4p2's from FPU registers when they fit) */
-#define AK_PW2_RQ_FROM(a, b, cst)        \
-  cst                                    \
-  "add " a ", r0, " a ", lsl #1\n\t"     \
-  "add " b ", r0, " b ", lsl #1\n\t"     \
-  "smmlar r0, " a ", r1, r2\n\t"         \
-  "add " a ", r0, " a ", asr #31\n\t"    \
-  "smmlar r0, " b ", r1, r2\n\t"         \
-  "add " b ", r0, " b ", asr #31\n\t"    \
-  "asr " a ", " a ", r3\n\t"             \
-  "asr " b ", " b ", r3\n\t"             \
-  "ssat " a ", #8, " a "\n\t"            \
-  "ssat " b ", #8, " b "\n\t"
+#define AK_PW2_RQ_X2(a) "add " a ", r0, " a ", lsl #1\n\t"  /* 2 (acc + bias) */
+#define AK_PW2_RQ_ONE(a)               \
+  "smmlar r0, " a ", r1, r2\n\t"       \
+  "add " a ", r0, " a ", asr #31\n\t"  \
+  "asr " a ", " a ", r3\n\t"           \
+  "ssat " a ", #8, " a "\n\t"
+#define AK_PW2_RQ_FROM(a, b, cst) cst AK_PW2_RQ_X2(a) AK_PW2_RQ_X2(b) AK_PW2_RQ_ONE(a) AK_PW2_RQ_ONE(b)
 #define AK_PW2_FUSED_FROM(c0, c1, c2, c3)                                                                   \
   AK_PW2_RQ_FROM("r6", "r10", c0) AK_PW2_RQ_FROM("r7", "r11", c1) AK_PW2_RQ_FROM("r8", "r12", c2)              \
   AK_PW2_RQ_FROM("r9", "lr", c3)                                                                            \
@@ -1603,7 +1597,7 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
       "bne 1b\n\t"                                                                                          \
       "2:\n\t" epilogue                                                                                     \
       "ldm r4!, {r3, r5}\n\t"  /* another pair follows, the stage's start */                                 \
-      "cmp r3, #0\n\t"                                                                                      \
+      "cmp r3, #0\n\t"  /* 1 or 2: a pair or the odd last pixel's pair follows */                            \
       "bne 0b"                                                                                              \
       : "+r"(px), "+r"(pw)                                                                                  \
       :                                                                                                     \
@@ -1751,14 +1745,21 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #define AK_PWF_W4 AK_PWF_W3 AK_PWF_ROW("s24, s25", "s26, s27", "s28, s29", "s30, s31")
 #define AK_PWF_STEP(op, acc, q01, q23) \
   "ldm r4!, {r0, r1}\n\t" AK_PW2_MACS_FROM(op, acc, "vmov r2, r3, " q01 "\n\t", "vmov r2, r3, " q23 "\n\t")
-#define AK_PWF_NEXT(q01, q23) AK_PWF_STEP("smlad", AK_PW2_ACC, q01, q23)
-#define AK_PWF_STEPS2(op, acc) AK_PWF_STEP(op, acc, "s0, s1", "s2, s3") AK_PWF_NEXT("s4, s5", "s6, s7")
-#define AK_PWF_STEPS4(op, acc) \
-  AK_PWF_STEPS2(op, acc) AK_PWF_NEXT("s8, s9", "s10, s11") AK_PWF_NEXT("s12, s13", "s14, s15")
-#define AK_PWF_STEPS6(op, acc) \
-  AK_PWF_STEPS4(op, acc) AK_PWF_NEXT("s16, s17", "s18, s19") AK_PWF_NEXT("s20, s21", "s22, s23")
-#define AK_PWF_STEPS8(op, acc) \
-  AK_PWF_STEPS6(op, acc) AK_PWF_NEXT("s24, s25", "s26, s27") AK_PWF_NEXT("s28, s29", "s30, s31")
+/* the odd last pixel alone (blocks of several): its word of each k pair (its duplicate's skipped), 4 SMLAD into
+ * r6-r9; about half a pair step */
+#define AK_PWF_STEP1(op, acc, q01, q23)                                                          \
+  "ldr r0, [r4], #8\n\tvmov r2, r3, " q01 "\n\t" op " r6, r0, r2" acc("r6") "\n\t" op " r7, r0, r3" acc("r7") \
+  "\n\tvmov r2, r3, " q23 "\n\t" op " r8, r0, r2" acc("r8") "\n\t" op " r9, r0, r3" acc("r9") "\n\t"
+/* r steps of a block with step S (AK_PWF_STEP: a pair, AK_PWF_STEP1: the lone pixel), the first from `op` */
+#define AK_PWF_STEPS2(S, op, acc) S(op, acc, "s0, s1", "s2, s3") S("smlad", AK_PW2_ACC, "s4, s5", "s6, s7")
+#define AK_PWF_STEPS4(S, op, acc) \
+  AK_PWF_STEPS2(S, op, acc) S("smlad", AK_PW2_ACC, "s8, s9", "s10, s11") S("smlad", AK_PW2_ACC, "s12, s13", "s14, s15")
+#define AK_PWF_STEPS6(S, op, acc)                                                                      \
+  AK_PWF_STEPS4(S, op, acc) S("smlad", AK_PW2_ACC, "s16, s17", "s18, s19")                              \
+  S("smlad", AK_PW2_ACC, "s20, s21", "s22, s23")
+#define AK_PWF_STEPS8(S, op, acc)                                                                      \
+  AK_PWF_STEPS6(S, op, acc) S("smlad", AK_PW2_ACC, "s24, s25", "s26, s27")                              \
+  S("smlad", AK_PW2_ACC, "s28, s29", "s30, s31")
 #define AK_PWF_CST(q01, q23) "vmov r0, r1, " q01 "\n\tvmov r2, r3, " q23 "\n\t"
 #define AK_PWF_FUSED_FPU                                                                       \
   AK_PW2_FUSED_FROM(AK_PWF_CST("s16, s17", "s18, s19"), AK_PWF_CST("s20, s21", "s22, s23"),   \
@@ -1782,10 +1783,14 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #define AK_PWF_TAIL_OUT "adds r4, #8\n\t"
 #define AK_PWF_NEXT_CST "ldm r4!, {r3, r5}\n\t"
 #define AK_PWF_NEXT_ONLY "ldr r3, [r4], #8\n\t"
-  /* The first or a middle block of several: partial sums to the buffer, pair after pair up to `end`, 2 pairs per
-   * loop iteration (one end test per 2; an odd number of pairs enters at the second). */
-#define AK_PWF_RUN(weights, sums, steps)                       \
+  /* The first or a middle block of several: partial sums to the buffer, whole pair after pair up to `end`, 2 pairs
+   * per loop iteration (one end test per 2; an odd number of pairs enters at the second), then the odd last pixel
+   * alone (`lone`: its 4 sums, right after the pairs', where its tail says). */
+#define AK_PWF_RUN(weights, sums, steps, sums1, steps1)        \
   __asm__ volatile(weights                                     \
+                   "ldr r3, %[end]\n\t"                        \
+                   "cmp r5, r3\n\t"                            \
+                   "beq 3f\n\t"                                \
                    "ldr r3, %[odd]\n\t"                        \
                    "cmp r3, #0\n\t"                            \
                    "bne 2f\n\t"                                \
@@ -1799,11 +1804,19 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
                    "ldr r3, %[end]\n\t"                        \
                    "add r4, r2\n\t"                            \
                    "cmp r5, r3\n\t"                            \
-                   "bne 1b"                                    \
+                   "bne 1b\n\t"                                \
+                   "3:\n\t"                                    \
+                   "ldr r3, %[lone]\n\t"                       \
+                   "cmp r3, #0\n\t"                            \
+                   "beq 4f\n\t" sums1 steps1                   \
+                   "stm r5!, {r6-r9}\n\t"                      \
+                   "4:"                                        \
                    : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)   \
-                   : [skip] "m"(skip), [end] "m"(end), [odd] "m"(odd) \
+                   : [skip] "m"(skip), [end] "m"(end), [odd] "m"(odd), [lone] "m"(lone) \
                    : AK_PWF_CLOBBERS)
 #define AK_PWF_SUMS "ldm r5, {r6-r12, lr}\n\t"
+#define AK_PWF_SUMS1 "ldm r5, {r6-r9}\n\t"
+#define AK_PWF_RQ1(a) "ldm r5!, {r0, r1, r2, r3}\n\t" AK_PW2_RQ_X2(a) AK_PW2_RQ_ONE(a)  /* one channel, one pixel */
 #define AK_PWF_VLDM_CST "vldmia r5, {s16-s31}\n\t"
   if (blocks == 1) {
     r3 = (int32_t)(uintptr_t)cst;
@@ -1812,53 +1825,76 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
   AK_PWF_ONE(w, AK_PWF_VLDM_CST, steps, AK_PWF_TAIL_OUT, AK_PWF_FUSED_FPU, AK_PWF_NEXT_ONLY)
 #define AK_PWF_ONE_FUSED(w, steps) AK_PWF_ONE(w, "", steps, AK_PWF_TAIL_OUT, AK_PW2_FUSED, AK_PWF_NEXT_CST)
 #define AK_PWF_ONE_STORE(w, steps) AK_PWF_ONE(w, "", steps, AK_PWF_TAIL_ACC, AK_PW2_STORE, AK_PWF_NEXT_CST)
-      case 4: AK_PWF_ONE_FPU(AK_PWF_W1, AK_PWF_STEPS2("smuad", AK_PW2_NOACC)); break;
-      case 5: AK_PWF_ONE_STORE(AK_PWF_W1, AK_PWF_STEPS2("smuad", AK_PW2_NOACC)); break;
-      case 8: AK_PWF_ONE_FPU(AK_PWF_W2, AK_PWF_STEPS4("smuad", AK_PW2_NOACC)); break;
-      case 9: AK_PWF_ONE_STORE(AK_PWF_W2, AK_PWF_STEPS4("smuad", AK_PW2_NOACC)); break;
-      case 12: AK_PWF_ONE_FUSED(AK_PWF_W3, AK_PWF_STEPS6("smuad", AK_PW2_NOACC)); break;
-      case 13: AK_PWF_ONE_STORE(AK_PWF_W3, AK_PWF_STEPS6("smuad", AK_PW2_NOACC)); break;
-      case 16: AK_PWF_ONE_FUSED(AK_PWF_W4, AK_PWF_STEPS8("smuad", AK_PW2_NOACC)); break;
-      default: AK_PWF_ONE_STORE(AK_PWF_W4, AK_PWF_STEPS8("smuad", AK_PW2_NOACC)); break;
+      case 4: AK_PWF_ONE_FPU(AK_PWF_W1, AK_PWF_STEPS2(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
+      case 5: AK_PWF_ONE_STORE(AK_PWF_W1, AK_PWF_STEPS2(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
+      case 8: AK_PWF_ONE_FPU(AK_PWF_W2, AK_PWF_STEPS4(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
+      case 9: AK_PWF_ONE_STORE(AK_PWF_W2, AK_PWF_STEPS4(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
+      case 12: AK_PWF_ONE_FUSED(AK_PWF_W3, AK_PWF_STEPS6(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
+      case 13: AK_PWF_ONE_STORE(AK_PWF_W3, AK_PWF_STEPS6(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
+      case 16: AK_PWF_ONE_FUSED(AK_PWF_W4, AK_PWF_STEPS8(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
+      default: AK_PWF_ONE_STORE(AK_PWF_W4, AK_PWF_STEPS8(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
 #undef AK_PWF_ONE_STORE
 #undef AK_PWF_ONE_FUSED
 #undef AK_PWF_ONE_FPU
     }
     return;
   }
-  int32_t *const end = acc + 8 * ((n + 1) >> 1);
-  const int32_t odd = ((n + 1) >> 1) & 1;  /* pairs */
+  const int32_t whole = n >> 1, odd = whole & 1, lone = n & 1;  /* whole pairs, the odd last pixel */
+  int32_t *const end = acc + 8 * whole;
   int32_t skip = (k + AK_PW2_TAIL - 2 * r) * 4;
+#define AK_PWF_FIRST(w, steps) \
+  AK_PWF_RUN(w, "", steps(AK_PWF_STEP, "smuad", AK_PW2_NOACC), "", steps(AK_PWF_STEP1, "smuad", AK_PW2_NOACC))
   switch (r) {
-    case 2: AK_PWF_RUN(AK_PWF_W1, "", AK_PWF_STEPS2("smuad", AK_PW2_NOACC)); break;
-    case 4: AK_PWF_RUN(AK_PWF_W2, "", AK_PWF_STEPS4("smuad", AK_PW2_NOACC)); break;
-    case 6: AK_PWF_RUN(AK_PWF_W3, "", AK_PWF_STEPS6("smuad", AK_PW2_NOACC)); break;
-    default: AK_PWF_RUN(AK_PWF_W4, "", AK_PWF_STEPS8("smuad", AK_PW2_NOACC)); break;
+    case 2: AK_PWF_FIRST(AK_PWF_W1, AK_PWF_STEPS2); break;
+    case 4: AK_PWF_FIRST(AK_PWF_W2, AK_PWF_STEPS4); break;
+    case 6: AK_PWF_FIRST(AK_PWF_W3, AK_PWF_STEPS6); break;
+    default: AK_PWF_FIRST(AK_PWF_W4, AK_PWF_STEPS8); break;
   }
+#undef AK_PWF_FIRST
   skip = (k + AK_PW2_TAIL - 16) * 4;
   for (int32_t b = 1; b < blocks; b++) {
     const int32_t off = 2 * r + 16 * (b - 1);  /* the block's first word: of each pair's inputs, of w */
     px = xe + off, pw = w + off, pa = acc;
     if (b < blocks - 1 || !fused) {
-      AK_PWF_RUN(AK_PWF_W4, AK_PWF_SUMS, AK_PWF_STEPS8("smlad", AK_PW2_ACC));
+      AK_PWF_RUN(AK_PWF_W4, AK_PWF_SUMS, AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC), AK_PWF_SUMS1,
+                 AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC));
       continue;
     }
     /* the last block, requantized: the pair's accumulators (its tail's second word, 16 words on), constants
      * (the tail's last word) and output addresses from its tail, as d4p2's; `skip` from past the tail to the next
-     * pair's block */
+     * pair's block; the whole pairs while their tails say another one follows (1), then the odd last pixel alone:
+     * its 4 channels requantized, its output word stored at (and its address in the tail moved on by 4) */
     skip = (k - 16) * 4;
     __asm__ volatile(AK_PWF_W4
+                     "ldr r3, %[whole]\n\t"
+                     "cmp r3, #0\n\t"
+                     "beq 3f\n\t"
                      "1:\n\t"
                      "ldr r5, [r4, #68]\n\t"
-                     AK_PWF_SUMS AK_PWF_STEPS8("smlad", AK_PW2_ACC)
+                     AK_PWF_SUMS AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC)
                      "ldr r5, [r4, #20]\n\t"
                      AK_PWF_TAIL_OUT AK_PW2_FUSED AK_PWF_NEXT_ONLY
                      "ldr r2, %[skip]\n\t"
                      "add r4, r2\n\t"
+                     "cmp r3, #1\n\t"
+                     "beq 1b\n\t"
+                     "3:\n\t"
+                     "ldr r3, %[lone]\n\t"
                      "cmp r3, #0\n\t"
-                     "bne 1b"
+                     "beq 4f\n\t"
+                     "ldr r5, [r4, #68]\n\t"
+                     AK_PWF_SUMS1 AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC)
+                     "ldr r5, [r4, #20]\n\t"
+                     AK_PWF_RQ1("r6") AK_PWF_RQ1("r7") AK_PWF_RQ1("r8") AK_PWF_RQ1("r9")
+                     "bfi r6, r7, #8, #8\n\t"
+                     "bfi r6, r8, #16, #8\n\t"
+                     "bfi r6, r9, #24, #8\n\t"
+                     "ldr r1, [r4, #8]\n\t"
+                     "str r6, [r1], #4\n\t"
+                     "str r1, [r4, #8]\n\t"
+                     "4:"
                      : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)
-                     : [skip] "m"(skip)
+                     : [skip] "m"(skip), [whole] "m"(whole), [lone] "m"(lone)
                      : AK_PWF_CLOBBERS);
   }
 #undef AK_PWF_NEXT_ONLY
@@ -1867,6 +1903,8 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #undef AK_PWF_TAIL_ACC
 #undef AK_PWF_VLDM_CST
 #undef AK_PWF_SUMS
+#undef AK_PWF_SUMS1
+#undef AK_PWF_RQ1
 #undef AK_PWF_RUN
 #undef AK_PWF_ONE
 #undef AK_PWF_CLOBBERS
@@ -1876,7 +1914,7 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #undef AK_PWF_STEPS6
 #undef AK_PWF_STEPS4
 #undef AK_PWF_STEPS2
-#undef AK_PWF_NEXT
+#undef AK_PWF_STEP1
 #undef AK_PWF_STEP
 #undef AK_PWF_W4
 #undef AK_PWF_W3
@@ -1910,6 +1948,8 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #undef AK_PW2_FUSED
 #undef AK_PW2_FUSED_FROM
 #undef AK_PW2_RQ_FROM
+#undef AK_PW2_RQ_ONE
+#undef AK_PW2_RQ_X2
 #undef AK_PW2_STORE
 #undef AK_PW2_ACC
 #undef AK_PW2_NOACC
