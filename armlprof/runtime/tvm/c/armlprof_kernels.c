@@ -1785,12 +1785,12 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #define AK_PWF_NEXT_ONLY "ldr r3, [r4], #8\n\t"
   /* The first or a middle block of several: partial sums to the buffer, whole pair after pair up to `end`, 2 pairs
    * per loop iteration (one end test per 2; an odd number of pairs enters at the second), then the odd last pixel
-   * alone (`lone`: its 4 sums, right after the pairs', where its tail says). */
-#define AK_PWF_RUN(weights, sums, steps, sums1, steps1)        \
-  __asm__ volatile(weights                                     \
-                   "ldr r3, %[end]\n\t"                        \
-                   "cmp r5, r3\n\t"                            \
-                   "beq 3f\n\t"                                \
+   * alone (`lone`, AK_PWF_LONE: its 4 sums, right after the pairs', where its tail says; a chunk of one pixel has no
+   * whole pair: AK_PWF_NO_PAIR). Chunks of even pixel counts run the code without them. */
+#define AK_PWF_NO_PAIR(t) "ldr r3, %[" t "]\n\tcmp r3, #0\n\tbeq 3f\n\t"
+#define AK_PWF_LONE(sums1, steps1) "3:\n\t" sums1 steps1 "stm r5!, {r6-r9}\n\t"
+#define AK_PWF_RUN(weights, sums, steps, head, lone)           \
+  __asm__ volatile(weights head                                \
                    "ldr r3, %[odd]\n\t"                        \
                    "cmp r3, #0\n\t"                            \
                    "bne 2f\n\t"                                \
@@ -1804,15 +1804,9 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
                    "ldr r3, %[end]\n\t"                        \
                    "add r4, r2\n\t"                            \
                    "cmp r5, r3\n\t"                            \
-                   "bne 1b\n\t"                                \
-                   "3:\n\t"                                    \
-                   "ldr r3, %[lone]\n\t"                       \
-                   "cmp r3, #0\n\t"                            \
-                   "beq 4f\n\t" sums1 steps1                   \
-                   "stm r5!, {r6-r9}\n\t"                      \
-                   "4:"                                        \
+                   "bne 1b\n\t" lone                           \
                    : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)   \
-                   : [skip] "m"(skip), [end] "m"(end), [odd] "m"(odd), [lone] "m"(lone) \
+                   : [skip] "m"(skip), [end] "m"(end), [odd] "m"(odd), [whole] "m"(whole) \
                    : AK_PWF_CLOBBERS)
 #define AK_PWF_SUMS "ldm r5, {r6-r12, lr}\n\t"
 #define AK_PWF_SUMS1 "ldm r5, {r6-r9}\n\t"
@@ -1842,8 +1836,12 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
   const int32_t whole = n >> 1, odd = whole & 1, lone = n & 1;  /* whole pairs, the odd last pixel */
   int32_t *const end = acc + 8 * whole;
   int32_t skip = (k + AK_PW2_TAIL - 2 * r) * 4;
-#define AK_PWF_FIRST(w, steps) \
-  AK_PWF_RUN(w, "", steps(AK_PWF_STEP, "smuad", AK_PW2_NOACC), "", steps(AK_PWF_STEP1, "smuad", AK_PW2_NOACC))
+#define AK_PWF_FIRST(w, steps)                                                                                  \
+  if (lone)                                                                                                     \
+    AK_PWF_RUN(w, "", steps(AK_PWF_STEP, "smuad", AK_PW2_NOACC), AK_PWF_NO_PAIR("whole"),                         \
+               AK_PWF_LONE("", steps(AK_PWF_STEP1, "smuad", AK_PW2_NOACC)));                                       \
+  else                                                                                                          \
+    AK_PWF_RUN(w, "", steps(AK_PWF_STEP, "smuad", AK_PW2_NOACC), "", "")
   switch (r) {
     case 2: AK_PWF_FIRST(AK_PWF_W1, AK_PWF_STEPS2); break;
     case 4: AK_PWF_FIRST(AK_PWF_W2, AK_PWF_STEPS4); break;
@@ -1856,8 +1854,11 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
     const int32_t off = 2 * r + 16 * (b - 1);  /* the block's first word: of each pair's inputs, of w */
     px = xe + off, pw = w + off, pa = acc;
     if (b < blocks - 1 || !fused) {
-      AK_PWF_RUN(AK_PWF_W4, AK_PWF_SUMS, AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC), AK_PWF_SUMS1,
-                 AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC));
+      if (lone)
+        AK_PWF_RUN(AK_PWF_W4, AK_PWF_SUMS, AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC), AK_PWF_NO_PAIR("whole"),
+                   AK_PWF_LONE(AK_PWF_SUMS1, AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC)));
+      else
+        AK_PWF_RUN(AK_PWF_W4, AK_PWF_SUMS, AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC), "", "");
       continue;
     }
     /* the last block, requantized: the pair's accumulators (its tail's second word, 16 words on), constants
@@ -1865,37 +1866,36 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
      * pair's block; the whole pairs while their tails say another one follows (1), then the odd last pixel alone:
      * its 4 channels requantized, its output word stored at (and its address in the tail moved on by 4) */
     skip = (k - 16) * 4;
-    __asm__ volatile(AK_PWF_W4
-                     "ldr r3, %[whole]\n\t"
-                     "cmp r3, #0\n\t"
-                     "beq 3f\n\t"
-                     "1:\n\t"
-                     "ldr r5, [r4, #68]\n\t"
-                     AK_PWF_SUMS AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC)
-                     "ldr r5, [r4, #20]\n\t"
-                     AK_PWF_TAIL_OUT AK_PW2_FUSED AK_PWF_NEXT_ONLY
-                     "ldr r2, %[skip]\n\t"
-                     "add r4, r2\n\t"
-                     "cmp r3, #1\n\t"
-                     "beq 1b\n\t"
-                     "3:\n\t"
-                     "ldr r3, %[lone]\n\t"
-                     "cmp r3, #0\n\t"
-                     "beq 4f\n\t"
-                     "ldr r5, [r4, #68]\n\t"
-                     AK_PWF_SUMS1 AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC)
-                     "ldr r5, [r4, #20]\n\t"
-                     AK_PWF_RQ1("r6") AK_PWF_RQ1("r7") AK_PWF_RQ1("r8") AK_PWF_RQ1("r9")
-                     "bfi r6, r7, #8, #8\n\t"
-                     "bfi r6, r8, #16, #8\n\t"
-                     "bfi r6, r9, #24, #8\n\t"
-                     "ldr r1, [r4, #8]\n\t"
-                     "str r6, [r1], #4\n\t"
-                     "str r1, [r4, #8]\n\t"
-                     "4:"
-                     : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)
-                     : [skip] "m"(skip), [whole] "m"(whole), [lone] "m"(lone)
-                     : AK_PWF_CLOBBERS);
+#define AK_PWF_LAST(head, lone)                                                \
+  __asm__ volatile(AK_PWF_W4 head                                            \
+                   "1:\n\t"                                                  \
+                   "ldr r5, [r4, #68]\n\t"                                   \
+                   AK_PWF_SUMS AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC) \
+                   "ldr r5, [r4, #20]\n\t"                                   \
+                   AK_PWF_TAIL_OUT AK_PW2_FUSED AK_PWF_NEXT_ONLY               \
+                   "ldr r2, %[skip]\n\t"                                     \
+                   "add r4, r2\n\t"                                          \
+                   "cmp r3, #1\n\t"                                          \
+                   "beq 1b\n\t" lone                                         \
+                   : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)                 \
+                   : [skip] "m"(skip), [whole] "m"(whole)                    \
+                   : AK_PWF_CLOBBERS)
+    if (lone)
+      AK_PWF_LAST(AK_PWF_NO_PAIR("whole"),
+                  "3:\n\t"
+                  "ldr r5, [r4, #68]\n\t"
+                  AK_PWF_SUMS1 AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC)
+                  "ldr r5, [r4, #20]\n\t"
+                  AK_PWF_RQ1("r6") AK_PWF_RQ1("r7") AK_PWF_RQ1("r8") AK_PWF_RQ1("r9")
+                  "bfi r6, r7, #8, #8\n\t"
+                  "bfi r6, r8, #16, #8\n\t"
+                  "bfi r6, r9, #24, #8\n\t"
+                  "ldr r1, [r4, #8]\n\t"
+                  "str r6, [r1], #4\n\t"
+                  "str r1, [r4, #8]\n\t");
+    else
+      AK_PWF_LAST("", "");
+#undef AK_PWF_LAST
   }
 #undef AK_PWF_NEXT_ONLY
 #undef AK_PWF_NEXT_CST
@@ -1906,6 +1906,8 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #undef AK_PWF_SUMS1
 #undef AK_PWF_RQ1
 #undef AK_PWF_RUN
+#undef AK_PWF_LONE
+#undef AK_PWF_NO_PAIR
 #undef AK_PWF_ONE
 #undef AK_PWF_CLOBBERS
 #undef AK_PWF_FUSED_FPU
