@@ -1418,7 +1418,8 @@ AK_CONV1_VARIANT(4, 2, 2)
 
 /* xe: n pixels of k bytes (k % 4 == 0) from `in`, extended and interleaved per pair, each pair closed by its tail:
  * sentinel, accumulators' address, both pixels' output addresses (the duplicate of an odd last pixel: the same
- * one), another pair follows (1; 2: the odd last pixel's, which f4p2 computes alone), the stage's address. Addresses as 32-bit words: only the M4's assembly reads them.
+ * one), another pair follows (1; 2: the odd last pixel's, which f4p2 computes alone), the stage's address.
+ * Addresses as 32-bit words: only the M4's assembly reads them.
  * The portable code, and on the M4 an odd last pixel's pair (n = 1). */
 AK_INLINE void ak_pw2_extend_c(const int8_t *in, int32_t k, int32_t n, int32_t *xe, const int32_t *acc,
                                const int32_t *wst, int8_t *out, int32_t out_c) {
@@ -1784,16 +1785,35 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #define AK_PWF_NEXT_CST "ldm r4!, {r3, r5}\n\t"
 #define AK_PWF_NEXT_ONLY "ldr r3, [r4], #8\n\t"
   /* The first or a middle block of several: partial sums to the buffer, whole pair after pair up to `end`, 2 pairs
-   * per loop iteration (one end test per 2; an odd number of pairs enters at the second), then the odd last pixel
-   * alone (`lone`, AK_PWF_LONE: its 4 sums, right after the pairs', where its tail says; a chunk of one pixel has no
-   * whole pair: AK_PWF_NO_PAIR). Chunks of even pixel counts run the code without them. */
-#define AK_PWF_NO_PAIR(t) "ldr r3, %[" t "]\n\tcmp r3, #0\n\tbeq 3f\n\t"
-#define AK_PWF_LONE(sums1, steps1) "3:\n\t" sums1 steps1 "stm r5!, {r6-r9}\n\t"
-#define AK_PWF_RUN(weights, sums, steps, head, lone)           \
-  __asm__ volatile(weights head                                \
-                   "ldr r3, %[odd]\n\t"                        \
-                   "cmp r3, #0\n\t"                            \
-                   "bne 2f\n\t"                                \
+   * per loop iteration (one end test per 2; an odd number of pairs enters at the second). An odd last pixel
+   * (`mode` 2, 3: with an even, odd number of whole pairs) is computed first, alone: AK_PWF_LONE_RUN, out of line
+   * (.subsection 1: the even path has one untaken branch more), its 4 sums right after the pairs', `dx` bytes
+   * after the first pair's inputs; then the whole pairs, if any. */
+#define AK_PWF_LONE_RUN(sums1, steps1, bytes)                  \
+  ".subsection 1\n\t"                                          \
+  "5:\n\t"                                                     \
+  "ldr r3, %[dx]\n\t"                                          \
+  "add r4, r3\n\t"                                             \
+  "ldr r5, %[end]\n\t" sums1 steps1                            \
+  "stm r5, {r6-r9}\n\t"                                        \
+  "ldr r3, %[dx]\n\t"                                          \
+  "sub r4, r3\n\t"                                             \
+  "sub r4, #" bytes "\n\t"                                     \
+  "ldr r5, %[acc0]\n\t"                                        \
+  "ldr r3, %[mode]\n\t"                                        \
+  "cmp r3, #3\n\t"                                             \
+  "beq 2b\n\t"                                                 \
+  "ldr r3, %[end]\n\t"                                         \
+  "cmp r5, r3\n\t"                                             \
+  "bne 1b\n\t"                                                 \
+  "b 4f\n\t"                                                   \
+  ".subsection 0\n\t"
+#define AK_PWF_RUN(weights, sums, steps, lone)                 \
+  __asm__ volatile(weights                                     \
+                   "ldr r3, %[mode]\n\t"                       \
+                   "cmp r3, #1\n\t"                            \
+                   "beq 2f\n\t"                                \
+                   "bhi 5f\n\t"                                \
                    "1:\n\t" sums steps                         \
                    "stm r5!, {r6-r12, lr}\n\t"                 \
                    "ldr r2, %[skip]\n\t"                       \
@@ -1805,8 +1825,9 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
                    "add r4, r2\n\t"                            \
                    "cmp r5, r3\n\t"                            \
                    "bne 1b\n\t" lone                           \
+                   "4:"                                        \
                    : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)   \
-                   : [skip] "m"(skip), [end] "m"(end), [odd] "m"(odd), [whole] "m"(whole) \
+                   : [skip] "m"(skip), [end] "m"(end), [mode] "m"(mode), [dx] "m"(dx), [acc0] "m"(acc) \
                    : AK_PWF_CLOBBERS)
 #define AK_PWF_SUMS "ldm r5, {r6-r12, lr}\n\t"
 #define AK_PWF_SUMS1 "ldm r5, {r6-r9}\n\t"
@@ -1833,20 +1854,17 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
     }
     return;
   }
-  const int32_t whole = n >> 1, odd = whole & 1, lone = n & 1;  /* whole pairs, the odd last pixel */
+  const int32_t whole = n >> 1, mode = (whole & 1) | (n & 1) << 1, dx = whole * (k + AK_PW2_TAIL) * 4;
   int32_t *const end = acc + 8 * whole;
   int32_t skip = (k + AK_PW2_TAIL - 2 * r) * 4;
-#define AK_PWF_FIRST(w, steps)                                                                                  \
-  if (lone)                                                                                                     \
-    AK_PWF_RUN(w, "", steps(AK_PWF_STEP, "smuad", AK_PW2_NOACC), AK_PWF_NO_PAIR("whole"),                         \
-               AK_PWF_LONE("", steps(AK_PWF_STEP1, "smuad", AK_PW2_NOACC)));                                       \
-  else                                                                                                          \
-    AK_PWF_RUN(w, "", steps(AK_PWF_STEP, "smuad", AK_PW2_NOACC), "", "")
+#define AK_PWF_FIRST(w, steps, bytes)                                   \
+  AK_PWF_RUN(w, "", steps(AK_PWF_STEP, "smuad", AK_PW2_NOACC),          \
+             AK_PWF_LONE_RUN("", steps(AK_PWF_STEP1, "smuad", AK_PW2_NOACC), bytes))
   switch (r) {
-    case 2: AK_PWF_FIRST(AK_PWF_W1, AK_PWF_STEPS2); break;
-    case 4: AK_PWF_FIRST(AK_PWF_W2, AK_PWF_STEPS4); break;
-    case 6: AK_PWF_FIRST(AK_PWF_W3, AK_PWF_STEPS6); break;
-    default: AK_PWF_FIRST(AK_PWF_W4, AK_PWF_STEPS8); break;
+    case 2: AK_PWF_FIRST(AK_PWF_W1, AK_PWF_STEPS2, "16"); break;
+    case 4: AK_PWF_FIRST(AK_PWF_W2, AK_PWF_STEPS4, "32"); break;
+    case 6: AK_PWF_FIRST(AK_PWF_W3, AK_PWF_STEPS6, "48"); break;
+    default: AK_PWF_FIRST(AK_PWF_W4, AK_PWF_STEPS8, "64"); break;
   }
 #undef AK_PWF_FIRST
   skip = (k + AK_PW2_TAIL - 16) * 4;
@@ -1854,48 +1872,56 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
     const int32_t off = 2 * r + 16 * (b - 1);  /* the block's first word: of each pair's inputs, of w */
     px = xe + off, pw = w + off, pa = acc;
     if (b < blocks - 1 || !fused) {
-      if (lone)
-        AK_PWF_RUN(AK_PWF_W4, AK_PWF_SUMS, AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC), AK_PWF_NO_PAIR("whole"),
-                   AK_PWF_LONE(AK_PWF_SUMS1, AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC)));
-      else
-        AK_PWF_RUN(AK_PWF_W4, AK_PWF_SUMS, AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC), "", "");
+      AK_PWF_RUN(AK_PWF_W4, AK_PWF_SUMS, AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC),
+                 AK_PWF_LONE_RUN(AK_PWF_SUMS1, AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC), "64"));
       continue;
     }
     /* the last block, requantized: the pair's accumulators (its tail's second word, 16 words on), constants
      * (the tail's last word) and output addresses from its tail, as d4p2's; `skip` from past the tail to the next
-     * pair's block; the whole pairs while their tails say another one follows (1), then the odd last pixel alone:
-     * its 4 channels requantized, its output word stored at (and its address in the tail moved on by 4) */
+     * pair's block; the whole pairs while their tails say another one follows (1). An odd last pixel first, alone
+     * and out of line, as in AK_PWF_RUN: its 4 channels requantized, its output word stored at its tail's output
+     * address (which moves on by 4) */
     skip = (k - 16) * 4;
-#define AK_PWF_LAST(head, lone)                                                \
-  __asm__ volatile(AK_PWF_W4 head                                            \
-                   "1:\n\t"                                                  \
-                   "ldr r5, [r4, #68]\n\t"                                   \
-                   AK_PWF_SUMS AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC) \
-                   "ldr r5, [r4, #20]\n\t"                                   \
-                   AK_PWF_TAIL_OUT AK_PW2_FUSED AK_PWF_NEXT_ONLY               \
-                   "ldr r2, %[skip]\n\t"                                     \
-                   "add r4, r2\n\t"                                          \
-                   "cmp r3, #1\n\t"                                          \
-                   "beq 1b\n\t" lone                                         \
-                   : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)                 \
-                   : [skip] "m"(skip), [whole] "m"(whole)                    \
-                   : AK_PWF_CLOBBERS)
-    if (lone)
-      AK_PWF_LAST(AK_PWF_NO_PAIR("whole"),
-                  "3:\n\t"
-                  "ldr r5, [r4, #68]\n\t"
-                  AK_PWF_SUMS1 AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC)
-                  "ldr r5, [r4, #20]\n\t"
-                  AK_PWF_RQ1("r6") AK_PWF_RQ1("r7") AK_PWF_RQ1("r8") AK_PWF_RQ1("r9")
-                  "bfi r6, r7, #8, #8\n\t"
-                  "bfi r6, r8, #16, #8\n\t"
-                  "bfi r6, r9, #24, #8\n\t"
-                  "ldr r1, [r4, #8]\n\t"
-                  "str r6, [r1], #4\n\t"
-                  "str r1, [r4, #8]\n\t");
-    else
-      AK_PWF_LAST("", "");
-#undef AK_PWF_LAST
+    __asm__ volatile(AK_PWF_W4
+                     "ldr r3, %[mode]\n\t"
+                     "cmp r3, #1\n\t"
+                     "bhi 5f\n\t"
+                     "1:\n\t"
+                     "ldr r5, [r4, #68]\n\t"
+                     AK_PWF_SUMS AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC)
+                     "ldr r5, [r4, #20]\n\t"
+                     AK_PWF_TAIL_OUT AK_PW2_FUSED AK_PWF_NEXT_ONLY
+                     "ldr r2, %[skip]\n\t"
+                     "add r4, r2\n\t"
+                     "cmp r3, #1\n\t"
+                     "beq 1b\n\t"
+                     ".subsection 1\n\t"
+                     "5:\n\t"
+                     "ldr r3, %[dx]\n\t"
+                     "add r4, r3\n\t"
+                     "ldr r5, [r4, #68]\n\t"
+                     AK_PWF_SUMS1 AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC)
+                     "ldr r5, [r4, #20]\n\t"
+                     AK_PWF_RQ1("r6") AK_PWF_RQ1("r7") AK_PWF_RQ1("r8") AK_PWF_RQ1("r9")
+                     "bfi r6, r7, #8, #8\n\t"
+                     "bfi r6, r8, #16, #8\n\t"
+                     "bfi r6, r9, #24, #8\n\t"
+                     "ldr r1, [r4, #8]\n\t"
+                     "str r6, [r1], #4\n\t"
+                     "str r1, [r4, #8]\n\t"
+                     "ldr r3, %[dx]\n\t"
+                     "sub r4, r3\n\t"
+                     "sub r4, #64\n\t"
+                     "ldr r3, %[end]\n\t"
+                     "ldr r5, %[acc0]\n\t"
+                     "cmp r5, r3\n\t"
+                     "bne 1b\n\t"
+                     "b 4f\n\t"
+                     ".subsection 0\n\t"
+                     "4:"
+                     : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)
+                     : [skip] "m"(skip), [mode] "m"(mode), [dx] "m"(dx), [end] "m"(end), [acc0] "m"(acc)
+                     : AK_PWF_CLOBBERS);
   }
 #undef AK_PWF_NEXT_ONLY
 #undef AK_PWF_NEXT_CST
@@ -1906,8 +1932,7 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #undef AK_PWF_SUMS1
 #undef AK_PWF_RQ1
 #undef AK_PWF_RUN
-#undef AK_PWF_LONE
-#undef AK_PWF_NO_PAIR
+#undef AK_PWF_LONE_RUN
 #undef AK_PWF_ONE
 #undef AK_PWF_CLOBBERS
 #undef AK_PWF_FUSED_FPU
