@@ -1785,35 +1785,21 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #define AK_PWF_NEXT_CST "ldm r4!, {r3, r5}\n\t"
 #define AK_PWF_NEXT_ONLY "ldr r3, [r4], #8\n\t"
   /* The first or a middle block of several: partial sums to the buffer, whole pair after pair up to `end`, 2 pairs
-   * per loop iteration (one end test per 2; an odd number of pairs enters at the second). An odd last pixel
-   * (`mode` 2, 3: with an even, odd number of whole pairs) is computed first, alone: AK_PWF_LONE_RUN, out of line
-   * (.subsection 1: the even path has one untaken branch more), its 4 sums right after the pairs', `dx` bytes
-   * after the first pair's inputs; then the whole pairs, if any. */
-#define AK_PWF_LONE_RUN(sums1, steps1, bytes)                  \
-  ".subsection 1\n\t"                                          \
-  "5:\n\t"                                                     \
-  "ldr r3, %[dx]\n\t"                                          \
-  "add r4, r3\n\t"                                             \
-  "ldr r5, %[end]\n\t" sums1 steps1                            \
-  "stm r5, {r6-r9}\n\t"                                        \
-  "ldr r3, %[dx]\n\t"                                          \
-  "sub r4, r3\n\t"                                             \
-  "sub r4, #" bytes "\n\t"                                     \
-  "ldr r5, %[acc0]\n\t"                                        \
-  "ldr r3, %[mode]\n\t"                                        \
-  "cmp r3, #3\n\t"                                             \
-  "beq 2b\n\t"                                                 \
-  "ldr r3, %[end]\n\t"                                         \
-  "cmp r5, r3\n\t"                                             \
-  "bne 1b\n\t"                                                 \
-  "b 4f\n\t"                                                   \
+   * per loop iteration (one end test per 2; an odd number of pairs enters at the second), then an odd last pixel
+   * alone (AK_PWF_LONE_RUN: its 4 sums right after the pairs', where the loop leaves r4 and r5), out of line
+   * (.subsection 1). The loop runs while r5 < `end_cmp`, which is `end` - 1 when a lone pixel follows: the exit
+   * compare's flags tell it (one untaken branch more for the even path). */
+#define AK_PWF_LONE_RUN(sums1, steps1) \
+  ".subsection 1\n\t"                  \
+  "5:\n\t" sums1 steps1                \
+  "stm r5, {r6-r9}\n\t"                \
+  "b 4f\n\t"                           \
   ".subsection 0\n\t"
 #define AK_PWF_RUN(weights, sums, steps, lone)                 \
   __asm__ volatile(weights                                     \
-                   "ldr r3, %[mode]\n\t"                       \
-                   "cmp r3, #1\n\t"                            \
-                   "beq 2f\n\t"                                \
-                   "bhi 5f\n\t"                                \
+                   "ldr r3, %[odd]\n\t"                        \
+                   "cmp r3, #0\n\t"                            \
+                   "bne 2f\n\t"                                \
                    "1:\n\t" sums steps                         \
                    "stm r5!, {r6-r12, lr}\n\t"                 \
                    "ldr r2, %[skip]\n\t"                       \
@@ -1824,10 +1810,11 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
                    "ldr r3, %[end]\n\t"                        \
                    "add r4, r2\n\t"                            \
                    "cmp r5, r3\n\t"                            \
-                   "bne 1b\n\t" lone                           \
+                   "blo 1b\n\t"                                \
+                   "bhi 5f\n\t" lone                           \
                    "4:"                                        \
                    : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)   \
-                   : [skip] "m"(skip), [end] "m"(end), [mode] "m"(mode), [dx] "m"(dx), [acc0] "m"(acc) \
+                   : [skip] "m"(skip), [end] "m"(end_cmp), [odd] "m"(odd) \
                    : AK_PWF_CLOBBERS)
 #define AK_PWF_SUMS "ldm r5, {r6-r12, lr}\n\t"
 #define AK_PWF_SUMS1 "ldm r5, {r6-r9}\n\t"
@@ -1854,17 +1841,18 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
     }
     return;
   }
-  const int32_t whole = n >> 1, mode = (whole & 1) | (n & 1) << 1, dx = whole * (k + AK_PW2_TAIL) * 4;
-  int32_t *const end = acc + 8 * whole;
+  /* whole pairs and the odd last pixel (a chunk of one pixel: paired with itself, as its tail says) */
+  const int32_t lone = n > 1 && (n & 1), whole = n > 1 ? n >> 1 : 1, odd = whole & 1;
+  const uintptr_t end_cmp = (uintptr_t)(acc + 8 * whole) - (uintptr_t)lone;
   int32_t skip = (k + AK_PW2_TAIL - 2 * r) * 4;
-#define AK_PWF_FIRST(w, steps, bytes)                                   \
-  AK_PWF_RUN(w, "", steps(AK_PWF_STEP, "smuad", AK_PW2_NOACC),          \
-             AK_PWF_LONE_RUN("", steps(AK_PWF_STEP1, "smuad", AK_PW2_NOACC), bytes))
+#define AK_PWF_FIRST(w, steps) \
+  AK_PWF_RUN(w, "", steps(AK_PWF_STEP, "smuad", AK_PW2_NOACC), \
+             AK_PWF_LONE_RUN("", steps(AK_PWF_STEP1, "smuad", AK_PW2_NOACC)))
   switch (r) {
-    case 2: AK_PWF_FIRST(AK_PWF_W1, AK_PWF_STEPS2, "16"); break;
-    case 4: AK_PWF_FIRST(AK_PWF_W2, AK_PWF_STEPS4, "32"); break;
-    case 6: AK_PWF_FIRST(AK_PWF_W3, AK_PWF_STEPS6, "48"); break;
-    default: AK_PWF_FIRST(AK_PWF_W4, AK_PWF_STEPS8, "64"); break;
+    case 2: AK_PWF_FIRST(AK_PWF_W1, AK_PWF_STEPS2); break;
+    case 4: AK_PWF_FIRST(AK_PWF_W2, AK_PWF_STEPS4); break;
+    case 6: AK_PWF_FIRST(AK_PWF_W3, AK_PWF_STEPS6); break;
+    default: AK_PWF_FIRST(AK_PWF_W4, AK_PWF_STEPS8); break;
   }
 #undef AK_PWF_FIRST
   skip = (k + AK_PW2_TAIL - 16) * 4;
@@ -1873,19 +1861,16 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
     px = xe + off, pw = w + off, pa = acc;
     if (b < blocks - 1 || !fused) {
       AK_PWF_RUN(AK_PWF_W4, AK_PWF_SUMS, AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC),
-                 AK_PWF_LONE_RUN(AK_PWF_SUMS1, AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC), "64"));
+                 AK_PWF_LONE_RUN(AK_PWF_SUMS1, AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC)));
       continue;
     }
     /* the last block, requantized: the pair's accumulators (its tail's second word, 16 words on), constants
      * (the tail's last word) and output addresses from its tail, as d4p2's; `skip` from past the tail to the next
-     * pair's block; the whole pairs while their tails say another one follows (1). An odd last pixel first, alone
-     * and out of line, as in AK_PWF_RUN: its 4 channels requantized, its output word stored at its tail's output
-     * address (which moves on by 4) */
+     * pair's block; the whole pairs while their tails say another one follows (1), then (2) an odd last pixel
+     * alone, out of line as in AK_PWF_RUN: its 4 channels requantized, its output word stored at its tail's
+     * output address (which moves on by 4) */
     skip = (k - 16) * 4;
     __asm__ volatile(AK_PWF_W4
-                     "ldr r3, %[mode]\n\t"
-                     "cmp r3, #1\n\t"
-                     "bhi 5f\n\t"
                      "1:\n\t"
                      "ldr r5, [r4, #68]\n\t"
                      AK_PWF_SUMS AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC)
@@ -1895,10 +1880,9 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
                      "add r4, r2\n\t"
                      "cmp r3, #1\n\t"
                      "beq 1b\n\t"
+                     "bhi 5f\n\t"
                      ".subsection 1\n\t"
                      "5:\n\t"
-                     "ldr r3, %[dx]\n\t"
-                     "add r4, r3\n\t"
                      "ldr r5, [r4, #68]\n\t"
                      AK_PWF_SUMS1 AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC)
                      "ldr r5, [r4, #20]\n\t"
@@ -1909,18 +1893,11 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
                      "ldr r1, [r4, #8]\n\t"
                      "str r6, [r1], #4\n\t"
                      "str r1, [r4, #8]\n\t"
-                     "ldr r3, %[dx]\n\t"
-                     "sub r4, r3\n\t"
-                     "sub r4, #64\n\t"
-                     "ldr r3, %[end]\n\t"
-                     "ldr r5, %[acc0]\n\t"
-                     "cmp r5, r3\n\t"
-                     "bne 1b\n\t"
                      "b 4f\n\t"
                      ".subsection 0\n\t"
                      "4:"
                      : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)
-                     : [skip] "m"(skip), [mode] "m"(mode), [dx] "m"(dx), [end] "m"(end), [acc0] "m"(acc)
+                     : [skip] "m"(skip)
                      : AK_PWF_CLOBBERS);
   }
 #undef AK_PWF_NEXT_ONLY
