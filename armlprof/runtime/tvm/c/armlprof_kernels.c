@@ -1716,7 +1716,10 @@ int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
  * in registers (AK_PW2_FUSED; the pair's accumulators', constants' and output addresses from its tail) or stores
  * the sums for ak_requant_run. A layer of at most 16 input channels is one block, d4p2's loop with the weights
  * in registers; with at most 8 the 4 channels' requantization constants fit in s16-s31 too. s16-s31 are
- * callee-saved: listed as clobbered, GCC saves them once per call. */
+ * callee-saved: listed as clobbered, GCC saves them once per call. With several blocks an odd last pixel of a
+ * chunk (person_detect's 3x3-pixel layers) is computed alone, not paired with its duplicate: per k pair LDR x, 2
+ * VMOV, 4 SMLAD into 4 accumulators, and one pixel's fused requantization (one block: still paired with itself,
+ * as in a chunk of one pixel). */
 AK_INLINE int32_t ak_pwf_first_steps(int32_t k) { return (((k >> 1) - 1) & 7) + 1; }
 
 /* The sums of the chunk's pixel pairs (xe: n pixels, from ak_pw2_extend with cst as its stage address) for one
