@@ -137,6 +137,26 @@ def test_pw_fpu_weights_kernel_other_depths_bit_exact_on_emulated_boards(tmp_pat
 
 
 @pytest.mark.slow
+def test_pw_fpu_weights_kernel_lone_pixel_bit_exact_on_emulated_board(tmp_path) -> None:
+    """f4p2's odd last pixel computed alone on 3 pixels (one whole pair, entered at the loop's second half) after a
+    first block of 6 k pairs (28 and 44 input channels), fused (44 output channels) and through the accumulator
+    buffer (6), with a middle block (44)."""
+    from armlprof.modelgen import _Builder, _calibration_inputs
+
+    seed = 20261203
+    b = _Builder(seed, _calibration_inputs((1, 1, 3, 4), seed))
+    b.input((1, 1, 3, 4))
+    for i, out_c in enumerate([28, 44, 6]):
+        b.conv(f"pw_{i}", out_c, (1, 1), 1, "NONE", depthwise=False)
+    path = tmp_path / "pw_lone.tflite"
+    path.write_bytes(b.serialize("pw odd last pixel"))
+    model = load_model(str(path))
+    choices = _family_on(model, "pw", "f4p2")
+    assert len(choices) == 3
+    assert _crc_mismatches(model, load_board("spresense"), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
 @pytest.mark.parametrize("model_name", ["micro_speech_quantized", "person_detect"])
 def test_c1_sliding_pairs_bit_exact_on_emulated_boards(tmp_path, model_name: str, board_name: str) -> None:
