@@ -237,6 +237,46 @@ def test_every_variant_matches_reference(harness, case: str) -> None:
                 f"{int((got != want).sum())} of {want.size} outputs differ"
 
 
+# n3 (few-pixel 3x3 depthwise) takes its own path only when every channel is on t3's folded fast path (no left
+# shift beyond 7, a right shift, no clamp inside int8); the CASES above force a left-shift channel, so there it runs
+# r1 (its fallback, like its other limits: not 3x3, dilated, a clamp, the padded buffer over 16 KiB). Here: stride
+# 1 and 2, SAME and VALID, odd and even sizes, borders on every side (pad_l 2), strides that differ per axis, one
+# pixel, in_c 4 to 256 (12 and 20: not multiples of 8), person_detect's 6x6 and 3x3 layers, the buffer at its limit.
+N3_CASES = {
+    "pd_12x12x64_s2": kernels.Geometry(12, 12, 64, 6, 6, 64, 3, 3, 2, 2, 1, 1, 0, 0),
+    "pd_6x6x128_s2": kernels.Geometry(6, 6, 128, 3, 3, 128, 3, 3, 2, 2, 1, 1, 0, 0),
+    "pd_3x3x256_s1": kernels.Geometry(3, 3, 256, 3, 3, 256, 3, 3, 1, 1, 1, 1, 1, 1),
+    "s1_same_odd_c4": kernels.Geometry(7, 9, 4, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1),
+    "s2_same_odd_c12": kernels.Geometry(11, 13, 12, 6, 7, 12, 3, 3, 2, 2, 1, 1, 1, 1),
+    "s1_valid_c20": kernels.Geometry(5, 8, 20, 3, 6, 20, 3, 3, 1, 1, 1, 1, 0, 0),
+    "s2_valid_c12_unread_column": kernels.Geometry(8, 8, 12, 3, 3, 12, 3, 3, 2, 2, 1, 1, 0, 0),
+    "s1_pad2_c8": kernels.Geometry(5, 7, 8, 5, 9, 8, 3, 3, 1, 1, 1, 1, 1, 2),
+    "strides_differ_c4": kernels.Geometry(9, 9, 4, 9, 5, 4, 3, 3, 1, 2, 1, 1, 1, 1),
+    "one_pixel_c4": kernels.Geometry(1, 1, 4, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1, 1),
+    "buffer_at_limit_c256": kernels.Geometry(8, 8, 256, 6, 6, 256, 3, 3, 1, 1, 1, 1, 0, 0),
+    "buffer_over_limit_c260": kernels.Geometry(8, 8, 260, 6, 6, 260, 3, 3, 1, 1, 1, 1, 0, 0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(N3_CASES))
+def test_dw_n3_fast_path_matches_reference(harness, case: str) -> None:
+    g = N3_CASES[case]
+    for seed in range(3):
+        x, w, bias, _, _, in_zp, out_zp = _case_data("dw", g, seed)
+        scales = np.random.default_rng(seed + 100).uniform(0.3, 2.0, g.out_c) * 60.0 / (5500.0 * 3)
+        scales[:2] = [0.45, 1e-4]  # the smallest right shift (1: fold needs one) and a large one
+        qm = [fp.quantize_multiplier(float(s)) for s in scales]
+        mults = np.array([m for m, _ in qm], dtype=np.int64)
+        shifts = np.array([s for _, s in qm], dtype=np.int64)
+        want = _reference(x, w, bias, mults, shifts, g, in_zp, out_zp, -128, 127, True)
+        assert len(np.unique(want)) > 3
+        qp = kernels.dw_qparams("n3", w, bias, mults, shifts, g.s_h, out_zp, -128, 127)
+        assert qp[4 * g.out_c] == 1  # the flag: n3's own path, not r1
+        got = _run(harness, kernels.c_function("dw", "n3"), g, x, kernels.pack_dw_weights(w), qp, in_zp, out_zp,
+                   -128, 127)
+        assert np.array_equal(got, want), f"{case} seed {seed}: {int((got != want).sum())} of {want.size} differ"
+
+
 @pytest.mark.parametrize("in_zp,out_zp", [(-128, -128), (127, 127), (-128, 127)])
 def test_depthwise_int8_extremes_match_reference(harness, in_zp: int, out_zp: int) -> None:
     """Inputs and weights at the int8 limits, extreme zero points, per-channel multipliers from tiny to > 1 and

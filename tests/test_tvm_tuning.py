@@ -150,6 +150,18 @@ def test_depthwise_variants_bit_exact_on_emulated_board(tmp_path, variant: str) 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_dw_few_pixel_kernel_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
+    """dw's n3 (hand-allocated assembly with FPU-held constants: runs only on the board) on every depthwise layer of
+    person_detect: its own path on the 12x12 to 3x3 ones (strides 1 and 2, 64 to 256 channels), r1 on the larger
+    ones (padded buffer over 16 KiB)."""
+    model = load_model(str(shared_file("models", "person_detect.tflite")))
+    choices = _family_on(model, "dw", "n3")
+    assert len(choices) == 9
+    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
 def test_small_tuning_run_records_reuse_and_bit_exact(tmp_path, monkeypatch) -> None:
     """Two candidates per operator of micro_speech on nano33ble: records per (signature, board, flags), the best
     variant chosen, a second tuning measures nothing, and the tuned build is bit-exact on the board."""

@@ -2012,3 +2012,209 @@ int32_t armlprof_conv1_s8_s4(ARMLPROF_CONV_ARGS) {
   ak_conv1_slide(&g, in, (const int32_t *)(const void *)w, qp, out, buf, hp, wq);
   return 0;
 }
+
+/* ---------------------------------------------------------------- depthwise 3x3, few output pixels (variant n3) */
+/* For layers whose output planes are small (person_detect's 6x6 and 3x3 ones), where t3's per-row and per-channel
+ * costs (plane conversion, pair loops, requantization runs) are paid for a handful of outputs. Channels are the
+ * SIMD dimension instead: one input word is 4 channels of one tap, SXTB16 splits it into (c0, c2) and (c1, c3),
+ * and SMLABB / SMLATT multiply those with the tap's int16 weight pairs (SMLAD would add two channels together).
+ * The input is first copied, zero-point padded, into a stack buffer of channel-group planes, [C/4][hp][wp] words
+ * (every pixel interior, taps at immediate offsets: 16-bit loads, no border path, no stride registers; the input
+ * offset is folded into the bias, as in_zp x the sum of the weights). Group outer, output pixels inner: the group's
+ * 18 weight words and its requantization constants (kernels.dw_n3_block, offline: t3's folded fast path, the left
+ * shift in the weights, so the accumulators start at the shifted bias) go into the FPU's s0-s30 once (VLDM), where
+ * VMOV brings two back in 2 cycles; then per output pixel 9 taps (LDR, VMOV, 2 SXTB16, 4 SMLAxy), the 4 channels
+ * requantized in registers (ak_dwp_requant's sequence) and stored as one word. Layers it does not cover (not 3x3,
+ * dilated, a channel off the fast path, a buffer over AK_DWN_BYTES) run r1. */
+#define AK_DWN_BYTES 16384 /* the padded input */
+#define AK_DWN_GROUP 36    /* int32 per channel group after the flag word (kernels.DW_N3_WORDS) */
+
+typedef struct {
+  int32_t row_bytes, pix_bytes, jump_bytes, out_w, out_h, out_c;
+} ak_dwn_walk;
+
+/* n consecutive padded pixels of one row into every plane (d: the first one's word in plane 0, planes plane_bytes
+ * apart): the input pixels from src on (in_c = 4 groups bytes each), or zp4 (src NULL: padding). On the M4, for
+ * groups a multiple of 4, the whole run in one loop nest of 4 planes per step: one LDM, four register-offset stores
+ * (~9 cycles a word on Spresense; a C loop per pixel ~14 to 22). */
+static __attribute__((noinline)) void ak_dwn_run(int32_t *d, const int8_t *src, int32_t n, int32_t groups,
+                                                 int32_t plane_bytes, int32_t zp4) {
+  if (n <= 0) return;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  if (groups % 4 == 0) {
+    /* da / db: planes 4i, 4i + 1 / 4i + 2, 4i + 3 of the current pixel; dp: its plane-0 word */
+    int32_t *da, *db, *dp = d;
+    int32_t n4;
+    const int32_t p2 = 2 * plane_bytes, g4 = groups >> 2;
+#define AK_DWN_RUN(load, preset)                                                                        \
+  __asm__ volatile(preset                                                                               \
+                   "0:\n\t"                                                                             \
+                   "mov %[a], %[dp]\n\t"                                                                \
+                   "add %[b], %[dp], %[p2]\n\t"                                                         \
+                   "mov %[k], %[g4]\n\t"                                                                \
+                   "1:\n\t" load                                                                        \
+                   "str r4, [%[a]]\n\t"                                                                 \
+                   "str r5, [%[a], %[p1]]\n\t"                                                          \
+                   "str r6, [%[b]]\n\t"                                                                 \
+                   "str r7, [%[b], %[p1]]\n\t"                                                          \
+                   "add %[a], %[a], %[p2], lsl #1\n\t"                                                  \
+                   "add %[b], %[b], %[p2], lsl #1\n\t"                                                  \
+                   "subs %[k], %[k], #1\n\t"                                                            \
+                   "bne 1b\n\t"                                                                         \
+                   "adds %[dp], #4\n\t"                                                                 \
+                   "subs %[n], %[n], #1\n\t"                                                            \
+                   "bne 0b"                                                                             \
+                   : [a] "=&r"(da), [b] "=&r"(db), [k] "=&r"(n4), [dp] "+r"(dp), [n] "+r"(n), [s] "+r"(src) \
+                   : [p1] "r"(plane_bytes), [p2] "r"(p2), [g4] "r"(g4), [z] "r"(zp4)                     \
+                   : "r4", "r5", "r6", "r7", "cc", "memory")
+    if (src)
+      AK_DWN_RUN("ldmia %[s]!, {r4, r5, r6, r7}\n\t", "");
+    else
+      AK_DWN_RUN("", "mov r4, %[z]\n\tmov r5, %[z]\n\tmov r6, %[z]\n\tmov r7, %[z]\n\t");
+#undef AK_DWN_RUN
+    return;
+  }
+#endif
+  for (; n > 0; n--, d++) {
+    int8_t *e = (int8_t *)d;
+    for (int32_t k = 0; k < groups; k++, e += plane_bytes) {
+      const int32_t v = src ? ak_read32(src) : zp4;
+      __builtin_memcpy(e, &v, 4);
+      if (src) src += 4;
+    }
+  }
+}
+
+/* The input as planes of channel-group words, hp x wp pixels each, the input at (pad_t, pad_l), the rest the input
+ * zero point (which the folded bias turns into 0, as TFLM skips those taps). */
+static __attribute__((noinline)) void ak_dwn_pad(int32_t *buf, const int8_t *in, const ak_geom *g, int32_t hp,
+                                                 int32_t wp) {
+  const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
+  const int32_t in_w = g->in_w, groups = g->in_c >> 2, plane_bytes = 4 * hp * wp, pad_l = g->pad_l;
+  const int32_t x0 = pad_l < 0 ? 0 : pad_l < wp ? pad_l : wp;  /* padded columns [x0, x1) hold input */
+  const int32_t x1 = pad_l + in_w < x0 ? x0 : pad_l + in_w < wp ? pad_l + in_w : wp;
+  for (int32_t py = 0; py < hp; py++) {
+    const int32_t iy = py - g->pad_t;
+    int32_t *d = buf + py * wp;
+    if (iy < 0 || iy >= g->in_h || x1 == x0) {
+      ak_dwn_run(d, 0, wp, groups, plane_bytes, zp4);
+      continue;
+    }
+    ak_dwn_run(d, 0, x0, groups, plane_bytes, zp4);
+    ak_dwn_run(d + x0, in + (iy * in_w + x0 - pad_l) * g->in_c, x1 - x0, groups, plane_bytes, zp4);
+    ak_dwn_run(d + x1, 0, wp - x1, groups, plane_bytes, zp4);
+  }
+}
+
+/* All output pixels of one channel group: x its plane (the first output's top-left tap), o its first output
+ * (channel c of pixel 0), k its AK_DWN_GROUP constants, bias its 4 accumulator starts (input offset folded in). */
+static __attribute__((noinline)) void ak_dwn_group(const int32_t *x, int8_t *o, const int32_t *k,
+                                                   const int32_t *bias, const ak_dwn_walk *wk) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  /* r0 x, r1 the plane's row stride, r2 the input word, r3 SXTB16's / the right shifts, r4-r5 two weight words /
+   * (multiplier, rounding constant), r6-r9 the 4 channels' accumulators, r10 o, r11 out_c, r12 pixels left in the
+   * row, lr from past a pixel's last tap row to the next pixel; the row jump and row count on the stack. */
+  register const int32_t *px __asm__("r0") = x;
+  register int32_t row __asm__("r1") = wk->row_bytes;
+  register const int32_t *kp __asm__("r2") = k;
+  register const int32_t *bp __asm__("r3") = bias;
+  register int8_t *po __asm__("r10") = o;
+  register int32_t oc __asm__("r11") = wk->out_c;
+  register int32_t n __asm__("r12") = wk->out_w;
+  register int32_t step __asm__("lr") = wk->pix_bytes - 2 * wk->row_bytes;
+  const int32_t jump = wk->jump_bytes, out_w = wk->out_w;
+  int32_t rows = wk->out_h;
+#define AK_DWN_TAP(xaddr, wpair)       \
+  "ldr r2, " xaddr "\n\t"             \
+  "vmov r4, r5, " wpair "\n\t"        \
+  "sxtb16 r3, r2\n\t"                 \
+  "smlabb r6, r3, r4, r6\n\t"         \
+  "smlatt r8, r3, r4, r8\n\t"         \
+  "sxtb16 r3, r2, ror #8\n\t"         \
+  "smlabb r7, r3, r5, r7\n\t"         \
+  "smlatt r9, r3, r5, r9\n\t"
+#define AK_DWN_ROW(w0, w1, w2) AK_DWN_TAP("[r0]", w0) AK_DWN_TAP("[r0, #4]", w1) AK_DWN_TAP("[r0, #8]", w2)
+  /* ak_dwp_requant's sequence, in place (r3's low byte: this channel's right shift) */
+#define AK_DWN_RQ(a, mrz)                \
+  "vmov r4, r5, " mrz "\n\t"            \
+  "smmlar r2, " a ", r4, r5\n\t"        \
+  "add r2, r2, " a ", asr #31\n\t"      \
+  "asr " a ", r2, r3\n\t"               \
+  "ssat " a ", #8, " a "\n\t"
+  __asm__ volatile(
+      "vldmia r2, {s0-s26}\n\t"
+      "vldmia r3, {s27-s30}\n\t"
+      "1:\n\t"
+      "vmov r6, r7, s27, s28\n\t"
+      "vmov r8, r9, s29, s30\n\t"
+      AK_DWN_ROW("s0, s1", "s2, s3", "s4, s5")
+      "add r0, r1\n\t"
+      AK_DWN_ROW("s6, s7", "s8, s9", "s10, s11")
+      "add r0, r1\n\t"
+      AK_DWN_ROW("s12, s13", "s14, s15", "s16, s17")
+      "add r0, lr\n\t"
+      "vmov r3, s26\n\t"
+      AK_DWN_RQ("r6", "s18, s19") "lsrs r3, r3, #8\n\t"
+      AK_DWN_RQ("r7", "s20, s21") "lsrs r3, r3, #8\n\t"
+      AK_DWN_RQ("r8", "s22, s23") "lsrs r3, r3, #8\n\t"
+      AK_DWN_RQ("r9", "s24, s25")
+      "bfi r6, r7, #8, #8\n\t"
+      "bfi r6, r8, #16, #8\n\t"
+      "bfi r6, r9, #24, #8\n\t"
+      "str r6, [r10]\n\t"
+      "add r10, r11\n\t"
+      "subs r12, r12, #1\n\t"
+      "bne 1b\n\t"
+      "ldr r2, %[jump]\n\t"  /* the next output row */
+      "add r0, r2\n\t"
+      "ldr r12, %[outw]\n\t"
+      "ldr r2, %[rows]\n\t"
+      "subs r2, r2, #1\n\t"
+      "str r2, %[rows]\n\t"
+      "bne 1b"
+      : "+r"(px), "+r"(kp), "+r"(bp), "+r"(po), "+r"(n), [rows] "+m"(rows)
+      : "r"(row), "r"(oc), "r"(step), [jump] "m"(jump), [outw] "m"(out_w)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
+        "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23",
+        "s24", "s25", "s26", "s27", "s28", "s29", "s30");
+#undef AK_DWN_RQ
+#undef AK_DWN_ROW
+#undef AK_DWN_TAP
+#else
+  const int32_t wp = wk->row_bytes >> 2, pix = wk->pix_bytes >> 2, jump = wk->jump_bytes >> 2;
+  for (int32_t oy = 0; oy < wk->out_h; oy++, x += jump) {
+    for (int32_t ox = 0; ox < wk->out_w; ox++, x += pix, o += wk->out_c) {
+      int32_t a[4] = {bias[0], bias[1], bias[2], bias[3]};
+      for (int32_t t = 0; t < 9; t++) {
+        const int32_t v = x[(t / 3) * wp + t % 3], xl = ak_sxtb16(v), xh = ak_sxtb16_ror8(v);
+        a[0] = ak_smlabb(xl, k[2 * t], a[0]), a[2] = ak_smlatt(xl, k[2 * t], a[2]);
+        a[1] = ak_smlabb(xh, k[2 * t + 1], a[1]), a[3] = ak_smlatt(xh, k[2 * t + 1], a[3]);
+      }
+      for (int j = 0; j < 4; j++) {
+        const int32_t kj[3] = {k[18 + 2 * j], k[19 + 2 * j], (int32_t)(((uint32_t)k[26] >> (8 * j)) & 0xFFu)};
+        ak_dwp_requant(&a[j], o + j, 1, 1, kj);
+      }
+    }
+  }
+#endif
+}
+
+int32_t armlprof_dwconv_s8_n3(ARMLPROF_CONV_ARGS) {
+  const int32_t *blk = qp + out_c * AK_QP_STRIDE;  /* the flag word, then the groups' constants */
+  const int32_t hp = (out_h - 1) * s_h + 3, wp = (out_w - 1) * s_w + 3;
+  if (k_h != 3 || k_w != 3 || d_h != 1 || d_w != 1 || out_c != in_c || in_c % 4 || blk[0] != 1 ||
+      act_lo != -128 || act_hi != 127 || hp * wp * in_c > AK_DWN_BYTES)
+    return armlprof_dwconv_s8_r1(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
+                                 d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
+  AK_GEOM;
+  int32_t buf[(hp * wp * in_c) >> 2];
+  ak_dwn_pad(buf, in, &g, hp, wp);
+  const ak_dwn_walk wk = {4 * wp, 4 * s_w, 4 * (s_h * wp - out_w * s_w), out_w, out_h, out_c};
+  for (int32_t c = 0; c < in_c; c += 4) {
+    const int32_t *k = blk + 1 + (c >> 2) * AK_DWN_GROUP;
+    int32_t bias[4];
+    for (int j = 0; j < 4; j++) bias[j] = (int32_t)((uint32_t)k[27 + j] - (uint32_t)in_zp * (uint32_t)k[31 + j]);
+    ak_dwn_group(buf + (c >> 2) * hp * wp, out + c, k, bias, &wk);
+  }
+  return 0;
+}

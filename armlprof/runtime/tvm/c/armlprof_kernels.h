@@ -64,4 +64,8 @@ int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS);
  * SMLAD on pairs of taps of one channel, weights and a channel's requantization in registers along its rows. */
 int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS);
 
+/* 3x3, dilation 1, few output pixels (n3; others run r1): the input padded into channel-group planes, per output
+ * pixel 4 channels x 9 taps with weights and requantization constants in FPU registers, one word stored. */
+int32_t armlprof_dwconv_s8_n3(ARMLPROF_CONV_ARGS);
+
 #endif
