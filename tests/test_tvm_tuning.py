@@ -61,7 +61,7 @@ def _family_on(model, family: str, variant: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant_index", [-1, 4])  # t2p1u1 / p2 (no pixel pairs, no unroll), t4p2u2 / t3
+@pytest.mark.parametrize("variant_index", [-1, 4])  # t2p1u1 (no pixel pairs, no unroll), t4p2u2; dw: the last
 @pytest.mark.parametrize("model_name", ["micro_speech_quantized", "person_detect"])
 def test_other_schedules_bit_exact_on_emulated_board(tmp_path, model_name: str, variant_index: int) -> None:
     model = load_model(str(shared_file("models", f"{model_name}.tflite")))
@@ -140,7 +140,7 @@ def test_c1_sliding_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", ["r1", "p1"])  # t3 (the default): test_onboard_exact.py; p2: index -1 above
+@pytest.mark.parametrize("variant", ["r1", "p1", "p2"])  # t3 (the default): test_onboard_exact.py
 def test_depthwise_variants_bit_exact_on_emulated_board(tmp_path, variant: str) -> None:
     """person_detect with every depthwise operator on one of the dw variants the tests above do not reach."""
     model = load_model(str(shared_file("models", "person_detect.tflite")))
