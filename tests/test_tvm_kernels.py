@@ -237,43 +237,58 @@ def test_every_variant_matches_reference(harness, case: str) -> None:
                 f"{int((got != want).sum())} of {want.size} outputs differ"
 
 
-# n3 (few-pixel 3x3 depthwise) takes its own path only when every channel is on t3's folded fast path (no left
-# shift beyond 7, a right shift, no clamp inside int8); the CASES above force a left-shift channel, so there it runs
-# r1 (its fallback, like its other limits: not 3x3, dilated, a clamp, the padded buffer over 16 KiB). Here: stride
-# 1 and 2, SAME and VALID, odd and even sizes, borders on every side (pad_l 2), strides that differ per axis, one
-# pixel, in_c 4 to 256 (12 and 20: not multiples of 8), person_detect's 6x6 and 3x3 layers, the buffer at its limit.
-N3_CASES = {
-    "pd_12x12x64_s2": kernels.Geometry(12, 12, 64, 6, 6, 64, 3, 3, 2, 2, 1, 1, 0, 0),
-    "pd_6x6x128_s2": kernels.Geometry(6, 6, 128, 3, 3, 128, 3, 3, 2, 2, 1, 1, 0, 0),
-    "pd_3x3x256_s1": kernels.Geometry(3, 3, 256, 3, 3, 256, 3, 3, 1, 1, 1, 1, 1, 1),
-    "s1_same_odd_c4": kernels.Geometry(7, 9, 4, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1),
-    "s2_same_odd_c12": kernels.Geometry(11, 13, 12, 6, 7, 12, 3, 3, 2, 2, 1, 1, 1, 1),
-    "s1_valid_c20": kernels.Geometry(5, 8, 20, 3, 6, 20, 3, 3, 1, 1, 1, 1, 0, 0),
-    "s2_valid_c12_unread_column": kernels.Geometry(8, 8, 12, 3, 3, 12, 3, 3, 2, 2, 1, 1, 0, 0),
-    "s1_pad2_c8": kernels.Geometry(5, 7, 8, 5, 9, 8, 3, 3, 1, 1, 1, 1, 1, 2),
-    "strides_differ_c4": kernels.Geometry(9, 9, 4, 9, 5, 4, 3, 3, 1, 2, 1, 1, 1, 1),
-    "one_pixel_c4": kernels.Geometry(1, 1, 4, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1, 1),
-    "buffer_at_limit_c256": kernels.Geometry(8, 8, 256, 6, 6, 256, 3, 3, 1, 1, 1, 1, 0, 0),
-    "buffer_over_limit_c260": kernels.Geometry(8, 8, 260, 6, 6, 260, 3, 3, 1, 1, 1, 1, 0, 0),
+# The fused variants (dw n3, c1 f4) take their own path only when every channel is on the folded fast path (a
+# right shift, no left shift beyond 7, no clamp inside int8); the CASES above force a left-shift channel, so there
+# they run their fallback (r1, s4), as for their other limits (n3: not 3x3, dilated, a clamp, the padded buffer
+# over 16 KiB; f4: not 3 rows of up to 3 taps, stride along the row other than 2, an odd output width, channels not
+# in fours). Here their own paths. n3: stride 1 and 2, SAME and VALID, odd and even sizes, borders on every side
+# (pad_l 2), strides that differ per axis, one pixel, in_c 4 to 256 (12 and 20: not multiples of 8), person_detect's
+# 6x6 and 3x3 layers, the buffer at its limit (and just over it: r1). f4: person_detect's first layer, SAME with
+# top/left padding, 2- and 1-tap rows, stride 1 down the columns, 4 and 12 channels, one output row.
+FAST_CASES = {
+    "n3_pd_12x12x64_s2": ("dw", "n3", kernels.Geometry(12, 12, 64, 6, 6, 64, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "n3_pd_6x6x128_s2": ("dw", "n3", kernels.Geometry(6, 6, 128, 3, 3, 128, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "n3_pd_3x3x256_s1": ("dw", "n3", kernels.Geometry(3, 3, 256, 3, 3, 256, 3, 3, 1, 1, 1, 1, 1, 1)),
+    "n3_s1_same_odd_c4": ("dw", "n3", kernels.Geometry(7, 9, 4, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1)),
+    "n3_s2_same_odd_c12": ("dw", "n3", kernels.Geometry(11, 13, 12, 6, 7, 12, 3, 3, 2, 2, 1, 1, 1, 1)),
+    "n3_s1_valid_c20": ("dw", "n3", kernels.Geometry(5, 8, 20, 3, 6, 20, 3, 3, 1, 1, 1, 1, 0, 0)),
+    "n3_s2_valid_c12_unread_column": ("dw", "n3", kernels.Geometry(8, 8, 12, 3, 3, 12, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "n3_s1_pad2_c8": ("dw", "n3", kernels.Geometry(5, 7, 8, 5, 9, 8, 3, 3, 1, 1, 1, 1, 1, 2)),
+    "n3_strides_differ_c4": ("dw", "n3", kernels.Geometry(9, 9, 4, 9, 5, 4, 3, 3, 1, 2, 1, 1, 1, 1)),
+    "n3_one_pixel_c4": ("dw", "n3", kernels.Geometry(1, 1, 4, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1, 1)),
+    "n3_buffer_at_limit_c256": ("dw", "n3", kernels.Geometry(8, 8, 256, 6, 6, 256, 3, 3, 1, 1, 1, 1, 0, 0)),
+    "n3_buffer_over_limit_c260": ("dw", "n3", kernels.Geometry(8, 8, 260, 6, 6, 260, 3, 3, 1, 1, 1, 1, 0, 0)),
+    "f4_person_detect_first": ("c1", "f4", kernels.Geometry(96, 96, 1, 48, 48, 8, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "f4_3x3_s2_same_pad1_oc12": ("c1", "f4", kernels.Geometry(11, 12, 1, 6, 6, 12, 3, 3, 2, 2, 1, 1, 1, 1)),
+    "f4_3x2_s2_oc4": ("c1", "f4", kernels.Geometry(9, 10, 1, 4, 4, 4, 3, 2, 2, 2, 1, 1, 0, 0)),
+    "f4_3x1_s1x2_oc8": ("c1", "f4", kernels.Geometry(7, 8, 1, 7, 4, 8, 3, 1, 1, 2, 1, 1, 1, 0)),
+    "f4_one_row_oc4": ("c1", "f4", kernels.Geometry(3, 4, 1, 1, 2, 4, 3, 3, 2, 2, 1, 1, 0, 0)),
 }
 
 
-@pytest.mark.parametrize("case", sorted(N3_CASES))
-def test_dw_n3_fast_path_matches_reference(harness, case: str) -> None:
-    g = N3_CASES[case]
+@pytest.mark.parametrize("case", sorted(FAST_CASES))
+def test_fused_variants_own_paths_match_reference(harness, case: str) -> None:
+    family, variant, g = FAST_CASES[case]
     for seed in range(3):
-        x, w, bias, _, _, in_zp, out_zp = _case_data("dw", g, seed)
-        scales = np.random.default_rng(seed + 100).uniform(0.3, 2.0, g.out_c) * 60.0 / (5500.0 * 3)
-        scales[:2] = [0.45, 1e-4]  # the smallest right shift (1: fold needs one) and a large one
+        x, w, bias, _, _, in_zp, out_zp = _case_data(family, g, seed)
+        taps = g.k_h * g.k_w * (1 if family == "dw" else g.in_c)
+        scales = np.random.default_rng(seed + 100).uniform(0.3, 2.0, g.out_c) * 60.0 / (5500.0 * np.sqrt(taps))
+        scales[:2] = [0.45, 1e-4]  # the smallest right shift (1: the fold needs one) and a large one
         qm = [fp.quantize_multiplier(float(s)) for s in scales]
         mults = np.array([m for m, _ in qm], dtype=np.int64)
         shifts = np.array([s for _, s in qm], dtype=np.int64)
-        want = _reference(x, w, bias, mults, shifts, g, in_zp, out_zp, -128, 127, True)
+        assert (shifts <= -1).all()  # every channel on the fast path
+        want = _reference(x, w, bias, mults, shifts, g, in_zp, out_zp, -128, 127, family == "dw")
         assert len(np.unique(want)) > 3
-        qp = kernels.dw_qparams("n3", w, bias, mults, shifts, g.s_h, out_zp, -128, 127)
-        assert qp[4 * g.out_c] == 1  # the flag: n3's own path, not r1
-        got = _run(harness, kernels.c_function("dw", "n3"), g, x, kernels.pack_dw_weights(w), qp, in_zp, out_zp,
-                   -128, 127)
+        if family == "dw":
+            packed = kernels.pack_dw_weights(w)
+            qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, -128, 127)
+            assert qp[4 * g.out_c] == 1  # n3's flag: its own path (r1 only past its buffer)
+        else:
+            packed = kernels.pack_c1_weights(w, 4)
+            folded = bias + (-in_zp) * w.reshape(g.out_c, -1).astype(np.int64).sum(axis=1)
+            qp = kernels.requant_params(folded, mults, shifts, -(-g.out_c // 4) * 4)
+        got = _run(harness, kernels.c_function(family, variant), g, x, packed, qp, in_zp, out_zp, -128, 127)
         assert np.array_equal(got, want), f"{case} seed {seed}: {int((got != want).sum())} of {want.size} differ"
 
 

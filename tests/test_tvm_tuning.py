@@ -103,13 +103,15 @@ def test_pw_pixel_pair_kernel_other_depths_bit_exact_on_emulated_boards(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("variant", ["s4", "f4"])  # f4 on micro_speech (a 10x8 kernel): its fallback, s4
 @pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
 @pytest.mark.parametrize("model_name", ["micro_speech_quantized", "person_detect"])
-def test_c1_sliding_pairs_bit_exact_on_emulated_boards(tmp_path, model_name: str, board_name: str) -> None:
-    """The first layer of both study models on the c1 variant s4 (sliding pixel pairs; its assembly runs only on
-    the M4), the other operators on their defaults."""
+def test_c1_sliding_pairs_bit_exact_on_emulated_boards(tmp_path, model_name: str, board_name: str,
+                                                       variant: str) -> None:
+    """The first layer of both study models on the c1 variants s4 and f4 (sliding pixel pairs; their assembly runs
+    only on the M4), the other operators on their defaults."""
     model = load_model(str(shared_file("models", f"{model_name}.tflite")))
-    choices = _family_on(model, "c1", "s4")
+    choices = _family_on(model, "c1", variant)
     assert len(choices) == 1
     assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
 
@@ -135,6 +137,34 @@ def test_c1_sliding_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path,
     path.write_bytes(b.serialize("s4 geometry"))
     model = load_model(str(path))
     choices = _family_on(model, "c1", "s4")
+    assert len(choices) == 1
+    assert _crc_mismatches(model, load_board("spresense"), tmp_path, choices=choices) == []
+
+
+# f4's own path beyond person_detect's first layer: top and left padding, 3 channel groups, 2-tap kernel rows (a
+# depthwise first layer), one output row (the loop's end on the first row end).
+F4_GEOMETRIES = [((11, 12), (3, 3), 12, False), ((9, 10), (3, 2), 4, True), ((3, 4), (3, 3), 4, False)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("geometry", F4_GEOMETRIES, ids=lambda g: f"{g[0][0]}x{g[0][1]}_k{g[1][0]}x{g[1][1]}_oc{g[2]}")
+def test_c1_fused_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path, geometry) -> None:
+    from armlprof import modelgen
+    from armlprof.runtime.tvm.importer import import_tflite
+    from armlprof.runtime.tvm.ops import conv_multipliers
+
+    (h, w), k, out_c, depthwise = geometry
+    b = modelgen._Builder(7, modelgen._calibration_inputs((1, h, w, 1), 7))
+    b.input((1, h, w, 1))
+    b.conv("conv", out_c, k, 2, "RELU", depthwise=depthwise)
+    path = tmp_path / "c1.tflite"
+    path.write_bytes(b.serialize("f4 geometry"))
+    graph = import_tflite(path)
+    op = graph.operators[0]
+    _, shifts = conv_multipliers(*(graph.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0])), out_c)
+    assert (shifts <= -1).all()  # every channel on f4's fast path (else it would run s4)
+    model = load_model(str(path))
+    choices = _family_on(model, "c1", "f4")
     assert len(choices) == 1
     assert _crc_mismatches(model, load_board("spresense"), tmp_path, choices=choices) == []
 

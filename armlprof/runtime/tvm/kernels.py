@@ -48,7 +48,7 @@ DW_VARIANTS = ("t3", "r1", "p1", "p2", "n3")
 # cover).
 C1_MAX_PAD_BYTES = 12288
 DIRECT_VARIANTS = ("d4", *GEMM_VARIANTS)
-C1_VARIANTS = ("s4", *DIRECT_VARIANTS)
+C1_VARIANTS = ("s4", *DIRECT_VARIANTS, "f4")
 # pw defaults to d4p2: d4's tile widened to 2 output pixels (every loaded word feeds 2 SMLADs), inputs
 # sign-extended once per chunk of pixels; faster than d4 on every 1x1 layer of person_detect on both boards, and
 # than the GEMM tiles down to its 3x3-pixel layers (256 -> 256 channels: Spresense 3.42 vs 4.84 cyc/MAC, nano33ble

@@ -2013,6 +2013,189 @@ int32_t armlprof_conv1_s8_s4(ARMLPROF_CONV_ARGS) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- one-input-channel convolution, fused pairs (f4) */
+/* s4's sliding pixel pairs for kernels of 3 rows of up to 3 taps (person_detect's first layer), requantized in
+ * registers. In s4 the third tap of a kernel row is a pair word (w2, 0) per channel; here two channels share one
+ * (w2 c0, w2 c1), read with SMLABB / SMLABT (the input word's bottom half is that tap), so a group's weights are 18
+ * words instead of 24 and the FPU's s0-s30 hold them and the group's requantization constants: the accumulators
+ * start at the bias << s1 (the left shift with SMMLAR's doubling, s1 <= 8, is in the int16 weights, as t3 folds
+ * it), each pixel pair's 8 sums are requantized in their registers (ak_dwp_requant's sequence) and each pixel's 4
+ * output bytes stored as one word: no accumulator buffer, no requantization pass. One assembly loop over all pixel
+ * pairs of a channel group. Needs every channel on ak_rq's fast path 1 without a clamp inside int8 (s1 <= 8),
+ * whole groups of 4 channels and an even output width (no phantom pixel); other layers run s4. */
+#define AK_C1F_BLOCK 32 /* FPU words per group: 18 weights, 4 biases, 4 (multiplier, rounding constant), shifts */
+
+typedef struct {
+  int32_t stride_bytes, jump_bytes, out_c, row_out, out_h;
+} ak_c1f_walk;
+
+/* Every pixel pair of one channel group (x: the widened buffer's first pair word, o: output channel c of pixel 0). */
+static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32_t *blk, int8_t *o,
+                                                   const ak_c1f_walk *wk) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  /* r0 x, r1 the buffer's row stride, r2/r3 input words (then the requantization's temporary / right shifts),
+   * r4/r5 weights (then multiplier, rounding constant), r6-r9 pixel 0's channels, r10-r12 and lr pixel 1's; the
+   * output pointer and the loop bounds on the stack. */
+  register const int32_t *px __asm__("r0") = x;
+  register int32_t st __asm__("r1") = wk->stride_bytes;
+  register const int32_t *kb __asm__("r2") = blk;
+  int8_t *op = o, *rowend = o + wk->row_out, *const end = o + wk->out_h * wk->row_out;
+  const int32_t oc = wk->out_c, jump = wk->jump_bytes, rowout = wk->row_out;
+  /* one kernel row: words 0, 1 (pixel 0's taps 0-1 / 2-3, pixel 1's 0-1) and 2 (pixel 1's 2-3) */
+#define AK_C1F_ROW(q0, q1, q2)      \
+  "ldr r2, [r0]\n\t"                \
+  "ldr r3, [r0, #4]\n\t"            \
+  "vmov r4, r5, " q0 "\n\t"         \
+  "smlad r6, r2, r4, r6\n\t"        \
+  "smlad r10, r3, r4, r10\n\t"      \
+  "smlad r7, r2, r5, r7\n\t"        \
+  "smlad r11, r3, r5, r11\n\t"      \
+  "vmov r4, r5, " q1 "\n\t"         \
+  "smlad r8, r2, r4, r8\n\t"        \
+  "smlad r12, r3, r4, r12\n\t"      \
+  "smlad r9, r2, r5, r9\n\t"        \
+  "smlad lr, r3, r5, lr\n\t"        \
+  "ldr r2, [r0, #8]\n\t"            \
+  "vmov r4, r5, " q2 "\n\t"         \
+  "smlabb r6, r3, r4, r6\n\t"       \
+  "smlabt r7, r3, r4, r7\n\t"       \
+  "smlabb r8, r3, r5, r8\n\t"       \
+  "smlabt r9, r3, r5, r9\n\t"       \
+  "smlabb r10, r2, r4, r10\n\t"     \
+  "smlabt r11, r2, r4, r11\n\t"     \
+  "smlabb r12, r2, r5, r12\n\t"     \
+  "smlabt lr, r2, r5, lr\n\t"
+  /* one channel of both pixels (r3's low byte: its right shift) */
+#define AK_C1F_RQ(a, b, mrz)          \
+  "vmov r4, r5, " mrz "\n\t"          \
+  "smmlar r2, " a ", r4, r5\n\t"      \
+  "add r2, r2, " a ", asr #31\n\t"    \
+  "asr " a ", r2, r3\n\t"             \
+  "ssat " a ", #8, " a "\n\t"         \
+  "smmlar r2, " b ", r4, r5\n\t"      \
+  "add r2, r2, " b ", asr #31\n\t"    \
+  "asr " b ", r2, r3\n\t"             \
+  "ssat " b ", #8, " b "\n\t"
+  __asm__ volatile(
+      "vldmia r2, {s0-s30}\n\t"
+      "1:\n\t"
+      "vmov r6, r7, s18, s19\n\t"
+      "vmov r8, r9, s20, s21\n\t"
+      "vmov r10, r11, s18, s19\n\t"
+      "vmov r12, lr, s20, s21\n\t"
+      AK_C1F_ROW("s0, s1", "s2, s3", "s4, s5")
+      "add r0, r1\n\t"
+      AK_C1F_ROW("s6, s7", "s8, s9", "s10, s11")
+      "add r0, r1\n\t"
+      AK_C1F_ROW("s12, s13", "s14, s15", "s16, s17")
+      "sub r0, r0, r1, lsl #1\n\t"
+      "adds r0, #8\n\t"
+      "vmov r3, s30\n\t"
+      AK_C1F_RQ("r6", "r10", "s22, s23") "lsrs r3, r3, #8\n\t"
+      AK_C1F_RQ("r7", "r11", "s24, s25") "lsrs r3, r3, #8\n\t"
+      AK_C1F_RQ("r8", "r12", "s26, s27") "lsrs r3, r3, #8\n\t"
+      AK_C1F_RQ("r9", "lr", "s28, s29")
+      "bfi r6, r7, #8, #8\n\t"
+      "bfi r6, r8, #16, #8\n\t"
+      "bfi r6, r9, #24, #8\n\t"
+      "bfi r10, r11, #8, #8\n\t"
+      "bfi r10, r12, #16, #8\n\t"
+      "bfi r10, lr, #24, #8\n\t"
+      "ldr r2, %[op]\n\t"
+      "ldr r3, %[oc]\n\t"
+      "str r6, [r2]\n\t"
+      "str r10, [r2, r3]\n\t"
+      "add r2, r2, r3, lsl #1\n\t"
+      "str r2, %[op]\n\t"
+      "ldr r3, %[rowend]\n\t"  /* not the row's last pair: the next pair */
+      "cmp r2, r3\n\t"
+      "bne 1b\n\t"
+      "ldr r3, %[end]\n\t"
+      "cmp r2, r3\n\t"
+      "beq 2f\n\t"
+      "ldr r3, %[jump]\n\t"  /* x to the next output row's first pair */
+      "add r0, r3\n\t"
+      "ldr r3, %[rowout]\n\t"
+      "ldr r2, %[rowend]\n\t"
+      "add r2, r3\n\t"
+      "str r2, %[rowend]\n\t"
+      "b 1b\n\t"
+      "2:"
+      : "+r"(px), "+r"(kb), [op] "+m"(op), [rowend] "+m"(rowend)
+      : "r"(st), [oc] "m"(oc), [jump] "m"(jump), [rowout] "m"(rowout), [end] "m"(end)
+      : "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory", "s0", "s1", "s2",
+        "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18",
+        "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30");
+#undef AK_C1F_RQ
+#undef AK_C1F_ROW
+#else
+  const int32_t wq = wk->stride_bytes >> 2, pairs_row = wk->row_out / (2 * wk->out_c);
+  const int32_t jump = wk->jump_bytes >> 2;
+  for (int32_t oy = 0; oy < wk->out_h; oy++, x += jump) {
+    for (int32_t p = 0; p < pairs_row; p++, x += 2, o += 2 * wk->out_c) {
+      int32_t a[8];
+      for (int t = 0; t < 4; t++) a[t] = a[4 + t] = blk[18 + t];
+      for (int32_t ky = 0; ky < 3; ky++) {
+        const int32_t *r = x + ky * wq, *q = blk + 6 * ky;
+        for (int t = 0; t < 4; t++) {
+          a[t] = ak_smlad(r[0], q[t], a[t]), a[4 + t] = ak_smlad(r[1], q[t], a[4 + t]);
+          a[t] = ak_dwp_mla(r[1], 0, q[4 + (t >> 1)], t & 1, a[t]);
+          a[4 + t] = ak_dwp_mla(r[2], 0, q[4 + (t >> 1)], t & 1, a[4 + t]);
+        }
+      }
+      for (int t = 0; t < 8; t++) {
+        const int32_t j = t & 3;
+        const int32_t kj[3] = {blk[22 + 2 * j], blk[23 + 2 * j], (int32_t)(((uint32_t)blk[30] >> (8 * j)) & 0xFFu)};
+        ak_dwp_requant(&a[t], o + (t >> 2) * wk->out_c + j, 1, 1, kj);
+      }
+    }
+  }
+#endif
+}
+
+int32_t armlprof_conv1_s8_f4(ARMLPROF_CONV_ARGS) {
+  const int32_t hp = (out_h - 1) * s_h + k_h, wq = out_w + 2, k4 = 3;
+  int ok = k_h == 3 && k_w <= 3 && s_w == 2 && d_h == 1 && d_w == 1 && out_w % 2 == 0 && out_c % 4 == 0 &&
+           act_lo == -128 && act_hi == 127 && hp * wq * 4 <= AK_C1S_BUF_BYTES;
+  for (int32_t c = 0; ok && c < out_c; c++) {  /* as s4 prepares them */
+    const ak_qp q = ak_qp_load(qp + c * AK_QP_STRIDE);
+    const int64_t b = q.bias;
+    const ak_rq rq = ak_rq_prepare(q, out_zp, (b < 0 ? -b : b) + (int64_t)k4 * 4 * 16384);
+    ok = rq.fast == 1 && rq.s1 <= 8;
+  }
+  if (!ok)
+    return armlprof_conv1_s8_s4(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
+                                d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
+  AK_GEOM;
+  int32_t buf[hp * wq];
+  ak_c1s_widen(buf, &g, in, hp, wq);
+  const ak_c1f_walk wk = {4 * wq, 4 * (s_h * wq - out_w), out_c, out_w * out_c, out_h};
+  const int8_t *w8 = (const int8_t *)w;  /* kernels.pack_c1_weights, tile 4: [OC/4][k_h][4 channels][4 taps] */
+  for (int32_t c = 0; c < out_c; c += 4, w8 += 16 * k4) {
+    int32_t blk[AK_C1F_BLOCK], w2[3][4];
+    int32_t shifts = 0;
+    for (int t = 0; t < 4; t++) {
+      const ak_qp q = ak_qp_load(qp + (c + t) * AK_QP_STRIDE);
+      const int64_t b = q.bias;
+      const ak_rq rq = ak_rq_prepare(q, out_zp, (b < 0 ? -b : b) + (int64_t)k4 * 4 * 16384);
+      const int32_t s1 = rq.s1;
+      for (int32_t ky = 0; ky < 3; ky++) {
+        const int8_t *tap = w8 + (ky * 4 + t) * 4;
+        blk[6 * ky + t] = ak_pack16(tap[0] * (1 << s1), tap[1] * (1 << s1));
+        w2[ky][t] = tap[2] * (1 << s1);
+      }
+      blk[18 + t] = (int32_t)((uint32_t)q.bias << s1);
+      blk[22 + 2 * t] = q.mult, blk[23 + 2 * t] = rq.rz;
+      shifts |= q.right << (8 * t);
+    }
+    for (int32_t ky = 0; ky < 3; ky++)  /* (w2 c0, w2 c1), (w2 c2, w2 c3) */
+      blk[6 * ky + 4] = ak_pack16(w2[ky][0], w2[ky][1]), blk[6 * ky + 5] = ak_pack16(w2[ky][2], w2[ky][3]);
+    blk[30] = shifts, blk[31] = 0;
+    ak_c1f_group(buf, blk, out + c, &wk);
+  }
+  return 0;
+}
+
 /* ---------------------------------------------------------------- depthwise 3x3, few output pixels (variant n3) */
 /* For layers whose output planes are small (person_detect's 6x6 and 3x3 ones), where t3's per-row and per-channel
  * costs (plane conversion, pair loops, requantization runs) are paid for a handful of outputs. Channels are the

@@ -52,6 +52,9 @@ int32_t armlprof_conv1_s8_t4p2u2(ARMLPROF_CONV_ARGS);
  * channels per pass sharing each loaded word (pixel ox + 1 reads pixel ox's words shifted by one); same packed
  * weights as d4, which runs the geometries it does not cover. */
 int32_t armlprof_conv1_s8_s4(ARMLPROF_CONV_ARGS);
+/* The same pairs for 3 kernel rows of up to 3 taps, requantized in registers (f4; s4 runs the other layers): the
+ * group's weights and constants in the FPU, each pixel's 4 output bytes stored as one word. */
+int32_t armlprof_conv1_s8_f4(ARMLPROF_CONV_ARGS);
 
 /* Depthwise convolution, depth multiplier 1, weights in TFLite's [1, kh, kw, C] order: 4 channels per step
  * (P = 1) or 4 channels x 2 neighbouring output pixels sharing each weight load (P = 2). */
