@@ -191,6 +191,42 @@ def test_dw_few_pixel_kernel_bit_exact_on_emulated_boards(tmp_path, board_name: 
     assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
 
 
+# n3's paths person_detect does not reach on the board: the stride-1 pixel pairs with an odd row (the last pixel
+# alone), 3 channel groups (the padding copy's C loop).
+N3_GEOMETRIES = [(7, 7, 16), (9, 10, 12)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("geometry", N3_GEOMETRIES, ids=lambda g: "x".join(map(str, g)))
+def test_dw_few_pixel_kernel_other_geometries_bit_exact_on_emulated_board(tmp_path, geometry) -> None:
+    import numpy as np
+
+    from armlprof import modelgen
+    from armlprof.runtime.tvm import fixedpoint as fp
+    from armlprof.runtime.tvm import kernels
+    from armlprof.runtime.tvm.importer import import_tflite
+    from armlprof.runtime.tvm.ops import conv_multipliers
+
+    h, w, c = geometry
+    b = modelgen._Builder(5, modelgen._calibration_inputs((1, h, w, c), 5))
+    b.input((1, h, w, c))
+    b.conv("dw", c, (3, 3), 1, "RELU", depthwise=True)
+    path = tmp_path / "dw.tflite"
+    path.write_bytes(b.serialize("n3 geometry"))
+    graph = import_tflite(path)
+    op = graph.operators[0]
+    t_in, t_w, t_out = (graph.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    mults, shifts = conv_multipliers(t_in, t_w, t_out, c)
+    lo, hi = fp.activation_range("RELU", float(t_out.scale[0]), int(t_out.zero_point[0]))
+    qp = kernels.dw_qparams("n3", t_w.data, graph.tensors[op.inputs[2]].data.astype(np.int64), mults, shifts, 1,
+                            int(t_out.zero_point[0]), lo, hi)
+    assert qp[4 * c] == 1  # n3's own path, not r1
+    model = load_model(str(path))
+    choices = _family_on(model, "dw", "n3")
+    assert len(choices) == 1
+    assert _crc_mismatches(model, load_board("spresense"), tmp_path, choices=choices) == []
+
+
 @pytest.mark.slow
 def test_small_tuning_run_records_reuse_and_bit_exact(tmp_path, monkeypatch) -> None:
     """Two candidates per operator of micro_speech on nano33ble: records per (signature, board, flags), the best

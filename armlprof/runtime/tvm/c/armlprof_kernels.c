@@ -2023,6 +2023,20 @@ int32_t armlprof_conv1_s8_s4(ARMLPROF_CONV_ARGS) {
  * output bytes stored as one word: no accumulator buffer, no requantization pass. One assembly loop over all pixel
  * pairs of a channel group. Needs every channel on ak_rq's fast path 1 without a clamp inside int8 (s1 <= 8),
  * whole groups of 4 channels and an even output width (no phantom pixel); other layers run s4. */
+/* Fused requantization of accumulators x = (acc + bias) << s1 held in registers (f4, n3), ak_dwp_requant's
+ * sequence: r2 the temporary, r3's low byte the channel's right shift, r4/r5 its (multiplier, rounding constant)
+ * brought from the FPU pair `mrz`; a and b: one channel of two pixels. Then 4 channels' bytes packed into a. */
+#define AK_FRQ_ONE(a)              \
+  "smmlar r2, " a ", r4, r5\n\t"   \
+  "add r2, r2, " a ", asr #31\n\t" \
+  "asr " a ", r2, r3\n\t"          \
+  "ssat " a ", #8, " a "\n\t"
+#define AK_FRQ1(a, mrz) "vmov r4, r5, " mrz "\n\t" AK_FRQ_ONE(a)
+#define AK_FRQ2(a, b, mrz) "vmov r4, r5, " mrz "\n\t" AK_FRQ_ONE(a) AK_FRQ_ONE(b)
+#define AK_FRQ_PACK(a, b, c, d) \
+  "bfi " a ", " b ", #8, #8\n\t"  \
+  "bfi " a ", " c ", #16, #8\n\t" \
+  "bfi " a ", " d ", #24, #8\n\t"
 #define AK_C1F_BLOCK 32 /* FPU words per group: 18 weights, 4 biases, 4 (multiplier, rounding constant), shifts */
 
 typedef struct {
@@ -2065,17 +2079,6 @@ static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32
   "smlabt r11, r2, r4, r11\n\t"     \
   "smlabb r12, r2, r5, r12\n\t"     \
   "smlabt lr, r2, r5, lr\n\t"
-  /* one channel of both pixels (r3's low byte: its right shift) */
-#define AK_C1F_RQ(a, b, mrz)          \
-  "vmov r4, r5, " mrz "\n\t"          \
-  "smmlar r2, " a ", r4, r5\n\t"      \
-  "add r2, r2, " a ", asr #31\n\t"    \
-  "asr " a ", r2, r3\n\t"             \
-  "ssat " a ", #8, " a "\n\t"         \
-  "smmlar r2, " b ", r4, r5\n\t"      \
-  "add r2, r2, " b ", asr #31\n\t"    \
-  "asr " b ", r2, r3\n\t"             \
-  "ssat " b ", #8, " b "\n\t"
   __asm__ volatile(
       "vldmia r2, {s0-s30}\n\t"
       "1:\n\t"
@@ -2091,16 +2094,12 @@ static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32
       "sub r0, r0, r1, lsl #1\n\t"
       "adds r0, #8\n\t"
       "vmov r3, s30\n\t"
-      AK_C1F_RQ("r6", "r10", "s22, s23") "lsrs r3, r3, #8\n\t"
-      AK_C1F_RQ("r7", "r11", "s24, s25") "lsrs r3, r3, #8\n\t"
-      AK_C1F_RQ("r8", "r12", "s26, s27") "lsrs r3, r3, #8\n\t"
-      AK_C1F_RQ("r9", "lr", "s28, s29")
-      "bfi r6, r7, #8, #8\n\t"
-      "bfi r6, r8, #16, #8\n\t"
-      "bfi r6, r9, #24, #8\n\t"
-      "bfi r10, r11, #8, #8\n\t"
-      "bfi r10, r12, #16, #8\n\t"
-      "bfi r10, lr, #24, #8\n\t"
+      AK_FRQ2("r6", "r10", "s22, s23") "lsrs r3, r3, #8\n\t"
+      AK_FRQ2("r7", "r11", "s24, s25") "lsrs r3, r3, #8\n\t"
+      AK_FRQ2("r8", "r12", "s26, s27") "lsrs r3, r3, #8\n\t"
+      AK_FRQ2("r9", "lr", "s28, s29")
+      AK_FRQ_PACK("r6", "r7", "r8", "r9")
+      AK_FRQ_PACK("r10", "r11", "r12", "lr")
       "ldr r2, %[op]\n\t"
       "ldr r3, %[oc]\n\t"
       "str r6, [r2]\n\t"
@@ -2126,7 +2125,6 @@ static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32
       : "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory", "s0", "s1", "s2",
         "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18",
         "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30");
-#undef AK_C1F_RQ
 #undef AK_C1F_ROW
 #else
   const int32_t wq = wk->stride_bytes >> 2, pairs_row = wk->row_out / (2 * wk->out_c);
@@ -2289,6 +2287,117 @@ static __attribute__((noinline)) void ak_dwn_pad(int32_t *buf, const int8_t *in,
   }
 }
 
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* The M4's tap loops: one tap of 4 channels into accumulators a0-a3 (r2 the input word, r3 SXTB16's, r4/r5 the tap's
+ * weight pairs (c0, c2) and (c1, c3)); a kernel row of one pixel (x: r0); the 4 channels' requantization (r6-r9,
+ * their constants in s18-s26) packed into r6. */
+#define AK_DWN_MACS(a0, a1, a2, a3)         \
+  "sxtb16 r3, r2\n\t"                       \
+  "smlabb " a0 ", r3, r4, " a0 "\n\t"       \
+  "smlatt " a2 ", r3, r4, " a2 "\n\t"       \
+  "sxtb16 r3, r2, ror #8\n\t"               \
+  "smlabb " a1 ", r3, r5, " a1 "\n\t"       \
+  "smlatt " a3 ", r3, r5, " a3 "\n\t"
+#define AK_DWN_TAP(xaddr, wpair) "ldr r2, " xaddr "\n\t" "vmov r4, r5, " wpair "\n\t" AK_DWN_MACS("r6", "r7", "r8", "r9")
+#define AK_DWN_ROW(w0, w1, w2) AK_DWN_TAP("[r0]", w0) AK_DWN_TAP("[r0, #4]", w1) AK_DWN_TAP("[r0, #8]", w2)
+#define AK_DWN_RQ4                                                                      \
+  "vmov r3, s26\n\t"                                                                    \
+  AK_FRQ1("r6", "s18, s19") "lsrs r3, r3, #8\n\t" AK_FRQ1("r7", "s20, s21") "lsrs r3, r3, #8\n\t" \
+  AK_FRQ1("r8", "s22, s23") "lsrs r3, r3, #8\n\t" AK_FRQ1("r9", "s24, s25")                     \
+  AK_FRQ_PACK("r6", "r7", "r8", "r9")
+#define AK_DWN_FPU                                                                                             \
+  "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", \
+      "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30"
+
+/* Stride 1 along the row: output pixel pairs (ox, ox + 1), 8 accumulators (r6-r9 and r10-r12, lr), each weight pair
+ * brought once for both and each loaded input word used by both (pixel ox + 1's tap kx is pixel ox's kx + 1): per
+ * kernel row 4 loads and 3 VMOVs for 24 MACs (one pixel at a time: 3 and 3 for 12); an odd row's last pixel alone.
+ * The output pointer and loop counts on the stack (every register holds a sum or an operand). */
+static __attribute__((noinline)) void ak_dwn_pairs_s1(const int32_t *x, int8_t *o, const int32_t *k,
+                                                      const int32_t *bias, const ak_dwn_walk *wk) {
+  register const int32_t *px __asm__("r0") = x;
+  register int32_t row __asm__("r1") = wk->row_bytes;
+  register const int32_t *kp __asm__("r2") = k;
+  register const int32_t *bp __asm__("r3") = bias;
+  int8_t *op = o;
+  const int32_t oc = wk->out_c, pairs = wk->out_w >> 1, odd = wk->out_w & 1, jump = wk->jump_bytes;
+  int32_t rows = wk->out_h, left = 0;
+#define AK_DWN_PAIR_TAP(w, xb) /* r2: pixel 0's tap, then pixel 1's (at xb) */ \
+  "vmov r4, r5, " w "\n\t" AK_DWN_MACS("r6", "r7", "r8", "r9")      \
+  "ldr r2, [r0, #" xb "]\n\t" AK_DWN_MACS("r10", "r11", "r12", "lr")
+#define AK_DWN_PAIR_ROW(w0, w1, w2) \
+  "ldr r2, [r0]\n\t" AK_DWN_PAIR_TAP(w0, "4") AK_DWN_PAIR_TAP(w1, "8") AK_DWN_PAIR_TAP(w2, "12")
+  __asm__ volatile(
+      "vldmia r2, {s0-s26}\n\t"
+      "vldmia r3, {s27-s30}\n\t"
+      "0:\n\t"  /* an output row */
+      "ldr r2, %[pairs]\n\t"
+      "str r2, %[left]\n\t"
+      "cmp r2, #0\n\t"
+      "beq 3f\n\t"
+      "1:\n\t"  /* a pixel pair */
+      "vmov r6, r7, s27, s28\n\t"
+      "vmov r8, r9, s29, s30\n\t"
+      "vmov r10, r11, s27, s28\n\t"
+      "vmov r12, lr, s29, s30\n\t"
+      AK_DWN_PAIR_ROW("s0, s1", "s2, s3", "s4, s5")
+      "add r0, r1\n\t"
+      AK_DWN_PAIR_ROW("s6, s7", "s8, s9", "s10, s11")
+      "add r0, r1\n\t"
+      AK_DWN_PAIR_ROW("s12, s13", "s14, s15", "s16, s17")
+      "sub r0, r0, r1, lsl #1\n\t"
+      "adds r0, #8\n\t"
+      "vmov r3, s26\n\t"
+      AK_FRQ2("r6", "r10", "s18, s19") "lsrs r3, r3, #8\n\t"
+      AK_FRQ2("r7", "r11", "s20, s21") "lsrs r3, r3, #8\n\t"
+      AK_FRQ2("r8", "r12", "s22, s23") "lsrs r3, r3, #8\n\t"
+      AK_FRQ2("r9", "lr", "s24, s25")
+      AK_FRQ_PACK("r6", "r7", "r8", "r9")
+      AK_FRQ_PACK("r10", "r11", "r12", "lr")
+      "ldr r2, %[op]\n\t"
+      "ldr r3, %[oc]\n\t"
+      "str r6, [r2]\n\t"
+      "str r10, [r2, r3]\n\t"
+      "add r2, r2, r3, lsl #1\n\t"
+      "str r2, %[op]\n\t"
+      "ldr r2, %[left]\n\t"
+      "subs r2, r2, #1\n\t"
+      "str r2, %[left]\n\t"
+      "bne 1b\n\t"
+      "3:\n\t"
+      "ldr r2, %[odd]\n\t"
+      "cmp r2, #0\n\t"
+      "beq 4f\n\t"
+      "vmov r6, r7, s27, s28\n\t"  /* the odd last pixel */
+      "vmov r8, r9, s29, s30\n\t"
+      AK_DWN_ROW("s0, s1", "s2, s3", "s4, s5")
+      "add r0, r1\n\t"
+      AK_DWN_ROW("s6, s7", "s8, s9", "s10, s11")
+      "add r0, r1\n\t"
+      AK_DWN_ROW("s12, s13", "s14, s15", "s16, s17")
+      "sub r0, r0, r1, lsl #1\n\t"
+      "adds r0, #4\n\t"
+      AK_DWN_RQ4
+      "ldr r2, %[op]\n\t"
+      "ldr r3, %[oc]\n\t"
+      "str r6, [r2]\n\t"
+      "add r2, r3\n\t"
+      "str r2, %[op]\n\t"
+      "4:\n\t"
+      "ldr r2, %[jump]\n\t"  /* the next output row */
+      "add r0, r2\n\t"
+      "ldr r2, %[rows]\n\t"
+      "subs r2, r2, #1\n\t"
+      "str r2, %[rows]\n\t"
+      "bne 0b"
+      : "+r"(px), "+r"(kp), "+r"(bp), [op] "+m"(op), [rows] "+m"(rows), [left] "+m"(left)
+      : "r"(row), [oc] "m"(oc), [pairs] "m"(pairs), [odd] "m"(odd), [jump] "m"(jump)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory", AK_DWN_FPU);
+#undef AK_DWN_PAIR_ROW
+#undef AK_DWN_PAIR_TAP
+}
+#endif
+
 /* All output pixels of one channel group: x its plane (the first output's top-left tap), o its first output
  * (channel c of pixel 0), k its AK_DWN_GROUP constants, bias its 4 accumulator starts (input offset folded in). */
 static __attribute__((noinline)) void ak_dwn_group(const int32_t *x, int8_t *o, const int32_t *k,
@@ -2297,6 +2406,10 @@ static __attribute__((noinline)) void ak_dwn_group(const int32_t *x, int8_t *o, 
   /* r0 x, r1 the plane's row stride, r2 the input word, r3 SXTB16's / the right shifts, r4-r5 two weight words /
    * (multiplier, rounding constant), r6-r9 the 4 channels' accumulators, r10 o, r11 out_c, r12 pixels left in the
    * row, lr from past a pixel's last tap row to the next pixel; the row jump and row count on the stack. */
+  if (wk->pix_bytes == 4 && wk->out_w >= 4) {  /* (3-pixel rows: one pair and one pixel, the loop below is faster) */
+    ak_dwn_pairs_s1(x, o, k, bias, wk);
+    return;
+  }
   register const int32_t *px __asm__("r0") = x;
   register int32_t row __asm__("r1") = wk->row_bytes;
   register const int32_t *kp __asm__("r2") = k;
@@ -2307,23 +2420,6 @@ static __attribute__((noinline)) void ak_dwn_group(const int32_t *x, int8_t *o, 
   register int32_t step __asm__("lr") = wk->pix_bytes - 2 * wk->row_bytes;
   const int32_t jump = wk->jump_bytes, out_w = wk->out_w;
   int32_t rows = wk->out_h;
-#define AK_DWN_TAP(xaddr, wpair)       \
-  "ldr r2, " xaddr "\n\t"             \
-  "vmov r4, r5, " wpair "\n\t"        \
-  "sxtb16 r3, r2\n\t"                 \
-  "smlabb r6, r3, r4, r6\n\t"         \
-  "smlatt r8, r3, r4, r8\n\t"         \
-  "sxtb16 r3, r2, ror #8\n\t"         \
-  "smlabb r7, r3, r5, r7\n\t"         \
-  "smlatt r9, r3, r5, r9\n\t"
-#define AK_DWN_ROW(w0, w1, w2) AK_DWN_TAP("[r0]", w0) AK_DWN_TAP("[r0, #4]", w1) AK_DWN_TAP("[r0, #8]", w2)
-  /* ak_dwp_requant's sequence, in place (r3's low byte: this channel's right shift) */
-#define AK_DWN_RQ(a, mrz)                \
-  "vmov r4, r5, " mrz "\n\t"            \
-  "smmlar r2, " a ", r4, r5\n\t"        \
-  "add r2, r2, " a ", asr #31\n\t"      \
-  "asr " a ", r2, r3\n\t"               \
-  "ssat " a ", #8, " a "\n\t"
   __asm__ volatile(
       "vldmia r2, {s0-s26}\n\t"
       "vldmia r3, {s27-s30}\n\t"
@@ -2336,14 +2432,7 @@ static __attribute__((noinline)) void ak_dwn_group(const int32_t *x, int8_t *o, 
       "add r0, r1\n\t"
       AK_DWN_ROW("s12, s13", "s14, s15", "s16, s17")
       "add r0, lr\n\t"
-      "vmov r3, s26\n\t"
-      AK_DWN_RQ("r6", "s18, s19") "lsrs r3, r3, #8\n\t"
-      AK_DWN_RQ("r7", "s20, s21") "lsrs r3, r3, #8\n\t"
-      AK_DWN_RQ("r8", "s22, s23") "lsrs r3, r3, #8\n\t"
-      AK_DWN_RQ("r9", "s24, s25")
-      "bfi r6, r7, #8, #8\n\t"
-      "bfi r6, r8, #16, #8\n\t"
-      "bfi r6, r9, #24, #8\n\t"
+      AK_DWN_RQ4
       "str r6, [r10]\n\t"
       "add r10, r11\n\t"
       "subs r12, r12, #1\n\t"
@@ -2357,12 +2446,7 @@ static __attribute__((noinline)) void ak_dwn_group(const int32_t *x, int8_t *o, 
       "bne 1b"
       : "+r"(px), "+r"(kp), "+r"(bp), "+r"(po), "+r"(n), [rows] "+m"(rows)
       : "r"(row), "r"(oc), "r"(step), [jump] "m"(jump), [outw] "m"(out_w)
-      : "r4", "r5", "r6", "r7", "r8", "r9", "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
-        "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23",
-        "s24", "s25", "s26", "s27", "s28", "s29", "s30");
-#undef AK_DWN_RQ
-#undef AK_DWN_ROW
-#undef AK_DWN_TAP
+      : "r4", "r5", "r6", "r7", "r8", "r9", "cc", "memory", AK_DWN_FPU);
 #else
   const int32_t wp = wk->row_bytes >> 2, pix = wk->pix_bytes >> 2, jump = wk->jump_bytes >> 2;
   for (int32_t oy = 0; oy < wk->out_h; oy++, x += jump) {
@@ -2381,6 +2465,16 @@ static __attribute__((noinline)) void ak_dwn_group(const int32_t *x, int8_t *o, 
   }
 #endif
 }
+
+#undef AK_DWN_FPU
+#undef AK_DWN_RQ4
+#undef AK_DWN_ROW
+#undef AK_DWN_TAP
+#undef AK_DWN_MACS
+#undef AK_FRQ_PACK
+#undef AK_FRQ2
+#undef AK_FRQ1
+#undef AK_FRQ_ONE
 
 int32_t armlprof_dwconv_s8_n3(ARMLPROF_CONV_ARGS) {
   const int32_t *blk = qp + out_c * AK_QP_STRIDE;  /* the flag word, then the groups' constants */
