@@ -61,7 +61,7 @@ def _family_on(model, family: str, variant: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant_index", [-1, 4])  # t2p1u1 (no pixel pairs, no unroll), t4p2u2; dw: the last
+@pytest.mark.parametrize("variant_index", [-1, 4])  # t2p1u1 (no pixel pairs, no unroll; c1: f4, dw: n3), t4p2u2
 @pytest.mark.parametrize("model_name", ["micro_speech_quantized", "person_detect"])
 def test_other_schedules_bit_exact_on_emulated_board(tmp_path, model_name: str, variant_index: int) -> None:
     model = load_model(str(shared_file("models", f"{model_name}.tflite")))
