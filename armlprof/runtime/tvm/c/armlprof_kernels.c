@@ -2038,6 +2038,7 @@ int32_t armlprof_conv1_s8_s4(ARMLPROF_CONV_ARGS) {
   "bfi " a ", " c ", #16, #8\n\t" \
   "bfi " a ", " d ", #24, #8\n\t"
 #define AK_C1F_BLOCK 32 /* FPU words per group: 18 weights, 4 biases, 4 (multiplier, rounding constant), shifts */
+#define AK_C1F_RS 50    /* words per row of the widened buffer (out_w <= 48): the kernel rows at immediate offsets */
 
 typedef struct {
   int32_t stride_bytes, jump_bytes, out_c, row_out, out_h;
@@ -2047,18 +2048,18 @@ typedef struct {
 static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32_t *blk, int8_t *o,
                                                    const ak_c1f_walk *wk) {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-  /* r0 x, r1 the buffer's row stride, r2/r3 input words (then the requantization's temporary / right shifts),
+  /* r0 x, r1 the output pointer, r2/r3 input words (then the requantization's temporary / right shifts),
    * r4/r5 weights (then multiplier, rounding constant), r6-r9 pixel 0's channels, r10-r12 and lr pixel 1's; the
-   * output pointer and the loop bounds on the stack. */
+   * loop bounds on the stack. */
   register const int32_t *px __asm__("r0") = x;
-  register int32_t st __asm__("r1") = wk->stride_bytes;
+  register int8_t *op __asm__("r1") = o;
   register const int32_t *kb __asm__("r2") = blk;
-  int8_t *op = o, *rowend = o + wk->row_out, *const end = o + wk->out_h * wk->row_out;
+  int8_t *rowend = o + wk->row_out, *const end = o + wk->out_h * wk->row_out;
   const int32_t oc = wk->out_c, jump = wk->jump_bytes, rowout = wk->row_out;
   /* one kernel row: words 0, 1 (pixel 0's taps 0-1 / 2-3, pixel 1's 0-1) and 2 (pixel 1's 2-3) */
-#define AK_C1F_ROW(q0, q1, q2)      \
-  "ldr r2, [r0]\n\t"                \
-  "ldr r3, [r0, #4]\n\t"            \
+#define AK_C1F_ROW(off, q0, q1, q2)      \
+  "ldr r2, [r0, #" off "]\n\t"          \
+  "ldr r3, [r0, #" off "+4]\n\t"        \
   "vmov r4, r5, " q0 "\n\t"         \
   "smlad r6, r2, r4, r6\n\t"        \
   "smlad r10, r3, r4, r10\n\t"      \
@@ -2069,7 +2070,7 @@ static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32
   "smlad r12, r3, r4, r12\n\t"      \
   "smlad r9, r2, r5, r9\n\t"        \
   "smlad lr, r3, r5, lr\n\t"        \
-  "ldr r2, [r0, #8]\n\t"            \
+  "ldr r2, [r0, #" off "+8]\n\t"        \
   "vmov r4, r5, " q2 "\n\t"         \
   "smlabb r6, r3, r4, r6\n\t"       \
   "smlabt r7, r3, r4, r7\n\t"       \
@@ -2086,12 +2087,9 @@ static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32
       "vmov r8, r9, s20, s21\n\t"
       "vmov r10, r11, s18, s19\n\t"
       "vmov r12, lr, s20, s21\n\t"
-      AK_C1F_ROW("s0, s1", "s2, s3", "s4, s5")
-      "add r0, r1\n\t"
-      AK_C1F_ROW("s6, s7", "s8, s9", "s10, s11")
-      "add r0, r1\n\t"
-      AK_C1F_ROW("s12, s13", "s14, s15", "s16, s17")
-      "sub r0, r0, r1, lsl #1\n\t"
+      AK_C1F_ROW("0", "s0, s1", "s2, s3", "s4, s5")
+      AK_C1F_ROW(AK_DWP_STR(AK_C1F_RS) "*4", "s6, s7", "s8, s9", "s10, s11")
+      AK_C1F_ROW(AK_DWP_STR(AK_C1F_RS) "*8", "s12, s13", "s14, s15", "s16, s17")
       "adds r0, #8\n\t"
       "vmov r3, s30\n\t"
       AK_FRQ2("r6", "r10", "s22, s23") "lsrs r3, r3, #8\n\t"
@@ -2100,17 +2098,15 @@ static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32
       AK_FRQ2("r9", "lr", "s28, s29")
       AK_FRQ_PACK("r6", "r7", "r8", "r9")
       AK_FRQ_PACK("r10", "r11", "r12", "lr")
-      "ldr r2, %[op]\n\t"
       "ldr r3, %[oc]\n\t"
-      "str r6, [r2]\n\t"
-      "str r10, [r2, r3]\n\t"
-      "add r2, r2, r3, lsl #1\n\t"
-      "str r2, %[op]\n\t"
+      "str r6, [r1]\n\t"
+      "str r10, [r1, r3]\n\t"
+      "add r1, r1, r3, lsl #1\n\t"
       "ldr r3, %[rowend]\n\t"  /* not the row's last pair: the next pair */
-      "cmp r2, r3\n\t"
+      "cmp r1, r3\n\t"
       "bne 1b\n\t"
       "ldr r3, %[end]\n\t"
-      "cmp r2, r3\n\t"
+      "cmp r1, r3\n\t"
       "beq 2f\n\t"
       "ldr r3, %[jump]\n\t"  /* x to the next output row's first pair */
       "add r0, r3\n\t"
@@ -2120,8 +2116,8 @@ static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32
       "str r2, %[rowend]\n\t"
       "b 1b\n\t"
       "2:"
-      : "+r"(px), "+r"(kb), [op] "+m"(op), [rowend] "+m"(rowend)
-      : "r"(st), [oc] "m"(oc), [jump] "m"(jump), [rowout] "m"(rowout), [end] "m"(end)
+      : "+r"(px), "+r"(op), "+r"(kb), [rowend] "+m"(rowend)
+      : [oc] "m"(oc), [jump] "m"(jump), [rowout] "m"(rowout), [end] "m"(end)
       : "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory", "s0", "s1", "s2",
         "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18",
         "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30");
@@ -2152,9 +2148,9 @@ static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32
 }
 
 int32_t armlprof_conv1_s8_f4(ARMLPROF_CONV_ARGS) {
-  const int32_t hp = (out_h - 1) * s_h + k_h, wq = out_w + 2, k4 = 3;
-  int ok = k_h == 3 && k_w <= 3 && s_w == 2 && d_h == 1 && d_w == 1 && out_w % 2 == 0 && out_c % 4 == 0 &&
-           act_lo == -128 && act_hi == 127 && hp * wq * 4 <= AK_C1S_BUF_BYTES;
+  const int32_t hp = (out_h - 1) * s_h + k_h, wq = AK_C1F_RS, k4 = 3;  /* s4's rows: out_w + 2 words */
+  int ok = k_h == 3 && k_w <= 3 && s_w == 2 && d_h == 1 && d_w == 1 && out_w % 2 == 0 && out_w + 2 <= wq &&
+           out_c % 4 == 0 && act_lo == -128 && act_hi == 127 && hp * wq * 4 <= AK_C1S_BUF_BYTES;
   for (int32_t c = 0; ok && c < out_c; c++) {  /* as s4 prepares them */
     const ak_qp q = ak_qp_load(qp + c * AK_QP_STRIDE);
     const int64_t b = q.bias;
