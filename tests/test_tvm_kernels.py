@@ -237,14 +237,15 @@ def test_every_variant_matches_reference(harness, case: str) -> None:
                 f"{int((got != want).sum())} of {want.size} outputs differ"
 
 
-# The fused variants (dw n3, c1 f4) take their own path only when every channel is on the folded fast path (a
-# right shift, no left shift beyond 7, no clamp inside int8); the CASES above force a left-shift channel, so there
-# they run their fallback (r1, s4), as for their other limits (n3: not 3x3, dilated, a clamp, the padded buffer
-# over 16 KiB; f4: not 3 rows of up to 3 taps, stride along the row other than 2, an odd output width, channels not
+# The fused variants (dw n3, c1 f4) take their own path only when every channel is on the folded fast path (a right
+# shift, no left shift beyond 7, no clamp inside int8); the CASES above force a left-shift channel, so there they run
+# their fallback (r1, s4), as for their other limits (n3: not 3x3, dilated, a clamp, the padded buffer over 16 KiB;
+# f4: not 3 rows of up to 3 taps, stride along the row other than 2, an odd output width or one over 48, channels not
 # in fours). Here their own paths. n3: stride 1 and 2, SAME and VALID, odd and even sizes, borders on every side
 # (pad_l 2), strides that differ per axis, one pixel, in_c 4 to 256 (12 and 20: not multiples of 8), person_detect's
 # 6x6 and 3x3 layers, the buffer at its limit (and just over it: r1). f4: person_detect's first layer, SAME with
-# top/left padding, 2- and 1-tap rows, stride 1 down the columns, 4 and 12 channels, one output row.
+# top/left padding, 2- and 1-tap rows, stride 1 down the columns, 4 and 12 channels, one output row, 50 outputs a row
+# (s4's path).
 FAST_CASES = {
     "n3_pd_12x12x64_s2": ("dw", "n3", kernels.Geometry(12, 12, 64, 6, 6, 64, 3, 3, 2, 2, 1, 1, 0, 0)),
     "n3_pd_6x6x128_s2": ("dw", "n3", kernels.Geometry(6, 6, 128, 3, 3, 128, 3, 3, 2, 2, 1, 1, 0, 0)),
@@ -263,6 +264,7 @@ FAST_CASES = {
     "f4_3x2_s2_oc4": ("c1", "f4", kernels.Geometry(9, 10, 1, 4, 4, 4, 3, 2, 2, 2, 1, 1, 0, 0)),
     "f4_3x1_s1x2_oc8": ("c1", "f4", kernels.Geometry(7, 8, 1, 7, 4, 8, 3, 1, 1, 2, 1, 1, 1, 0)),
     "f4_one_row_oc4": ("c1", "f4", kernels.Geometry(3, 4, 1, 1, 2, 4, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "f4_row_over_48_oc4": ("c1", "f4", kernels.Geometry(3, 101, 1, 1, 50, 4, 3, 3, 2, 2, 1, 1, 0, 0)),
 }
 
 
