@@ -2022,7 +2022,8 @@ int32_t armlprof_conv1_s8_s4(ARMLPROF_CONV_ARGS) {
  * it), each pixel pair's 8 sums are requantized in their registers (ak_dwp_requant's sequence) and each pixel's 4
  * output bytes stored as one word: no accumulator buffer, no requantization pass. One assembly loop over all pixel
  * pairs of a channel group. Needs every channel on ak_rq's fast path 1 without a clamp inside int8 (s1 <= 8),
- * whole groups of 4 channels and an even output width (no phantom pixel); other layers run s4. */
+ * whole groups of 4 channels and an even output width (no phantom pixel) of at most AK_C1F_RS - 2; other layers
+ * run s4. */
 /* Fused requantization of accumulators x = (acc + bias) << s1 held in registers (f4, n3), ak_dwp_requant's
  * sequence: r2 the temporary, r3's low byte the channel's right shift, r4/r5 its (multiplier, rounding constant)
  * brought from the FPU pair `mrz`; a and b: one channel of two pixels. Then 4 channels' bytes packed into a. */
