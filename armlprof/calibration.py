@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from armlprof.board import Board
+from armlprof.emulator.timing import model_fingerprint
 from armlprof.errors import ArmlprofError
 
 SKETCH_DIR = Path(__file__).resolve().parent / "sketches" / "calibration"
@@ -185,6 +186,7 @@ def timing_identity(board: Board) -> tuple[str, str | None]:
     time was measured with, so a figure from other parameters is not taken for this one."""
     timing = board.timing
     parameters = {k: v for k, v in timing.items() if k != CALIBRATED_MARK}
+    parameters["cycle_model"] = model_fingerprint()  # the same parameters under a fixed model: another figure
     digest = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return digest, timing.get(CALIBRATED_MARK)
 

@@ -202,3 +202,17 @@ def test_an_emulated_time_is_keyed_by_the_timing_it_was_measured_with(tmp_path):
     on_pool = {r["metric"]: r for r in ResultStore(pooled).records()}
     for metric, record in calibrated.items():
         assert on_pool[metric]["values"]["cycles"] == record["values"]["cycles"], metric
+
+
+def test_times_and_tuning_records_are_keyed_by_the_cycle_model_version(monkeypatch) -> None:
+    """A fix to the cycle model (its table, its rules) makes earlier emulated times other figures: a resume measures
+    them again and the tuner's records (cycles per candidate) are not reused."""
+    from armlprof.emulator import timing
+    from armlprof.runtime.tvm import tuning
+
+    board = load_board("spresense")
+    assert len(timing.model_fingerprint()) == 16
+    before = calibration.timing_identity(board)[0], tuning.flags_key(board)
+    monkeypatch.setattr(calibration, "model_fingerprint", lambda: "another model")
+    after = calibration.timing_identity(board)[0], tuning.flags_key(board)
+    assert before[0] != after[0] and before[1] != after[1]

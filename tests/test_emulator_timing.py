@@ -149,6 +149,9 @@ def test_frame_is_exact_mid_block(tmp: Path) -> None:
         ("vldmia r1, {s0-s3}", 1 + 4),
         ("vmov r0, s0", 1),
         ("vmov r0, r2, d0", 2),
+        ("vmov r0, r2, s0, s1", 2),  # the two-register forms, with S registers too
+        ("vmov s0, s1, r0, r2", 2),
+        ("vmov d0, r0, r2", 2),
     ],
 )
 def test_instruction_class(tmp: Path, sequence: str, cycles: int) -> None:

@@ -186,6 +186,14 @@ CASES = {
     "pw_c256_oc6_chunks": ("pw", kernels.Geometry(4, 5, 256, 4, 5, 6), (-128, 127)),
     "pw_c384_oc3_odd_chunk": ("pw", kernels.Geometry(3, 5, 384, 3, 5, 3), (-128, 127)),
     "pw_fc_depth64_units10_one_pixel": ("pw", kernels.Geometry(1, 1, 64, 1, 1, 10), (-128, 127)),
+    # f4p2 (weights in FPU registers per block of 8 k pairs; the cases above too): one block of 8 k pairs (16), a first
+    # block of 6 before an 8-pair one (28), a middle block over two chunks of the accumulator buffer (36, 117 pixels:
+    # 60 + 57), odd multiples of 16 (48: 3 blocks, 272: 17), odd pixel counts, output channels not in fours
+    "pw_c16_oc12_one_block": ("pw", kernels.Geometry(5, 7, 16, 5, 7, 12), (-128, 127)),
+    "pw_c28_oc5_first_block_6": ("pw", kernels.Geometry(3, 5, 28, 3, 5, 5), (-128, 127)),
+    "pw_c36_oc8_middle_block_chunks": ("pw", kernels.Geometry(13, 9, 36, 13, 9, 8), (-128, 127)),
+    "pw_c48_oc6_three_blocks": ("pw", kernels.Geometry(4, 4, 48, 4, 4, 6), (-100, 127)),
+    "pw_c272_oc5_seventeen_blocks": ("pw", kernels.Geometry(3, 3, 272, 3, 3, 5), (-128, 127)),
 }
 
 
@@ -409,7 +417,7 @@ def test_family_choice_by_geometry() -> None:
 
 
 def test_plan_of_the_study_models() -> None:
-    """person_detect: the first layer c1/s4, 1x1 layers pw with d4p2 first except on few pixels, signatures name
+    """person_detect: the first layer c1/s4, 1x1 layers pw with f4p2 first except on few pixels, signatures name
     their family (the tuner's schedule space), every plan's variants are its family's space."""
     path = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "person_detect.tflite"
     if not path.is_file():
@@ -421,9 +429,9 @@ def test_plan_of_the_study_models() -> None:
     assert plans[0].family == "c1" and plans[0].variants[:2] == ("s4", "d4")
     pw = [p for p in plans if p.family == "pw"]
     assert len(pw) == 14
-    assert all((p.variants[0] == "d4p2") == (p.geometry.out_h * p.geometry.out_w >= kernels.PW_DIRECT_MIN_PIXELS)
+    assert all((p.variants[0] == "f4p2") == (p.geometry.out_h * p.geometry.out_w >= kernels.PW_DIRECT_MIN_PIXELS)
                for p in pw)
-    assert {p.variants[0] for p in pw} == {"d4p2", "t2p2u2"}  # the fully connected layer (1 pixel): the GEMM
+    assert {p.variants[0] for p in pw} == {"f4p2", "t2p2u2"}  # the fully connected layer (1 pixel): the GEMM
     for p in plans:
         assert kernels.family_of_signature(p.signature) == p.family
         assert set(p.variants) == set(kernels.variants_for(p.family))

@@ -104,6 +104,40 @@ def test_pw_pixel_pair_kernel_other_depths_bit_exact_on_emulated_boards(tmp_path
 
 @pytest.mark.slow
 @pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_pw_fpu_weights_kernel_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
+    """pw's f4p2 (weights in FPU registers; assembly that runs only on the board) on every 1x1 layer of
+    person_detect: 8 and 16 input channels (one block of 4 and 8 k pairs), 32 to 256 (2 to 16 blocks, partial
+    sums between them, fused requantization in the last), 48x48 to 3x3 pixels (several chunks, odd counts)."""
+    model = load_model(str(shared_file("models", "person_detect.tflite")))
+    choices = _family_on(model, "pw", "f4p2")
+    assert len(choices) == 10
+    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_pw_fpu_weights_kernel_other_depths_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
+    """The f4p2 paths person_detect does not reach, on 63 pixels (an odd one): one block of 2 and 6 k pairs (4, 12
+    input channels), a first block of 2, 4 k pairs before the 8-pair ones (20, 24, 36, 40), a middle block (36,
+    40), fused requantization after partial sums and the accumulator buffer path (6 output channels)."""
+    from armlprof.modelgen import _Builder, _calibration_inputs
+
+    seed = 20261202
+    b = _Builder(seed, _calibration_inputs((1, 7, 9, 4), seed))
+    b.input((1, 7, 9, 4))
+    for i, (out_c, act) in enumerate([(8, "NONE"), (12, "RELU6"), (20, "NONE"), (24, "NONE"), (36, "NONE"),
+                                      (40, "NONE"), (6, "NONE")]):
+        b.conv(f"pw_{i}", out_c, (1, 1), 1, act, depthwise=False)
+    path = tmp_path / "pw_fpu_depths.tflite"
+    path.write_bytes(b.serialize("pw depths 4 to 40"))
+    model = load_model(str(path))
+    choices = _family_on(model, "pw", "f4p2")
+    assert len(choices) == 7
+    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
 @pytest.mark.parametrize("model_name,variant", [("micro_speech_quantized", "s4"), ("person_detect", "s4"),
                                                 ("person_detect", "f4")])  # f4 on micro_speech's 10x8: s4
 def test_c1_sliding_pairs_bit_exact_on_emulated_boards(tmp_path, model_name: str, board_name: str,

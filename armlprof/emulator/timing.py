@@ -12,6 +12,7 @@ interrupt/exception latency (the firmware uses none), and WFI/WFE wait time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, replace
 from functools import cache
@@ -72,6 +73,17 @@ class TimingParams:
 @cache
 def load_table() -> dict[str, Any]:
     return json.loads(TIMING_TABLE.read_text())
+
+
+@cache
+def model_fingerprint() -> str:
+    """sha256 prefix of the cycle model itself (its table, this module, the native block hook): a time measured
+    under an earlier model (before a timing fix) is not the same figure as one measured under this one."""
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in (TIMING_TABLE, here / "timing.py", here / "cyclehook.c"):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @cache
@@ -194,7 +206,7 @@ def _analyze(insn: cs.CsInsn) -> _Insn:
     return _Insn(
         address=insn.address, size=insn.size, name=name, cls=cls, reads=frozenset(reads),
         writes=frozenset(writes), address_regs=frozenset(addr_regs), immediate_offset=immediate_offset,
-        list_words=max(list_words, 0), two_core_regs=name == "vmov" and reg_ops == 3,
+        list_words=max(list_words, 0), two_core_regs=name == "vmov" and reg_ops >= 3,  # r0, r1, d0 and r0, r1, s0, s1
         writes_pc=writes_pc, direct_branch=direct, conditional=conditional,
         writes_sp=csa.ARM_REG_SP in writes or name in _SP_ADJUSTING,
         load=_load_operand(insn, name, cls),

@@ -49,11 +49,13 @@ DW_VARIANTS = ("t3", "r1", "p1", "p2", "n3")
 C1_MAX_PAD_BYTES = 12288
 DIRECT_VARIANTS = ("d4", *GEMM_VARIANTS)
 C1_VARIANTS = ("s4", *DIRECT_VARIANTS, "f4")
-# pw defaults to d4p2: d4's tile widened to 2 output pixels (every loaded word feeds 2 SMLADs), inputs
-# sign-extended once per chunk of pixels; faster than d4 on every 1x1 layer of person_detect on both boards, and
-# than the GEMM tiles down to its 3x3-pixel layers (256 -> 256 channels: Spresense 3.42 vs 4.84 cyc/MAC, nano33ble
-# 1.71 vs 2.35).
-PW_VARIANTS = ("d4p2", "d4", *GEMM_VARIANTS)
+# pw defaults to f4p2: d4p2 (d4's tile widened to 2 output pixels, every loaded word feeding 2 SMLADs, inputs
+# sign-extended once per chunk of pixels) with each channel group's weights held in FPU registers per block of 16
+# input channels instead of read from a stack stage; faster than d4p2 on every 1x1 layer of person_detect on both
+# boards (Spresense 128 -> 128 channels 2.52 vs 2.88 cyc/MAC, 8 -> 16 4.77 vs 6.23; nano33ble 1.22 vs 1.35, 2.31 vs
+# 2.85), d4p2 faster than d4 everywhere and than the GEMM tiles down to its 3x3-pixel layers (256 -> 256 channels:
+# Spresense 3.42 vs 4.84 cyc/MAC, nano33ble 1.71 vs 2.35).
+PW_VARIANTS = ("f4p2", "d4p2", "d4", *GEMM_VARIANTS)
 STAGE_WORDS = 768  # AK_STAGE_WORDS in armlprof_kernels.c
 PW_DIRECT_MIN_PIXELS = 9
 

@@ -63,8 +63,12 @@ def _save_records(records: dict[str, dict[str, int]]) -> None:
 
 
 def flags_key(board, optimization: str | None = None, extra_flags: tuple[str, ...] = ()) -> str:
-    """The build flags and the micro-kernel library version the measurements hold for."""
-    text = "|".join([*board.cpu_flags, optimization or board.optimization, *extra_flags, kernels.fingerprint()])
+    """The build flags, the micro-kernel library version and the cycle model (its board parameters and version)
+    the measurements hold for."""
+    from armlprof.calibration import timing_identity
+
+    text = "|".join([*board.cpu_flags, optimization or board.optimization, *extra_flags, kernels.fingerprint(),
+                     timing_identity(board)[0]])
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 

@@ -1418,9 +1418,10 @@ AK_CONV1_VARIANT(4, 2, 2)
 
 /* xe: n pixels of k bytes (k % 4 == 0) from `in`, extended and interleaved per pair, each pair closed by its tail:
  * sentinel, accumulators' address, both pixels' output addresses (the duplicate of an odd last pixel: the same
- * one), another pair follows, the stage's address. Addresses as 32-bit words: only the M4's assembly reads them. */
-static void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe, const int32_t *acc,
-                          const int32_t *wst, int8_t *out, int32_t out_c) {
+ * one), another pair follows, the stage's address. Addresses as 32-bit words: only the M4's assembly reads them.
+ * The portable code, and on the M4 an odd last pixel's pair (n = 1). */
+AK_INLINE void ak_pw2_extend_c(const int8_t *in, int32_t k, int32_t n, int32_t *xe, const int32_t *acc,
+                               const int32_t *wst, int8_t *out, int32_t out_c) {
   for (int32_t p = 0; p < n; p += 2, in += 2 * k, acc += 8, out += 2 * out_c) {
     const int8_t *r0 = in, *r1 = p + 1 < n ? in + k : in;
     for (int32_t i = 0; i < k; i += 4, xe += 4) {
@@ -1431,6 +1432,65 @@ static void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe, c
     xe[3] = (int32_t)(uintptr_t)(p + 1 < n ? out + out_c : out), xe[4] = p + 2 < n, xe[5] = (int32_t)(uintptr_t)wst;
     xe += AK_PW2_TAIL;
   }
+}
+
+AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe, const int32_t *acc,
+                             const int32_t *wst, int8_t *out, int32_t out_c) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  /* The whole pairs in one asm loop (GCC's: ~2x the cycles, most of a shallow layer's extension): per 4 input
+   * channels 2 LDR (unaligned-safe on the M4), 4 SXTB16, one STM of the 4 words; per pair the tail in 2 STM with
+   * "another pair follows" = 1, which the last whole pair's gets back as 0 when no odd pixel follows. */
+  const int32_t pairs = n >> 1;
+  if (pairs > 0) {
+    register const int8_t *r4 __asm__("r4") = in;
+    register int32_t *r6 __asm__("r6") = xe;
+    register int32_t r7 __asm__("r7") = k;
+    register const int32_t *r8 __asm__("r8") = acc;
+    register int8_t *r9 __asm__("r9") = out;
+    register int32_t r10 __asm__("r10") = out_c;
+    register int32_t r11 __asm__("r11") = pairs;
+    register const int32_t *r12 __asm__("r12") = wst;
+    __asm__ volatile(
+        "0:\n\t"
+        "adds r5, r4, r7\n\t"  /* past pixel 0's channels */
+        "1:\n\t"
+        "ldr r3, [r4, r7]\n\t"
+        "ldr r2, [r4], #4\n\t"
+        "sxtb16 r0, r2\n\t"
+        "sxtb16 r1, r3\n\t"
+        "sxtb16 r2, r2, ror #8\n\t"
+        "sxtb16 r3, r3, ror #8\n\t"
+        "stm r6!, {r0, r1, r2, r3}\n\t"
+        "cmp r4, r5\n\t"
+        "bne 1b\n\t"
+        "add r4, r7\n\t"  /* past pixel 1 */
+        "mov r0, #0x40000000\n\t"
+        "mov r1, r8\n\t"
+        "mov r2, r9\n\t"
+        "add r9, r10\n\t"
+        "mov r3, r9\n\t"
+        "add r9, r10\n\t"
+        "stm r6!, {r0, r1, r2, r3}\n\t"
+        "movs r0, #1\n\t"
+        "mov r1, r12\n\t"
+        "stm r6!, {r0, r1}\n\t"
+        "add r8, r8, #32\n\t"
+        "subs r11, r11, #1\n\t"
+        "bne 0b"
+        : "+r"(r4), "+r"(r6), "+r"(r8), "+r"(r9), "+r"(r11)
+        : "r"(r7), "r"(r10), "r"(r12)
+        : "r0", "r1", "r2", "r3", "r5", "cc", "memory");
+    xe = r6;
+    if (!(n & 1)) {
+      xe[-2] = 0;
+      return;
+    }
+  }
+  const int32_t p = 2 * pairs;
+  ak_pw2_extend_c(in + p * k, k, 1, xe, acc + 4 * p, wst, out + p * out_c, out_c);
+#else
+  ak_pw2_extend_c(in, k, n, xe, acc, wst, out, out_c);
+#endif
 }
 
 /* The stage of one channel group: its k4 packed words [k4][4 channels] as [k/2][4 channels] SMLAD pairs. */
@@ -1479,17 +1539,19 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
    * 16-bit LDM. */
   register const int32_t *px __asm__("r4") = xe;
   register const int32_t *pw __asm__("r5") = wst;
-#define AK_PW2_MACS(op, acc)                    \
-  "ldm r5!, {r2, r3}\n\t"                       \
+  /* (w01, w23: what brings channels 0, 1 and 2, 3's weights into r2, r3; f4p2 takes them from FPU registers) */
+#define AK_PW2_MACS_FROM(op, acc, w01, w23)     \
+  w01                                           \
   op " r6, r0, r2" acc("r6") "\n\t"             \
   op " r10, r1, r2" acc("r10") "\n\t"           \
   op " r7, r0, r3" acc("r7") "\n\t"             \
   op " r11, r1, r3" acc("r11") "\n\t"           \
-  "ldm r5!, {r2, r3}\n\t"                       \
+  w23                                           \
   op " r8, r0, r2" acc("r8") "\n\t"             \
   op " r12, r1, r2" acc("r12") "\n\t"           \
   op " r9, r0, r3" acc("r9") "\n\t"             \
   op " lr, r1, r3" acc("lr") "\n\t"
+#define AK_PW2_MACS(op, acc) AK_PW2_MACS_FROM(op, acc, "ldm r5!, {r2, r3}\n\t", "ldm r5!, {r2, r3}\n\t")
 #define AK_PW2_NOACC(r) ""
 #define AK_PW2_ACC(r) ", " r
   /* r1 (from the tail): where the accumulators go; skip the output addresses */
@@ -1497,8 +1559,9 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
   "stm r1, {r6-r12, lr}\n\t"        \
   "adds r4, #8\n\t"
   /* one channel: both pixels' accumulators a, b requantized in place (r5: past the stage, at its constants) */
-#define AK_PW2_RQ(a, b)                  \
-  "ldm r5!, {r0, r1, r2, r3}\n\t"        \
+  /* (cst: what brings the channel's constants into r0-r3; f4p2's from FPU registers when they fit) */
+#define AK_PW2_RQ_FROM(a, b, cst)        \
+  cst                                    \
   "add " a ", r0, " a ", lsl #1\n\t"     \
   "add " b ", r0, " b ", lsl #1\n\t"     \
   "smmlar r0, " a ", r1, r2\n\t"         \
@@ -1509,8 +1572,9 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
   "asr " b ", " b ", r3\n\t"             \
   "ssat " a ", #8, " a "\n\t"            \
   "ssat " b ", #8, " b "\n\t"
-#define AK_PW2_FUSED                                                                                        \
-  AK_PW2_RQ("r6", "r10") AK_PW2_RQ("r7", "r11") AK_PW2_RQ("r8", "r12") AK_PW2_RQ("r9", "lr")                \
+#define AK_PW2_FUSED_FROM(c0, c1, c2, c3)                                                                   \
+  AK_PW2_RQ_FROM("r6", "r10", c0) AK_PW2_RQ_FROM("r7", "r11", c1) AK_PW2_RQ_FROM("r8", "r12", c2)              \
+  AK_PW2_RQ_FROM("r9", "lr", c3)                                                                            \
   "bfi r6, r7, #8, #8\n\t"                                                                                  \
   "bfi r6, r8, #16, #8\n\t"                                                                                 \
   "bfi r6, r9, #24, #8\n\t"                                                                                 \
@@ -1521,6 +1585,8 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
   "str r6, [r1], #4\n\t"                                                                                    \
   "str r10, [r2], #4\n\t"                                                                                   \
   "stm r4!, {r1, r2}\n\t"
+#define AK_PW2_FUSED AK_PW2_FUSED_FROM("ldm r5!, {r0, r1, r2, r3}\n\t", "ldm r5!, {r0, r1, r2, r3}\n\t", \
+                                       "ldm r5!, {r0, r1, r2, r3}\n\t", "ldm r5!, {r0, r1, r2, r3}\n\t")
   /* Pairs 4 per loop iteration (one sentinel test per 4), after 2 or 4 peeled ones (the first with SMUAD, no
    * clearing): k/2 is even, so one of the two leaves a multiple of 4. */
 #define AK_PW2_PAIR "ldm r4!, {r0, r1}\n\t" AK_PW2_MACS("smlad", AK_PW2_ACC)
@@ -1555,12 +1621,9 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
   }
 #undef AK_PW2_RUN
 #undef AK_PW2_PAIR
-#undef AK_PW2_FUSED
-#undef AK_PW2_RQ
-#undef AK_PW2_STORE
-#undef AK_PW2_ACC
-#undef AK_PW2_NOACC
 #undef AK_PW2_MACS
+  /* AK_PW2_MACS_FROM, AK_PW2_ACC, AK_PW2_NOACC, AK_PW2_STORE, AK_PW2_RQ_FROM and AK_PW2_FUSED(_FROM): f4p2's
+   * too (below) */
 #else
   (void)k, (void)fused;  /* the portable build never fuses */
   for (int more = 1; more; acc += 8) {
@@ -1576,7 +1639,12 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
 #endif
 }
 
-int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
+static void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *cst, int32_t k, int fused, int32_t *acc,
+                        int32_t n);
+
+/* d4p2's layer driver, f4p2's too (fpu: its sums, ak_pwf_sums below, which reads the packed weights itself; a
+ * constant, so each variant gets its own copy of this code). */
+AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
   if (in_c > AK_PW2_MAX_K || in_c <= 0 || in_c % 4) return -1;  /* kernels.py plans pw only within these */
   (void)in_h, (void)in_w, (void)k_h, (void)k_w, (void)s_h, (void)s_w, (void)d_h, (void)d_w, (void)pad_t, (void)pad_l;
   const int32_t k = in_c, k4 = k >> 2, pixels = out_h * out_w;
@@ -1584,43 +1652,274 @@ int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
   /* |sum x*w| <= 2^14 per tap, as d4 bounds it */
 #define AK_PW2_RQ_PREPARE(qj) \
   ak_rq_prepare(qj, out_zp, ((qj).bias < 0 ? -(int64_t)(qj).bias : (qj).bias) + (int64_t)k * 16384)
-  /* requantization in the inner kernel's registers when every channel takes ak_requant_run's SSAT path */
+  /* requantization in the inner kernel's registers when every channel takes ak_requant_run's SSAT path without a
+   * left shift: AK_PW2_RQ_PREPARE's fast == 1 and s1 == 1, decided without its 64-bit variable shift (a library
+   * call: ~145 cycles per channel on Spresense, paid here once per layer and channel and, before, again per chunk
+   * and channel for the constants) */
   int fused = 0;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   fused = act_lo == -128 && act_hi == 127 && out_c % 4 == 0;
   for (int32_t c = 0; fused && c < out_c; c++) {
-    const ak_rq rq = AK_PW2_RQ_PREPARE(ak_qp_load(qp + c * AK_QP_STRIDE));
-    fused = rq.fast == 1 && rq.s1 == 1;
+    const int32_t *qc = qp + c * AK_QP_STRIDE;
+    const int64_t bias = qc[0];
+    fused = qc[2] == 0 && qc[3] >= 1 && qc[3] <= 22 && (bias < 0 ? -bias : bias) + (int64_t)k * 16384 < (1LL << 30);
   }
 #endif
   /* chunks as large as the buffers allow (fused: no accumulator buffer), all of the same size as far as it goes */
   int32_t chunk = AK_PW2_XWORDS / (k + AK_PW2_TAIL) * 2;
-  chunk = fused || chunk < AK_PW2_CHUNK ? chunk : AK_PW2_CHUNK;
+  chunk = (fused && !(fpu && k > 16)) || chunk < AK_PW2_CHUNK ? chunk : AK_PW2_CHUNK;  /* f4p2: see ak_pwf_sums */
   const int32_t chunks = (pixels + chunk - 1) / chunk;
   chunk = ((pixels + chunks - 1) / chunks + 1) & ~1;
   int32_t xe[AK_PW2_XWORDS], wst[2 * AK_PW2_MAX_K + 16], acc[4 * AK_PW2_CHUNK];
   for (int32_t p0 = 0, n; p0 < pixels; p0 += n) {
     n = pixels - p0 < chunk ? pixels - p0 : chunk;
-    ak_pw2_extend(in + p0 * k, k, n, xe, acc, wst, out + p0 * out_c, out_c);
+    ak_pw2_extend(in + p0 * k, k, n, xe, acc, fpu ? wst + 2 * k : wst, out + p0 * out_c, out_c);
     const int32_t *wg = (const int32_t *)(const void *)w, *q = qp;
     for (int32_t c = 0; c < out_c; c += 4, wg += 4 * k4, q += 4 * AK_QP_STRIDE) {
-      ak_pw2_stage(wg, k4, wst);
+      if (!fpu) ak_pw2_stage(wg, k4, wst);
       const int32_t nc = out_c - c < 4 ? out_c - c : 4;
       ak_rq rq[4];
       for (int j = 0; j < nc; j++) {
-        rq[j] = AK_PW2_RQ_PREPARE(ak_qp_load(q + j * AK_QP_STRIDE));
+        const int32_t *qj = q + j * AK_QP_STRIDE;
+        if (!fused) {
+          rq[j] = AK_PW2_RQ_PREPARE(ak_qp_load(qj));
+          continue;
+        }
+        /* the fused path's (2 bias, multiplier, rounding constant with the output offset, right shift): ak_rq's
+         * for fast == 1 */
         int32_t *cst = wst + 2 * k + 4 * j;
-        cst[0] = (int32_t)((uint32_t)rq[j].q.bias << 1), cst[1] = rq[j].q.mult, cst[2] = rq[j].rz;
-        cst[3] = rq[j].q.right;
+        cst[0] = (int32_t)((uint32_t)qj[0] << 1), cst[1] = qj[1], cst[2] = (1 << (qj[3] - 1)) + out_zp * (1 << qj[3]);
+        cst[3] = qj[3];
       }
-      ak_pw2_sums(xe, wst, k, fused, acc);
+      if (fpu)
+        ak_pwf_sums(xe, wg, wst + 2 * k, k, fused, acc, n);
+      else
+        ak_pw2_sums(xe, wst, k, fused, acc);
       if (!fused) {
         for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq[j], &oq);
       }
     }
   }
-#undef AK_PW2_RQ_PREPARE
   return 0;
+}
+
+int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
+  return ak_pw2_conv(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
+                     pad_l, in_zp, out_zp, act_lo, act_hi, 0);
+}
+
+/* -------------------------------------------------------- 1x1 / fully connected: weights in FPU registers (pw f4p2) */
+/* d4p2 (the same driver, extended inputs, tails and fused requantization) with the weights of each group of 4
+ * output channels held in the FPU's s0-s31 instead of a stack stage: per block of up to 8 k pairs (4 channels x 8
+ * pair words = 32 words) the block's packed words are sign-extended straight into them once per chunk of pixels
+ * (LDM 4, 8 SXTB16, 4 VMOV sN, sN+1 per 4 input channels: no stage written and read back), then per k pair
+ * VMOV r2, r3, sN, sN+1 brings two weight words in 2 cycles without the data wait states of an LDM (Spresense: +2
+ * per word read): LDM x, 2 VMOV, 8 SMLAD where d4p2 has LDM x, 2 LDM w, 8 SMLAD. Blocks outer, pixel pairs inner:
+ * a layer of more than 16 input channels keeps each pair's 8 partial sums in the accumulator buffer between
+ * blocks (LDM/STM of 8 words per pair and block; so chunks of at most AK_PW2_CHUNK pixels). The first block has
+ * r = 2, 4, 6 or 8 k pairs (k/2 is even) and starts from SMUAD; the others have 8, and the last one requantizes
+ * in registers (AK_PW2_FUSED; the pair's accumulators', constants' and output addresses from its tail) or stores
+ * the sums for ak_requant_run. A layer of at most 16 input channels is one block, d4p2's loop with the weights
+ * in registers; with at most 8 the 4 channels' requantization constants fit in s16-s31 too. s16-s31 are
+ * callee-saved: listed as clobbered, GCC saves them once per call. */
+AK_INLINE int32_t ak_pwf_first_steps(int32_t k) { return (((k >> 1) - 1) & 7) + 1; }
+
+/* The sums of the chunk's pixel pairs (xe: n pixels, from ak_pw2_extend with cst as its stage address) for one
+ * channel group: w its packed words [k/4][4 channels], cst its constants (fused: as d4p2's, after its stage). */
+static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *cst, int32_t k,
+                                                  int fused, int32_t *acc, int32_t n) {
+  const int32_t r = ak_pwf_first_steps(k), blocks = ((k >> 1) - r) / 8 + 1;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  /* d4p2's registers (r0, r1 the pair's inputs, r2, r3 two channels' weights, r4 the input pointer, r6-r9 and
+   * r10-r12, lr the accumulators), r5 the accumulators' (or the constants') address, r2 first the block's packed
+   * words. A block's pairs are k + AK_PW2_TAIL words apart: `skip` bytes from past one pair's block to the next
+   * pair's. */
+  register const int32_t *px __asm__("r4") = xe;
+  register int32_t *pa __asm__("r5") = acc;
+  register const int32_t *pw __asm__("r2") = w;
+  register int32_t r3 __asm__("r3");
+  /* 4 input channels of the 4 channels (one packed word each) -> the SMLAD pair words of 2 k pairs */
+#define AK_PWF_ROW(q0, q1, q2, q3)                                                              \
+  "ldm r2!, {r0, r1, r3, r6}\n\t"                                                               \
+  "sxtb16 r7, r0\n\tsxtb16 r8, r1\n\tvmov " q0 ", r7, r8\n\t"                                   \
+  "sxtb16 r7, r3\n\tsxtb16 r8, r6\n\tvmov " q1 ", r7, r8\n\t"                                   \
+  "sxtb16 r7, r0, ror #8\n\tsxtb16 r8, r1, ror #8\n\tvmov " q2 ", r7, r8\n\t"                   \
+  "sxtb16 r7, r3, ror #8\n\tsxtb16 r8, r6, ror #8\n\tvmov " q3 ", r7, r8\n\t"
+#define AK_PWF_W1 AK_PWF_ROW("s0, s1", "s2, s3", "s4, s5", "s6, s7")
+#define AK_PWF_W2 AK_PWF_W1 AK_PWF_ROW("s8, s9", "s10, s11", "s12, s13", "s14, s15")
+#define AK_PWF_W3 AK_PWF_W2 AK_PWF_ROW("s16, s17", "s18, s19", "s20, s21", "s22, s23")
+#define AK_PWF_W4 AK_PWF_W3 AK_PWF_ROW("s24, s25", "s26, s27", "s28, s29", "s30, s31")
+#define AK_PWF_STEP(op, acc, q01, q23) \
+  "ldm r4!, {r0, r1}\n\t" AK_PW2_MACS_FROM(op, acc, "vmov r2, r3, " q01 "\n\t", "vmov r2, r3, " q23 "\n\t")
+#define AK_PWF_NEXT(q01, q23) AK_PWF_STEP("smlad", AK_PW2_ACC, q01, q23)
+#define AK_PWF_STEPS2(op, acc) AK_PWF_STEP(op, acc, "s0, s1", "s2, s3") AK_PWF_NEXT("s4, s5", "s6, s7")
+#define AK_PWF_STEPS4(op, acc) \
+  AK_PWF_STEPS2(op, acc) AK_PWF_NEXT("s8, s9", "s10, s11") AK_PWF_NEXT("s12, s13", "s14, s15")
+#define AK_PWF_STEPS6(op, acc) \
+  AK_PWF_STEPS4(op, acc) AK_PWF_NEXT("s16, s17", "s18, s19") AK_PWF_NEXT("s20, s21", "s22, s23")
+#define AK_PWF_STEPS8(op, acc) \
+  AK_PWF_STEPS6(op, acc) AK_PWF_NEXT("s24, s25", "s26, s27") AK_PWF_NEXT("s28, s29", "s30, s31")
+#define AK_PWF_CST(q01, q23) "vmov r0, r1, " q01 "\n\tvmov r2, r3, " q23 "\n\t"
+#define AK_PWF_FUSED_FPU                                                                       \
+  AK_PW2_FUSED_FROM(AK_PWF_CST("s16, s17", "s18, s19"), AK_PWF_CST("s20, s21", "s22, s23"),   \
+                    AK_PWF_CST("s24, s25", "s26, s27"), AK_PWF_CST("s28, s29", "s30, s31"))
+#define AK_PWF_CLOBBERS                                                                                        \
+  "r0", "r1", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory", "s0", "s1", "s2", "s3", "s4",  \
+      "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", \
+      "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
+  /* One block: every pair of the chunk, the state from its tail as in d4p2's loop (r3 in: the constants, which
+   * `cst_fpu` loads into s16-s31); `head`: to the tail's output addresses (and r1: where the accumulators go),
+   * `next`: r3 another pair follows (and r5: the constants). */
+#define AK_PWF_ONE(weights, cst_fpu, steps, head, epilogue, next)          \
+  __asm__ volatile("mov r5, r3\n\t" cst_fpu weights                      \
+                   "0:\n\t" steps head epilogue next                      \
+                   "cmp r3, #0\n\t"                                       \
+                   "bne 0b"                                               \
+                   : "+r"(px), "+r"(pw), "+r"(r3), "+r"(pa)               \
+                   :                                                      \
+                   : AK_PWF_CLOBBERS)
+#define AK_PWF_TAIL_ACC "ldm r4!, {r0, r1}\n\t" /* the sentinel, where the accumulators go */
+#define AK_PWF_TAIL_OUT "adds r4, #8\n\t"
+#define AK_PWF_NEXT_CST "ldm r4!, {r3, r5}\n\t"
+#define AK_PWF_NEXT_ONLY "ldr r3, [r4], #8\n\t"
+  /* The first or a middle block of several: partial sums to the buffer, pair after pair up to `end`, 2 pairs per
+   * loop iteration (one end test per 2; an odd number of pairs enters at the second). */
+#define AK_PWF_RUN(weights, sums, steps)                       \
+  __asm__ volatile(weights                                     \
+                   "ldr r3, %[odd]\n\t"                        \
+                   "cmp r3, #0\n\t"                            \
+                   "bne 2f\n\t"                                \
+                   "1:\n\t" sums steps                         \
+                   "stm r5!, {r6-r12, lr}\n\t"                 \
+                   "ldr r2, %[skip]\n\t"                       \
+                   "add r4, r2\n\t"                            \
+                   "2:\n\t" sums steps                         \
+                   "stm r5!, {r6-r12, lr}\n\t"                 \
+                   "ldr r2, %[skip]\n\t"                       \
+                   "ldr r3, %[end]\n\t"                        \
+                   "add r4, r2\n\t"                            \
+                   "cmp r5, r3\n\t"                            \
+                   "bne 1b"                                    \
+                   : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)   \
+                   : [skip] "m"(skip), [end] "m"(end), [odd] "m"(odd) \
+                   : AK_PWF_CLOBBERS)
+#define AK_PWF_SUMS "ldm r5, {r6-r12, lr}\n\t"
+#define AK_PWF_VLDM_CST "vldmia r5, {s16-s31}\n\t"
+  if (blocks == 1) {
+    r3 = (int32_t)(uintptr_t)cst;
+    switch (2 * r + !fused) {
+#define AK_PWF_ONE_FPU(w, steps) \
+  AK_PWF_ONE(w, AK_PWF_VLDM_CST, steps, AK_PWF_TAIL_OUT, AK_PWF_FUSED_FPU, AK_PWF_NEXT_ONLY)
+#define AK_PWF_ONE_FUSED(w, steps) AK_PWF_ONE(w, "", steps, AK_PWF_TAIL_OUT, AK_PW2_FUSED, AK_PWF_NEXT_CST)
+#define AK_PWF_ONE_STORE(w, steps) AK_PWF_ONE(w, "", steps, AK_PWF_TAIL_ACC, AK_PW2_STORE, AK_PWF_NEXT_CST)
+      case 4: AK_PWF_ONE_FPU(AK_PWF_W1, AK_PWF_STEPS2("smuad", AK_PW2_NOACC)); break;
+      case 5: AK_PWF_ONE_STORE(AK_PWF_W1, AK_PWF_STEPS2("smuad", AK_PW2_NOACC)); break;
+      case 8: AK_PWF_ONE_FPU(AK_PWF_W2, AK_PWF_STEPS4("smuad", AK_PW2_NOACC)); break;
+      case 9: AK_PWF_ONE_STORE(AK_PWF_W2, AK_PWF_STEPS4("smuad", AK_PW2_NOACC)); break;
+      case 12: AK_PWF_ONE_FUSED(AK_PWF_W3, AK_PWF_STEPS6("smuad", AK_PW2_NOACC)); break;
+      case 13: AK_PWF_ONE_STORE(AK_PWF_W3, AK_PWF_STEPS6("smuad", AK_PW2_NOACC)); break;
+      case 16: AK_PWF_ONE_FUSED(AK_PWF_W4, AK_PWF_STEPS8("smuad", AK_PW2_NOACC)); break;
+      default: AK_PWF_ONE_STORE(AK_PWF_W4, AK_PWF_STEPS8("smuad", AK_PW2_NOACC)); break;
+#undef AK_PWF_ONE_STORE
+#undef AK_PWF_ONE_FUSED
+#undef AK_PWF_ONE_FPU
+    }
+    return;
+  }
+  int32_t *const end = acc + 8 * ((n + 1) >> 1);
+  const int32_t odd = ((n + 1) >> 1) & 1;  /* pairs */
+  int32_t skip = (k + AK_PW2_TAIL - 2 * r) * 4;
+  switch (r) {
+    case 2: AK_PWF_RUN(AK_PWF_W1, "", AK_PWF_STEPS2("smuad", AK_PW2_NOACC)); break;
+    case 4: AK_PWF_RUN(AK_PWF_W2, "", AK_PWF_STEPS4("smuad", AK_PW2_NOACC)); break;
+    case 6: AK_PWF_RUN(AK_PWF_W3, "", AK_PWF_STEPS6("smuad", AK_PW2_NOACC)); break;
+    default: AK_PWF_RUN(AK_PWF_W4, "", AK_PWF_STEPS8("smuad", AK_PW2_NOACC)); break;
+  }
+  skip = (k + AK_PW2_TAIL - 16) * 4;
+  for (int32_t b = 1; b < blocks; b++) {
+    const int32_t off = 2 * r + 16 * (b - 1);  /* the block's first word: of each pair's inputs, of w */
+    px = xe + off, pw = w + off, pa = acc;
+    if (b < blocks - 1 || !fused) {
+      AK_PWF_RUN(AK_PWF_W4, AK_PWF_SUMS, AK_PWF_STEPS8("smlad", AK_PW2_ACC));
+      continue;
+    }
+    /* the last block, requantized: the pair's accumulators (its tail's second word, 16 words on), constants
+     * (the tail's last word) and output addresses from its tail, as d4p2's; `skip` from past the tail to the next
+     * pair's block */
+    skip = (k - 16) * 4;
+    __asm__ volatile(AK_PWF_W4
+                     "1:\n\t"
+                     "ldr r5, [r4, #68]\n\t"
+                     AK_PWF_SUMS AK_PWF_STEPS8("smlad", AK_PW2_ACC)
+                     "ldr r5, [r4, #20]\n\t"
+                     AK_PWF_TAIL_OUT AK_PW2_FUSED AK_PWF_NEXT_ONLY
+                     "ldr r2, %[skip]\n\t"
+                     "add r4, r2\n\t"
+                     "cmp r3, #0\n\t"
+                     "bne 1b"
+                     : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)
+                     : [skip] "m"(skip)
+                     : AK_PWF_CLOBBERS);
+  }
+#undef AK_PWF_NEXT_ONLY
+#undef AK_PWF_NEXT_CST
+#undef AK_PWF_TAIL_OUT
+#undef AK_PWF_TAIL_ACC
+#undef AK_PWF_VLDM_CST
+#undef AK_PWF_SUMS
+#undef AK_PWF_RUN
+#undef AK_PWF_ONE
+#undef AK_PWF_CLOBBERS
+#undef AK_PWF_FUSED_FPU
+#undef AK_PWF_CST
+#undef AK_PWF_STEPS8
+#undef AK_PWF_STEPS6
+#undef AK_PWF_STEPS4
+#undef AK_PWF_STEPS2
+#undef AK_PWF_NEXT
+#undef AK_PWF_STEP
+#undef AK_PWF_W4
+#undef AK_PWF_W3
+#undef AK_PWF_W2
+#undef AK_PWF_W1
+#undef AK_PWF_ROW
+#else
+  /* The same blocks in the same order (pair p's sums at acc + 8p, the address its tail names), in C; the block's
+   * weights extended as ak_pw2_stage does. */
+  (void)cst, (void)fused;
+  const int32_t pairs = (n + 1) >> 1;
+  int32_t wb[32];
+  for (int32_t b = 0; b < blocks; b++) {
+    const int32_t steps = b ? 8 : r, off = b ? 2 * r + 16 * (b - 1) : 0;
+    ak_pw2_stage(w + off, steps / 2, wb);
+    for (int32_t p = 0; p < pairs; p++) {
+      const int32_t *x = xe + p * (k + AK_PW2_TAIL) + off;
+      int32_t *a = acc + 8 * p, s[8];
+      for (int i = 0; i < 8; i++) s[i] = b ? a[i] : 0;
+      for (int32_t j = 0; j < steps; j++) {
+        for (int c = 0; c < 4; c++) {
+          s[c] = ak_smlad(x[2 * j], wb[4 * j + c], s[c]), s[4 + c] = ak_smlad(x[2 * j + 1], wb[4 * j + c], s[4 + c]);
+        }
+      }
+      for (int i = 0; i < 8; i++) a[i] = s[i];
+    }
+  }
+#endif
+}
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#undef AK_PW2_FUSED
+#undef AK_PW2_FUSED_FROM
+#undef AK_PW2_RQ_FROM
+#undef AK_PW2_STORE
+#undef AK_PW2_ACC
+#undef AK_PW2_NOACC
+#undef AK_PW2_MACS_FROM
+#endif
+#undef AK_PW2_RQ_PREPARE
+
+int32_t armlprof_conv_s8_f4p2(ARMLPROF_CONV_ARGS) {
+  return ak_pw2_conv(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
+                     pad_l, in_zp, out_zp, act_lo, act_hi, 1);
 }
 
 /* The direct kernel for 1x1 convolutions at stride 1 without padding (and fully connected layers): each pixel's

@@ -35,6 +35,9 @@ int32_t armlprof_conv_s8_d4(ARMLPROF_CONV_ARGS);
 /* The same layers, 2 output pixels x 4 output channels per inner loop (both operands sign-extended ahead, the
  * inputs once per chunk of pixels); in_c <= 384. */
 int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS);
+/* The same with each channel group's weights in FPU registers (s0-s31, blocks of 16 input channels) instead of a
+ * stack stage: no data wait states on the weights. */
+int32_t armlprof_conv_s8_f4p2(ARMLPROF_CONV_ARGS);
 /* The same tiles for a one-channel input (conv1): input padded once into a stack buffer, kernel rows widened to
  * whole words (weights packed by kernels.pack_c1_weights), every pixel interior. Dilation 1. */
 /* The direct one-channel kernel (d4): 4 output channels per pass with their weights sign-extended in a stack
