@@ -33,8 +33,10 @@ SCHEDULED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 # measurements: 2 pixels x 2 channels keeps the inner loop's 14 live values in registers).
 GEMM_VARIANTS = ("t2p2u2", "t2p2u1", "t4p1u2", "t4p2u1", "t4p2u2", "t2p1u2", "t4p1u1", "t2p1u1")
 # Depthwise: t3 (3x3 over int16 channel planes, SMLAD on tap pairs; faster than r1 on every person_detect layer on
-# both boards) runs r1 for the layers it does not cover.
-DW_VARIANTS = ("t3", "r1", "p1", "p2")
+# both boards) runs r1 for the layers it does not cover. f3: t3 with a channel's stride-1 rows of even width taps and
+# requantization fused in one block of assembly (same planes, same constants; t3's code for the rest).
+DW_VARIANTS = ("t3", "r1", "p1", "p2", "f3")
+DW_PLANE_VARIANTS = ("t3", "f3")  # the variants that read dw_t3_block
 # One-input-channel convolutions (the first layer of both study models) pad their input once into a stack buffer
 # (c1 family, the GEMM tiles over it); larger buffers take the plain GEMM with im2col at the borders.
 # 1x1 convolutions at stride 1 without padding and fully connected layers with whole words of input channels
@@ -261,9 +263,9 @@ def dw_t3_block(weights: np.ndarray, qp: np.ndarray, stride: int, out_zp: int, l
 
 def dw_qparams(variant: str, weights: np.ndarray, bias: np.ndarray, mults: np.ndarray, shifts: np.ndarray,
                stride: int, out_zp: int, lo: int, hi: int) -> np.ndarray:
-    """The int32 constants a dw variant reads: the requantization rows, plus t3's block (flattened)."""
+    """The int32 constants a dw variant reads: the requantization rows, plus t3's block (t3, f3; flattened)."""
     qp = requant_params(bias, mults, shifts, weights.shape[-1])
-    if variant != "t3":
+    if variant not in DW_PLANE_VARIANTS:
         return qp
     return np.concatenate([qp.ravel(), dw_t3_block(weights, qp, stride, out_zp, lo, hi).ravel()])
 

@@ -1172,8 +1172,13 @@ static __attribute__((noinline)) void ak_dwp_requant(const int32_t *acc, int8_t 
  * ak_rq's fast path 1 without an activation clamp inside int8 (all of person_detect's channels); those accumulate
  * (acc + bias) << s1 directly (the left shift with SMMULR's doubling, s1 <= 8, is in the int16 weights, the
  * shifted bias is the accumulators' start) for ak_dwp_requant, the others the plain sum for ak_requant. */
-static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
-                                                  int8_t *out, int32_t rw, int32_t rs, int32_t band) {
+/* fused (a later variant's, NULL for t3): a channel's taps and requantization of whole even-width rows at once, on
+ * the M4 path for the fast-path channels (block word 10) */
+typedef void (*ak_dwp_fused_fn)(const int32_t *x, int8_t *o, int32_t rows, int32_t out_w, const int32_t *blk,
+                                int32_t out_c);
+
+AK_INLINE void ak_dwp_conv_with(const ak_geom *g, const int8_t *in, const int32_t *qp, int8_t *out, int32_t rw,
+                                int32_t rs, int32_t band, ak_dwp_fused_fn fused) {
   int32_t buf[AK_DWP_BYTES / 4];
   int32_t acc[AK_DWP_CHUNK + 1];  /* + 1: the odd last output's pair partner */
   const int32_t s = g->s_h, out_w = g->out_w, out_c = g->out_c;
@@ -1197,6 +1202,10 @@ static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t
           for (int32_t j = 0; j < 4; j++) {
             const int32_t *xj = x + j * plane, *bj = blk + j * AK_DWP_BLOCK;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+            if (fused && rs == AK_DWP_RS && bj[10] && s == 1 && n == out_w && (n & 1) == 0) {
+              fused(xj, o + j, nr, n, bj, out_c);
+              continue;
+            }
             if (rs == AK_DWP_RS)
               (s == 1 ? ak_dwp_rows_s1 : ak_dwp_rows_s2)(xj, acc, nr, n, bj, bj[6]);
             else
@@ -1215,7 +1224,15 @@ static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t
   }
 }
 
-int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
+static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
+                                                  int8_t *out, int32_t rw, int32_t rs, int32_t band) {
+  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, 0);
+}
+
+typedef void (*ak_dwp_conv_fn)(const ak_geom *, const int8_t *, const int32_t *, int8_t *, int32_t, int32_t, int32_t);
+
+/* t3's geometry checks and plane sizes (r1 for what it does not cover), then conv */
+AK_INLINE int32_t ak_dwp_layer(ARMLPROF_CONV_ARGS, ak_dwp_conv_fn conv) {
   /* words per plane row: stride 1 up to the last pair's P[i + 1], (out_w + 3) halfwords rounded up; stride 2 up
    * to P[out_w + 1] (the odd last output's partner) */
   const int32_t rw = s_h == 1 ? (out_w + 4) >> 1 : out_w + 2, rs = rw <= AK_DWP_RS ? AK_DWP_RS : rw;
@@ -1226,8 +1243,123 @@ int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
                                  d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
   AK_GEOM;
   (void)w;  /* t3 reads its weights from the block after the requantization rows */
-  ak_dwp_conv(&g, in, qp, out, rw, rs, (buf_rows - 3) / s_h + 1);
+  conv(&g, in, qp, out, rw, rs, (buf_rows - 3) / s_h + 1);
   return 0;
+}
+
+int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
+  return ak_dwp_layer(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
+                      pad_l, in_zp, out_zp, act_lo, act_hi, ak_dwp_conv);
+}
+
+/* ---------------------------------------------------------------- depthwise 3x3, fused rows (f3) */
+/* t3 (same planes, same per-channel block) with each fast-path channel's stride-1 rows of even width in one block
+ * of assembly: per unit of 4 outputs of a row (the pair words P[2i], P[2i+1], P[2i+2] of each kernel row, loaded
+ * once for both pairs: 9 loads per 4 outputs instead of 12) the 24 SMLA of t3's tap pairs, then requantized in
+ * registers (ak_dwp_requant's SMMLAR sequence) and stored as bytes: no accumulator buffer, no second pass. The
+ * channel's weight words, start value and requantization constants (block words 0..9) live in s0-s9 (one VLDM per
+ * channel), where VMOV brings two words back in 2 cycles without wait states; registers: r0 x, r1 o, r2-r4 the
+ * loaded words, r5-r8 the 4 accumulators, r9/r10 a kernel row's weight pair (then the multiplier and rounding
+ * constant), r11 out_c, r12 the unit count, lr the start value. A row of 4u + 2 outputs ends with one pair. Other
+ * rows (odd widths, stride 2, wider planes, channels off the fast path) and the host run t3's code. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define AK_DWF_MACS(a, b, pl, pr, sa, sb)  \
+  "smlad " a ", " pl ", r9, " sa "\n\t"    \
+  "smlatb " b ", " pl ", r9, " sb "\n\t"   \
+  "smlabt " a ", " pr ", r10, " a "\n\t"   \
+  "smlad " b ", " pr ", r10, " b "\n\t"
+/* kernel row k (plane row offset `off` bytes, weight pair q) of a unit: outputs a0 b0 (r5 r6), a1 b1 (r7 r8) */
+#define AK_DWF_UNIT_ROW(off, q, s5, s6, s7, s8)                                               \
+  "vmov r9, r10, " q "\n\t"                                                                  \
+  "ldr r2, [r0, #" off "]\n\t"                                                               \
+  "ldr r3, [r0, #" off "+4]\n\t"                                                             \
+  "ldr r4, [r0, #" off "+8]\n\t"                                                             \
+  AK_DWF_MACS("r5", "r6", "r2", "r3", s5, s6) AK_DWF_MACS("r7", "r8", "r3", "r4", s7, s8)
+#define AK_DWF_PAIR_ROW(off, q, s5, s6) \
+  "vmov r9, r10, " q "\n\t"            \
+  "ldr r2, [r0, #" off "]\n\t"         \
+  "ldr r3, [r0, #" off "+4]\n\t"       \
+  AK_DWF_MACS("r5", "r6", "r2", "r3", s5, s6)
+/* ((acc + bias) << s1) -> output byte in place (r9 m, r10 rz, r4 e, r2 scratch) */
+#define AK_DWF_RQ(a, shift)                 \
+  "smmlar r2, " a ", r9, r10\n\t"           \
+  "add " a ", r2, " a ", asr #31\n\t"       \
+  shift " " a ", " a ", r4\n\t"             \
+  "ssat " a ", #8, " a "\n\t"
+#define AK_DWF_RQ_SETUP "vmov r9, r10, s7, s8\n\tvmov r4, s9\n\t"
+#define AK_DWF_STORE2(a, b) "strb " a ", [r1]\n\tstrb " b ", [r1, r11]\n\tadd r1, r1, r11, lsl #1\n\t"
+#define AK_DWF_ROW1 AK_DWP_STR(AK_DWP_RS) "*4"
+#define AK_DWF_ROW2 AK_DWP_STR(AK_DWP_RS) "*8"
+
+/* rows output rows of out_w (even) outputs of one channel from its planes (x: plane row 0, rs == AK_DWP_RS) */
+static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *o0, int32_t rows, int32_t out_w,
+                                                    const int32_t *blk, int32_t out_c) {
+  register const int32_t *x __asm__("r0") = x0;
+  register int8_t *o __asm__("r1") = o0;
+  register const int32_t *b __asm__("r2") = blk;
+  register int32_t c __asm__("r11") = out_c;
+  const int32_t units = out_w >> 2, tail = out_w & 2, jump = 4 * AK_DWP_RS - 2 * out_w;  /* bytes to the next row */
+  int32_t row_n = rows;
+  __asm__ volatile(
+      "vldmia r2, {s0-s9}\n\t"
+      "vmov lr, s6\n\t"
+      "1:\n\t"
+      "ldr r12, %[units]\n\t"
+      "cmp r12, #0\n\t"
+      "beq 3f\n\t"
+      "2:\n\t"
+      AK_DWF_UNIT_ROW("0", "s0, s1", "lr", "lr", "lr", "lr")
+      AK_DWF_UNIT_ROW(AK_DWF_ROW1, "s2, s3", "r5", "r6", "r7", "r8")
+      AK_DWF_UNIT_ROW(AK_DWF_ROW2, "s4, s5", "r5", "r6", "r7", "r8")
+      AK_DWF_RQ_SETUP
+      AK_DWF_RQ("r5", "asrs") AK_DWF_RQ("r6", "asrs") AK_DWF_RQ("r7", "asrs") AK_DWF_RQ("r8", "asr")
+      AK_DWF_STORE2("r5", "r6") AK_DWF_STORE2("r7", "r8")
+      "adds r0, #8\n\t"
+      "subs r12, r12, #1\n\t"
+      "bne 2b\n\t"
+      "3:\n\t"
+      "ldr r3, %[tail]\n\t"
+      "cbz r3, 4f\n\t"
+      AK_DWF_PAIR_ROW("0", "s0, s1", "lr", "lr")
+      AK_DWF_PAIR_ROW(AK_DWF_ROW1, "s2, s3", "r5", "r6")
+      AK_DWF_PAIR_ROW(AK_DWF_ROW2, "s4, s5", "r5", "r6")
+      AK_DWF_RQ_SETUP
+      AK_DWF_RQ("r5", "asrs") AK_DWF_RQ("r6", "asrs")
+      AK_DWF_STORE2("r5", "r6")
+      "adds r0, #4\n\t"
+      "4:\n\t"
+      "ldr r3, %[jump]\n\t"
+      "add r0, r3\n\t"
+      "ldr r3, %[rows]\n\t"
+      "subs r3, #1\n\t"
+      "str r3, %[rows]\n\t"
+      "bne 1b"
+      : [rows] "+m"(row_n), "+r"(x), "+r"(o), "+r"(b)
+      : [units] "m"(units), [tail] "m"(tail), [jump] "m"(jump), "r"(c)
+      : "cc", "memory", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "lr", "s0", "s1", "s2", "s3", "s4",
+        "s5", "s6", "s7", "s8", "s9");
+}
+#undef AK_DWF_ROW2
+#undef AK_DWF_ROW1
+#undef AK_DWF_STORE2
+#undef AK_DWF_RQ_SETUP
+#undef AK_DWF_RQ
+#undef AK_DWF_PAIR_ROW
+#undef AK_DWF_UNIT_ROW
+#undef AK_DWF_MACS
+#define AK_DWF_FUSED ak_dwf_rows_s1
+#else
+#define AK_DWF_FUSED 0 /* the host: t3's C */
+#endif
+
+static __attribute__((noinline)) void ak_dwf_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
+                                                  int8_t *out, int32_t rw, int32_t rs, int32_t band) {
+  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, AK_DWF_FUSED);
+}
+
+int32_t armlprof_dwconv_s8_f3(ARMLPROF_CONV_ARGS) {
+  return ak_dwp_layer(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
+                      pad_l, in_zp, out_zp, act_lo, act_hi, ak_dwf_conv);
 }
 
 /* ---------------------------------------------------------------- one-input-channel convolution (conv1) */
