@@ -905,7 +905,9 @@ static __attribute__((noinline)) void ak_dwp_split_run(int32_t *d, int32_t plane
 #define AK_DWP_SPLIT                                   \
   "ldr %[v0], [%[p]]\n\t"                             \
   "ldr %[v1], [%[p], %[c]]\n\t"                       \
-  "add %[p], %[p], %[c], lsl #1\n\t"                  \
+  "add %[p], %[p], %[c], lsl #1\n\t" AK_DWP_PACK
+/* the 4 plane words of input words v0, v1 (f3 also packs a padding pixel, v0 or v1 = the zero point) */
+#define AK_DWP_PACK                                    \
   "sxtab16 %[a0], %[off], %[v0]\n\t"                  \
   "sxtab16 %[a1], %[off], %[v1]\n\t"                  \
   "sxtab16 %[v0], %[off], %[v0], ror #8\n\t"          \
@@ -932,7 +934,6 @@ static __attribute__((noinline)) void ak_dwp_split_run(int32_t *d, int32_t plane
                      [v0] "=&r"(v0), [v1] "=&r"(v1), [a0] "=&r"(a0), [a1] "=&r"(a1), [t] "=&r"(t)
                    : [c] "l"(in_c), [off] "r"(off2)
                    : "cc", "memory");
-#undef AK_DWP_SPLIT
 #else
   for (; n > 0; n--, d++, p += 2 * in_c) ak_dwp_split(d, plane, ak_read32(p), ak_read32(p + in_c), off2);
 #endif
@@ -1176,9 +1177,11 @@ static __attribute__((noinline)) void ak_dwp_requant(const int32_t *acc, int8_t 
  * the M4 path for the fast-path channels (block word 10) */
 typedef void (*ak_dwp_fused_fn)(const int32_t *x, int8_t *o, int32_t rows, int32_t out_w, const int32_t *blk,
                                 int32_t out_c);
+typedef void (*ak_dwp_planes_fn)(int32_t *, const ak_geom *, const int8_t *, int32_t, int32_t, int32_t, int32_t,
+                                 int32_t, int32_t);
 
 AK_INLINE void ak_dwp_conv_with(const ak_geom *g, const int8_t *in, const int32_t *qp, int8_t *out, int32_t rw,
-                                int32_t rs, int32_t band, ak_dwp_fused_fn fused) {
+                                int32_t rs, int32_t band, ak_dwp_fused_fn fused, ak_dwp_planes_fn planes) {
   int32_t buf[AK_DWP_BYTES / 4];
   int32_t acc[AK_DWP_CHUNK + 1];  /* + 1: the odd last output's pair partner */
   const int32_t s = g->s_h, out_w = g->out_w, out_c = g->out_c;
@@ -1186,12 +1189,15 @@ AK_INLINE void ak_dwp_conv_with(const ak_geom *g, const int8_t *in, const int32_
   const int32_t piece = out_w <= AK_DWP_CHUNK ? out_w : AK_DWP_CHUNK;
   const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
   const int32_t max_rows = ((band < g->out_h ? band : g->out_h) - 1) * s + 3, plane = max_rows * rs;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  const int use_fused = fused && rs == AK_DWP_RS && s == 1 && (out_w & 1) == 0;  /* then n == out_w */
+#endif
   for (int32_t *z = buf, *end = buf + (4 * plane & ~3); z != end; z += 4) z[0] = z[1] = z[2] = z[3] = 0;
   for (int32_t i = 4 * plane & ~3; i < 4 * plane; i++) buf[i] = 0;
   for (int32_t oy0 = 0; oy0 < g->out_h; oy0 += band) {
     const int32_t n_rows = g->out_h - oy0 < band ? g->out_h - oy0 : band, rows = (n_rows - 1) * s + 3;
     for (int32_t c = 0; c < g->in_c; c += 4) {
-      ak_dwp_planes(buf, g, in, c, oy0 * s, rows, rw, rs, plane);
+      planes(buf, g, in, c, oy0 * s, rows, rw, rs, plane);
       const int32_t *blk = qp + out_c * AK_QP_STRIDE + c * AK_DWP_BLOCK;
       for (int32_t r = 0; r < n_rows; r += chunk_rows) {
         const int32_t nr = n_rows - r < chunk_rows ? n_rows - r : chunk_rows;
@@ -1202,7 +1208,7 @@ AK_INLINE void ak_dwp_conv_with(const ak_geom *g, const int8_t *in, const int32_
           for (int32_t j = 0; j < 4; j++) {
             const int32_t *xj = x + j * plane, *bj = blk + j * AK_DWP_BLOCK;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-            if (fused && rs == AK_DWP_RS && bj[10] && s == 1 && n == out_w && (n & 1) == 0) {
+            if (use_fused && bj[10]) {
               fused(xj, o + j, nr, n, bj, out_c);
               continue;
             }
@@ -1226,7 +1232,7 @@ AK_INLINE void ak_dwp_conv_with(const ak_geom *g, const int8_t *in, const int32_
 
 static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
                                                   int8_t *out, int32_t rw, int32_t rs, int32_t band) {
-  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, 0);
+  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, 0, ak_dwp_planes);
 }
 
 typedef void (*ak_dwp_conv_fn)(const ak_geom *, const int8_t *, const int32_t *, int8_t *, int32_t, int32_t, int32_t);
@@ -1347,14 +1353,98 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
 #undef AK_DWF_PAIR_ROW
 #undef AK_DWF_UNIT_ROW
 #undef AK_DWF_MACS
+
+/* ak_dwp_planes (same words, same arguments) with all inside rows of the channel group in one block of assembly:
+ * per row the left padding half (the pad pixel as the zero point, which converts to 0), the pixel pairs
+ * (ak_dwp_split_run's AK_DWP_SPLIT), the right half, with one pointer per plane walking linearly; t3 pays a call
+ * of ak_dwp_split_run and C for the halves per row, ~290 cycles on Spresense, most of a 6-pixel row's cost. Rows
+ * outside the input are zeroed for the band's first channel group only: the later groups write only inside rows. */
+static __attribute__((noinline)) void ak_dwf_planes(int32_t *buf, const ak_geom *g, const int8_t *in, int32_t c,
+                                                    int32_t y0, int32_t rows, int32_t rw, int32_t rs,
+                                                    int32_t plane) {
+  const int32_t in_w = g->in_w, in_c = g->in_c, pad_l = g->pad_l;
+  const int32_t k_zero = (pad_l >> 1) < rw ? pad_l >> 1 : rw;
+  const int32_t left_half = (pad_l & 1) && k_zero < rw;
+  const int32_t k_a = k_zero + left_half, k_in = (in_w + pad_l) >> 1;
+  const int32_t k_b = k_in < rw ? (k_in > k_a ? k_in : k_a) : rw;
+  const int32_t right_half = ((in_w + pad_l) & 1) && k_b < rw && k_b == k_in;
+  int32_t y_in = 0, y_end = rows;  /* [y_in, y_end): the rows inside the input */
+  while (y_in < rows && y0 + y_in - g->pad_t < 0) y_in++;
+  while (y_end > y_in && y0 + y_end - 1 - g->pad_t >= g->in_h) y_end--;
+  if (c == 0) {
+    for (int32_t y = 0; y < rows; y++) {
+      if (y >= y_in && y < y_end) continue;
+      int32_t *d = buf + y * rs;
+      for (int32_t k = 0; k < rw; k++) d[k] = d[k + plane] = d[k + 2 * plane] = d[k + 3 * plane] = 0;
+    }
+  }
+  const int32_t pairs = k_b - k_a, words = left_half + pairs + right_half;
+  if (words == 0 || y_end == y_in) return;
+  /* per row: the first pixel read (the left half's, else the first pair's), the jumps past what a row consumed */
+  int32_t lh = left_half, rh = right_half, np = pairs, n_rows = y_end - y_in;
+  int32_t d_jump = 4 * (rs - words), p_jump = (in_w - left_half - 2 * pairs) * in_c;
+  register int32_t *d __asm__("r0") = buf + y_in * rs + k_zero;
+  register int32_t *d1 __asm__("r1") = d + plane;
+  register int32_t *d2 __asm__("r2") = d + 2 * plane;
+  register int32_t *d3 __asm__("r3") = d + 3 * plane;
+  register const int8_t *pp __asm__("r4") =
+      in + (y0 + y_in - g->pad_t) * in_w * in_c + c + (left_half ? 0 : (2 * k_a - pad_l) * in_c);
+  register int32_t cc __asm__("r5") = in_c;
+  register int32_t off __asm__("r12") = ak_pack16(-g->in_zp, -g->in_zp);
+  register int32_t zp __asm__("lr") = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
+  register int32_t t __asm__("r6"), n __asm__("r7"), v0 __asm__("r8"), v1 __asm__("r9"), a0 __asm__("r10"),
+      a1 __asm__("r11");
+  __asm__ volatile("1:\n\t"
+                   "ldr %[t], %[lh]\n\t"
+                   "cbz %[t], 2f\n\t"
+                   "mov %[v0], %[zp]\n\t"
+                   "ldr %[v1], [%[p]]\n\t"
+                   "add %[p], %[c]\n\t" AK_DWP_PACK
+                   "2:\n\t"
+                   "ldr %[n], %[np]\n\t"
+                   "subs %[n], #2\n\t"
+                   "blt 4f\n\t"
+                   "3:\n\t" AK_DWP_SPLIT AK_DWP_SPLIT
+                   "subs %[n], #2\n\t"
+                   "bge 3b\n\t"
+                   "4:\n\t"
+                   "adds %[n], #2\n\t"
+                   "beq 5f\n\t" AK_DWP_SPLIT
+                   "5:\n\t"
+                   "ldr %[t], %[rh]\n\t"
+                   "cbz %[t], 6f\n\t"
+                   "ldr %[v0], [%[p]]\n\t"
+                   "mov %[v1], %[zp]\n\t" AK_DWP_PACK
+                   "6:\n\t"
+                   "ldr %[t], %[dj]\n\t"
+                   "add %[d], %[t]\n\t"
+                   "add %[d1], %[t]\n\t"
+                   "add %[d2], %[t]\n\t"
+                   "add %[d3], %[t]\n\t"
+                   "ldr %[t], %[pj]\n\t"
+                   "add %[p], %[t]\n\t"
+                   "ldr %[t], %[rows]\n\t"
+                   "subs %[t], #1\n\t"
+                   "str %[t], %[rows]\n\t"
+                   "bne 1b"
+                   : [d] "+r"(d), [d1] "+r"(d1), [d2] "+r"(d2), [d3] "+r"(d3), [p] "+r"(pp), [rows] "+m"(n_rows),
+                     [t] "=&r"(t), [n] "=&r"(n), [v0] "=&r"(v0), [v1] "=&r"(v1), [a0] "=&r"(a0), [a1] "=&r"(a1)
+                   : [c] "r"(cc), [off] "r"(off), [zp] "r"(zp), [lh] "m"(lh), [rh] "m"(rh), [np] "m"(np),
+                     [dj] "m"(d_jump), [pj] "m"(p_jump)
+                   : "cc", "memory");
+}
 #define AK_DWF_FUSED ak_dwf_rows_s1
+#define AK_DWF_PLANES ak_dwf_planes
 #else
 #define AK_DWF_FUSED 0 /* the host: t3's C */
+#define AK_DWF_PLANES ak_dwp_planes
 #endif
+#undef AK_DWP_PACK
+#undef AK_DWP_SPLIT
 
 static __attribute__((noinline)) void ak_dwf_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
                                                   int8_t *out, int32_t rw, int32_t rs, int32_t band) {
-  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, AK_DWF_FUSED);
+  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, AK_DWF_FUSED, AK_DWF_PLANES);
 }
 
 int32_t armlprof_dwconv_s8_f3(ARMLPROF_CONV_ARGS) {
