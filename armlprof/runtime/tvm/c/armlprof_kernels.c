@@ -1181,7 +1181,8 @@ typedef void (*ak_dwp_planes_fn)(int32_t *, const ak_geom *, const int8_t *, int
                                  int32_t, int32_t);
 
 AK_INLINE void ak_dwp_conv_with(const ak_geom *g, const int8_t *in, const int32_t *qp, int8_t *out, int32_t rw,
-                                int32_t rs, int32_t band, ak_dwp_fused_fn fused, ak_dwp_planes_fn planes) {
+                                int32_t rs, int32_t band, ak_dwp_fused_fn fused_s1, ak_dwp_fused_fn fused_s2,
+                                ak_dwp_planes_fn planes) {
   int32_t buf[AK_DWP_BYTES / 4];
   int32_t acc[AK_DWP_CHUNK + 1];  /* + 1: the odd last output's pair partner */
   const int32_t s = g->s_h, out_w = g->out_w, out_c = g->out_c;
@@ -1190,7 +1191,8 @@ AK_INLINE void ak_dwp_conv_with(const ak_geom *g, const int8_t *in, const int32_
   const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
   const int32_t max_rows = ((band < g->out_h ? band : g->out_h) - 1) * s + 3, plane = max_rows * rs;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-  const int use_fused = fused && rs == AK_DWP_RS && s == 1 && (out_w & 1) == 0;  /* then n == out_w */
+  const ak_dwp_fused_fn fused = s == 1 ? fused_s1 : fused_s2;
+  const int use_fused = fused && rs == AK_DWP_RS && (out_w & 1) == 0;  /* then n == out_w */
 #endif
   for (int32_t *z = buf, *end = buf + (4 * plane & ~3); z != end; z += 4) z[0] = z[1] = z[2] = z[3] = 0;
   for (int32_t i = 4 * plane & ~3; i < 4 * plane; i++) buf[i] = 0;
@@ -1232,7 +1234,7 @@ AK_INLINE void ak_dwp_conv_with(const ak_geom *g, const int8_t *in, const int32_
 
 static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
                                                   int8_t *out, int32_t rw, int32_t rs, int32_t band) {
-  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, 0, ak_dwp_planes);
+  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, 0, 0, ak_dwp_planes);
 }
 
 typedef void (*ak_dwp_conv_fn)(const ak_geom *, const int8_t *, const int32_t *, int8_t *, int32_t, int32_t, int32_t);
@@ -1345,6 +1347,98 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
       : "cc", "memory", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "lr", "s0", "s1", "s2", "s3", "s4",
         "s5", "s6", "s7", "s8", "s9");
 }
+
+/* Stride 2: outputs i..i+3 of a row read P[i]..P[i+4] of each kernel row (5 loads per 4 outputs, t3: 6), output i
+ * SMLAD(P[i], (w0, w1)) + SMLABB / SMLABT(P[i+1], the w2 word) as t3. Registers: r0 x, r1 o, r2-r6 the loaded
+ * words, r7-r10 the accumulators (from SMUAD: the start value is added before the requantization), r11 / r12 the
+ * kernel row's (w0, w1) and w2 words (then the start value's scratch), lr the unit count; for the requantization
+ * r2 m, r3 rz, r4 e, r5 out_c (s10), r6 the start value. */
+#define AK_DWF_S2_MAC(a, pl, pr, w2op, first) \
+  first(a, pl)                                \
+  w2op " " a ", " pr ", r12, " a "\n\t"
+#define AK_DWF_S2_FIRST(a, pl) "smuad " a ", " pl ", r11\n\t"
+#define AK_DWF_S2_NEXT(a, pl) "smlad " a ", " pl ", r11, " a "\n\t"
+#define AK_DWF_S2_UNIT_ROW(off, qa, qb, w2op, first)                                                      \
+  "vmov r11, " qa "\n\t" qb                                                                              \
+  "ldr r2, [r0, #" off "]\n\t"                                                                           \
+  "ldr r3, [r0, #" off "+4]\n\t"                                                                         \
+  "ldr r4, [r0, #" off "+8]\n\t"                                                                         \
+  "ldr r5, [r0, #" off "+12]\n\t"                                                                        \
+  "ldr r6, [r0, #" off "+16]\n\t"                                                                        \
+  AK_DWF_S2_MAC("r7", "r2", "r3", w2op, first) AK_DWF_S2_MAC("r8", "r3", "r4", w2op, first)              \
+  AK_DWF_S2_MAC("r9", "r4", "r5", w2op, first) AK_DWF_S2_MAC("r10", "r5", "r6", w2op, first)
+#define AK_DWF_S2_PAIR_ROW(off, qa, qb, w2op, first)                                                      \
+  "vmov r11, " qa "\n\t" qb                                                                              \
+  "ldr r2, [r0, #" off "]\n\t"                                                                           \
+  "ldr r3, [r0, #" off "+4]\n\t"                                                                         \
+  "ldr r4, [r0, #" off "+8]\n\t"                                                                         \
+  AK_DWF_S2_MAC("r7", "r2", "r3", w2op, first) AK_DWF_S2_MAC("r8", "r3", "r4", w2op, first)
+#define AK_DWF_S2_TAPS(ROW)                                                   \
+  ROW("0", "s0", "vmov r12, s3\n\t", "smlabb", AK_DWF_S2_FIRST)             \
+  ROW(AK_DWF_ROW1, "s1", "", "smlabt", AK_DWF_S2_NEXT)                      \
+  ROW(AK_DWF_ROW2, "s2", "vmov r12, s4\n\t", "smlabb", AK_DWF_S2_NEXT)
+#define AK_DWF_S2_RQ(a, shift)              \
+  "add " a ", r6\n\t"                       \
+  "smmlar r11, " a ", r2, r3\n\t"           \
+  "add " a ", r11, " a ", asr #31\n\t"      \
+  shift " " a ", " a ", r4\n\t"             \
+  "ssat " a ", #8, " a "\n\t"
+#define AK_DWF_S2_RQ_SETUP "vmov r2, r3, s7, s8\n\tvmov r4, s9\n\tvmov r5, s10\n\tvmov r6, s6\n\t"
+#define AK_DWF_S2_STORE2(a, b) "strb " a ", [r1]\n\tstrb " b ", [r1, r5]\n\tadd r1, r1, r5, lsl #1\n\t"
+
+static __attribute__((noinline)) void ak_dwf_rows_s2(const int32_t *x0, int8_t *o0, int32_t rows, int32_t out_w,
+                                                    const int32_t *blk, int32_t out_c) {
+  register const int32_t *x __asm__("r0") = x0;
+  register int8_t *o __asm__("r1") = o0;
+  register const int32_t *b __asm__("r2") = blk;
+  register int32_t c __asm__("r3") = out_c;
+  const int32_t units = out_w >> 2, tail = out_w & 2, jump = 8 * AK_DWP_RS - 4 * out_w;  /* 2 plane rows down */
+  int32_t row_n = rows;
+  __asm__ volatile(
+      "vldmia r2, {s0-s9}\n\t"
+      "vmov s10, r3\n\t"
+      "1:\n\t"
+      "ldr lr, %[units]\n\t"
+      "cmp lr, #0\n\t"
+      "beq.w 3f\n\t" /* (the unit is past the 16-bit branches' reach) */
+      "2:\n\t"
+      AK_DWF_S2_TAPS(AK_DWF_S2_UNIT_ROW)
+      AK_DWF_S2_RQ_SETUP
+      AK_DWF_S2_RQ("r7", "asrs") AK_DWF_S2_RQ("r8", "asr") AK_DWF_S2_RQ("r9", "asr") AK_DWF_S2_RQ("r10", "asr")
+      AK_DWF_S2_STORE2("r7", "r8") AK_DWF_S2_STORE2("r9", "r10")
+      "adds r0, #16\n\t"
+      "subs lr, lr, #1\n\t"
+      "bne.w 2b\n\t"
+      "3:\n\t"
+      "ldr r3, %[tail]\n\t"
+      "cmp r3, #0\n\t"
+      "beq 4f\n\t"
+      AK_DWF_S2_TAPS(AK_DWF_S2_PAIR_ROW)
+      AK_DWF_S2_RQ_SETUP
+      AK_DWF_S2_RQ("r7", "asrs") AK_DWF_S2_RQ("r8", "asr")
+      AK_DWF_S2_STORE2("r7", "r8")
+      "adds r0, #8\n\t"
+      "4:\n\t"
+      "ldr r3, %[jump]\n\t"
+      "add r0, r3\n\t"
+      "ldr r3, %[rows]\n\t"
+      "subs r3, #1\n\t"
+      "str r3, %[rows]\n\t"
+      "bne 1b"
+      : [rows] "+m"(row_n), "+r"(x), "+r"(o), "+r"(b), "+r"(c)
+      : [units] "m"(units), [tail] "m"(tail), [jump] "m"(jump)
+      : "cc", "memory", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0", "s1", "s2", "s3", "s4",
+        "s5", "s6", "s7", "s8", "s9", "s10");
+}
+#undef AK_DWF_S2_STORE2
+#undef AK_DWF_S2_RQ_SETUP
+#undef AK_DWF_S2_RQ
+#undef AK_DWF_S2_TAPS
+#undef AK_DWF_S2_PAIR_ROW
+#undef AK_DWF_S2_UNIT_ROW
+#undef AK_DWF_S2_NEXT
+#undef AK_DWF_S2_FIRST
+#undef AK_DWF_S2_MAC
 #undef AK_DWF_ROW2
 #undef AK_DWF_ROW1
 #undef AK_DWF_STORE2
@@ -1433,10 +1527,12 @@ static __attribute__((noinline)) void ak_dwf_planes(int32_t *buf, const ak_geom 
                      [dj] "m"(d_jump), [pj] "m"(p_jump)
                    : "cc", "memory");
 }
-#define AK_DWF_FUSED ak_dwf_rows_s1
+#define AK_DWF_FUSED_S1 ak_dwf_rows_s1
+#define AK_DWF_FUSED_S2 ak_dwf_rows_s2
 #define AK_DWF_PLANES ak_dwf_planes
 #else
-#define AK_DWF_FUSED 0 /* the host: t3's C */
+#define AK_DWF_FUSED_S1 0 /* the host: t3's C */
+#define AK_DWF_FUSED_S2 0
 #define AK_DWF_PLANES ak_dwp_planes
 #endif
 #undef AK_DWP_PACK
@@ -1444,7 +1540,7 @@ static __attribute__((noinline)) void ak_dwf_planes(int32_t *buf, const ak_geom 
 
 static __attribute__((noinline)) void ak_dwf_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
                                                   int8_t *out, int32_t rw, int32_t rs, int32_t band) {
-  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, AK_DWF_FUSED, AK_DWF_PLANES);
+  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, AK_DWF_FUSED_S1, AK_DWF_FUSED_S2, AK_DWF_PLANES);
 }
 
 int32_t armlprof_dwconv_s8_f3(ARMLPROF_CONV_ARGS) {
