@@ -61,7 +61,7 @@ def _family_on(model, family: str, variant: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant_index", [-1, 4])  # t2p1u1 / p2 (no pixel pairs, no unroll), t4p2u2 / t3
+@pytest.mark.parametrize("variant_index", [-1, 4])  # t2p1u1 / p2 (no pixel pairs, no unroll), t4p2u2 / p2
 @pytest.mark.parametrize("model_name", ["micro_speech_quantized", "person_detect"])
 def test_other_schedules_bit_exact_on_emulated_board(tmp_path, model_name: str, variant_index: int) -> None:
     model = load_model(str(shared_file("models", f"{model_name}.tflite")))
@@ -140,7 +140,44 @@ def test_c1_sliding_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", ["r1", "p1"])  # t3 (the default): test_onboard_exact.py; p2: index -1 above
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_dw_fused_rows_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
+    """dw's f3 (fused taps and requantization, plane conversion in assembly: runs only on the board) on every
+    depthwise layer of person_detect: stride 1 at 48, 24, 12 and 6 outputs per row (whole 4-output units; 6: a unit
+    and a pair), stride 2 at 24, 12 and 6, 8 to 256 channels, and the 3-wide layers (odd: t3's code)."""
+    model = load_model(str(shared_file("models", "person_detect.tflite")))
+    choices = _family_on(model, "dw", "f3")
+    assert len(choices) == 9  # 13 depthwise operators, 9 distinct geometries
+    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_dw_fused_rows_other_geometries_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
+    """The f3 paths person_detect does not reach: 12 channels (3 groups), an odd height, rows of 3 units (12
+    wide, stride 1), of a unit and a pair at stride 2 (5x6) then stride 1, of a pair only (2x2: no unit, both
+    strides), an odd width between them (5x6 -> 3x3: t3's code), a left pad of 0 at stride 2 from an even input."""
+    from armlprof.modelgen import _Builder, _calibration_inputs
+
+    seed = 20261202
+    b = _Builder(seed, _calibration_inputs((1, 9, 12, 12), seed))
+    b.input((1, 9, 12, 12))
+    b.conv("dw_s1_9x12", 12, (3, 3), 1, "NONE", depthwise=True)
+    b.conv("dw_s2_5x6", 12, (3, 3), 2, "RELU", depthwise=True)
+    b.conv("dw_s1_5x6", 12, (3, 3), 1, "RELU6", depthwise=True)
+    b.conv("dw_s2_3x3", 12, (3, 3), 2, "NONE", depthwise=True)
+    b.conv("dw_s2_2x2", 12, (3, 3), 2, "NONE", depthwise=True)
+    b.conv("dw_s1_2x2", 12, (3, 3), 1, "RELU", depthwise=True)
+    path = tmp_path / "dw_fused.tflite"
+    path.write_bytes(b.serialize("f3 geometries"))
+    model = load_model(str(path))
+    choices = _family_on(model, "dw", "f3")
+    assert len(choices) == 6
+    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["r1", "p1", "t3"])  # f3 (the default): above; p2: index -1 above
 def test_depthwise_variants_bit_exact_on_emulated_board(tmp_path, variant: str) -> None:
     """person_detect with every depthwise operator on one of the dw variants the tests above do not reach."""
     model = load_model(str(shared_file("models", "person_detect.tflite")))
