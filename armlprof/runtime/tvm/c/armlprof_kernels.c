@@ -1173,10 +1173,11 @@ static __attribute__((noinline)) void ak_dwp_requant(const int32_t *acc, int8_t 
  * ak_rq's fast path 1 without an activation clamp inside int8 (all of person_detect's channels); those accumulate
  * (acc + bias) << s1 directly (the left shift with SMMULR's doubling, s1 <= 8, is in the int16 weights, the
  * shifted bias is the accumulators' start) for ak_dwp_requant, the others the plain sum for ak_requant. */
-/* fused (a later variant's, NULL for t3): a channel's taps and requantization of whole even-width rows at once, on
- * the M4 path for the fast-path channels (block word 10) */
+/* fused (a later variant's, NULL for t3): the taps and requantization of whole even-width rows at once, on the M4
+ * path for the fast-path channels (block word 10), of one channel or of a whole group of 4 (then all the band's rows
+ * at once when every channel of the layer takes it: no accumulator buffer, so no chunks) */
 typedef void (*ak_dwp_fused_fn)(const int32_t *x, int8_t *o, int32_t rows, int32_t out_w, const int32_t *blk,
-                                int32_t out_c);
+                                int32_t out_c, int32_t channels, int32_t plane);
 typedef void (*ak_dwp_planes_fn)(int32_t *, const ak_geom *, const int8_t *, int32_t, int32_t, int32_t, int32_t,
                                  int32_t, int32_t);
 
@@ -1186,13 +1187,16 @@ AK_INLINE void ak_dwp_conv_with(const ak_geom *g, const int8_t *in, const int32_
   int32_t buf[AK_DWP_BYTES / 4];
   int32_t acc[AK_DWP_CHUNK + 1];  /* + 1: the odd last output's pair partner */
   const int32_t s = g->s_h, out_w = g->out_w, out_c = g->out_c;
-  const int32_t chunk_rows = out_w <= AK_DWP_CHUNK ? AK_DWP_CHUNK / out_w : 1;
+  int32_t chunk_rows = out_w <= AK_DWP_CHUNK ? AK_DWP_CHUNK / out_w : 1;
   const int32_t piece = out_w <= AK_DWP_CHUNK ? out_w : AK_DWP_CHUNK;
   const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
   const int32_t max_rows = ((band < g->out_h ? band : g->out_h) - 1) * s + 3, plane = max_rows * rs;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   const ak_dwp_fused_fn fused = s == 1 ? fused_s1 : fused_s2;
   const int use_fused = fused && rs == AK_DWP_RS && (out_w & 1) == 0;  /* then n == out_w */
+  int all_fused = use_fused;
+  for (int32_t c = 0; all_fused && c < out_c; c++) all_fused = qp[out_c * AK_QP_STRIDE + c * AK_DWP_BLOCK + 10];
+  if (all_fused) chunk_rows = band;
 #endif
   for (int32_t *z = buf, *end = buf + (4 * plane & ~3); z != end; z += 4) z[0] = z[1] = z[2] = z[3] = 0;
   for (int32_t i = 4 * plane & ~3; i < 4 * plane; i++) buf[i] = 0;
@@ -1211,7 +1215,10 @@ AK_INLINE void ak_dwp_conv_with(const ak_geom *g, const int8_t *in, const int32_
             const int32_t *xj = x + j * plane, *bj = blk + j * AK_DWP_BLOCK;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
             if (use_fused && bj[10]) {
-              fused(xj, o + j, nr, n, bj, out_c);
+              const int32_t group = j == 0 && bj[10 + AK_DWP_BLOCK] && bj[10 + 2 * AK_DWP_BLOCK] &&
+                                    bj[10 + 3 * AK_DWP_BLOCK] ? 4 : 1;
+              fused(xj, o + j, nr, n, bj, out_c, group, plane);
+              j += group - 1;
               continue;
             }
             if (rs == AK_DWP_RS)
@@ -1299,17 +1306,45 @@ int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
 #define AK_DWF_ROW1 AK_DWP_STR(AK_DWP_RS) "*4"
 #define AK_DWF_ROW2 AK_DWP_STR(AK_DWP_RS) "*8"
 
+/* The channel loop around a fused row loop: per channel its block (words 0..9) into s0-s9, the row count reset, after
+ * its rows x to the next channel's plane (`plane` words on; S: plane rows per output row) and o to its byte. */
+#define AK_DWF_CHANNELS(S)                                                                                     \
+  int32_t count = 0, chans = channels;                                                                         \
+  const int32_t *bp = blk;                                                                                     \
+  const int32_t cjx = 4 * plane - rows * (S) * 4 * AK_DWP_RS, cjo = 1 - rows * out_w * out_c
+#define AK_DWF_CHANNEL_START                                                                                   \
+  "0:\n\t"                                                                                                     \
+  "ldr r2, %[blk]\n\t"                                                                                         \
+  "vldmia r2!, {s0-s9}\n\t"                                                                                    \
+  "adds r2, #8\n\t"                                                                                            \
+  "str r2, %[blk]\n\t"                                                                                         \
+  "ldr r2, %[rows]\n\t"                                                                                        \
+  "str r2, %[count]\n\t"
+#define AK_DWF_NEXT_ROW_CHANNEL                                                                                \
+  "ldr r3, %[count]\n\t"                                                                                       \
+  "subs r3, #1\n\t"                                                                                            \
+  "str r3, %[count]\n\t"                                                                                       \
+  "bne.w 1b\n\t"                                                                                               \
+  "ldr r3, %[cjx]\n\t"                                                                                         \
+  "add r0, r3\n\t"                                                                                             \
+  "ldr r3, %[cjo]\n\t"                                                                                         \
+  "add r1, r3\n\t"                                                                                             \
+  "ldr r3, %[chans]\n\t"                                                                                       \
+  "subs r3, #1\n\t"                                                                                            \
+  "str r3, %[chans]\n\t"                                                                                       \
+  "bne.w 0b"
+
 /* rows output rows of out_w (even) outputs of one channel from its planes (x: plane row 0, rs == AK_DWP_RS) */
 static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *o0, int32_t rows, int32_t out_w,
-                                                    const int32_t *blk, int32_t out_c) {
+                                                    const int32_t *blk, int32_t out_c, int32_t channels,
+                                                    int32_t plane) {
   register const int32_t *x __asm__("r0") = x0;
   register int8_t *o __asm__("r1") = o0;
-  register const int32_t *b __asm__("r2") = blk;
   register int32_t c __asm__("r11") = out_c;
   const int32_t units = out_w >> 2, tail = out_w & 2, jump = 4 * AK_DWP_RS - 2 * out_w;  /* bytes to the next row */
-  int32_t row_n = rows;
+  AK_DWF_CHANNELS(1);
   __asm__ volatile(
-      "vldmia r2, {s0-s9}\n\t"
+      AK_DWF_CHANNEL_START
       "vmov lr, s6\n\t"
       "1:\n\t"
       "ldr r12, %[units]\n\t"
@@ -1338,14 +1373,12 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
       "4:\n\t"
       "ldr r3, %[jump]\n\t"
       "add r0, r3\n\t"
-      "ldr r3, %[rows]\n\t"
-      "subs r3, #1\n\t"
-      "str r3, %[rows]\n\t"
-      "bne 1b"
-      : [rows] "+m"(row_n), "+r"(x), "+r"(o), "+r"(b)
-      : [units] "m"(units), [tail] "m"(tail), [jump] "m"(jump), "r"(c)
-      : "cc", "memory", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "lr", "s0", "s1", "s2", "s3", "s4",
-        "s5", "s6", "s7", "s8", "s9");
+      AK_DWF_NEXT_ROW_CHANNEL
+      : [count] "+m"(count), [chans] "+m"(chans), [blk] "+m"(bp), "+r"(x), "+r"(o)
+      : [units] "m"(units), [tail] "m"(tail), [jump] "m"(jump), [rows] "m"(rows), [cjx] "m"(cjx), [cjo] "m"(cjo),
+        "r"(c)
+      : "cc", "memory", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "lr", "s0", "s1", "s2", "s3",
+        "s4", "s5", "s6", "s7", "s8", "s9");
 }
 
 /* Stride 2: outputs i..i+3 of a row read P[i]..P[i+4] of each kernel row (5 loads per 4 outputs, t3: 6), output i
@@ -1387,16 +1420,15 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
 #define AK_DWF_S2_STORE2(a, b) "strb " a ", [r1]\n\tstrb " b ", [r1, r5]\n\tadd r1, r1, r5, lsl #1\n\t"
 
 static __attribute__((noinline)) void ak_dwf_rows_s2(const int32_t *x0, int8_t *o0, int32_t rows, int32_t out_w,
-                                                    const int32_t *blk, int32_t out_c) {
+                                                    const int32_t *blk, int32_t out_c, int32_t channels,
+                                                    int32_t plane) {
   register const int32_t *x __asm__("r0") = x0;
   register int8_t *o __asm__("r1") = o0;
-  register const int32_t *b __asm__("r2") = blk;
   register int32_t c __asm__("r3") = out_c;
   const int32_t units = out_w >> 2, tail = out_w & 2, jump = 8 * AK_DWP_RS - 4 * out_w;  /* 2 plane rows down */
-  int32_t row_n = rows;
+  AK_DWF_CHANNELS(2);
   __asm__ volatile(
-      "vldmia r2, {s0-s9}\n\t"
-      "vmov s10, r3\n\t"
+      "vmov s10, r3\n\t" AK_DWF_CHANNEL_START
       "1:\n\t"
       "ldr lr, %[units]\n\t"
       "cmp lr, #0\n\t"
@@ -1421,15 +1453,15 @@ static __attribute__((noinline)) void ak_dwf_rows_s2(const int32_t *x0, int8_t *
       "4:\n\t"
       "ldr r3, %[jump]\n\t"
       "add r0, r3\n\t"
-      "ldr r3, %[rows]\n\t"
-      "subs r3, #1\n\t"
-      "str r3, %[rows]\n\t"
-      "bne 1b"
-      : [rows] "+m"(row_n), "+r"(x), "+r"(o), "+r"(b), "+r"(c)
-      : [units] "m"(units), [tail] "m"(tail), [jump] "m"(jump)
-      : "cc", "memory", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0", "s1", "s2", "s3", "s4",
-        "s5", "s6", "s7", "s8", "s9", "s10");
+      AK_DWF_NEXT_ROW_CHANNEL
+      : [count] "+m"(count), [chans] "+m"(chans), [blk] "+m"(bp), "+r"(x), "+r"(o), "+r"(c)
+      : [units] "m"(units), [tail] "m"(tail), [jump] "m"(jump), [rows] "m"(rows), [cjx] "m"(cjx), [cjo] "m"(cjo)
+      : "cc", "memory", "r2", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0", "s1", "s2", "s3",
+        "s4", "s5", "s6", "s7", "s8", "s9", "s10");
 }
+#undef AK_DWF_NEXT_ROW_CHANNEL
+#undef AK_DWF_CHANNEL_START
+#undef AK_DWF_CHANNELS
 #undef AK_DWF_S2_STORE2
 #undef AK_DWF_S2_RQ_SETUP
 #undef AK_DWF_S2_RQ
