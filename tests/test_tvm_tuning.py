@@ -156,8 +156,12 @@ def test_dw_fused_rows_bit_exact_on_emulated_boards(tmp_path, board_name: str) -
 def test_dw_fused_rows_other_geometries_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
     """The f3 paths person_detect does not reach: 12 channels (3 groups), an odd height, rows of 3 units (12
     wide, stride 1), of a unit and a pair at stride 2 (5x6) then stride 1, of a pair only (2x2: no unit, both
-    strides), an odd width between them (5x6 -> 3x3: t3's code), a left pad of 0 at stride 2 from an even input."""
+    strides), an odd width between them (5x6 -> 3x3: t3's code), a left pad of 0 at stride 2 from an even input;
+    then (a second model) a layer whose output scale, divided by 200, puts 5 of its 12 channels off the fast path
+    (multipliers >= 0.5: no right shift), so its groups mix fused channels one at a time with t3's code and its rows
+    go in accumulator chunks."""
     from armlprof.modelgen import _Builder, _calibration_inputs
+    from armlprof.runtime.tvm import kernels
 
     seed = 20261202
     b = _Builder(seed, _calibration_inputs((1, 9, 12, 12), seed))
@@ -168,12 +172,36 @@ def test_dw_fused_rows_other_geometries_bit_exact_on_emulated_boards(tmp_path, b
     b.conv("dw_s2_3x3", 12, (3, 3), 2, "NONE", depthwise=True)
     b.conv("dw_s2_2x2", 12, (3, 3), 2, "NONE", depthwise=True)
     b.conv("dw_s1_2x2", 12, (3, 3), 1, "RELU", depthwise=True)
-    path = tmp_path / "dw_fused.tflite"
-    path.write_bytes(b.serialize("f3 geometries"))
-    model = load_model(str(path))
-    choices = _family_on(model, "dw", "f3")
-    assert len(choices) == 6
-    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+    mixed = _Builder(seed, _calibration_inputs((1, 9, 12, 12), seed))
+    mixed.input((1, 9, 12, 12))
+    mixed.conv("dw_s1_mixed", 12, (3, 3), 1, "NONE", depthwise=True)
+    mixed.tensors[mixed.current].scale = [mixed.tensors[mixed.current].scale[0] / 200]
+    for name, builder, layers in (("dw_fused", b, 6), ("dw_mixed", mixed, 1)):
+        path = tmp_path / f"{name}.tflite"
+        path.write_bytes(builder.serialize(name))
+        model = load_model(str(path))
+        choices = _family_on(model, "dw", "f3")
+        assert len(choices) == layers
+        if name == "dw_mixed":
+            _, qp = _dw_constants(path, "f3")[0]
+            fold = qp[12 * 4:].reshape(12, kernels.DW_T3_WORDS)[:, 10]
+            assert list(fold) == [1] * 7 + [0] * 3 + [1] * 2
+        assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == [], name
+
+
+def _dw_constants(path, variant: str) -> list:
+    """(geometry, qparams) of each depthwise operator of a .tflite built for `variant`."""
+    from armlprof.runtime.tvm import kernels
+    from armlprof.runtime.tvm.importer import import_tflite
+
+    graph = import_tflite(path)
+    out = []
+    for op in graph.operators:
+        sched = kernels.plan(graph, op)
+        if sched is not None and sched.family == "dw":
+            kernel = kernels.build(graph, op, sched, variant)
+            out.append((sched.geometry, dict(kernel.constants)["qparams"]))
+    return out
 
 
 @pytest.mark.slow
