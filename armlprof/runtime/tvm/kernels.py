@@ -36,7 +36,7 @@ GEMM_VARIANTS = ("t2p2u2", "t2p2u1", "t4p1u2", "t4p2u1", "t4p2u2", "t2p1u2", "t4
 # both boards) runs r1 for the layers it does not cover. The default f3 is t3 with the plane conversion of a channel
 # group's rows in one block of assembly and, for rows of even width, a channel's taps and requantization fused (no
 # accumulator buffer): same planes, same constants, t3's code for the rest; faster than t3 on every person_detect
-# depthwise layer on both boards (Spresense 6.93 M -> 5.54 M cycles, nano33ble 3.31 M -> 2.70 M).
+# depthwise layer on both boards (Spresense 6.93 M -> 5.44 M cycles, nano33ble 3.31 M -> 2.65 M).
 DW_VARIANTS = ("f3", "t3", "r1", "p1", "p2")
 DW_PLANE_VARIANTS = ("t3", "f3")  # the variants that read dw_t3_block
 # One-input-channel convolutions (the first layer of both study models) pad their input once into a stack buffer
