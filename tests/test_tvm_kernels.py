@@ -146,6 +146,20 @@ CASES = {
     "t3_s2_row_pieces_c4": ("dw", kernels.Geometry(8, 401, 4, 4, 201, 4, 3, 3, 2, 2, 1, 1, 1, 1), (-128, 127)),
     "t3_row_too_wide_c4": ("dw", kernels.Geometry(3, 1600, 4, 3, 1600, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
     "t3_strides_differ_c4": ("dw", kernels.Geometry(9, 9, 4, 9, 5, 4, 3, 3, 1, 2, 1, 1, 1, 1), (-128, 127)),
+    # f3 (t3's planes and constants; the fused rows and the assembly plane conversion run only on the M4:
+    # test_tvm_tuning.py): person_detect's 48x48x8 and 6x6x128 (stride 1), 48x48x16 -> 24x24 (stride 2) and the odd
+    # 3x3x256 (t3's rows), rows of units and a pair, of a pair only (both strides), VALID at stride 2, the widest
+    # rows of the fixed plane stride (52 outputs) and one past it (54: t3's portable rows)
+    "f3_s1_48x48_c8": ("dw", kernels.Geometry(48, 48, 8, 48, 48, 8, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "f3_s1_6x6_c128": ("dw", kernels.Geometry(6, 6, 128, 6, 6, 128, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "f3_s2_48x48_c16": ("dw", kernels.Geometry(48, 48, 16, 24, 24, 16, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),
+    "f3_s1_3x3_c256_odd": ("dw", kernels.Geometry(3, 3, 256, 3, 3, 256, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "f3_s1_units_pair_c12": ("dw", kernels.Geometry(9, 10, 12, 9, 10, 12, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "f3_s1_pair_only_c4": ("dw", kernels.Geometry(2, 2, 4, 2, 2, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "f3_s2_pair_only_c4": ("dw", kernels.Geometry(3, 3, 4, 2, 2, 4, 3, 3, 2, 2, 1, 1, 1, 1), (-128, 127)),
+    "f3_s2_valid_c20": ("dw", kernels.Geometry(13, 13, 20, 6, 6, 20, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),
+    "f3_s1_rows_52_c4": ("dw", kernels.Geometry(3, 52, 4, 3, 52, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "f3_s1_rows_54_c4": ("dw", kernels.Geometry(3, 54, 4, 3, 54, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
     "fc_depth600_units5_unstaged": ("gemm", kernels.Geometry(2, 1, 600, 2, 1, 5), (-128, 127)),
     # c1 (one input channel, padded stack buffer): the first layers of micro_speech (49x40, 10x8 stride 2 SAME)
     # and person_detect (96x96, 3x3 stride 2 SAME: no top/left padding), odd widths, VALID, stride 1 and mixed,

@@ -61,7 +61,8 @@ def _family_on(model, family: str, variant: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant_index", [-1, 4])  # t2p1u1 (no pixel pairs, no unroll; c1: f4, dw: n3), t4p2u2
+# the last variant of each family (gemm, pw t2p1u1, c1 f4, dw n3), the fifth (gemm t4p2u2, c1 t4p1u2, pw t2p2u1, dw p2)
+@pytest.mark.parametrize("variant_index", [-1, 4])
 @pytest.mark.parametrize("model_name", ["micro_speech_quantized", "person_detect"])
 def test_other_schedules_bit_exact_on_emulated_board(tmp_path, model_name: str, variant_index: int) -> None:
     model = load_model(str(shared_file("models", f"{model_name}.tflite")))
@@ -204,7 +205,72 @@ def test_c1_fused_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path, g
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", ["r1", "p1", "p2"])  # t3 (the default): test_onboard_exact.py
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_dw_fused_rows_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
+    """dw's f3 (fused taps and requantization, plane conversion in assembly: runs only on the board) on every
+    depthwise layer of person_detect: stride 1 at 48, 24, 12 and 6 outputs per row (whole 4-output units; 6: a unit
+    and a pair), stride 2 at 24, 12 and 6, 8 to 256 channels, and the 3-wide layers (odd: t3's code)."""
+    model = load_model(str(shared_file("models", "person_detect.tflite")))
+    choices = _family_on(model, "dw", "f3")
+    assert len(choices) == 9  # 13 depthwise operators, 9 distinct geometries
+    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_dw_fused_rows_other_geometries_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
+    """The f3 paths person_detect does not reach: 12 channels (3 groups), an odd height, rows of 3 units (12
+    wide, stride 1), of a unit and a pair at stride 2 (5x6) then stride 1, of a pair only (2x2: no unit, both
+    strides), an odd width between them (5x6 -> 3x3: t3's code), a left pad of 0 at stride 2 from an even input;
+    then (a second model) a layer whose output scale, divided by 200, puts 5 of its 12 channels off the fast path
+    (multipliers >= 0.5: no right shift), so its groups mix fused channels one at a time with t3's code and its rows
+    go in accumulator chunks."""
+    from armlprof.modelgen import _Builder, _calibration_inputs
+    from armlprof.runtime.tvm import kernels
+
+    seed = 20261202
+    b = _Builder(seed, _calibration_inputs((1, 9, 12, 12), seed))
+    b.input((1, 9, 12, 12))
+    b.conv("dw_s1_9x12", 12, (3, 3), 1, "NONE", depthwise=True)
+    b.conv("dw_s2_5x6", 12, (3, 3), 2, "RELU", depthwise=True)
+    b.conv("dw_s1_5x6", 12, (3, 3), 1, "RELU6", depthwise=True)
+    b.conv("dw_s2_3x3", 12, (3, 3), 2, "NONE", depthwise=True)
+    b.conv("dw_s2_2x2", 12, (3, 3), 2, "NONE", depthwise=True)
+    b.conv("dw_s1_2x2", 12, (3, 3), 1, "RELU", depthwise=True)
+    mixed = _Builder(seed, _calibration_inputs((1, 9, 12, 12), seed))
+    mixed.input((1, 9, 12, 12))
+    mixed.conv("dw_s1_mixed", 12, (3, 3), 1, "NONE", depthwise=True)
+    mixed.tensors[mixed.current].scale = [mixed.tensors[mixed.current].scale[0] / 200]
+    for name, builder, layers in (("dw_fused", b, 6), ("dw_mixed", mixed, 1)):
+        path = tmp_path / f"{name}.tflite"
+        path.write_bytes(builder.serialize(name))
+        model = load_model(str(path))
+        choices = _family_on(model, "dw", "f3")
+        assert len(choices) == layers
+        if name == "dw_mixed":
+            _, qp = _dw_constants(path, "f3")[0]
+            fold = qp[12 * 4:].reshape(12, kernels.DW_T3_WORDS)[:, 10]
+            assert list(fold) == [1] * 7 + [0] * 3 + [1] * 2
+        assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == [], name
+
+
+def _dw_constants(path, variant: str) -> list:
+    """(geometry, qparams) of each depthwise operator of a .tflite built for `variant`."""
+    from armlprof.runtime.tvm import kernels
+    from armlprof.runtime.tvm.importer import import_tflite
+
+    graph = import_tflite(path)
+    out = []
+    for op in graph.operators:
+        sched = kernels.plan(graph, op)
+        if sched is not None and sched.family == "dw":
+            kernel = kernels.build(graph, op, sched, variant)
+            out.append((sched.geometry, dict(kernel.constants)["qparams"]))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["r1", "p1", "t3"])  # f3 (the default): above; p2: index 4, n3: index -1 above
 def test_depthwise_variants_bit_exact_on_emulated_board(tmp_path, variant: str) -> None:
     """person_detect with every depthwise operator on one of the dw variants the tests above do not reach."""
     model = load_model(str(shared_file("models", "person_detect.tflite")))

@@ -905,7 +905,9 @@ static __attribute__((noinline)) void ak_dwp_split_run(int32_t *d, int32_t plane
 #define AK_DWP_SPLIT                                   \
   "ldr %[v0], [%[p]]\n\t"                             \
   "ldr %[v1], [%[p], %[c]]\n\t"                       \
-  "add %[p], %[p], %[c], lsl #1\n\t"                  \
+  "add %[p], %[p], %[c], lsl #1\n\t" AK_DWP_PACK
+/* the 4 plane words of input words v0, v1 (f3 also packs a padding pixel, v0 or v1 = the zero point) */
+#define AK_DWP_PACK                                    \
   "sxtab16 %[a0], %[off], %[v0]\n\t"                  \
   "sxtab16 %[a1], %[off], %[v1]\n\t"                  \
   "sxtab16 %[v0], %[off], %[v0], ror #8\n\t"          \
@@ -932,7 +934,6 @@ static __attribute__((noinline)) void ak_dwp_split_run(int32_t *d, int32_t plane
                      [v0] "=&r"(v0), [v1] "=&r"(v1), [a0] "=&r"(a0), [a1] "=&r"(a1), [t] "=&r"(t)
                    : [c] "l"(in_c), [off] "r"(off2)
                    : "cc", "memory");
-#undef AK_DWP_SPLIT
 #else
   for (; n > 0; n--, d++, p += 2 * in_c) ak_dwp_split(d, plane, ak_read32(p), ak_read32(p + in_c), off2);
 #endif
@@ -1172,21 +1173,37 @@ static __attribute__((noinline)) void ak_dwp_requant(const int32_t *acc, int8_t 
  * ak_rq's fast path 1 without an activation clamp inside int8 (all of person_detect's channels); those accumulate
  * (acc + bias) << s1 directly (the left shift with SMMULR's doubling, s1 <= 8, is in the int16 weights, the
  * shifted bias is the accumulators' start) for ak_dwp_requant, the others the plain sum for ak_requant. */
-static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
-                                                  int8_t *out, int32_t rw, int32_t rs, int32_t band) {
+/* fused (a later variant's, NULL for t3): the taps and requantization of whole even-width rows at once, on the M4
+ * path for the fast-path channels (block word 10), of one channel or of a whole group of 4 (then all the band's rows
+ * at once when every channel of the layer takes it: no accumulator buffer, so no chunks) */
+typedef void (*ak_dwp_fused_fn)(const int32_t *x, int8_t *o, int32_t rows, int32_t out_w, const int32_t *blk,
+                                int32_t out_c, int32_t channels, int32_t plane);
+typedef void (*ak_dwp_planes_fn)(int32_t *, const ak_geom *, const int8_t *, int32_t, int32_t, int32_t, int32_t,
+                                 int32_t, int32_t);
+
+AK_INLINE void ak_dwp_conv_with(const ak_geom *g, const int8_t *in, const int32_t *qp, int8_t *out, int32_t rw,
+                                int32_t rs, int32_t band, ak_dwp_fused_fn fused_s1, ak_dwp_fused_fn fused_s2,
+                                ak_dwp_planes_fn planes) {
   int32_t buf[AK_DWP_BYTES / 4];
   int32_t acc[AK_DWP_CHUNK + 1];  /* + 1: the odd last output's pair partner */
   const int32_t s = g->s_h, out_w = g->out_w, out_c = g->out_c;
-  const int32_t chunk_rows = out_w <= AK_DWP_CHUNK ? AK_DWP_CHUNK / out_w : 1;
+  int32_t chunk_rows = out_w <= AK_DWP_CHUNK ? AK_DWP_CHUNK / out_w : 1;
   const int32_t piece = out_w <= AK_DWP_CHUNK ? out_w : AK_DWP_CHUNK;
   const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
   const int32_t max_rows = ((band < g->out_h ? band : g->out_h) - 1) * s + 3, plane = max_rows * rs;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  const ak_dwp_fused_fn fused = s == 1 ? fused_s1 : fused_s2;
+  const int use_fused = fused && rs == AK_DWP_RS && (out_w & 1) == 0;  /* then n == out_w */
+  int all_fused = use_fused;
+  for (int32_t c = 0; all_fused && c < out_c; c++) all_fused = qp[out_c * AK_QP_STRIDE + c * AK_DWP_BLOCK + 10];
+  if (all_fused) chunk_rows = band;
+#endif
   for (int32_t *z = buf, *end = buf + (4 * plane & ~3); z != end; z += 4) z[0] = z[1] = z[2] = z[3] = 0;
   for (int32_t i = 4 * plane & ~3; i < 4 * plane; i++) buf[i] = 0;
   for (int32_t oy0 = 0; oy0 < g->out_h; oy0 += band) {
     const int32_t n_rows = g->out_h - oy0 < band ? g->out_h - oy0 : band, rows = (n_rows - 1) * s + 3;
     for (int32_t c = 0; c < g->in_c; c += 4) {
-      ak_dwp_planes(buf, g, in, c, oy0 * s, rows, rw, rs, plane);
+      planes(buf, g, in, c, oy0 * s, rows, rw, rs, plane);
       const int32_t *blk = qp + out_c * AK_QP_STRIDE + c * AK_DWP_BLOCK;
       for (int32_t r = 0; r < n_rows; r += chunk_rows) {
         const int32_t nr = n_rows - r < chunk_rows ? n_rows - r : chunk_rows;
@@ -1197,6 +1214,13 @@ static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t
           for (int32_t j = 0; j < 4; j++) {
             const int32_t *xj = x + j * plane, *bj = blk + j * AK_DWP_BLOCK;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+            if (use_fused && bj[10]) {
+              const int32_t group = j == 0 && bj[10 + AK_DWP_BLOCK] && bj[10 + 2 * AK_DWP_BLOCK] &&
+                                    bj[10 + 3 * AK_DWP_BLOCK] ? 4 : 1;
+              fused(xj, o + j, nr, n, bj, out_c, group, plane);
+              j += group - 1;
+              continue;
+            }
             if (rs == AK_DWP_RS)
               (s == 1 ? ak_dwp_rows_s1 : ak_dwp_rows_s2)(xj, acc, nr, n, bj, bj[6]);
             else
@@ -1215,7 +1239,15 @@ static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t
   }
 }
 
-int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
+static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
+                                                  int8_t *out, int32_t rw, int32_t rs, int32_t band) {
+  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, 0, 0, ak_dwp_planes);
+}
+
+typedef void (*ak_dwp_conv_fn)(const ak_geom *, const int8_t *, const int32_t *, int8_t *, int32_t, int32_t, int32_t);
+
+/* t3's geometry checks and plane sizes (r1 for what it does not cover), then conv */
+AK_INLINE int32_t ak_dwp_layer(ARMLPROF_CONV_ARGS, ak_dwp_conv_fn conv) {
   /* words per plane row: stride 1 up to the last pair's P[i + 1], (out_w + 3) halfwords rounded up; stride 2 up
    * to P[out_w + 1] (the odd last output's partner) */
   const int32_t rw = s_h == 1 ? (out_w + 4) >> 1 : out_w + 2, rs = rw <= AK_DWP_RS ? AK_DWP_RS : rw;
@@ -1226,8 +1258,326 @@ int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
                                  d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
   AK_GEOM;
   (void)w;  /* t3 reads its weights from the block after the requantization rows */
-  ak_dwp_conv(&g, in, qp, out, rw, rs, (buf_rows - 3) / s_h + 1);
+  conv(&g, in, qp, out, rw, rs, (buf_rows - 3) / s_h + 1);
   return 0;
+}
+
+int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
+  return ak_dwp_layer(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
+                      pad_l, in_zp, out_zp, act_lo, act_hi, ak_dwp_conv);
+}
+
+/* ---------------------------------------------------------------- depthwise 3x3, fused rows (f3) */
+/* t3 (same planes, same per-channel block) with each fast-path channel's stride-1 rows of even width in one block
+ * of assembly: per unit of 4 outputs of a row (the pair words P[2i], P[2i+1], P[2i+2] of each kernel row, loaded
+ * once for both pairs: 9 loads per 4 outputs instead of 12) the 24 SMLA of t3's tap pairs, then requantized in
+ * registers (ak_dwp_requant's SMMLAR sequence) and stored as bytes: no accumulator buffer, no second pass. The
+ * channel's weight words, start value and requantization constants (block words 0..9) live in s0-s9 (one VLDM per
+ * channel), where VMOV brings two words back in 2 cycles without wait states; registers: r0 x, r1 o, r2-r4 the
+ * loaded words, r5-r8 the 4 accumulators, r9/r10 a kernel row's weight pair (then the multiplier and rounding
+ * constant), r11 out_c, r12 the unit count, lr the start value. A row of 4u + 2 outputs ends with one pair. Other
+ * rows (odd widths, stride 2, wider planes, channels off the fast path) and the host run t3's code. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define AK_DWF_MACS(a, b, pl, pr, sa, sb)  \
+  "smlad " a ", " pl ", r9, " sa "\n\t"    \
+  "smlatb " b ", " pl ", r9, " sb "\n\t"   \
+  "smlabt " a ", " pr ", r10, " a "\n\t"   \
+  "smlad " b ", " pr ", r10, " b "\n\t"
+/* kernel row k (plane row offset `off` bytes, weight pair q) of a unit: outputs a0 b0 (r5 r6), a1 b1 (r7 r8) */
+#define AK_DWF_UNIT_ROW(off, q, s5, s6, s7, s8)                                               \
+  "vmov r9, r10, " q "\n\t"                                                                  \
+  "ldr r2, [r0, #" off "]\n\t"                                                               \
+  "ldr r3, [r0, #" off "+4]\n\t"                                                             \
+  "ldr r4, [r0, #" off "+8]\n\t"                                                             \
+  AK_DWF_MACS("r5", "r6", "r2", "r3", s5, s6) AK_DWF_MACS("r7", "r8", "r3", "r4", s7, s8)
+#define AK_DWF_PAIR_ROW(off, q, s5, s6) \
+  "vmov r9, r10, " q "\n\t"            \
+  "ldr r2, [r0, #" off "]\n\t"         \
+  "ldr r3, [r0, #" off "+4]\n\t"       \
+  AK_DWF_MACS("r5", "r6", "r2", "r3", s5, s6)
+/* ((acc + bias) << s1) -> output byte in place (r9 m, r10 rz, r4 e, r2 scratch) */
+#define AK_DWF_RQ(a, shift)                 \
+  "smmlar r2, " a ", r9, r10\n\t"           \
+  "add " a ", r2, " a ", asr #31\n\t"       \
+  shift " " a ", " a ", r4\n\t"             \
+  "ssat " a ", #8, " a "\n\t"
+#define AK_DWF_RQ_SETUP "vmov r9, r10, s7, s8\n\tvmov r4, s9\n\t"
+#define AK_DWF_STORE2(a, b) "strb " a ", [r1]\n\tstrb " b ", [r1, r11]\n\tadd r1, r1, r11, lsl #1\n\t"
+#define AK_DWF_ROW1 AK_DWP_STR(AK_DWP_RS) "*4"
+#define AK_DWF_ROW2 AK_DWP_STR(AK_DWP_RS) "*8"
+
+/* The channel loop around a fused row loop: per channel its block (words 0..9) into s0-s9, the row count reset, after
+ * its rows x to the next channel's plane (`plane` words on; S: plane rows per output row) and o to its byte. */
+#define AK_DWF_CHANNELS(S)                                                                                     \
+  int32_t count = 0, chans = channels;                                                                         \
+  const int32_t *bp = blk;                                                                                     \
+  const int32_t cjx = 4 * plane - rows * (S) * 4 * AK_DWP_RS, cjo = 1 - rows * out_w * out_c
+#define AK_DWF_CHANNEL_START                                                                                   \
+  "0:\n\t"                                                                                                     \
+  "ldr r2, %[blk]\n\t"                                                                                         \
+  "vldmia r2!, {s0-s9}\n\t"                                                                                    \
+  "adds r2, #8\n\t"                                                                                            \
+  "str r2, %[blk]\n\t"                                                                                         \
+  "ldr r2, %[rows]\n\t"                                                                                        \
+  "str r2, %[count]\n\t"
+#define AK_DWF_NEXT_ROW_CHANNEL                                                                                \
+  "ldr r3, %[count]\n\t"                                                                                       \
+  "subs r3, #1\n\t"                                                                                            \
+  "str r3, %[count]\n\t"                                                                                       \
+  "bne.w 1b\n\t"                                                                                               \
+  "ldr r3, %[cjx]\n\t"                                                                                         \
+  "add r0, r3\n\t"                                                                                             \
+  "ldr r3, %[cjo]\n\t"                                                                                         \
+  "add r1, r3\n\t"                                                                                             \
+  "ldr r3, %[chans]\n\t"                                                                                       \
+  "subs r3, #1\n\t"                                                                                            \
+  "str r3, %[chans]\n\t"                                                                                       \
+  "bne.w 0b"
+
+/* rows output rows of out_w (even) outputs of one channel from its planes (x: plane row 0, rs == AK_DWP_RS) */
+static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *o0, int32_t rows, int32_t out_w,
+                                                    const int32_t *blk, int32_t out_c, int32_t channels,
+                                                    int32_t plane) {
+  register const int32_t *x __asm__("r0") = x0;
+  register int8_t *o __asm__("r1") = o0;
+  register int32_t c __asm__("r11") = out_c;
+  const int32_t units = out_w >> 2, tail = out_w & 2, jump = 4 * AK_DWP_RS - 2 * out_w;  /* bytes to the next row */
+  AK_DWF_CHANNELS(1);
+  __asm__ volatile(
+      AK_DWF_CHANNEL_START
+      "vmov lr, s6\n\t"
+      "1:\n\t"
+      "ldr r12, %[units]\n\t"
+      "cmp r12, #0\n\t"
+      "beq 3f\n\t"
+      "2:\n\t"
+      AK_DWF_UNIT_ROW("0", "s0, s1", "lr", "lr", "lr", "lr")
+      AK_DWF_UNIT_ROW(AK_DWF_ROW1, "s2, s3", "r5", "r6", "r7", "r8")
+      AK_DWF_UNIT_ROW(AK_DWF_ROW2, "s4, s5", "r5", "r6", "r7", "r8")
+      AK_DWF_RQ_SETUP
+      AK_DWF_RQ("r5", "asrs") AK_DWF_RQ("r6", "asrs") AK_DWF_RQ("r7", "asrs") AK_DWF_RQ("r8", "asr")
+      AK_DWF_STORE2("r5", "r6") AK_DWF_STORE2("r7", "r8")
+      "adds r0, #8\n\t"
+      "subs r12, r12, #1\n\t"
+      "bne 2b\n\t"
+      "3:\n\t"
+      "ldr r3, %[tail]\n\t"
+      "cbz r3, 4f\n\t"
+      AK_DWF_PAIR_ROW("0", "s0, s1", "lr", "lr")
+      AK_DWF_PAIR_ROW(AK_DWF_ROW1, "s2, s3", "r5", "r6")
+      AK_DWF_PAIR_ROW(AK_DWF_ROW2, "s4, s5", "r5", "r6")
+      AK_DWF_RQ_SETUP
+      AK_DWF_RQ("r5", "asrs") AK_DWF_RQ("r6", "asrs")
+      AK_DWF_STORE2("r5", "r6")
+      "adds r0, #4\n\t"
+      "4:\n\t"
+      "ldr r3, %[jump]\n\t"
+      "add r0, r3\n\t"
+      AK_DWF_NEXT_ROW_CHANNEL
+      : [count] "+m"(count), [chans] "+m"(chans), [blk] "+m"(bp), "+r"(x), "+r"(o)
+      : [units] "m"(units), [tail] "m"(tail), [jump] "m"(jump), [rows] "m"(rows), [cjx] "m"(cjx), [cjo] "m"(cjo),
+        "r"(c)
+      : "cc", "memory", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "lr", "s0", "s1", "s2", "s3",
+        "s4", "s5", "s6", "s7", "s8", "s9");
+}
+
+/* Stride 2: outputs i..i+3 of a row read P[i]..P[i+4] of each kernel row (5 loads per 4 outputs, t3: 6), output i
+ * SMLAD(P[i], (w0, w1)) + SMLABB / SMLABT(P[i+1], the w2 word) as t3. Registers: r0 x, r1 o, r2-r6 the loaded
+ * words, r7-r10 the accumulators (from SMUAD: the start value is added before the requantization), r11 / r12 the
+ * kernel row's (w0, w1) and w2 words (then the start value's scratch), lr the unit count; for the requantization
+ * r2 m, r3 rz, r4 e, r5 out_c (s10), r6 the start value. */
+#define AK_DWF_S2_MAC(a, pl, pr, w2op, first) \
+  first(a, pl)                                \
+  w2op " " a ", " pr ", r12, " a "\n\t"
+#define AK_DWF_S2_FIRST(a, pl) "smuad " a ", " pl ", r11\n\t"
+#define AK_DWF_S2_NEXT(a, pl) "smlad " a ", " pl ", r11, " a "\n\t"
+#define AK_DWF_S2_UNIT_ROW(off, qa, qb, w2op, first)                                                      \
+  "vmov r11, " qa "\n\t" qb                                                                              \
+  "ldr r2, [r0, #" off "]\n\t"                                                                           \
+  "ldr r3, [r0, #" off "+4]\n\t"                                                                         \
+  "ldr r4, [r0, #" off "+8]\n\t"                                                                         \
+  "ldr r5, [r0, #" off "+12]\n\t"                                                                        \
+  "ldr r6, [r0, #" off "+16]\n\t"                                                                        \
+  AK_DWF_S2_MAC("r7", "r2", "r3", w2op, first) AK_DWF_S2_MAC("r8", "r3", "r4", w2op, first)              \
+  AK_DWF_S2_MAC("r9", "r4", "r5", w2op, first) AK_DWF_S2_MAC("r10", "r5", "r6", w2op, first)
+#define AK_DWF_S2_PAIR_ROW(off, qa, qb, w2op, first)                                                      \
+  "vmov r11, " qa "\n\t" qb                                                                              \
+  "ldr r2, [r0, #" off "]\n\t"                                                                           \
+  "ldr r3, [r0, #" off "+4]\n\t"                                                                         \
+  "ldr r4, [r0, #" off "+8]\n\t"                                                                         \
+  AK_DWF_S2_MAC("r7", "r2", "r3", w2op, first) AK_DWF_S2_MAC("r8", "r3", "r4", w2op, first)
+#define AK_DWF_S2_TAPS(ROW)                                                   \
+  ROW("0", "s0", "vmov r12, s3\n\t", "smlabb", AK_DWF_S2_FIRST)             \
+  ROW(AK_DWF_ROW1, "s1", "", "smlabt", AK_DWF_S2_NEXT)                      \
+  ROW(AK_DWF_ROW2, "s2", "vmov r12, s4\n\t", "smlabb", AK_DWF_S2_NEXT)
+#define AK_DWF_S2_RQ(a, shift)              \
+  "add " a ", r6\n\t"                       \
+  "smmlar r11, " a ", r2, r3\n\t"           \
+  "add " a ", r11, " a ", asr #31\n\t"      \
+  shift " " a ", " a ", r4\n\t"             \
+  "ssat " a ", #8, " a "\n\t"
+#define AK_DWF_S2_RQ_SETUP "vmov r2, r3, s7, s8\n\tvmov r4, s9\n\tvmov r5, s10\n\tvmov r6, s6\n\t"
+#define AK_DWF_S2_STORE2(a, b) "strb " a ", [r1]\n\tstrb " b ", [r1, r5]\n\tadd r1, r1, r5, lsl #1\n\t"
+
+static __attribute__((noinline)) void ak_dwf_rows_s2(const int32_t *x0, int8_t *o0, int32_t rows, int32_t out_w,
+                                                    const int32_t *blk, int32_t out_c, int32_t channels,
+                                                    int32_t plane) {
+  register const int32_t *x __asm__("r0") = x0;
+  register int8_t *o __asm__("r1") = o0;
+  register int32_t c __asm__("r3") = out_c;
+  const int32_t units = out_w >> 2, tail = out_w & 2, jump = 8 * AK_DWP_RS - 4 * out_w;  /* 2 plane rows down */
+  AK_DWF_CHANNELS(2);
+  __asm__ volatile(
+      "vmov s10, r3\n\t" AK_DWF_CHANNEL_START
+      "1:\n\t"
+      "ldr lr, %[units]\n\t"
+      "cmp lr, #0\n\t"
+      "beq.w 3f\n\t" /* (the unit is past the 16-bit branches' reach) */
+      "2:\n\t"
+      AK_DWF_S2_TAPS(AK_DWF_S2_UNIT_ROW)
+      AK_DWF_S2_RQ_SETUP
+      AK_DWF_S2_RQ("r7", "asrs") AK_DWF_S2_RQ("r8", "asr") AK_DWF_S2_RQ("r9", "asr") AK_DWF_S2_RQ("r10", "asr")
+      AK_DWF_S2_STORE2("r7", "r8") AK_DWF_S2_STORE2("r9", "r10")
+      "adds r0, #16\n\t"
+      "subs lr, lr, #1\n\t"
+      "bne.w 2b\n\t"
+      "3:\n\t"
+      "ldr r3, %[tail]\n\t"
+      "cmp r3, #0\n\t"
+      "beq 4f\n\t"
+      AK_DWF_S2_TAPS(AK_DWF_S2_PAIR_ROW)
+      AK_DWF_S2_RQ_SETUP
+      AK_DWF_S2_RQ("r7", "asrs") AK_DWF_S2_RQ("r8", "asr")
+      AK_DWF_S2_STORE2("r7", "r8")
+      "adds r0, #8\n\t"
+      "4:\n\t"
+      "ldr r3, %[jump]\n\t"
+      "add r0, r3\n\t"
+      AK_DWF_NEXT_ROW_CHANNEL
+      : [count] "+m"(count), [chans] "+m"(chans), [blk] "+m"(bp), "+r"(x), "+r"(o), "+r"(c)
+      : [units] "m"(units), [tail] "m"(tail), [jump] "m"(jump), [rows] "m"(rows), [cjx] "m"(cjx), [cjo] "m"(cjo)
+      : "cc", "memory", "r2", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0", "s1", "s2", "s3",
+        "s4", "s5", "s6", "s7", "s8", "s9", "s10");
+}
+#undef AK_DWF_NEXT_ROW_CHANNEL
+#undef AK_DWF_CHANNEL_START
+#undef AK_DWF_CHANNELS
+#undef AK_DWF_S2_STORE2
+#undef AK_DWF_S2_RQ_SETUP
+#undef AK_DWF_S2_RQ
+#undef AK_DWF_S2_TAPS
+#undef AK_DWF_S2_PAIR_ROW
+#undef AK_DWF_S2_UNIT_ROW
+#undef AK_DWF_S2_NEXT
+#undef AK_DWF_S2_FIRST
+#undef AK_DWF_S2_MAC
+#undef AK_DWF_ROW2
+#undef AK_DWF_ROW1
+#undef AK_DWF_STORE2
+#undef AK_DWF_RQ_SETUP
+#undef AK_DWF_RQ
+#undef AK_DWF_PAIR_ROW
+#undef AK_DWF_UNIT_ROW
+#undef AK_DWF_MACS
+
+/* ak_dwp_planes (same words, same arguments) with all inside rows of the channel group in one block of assembly:
+ * per row the left padding half (the pad pixel as the zero point, which converts to 0), the pixel pairs
+ * (ak_dwp_split_run's AK_DWP_SPLIT), the right half, with one pointer per plane walking linearly; t3 pays a call
+ * of ak_dwp_split_run and C for the halves per row, ~290 cycles on Spresense, most of a 6-pixel row's cost. Rows
+ * outside the input are zeroed for the band's first channel group only: the later groups write only inside rows. */
+static __attribute__((noinline)) void ak_dwf_planes(int32_t *buf, const ak_geom *g, const int8_t *in, int32_t c,
+                                                    int32_t y0, int32_t rows, int32_t rw, int32_t rs,
+                                                    int32_t plane) {
+  const int32_t in_w = g->in_w, in_c = g->in_c, pad_l = g->pad_l;
+  const int32_t k_zero = (pad_l >> 1) < rw ? pad_l >> 1 : rw;
+  const int32_t left_half = (pad_l & 1) && k_zero < rw;
+  const int32_t k_a = k_zero + left_half, k_in = (in_w + pad_l) >> 1;
+  const int32_t k_b = k_in < rw ? (k_in > k_a ? k_in : k_a) : rw;
+  const int32_t right_half = ((in_w + pad_l) & 1) && k_b < rw && k_b == k_in;
+  int32_t y_in = 0, y_end = rows;  /* [y_in, y_end): the rows inside the input */
+  while (y_in < rows && y0 + y_in - g->pad_t < 0) y_in++;
+  while (y_end > y_in && y0 + y_end - 1 - g->pad_t >= g->in_h) y_end--;
+  if (c == 0) {
+    for (int32_t y = 0; y < rows; y++) {
+      if (y >= y_in && y < y_end) continue;
+      int32_t *d = buf + y * rs;
+      for (int32_t k = 0; k < rw; k++) d[k] = d[k + plane] = d[k + 2 * plane] = d[k + 3 * plane] = 0;
+    }
+  }
+  const int32_t pairs = k_b - k_a, words = left_half + pairs + right_half;
+  if (words == 0 || y_end == y_in) return;
+  /* per row: the first pixel read (the left half's, else the first pair's), the jumps past what a row consumed */
+  int32_t lh = left_half, rh = right_half, np = pairs, n_rows = y_end - y_in;
+  int32_t d_jump = 4 * (rs - words), p_jump = (in_w - left_half - 2 * pairs) * in_c;
+  register int32_t *d __asm__("r0") = buf + y_in * rs + k_zero;
+  register int32_t *d1 __asm__("r1") = d + plane;
+  register int32_t *d2 __asm__("r2") = d + 2 * plane;
+  register int32_t *d3 __asm__("r3") = d + 3 * plane;
+  register const int8_t *pp __asm__("r4") =
+      in + (y0 + y_in - g->pad_t) * in_w * in_c + c + (left_half ? 0 : (2 * k_a - pad_l) * in_c);
+  register int32_t cc __asm__("r5") = in_c;
+  register int32_t off __asm__("r12") = ak_pack16(-g->in_zp, -g->in_zp);
+  register int32_t zp __asm__("lr") = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
+  register int32_t t __asm__("r6"), n __asm__("r7"), v0 __asm__("r8"), v1 __asm__("r9"), a0 __asm__("r10"),
+      a1 __asm__("r11");
+  __asm__ volatile("1:\n\t"
+                   "ldr %[t], %[lh]\n\t"
+                   "cbz %[t], 2f\n\t"
+                   "mov %[v0], %[zp]\n\t"
+                   "ldr %[v1], [%[p]]\n\t"
+                   "add %[p], %[c]\n\t" AK_DWP_PACK
+                   "2:\n\t"
+                   "ldr %[n], %[np]\n\t"
+                   "subs %[n], #2\n\t"
+                   "blt 4f\n\t"
+                   "3:\n\t" AK_DWP_SPLIT AK_DWP_SPLIT
+                   "subs %[n], #2\n\t"
+                   "bge 3b\n\t"
+                   "4:\n\t"
+                   "adds %[n], #2\n\t"
+                   "beq 5f\n\t" AK_DWP_SPLIT
+                   "5:\n\t"
+                   "ldr %[t], %[rh]\n\t"
+                   "cbz %[t], 6f\n\t"
+                   "ldr %[v0], [%[p]]\n\t"
+                   "mov %[v1], %[zp]\n\t" AK_DWP_PACK
+                   "6:\n\t"
+                   "ldr %[t], %[dj]\n\t"
+                   "add %[d], %[t]\n\t"
+                   "add %[d1], %[t]\n\t"
+                   "add %[d2], %[t]\n\t"
+                   "add %[d3], %[t]\n\t"
+                   "ldr %[t], %[pj]\n\t"
+                   "add %[p], %[t]\n\t"
+                   "ldr %[t], %[rows]\n\t"
+                   "subs %[t], #1\n\t"
+                   "str %[t], %[rows]\n\t"
+                   "bne 1b"
+                   : [d] "+r"(d), [d1] "+r"(d1), [d2] "+r"(d2), [d3] "+r"(d3), [p] "+r"(pp), [rows] "+m"(n_rows),
+                     [t] "=&r"(t), [n] "=&r"(n), [v0] "=&r"(v0), [v1] "=&r"(v1), [a0] "=&r"(a0), [a1] "=&r"(a1)
+                   : [c] "r"(cc), [off] "r"(off), [zp] "r"(zp), [lh] "m"(lh), [rh] "m"(rh), [np] "m"(np),
+                     [dj] "m"(d_jump), [pj] "m"(p_jump)
+                   : "cc", "memory");
+}
+#define AK_DWF_FUSED_S1 ak_dwf_rows_s1
+#define AK_DWF_FUSED_S2 ak_dwf_rows_s2
+#define AK_DWF_PLANES ak_dwf_planes
+#else
+#define AK_DWF_FUSED_S1 0 /* the host: t3's C */
+#define AK_DWF_FUSED_S2 0
+#define AK_DWF_PLANES ak_dwp_planes
+#endif
+#undef AK_DWP_PACK
+#undef AK_DWP_SPLIT
+
+static __attribute__((noinline)) void ak_dwf_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
+                                                  int8_t *out, int32_t rw, int32_t rs, int32_t band) {
+  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, AK_DWF_FUSED_S1, AK_DWF_FUSED_S2, AK_DWF_PLANES);
+}
+
+int32_t armlprof_dwconv_s8_f3(ARMLPROF_CONV_ARGS) {
+  return ak_dwp_layer(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
+                      pad_l, in_zp, out_zp, act_lo, act_hi, ak_dwf_conv);
 }
 
 /* ---------------------------------------------------------------- one-input-channel convolution (conv1) */

@@ -69,6 +69,9 @@ int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS);
 /* 3x3, dilation 1, stride 1 or 2 (others run r1): a channel group's input converted once into int16 channel planes,
  * SMLAD on pairs of taps of one channel, weights and a channel's requantization in registers along its rows. */
 int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS);
+/* t3 with a channel's stride-1 rows of even width taps-and-requantization in one block of assembly (4 outputs per
+ * step, no accumulator buffer); t3's code for the rest. */
+int32_t armlprof_dwconv_s8_f3(ARMLPROF_CONV_ARGS);
 
 /* 3x3, dilation 1, few output pixels (n3; others run r1): the input padded into channel-group planes, per output
  * pixel 4 channels x 9 taps with weights and requantization constants in FPU registers, one word stored. */
