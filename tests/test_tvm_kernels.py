@@ -146,6 +146,20 @@ CASES = {
     "t3_s2_row_pieces_c4": ("dw", kernels.Geometry(8, 401, 4, 4, 201, 4, 3, 3, 2, 2, 1, 1, 1, 1), (-128, 127)),
     "t3_row_too_wide_c4": ("dw", kernels.Geometry(3, 1600, 4, 3, 1600, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
     "t3_strides_differ_c4": ("dw", kernels.Geometry(9, 9, 4, 9, 5, 4, 3, 3, 1, 2, 1, 1, 1, 1), (-128, 127)),
+    # f3 (t3's planes and constants; the fused rows and the assembly plane conversion run only on the M4:
+    # test_tvm_tuning.py): person_detect's 48x48x8 and 6x6x128 (stride 1), 48x48x16 -> 24x24 (stride 2) and the odd
+    # 3x3x256 (t3's rows), rows of units and a pair, of a pair only (both strides), VALID at stride 2, the widest
+    # rows of the fixed plane stride (52 outputs) and one past it (54: t3's portable rows)
+    "f3_s1_48x48_c8": ("dw", kernels.Geometry(48, 48, 8, 48, 48, 8, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "f3_s1_6x6_c128": ("dw", kernels.Geometry(6, 6, 128, 6, 6, 128, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "f3_s2_48x48_c16": ("dw", kernels.Geometry(48, 48, 16, 24, 24, 16, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),
+    "f3_s1_3x3_c256_odd": ("dw", kernels.Geometry(3, 3, 256, 3, 3, 256, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "f3_s1_units_pair_c12": ("dw", kernels.Geometry(9, 10, 12, 9, 10, 12, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "f3_s1_pair_only_c4": ("dw", kernels.Geometry(2, 2, 4, 2, 2, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "f3_s2_pair_only_c4": ("dw", kernels.Geometry(3, 3, 4, 2, 2, 4, 3, 3, 2, 2, 1, 1, 1, 1), (-128, 127)),
+    "f3_s2_valid_c20": ("dw", kernels.Geometry(13, 13, 20, 6, 6, 20, 3, 3, 2, 2, 1, 1, 0, 0), (-128, 127)),
+    "f3_s1_rows_52_c4": ("dw", kernels.Geometry(3, 52, 4, 3, 52, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
+    "f3_s1_rows_54_c4": ("dw", kernels.Geometry(3, 54, 4, 3, 54, 4, 3, 3, 1, 1, 1, 1, 1, 1), (-128, 127)),
     "fc_depth600_units5_unstaged": ("gemm", kernels.Geometry(2, 1, 600, 2, 1, 5), (-128, 127)),
     # c1 (one input channel, padded stack buffer): the first layers of micro_speech (49x40, 10x8 stride 2 SAME)
     # and person_detect (96x96, 3x3 stride 2 SAME: no top/left padding), odd widths, VALID, stride 1 and mixed,
@@ -252,6 +266,63 @@ def test_every_variant_matches_reference(harness, case: str) -> None:
             got = _run(harness, kernels.c_function(family, variant), g, x, packed, qp, in_zp, out_zp, lo, hi)
             assert np.array_equal(got, want), f"{case} {variant} seed {seed}: " \
                 f"{int((got != want).sum())} of {want.size} outputs differ"
+
+
+# The fused variants (dw n3, c1 f4) take their own path only when every channel is on the folded fast path (a right
+# shift, no left shift beyond 7, no clamp inside int8); the CASES above force a left-shift channel, so there they run
+# their fallback (r1, s4), as for their other limits (n3: not 3x3, dilated, a clamp, the padded buffer over 16 KiB;
+# f4: not 3 rows of up to 3 taps, stride along the row other than 2, an odd output width or one over 48, channels not
+# in fours). Here their own paths. n3: stride 1 and 2, SAME and VALID, odd and even sizes, borders on every side
+# (pad_l 2), strides that differ per axis, one pixel, in_c 4 to 256 (12 and 20: not multiples of 8), person_detect's
+# 6x6 and 3x3 layers, the buffer at its limit (and just over it: r1). f4: person_detect's first layer, SAME with
+# top/left padding, 2- and 1-tap rows, stride 1 down the columns, 4 and 12 channels, one output row, 50 outputs a row
+# (s4's path).
+FAST_CASES = {
+    "n3_pd_12x12x64_s2": ("dw", "n3", kernels.Geometry(12, 12, 64, 6, 6, 64, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "n3_pd_6x6x128_s2": ("dw", "n3", kernels.Geometry(6, 6, 128, 3, 3, 128, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "n3_pd_3x3x256_s1": ("dw", "n3", kernels.Geometry(3, 3, 256, 3, 3, 256, 3, 3, 1, 1, 1, 1, 1, 1)),
+    "n3_s1_same_odd_c4": ("dw", "n3", kernels.Geometry(7, 9, 4, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1)),
+    "n3_s2_same_odd_c12": ("dw", "n3", kernels.Geometry(11, 13, 12, 6, 7, 12, 3, 3, 2, 2, 1, 1, 1, 1)),
+    "n3_s1_valid_c20": ("dw", "n3", kernels.Geometry(5, 8, 20, 3, 6, 20, 3, 3, 1, 1, 1, 1, 0, 0)),
+    "n3_s2_valid_c12_unread_column": ("dw", "n3", kernels.Geometry(8, 8, 12, 3, 3, 12, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "n3_s1_pad2_c8": ("dw", "n3", kernels.Geometry(5, 7, 8, 5, 9, 8, 3, 3, 1, 1, 1, 1, 1, 2)),
+    "n3_strides_differ_c4": ("dw", "n3", kernels.Geometry(9, 9, 4, 9, 5, 4, 3, 3, 1, 2, 1, 1, 1, 1)),
+    "n3_one_pixel_c4": ("dw", "n3", kernels.Geometry(1, 1, 4, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1, 1)),
+    "n3_buffer_at_limit_c256": ("dw", "n3", kernels.Geometry(8, 8, 256, 6, 6, 256, 3, 3, 1, 1, 1, 1, 0, 0)),
+    "n3_buffer_over_limit_c260": ("dw", "n3", kernels.Geometry(8, 8, 260, 6, 6, 260, 3, 3, 1, 1, 1, 1, 0, 0)),
+    "f4_person_detect_first": ("c1", "f4", kernels.Geometry(96, 96, 1, 48, 48, 8, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "f4_3x3_s2_same_pad1_oc12": ("c1", "f4", kernels.Geometry(11, 12, 1, 6, 6, 12, 3, 3, 2, 2, 1, 1, 1, 1)),
+    "f4_3x2_s2_oc4": ("c1", "f4", kernels.Geometry(9, 10, 1, 4, 4, 4, 3, 2, 2, 2, 1, 1, 0, 0)),
+    "f4_3x1_s1x2_oc8": ("c1", "f4", kernels.Geometry(7, 8, 1, 7, 4, 8, 3, 1, 1, 2, 1, 1, 1, 0)),
+    "f4_one_row_oc4": ("c1", "f4", kernels.Geometry(3, 4, 1, 1, 2, 4, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "f4_row_over_48_oc4": ("c1", "f4", kernels.Geometry(3, 101, 1, 1, 50, 4, 3, 3, 2, 2, 1, 1, 0, 0)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAST_CASES))
+def test_fused_variants_own_paths_match_reference(harness, case: str) -> None:
+    family, variant, g = FAST_CASES[case]
+    for seed in range(3):
+        x, w, bias, _, _, in_zp, out_zp = _case_data(family, g, seed)
+        taps = g.k_h * g.k_w * (1 if family == "dw" else g.in_c)
+        scales = np.random.default_rng(seed + 100).uniform(0.3, 2.0, g.out_c) * 60.0 / (5500.0 * np.sqrt(taps))
+        scales[:2] = [0.45, 1e-4]  # the smallest right shift (1: the fold needs one) and a large one
+        qm = [fp.quantize_multiplier(float(s)) for s in scales]
+        mults = np.array([m for m, _ in qm], dtype=np.int64)
+        shifts = np.array([s for _, s in qm], dtype=np.int64)
+        assert (shifts <= -1).all()  # every channel on the fast path
+        want = _reference(x, w, bias, mults, shifts, g, in_zp, out_zp, -128, 127, family == "dw")
+        assert len(np.unique(want)) > 3
+        if family == "dw":
+            packed = kernels.pack_dw_weights(w)
+            qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, -128, 127)
+            assert qp[4 * g.out_c] == 1  # n3's flag: its own path (r1 only past its buffer)
+        else:
+            packed = kernels.pack_c1_weights(w, 4)
+            folded = bias + (-in_zp) * w.reshape(g.out_c, -1).astype(np.int64).sum(axis=1)
+            qp = kernels.requant_params(folded, mults, shifts, -(-g.out_c // 4) * 4)
+        got = _run(harness, kernels.c_function(family, variant), g, x, packed, qp, in_zp, out_zp, -128, 127)
+        assert np.array_equal(got, want), f"{case} seed {seed}: {int((got != want).sum())} of {want.size} differ"
 
 
 @pytest.mark.parametrize("in_zp,out_zp", [(-128, -128), (127, 127), (-128, 127)])

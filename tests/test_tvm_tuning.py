@@ -61,7 +61,8 @@ def _family_on(model, family: str, variant: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant_index", [-1, 4])  # t2p1u1 / p2 (no pixel pairs, no unroll), t4p2u2 / t3
+# the last variant of each family (gemm, pw t2p1u1, c1 f4, dw n3), the fifth (gemm t4p2u2, c1 t4p1u2, pw t2p2u1, dw p2)
+@pytest.mark.parametrize("variant_index", [-1, 4])
 @pytest.mark.parametrize("model_name", ["micro_speech_quantized", "person_detect"])
 def test_other_schedules_bit_exact_on_emulated_board(tmp_path, model_name: str, variant_index: int) -> None:
     model = load_model(str(shared_file("models", f"{model_name}.tflite")))
@@ -158,12 +159,14 @@ def test_pw_fpu_weights_kernel_lone_pixel_bit_exact_on_emulated_board(tmp_path) 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
-@pytest.mark.parametrize("model_name", ["micro_speech_quantized", "person_detect"])
-def test_c1_sliding_pairs_bit_exact_on_emulated_boards(tmp_path, model_name: str, board_name: str) -> None:
-    """The first layer of both study models on the c1 variant s4 (sliding pixel pairs; its assembly runs only on
-    the M4), the other operators on their defaults."""
+@pytest.mark.parametrize("model_name,variant", [("micro_speech_quantized", "s4"), ("person_detect", "s4"),
+                                                ("person_detect", "f4")])  # f4 on micro_speech's 10x8: s4
+def test_c1_sliding_pairs_bit_exact_on_emulated_boards(tmp_path, model_name: str, board_name: str,
+                                                       variant: str) -> None:
+    """The first layer of both study models on the c1 variants s4 and f4 (sliding pixel pairs; their assembly runs
+    only on the M4), the other operators on their defaults."""
     model = load_model(str(shared_file("models", f"{model_name}.tflite")))
-    choices = _family_on(model, "c1", "s4")
+    choices = _family_on(model, "c1", variant)
     assert len(choices) == 1
     assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
 
@@ -193,14 +196,155 @@ def test_c1_sliding_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path,
     assert _crc_mismatches(model, load_board("spresense"), tmp_path, choices=choices) == []
 
 
+# f4's own path beyond person_detect's first layer: top and left padding, 3 channel groups, 2-tap kernel rows (a
+# depthwise first layer), one output row (the loop's end on the first row end).
+F4_GEOMETRIES = [((11, 12), (3, 3), 12, False), ((9, 10), (3, 2), 4, True), ((3, 4), (3, 3), 4, False)]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", ["r1", "p1"])  # t3 (the default): test_onboard_exact.py; p2: index -1 above
+@pytest.mark.parametrize("geometry", F4_GEOMETRIES, ids=lambda g: f"{g[0][0]}x{g[0][1]}_k{g[1][0]}x{g[1][1]}_oc{g[2]}")
+def test_c1_fused_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path, geometry) -> None:
+    from armlprof import modelgen
+    from armlprof.runtime.tvm.importer import import_tflite
+    from armlprof.runtime.tvm.ops import conv_multipliers
+
+    (h, w), k, out_c, depthwise = geometry
+    b = modelgen._Builder(7, modelgen._calibration_inputs((1, h, w, 1), 7))
+    b.input((1, h, w, 1))
+    b.conv("conv", out_c, k, 2, "RELU", depthwise=depthwise)
+    path = tmp_path / "c1.tflite"
+    path.write_bytes(b.serialize("f4 geometry"))
+    graph = import_tflite(path)
+    op = graph.operators[0]
+    _, shifts = conv_multipliers(*(graph.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0])), out_c)
+    assert (shifts <= -1).all()  # every channel on f4's fast path (else it would run s4)
+    model = load_model(str(path))
+    choices = _family_on(model, "c1", "f4")
+    assert len(choices) == 1
+    assert _crc_mismatches(model, load_board("spresense"), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_dw_fused_rows_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
+    """dw's f3 (fused taps and requantization, plane conversion in assembly: runs only on the board) on every
+    depthwise layer of person_detect: stride 1 at 48, 24, 12 and 6 outputs per row (whole 4-output units; 6: a unit
+    and a pair), stride 2 at 24, 12 and 6, 8 to 256 channels, and the 3-wide layers (odd: t3's code)."""
+    model = load_model(str(shared_file("models", "person_detect.tflite")))
+    choices = _family_on(model, "dw", "f3")
+    assert len(choices) == 9  # 13 depthwise operators, 9 distinct geometries
+    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_dw_fused_rows_other_geometries_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
+    """The f3 paths person_detect does not reach: 12 channels (3 groups), an odd height, rows of 3 units (12
+    wide, stride 1), of a unit and a pair at stride 2 (5x6) then stride 1, of a pair only (2x2: no unit, both
+    strides), an odd width between them (5x6 -> 3x3: t3's code), a left pad of 0 at stride 2 from an even input;
+    then (a second model) a layer whose output scale, divided by 200, puts 5 of its 12 channels off the fast path
+    (multipliers >= 0.5: no right shift), so its groups mix fused channels one at a time with t3's code and its rows
+    go in accumulator chunks."""
+    from armlprof.modelgen import _Builder, _calibration_inputs
+    from armlprof.runtime.tvm import kernels
+
+    seed = 20261202
+    b = _Builder(seed, _calibration_inputs((1, 9, 12, 12), seed))
+    b.input((1, 9, 12, 12))
+    b.conv("dw_s1_9x12", 12, (3, 3), 1, "NONE", depthwise=True)
+    b.conv("dw_s2_5x6", 12, (3, 3), 2, "RELU", depthwise=True)
+    b.conv("dw_s1_5x6", 12, (3, 3), 1, "RELU6", depthwise=True)
+    b.conv("dw_s2_3x3", 12, (3, 3), 2, "NONE", depthwise=True)
+    b.conv("dw_s2_2x2", 12, (3, 3), 2, "NONE", depthwise=True)
+    b.conv("dw_s1_2x2", 12, (3, 3), 1, "RELU", depthwise=True)
+    mixed = _Builder(seed, _calibration_inputs((1, 9, 12, 12), seed))
+    mixed.input((1, 9, 12, 12))
+    mixed.conv("dw_s1_mixed", 12, (3, 3), 1, "NONE", depthwise=True)
+    mixed.tensors[mixed.current].scale = [mixed.tensors[mixed.current].scale[0] / 200]
+    for name, builder, layers in (("dw_fused", b, 6), ("dw_mixed", mixed, 1)):
+        path = tmp_path / f"{name}.tflite"
+        path.write_bytes(builder.serialize(name))
+        model = load_model(str(path))
+        choices = _family_on(model, "dw", "f3")
+        assert len(choices) == layers
+        if name == "dw_mixed":
+            _, qp = _dw_constants(path, "f3")[0]
+            fold = qp[12 * 4:].reshape(12, kernels.DW_T3_WORDS)[:, 10]
+            assert list(fold) == [1] * 7 + [0] * 3 + [1] * 2
+        assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == [], name
+
+
+def _dw_constants(path, variant: str) -> list:
+    """(geometry, qparams) of each depthwise operator of a .tflite built for `variant`."""
+    from armlprof.runtime.tvm import kernels
+    from armlprof.runtime.tvm.importer import import_tflite
+
+    graph = import_tflite(path)
+    out = []
+    for op in graph.operators:
+        sched = kernels.plan(graph, op)
+        if sched is not None and sched.family == "dw":
+            kernel = kernels.build(graph, op, sched, variant)
+            out.append((sched.geometry, dict(kernel.constants)["qparams"]))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["r1", "p1", "t3"])  # f3 (the default): above; p2: index 4, n3: index -1 above
 def test_depthwise_variants_bit_exact_on_emulated_board(tmp_path, variant: str) -> None:
     """person_detect with every depthwise operator on one of the dw variants the tests above do not reach."""
     model = load_model(str(shared_file("models", "person_detect.tflite")))
     choices = _family_on(model, "dw", variant)
     assert len(choices) == 9  # 13 depthwise operators, 9 distinct geometries
     assert _crc_mismatches(model, load_board("nano33ble"), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_dw_few_pixel_kernel_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
+    """dw's n3 (hand-allocated assembly with FPU-held constants: runs only on the board) on every depthwise layer of
+    person_detect: its own path on the 12x12 to 3x3 ones (strides 1 and 2, 64 to 256 channels), r1 on the larger
+    ones (padded buffer over 16 KiB)."""
+    model = load_model(str(shared_file("models", "person_detect.tflite")))
+    choices = _family_on(model, "dw", "n3")
+    assert len(choices) == 9
+    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+
+
+# n3's paths person_detect does not reach on the board: the stride-1 pixel pairs with an odd row (the last pixel
+# alone), 3 channel groups (the padding copy's C loop).
+N3_GEOMETRIES = [(7, 7, 16), (9, 10, 12)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("geometry", N3_GEOMETRIES, ids=lambda g: "x".join(map(str, g)))
+def test_dw_few_pixel_kernel_other_geometries_bit_exact_on_emulated_board(tmp_path, geometry) -> None:
+    import numpy as np
+
+    from armlprof import modelgen
+    from armlprof.runtime.tvm import fixedpoint as fp
+    from armlprof.runtime.tvm import kernels
+    from armlprof.runtime.tvm.importer import import_tflite
+    from armlprof.runtime.tvm.ops import conv_multipliers
+
+    h, w, c = geometry
+    b = modelgen._Builder(5, modelgen._calibration_inputs((1, h, w, c), 5))
+    b.input((1, h, w, c))
+    b.conv("dw", c, (3, 3), 1, "RELU", depthwise=True)
+    path = tmp_path / "dw.tflite"
+    path.write_bytes(b.serialize("n3 geometry"))
+    graph = import_tflite(path)
+    op = graph.operators[0]
+    t_in, t_w, t_out = (graph.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    mults, shifts = conv_multipliers(t_in, t_w, t_out, c)
+    lo, hi = fp.activation_range("RELU", float(t_out.scale[0]), int(t_out.zero_point[0]))
+    qp = kernels.dw_qparams("n3", t_w.data, graph.tensors[op.inputs[2]].data.astype(np.int64), mults, shifts, 1,
+                            int(t_out.zero_point[0]), lo, hi)
+    assert qp[4 * c] == 1  # n3's own path, not r1
+    model = load_model(str(path))
+    choices = _family_on(model, "dw", "n3")
+    assert len(choices) == 1
+    assert _crc_mismatches(model, load_board("spresense"), tmp_path, choices=choices) == []
 
 
 @pytest.mark.slow

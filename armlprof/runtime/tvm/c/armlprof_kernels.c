@@ -905,7 +905,9 @@ static __attribute__((noinline)) void ak_dwp_split_run(int32_t *d, int32_t plane
 #define AK_DWP_SPLIT                                   \
   "ldr %[v0], [%[p]]\n\t"                             \
   "ldr %[v1], [%[p], %[c]]\n\t"                       \
-  "add %[p], %[p], %[c], lsl #1\n\t"                  \
+  "add %[p], %[p], %[c], lsl #1\n\t" AK_DWP_PACK
+/* the 4 plane words of input words v0, v1 (f3 also packs a padding pixel, v0 or v1 = the zero point) */
+#define AK_DWP_PACK                                    \
   "sxtab16 %[a0], %[off], %[v0]\n\t"                  \
   "sxtab16 %[a1], %[off], %[v1]\n\t"                  \
   "sxtab16 %[v0], %[off], %[v0], ror #8\n\t"          \
@@ -932,7 +934,6 @@ static __attribute__((noinline)) void ak_dwp_split_run(int32_t *d, int32_t plane
                      [v0] "=&r"(v0), [v1] "=&r"(v1), [a0] "=&r"(a0), [a1] "=&r"(a1), [t] "=&r"(t)
                    : [c] "l"(in_c), [off] "r"(off2)
                    : "cc", "memory");
-#undef AK_DWP_SPLIT
 #else
   for (; n > 0; n--, d++, p += 2 * in_c) ak_dwp_split(d, plane, ak_read32(p), ak_read32(p + in_c), off2);
 #endif
@@ -1172,21 +1173,37 @@ static __attribute__((noinline)) void ak_dwp_requant(const int32_t *acc, int8_t 
  * ak_rq's fast path 1 without an activation clamp inside int8 (all of person_detect's channels); those accumulate
  * (acc + bias) << s1 directly (the left shift with SMMULR's doubling, s1 <= 8, is in the int16 weights, the
  * shifted bias is the accumulators' start) for ak_dwp_requant, the others the plain sum for ak_requant. */
-static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
-                                                  int8_t *out, int32_t rw, int32_t rs, int32_t band) {
+/* fused (a later variant's, NULL for t3): the taps and requantization of whole even-width rows at once, on the M4
+ * path for the fast-path channels (block word 10), of one channel or of a whole group of 4 (then all the band's rows
+ * at once when every channel of the layer takes it: no accumulator buffer, so no chunks) */
+typedef void (*ak_dwp_fused_fn)(const int32_t *x, int8_t *o, int32_t rows, int32_t out_w, const int32_t *blk,
+                                int32_t out_c, int32_t channels, int32_t plane);
+typedef void (*ak_dwp_planes_fn)(int32_t *, const ak_geom *, const int8_t *, int32_t, int32_t, int32_t, int32_t,
+                                 int32_t, int32_t);
+
+AK_INLINE void ak_dwp_conv_with(const ak_geom *g, const int8_t *in, const int32_t *qp, int8_t *out, int32_t rw,
+                                int32_t rs, int32_t band, ak_dwp_fused_fn fused_s1, ak_dwp_fused_fn fused_s2,
+                                ak_dwp_planes_fn planes) {
   int32_t buf[AK_DWP_BYTES / 4];
   int32_t acc[AK_DWP_CHUNK + 1];  /* + 1: the odd last output's pair partner */
   const int32_t s = g->s_h, out_w = g->out_w, out_c = g->out_c;
-  const int32_t chunk_rows = out_w <= AK_DWP_CHUNK ? AK_DWP_CHUNK / out_w : 1;
+  int32_t chunk_rows = out_w <= AK_DWP_CHUNK ? AK_DWP_CHUNK / out_w : 1;
   const int32_t piece = out_w <= AK_DWP_CHUNK ? out_w : AK_DWP_CHUNK;
   const ak_outq oq = {g->out_zp, g->act_lo, g->act_hi};
   const int32_t max_rows = ((band < g->out_h ? band : g->out_h) - 1) * s + 3, plane = max_rows * rs;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  const ak_dwp_fused_fn fused = s == 1 ? fused_s1 : fused_s2;
+  const int use_fused = fused && rs == AK_DWP_RS && (out_w & 1) == 0;  /* then n == out_w */
+  int all_fused = use_fused;
+  for (int32_t c = 0; all_fused && c < out_c; c++) all_fused = qp[out_c * AK_QP_STRIDE + c * AK_DWP_BLOCK + 10];
+  if (all_fused) chunk_rows = band;
+#endif
   for (int32_t *z = buf, *end = buf + (4 * plane & ~3); z != end; z += 4) z[0] = z[1] = z[2] = z[3] = 0;
   for (int32_t i = 4 * plane & ~3; i < 4 * plane; i++) buf[i] = 0;
   for (int32_t oy0 = 0; oy0 < g->out_h; oy0 += band) {
     const int32_t n_rows = g->out_h - oy0 < band ? g->out_h - oy0 : band, rows = (n_rows - 1) * s + 3;
     for (int32_t c = 0; c < g->in_c; c += 4) {
-      ak_dwp_planes(buf, g, in, c, oy0 * s, rows, rw, rs, plane);
+      planes(buf, g, in, c, oy0 * s, rows, rw, rs, plane);
       const int32_t *blk = qp + out_c * AK_QP_STRIDE + c * AK_DWP_BLOCK;
       for (int32_t r = 0; r < n_rows; r += chunk_rows) {
         const int32_t nr = n_rows - r < chunk_rows ? n_rows - r : chunk_rows;
@@ -1197,6 +1214,13 @@ static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t
           for (int32_t j = 0; j < 4; j++) {
             const int32_t *xj = x + j * plane, *bj = blk + j * AK_DWP_BLOCK;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+            if (use_fused && bj[10]) {
+              const int32_t group = j == 0 && bj[10 + AK_DWP_BLOCK] && bj[10 + 2 * AK_DWP_BLOCK] &&
+                                    bj[10 + 3 * AK_DWP_BLOCK] ? 4 : 1;
+              fused(xj, o + j, nr, n, bj, out_c, group, plane);
+              j += group - 1;
+              continue;
+            }
             if (rs == AK_DWP_RS)
               (s == 1 ? ak_dwp_rows_s1 : ak_dwp_rows_s2)(xj, acc, nr, n, bj, bj[6]);
             else
@@ -1215,7 +1239,15 @@ static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t
   }
 }
 
-int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
+static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
+                                                  int8_t *out, int32_t rw, int32_t rs, int32_t band) {
+  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, 0, 0, ak_dwp_planes);
+}
+
+typedef void (*ak_dwp_conv_fn)(const ak_geom *, const int8_t *, const int32_t *, int8_t *, int32_t, int32_t, int32_t);
+
+/* t3's geometry checks and plane sizes (r1 for what it does not cover), then conv */
+AK_INLINE int32_t ak_dwp_layer(ARMLPROF_CONV_ARGS, ak_dwp_conv_fn conv) {
   /* words per plane row: stride 1 up to the last pair's P[i + 1], (out_w + 3) halfwords rounded up; stride 2 up
    * to P[out_w + 1] (the odd last output's partner) */
   const int32_t rw = s_h == 1 ? (out_w + 4) >> 1 : out_w + 2, rs = rw <= AK_DWP_RS ? AK_DWP_RS : rw;
@@ -1226,8 +1258,326 @@ int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
                                  d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
   AK_GEOM;
   (void)w;  /* t3 reads its weights from the block after the requantization rows */
-  ak_dwp_conv(&g, in, qp, out, rw, rs, (buf_rows - 3) / s_h + 1);
+  conv(&g, in, qp, out, rw, rs, (buf_rows - 3) / s_h + 1);
   return 0;
+}
+
+int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
+  return ak_dwp_layer(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
+                      pad_l, in_zp, out_zp, act_lo, act_hi, ak_dwp_conv);
+}
+
+/* ---------------------------------------------------------------- depthwise 3x3, fused rows (f3) */
+/* t3 (same planes, same per-channel block) with each fast-path channel's stride-1 rows of even width in one block
+ * of assembly: per unit of 4 outputs of a row (the pair words P[2i], P[2i+1], P[2i+2] of each kernel row, loaded
+ * once for both pairs: 9 loads per 4 outputs instead of 12) the 24 SMLA of t3's tap pairs, then requantized in
+ * registers (ak_dwp_requant's SMMLAR sequence) and stored as bytes: no accumulator buffer, no second pass. The
+ * channel's weight words, start value and requantization constants (block words 0..9) live in s0-s9 (one VLDM per
+ * channel), where VMOV brings two words back in 2 cycles without wait states; registers: r0 x, r1 o, r2-r4 the
+ * loaded words, r5-r8 the 4 accumulators, r9/r10 a kernel row's weight pair (then the multiplier and rounding
+ * constant), r11 out_c, r12 the unit count, lr the start value. A row of 4u + 2 outputs ends with one pair. Other
+ * rows (odd widths, stride 2, wider planes, channels off the fast path) and the host run t3's code. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define AK_DWF_MACS(a, b, pl, pr, sa, sb)  \
+  "smlad " a ", " pl ", r9, " sa "\n\t"    \
+  "smlatb " b ", " pl ", r9, " sb "\n\t"   \
+  "smlabt " a ", " pr ", r10, " a "\n\t"   \
+  "smlad " b ", " pr ", r10, " b "\n\t"
+/* kernel row k (plane row offset `off` bytes, weight pair q) of a unit: outputs a0 b0 (r5 r6), a1 b1 (r7 r8) */
+#define AK_DWF_UNIT_ROW(off, q, s5, s6, s7, s8)                                               \
+  "vmov r9, r10, " q "\n\t"                                                                  \
+  "ldr r2, [r0, #" off "]\n\t"                                                               \
+  "ldr r3, [r0, #" off "+4]\n\t"                                                             \
+  "ldr r4, [r0, #" off "+8]\n\t"                                                             \
+  AK_DWF_MACS("r5", "r6", "r2", "r3", s5, s6) AK_DWF_MACS("r7", "r8", "r3", "r4", s7, s8)
+#define AK_DWF_PAIR_ROW(off, q, s5, s6) \
+  "vmov r9, r10, " q "\n\t"            \
+  "ldr r2, [r0, #" off "]\n\t"         \
+  "ldr r3, [r0, #" off "+4]\n\t"       \
+  AK_DWF_MACS("r5", "r6", "r2", "r3", s5, s6)
+/* ((acc + bias) << s1) -> output byte in place (r9 m, r10 rz, r4 e, r2 scratch) */
+#define AK_DWF_RQ(a, shift)                 \
+  "smmlar r2, " a ", r9, r10\n\t"           \
+  "add " a ", r2, " a ", asr #31\n\t"       \
+  shift " " a ", " a ", r4\n\t"             \
+  "ssat " a ", #8, " a "\n\t"
+#define AK_DWF_RQ_SETUP "vmov r9, r10, s7, s8\n\tvmov r4, s9\n\t"
+#define AK_DWF_STORE2(a, b) "strb " a ", [r1]\n\tstrb " b ", [r1, r11]\n\tadd r1, r1, r11, lsl #1\n\t"
+#define AK_DWF_ROW1 AK_DWP_STR(AK_DWP_RS) "*4"
+#define AK_DWF_ROW2 AK_DWP_STR(AK_DWP_RS) "*8"
+
+/* The channel loop around a fused row loop: per channel its block (words 0..9) into s0-s9, the row count reset, after
+ * its rows x to the next channel's plane (`plane` words on; S: plane rows per output row) and o to its byte. */
+#define AK_DWF_CHANNELS(S)                                                                                     \
+  int32_t count = 0, chans = channels;                                                                         \
+  const int32_t *bp = blk;                                                                                     \
+  const int32_t cjx = 4 * plane - rows * (S) * 4 * AK_DWP_RS, cjo = 1 - rows * out_w * out_c
+#define AK_DWF_CHANNEL_START                                                                                   \
+  "0:\n\t"                                                                                                     \
+  "ldr r2, %[blk]\n\t"                                                                                         \
+  "vldmia r2!, {s0-s9}\n\t"                                                                                    \
+  "adds r2, #8\n\t"                                                                                            \
+  "str r2, %[blk]\n\t"                                                                                         \
+  "ldr r2, %[rows]\n\t"                                                                                        \
+  "str r2, %[count]\n\t"
+#define AK_DWF_NEXT_ROW_CHANNEL                                                                                \
+  "ldr r3, %[count]\n\t"                                                                                       \
+  "subs r3, #1\n\t"                                                                                            \
+  "str r3, %[count]\n\t"                                                                                       \
+  "bne.w 1b\n\t"                                                                                               \
+  "ldr r3, %[cjx]\n\t"                                                                                         \
+  "add r0, r3\n\t"                                                                                             \
+  "ldr r3, %[cjo]\n\t"                                                                                         \
+  "add r1, r3\n\t"                                                                                             \
+  "ldr r3, %[chans]\n\t"                                                                                       \
+  "subs r3, #1\n\t"                                                                                            \
+  "str r3, %[chans]\n\t"                                                                                       \
+  "bne.w 0b"
+
+/* rows output rows of out_w (even) outputs of one channel from its planes (x: plane row 0, rs == AK_DWP_RS) */
+static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *o0, int32_t rows, int32_t out_w,
+                                                    const int32_t *blk, int32_t out_c, int32_t channels,
+                                                    int32_t plane) {
+  register const int32_t *x __asm__("r0") = x0;
+  register int8_t *o __asm__("r1") = o0;
+  register int32_t c __asm__("r11") = out_c;
+  const int32_t units = out_w >> 2, tail = out_w & 2, jump = 4 * AK_DWP_RS - 2 * out_w;  /* bytes to the next row */
+  AK_DWF_CHANNELS(1);
+  __asm__ volatile(
+      AK_DWF_CHANNEL_START
+      "vmov lr, s6\n\t"
+      "1:\n\t"
+      "ldr r12, %[units]\n\t"
+      "cmp r12, #0\n\t"
+      "beq 3f\n\t"
+      "2:\n\t"
+      AK_DWF_UNIT_ROW("0", "s0, s1", "lr", "lr", "lr", "lr")
+      AK_DWF_UNIT_ROW(AK_DWF_ROW1, "s2, s3", "r5", "r6", "r7", "r8")
+      AK_DWF_UNIT_ROW(AK_DWF_ROW2, "s4, s5", "r5", "r6", "r7", "r8")
+      AK_DWF_RQ_SETUP
+      AK_DWF_RQ("r5", "asrs") AK_DWF_RQ("r6", "asrs") AK_DWF_RQ("r7", "asrs") AK_DWF_RQ("r8", "asr")
+      AK_DWF_STORE2("r5", "r6") AK_DWF_STORE2("r7", "r8")
+      "adds r0, #8\n\t"
+      "subs r12, r12, #1\n\t"
+      "bne 2b\n\t"
+      "3:\n\t"
+      "ldr r3, %[tail]\n\t"
+      "cbz r3, 4f\n\t"
+      AK_DWF_PAIR_ROW("0", "s0, s1", "lr", "lr")
+      AK_DWF_PAIR_ROW(AK_DWF_ROW1, "s2, s3", "r5", "r6")
+      AK_DWF_PAIR_ROW(AK_DWF_ROW2, "s4, s5", "r5", "r6")
+      AK_DWF_RQ_SETUP
+      AK_DWF_RQ("r5", "asrs") AK_DWF_RQ("r6", "asrs")
+      AK_DWF_STORE2("r5", "r6")
+      "adds r0, #4\n\t"
+      "4:\n\t"
+      "ldr r3, %[jump]\n\t"
+      "add r0, r3\n\t"
+      AK_DWF_NEXT_ROW_CHANNEL
+      : [count] "+m"(count), [chans] "+m"(chans), [blk] "+m"(bp), "+r"(x), "+r"(o)
+      : [units] "m"(units), [tail] "m"(tail), [jump] "m"(jump), [rows] "m"(rows), [cjx] "m"(cjx), [cjo] "m"(cjo),
+        "r"(c)
+      : "cc", "memory", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "lr", "s0", "s1", "s2", "s3",
+        "s4", "s5", "s6", "s7", "s8", "s9");
+}
+
+/* Stride 2: outputs i..i+3 of a row read P[i]..P[i+4] of each kernel row (5 loads per 4 outputs, t3: 6), output i
+ * SMLAD(P[i], (w0, w1)) + SMLABB / SMLABT(P[i+1], the w2 word) as t3. Registers: r0 x, r1 o, r2-r6 the loaded
+ * words, r7-r10 the accumulators (from SMUAD: the start value is added before the requantization), r11 / r12 the
+ * kernel row's (w0, w1) and w2 words (then the start value's scratch), lr the unit count; for the requantization
+ * r2 m, r3 rz, r4 e, r5 out_c (s10), r6 the start value. */
+#define AK_DWF_S2_MAC(a, pl, pr, w2op, first) \
+  first(a, pl)                                \
+  w2op " " a ", " pr ", r12, " a "\n\t"
+#define AK_DWF_S2_FIRST(a, pl) "smuad " a ", " pl ", r11\n\t"
+#define AK_DWF_S2_NEXT(a, pl) "smlad " a ", " pl ", r11, " a "\n\t"
+#define AK_DWF_S2_UNIT_ROW(off, qa, qb, w2op, first)                                                      \
+  "vmov r11, " qa "\n\t" qb                                                                              \
+  "ldr r2, [r0, #" off "]\n\t"                                                                           \
+  "ldr r3, [r0, #" off "+4]\n\t"                                                                         \
+  "ldr r4, [r0, #" off "+8]\n\t"                                                                         \
+  "ldr r5, [r0, #" off "+12]\n\t"                                                                        \
+  "ldr r6, [r0, #" off "+16]\n\t"                                                                        \
+  AK_DWF_S2_MAC("r7", "r2", "r3", w2op, first) AK_DWF_S2_MAC("r8", "r3", "r4", w2op, first)              \
+  AK_DWF_S2_MAC("r9", "r4", "r5", w2op, first) AK_DWF_S2_MAC("r10", "r5", "r6", w2op, first)
+#define AK_DWF_S2_PAIR_ROW(off, qa, qb, w2op, first)                                                      \
+  "vmov r11, " qa "\n\t" qb                                                                              \
+  "ldr r2, [r0, #" off "]\n\t"                                                                           \
+  "ldr r3, [r0, #" off "+4]\n\t"                                                                         \
+  "ldr r4, [r0, #" off "+8]\n\t"                                                                         \
+  AK_DWF_S2_MAC("r7", "r2", "r3", w2op, first) AK_DWF_S2_MAC("r8", "r3", "r4", w2op, first)
+#define AK_DWF_S2_TAPS(ROW)                                                   \
+  ROW("0", "s0", "vmov r12, s3\n\t", "smlabb", AK_DWF_S2_FIRST)             \
+  ROW(AK_DWF_ROW1, "s1", "", "smlabt", AK_DWF_S2_NEXT)                      \
+  ROW(AK_DWF_ROW2, "s2", "vmov r12, s4\n\t", "smlabb", AK_DWF_S2_NEXT)
+#define AK_DWF_S2_RQ(a, shift)              \
+  "add " a ", r6\n\t"                       \
+  "smmlar r11, " a ", r2, r3\n\t"           \
+  "add " a ", r11, " a ", asr #31\n\t"      \
+  shift " " a ", " a ", r4\n\t"             \
+  "ssat " a ", #8, " a "\n\t"
+#define AK_DWF_S2_RQ_SETUP "vmov r2, r3, s7, s8\n\tvmov r4, s9\n\tvmov r5, s10\n\tvmov r6, s6\n\t"
+#define AK_DWF_S2_STORE2(a, b) "strb " a ", [r1]\n\tstrb " b ", [r1, r5]\n\tadd r1, r1, r5, lsl #1\n\t"
+
+static __attribute__((noinline)) void ak_dwf_rows_s2(const int32_t *x0, int8_t *o0, int32_t rows, int32_t out_w,
+                                                    const int32_t *blk, int32_t out_c, int32_t channels,
+                                                    int32_t plane) {
+  register const int32_t *x __asm__("r0") = x0;
+  register int8_t *o __asm__("r1") = o0;
+  register int32_t c __asm__("r3") = out_c;
+  const int32_t units = out_w >> 2, tail = out_w & 2, jump = 8 * AK_DWP_RS - 4 * out_w;  /* 2 plane rows down */
+  AK_DWF_CHANNELS(2);
+  __asm__ volatile(
+      "vmov s10, r3\n\t" AK_DWF_CHANNEL_START
+      "1:\n\t"
+      "ldr lr, %[units]\n\t"
+      "cmp lr, #0\n\t"
+      "beq.w 3f\n\t" /* (the unit is past the 16-bit branches' reach) */
+      "2:\n\t"
+      AK_DWF_S2_TAPS(AK_DWF_S2_UNIT_ROW)
+      AK_DWF_S2_RQ_SETUP
+      AK_DWF_S2_RQ("r7", "asrs") AK_DWF_S2_RQ("r8", "asr") AK_DWF_S2_RQ("r9", "asr") AK_DWF_S2_RQ("r10", "asr")
+      AK_DWF_S2_STORE2("r7", "r8") AK_DWF_S2_STORE2("r9", "r10")
+      "adds r0, #16\n\t"
+      "subs lr, lr, #1\n\t"
+      "bne.w 2b\n\t"
+      "3:\n\t"
+      "ldr r3, %[tail]\n\t"
+      "cmp r3, #0\n\t"
+      "beq 4f\n\t"
+      AK_DWF_S2_TAPS(AK_DWF_S2_PAIR_ROW)
+      AK_DWF_S2_RQ_SETUP
+      AK_DWF_S2_RQ("r7", "asrs") AK_DWF_S2_RQ("r8", "asr")
+      AK_DWF_S2_STORE2("r7", "r8")
+      "adds r0, #8\n\t"
+      "4:\n\t"
+      "ldr r3, %[jump]\n\t"
+      "add r0, r3\n\t"
+      AK_DWF_NEXT_ROW_CHANNEL
+      : [count] "+m"(count), [chans] "+m"(chans), [blk] "+m"(bp), "+r"(x), "+r"(o), "+r"(c)
+      : [units] "m"(units), [tail] "m"(tail), [jump] "m"(jump), [rows] "m"(rows), [cjx] "m"(cjx), [cjo] "m"(cjo)
+      : "cc", "memory", "r2", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0", "s1", "s2", "s3",
+        "s4", "s5", "s6", "s7", "s8", "s9", "s10");
+}
+#undef AK_DWF_NEXT_ROW_CHANNEL
+#undef AK_DWF_CHANNEL_START
+#undef AK_DWF_CHANNELS
+#undef AK_DWF_S2_STORE2
+#undef AK_DWF_S2_RQ_SETUP
+#undef AK_DWF_S2_RQ
+#undef AK_DWF_S2_TAPS
+#undef AK_DWF_S2_PAIR_ROW
+#undef AK_DWF_S2_UNIT_ROW
+#undef AK_DWF_S2_NEXT
+#undef AK_DWF_S2_FIRST
+#undef AK_DWF_S2_MAC
+#undef AK_DWF_ROW2
+#undef AK_DWF_ROW1
+#undef AK_DWF_STORE2
+#undef AK_DWF_RQ_SETUP
+#undef AK_DWF_RQ
+#undef AK_DWF_PAIR_ROW
+#undef AK_DWF_UNIT_ROW
+#undef AK_DWF_MACS
+
+/* ak_dwp_planes (same words, same arguments) with all inside rows of the channel group in one block of assembly:
+ * per row the left padding half (the pad pixel as the zero point, which converts to 0), the pixel pairs
+ * (ak_dwp_split_run's AK_DWP_SPLIT), the right half, with one pointer per plane walking linearly; t3 pays a call
+ * of ak_dwp_split_run and C for the halves per row, ~290 cycles on Spresense, most of a 6-pixel row's cost. Rows
+ * outside the input are zeroed for the band's first channel group only: the later groups write only inside rows. */
+static __attribute__((noinline)) void ak_dwf_planes(int32_t *buf, const ak_geom *g, const int8_t *in, int32_t c,
+                                                    int32_t y0, int32_t rows, int32_t rw, int32_t rs,
+                                                    int32_t plane) {
+  const int32_t in_w = g->in_w, in_c = g->in_c, pad_l = g->pad_l;
+  const int32_t k_zero = (pad_l >> 1) < rw ? pad_l >> 1 : rw;
+  const int32_t left_half = (pad_l & 1) && k_zero < rw;
+  const int32_t k_a = k_zero + left_half, k_in = (in_w + pad_l) >> 1;
+  const int32_t k_b = k_in < rw ? (k_in > k_a ? k_in : k_a) : rw;
+  const int32_t right_half = ((in_w + pad_l) & 1) && k_b < rw && k_b == k_in;
+  int32_t y_in = 0, y_end = rows;  /* [y_in, y_end): the rows inside the input */
+  while (y_in < rows && y0 + y_in - g->pad_t < 0) y_in++;
+  while (y_end > y_in && y0 + y_end - 1 - g->pad_t >= g->in_h) y_end--;
+  if (c == 0) {
+    for (int32_t y = 0; y < rows; y++) {
+      if (y >= y_in && y < y_end) continue;
+      int32_t *d = buf + y * rs;
+      for (int32_t k = 0; k < rw; k++) d[k] = d[k + plane] = d[k + 2 * plane] = d[k + 3 * plane] = 0;
+    }
+  }
+  const int32_t pairs = k_b - k_a, words = left_half + pairs + right_half;
+  if (words == 0 || y_end == y_in) return;
+  /* per row: the first pixel read (the left half's, else the first pair's), the jumps past what a row consumed */
+  int32_t lh = left_half, rh = right_half, np = pairs, n_rows = y_end - y_in;
+  int32_t d_jump = 4 * (rs - words), p_jump = (in_w - left_half - 2 * pairs) * in_c;
+  register int32_t *d __asm__("r0") = buf + y_in * rs + k_zero;
+  register int32_t *d1 __asm__("r1") = d + plane;
+  register int32_t *d2 __asm__("r2") = d + 2 * plane;
+  register int32_t *d3 __asm__("r3") = d + 3 * plane;
+  register const int8_t *pp __asm__("r4") =
+      in + (y0 + y_in - g->pad_t) * in_w * in_c + c + (left_half ? 0 : (2 * k_a - pad_l) * in_c);
+  register int32_t cc __asm__("r5") = in_c;
+  register int32_t off __asm__("r12") = ak_pack16(-g->in_zp, -g->in_zp);
+  register int32_t zp __asm__("lr") = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
+  register int32_t t __asm__("r6"), n __asm__("r7"), v0 __asm__("r8"), v1 __asm__("r9"), a0 __asm__("r10"),
+      a1 __asm__("r11");
+  __asm__ volatile("1:\n\t"
+                   "ldr %[t], %[lh]\n\t"
+                   "cbz %[t], 2f\n\t"
+                   "mov %[v0], %[zp]\n\t"
+                   "ldr %[v1], [%[p]]\n\t"
+                   "add %[p], %[c]\n\t" AK_DWP_PACK
+                   "2:\n\t"
+                   "ldr %[n], %[np]\n\t"
+                   "subs %[n], #2\n\t"
+                   "blt 4f\n\t"
+                   "3:\n\t" AK_DWP_SPLIT AK_DWP_SPLIT
+                   "subs %[n], #2\n\t"
+                   "bge 3b\n\t"
+                   "4:\n\t"
+                   "adds %[n], #2\n\t"
+                   "beq 5f\n\t" AK_DWP_SPLIT
+                   "5:\n\t"
+                   "ldr %[t], %[rh]\n\t"
+                   "cbz %[t], 6f\n\t"
+                   "ldr %[v0], [%[p]]\n\t"
+                   "mov %[v1], %[zp]\n\t" AK_DWP_PACK
+                   "6:\n\t"
+                   "ldr %[t], %[dj]\n\t"
+                   "add %[d], %[t]\n\t"
+                   "add %[d1], %[t]\n\t"
+                   "add %[d2], %[t]\n\t"
+                   "add %[d3], %[t]\n\t"
+                   "ldr %[t], %[pj]\n\t"
+                   "add %[p], %[t]\n\t"
+                   "ldr %[t], %[rows]\n\t"
+                   "subs %[t], #1\n\t"
+                   "str %[t], %[rows]\n\t"
+                   "bne 1b"
+                   : [d] "+r"(d), [d1] "+r"(d1), [d2] "+r"(d2), [d3] "+r"(d3), [p] "+r"(pp), [rows] "+m"(n_rows),
+                     [t] "=&r"(t), [n] "=&r"(n), [v0] "=&r"(v0), [v1] "=&r"(v1), [a0] "=&r"(a0), [a1] "=&r"(a1)
+                   : [c] "r"(cc), [off] "r"(off), [zp] "r"(zp), [lh] "m"(lh), [rh] "m"(rh), [np] "m"(np),
+                     [dj] "m"(d_jump), [pj] "m"(p_jump)
+                   : "cc", "memory");
+}
+#define AK_DWF_FUSED_S1 ak_dwf_rows_s1
+#define AK_DWF_FUSED_S2 ak_dwf_rows_s2
+#define AK_DWF_PLANES ak_dwf_planes
+#else
+#define AK_DWF_FUSED_S1 0 /* the host: t3's C */
+#define AK_DWF_FUSED_S2 0
+#define AK_DWF_PLANES ak_dwp_planes
+#endif
+#undef AK_DWP_PACK
+#undef AK_DWP_SPLIT
+
+static __attribute__((noinline)) void ak_dwf_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
+                                                  int8_t *out, int32_t rw, int32_t rs, int32_t band) {
+  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, AK_DWF_FUSED_S1, AK_DWF_FUSED_S2, AK_DWF_PLANES);
+}
+
+int32_t armlprof_dwconv_s8_f3(ARMLPROF_CONV_ARGS) {
+  return ak_dwp_layer(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
+                      pad_l, in_zp, out_zp, act_lo, act_hi, ak_dwf_conv);
 }
 
 /* ---------------------------------------------------------------- one-input-channel convolution (conv1) */
@@ -2356,5 +2706,485 @@ int32_t armlprof_conv1_s8_s4(ARMLPROF_CONV_ARGS) {
   if (!covered) return ak_conv1(&g, in, w, qp, out, 4, 1, ak_px_t4p1u1, ak_px_t4p2u1, 1);
   int32_t buf[hp * wq];
   ak_conv1_slide(&g, in, (const int32_t *)(const void *)w, qp, out, buf, hp, wq);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- one-input-channel convolution, fused pairs (f4) */
+/* s4's sliding pixel pairs for kernels of 3 rows of up to 3 taps (person_detect's first layer), requantized in
+ * registers. In s4 the third tap of a kernel row is a pair word (w2, 0) per channel; here two channels share one
+ * (w2 c0, w2 c1), read with SMLABB / SMLABT (the input word's bottom half is that tap), so a group's weights are 18
+ * words instead of 24 and the FPU's s0-s30 hold them and the group's requantization constants: the accumulators
+ * start at the bias << s1 (the left shift with SMMLAR's doubling, s1 <= 8, is in the int16 weights, as t3 folds
+ * it), each pixel pair's 8 sums are requantized in their registers (ak_dwp_requant's sequence) and each pixel's 4
+ * output bytes stored as one word: no accumulator buffer, no requantization pass. One assembly loop over all pixel
+ * pairs of a channel group. Needs every channel on ak_rq's fast path 1 without a clamp inside int8 (s1 <= 8),
+ * whole groups of 4 channels and an even output width (no phantom pixel) of at most AK_C1F_RS - 2; other layers
+ * run s4. */
+/* Fused requantization of accumulators x = (acc + bias) << s1 held in registers (f4, n3), ak_dwp_requant's
+ * sequence: r2 the temporary, r3's low byte the channel's right shift, r4/r5 its (multiplier, rounding constant)
+ * brought from the FPU pair `mrz`; a and b: one channel of two pixels. Then 4 channels' bytes packed into a. */
+#define AK_FRQ_ONE(a)              \
+  "smmlar r2, " a ", r4, r5\n\t"   \
+  "add r2, r2, " a ", asr #31\n\t" \
+  "asr " a ", r2, r3\n\t"          \
+  "ssat " a ", #8, " a "\n\t"
+#define AK_FRQ1(a, mrz) "vmov r4, r5, " mrz "\n\t" AK_FRQ_ONE(a)
+#define AK_FRQ2(a, b, mrz) "vmov r4, r5, " mrz "\n\t" AK_FRQ_ONE(a) AK_FRQ_ONE(b)
+#define AK_FRQ_PACK(a, b, c, d) \
+  "bfi " a ", " b ", #8, #8\n\t"  \
+  "bfi " a ", " c ", #16, #8\n\t" \
+  "bfi " a ", " d ", #24, #8\n\t"
+#define AK_C1F_BLOCK 32 /* FPU words per group: 18 weights, 4 biases, 4 (multiplier, rounding constant), shifts */
+#define AK_C1F_RS 50    /* words per row of the widened buffer (out_w <= 48): the kernel rows at immediate offsets */
+
+typedef struct {
+  int32_t stride_bytes, jump_bytes, out_c, row_out, out_h;
+} ak_c1f_walk;
+
+/* Every pixel pair of one channel group (x: the widened buffer's first pair word, o: output channel c of pixel 0). */
+static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32_t *blk, int8_t *o,
+                                                   const ak_c1f_walk *wk) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  /* r0 x, r1 the output pointer, r2/r3 input words (then the requantization's temporary / right shifts),
+   * r4/r5 weights (then multiplier, rounding constant), r6-r9 pixel 0's channels, r10-r12 and lr pixel 1's; the
+   * loop bounds on the stack. */
+  register const int32_t *px __asm__("r0") = x;
+  register int8_t *op __asm__("r1") = o;
+  register const int32_t *kb __asm__("r2") = blk;
+  int8_t *rowend = o + wk->row_out, *const end = o + wk->out_h * wk->row_out;
+  const int32_t oc = wk->out_c, jump = wk->jump_bytes, rowout = wk->row_out;
+  /* one kernel row: words 0, 1 (pixel 0's taps 0-1 / 2-3, pixel 1's 0-1) and 2 (pixel 1's 2-3) */
+#define AK_C1F_ROW(off, q0, q1, q2)      \
+  "ldr r2, [r0, #" off "]\n\t"          \
+  "ldr r3, [r0, #" off "+4]\n\t"        \
+  "vmov r4, r5, " q0 "\n\t"         \
+  "smlad r6, r2, r4, r6\n\t"        \
+  "smlad r10, r3, r4, r10\n\t"      \
+  "smlad r7, r2, r5, r7\n\t"        \
+  "smlad r11, r3, r5, r11\n\t"      \
+  "vmov r4, r5, " q1 "\n\t"         \
+  "smlad r8, r2, r4, r8\n\t"        \
+  "smlad r12, r3, r4, r12\n\t"      \
+  "smlad r9, r2, r5, r9\n\t"        \
+  "smlad lr, r3, r5, lr\n\t"        \
+  "ldr r2, [r0, #" off "+8]\n\t"        \
+  "vmov r4, r5, " q2 "\n\t"         \
+  "smlabb r6, r3, r4, r6\n\t"       \
+  "smlabt r7, r3, r4, r7\n\t"       \
+  "smlabb r8, r3, r5, r8\n\t"       \
+  "smlabt r9, r3, r5, r9\n\t"       \
+  "smlabb r10, r2, r4, r10\n\t"     \
+  "smlabt r11, r2, r4, r11\n\t"     \
+  "smlabb r12, r2, r5, r12\n\t"     \
+  "smlabt lr, r2, r5, lr\n\t"
+  __asm__ volatile(
+      "vldmia r2, {s0-s30}\n\t"
+      "1:\n\t"
+      "vmov r6, r7, s18, s19\n\t"
+      "vmov r8, r9, s20, s21\n\t"
+      "vmov r10, r11, s18, s19\n\t"
+      "vmov r12, lr, s20, s21\n\t"
+      AK_C1F_ROW("0", "s0, s1", "s2, s3", "s4, s5")
+      AK_C1F_ROW(AK_DWP_STR(AK_C1F_RS) "*4", "s6, s7", "s8, s9", "s10, s11")
+      AK_C1F_ROW(AK_DWP_STR(AK_C1F_RS) "*8", "s12, s13", "s14, s15", "s16, s17")
+      "adds r0, #8\n\t"
+      "vmov r3, s30\n\t"
+      AK_FRQ2("r6", "r10", "s22, s23") "lsrs r3, r3, #8\n\t"
+      AK_FRQ2("r7", "r11", "s24, s25") "lsrs r3, r3, #8\n\t"
+      AK_FRQ2("r8", "r12", "s26, s27") "lsrs r3, r3, #8\n\t"
+      AK_FRQ2("r9", "lr", "s28, s29")
+      AK_FRQ_PACK("r6", "r7", "r8", "r9")
+      AK_FRQ_PACK("r10", "r11", "r12", "lr")
+      "ldr r3, %[oc]\n\t"
+      "str r6, [r1]\n\t"
+      "str r10, [r1, r3]\n\t"
+      "add r1, r1, r3, lsl #1\n\t"
+      "ldr r3, %[rowend]\n\t"  /* not the row's last pair: the next pair */
+      "cmp r1, r3\n\t"
+      "bne 1b\n\t"
+      "ldr r3, %[end]\n\t"
+      "cmp r1, r3\n\t"
+      "beq 2f\n\t"
+      "ldr r3, %[jump]\n\t"  /* x to the next output row's first pair */
+      "add r0, r3\n\t"
+      "ldr r3, %[rowout]\n\t"
+      "ldr r2, %[rowend]\n\t"
+      "add r2, r3\n\t"
+      "str r2, %[rowend]\n\t"
+      "b 1b\n\t"
+      "2:"
+      : "+r"(px), "+r"(op), "+r"(kb), [rowend] "+m"(rowend)
+      : [oc] "m"(oc), [jump] "m"(jump), [rowout] "m"(rowout), [end] "m"(end)
+      : "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory", "s0", "s1", "s2",
+        "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18",
+        "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30");
+#undef AK_C1F_ROW
+#else
+  const int32_t wq = wk->stride_bytes >> 2, pairs_row = wk->row_out / (2 * wk->out_c);
+  const int32_t jump = wk->jump_bytes >> 2;
+  for (int32_t oy = 0; oy < wk->out_h; oy++, x += jump) {
+    for (int32_t p = 0; p < pairs_row; p++, x += 2, o += 2 * wk->out_c) {
+      int32_t a[8];
+      for (int t = 0; t < 4; t++) a[t] = a[4 + t] = blk[18 + t];
+      for (int32_t ky = 0; ky < 3; ky++) {
+        const int32_t *r = x + ky * wq, *q = blk + 6 * ky;
+        for (int t = 0; t < 4; t++) {
+          a[t] = ak_smlad(r[0], q[t], a[t]), a[4 + t] = ak_smlad(r[1], q[t], a[4 + t]);
+          a[t] = ak_dwp_mla(r[1], 0, q[4 + (t >> 1)], t & 1, a[t]);
+          a[4 + t] = ak_dwp_mla(r[2], 0, q[4 + (t >> 1)], t & 1, a[4 + t]);
+        }
+      }
+      for (int t = 0; t < 8; t++) {
+        const int32_t j = t & 3;
+        const int32_t kj[3] = {blk[22 + 2 * j], blk[23 + 2 * j], (int32_t)(((uint32_t)blk[30] >> (8 * j)) & 0xFFu)};
+        ak_dwp_requant(&a[t], o + (t >> 2) * wk->out_c + j, 1, 1, kj);
+      }
+    }
+  }
+#endif
+}
+
+int32_t armlprof_conv1_s8_f4(ARMLPROF_CONV_ARGS) {
+  const int32_t hp = (out_h - 1) * s_h + k_h, wq = AK_C1F_RS, k4 = 3;  /* s4's rows: out_w + 2 words */
+  int ok = k_h == 3 && k_w <= 3 && s_w == 2 && d_h == 1 && d_w == 1 && out_w % 2 == 0 && out_w + 2 <= wq &&
+           out_c % 4 == 0 && act_lo == -128 && act_hi == 127 && hp * wq * 4 <= AK_C1S_BUF_BYTES;
+  for (int32_t c = 0; ok && c < out_c; c++) {  /* as s4 prepares them */
+    const ak_qp q = ak_qp_load(qp + c * AK_QP_STRIDE);
+    const int64_t b = q.bias;
+    const ak_rq rq = ak_rq_prepare(q, out_zp, (b < 0 ? -b : b) + (int64_t)k4 * 4 * 16384);
+    ok = rq.fast == 1 && rq.s1 <= 8;
+  }
+  if (!ok)
+    return armlprof_conv1_s8_s4(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
+                                d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
+  AK_GEOM;
+  int32_t buf[hp * wq];
+  ak_c1s_widen(buf, &g, in, hp, wq);
+  const ak_c1f_walk wk = {4 * wq, 4 * (s_h * wq - out_w), out_c, out_w * out_c, out_h};
+  const int8_t *w8 = (const int8_t *)w;  /* kernels.pack_c1_weights, tile 4: [OC/4][k_h][4 channels][4 taps] */
+  for (int32_t c = 0; c < out_c; c += 4, w8 += 16 * k4) {
+    int32_t blk[AK_C1F_BLOCK], w2[3][4];
+    int32_t shifts = 0;
+    for (int t = 0; t < 4; t++) {
+      const ak_qp q = ak_qp_load(qp + (c + t) * AK_QP_STRIDE);
+      const int64_t b = q.bias;
+      const ak_rq rq = ak_rq_prepare(q, out_zp, (b < 0 ? -b : b) + (int64_t)k4 * 4 * 16384);
+      const int32_t s1 = rq.s1;
+      for (int32_t ky = 0; ky < 3; ky++) {
+        const int8_t *tap = w8 + (ky * 4 + t) * 4;
+        blk[6 * ky + t] = ak_pack16(tap[0] * (1 << s1), tap[1] * (1 << s1));
+        w2[ky][t] = tap[2] * (1 << s1);
+      }
+      blk[18 + t] = (int32_t)((uint32_t)q.bias << s1);
+      blk[22 + 2 * t] = q.mult, blk[23 + 2 * t] = rq.rz;
+      shifts |= q.right << (8 * t);
+    }
+    for (int32_t ky = 0; ky < 3; ky++)  /* (w2 c0, w2 c1), (w2 c2, w2 c3) */
+      blk[6 * ky + 4] = ak_pack16(w2[ky][0], w2[ky][1]), blk[6 * ky + 5] = ak_pack16(w2[ky][2], w2[ky][3]);
+    blk[30] = shifts, blk[31] = 0;
+    ak_c1f_group(buf, blk, out + c, &wk);
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- depthwise 3x3, few output pixels (variant n3) */
+/* For layers whose output planes are small (person_detect's 6x6 and 3x3 ones), where t3's per-row and per-channel
+ * costs (plane conversion, pair loops, requantization runs) are paid for a handful of outputs. Channels are the
+ * SIMD dimension instead: one input word is 4 channels of one tap, SXTB16 splits it into (c0, c2) and (c1, c3),
+ * and SMLABB / SMLATT multiply those with the tap's int16 weight pairs (SMLAD would add two channels together).
+ * The input is first copied, zero-point padded, into a stack buffer of channel-group planes, [C/4][hp][wp] words
+ * (every pixel interior, taps at immediate offsets: 16-bit loads, no border path, no stride registers; the input
+ * offset is folded into the bias, as in_zp x the sum of the weights). Group outer, output pixels inner: the group's
+ * 18 weight words and its requantization constants (kernels.dw_n3_block, offline: t3's folded fast path, the left
+ * shift in the weights, so the accumulators start at the shifted bias) go into the FPU's s0-s30 once (VLDM), where
+ * VMOV brings two back in 2 cycles; then per output pixel 9 taps (LDR, VMOV, 2 SXTB16, 4 SMLAxy), the 4 channels
+ * requantized in registers (ak_dwp_requant's sequence) and stored as one word. Layers it does not cover (not 3x3,
+ * dilated, a channel off the fast path, a buffer over AK_DWN_BYTES) run r1. */
+#define AK_DWN_BYTES 16384 /* the padded input */
+#define AK_DWN_GROUP 36    /* int32 per channel group after the flag word (kernels.DW_N3_WORDS) */
+
+typedef struct {
+  int32_t row_bytes, pix_bytes, jump_bytes, out_w, out_h, out_c;
+} ak_dwn_walk;
+
+/* n consecutive padded pixels of one row into every plane (d: the first one's word in plane 0, planes plane_bytes
+ * apart): the input pixels from src on (in_c = 4 groups bytes each), or zp4 (src NULL: padding). On the M4, for
+ * groups a multiple of 4, the whole run in one loop nest of 4 planes per step: one LDM, four register-offset stores
+ * (~9 cycles a word on Spresense; a C loop per pixel ~14 to 22). */
+static __attribute__((noinline)) void ak_dwn_run(int32_t *d, const int8_t *src, int32_t n, int32_t groups,
+                                                 int32_t plane_bytes, int32_t zp4) {
+  if (n <= 0) return;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  if (groups % 4 == 0) {
+    /* da / db: planes 4i, 4i + 1 / 4i + 2, 4i + 3 of the current pixel; dp: its plane-0 word */
+    int32_t *da, *db, *dp = d;
+    int32_t n4;
+    const int32_t p2 = 2 * plane_bytes, g4 = groups >> 2;
+#define AK_DWN_RUN(load, preset)                                                                        \
+  __asm__ volatile(preset                                                                               \
+                   "0:\n\t"                                                                             \
+                   "mov %[a], %[dp]\n\t"                                                                \
+                   "add %[b], %[dp], %[p2]\n\t"                                                         \
+                   "mov %[k], %[g4]\n\t"                                                                \
+                   "1:\n\t" load                                                                        \
+                   "str r4, [%[a]]\n\t"                                                                 \
+                   "str r5, [%[a], %[p1]]\n\t"                                                          \
+                   "str r6, [%[b]]\n\t"                                                                 \
+                   "str r7, [%[b], %[p1]]\n\t"                                                          \
+                   "add %[a], %[a], %[p2], lsl #1\n\t"                                                  \
+                   "add %[b], %[b], %[p2], lsl #1\n\t"                                                  \
+                   "subs %[k], %[k], #1\n\t"                                                            \
+                   "bne 1b\n\t"                                                                         \
+                   "adds %[dp], #4\n\t"                                                                 \
+                   "subs %[n], %[n], #1\n\t"                                                            \
+                   "bne 0b"                                                                             \
+                   : [a] "=&r"(da), [b] "=&r"(db), [k] "=&r"(n4), [dp] "+r"(dp), [n] "+r"(n), [s] "+r"(src) \
+                   : [p1] "r"(plane_bytes), [p2] "r"(p2), [g4] "r"(g4), [z] "r"(zp4)                     \
+                   : "r4", "r5", "r6", "r7", "cc", "memory")
+    if (src)
+      AK_DWN_RUN("ldmia %[s]!, {r4, r5, r6, r7}\n\t", "");
+    else
+      AK_DWN_RUN("", "mov r4, %[z]\n\tmov r5, %[z]\n\tmov r6, %[z]\n\tmov r7, %[z]\n\t");
+#undef AK_DWN_RUN
+    return;
+  }
+#endif
+  for (; n > 0; n--, d++) {
+    int8_t *e = (int8_t *)d;
+    for (int32_t k = 0; k < groups; k++, e += plane_bytes) {
+      const int32_t v = src ? ak_read32(src) : zp4;
+      __builtin_memcpy(e, &v, 4);
+      if (src) src += 4;
+    }
+  }
+}
+
+/* The input as planes of channel-group words, hp x wp pixels each, the input at (pad_t, pad_l), the rest the input
+ * zero point (which the folded bias turns into 0, as TFLM skips those taps). */
+static __attribute__((noinline)) void ak_dwn_pad(int32_t *buf, const int8_t *in, const ak_geom *g, int32_t hp,
+                                                 int32_t wp) {
+  const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
+  const int32_t in_w = g->in_w, groups = g->in_c >> 2, plane_bytes = 4 * hp * wp, pad_l = g->pad_l;
+  const int32_t x0 = pad_l < 0 ? 0 : pad_l < wp ? pad_l : wp;  /* padded columns [x0, x1) hold input */
+  const int32_t x1 = pad_l + in_w < x0 ? x0 : pad_l + in_w < wp ? pad_l + in_w : wp;
+  for (int32_t py = 0; py < hp; py++) {
+    const int32_t iy = py - g->pad_t;
+    int32_t *d = buf + py * wp;
+    if (iy < 0 || iy >= g->in_h || x1 == x0) {
+      ak_dwn_run(d, 0, wp, groups, plane_bytes, zp4);
+      continue;
+    }
+    ak_dwn_run(d, 0, x0, groups, plane_bytes, zp4);
+    ak_dwn_run(d + x0, in + (iy * in_w + x0 - pad_l) * g->in_c, x1 - x0, groups, plane_bytes, zp4);
+    ak_dwn_run(d + x1, 0, wp - x1, groups, plane_bytes, zp4);
+  }
+}
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* The M4's tap loops: one tap of 4 channels into accumulators a0-a3 (r2 the input word, r3 SXTB16's, r4/r5 the tap's
+ * weight pairs (c0, c2) and (c1, c3)); a kernel row of one pixel (x: r0); the 4 channels' requantization (r6-r9,
+ * their constants in s18-s26) packed into r6. */
+#define AK_DWN_MACS(a0, a1, a2, a3)         \
+  "sxtb16 r3, r2\n\t"                       \
+  "smlabb " a0 ", r3, r4, " a0 "\n\t"       \
+  "smlatt " a2 ", r3, r4, " a2 "\n\t"       \
+  "sxtb16 r3, r2, ror #8\n\t"               \
+  "smlabb " a1 ", r3, r5, " a1 "\n\t"       \
+  "smlatt " a3 ", r3, r5, " a3 "\n\t"
+#define AK_DWN_TAP(xaddr, wpair) "ldr r2, " xaddr "\n\t" "vmov r4, r5, " wpair "\n\t" AK_DWN_MACS("r6", "r7", "r8", "r9")
+#define AK_DWN_ROW(w0, w1, w2) AK_DWN_TAP("[r0]", w0) AK_DWN_TAP("[r0, #4]", w1) AK_DWN_TAP("[r0, #8]", w2)
+#define AK_DWN_RQ4                                                                      \
+  "vmov r3, s26\n\t"                                                                    \
+  AK_FRQ1("r6", "s18, s19") "lsrs r3, r3, #8\n\t" AK_FRQ1("r7", "s20, s21") "lsrs r3, r3, #8\n\t" \
+  AK_FRQ1("r8", "s22, s23") "lsrs r3, r3, #8\n\t" AK_FRQ1("r9", "s24, s25")                     \
+  AK_FRQ_PACK("r6", "r7", "r8", "r9")
+#define AK_DWN_FPU                                                                                             \
+  "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", \
+      "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30"
+
+/* Stride 1 along the row: output pixel pairs (ox, ox + 1), 8 accumulators (r6-r9 and r10-r12, lr), each weight pair
+ * brought once for both and each loaded input word used by both (pixel ox + 1's tap kx is pixel ox's kx + 1): per
+ * kernel row 4 loads and 3 VMOVs for 24 MACs (one pixel at a time: 3 and 3 for 12); an odd row's last pixel alone.
+ * The output pointer and loop counts on the stack (every register holds a sum or an operand). */
+static __attribute__((noinline)) void ak_dwn_pairs_s1(const int32_t *x, int8_t *o, const int32_t *k,
+                                                      const int32_t *bias, const ak_dwn_walk *wk) {
+  register const int32_t *px __asm__("r0") = x;
+  register int32_t row __asm__("r1") = wk->row_bytes;
+  register const int32_t *kp __asm__("r2") = k;
+  register const int32_t *bp __asm__("r3") = bias;
+  int8_t *op = o;
+  const int32_t oc = wk->out_c, pairs = wk->out_w >> 1, odd = wk->out_w & 1, jump = wk->jump_bytes;
+  int32_t rows = wk->out_h, left = 0;
+#define AK_DWN_PAIR_TAP(w, xb) /* r2: pixel 0's tap, then pixel 1's (at xb) */ \
+  "vmov r4, r5, " w "\n\t" AK_DWN_MACS("r6", "r7", "r8", "r9")      \
+  "ldr r2, [r0, #" xb "]\n\t" AK_DWN_MACS("r10", "r11", "r12", "lr")
+#define AK_DWN_PAIR_ROW(w0, w1, w2) \
+  "ldr r2, [r0]\n\t" AK_DWN_PAIR_TAP(w0, "4") AK_DWN_PAIR_TAP(w1, "8") AK_DWN_PAIR_TAP(w2, "12")
+  __asm__ volatile(
+      "vldmia r2, {s0-s26}\n\t"
+      "vldmia r3, {s27-s30}\n\t"
+      "0:\n\t"  /* an output row */
+      "ldr r2, %[pairs]\n\t"
+      "str r2, %[left]\n\t"
+      "cmp r2, #0\n\t"
+      "beq 3f\n\t"
+      "1:\n\t"  /* a pixel pair */
+      "vmov r6, r7, s27, s28\n\t"
+      "vmov r8, r9, s29, s30\n\t"
+      "vmov r10, r11, s27, s28\n\t"
+      "vmov r12, lr, s29, s30\n\t"
+      AK_DWN_PAIR_ROW("s0, s1", "s2, s3", "s4, s5")
+      "add r0, r1\n\t"
+      AK_DWN_PAIR_ROW("s6, s7", "s8, s9", "s10, s11")
+      "add r0, r1\n\t"
+      AK_DWN_PAIR_ROW("s12, s13", "s14, s15", "s16, s17")
+      "sub r0, r0, r1, lsl #1\n\t"
+      "adds r0, #8\n\t"
+      "vmov r3, s26\n\t"
+      AK_FRQ2("r6", "r10", "s18, s19") "lsrs r3, r3, #8\n\t"
+      AK_FRQ2("r7", "r11", "s20, s21") "lsrs r3, r3, #8\n\t"
+      AK_FRQ2("r8", "r12", "s22, s23") "lsrs r3, r3, #8\n\t"
+      AK_FRQ2("r9", "lr", "s24, s25")
+      AK_FRQ_PACK("r6", "r7", "r8", "r9")
+      AK_FRQ_PACK("r10", "r11", "r12", "lr")
+      "ldr r2, %[op]\n\t"
+      "ldr r3, %[oc]\n\t"
+      "str r6, [r2]\n\t"
+      "str r10, [r2, r3]\n\t"
+      "add r2, r2, r3, lsl #1\n\t"
+      "str r2, %[op]\n\t"
+      "ldr r2, %[left]\n\t"
+      "subs r2, r2, #1\n\t"
+      "str r2, %[left]\n\t"
+      "bne 1b\n\t"
+      "3:\n\t"
+      "ldr r2, %[odd]\n\t"
+      "cmp r2, #0\n\t"
+      "beq 4f\n\t"
+      "vmov r6, r7, s27, s28\n\t"  /* the odd last pixel */
+      "vmov r8, r9, s29, s30\n\t"
+      AK_DWN_ROW("s0, s1", "s2, s3", "s4, s5")
+      "add r0, r1\n\t"
+      AK_DWN_ROW("s6, s7", "s8, s9", "s10, s11")
+      "add r0, r1\n\t"
+      AK_DWN_ROW("s12, s13", "s14, s15", "s16, s17")
+      "sub r0, r0, r1, lsl #1\n\t"
+      "adds r0, #4\n\t"
+      AK_DWN_RQ4
+      "ldr r2, %[op]\n\t"
+      "ldr r3, %[oc]\n\t"
+      "str r6, [r2]\n\t"
+      "add r2, r3\n\t"
+      "str r2, %[op]\n\t"
+      "4:\n\t"
+      "ldr r2, %[jump]\n\t"  /* the next output row */
+      "add r0, r2\n\t"
+      "ldr r2, %[rows]\n\t"
+      "subs r2, r2, #1\n\t"
+      "str r2, %[rows]\n\t"
+      "bne 0b"
+      : "+r"(px), "+r"(kp), "+r"(bp), [op] "+m"(op), [rows] "+m"(rows), [left] "+m"(left)
+      : "r"(row), [oc] "m"(oc), [pairs] "m"(pairs), [odd] "m"(odd), [jump] "m"(jump)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory", AK_DWN_FPU);
+#undef AK_DWN_PAIR_ROW
+#undef AK_DWN_PAIR_TAP
+}
+#endif
+
+/* All output pixels of one channel group: x its plane (the first output's top-left tap), o its first output
+ * (channel c of pixel 0), k its AK_DWN_GROUP constants, bias its 4 accumulator starts (input offset folded in). */
+static __attribute__((noinline)) void ak_dwn_group(const int32_t *x, int8_t *o, const int32_t *k,
+                                                   const int32_t *bias, const ak_dwn_walk *wk) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  /* r0 x, r1 the plane's row stride, r2 the input word, r3 SXTB16's / the right shifts, r4-r5 two weight words /
+   * (multiplier, rounding constant), r6-r9 the 4 channels' accumulators, r10 o, r11 out_c, r12 pixels left in the
+   * row, lr from past a pixel's last tap row to the next pixel; the row jump and row count on the stack. */
+  if (wk->pix_bytes == 4 && wk->out_w >= 4) {  /* (3-pixel rows: one pair and one pixel, the loop below is faster) */
+    ak_dwn_pairs_s1(x, o, k, bias, wk);
+    return;
+  }
+  register const int32_t *px __asm__("r0") = x;
+  register int32_t row __asm__("r1") = wk->row_bytes;
+  register const int32_t *kp __asm__("r2") = k;
+  register const int32_t *bp __asm__("r3") = bias;
+  register int8_t *po __asm__("r10") = o;
+  register int32_t oc __asm__("r11") = wk->out_c;
+  register int32_t n __asm__("r12") = wk->out_w;
+  register int32_t step __asm__("lr") = wk->pix_bytes - 2 * wk->row_bytes;
+  const int32_t jump = wk->jump_bytes, out_w = wk->out_w;
+  int32_t rows = wk->out_h;
+  __asm__ volatile(
+      "vldmia r2, {s0-s26}\n\t"
+      "vldmia r3, {s27-s30}\n\t"
+      "1:\n\t"
+      "vmov r6, r7, s27, s28\n\t"
+      "vmov r8, r9, s29, s30\n\t"
+      AK_DWN_ROW("s0, s1", "s2, s3", "s4, s5")
+      "add r0, r1\n\t"
+      AK_DWN_ROW("s6, s7", "s8, s9", "s10, s11")
+      "add r0, r1\n\t"
+      AK_DWN_ROW("s12, s13", "s14, s15", "s16, s17")
+      "add r0, lr\n\t"
+      AK_DWN_RQ4
+      "str r6, [r10]\n\t"
+      "add r10, r11\n\t"
+      "subs r12, r12, #1\n\t"
+      "bne 1b\n\t"
+      "ldr r2, %[jump]\n\t"  /* the next output row */
+      "add r0, r2\n\t"
+      "ldr r12, %[outw]\n\t"
+      "ldr r2, %[rows]\n\t"
+      "subs r2, r2, #1\n\t"
+      "str r2, %[rows]\n\t"
+      "bne 1b"
+      : "+r"(px), "+r"(kp), "+r"(bp), "+r"(po), "+r"(n), [rows] "+m"(rows)
+      : "r"(row), "r"(oc), "r"(step), [jump] "m"(jump), [outw] "m"(out_w)
+      : "r4", "r5", "r6", "r7", "r8", "r9", "cc", "memory", AK_DWN_FPU);
+#else
+  const int32_t wp = wk->row_bytes >> 2, pix = wk->pix_bytes >> 2, jump = wk->jump_bytes >> 2;
+  for (int32_t oy = 0; oy < wk->out_h; oy++, x += jump) {
+    for (int32_t ox = 0; ox < wk->out_w; ox++, x += pix, o += wk->out_c) {
+      int32_t a[4] = {bias[0], bias[1], bias[2], bias[3]};
+      for (int32_t t = 0; t < 9; t++) {
+        const int32_t v = x[(t / 3) * wp + t % 3], xl = ak_sxtb16(v), xh = ak_sxtb16_ror8(v);
+        a[0] = ak_smlabb(xl, k[2 * t], a[0]), a[2] = ak_smlatt(xl, k[2 * t], a[2]);
+        a[1] = ak_smlabb(xh, k[2 * t + 1], a[1]), a[3] = ak_smlatt(xh, k[2 * t + 1], a[3]);
+      }
+      for (int j = 0; j < 4; j++) {
+        const int32_t kj[3] = {k[18 + 2 * j], k[19 + 2 * j], (int32_t)(((uint32_t)k[26] >> (8 * j)) & 0xFFu)};
+        ak_dwp_requant(&a[j], o + j, 1, 1, kj);
+      }
+    }
+  }
+#endif
+}
+
+#undef AK_DWN_FPU
+#undef AK_DWN_RQ4
+#undef AK_DWN_ROW
+#undef AK_DWN_TAP
+#undef AK_DWN_MACS
+#undef AK_FRQ_PACK
+#undef AK_FRQ2
+#undef AK_FRQ1
+#undef AK_FRQ_ONE
+
+int32_t armlprof_dwconv_s8_n3(ARMLPROF_CONV_ARGS) {
+  const int32_t *blk = qp + out_c * AK_QP_STRIDE;  /* the flag word, then the groups' constants */
+  const int32_t hp = (out_h - 1) * s_h + 3, wp = (out_w - 1) * s_w + 3;
+  if (k_h != 3 || k_w != 3 || d_h != 1 || d_w != 1 || out_c != in_c || in_c % 4 || blk[0] != 1 ||
+      act_lo != -128 || act_hi != 127 || hp * wp * in_c > AK_DWN_BYTES)
+    return armlprof_dwconv_s8_r1(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
+                                 d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
+  AK_GEOM;
+  int32_t buf[(hp * wp * in_c) >> 2];
+  ak_dwn_pad(buf, in, &g, hp, wp);
+  const ak_dwn_walk wk = {4 * wp, 4 * s_w, 4 * (s_h * wp - out_w * s_w), out_w, out_h, out_c};
+  for (int32_t c = 0; c < in_c; c += 4) {
+    const int32_t *k = blk + 1 + (c >> 2) * AK_DWN_GROUP;
+    int32_t bias[4];
+    for (int j = 0; j < 4; j++) bias[j] = (int32_t)((uint32_t)k[27 + j] - (uint32_t)in_zp * (uint32_t)k[31 + j]);
+    ak_dwn_group(buf + (c >> 2) * hp * wp, out + c, k, bias, &wk);
+  }
   return 0;
 }

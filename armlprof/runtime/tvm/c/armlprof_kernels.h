@@ -55,6 +55,9 @@ int32_t armlprof_conv1_s8_t4p2u2(ARMLPROF_CONV_ARGS);
  * channels per pass sharing each loaded word (pixel ox + 1 reads pixel ox's words shifted by one); same packed
  * weights as d4, which runs the geometries it does not cover. */
 int32_t armlprof_conv1_s8_s4(ARMLPROF_CONV_ARGS);
+/* The same pairs for 3 kernel rows of up to 3 taps, requantized in registers (f4; s4 runs the other layers): the
+ * group's weights and constants in the FPU, each pixel's 4 output bytes stored as one word. */
+int32_t armlprof_conv1_s8_f4(ARMLPROF_CONV_ARGS);
 
 /* Depthwise convolution, depth multiplier 1, weights in TFLite's [1, kh, kw, C] order: 4 channels per step
  * (P = 1) or 4 channels x 2 neighbouring output pixels sharing each weight load (P = 2). */
@@ -66,5 +69,12 @@ int32_t armlprof_dwconv_s8_r1(ARMLPROF_CONV_ARGS);
 /* 3x3, dilation 1, stride 1 or 2 (others run r1): a channel group's input converted once into int16 channel planes,
  * SMLAD on pairs of taps of one channel, weights and a channel's requantization in registers along its rows. */
 int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS);
+/* t3 with a channel's stride-1 rows of even width taps-and-requantization in one block of assembly (4 outputs per
+ * step, no accumulator buffer); t3's code for the rest. */
+int32_t armlprof_dwconv_s8_f3(ARMLPROF_CONV_ARGS);
+
+/* 3x3, dilation 1, few output pixels (n3; others run r1): the input padded into channel-group planes, per output
+ * pixel 4 channels x 9 taps with weights and requantization constants in FPU registers, one word stored. */
+int32_t armlprof_dwconv_s8_n3(ARMLPROF_CONV_ARGS);
 
 #endif
