@@ -171,6 +171,20 @@ def test_c1_sliding_pairs_bit_exact_on_emulated_boards(tmp_path, model_name: str
     assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
 
 
+def _c1_layer_model(tmp_path, geometry, description: str):
+    """A one-layer model: a one-channel input (h, w) through a conv (or depthwise, multiplier out_c) with kernel k,
+    stride 2, SAME, RELU; geometry = ((h, w), k, out_c, depthwise). Returns the .tflite path."""
+    from armlprof import modelgen
+
+    (h, w), k, out_c, depthwise = geometry
+    b = modelgen._Builder(7, modelgen._calibration_inputs((1, h, w, 1), 7))
+    b.input((1, h, w, 1))
+    b.conv("conv", out_c, k, 2, "RELU", depthwise=depthwise)
+    path = tmp_path / "c1.tflite"
+    path.write_bytes(b.serialize(description))
+    return path
+
+
 # One-channel first layers (SAME, stride 2) that reach s4's other assembly paths on the board: kernel rows of 4
 # pair words with an odd row count, of 2 pair words with an even and an odd count (not 3), a 2-row kernel (the
 # first rows are the whole kernel), rows of 6 pair words (the portable steps), output channels 5, 6 and 7 (the
@@ -182,15 +196,7 @@ C1_GEOMETRIES = [((13, 17), (5, 5), 6, False), ((12, 15), (4, 3), 5, True), ((11
 @pytest.mark.slow
 @pytest.mark.parametrize("geometry", C1_GEOMETRIES, ids=lambda g: f"{g[0][0]}x{g[0][1]}_k{g[1][0]}x{g[1][1]}_oc{g[2]}")
 def test_c1_sliding_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path, geometry) -> None:
-    from armlprof import modelgen
-
-    (h, w), k, out_c, depthwise = geometry
-    b = modelgen._Builder(7, modelgen._calibration_inputs((1, h, w, 1), 7))
-    b.input((1, h, w, 1))
-    b.conv("conv", out_c, k, 2, "RELU", depthwise=depthwise)
-    path = tmp_path / "c1.tflite"
-    path.write_bytes(b.serialize("s4 geometry"))
-    model = load_model(str(path))
+    model = load_model(str(_c1_layer_model(tmp_path, geometry, "s4 geometry")))
     choices = _family_on(model, "c1", "s4")
     assert len(choices) == 1
     assert _crc_mismatches(model, load_board("spresense"), tmp_path, choices=choices) == []
@@ -204,19 +210,14 @@ F4_GEOMETRIES = [((11, 12), (3, 3), 12, False), ((9, 10), (3, 2), 4, True), ((3,
 @pytest.mark.slow
 @pytest.mark.parametrize("geometry", F4_GEOMETRIES, ids=lambda g: f"{g[0][0]}x{g[0][1]}_k{g[1][0]}x{g[1][1]}_oc{g[2]}")
 def test_c1_fused_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path, geometry) -> None:
-    from armlprof import modelgen
     from armlprof.runtime.tvm.importer import import_tflite
     from armlprof.runtime.tvm.ops import conv_multipliers
 
-    (h, w), k, out_c, depthwise = geometry
-    b = modelgen._Builder(7, modelgen._calibration_inputs((1, h, w, 1), 7))
-    b.input((1, h, w, 1))
-    b.conv("conv", out_c, k, 2, "RELU", depthwise=depthwise)
-    path = tmp_path / "c1.tflite"
-    path.write_bytes(b.serialize("f4 geometry"))
+    path = _c1_layer_model(tmp_path, geometry, "f4 geometry")
     graph = import_tflite(path)
     op = graph.operators[0]
-    _, shifts = conv_multipliers(*(graph.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0])), out_c)
+    _, shifts = conv_multipliers(*(graph.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0])),
+                                 geometry[2])
     assert (shifts <= -1).all()  # every channel on f4's fast path (else it would run s4)
     model = load_model(str(path))
     choices = _family_on(model, "c1", "f4")

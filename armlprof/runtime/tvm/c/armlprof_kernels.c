@@ -2734,6 +2734,17 @@ int32_t armlprof_conv1_s8_s4(ARMLPROF_CONV_ARGS) {
   "bfi " a ", " b ", #8, #8\n\t"  \
   "bfi " a ", " c ", #16, #8\n\t" \
   "bfi " a ", " d ", #24, #8\n\t"
+/* A pixel pair's 8 accumulators (pixel 0: r6-r9, pixel 1: r10-r12, lr; channel j's in r6+j and r10+j) requantized
+ * and packed into r6 and r10: `shifts` the FPU register with the 4 right shifts as bytes, mrz0..3 the channels'
+ * (multiplier, rounding constant) pairs. */
+#define AK_FRQ_PAIR8(shifts, mrz0, mrz1, mrz2, mrz3)                                                     \
+  "vmov r3, " shifts "\n\t"                                                                             \
+  AK_FRQ2("r6", "r10", mrz0) "lsrs r3, r3, #8\n\t"                                                    \
+  AK_FRQ2("r7", "r11", mrz1) "lsrs r3, r3, #8\n\t"                                                    \
+  AK_FRQ2("r8", "r12", mrz2) "lsrs r3, r3, #8\n\t"                                                    \
+  AK_FRQ2("r9", "lr", mrz3)                                                                            \
+  AK_FRQ_PACK("r6", "r7", "r8", "r9")                                                                  \
+  AK_FRQ_PACK("r10", "r11", "r12", "lr")
 #define AK_C1F_BLOCK 32 /* FPU words per group: 18 weights, 4 biases, 4 (multiplier, rounding constant), shifts */
 #define AK_C1F_RS 50    /* words per row of the widened buffer (out_w <= 48): the kernel rows at immediate offsets */
 
@@ -2788,13 +2799,7 @@ static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32
       AK_C1F_ROW(AK_DWP_STR(AK_C1F_RS) "*4", "s6, s7", "s8, s9", "s10, s11")
       AK_C1F_ROW(AK_DWP_STR(AK_C1F_RS) "*8", "s12, s13", "s14, s15", "s16, s17")
       "adds r0, #8\n\t"
-      "vmov r3, s30\n\t"
-      AK_FRQ2("r6", "r10", "s22, s23") "lsrs r3, r3, #8\n\t"
-      AK_FRQ2("r7", "r11", "s24, s25") "lsrs r3, r3, #8\n\t"
-      AK_FRQ2("r8", "r12", "s26, s27") "lsrs r3, r3, #8\n\t"
-      AK_FRQ2("r9", "lr", "s28, s29")
-      AK_FRQ_PACK("r6", "r7", "r8", "r9")
-      AK_FRQ_PACK("r10", "r11", "r12", "lr")
+      AK_FRQ_PAIR8("s30", "s22, s23", "s24, s25", "s26, s27", "s28, s29")
       "ldr r3, %[oc]\n\t"
       "str r6, [r1]\n\t"
       "str r10, [r1, r3]\n\t"
@@ -3040,13 +3045,7 @@ static __attribute__((noinline)) void ak_dwn_pairs_s1(const int32_t *x, int8_t *
       AK_DWN_PAIR_ROW("s12, s13", "s14, s15", "s16, s17")
       "sub r0, r0, r1, lsl #1\n\t"
       "adds r0, #8\n\t"
-      "vmov r3, s26\n\t"
-      AK_FRQ2("r6", "r10", "s18, s19") "lsrs r3, r3, #8\n\t"
-      AK_FRQ2("r7", "r11", "s20, s21") "lsrs r3, r3, #8\n\t"
-      AK_FRQ2("r8", "r12", "s22, s23") "lsrs r3, r3, #8\n\t"
-      AK_FRQ2("r9", "lr", "s24, s25")
-      AK_FRQ_PACK("r6", "r7", "r8", "r9")
-      AK_FRQ_PACK("r10", "r11", "r12", "lr")
+      AK_FRQ_PAIR8("s26", "s18, s19", "s20, s21", "s22, s23", "s24, s25")
       "ldr r2, %[op]\n\t"
       "ldr r3, %[oc]\n\t"
       "str r6, [r2]\n\t"
@@ -3164,6 +3163,7 @@ static __attribute__((noinline)) void ak_dwn_group(const int32_t *x, int8_t *o, 
 #undef AK_DWN_ROW
 #undef AK_DWN_TAP
 #undef AK_DWN_MACS
+#undef AK_FRQ_PAIR8
 #undef AK_FRQ_PACK
 #undef AK_FRQ2
 #undef AK_FRQ1
