@@ -36,7 +36,7 @@ GEMM_VARIANTS = ("t2p2u2", "t2p2u1", "t4p1u2", "t4p2u1", "t4p2u2", "t2p1u2", "t4
 # both boards) runs r1 for the layers it does not cover. The default f3 is t3 with the plane conversion of a channel
 # group's rows in one block of assembly and, for rows of even width, a channel's taps and requantization fused (no
 # accumulator buffer): same planes, same constants, t3's code for the rest; faster than t3 on every person_detect
-# depthwise layer on both boards (Spresense 6.93 M -> 5.44 M cycles, nano33ble 3.31 M -> 2.65 M).
+# depthwise layer on both boards (README, per-operator table).
 # n3 (few-pixel 3x3 layers: 4 channels of an output pixel per pass, weights and requantization constants in FPU
 # registers, a channel group's pixels in one loop; r1 for the layers it does not cover) wins only where the output
 # planes are small, so it is not the default.
@@ -56,9 +56,8 @@ C1_VARIANTS = ("s4", *DIRECT_VARIANTS, "f4")
 # pw defaults to f4p2: d4p2 (d4's tile widened to 2 output pixels, every loaded word feeding 2 SMLADs, inputs
 # sign-extended once per chunk of pixels) with each channel group's weights held in FPU registers per block of 16
 # input channels instead of read from a stack stage; faster than d4p2 on every 1x1 layer of person_detect on both
-# boards (Spresense 128 -> 128 channels 2.52 vs 2.88 cyc/MAC, 8 -> 16 4.77 vs 6.23; nano33ble 1.22 vs 1.35, 2.31 vs
-# 2.85), d4p2 faster than d4 everywhere and than the GEMM tiles down to its 3x3-pixel layers (256 -> 256 channels:
-# Spresense 3.42 vs 4.84 cyc/MAC, nano33ble 1.71 vs 2.35).
+# boards (README, per-operator table; the tuner takes it everywhere), d4p2 faster than d4 everywhere and than the
+# GEMM tiles down to its 3x3-pixel layers.
 PW_VARIANTS = ("f4p2", "d4p2", "d4", *GEMM_VARIANTS)
 STAGE_WORDS = 768  # AK_STAGE_WORDS in armlprof_kernels.c
 PW_DIRECT_MIN_PIXELS = 9
