@@ -60,6 +60,23 @@ def _family_on(model, family: str, variant: str) -> dict[str, str]:
     return {s: variant for s in _every_operator(model, 0) if kernels.family_of_signature(s) == family}
 
 
+def _pw_layers_mismatches(tmp_path, board, seed: int, input_shape, layers, variant: str) -> list[int]:
+    """The CRC mismatches of a generated chain of 1x1 convolutions (out_c, activation) from `input_shape` (NHWC),
+    every layer on the pw `variant` (each a distinct geometry)."""
+    from armlprof.modelgen import _Builder, _calibration_inputs
+
+    b = _Builder(seed, _calibration_inputs(input_shape, seed))
+    b.input(input_shape)
+    for i, (out_c, act) in enumerate(layers):
+        b.conv(f"pw_{i}", out_c, (1, 1), 1, act, depthwise=False)
+    path = tmp_path / "pw_layers.tflite"
+    path.write_bytes(b.serialize(f"pw layers on {variant}"))
+    model = load_model(str(path))
+    choices = _family_on(model, "pw", variant)
+    assert len(choices) == len(layers)
+    return _crc_mismatches(model, board, tmp_path, choices=choices)
+
+
 @pytest.mark.slow
 # the last variant of each family (gemm, pw t2p1u1, c1 f4, dw n3), the fifth (gemm t4p2u2, c1 t4p1u2, pw t2p2u1, dw p2)
 @pytest.mark.parametrize("variant_index", [-1, 4])
@@ -88,19 +105,8 @@ def test_pw_pixel_pair_kernel_other_depths_bit_exact_on_emulated_boards(tmp_path
     """The d4p2 paths person_detect does not reach: input depths of an odd number of words (12, 20: 2 peeled pairs
     before the 4-pair loop), fused requantization there (20 channels) and the accumulator buffer path (6 output
     channels, not whole groups of 4), 63 pixels (an odd one)."""
-    from armlprof.modelgen import _Builder, _calibration_inputs
-
-    seed = 20261201
-    b = _Builder(seed, _calibration_inputs((1, 7, 9, 12), seed))
-    b.input((1, 7, 9, 12))
-    b.conv("pw_12_20", 20, (1, 1), 1, "RELU6", depthwise=False)
-    b.conv("pw_20_6", 6, (1, 1), 1, "NONE", depthwise=False)
-    path = tmp_path / "pw_depths.tflite"
-    path.write_bytes(b.serialize("pw depths 12 and 20"))
-    model = load_model(str(path))
-    choices = _family_on(model, "pw", "d4p2")
-    assert len(choices) == 2
-    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+    layers = [(20, "RELU6"), (6, "NONE")]
+    assert _pw_layers_mismatches(tmp_path, load_board(board_name), 20261201, (1, 7, 9, 12), layers, "d4p2") == []
 
 
 @pytest.mark.slow
@@ -121,20 +127,8 @@ def test_pw_fpu_weights_kernel_other_depths_bit_exact_on_emulated_boards(tmp_pat
     """The f4p2 paths person_detect does not reach, on 63 pixels (an odd one): one block of 2 and 6 k pairs (4, 12
     input channels), a first block of 2, 4 k pairs before the 8-pair ones (20, 24, 36, 40), a middle block (36,
     40), fused requantization after partial sums and the accumulator buffer path (6 output channels)."""
-    from armlprof.modelgen import _Builder, _calibration_inputs
-
-    seed = 20261202
-    b = _Builder(seed, _calibration_inputs((1, 7, 9, 4), seed))
-    b.input((1, 7, 9, 4))
-    for i, (out_c, act) in enumerate([(8, "NONE"), (12, "RELU6"), (20, "NONE"), (24, "NONE"), (36, "NONE"),
-                                      (40, "NONE"), (6, "NONE")]):
-        b.conv(f"pw_{i}", out_c, (1, 1), 1, act, depthwise=False)
-    path = tmp_path / "pw_fpu_depths.tflite"
-    path.write_bytes(b.serialize("pw depths 4 to 40"))
-    model = load_model(str(path))
-    choices = _family_on(model, "pw", "f4p2")
-    assert len(choices) == 7
-    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+    layers = [(8, "NONE"), (12, "RELU6"), (20, "NONE"), (24, "NONE"), (36, "NONE"), (40, "NONE"), (6, "NONE")]
+    assert _pw_layers_mismatches(tmp_path, load_board(board_name), 20261202, (1, 7, 9, 4), layers, "f4p2") == []
 
 
 @pytest.mark.slow
@@ -142,19 +136,8 @@ def test_pw_fpu_weights_kernel_lone_pixel_bit_exact_on_emulated_board(tmp_path) 
     """f4p2's odd last pixel computed alone on 3 pixels (one whole pair, entered at the loop's second half) after a
     first block of 6 k pairs (28 and 44 input channels), fused (44 output channels) and through the accumulator
     buffer (6), with a middle block (44)."""
-    from armlprof.modelgen import _Builder, _calibration_inputs
-
-    seed = 20261203
-    b = _Builder(seed, _calibration_inputs((1, 1, 3, 4), seed))
-    b.input((1, 1, 3, 4))
-    for i, out_c in enumerate([28, 44, 6]):
-        b.conv(f"pw_{i}", out_c, (1, 1), 1, "NONE", depthwise=False)
-    path = tmp_path / "pw_lone.tflite"
-    path.write_bytes(b.serialize("pw odd last pixel"))
-    model = load_model(str(path))
-    choices = _family_on(model, "pw", "f4p2")
-    assert len(choices) == 3
-    assert _crc_mismatches(model, load_board("spresense"), tmp_path, choices=choices) == []
+    layers = [(28, "NONE"), (44, "NONE"), (6, "NONE")]
+    assert _pw_layers_mismatches(tmp_path, load_board("spresense"), 20261203, (1, 1, 3, 4), layers, "f4p2") == []
 
 
 @pytest.mark.slow
