@@ -12,18 +12,27 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 from armlprof.board import load_board
 from armlprof.build import compile_flags
 from armlprof.emulator import timing
+from armlprof.errors import ArmlprofError
 from armlprof.toolchain import find_toolchain
 
 SOURCE = Path(__file__).resolve().parents[1] / "armlprof" / "runtime" / "tvm" / "c" / "armlprof_kernels.c"
 
 
 def main() -> None:
+    try:
+        _run()
+    except ArmlprofError as exc:  # bad board or toolchain: one line, no traceback
+        sys.exit(f"error: {exc}")
+
+
+def _run() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("board")
     parser.add_argument("functions", nargs="+")
@@ -41,6 +50,9 @@ def main() -> None:
             subprocess.run([gcc.replace("gcc", "objcopy"), "-O", "binary", f"--only-section=.text.{function}",
                             str(obj), str(code_file)], check=True)
             code = code_file.read_bytes()
+            if not code:
+                sys.exit(f"error: no function {function} in the micro-kernel library at -Os (a typo, or a static "
+                         "function GCC inlined or renamed: see `arm-none-eabi-nm` of the object)")
             starts = {0}
             for insn in md.disasm(code, 0):
                 if insn.mnemonic.startswith("b") or insn.mnemonic.startswith("cb"):
