@@ -1998,9 +1998,9 @@ AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
 #define AK_PW2_RQ_PREPARE(qj) \
   ak_rq_prepare(qj, out_zp, ((qj).bias < 0 ? -(int64_t)(qj).bias : (qj).bias) + (int64_t)k * 16384)
   /* requantization in the inner kernel's registers when every channel takes ak_requant_run's SSAT path without a
-   * left shift: AK_PW2_RQ_PREPARE's fast == 1 and s1 == 1, decided without its 64-bit variable shift (a library
-   * call: ~145 cycles per channel on Spresense, paid here once per layer and channel and, before, again per chunk
-   * and channel for the constants) */
+   * left shift: AK_PW2_RQ_PREPARE's fast == 1 and s1 == 1, spelled out for left == 0 (its 64-bit bound test is
+   * inline but not free: with ak_rq_prepare here and per chunk and channel group for the constants, person_detect's
+   * 1x1 layers took 0.9 % more cycles on Spresense) */
   int fused = 0;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   fused = act_lo == -128 && act_hi == 127 && out_c % 4 == 0;
