@@ -1302,7 +1302,8 @@ int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
   shift " " a ", " a ", r4\n\t"             \
   "ssat " a ", #8, " a "\n\t"
 #define AK_DWF_RQ_SETUP "vmov r9, r10, s7, s8\n\tvmov r4, s9\n\t"
-#define AK_DWF_STORE2(a, b) "strb " a ", [r1]\n\tstrb " b ", [r1, r11]\n\tadd r1, r1, r11, lsl #1\n\t"
+#define AK_DWF_STORE2C(a, b, c) "strb " a ", [r1]\n\tstrb " b ", [r1, " c "]\n\tadd r1, r1, " c ", lsl #1\n\t"
+#define AK_DWF_STORE2(a, b) AK_DWF_STORE2C(a, b, "r11")
 #define AK_DWF_ROW1 AK_DWP_STR(AK_DWP_RS) "*4"
 #define AK_DWF_ROW2 AK_DWP_STR(AK_DWP_RS) "*8"
 
@@ -1380,6 +1381,53 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
       : "cc", "memory", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "lr", "s0", "s1", "s2", "s3",
         "s4", "s5", "s6", "s7", "s8", "s9");
 }
+
+/* Rows of 6u outputs (every stride-1 layer of person_detect): units of 6 outputs, per kernel row the words
+ * P[3i..3i+3] (12 loads per 6 outputs, f3's unit 9 per 4) and one weight VMOV per 6 outputs, no closing pair (a
+ * 6-wide row: one unit, where ak_dwf_rows_s1 runs a unit, a pair and their loop control). Registers as
+ * ak_dwf_rows_s1 with two more accumulators (r11 r12; then P[3i+3] reuses r2): the unit count lives in s11 and out_c
+ * in s10 (brought to r3 for the stores). */
+#define AK_DWF_UNIT6_ROW(off, q, s5, s6, s7, s8, s11, s12) \
+  AK_DWF_UNIT_ROW(off, q, s5, s6, s7, s8)                  \
+  "ldr r2, [r0, #" off "+12]\n\t" AK_DWF_MACS("r11", "r12", "r4", "r2", s11, s12)
+
+static __attribute__((noinline)) void ak_dwf_rows6_s1(const int32_t *x0, int8_t *o0, int32_t rows, int32_t out_w,
+                                                     const int32_t *blk, int32_t out_c, int32_t channels,
+                                                     int32_t plane) {
+  register const int32_t *x __asm__("r0") = x0;
+  register int8_t *o __asm__("r1") = o0;
+  const int32_t units = out_w / 6, jump = 4 * AK_DWP_RS - 2 * out_w;
+  AK_DWF_CHANNELS(1);
+  __asm__ volatile(
+      "ldr r2, %[c]\n\t"
+      "vmov s10, r2\n\t" AK_DWF_CHANNEL_START
+      "vmov lr, s6\n\t"
+      "1:\n\t"
+      "ldr r2, %[units]\n\t"
+      "vmov s11, r2\n\t"
+      "2:\n\t"
+      AK_DWF_UNIT6_ROW("0", "s0, s1", "lr", "lr", "lr", "lr", "lr", "lr")
+      AK_DWF_UNIT6_ROW(AK_DWF_ROW1, "s2, s3", "r5", "r6", "r7", "r8", "r11", "r12")
+      AK_DWF_UNIT6_ROW(AK_DWF_ROW2, "s4, s5", "r5", "r6", "r7", "r8", "r11", "r12")
+      AK_DWF_RQ_SETUP
+      "vmov r3, s10\n\t"
+      AK_DWF_RQ("r5", "asrs") AK_DWF_RQ("r6", "asrs") AK_DWF_RQ("r7", "asrs") AK_DWF_RQ("r8", "asr")
+      AK_DWF_RQ("r11", "asr") AK_DWF_RQ("r12", "asr")
+      AK_DWF_STORE2C("r5", "r6", "r3") AK_DWF_STORE2C("r7", "r8", "r3") AK_DWF_STORE2C("r11", "r12", "r3")
+      "adds r0, #12\n\t"
+      "vmov r2, s11\n\t"
+      "subs r2, #1\n\t"
+      "vmov s11, r2\n\t"
+      "bne.w 2b\n\t"
+      "ldr r3, %[jump]\n\t"
+      "add r0, r3\n\t"
+      AK_DWF_NEXT_ROW_CHANNEL
+      : [count] "+m"(count), [chans] "+m"(chans), [blk] "+m"(bp), "+r"(x), "+r"(o)
+      : [units] "m"(units), [jump] "m"(jump), [rows] "m"(rows), [cjx] "m"(cjx), [cjo] "m"(cjo), [c] "m"(out_c)
+      : "cc", "memory", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0", "s1", "s2",
+        "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11");
+}
+#undef AK_DWF_UNIT6_ROW
 
 /* Stride 2: outputs i..i+3 of a row read P[i]..P[i+4] of each kernel row (5 loads per 4 outputs, t3: 6), output i
  * SMLAD(P[i], (w0, w1)) + SMLABB / SMLABT(P[i+1], the w2 word) as t3. Registers: r0 x, r1 o, r2-r6 the loaded
@@ -1474,6 +1522,7 @@ static __attribute__((noinline)) void ak_dwf_rows_s2(const int32_t *x0, int8_t *
 #undef AK_DWF_ROW2
 #undef AK_DWF_ROW1
 #undef AK_DWF_STORE2
+#undef AK_DWF_STORE2C
 #undef AK_DWF_RQ_SETUP
 #undef AK_DWF_RQ
 #undef AK_DWF_PAIR_ROW
@@ -1559,11 +1608,11 @@ static __attribute__((noinline)) void ak_dwf_planes(int32_t *buf, const ak_geom 
                      [dj] "m"(d_jump), [pj] "m"(p_jump)
                    : "cc", "memory");
 }
-#define AK_DWF_FUSED_S1 ak_dwf_rows_s1
+#define AK_DWF_FUSED_S1(out_w) ((out_w) % 6 ? ak_dwf_rows_s1 : ak_dwf_rows6_s1)
 #define AK_DWF_FUSED_S2 ak_dwf_rows_s2
 #define AK_DWF_PLANES ak_dwf_planes
 #else
-#define AK_DWF_FUSED_S1 0 /* the host: t3's C */
+#define AK_DWF_FUSED_S1(out_w) 0 /* the host: t3's C */
 #define AK_DWF_FUSED_S2 0
 #define AK_DWF_PLANES ak_dwp_planes
 #endif
@@ -1572,7 +1621,7 @@ static __attribute__((noinline)) void ak_dwf_planes(int32_t *buf, const ak_geom 
 
 static __attribute__((noinline)) void ak_dwf_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
                                                   int8_t *out, int32_t rw, int32_t rs, int32_t band) {
-  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, AK_DWF_FUSED_S1, AK_DWF_FUSED_S2, AK_DWF_PLANES);
+  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, AK_DWF_FUSED_S1(g->out_w), AK_DWF_FUSED_S2, AK_DWF_PLANES);
 }
 
 int32_t armlprof_dwconv_s8_f3(ARMLPROF_CONV_ARGS) {
