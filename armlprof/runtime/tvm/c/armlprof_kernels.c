@@ -1385,48 +1385,44 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
 /* Rows of 6u outputs (every stride-1 layer of person_detect): units of 6 outputs, per kernel row the words
  * P[3i..3i+3] (12 loads per 6 outputs, f3's unit 9 per 4) and one weight VMOV per 6 outputs, no closing pair (a
  * 6-wide row: one unit, where ak_dwf_rows_s1 runs a unit, a pair and their loop control). Registers as
- * ak_dwf_rows_s1 with two more accumulators (r11 r12; then P[3i+3] reuses r2): the unit count lives in s11 and out_c
- * in s10 (brought to r3 for the stores). */
+ * ak_dwf_rows_s1 with two more accumulators (r11 r12; then P[3i+3] reuses r2), out_c in s10 (brought to r3 for
+ * the stores). ak_dwf_rows6_s1 loops over a row's units (count in s11); ak_dwf_row6_s1, for 6-wide rows, has no
+ * unit loop: x steps a plane row per unit. */
 #define AK_DWF_UNIT6_ROW(off, q, s5, s6, s7, s8, s11, s12) \
   AK_DWF_UNIT_ROW(off, q, s5, s6, s7, s8)                  \
   "ldr r2, [r0, #" off "+12]\n\t" AK_DWF_MACS("r11", "r12", "r4", "r2", s11, s12)
-
-static __attribute__((noinline)) void ak_dwf_rows6_s1(const int32_t *x0, int8_t *o0, int32_t rows, int32_t out_w,
-                                                     const int32_t *blk, int32_t out_c, int32_t channels,
-                                                     int32_t plane) {
-  register const int32_t *x __asm__("r0") = x0;
-  register int8_t *o __asm__("r1") = o0;
-  const int32_t units = out_w / 6, jump = 4 * AK_DWP_RS - 2 * out_w;
-  AK_DWF_CHANNELS(1);
-  __asm__ volatile(
-      "ldr r2, %[c]\n\t"
-      "vmov s10, r2\n\t" AK_DWF_CHANNEL_START
-      "vmov lr, s6\n\t"
-      "1:\n\t"
-      "ldr r2, %[units]\n\t"
-      "vmov s11, r2\n\t"
-      "2:\n\t"
-      AK_DWF_UNIT6_ROW("0", "s0, s1", "lr", "lr", "lr", "lr", "lr", "lr")
-      AK_DWF_UNIT6_ROW(AK_DWF_ROW1, "s2, s3", "r5", "r6", "r7", "r8", "r11", "r12")
-      AK_DWF_UNIT6_ROW(AK_DWF_ROW2, "s4, s5", "r5", "r6", "r7", "r8", "r11", "r12")
-      AK_DWF_RQ_SETUP
-      "vmov r3, s10\n\t"
-      AK_DWF_RQ("r5", "asrs") AK_DWF_RQ("r6", "asrs") AK_DWF_RQ("r7", "asrs") AK_DWF_RQ("r8", "asr")
-      AK_DWF_RQ("r11", "asr") AK_DWF_RQ("r12", "asr")
-      AK_DWF_STORE2C("r5", "r6", "r3") AK_DWF_STORE2C("r7", "r8", "r3") AK_DWF_STORE2C("r11", "r12", "r3")
-      "adds r0, #12\n\t"
-      "vmov r2, s11\n\t"
-      "subs r2, #1\n\t"
-      "vmov s11, r2\n\t"
-      "bne.w 2b\n\t"
-      "ldr r3, %[jump]\n\t"
-      "add r0, r3\n\t"
-      AK_DWF_NEXT_ROW_CHANNEL
-      : [count] "+m"(count), [chans] "+m"(chans), [blk] "+m"(bp), "+r"(x), "+r"(o)
-      : [units] "m"(units), [jump] "m"(jump), [rows] "m"(rows), [cjx] "m"(cjx), [cjo] "m"(cjo), [c] "m"(out_c)
-      : "cc", "memory", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0", "s1", "s2",
-        "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11");
-}
+#define AK_DWF_ROWS6(name, UNITS_START, UNITS_END)                                                               \
+  static __attribute__((noinline)) void name(const int32_t *x0, int8_t *o0, int32_t rows, int32_t out_w,        \
+                                             const int32_t *blk, int32_t out_c, int32_t channels, int32_t plane) { \
+    register const int32_t *x __asm__("r0") = x0;                                                                \
+    register int8_t *o __asm__("r1") = o0;                                                                       \
+    const int32_t units = out_w / 6, jump = 4 * AK_DWP_RS - 2 * out_w;                                           \
+    AK_DWF_CHANNELS(1);                                                                                          \
+    __asm__ volatile(                                                                                            \
+        "ldr r2, %[c]\n\t"                                                                                       \
+        "vmov s10, r2\n\t" AK_DWF_CHANNEL_START                                                                  \
+        "vmov lr, s6\n\t"                                                                                        \
+        "1:\n\t" UNITS_START                                                                                     \
+        AK_DWF_UNIT6_ROW("0", "s0, s1", "lr", "lr", "lr", "lr", "lr", "lr")                                      \
+        AK_DWF_UNIT6_ROW(AK_DWF_ROW1, "s2, s3", "r5", "r6", "r7", "r8", "r11", "r12")                            \
+        AK_DWF_UNIT6_ROW(AK_DWF_ROW2, "s4, s5", "r5", "r6", "r7", "r8", "r11", "r12")                            \
+        AK_DWF_RQ_SETUP                                                                                          \
+        "vmov r3, s10\n\t"                                                                                       \
+        AK_DWF_RQ("r5", "asrs") AK_DWF_RQ("r6", "asrs") AK_DWF_RQ("r7", "asrs") AK_DWF_RQ("r8", "asr")          \
+        AK_DWF_RQ("r11", "asr") AK_DWF_RQ("r12", "asr")                                                          \
+        AK_DWF_STORE2C("r5", "r6", "r3") AK_DWF_STORE2C("r7", "r8", "r3") AK_DWF_STORE2C("r11", "r12", "r3")    \
+        UNITS_END                                                                                                \
+        AK_DWF_NEXT_ROW_CHANNEL                                                                                  \
+        : [count] "+m"(count), [chans] "+m"(chans), [blk] "+m"(bp), "+r"(x), "+r"(o)                            \
+        : [units] "m"(units), [jump] "m"(jump), [rows] "m"(rows), [cjx] "m"(cjx), [cjo] "m"(cjo), [c] "m"(out_c) \
+        : "cc", "memory", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0", "s1", \
+          "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11");                                         \
+  }
+AK_DWF_ROWS6(ak_dwf_rows6_s1, "ldr r2, %[units]\n\tvmov s11, r2\n\t2:\n\t",
+             "adds r0, #12\n\tvmov r2, s11\n\tsubs r2, #1\n\tvmov s11, r2\n\tbne.w 2b\n\t"
+             "ldr r3, %[jump]\n\tadd r0, r3\n\t")
+AK_DWF_ROWS6(ak_dwf_row6_s1, "", "adds r0, #" AK_DWF_ROW1 "\n\t")
+#undef AK_DWF_ROWS6
 #undef AK_DWF_UNIT6_ROW
 
 /* Stride 2: outputs i..i+3 of a row read P[i]..P[i+4] of each kernel row (5 loads per 4 outputs, t3: 6), output i
@@ -1608,7 +1604,7 @@ static __attribute__((noinline)) void ak_dwf_planes(int32_t *buf, const ak_geom 
                      [dj] "m"(d_jump), [pj] "m"(p_jump)
                    : "cc", "memory");
 }
-#define AK_DWF_FUSED_S1(out_w) ((out_w) % 6 ? ak_dwf_rows_s1 : ak_dwf_rows6_s1)
+#define AK_DWF_FUSED_S1(out_w) ((out_w) % 6 ? ak_dwf_rows_s1 : (out_w) == 6 ? ak_dwf_row6_s1 : ak_dwf_rows6_s1)
 #define AK_DWF_FUSED_S2 ak_dwf_rows_s2
 #define AK_DWF_PLANES ak_dwf_planes
 #else
