@@ -1275,7 +1275,8 @@ int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
  * channel's weight words, start value and requantization constants (block words 0..9) live in s0-s9 (one VLDM per
  * channel), where VMOV brings two words back in 2 cycles without wait states; registers: r0 x, r1 o, r2-r4 the
  * loaded words, r5-r8 the 4 accumulators, r9/r10 a kernel row's weight pair (then the multiplier and rounding
- * constant), r11 out_c, r12 the unit count, lr the start value. A row of 4u + 2 outputs ends with one pair. Other
+ * constant), r11 out_c, r12 the unit count, lr the start value. A row of 4u + 2 outputs ends with one pair; rows of
+ * 6u outputs take ak_dwf_rows6_s1's units of 6 instead (ak_dwf_row6_s1 for 6-wide ones). Other
  * rows (odd widths, stride 2, wider planes, channels off the fast path) and the host run t3's code. */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #define AK_DWF_MACS(a, b, pl, pr, sa, sb)  \
