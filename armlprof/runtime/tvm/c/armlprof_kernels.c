@@ -1526,6 +1526,20 @@ static __attribute__((noinline)) void ak_dwf_rows_s2(const int32_t *x0, int8_t *
 #undef AK_DWF_UNIT_ROW
 #undef AK_DWF_MACS
 
+/* Declares [y_in, y_end), the rows of a band inside the input, and zeroes the others for the band's first channel
+ * group only (the later groups write only inside rows); a macro: ak_dwf_planes's code stays what GCC made of it. */
+#define AK_DWF_BAND_ROWS                                                                          \
+  int32_t y_in = 0, y_end = rows;                                                                 \
+  while (y_in < rows && y0 + y_in - g->pad_t < 0) y_in++;                                         \
+  while (y_end > y_in && y0 + y_end - 1 - g->pad_t >= g->in_h) y_end--;                           \
+  if (c == 0) {                                                                                   \
+    for (int32_t y = 0; y < rows; y++) {                                                          \
+      if (y >= y_in && y < y_end) continue;                                                       \
+      int32_t *d = buf + y * rs;                                                                  \
+      for (int32_t k = 0; k < rw; k++) d[k] = d[k + plane] = d[k + 2 * plane] = d[k + 3 * plane] = 0; \
+    }                                                                                             \
+  }
+
 /* ak_dwp_planes (same words, same arguments) with all inside rows of the channel group in one block of assembly:
  * per row the left padding half (the pad pixel as the zero point, which converts to 0), the pixel pairs
  * (ak_dwp_split_run's AK_DWP_SPLIT), the right half, with one pointer per plane walking linearly; t3 pays a call
@@ -1540,16 +1554,7 @@ static __attribute__((noinline)) void ak_dwf_planes(int32_t *buf, const ak_geom 
   const int32_t k_a = k_zero + left_half, k_in = (in_w + pad_l) >> 1;
   const int32_t k_b = k_in < rw ? (k_in > k_a ? k_in : k_a) : rw;
   const int32_t right_half = ((in_w + pad_l) & 1) && k_b < rw && k_b == k_in;
-  int32_t y_in = 0, y_end = rows;  /* [y_in, y_end): the rows inside the input */
-  while (y_in < rows && y0 + y_in - g->pad_t < 0) y_in++;
-  while (y_end > y_in && y0 + y_end - 1 - g->pad_t >= g->in_h) y_end--;
-  if (c == 0) {
-    for (int32_t y = 0; y < rows; y++) {
-      if (y >= y_in && y < y_end) continue;
-      int32_t *d = buf + y * rs;
-      for (int32_t k = 0; k < rw; k++) d[k] = d[k + plane] = d[k + 2 * plane] = d[k + 3 * plane] = 0;
-    }
-  }
+  AK_DWF_BAND_ROWS
   const int32_t pairs = k_b - k_a, words = left_half + pairs + right_half;
   if (words == 0 || y_end == y_in) return;
   /* per row: the first pixel read (the left half's, else the first pair's), the jumps past what a row consumed */
@@ -1605,20 +1610,83 @@ static __attribute__((noinline)) void ak_dwf_planes(int32_t *buf, const ak_geom 
                      [dj] "m"(d_jump), [pj] "m"(p_jump)
                    : "cc", "memory");
 }
+/* ak_dwf_planes for rows of a left pad of 1 and an even width (stride-1 SAME rows: every stride-1 layer of
+ * person_detect): per row the left half, in_w / 2 - 1 pairs, the right half, no flags to test, p walking on to the
+ * next row's first pixel, the row count, pairs and word jump in s12-s14 (a VMOV, not a stack load, per use). */
+static __attribute__((noinline)) void ak_dwf_planes_s1(int32_t *buf, const ak_geom *g, const int8_t *in, int32_t c,
+                                                       int32_t y0, int32_t rows, int32_t rw, int32_t rs,
+                                                       int32_t plane) {
+  const int32_t in_w = g->in_w, in_c = g->in_c;
+  AK_DWF_BAND_ROWS
+  if (y_end == y_in) return;
+  int32_t np = (in_w >> 1) - 1, n_rows = y_end - y_in, d_jump = 4 * (rs - (in_w >> 1) - 1);
+  register int32_t *d __asm__("r0") = buf + y_in * rs;
+  register int32_t *d1 __asm__("r1") = d + plane;
+  register int32_t *d2 __asm__("r2") = d + 2 * plane;
+  register int32_t *d3 __asm__("r3") = d + 3 * plane;
+  register const int8_t *pp __asm__("r4") = in + (y0 + y_in - g->pad_t) * in_w * in_c + c;
+  register int32_t cc __asm__("r5") = in_c;
+  register int32_t off __asm__("r12") = ak_pack16(-g->in_zp, -g->in_zp);
+  register int32_t zp __asm__("lr") = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
+  register int32_t t __asm__("r6"), n __asm__("r7"), v0 __asm__("r8"), v1 __asm__("r9"), a0 __asm__("r10"),
+      a1 __asm__("r11");
+  __asm__ volatile("ldr %[t], %[rows]\n\t"
+                   "vmov s12, %[t]\n\t"
+                   "ldr %[t], %[np]\n\t"
+                   "vmov s13, %[t]\n\t"
+                   "ldr %[t], %[dj]\n\t"
+                   "vmov s14, %[t]\n\t"
+                   "1:\n\t"
+                   "mov %[v0], %[zp]\n\t"
+                   "ldr %[v1], [%[p]]\n\t"
+                   "add %[p], %[c]\n\t" AK_DWP_PACK
+                   "vmov %[n], s13\n\t"
+                   "subs %[n], #2\n\t"
+                   "blt 4f\n\t"
+                   "3:\n\t" AK_DWP_SPLIT AK_DWP_SPLIT
+                   "subs %[n], #2\n\t"
+                   "bge 3b\n\t"
+                   "4:\n\t"
+                   "adds %[n], #2\n\t"
+                   "beq 5f\n\t" AK_DWP_SPLIT
+                   "5:\n\t"
+                   "ldr %[v0], [%[p]]\n\t"
+                   "mov %[v1], %[zp]\n\t"
+                   "add %[p], %[c]\n\t" AK_DWP_PACK
+                   "vmov %[t], s14\n\t"
+                   "add %[d], %[t]\n\t"
+                   "add %[d1], %[t]\n\t"
+                   "add %[d2], %[t]\n\t"
+                   "add %[d3], %[t]\n\t"
+                   "vmov %[t], s12\n\t"
+                   "subs %[t], #1\n\t"
+                   "vmov s12, %[t]\n\t"
+                   "bne 1b"
+                   : [d] "+r"(d), [d1] "+r"(d1), [d2] "+r"(d2), [d3] "+r"(d3), [p] "+r"(pp), [t] "=&r"(t),
+                     [n] "=&r"(n), [v0] "=&r"(v0), [v1] "=&r"(v1), [a0] "=&r"(a0), [a1] "=&r"(a1)
+                   : [c] "r"(cc), [off] "r"(off), [zp] "r"(zp), [rows] "m"(n_rows), [np] "m"(np), [dj] "m"(d_jump)
+                   : "cc", "memory", "s12", "s13", "s14");
+}
+/* stride-1 SAME rows take ak_dwf_planes_s1 */
+#define AK_DWF_PLANES_FOR(g)                                                      \
+  ((g)->s_h == 1 && (g)->pad_l == 1 && ((g)->in_w & 1) == 0 && (g)->out_w == (g)->in_w \
+       ? ak_dwf_planes_s1                                                         \
+       : ak_dwf_planes)
 #define AK_DWF_FUSED_S1(out_w) ((out_w) % 6 ? ak_dwf_rows_s1 : (out_w) == 6 ? ak_dwf_row6_s1 : ak_dwf_rows6_s1)
 #define AK_DWF_FUSED_S2 ak_dwf_rows_s2
-#define AK_DWF_PLANES ak_dwf_planes
 #else
 #define AK_DWF_FUSED_S1(out_w) 0 /* the host: t3's C */
 #define AK_DWF_FUSED_S2 0
-#define AK_DWF_PLANES ak_dwp_planes
+#define AK_DWF_PLANES_FOR(g) ak_dwp_planes
 #endif
+#undef AK_DWF_BAND_ROWS
 #undef AK_DWP_PACK
 #undef AK_DWP_SPLIT
 
 static __attribute__((noinline)) void ak_dwf_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
                                                   int8_t *out, int32_t rw, int32_t rs, int32_t band) {
-  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, AK_DWF_FUSED_S1(g->out_w), AK_DWF_FUSED_S2, AK_DWF_PLANES);
+  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, AK_DWF_FUSED_S1(g->out_w), AK_DWF_FUSED_S2,
+                   AK_DWF_PLANES_FOR(g));
 }
 
 int32_t armlprof_dwconv_s8_f3(ARMLPROF_CONV_ARGS) {
