@@ -1205,6 +1205,12 @@ AK_INLINE void ak_dwp_conv_with(const ak_geom *g, const int8_t *in, const int32_
     for (int32_t c = 0; c < g->in_c; c += 4) {
       planes(buf, g, in, c, oy0 * s, rows, rw, rs, plane);
       const int32_t *blk = qp + out_c * AK_QP_STRIDE + c * AK_DWP_BLOCK;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+      if (all_fused) {  /* the group's 4 channels, all the band's rows: one call, none of the loops below */
+        fused(buf, out + oy0 * out_w * out_c + c, n_rows, out_w, blk, out_c, 4, plane);
+        continue;
+      }
+#endif
       for (int32_t r = 0; r < n_rows; r += chunk_rows) {
         const int32_t nr = n_rows - r < chunk_rows ? n_rows - r : chunk_rows;
         for (int32_t ox = 0; ox < out_w; ox += piece) {
