@@ -1393,8 +1393,8 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
  * P[3i..3i+3] (12 loads per 6 outputs, f3's unit 9 per 4) and one weight VMOV per 6 outputs, no closing pair (a
  * 6-wide row: one unit, where ak_dwf_rows_s1 runs a unit, a pair and their loop control). Registers as
  * ak_dwf_rows_s1 with two more accumulators (r11 r12; then P[3i+3] reuses r2), out_c in s10 (brought to r3 for
- * the stores). ak_dwf_rows6_s1 loops over a row's units (count in s11); ak_dwf_row6_s1, for 6-wide rows, has no
- * unit loop: x steps a plane row per unit. */
+ * the stores). ak_dwf_rows6_s1 loops over a row's units (x's end of the row in s11); ak_dwf_row6_s1, for 6-wide
+ * rows, has no unit loop: x steps a plane row per unit. */
 #define AK_DWF_UNIT6_ROW(off, q, s5, s6, s7, s8, s11, s12) \
   AK_DWF_UNIT_ROW(off, q, s5, s6, s7, s8)                  \
   "ldr r2, [r0, #" off "+12]\n\t" AK_DWF_MACS("r11", "r12", "r4", "r2", s11, s12)
@@ -1403,7 +1403,7 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
                                              const int32_t *blk, int32_t out_c, int32_t channels, int32_t plane) { \
     register const int32_t *x __asm__("r0") = x0;                                                                \
     register int8_t *o __asm__("r1") = o0;                                                                       \
-    const int32_t units = out_w / 6, jump = 4 * AK_DWP_RS - 2 * out_w;                                           \
+    const int32_t units = 2 * out_w, jump = 4 * AK_DWP_RS - 2 * out_w; /* units: a row's plane bytes */            \
     AK_DWF_CHANNELS(1);                                                                                          \
     __asm__ volatile(                                                                                            \
         "ldr r2, %[c]\n\t"                                                                                       \
@@ -1425,8 +1425,8 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
         : "cc", "memory", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0", "s1", \
           "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11");                                         \
   }
-AK_DWF_ROWS6(ak_dwf_rows6_s1, "ldr r2, %[units]\n\tvmov s11, r2\n\t2:\n\t",
-             "adds r0, #12\n\tvmov r2, s11\n\tsubs r2, #1\n\tvmov s11, r2\n\tbne.w 2b\n\t"
+AK_DWF_ROWS6(ak_dwf_rows6_s1, "ldr r2, %[units]\n\tadd r2, r0\n\tvmov s11, r2\n\t2:\n\t",
+             "adds r0, #12\n\tvmov r2, s11\n\tcmp r0, r2\n\tbne.w 2b\n\t"
              "ldr r3, %[jump]\n\tadd r0, r3\n\t")
 AK_DWF_ROWS6(ak_dwf_row6_s1, "", "adds r0, #" AK_DWF_ROW1 "\n\t")
 #undef AK_DWF_ROWS6
