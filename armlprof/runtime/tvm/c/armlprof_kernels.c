@@ -1532,6 +1532,31 @@ static __attribute__((noinline)) void ak_dwf_rows_s2(const int32_t *x0, int8_t *
 #undef AK_DWF_UNIT_ROW
 #undef AK_DWF_MACS
 
+/* The plane conversion's registers: d..d3 one pointer per plane from d0, pp the input from p0 (in_c apart) */
+#define AK_DWF_PLANE_REGS(d0, p0)                                                                            \
+  register int32_t *d __asm__("r0") = d0;                                                                  \
+  register int32_t *d1 __asm__("r1") = d + plane;                                                          \
+  register int32_t *d2 __asm__("r2") = d + 2 * plane;                                                      \
+  register int32_t *d3 __asm__("r3") = d + 3 * plane;                                                      \
+  register const int8_t *pp __asm__("r4") = p0;                                                            \
+  register int32_t cc __asm__("r5") = in_c;                                                                \
+  register int32_t off __asm__("r12") = ak_pack16(-g->in_zp, -g->in_zp);                                   \
+  register int32_t zp __asm__("lr") = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);                \
+  register int32_t t __asm__("r6"), n __asm__("r7"), v0 __asm__("r8"), v1 __asm__("r9"), a0 __asm__("r10"), \
+      a1 __asm__("r11")
+
+/* n pixel pairs (AK_DWP_SPLIT), two per iteration, then the odd one (labels 3-5) */
+#define AK_DWF_PAIR_LOOP                      \
+  "subs %[n], #2\n\t"                         \
+  "blt 4f\n\t"                                \
+  "3:\n\t" AK_DWP_SPLIT AK_DWP_SPLIT           \
+  "subs %[n], #2\n\t"                         \
+  "bge 3b\n\t"                                \
+  "4:\n\t"                                    \
+  "adds %[n], #2\n\t"                         \
+  "beq 5f\n\t" AK_DWP_SPLIT                   \
+  "5:\n\t"
+
 /* Declares [y_in, y_end), the rows of a band inside the input, and zeroes the others for the band's first channel
  * group only (the later groups write only inside rows); a macro: ak_dwf_planes's code stays what GCC made of it. */
 #define AK_DWF_BAND_ROWS                                                                          \
@@ -1566,17 +1591,8 @@ static __attribute__((noinline)) void ak_dwf_planes(int32_t *buf, const ak_geom 
   /* per row: the first pixel read (the left half's, else the first pair's), the jumps past what a row consumed */
   int32_t lh = left_half, rh = right_half, np = pairs, n_rows = y_end - y_in;
   int32_t d_jump = 4 * (rs - words), p_jump = (in_w - left_half - 2 * pairs) * in_c;
-  register int32_t *d __asm__("r0") = buf + y_in * rs + k_zero;
-  register int32_t *d1 __asm__("r1") = d + plane;
-  register int32_t *d2 __asm__("r2") = d + 2 * plane;
-  register int32_t *d3 __asm__("r3") = d + 3 * plane;
-  register const int8_t *pp __asm__("r4") =
-      in + (y0 + y_in - g->pad_t) * in_w * in_c + c + (left_half ? 0 : (2 * k_a - pad_l) * in_c);
-  register int32_t cc __asm__("r5") = in_c;
-  register int32_t off __asm__("r12") = ak_pack16(-g->in_zp, -g->in_zp);
-  register int32_t zp __asm__("lr") = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
-  register int32_t t __asm__("r6"), n __asm__("r7"), v0 __asm__("r8"), v1 __asm__("r9"), a0 __asm__("r10"),
-      a1 __asm__("r11");
+  AK_DWF_PLANE_REGS(buf + y_in * rs + k_zero,
+                    in + (y0 + y_in - g->pad_t) * in_w * in_c + c + (left_half ? 0 : (2 * k_a - pad_l) * in_c));
   __asm__ volatile("1:\n\t"
                    "ldr %[t], %[lh]\n\t"
                    "cbz %[t], 2f\n\t"
@@ -1585,15 +1601,7 @@ static __attribute__((noinline)) void ak_dwf_planes(int32_t *buf, const ak_geom 
                    "add %[p], %[c]\n\t" AK_DWP_PACK
                    "2:\n\t"
                    "ldr %[n], %[np]\n\t"
-                   "subs %[n], #2\n\t"
-                   "blt 4f\n\t"
-                   "3:\n\t" AK_DWP_SPLIT AK_DWP_SPLIT
-                   "subs %[n], #2\n\t"
-                   "bge 3b\n\t"
-                   "4:\n\t"
-                   "adds %[n], #2\n\t"
-                   "beq 5f\n\t" AK_DWP_SPLIT
-                   "5:\n\t"
+                   AK_DWF_PAIR_LOOP
                    "ldr %[t], %[rh]\n\t"
                    "cbz %[t], 6f\n\t"
                    "ldr %[v0], [%[p]]\n\t"
@@ -1626,16 +1634,7 @@ static __attribute__((noinline)) void ak_dwf_planes_s1(int32_t *buf, const ak_ge
   AK_DWF_BAND_ROWS
   if (y_end == y_in) return;
   int32_t np = (in_w >> 1) - 1, n_rows = y_end - y_in, d_jump = 4 * (rs - (in_w >> 1) - 1);
-  register int32_t *d __asm__("r0") = buf + y_in * rs;
-  register int32_t *d1 __asm__("r1") = d + plane;
-  register int32_t *d2 __asm__("r2") = d + 2 * plane;
-  register int32_t *d3 __asm__("r3") = d + 3 * plane;
-  register const int8_t *pp __asm__("r4") = in + (y0 + y_in - g->pad_t) * in_w * in_c + c;
-  register int32_t cc __asm__("r5") = in_c;
-  register int32_t off __asm__("r12") = ak_pack16(-g->in_zp, -g->in_zp);
-  register int32_t zp __asm__("lr") = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
-  register int32_t t __asm__("r6"), n __asm__("r7"), v0 __asm__("r8"), v1 __asm__("r9"), a0 __asm__("r10"),
-      a1 __asm__("r11");
+  AK_DWF_PLANE_REGS(buf + y_in * rs, in + (y0 + y_in - g->pad_t) * in_w * in_c + c);
   __asm__ volatile("ldr %[t], %[rows]\n\t"
                    "vmov s12, %[t]\n\t"
                    "ldr %[t], %[np]\n\t"
@@ -1647,15 +1646,7 @@ static __attribute__((noinline)) void ak_dwf_planes_s1(int32_t *buf, const ak_ge
                    "ldr %[v1], [%[p]]\n\t"
                    "add %[p], %[c]\n\t" AK_DWP_PACK
                    "vmov %[n], s13\n\t"
-                   "subs %[n], #2\n\t"
-                   "blt 4f\n\t"
-                   "3:\n\t" AK_DWP_SPLIT AK_DWP_SPLIT
-                   "subs %[n], #2\n\t"
-                   "bge 3b\n\t"
-                   "4:\n\t"
-                   "adds %[n], #2\n\t"
-                   "beq 5f\n\t" AK_DWP_SPLIT
-                   "5:\n\t"
+                   AK_DWF_PAIR_LOOP
                    "ldr %[v0], [%[p]]\n\t"
                    "mov %[v1], %[zp]\n\t"
                    "add %[p], %[c]\n\t" AK_DWP_PACK
@@ -1686,6 +1677,8 @@ static __attribute__((noinline)) void ak_dwf_planes_s1(int32_t *buf, const ak_ge
 #define AK_DWF_PLANES_FOR(g) ak_dwp_planes
 #endif
 #undef AK_DWF_BAND_ROWS
+#undef AK_DWF_PAIR_LOOP
+#undef AK_DWF_PLANE_REGS
 #undef AK_DWP_PACK
 #undef AK_DWP_SPLIT
 
