@@ -212,8 +212,8 @@ def test_c1_fused_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path, g
 @pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
 def test_dw_fused_rows_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
     """dw's f3 (fused taps and requantization, plane conversion in assembly: runs only on the board) on every
-    depthwise layer of person_detect: stride 1 at 48, 24, 12 and 6 outputs per row (whole 4-output units; 6: a unit
-    and a pair), stride 2 at 24, 12 and 6, 8 to 256 channels, and the 3-wide layers (odd: t3's code)."""
+    depthwise layer of person_detect: stride 1 at 48, 24, 12 and 6 outputs per row (6-output units; 6: one unit, no
+    unit loop), stride 2 at 24, 12 and 6, 8 to 256 channels, and the 3-wide layers (odd: t3's code)."""
     model = load_model(str(shared_file("models", "person_detect.tflite")))
     choices = _family_on(model, "dw", "f3")
     assert len(choices) == 9  # 13 depthwise operators, 9 distinct geometries
@@ -223,12 +223,14 @@ def test_dw_fused_rows_bit_exact_on_emulated_boards(tmp_path, board_name: str) -
 @pytest.mark.slow
 @pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
 def test_dw_fused_rows_other_geometries_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
-    """The f3 paths person_detect does not reach: 12 channels (3 groups), an odd height, rows of 3 units (12
-    wide, stride 1), of a unit and a pair at stride 2 (5x6) then stride 1, of a pair only (2x2: no unit, both
-    strides), an odd width between them (5x6 -> 3x3: t3's code), a left pad of 0 at stride 2 from an even input;
-    then (a second model) a layer whose output scale, divided by 200, puts 5 of its 12 channels off the fast path
-    (multipliers >= 0.5: no right shift), so its groups mix fused channels one at a time with t3's code and its rows
-    go in accumulator chunks."""
+    """The f3 paths person_detect does not reach: 12 channels (3 groups), an odd height, rows of 2 6-output units
+    (12 wide, stride 1), of a unit and a pair at stride 2 (5x6), of one 6-output unit (5x6, stride 1), of a pair
+    only (2x2: no unit, both strides), an odd width between them (5x6 -> 3x3: t3's code), a left pad of 0 at stride
+    2 from an even input; then (a second model) a layer whose output scale, divided by 200, puts 5 of its 12
+    channels off the fast path (multipliers >= 0.5: no right shift), so its groups mix fused channels one at a time
+    with t3's code and its rows go in accumulator chunks; then (a third) stride-1 rows of 4-output units (20 wide:
+    not a multiple of 6) and of units and a pair (10 wide), and bands of output rows (56 rows at stride 1, 28 at
+    stride 2: the planes hold 52 and 26)."""
     from armlprof.modelgen import _Builder, _calibration_inputs
     from armlprof.runtime.tvm import kernels
 
@@ -245,7 +247,12 @@ def test_dw_fused_rows_other_geometries_bit_exact_on_emulated_boards(tmp_path, b
     mixed.input((1, 9, 12, 12))
     mixed.conv("dw_s1_mixed", 12, (3, 3), 1, "NONE", depthwise=True)
     mixed.tensors[mixed.current].scale = [mixed.tensors[mixed.current].scale[0] / 200]
-    for name, builder, layers in (("dw_fused", b, 6), ("dw_mixed", mixed, 1)):
+    units4 = _Builder(seed, _calibration_inputs((1, 56, 20, 4), seed))
+    units4.input((1, 56, 20, 4))
+    units4.conv("dw_s1_56x20", 4, (3, 3), 1, "RELU", depthwise=True)
+    units4.conv("dw_s2_28x10", 4, (3, 3), 2, "NONE", depthwise=True)
+    units4.conv("dw_s1_28x10", 4, (3, 3), 1, "RELU6", depthwise=True)
+    for name, builder, layers in (("dw_fused", b, 6), ("dw_mixed", mixed, 1), ("dw_units4", units4, 3)):
         path = tmp_path / f"{name}.tflite"
         path.write_bytes(builder.serialize(name))
         model = load_model(str(path))

@@ -1205,6 +1205,12 @@ AK_INLINE void ak_dwp_conv_with(const ak_geom *g, const int8_t *in, const int32_
     for (int32_t c = 0; c < g->in_c; c += 4) {
       planes(buf, g, in, c, oy0 * s, rows, rw, rs, plane);
       const int32_t *blk = qp + out_c * AK_QP_STRIDE + c * AK_DWP_BLOCK;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+      if (all_fused) {  /* the group's 4 channels, all the band's rows: one call, none of the loops below */
+        fused(buf, out + oy0 * out_w * out_c + c, n_rows, out_w, blk, out_c, 4, plane);
+        continue;
+      }
+#endif
       for (int32_t r = 0; r < n_rows; r += chunk_rows) {
         const int32_t nr = n_rows - r < chunk_rows ? n_rows - r : chunk_rows;
         for (int32_t ox = 0; ox < out_w; ox += piece) {
@@ -1275,7 +1281,8 @@ int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
  * channel's weight words, start value and requantization constants (block words 0..9) live in s0-s9 (one VLDM per
  * channel), where VMOV brings two words back in 2 cycles without wait states; registers: r0 x, r1 o, r2-r4 the
  * loaded words, r5-r8 the 4 accumulators, r9/r10 a kernel row's weight pair (then the multiplier and rounding
- * constant), r11 out_c, r12 the unit count, lr the start value. A row of 4u + 2 outputs ends with one pair. Other
+ * constant), r11 out_c, r12 the unit count, lr the start value. A row of 4u + 2 outputs ends with one pair; rows of
+ * 6u outputs take ak_dwf_rows6_s1's units of 6 instead (ak_dwf_row6_s1 for 6-wide ones). Other
  * rows (odd widths, stride 2, wider planes, channels off the fast path) and the host run t3's code. */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #define AK_DWF_MACS(a, b, pl, pr, sa, sb)  \
@@ -1302,7 +1309,8 @@ int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS) {
   shift " " a ", " a ", r4\n\t"             \
   "ssat " a ", #8, " a "\n\t"
 #define AK_DWF_RQ_SETUP "vmov r9, r10, s7, s8\n\tvmov r4, s9\n\t"
-#define AK_DWF_STORE2(a, b) "strb " a ", [r1]\n\tstrb " b ", [r1, r11]\n\tadd r1, r1, r11, lsl #1\n\t"
+#define AK_DWF_STORE2C(a, b, c) "strb " a ", [r1]\n\tstrb " b ", [r1, " c "]\n\tadd r1, r1, " c ", lsl #1\n\t"
+#define AK_DWF_STORE2(a, b) AK_DWF_STORE2C(a, b, "r11")
 #define AK_DWF_ROW1 AK_DWP_STR(AK_DWP_RS) "*4"
 #define AK_DWF_ROW2 AK_DWP_STR(AK_DWP_RS) "*8"
 
@@ -1380,6 +1388,49 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
       : "cc", "memory", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "lr", "s0", "s1", "s2", "s3",
         "s4", "s5", "s6", "s7", "s8", "s9");
 }
+
+/* Rows of 6u outputs (every stride-1 layer of person_detect): units of 6 outputs, per kernel row the words
+ * P[3i..3i+3] (12 loads per 6 outputs, f3's unit 9 per 4) and one weight VMOV per 6 outputs, no closing pair (a
+ * 6-wide row: one unit, where ak_dwf_rows_s1 runs a unit, a pair and their loop control). Registers as
+ * ak_dwf_rows_s1 with two more accumulators (r11 r12; then P[3i+3] reuses r2), out_c in s10 (brought to r3 for
+ * the stores). ak_dwf_rows6_s1 loops over a row's units (x's end of the row in s11); ak_dwf_row6_s1, for 6-wide
+ * rows, has no unit loop: x steps a plane row per unit. */
+#define AK_DWF_UNIT6_ROW(off, q, s5, s6, s7, s8, s11, s12) \
+  AK_DWF_UNIT_ROW(off, q, s5, s6, s7, s8)                  \
+  "ldr r2, [r0, #" off "+12]\n\t" AK_DWF_MACS("r11", "r12", "r4", "r2", s11, s12)
+#define AK_DWF_ROWS6(name, UNITS_START, UNITS_END)                                                               \
+  static __attribute__((noinline)) void name(const int32_t *x0, int8_t *o0, int32_t rows, int32_t out_w,        \
+                                             const int32_t *blk, int32_t out_c, int32_t channels, int32_t plane) { \
+    register const int32_t *x __asm__("r0") = x0;                                                                \
+    register int8_t *o __asm__("r1") = o0;                                                                       \
+    const int32_t units = 2 * out_w, jump = 4 * AK_DWP_RS - 2 * out_w; /* units: a row's plane bytes */            \
+    AK_DWF_CHANNELS(1);                                                                                          \
+    __asm__ volatile(                                                                                            \
+        "ldr r2, %[c]\n\t"                                                                                       \
+        "vmov s10, r2\n\t" AK_DWF_CHANNEL_START                                                                  \
+        "vmov lr, s6\n\t"                                                                                        \
+        "1:\n\t" UNITS_START                                                                                     \
+        AK_DWF_UNIT6_ROW("0", "s0, s1", "lr", "lr", "lr", "lr", "lr", "lr")                                      \
+        AK_DWF_UNIT6_ROW(AK_DWF_ROW1, "s2, s3", "r5", "r6", "r7", "r8", "r11", "r12")                            \
+        AK_DWF_UNIT6_ROW(AK_DWF_ROW2, "s4, s5", "r5", "r6", "r7", "r8", "r11", "r12")                            \
+        AK_DWF_RQ_SETUP                                                                                          \
+        "vmov r3, s10\n\t"                                                                                       \
+        AK_DWF_RQ("r5", "asrs") AK_DWF_RQ("r6", "asrs") AK_DWF_RQ("r7", "asrs") AK_DWF_RQ("r8", "asr")          \
+        AK_DWF_RQ("r11", "asr") AK_DWF_RQ("r12", "asr")                                                          \
+        AK_DWF_STORE2C("r5", "r6", "r3") AK_DWF_STORE2C("r7", "r8", "r3") AK_DWF_STORE2C("r11", "r12", "r3")    \
+        UNITS_END                                                                                                \
+        AK_DWF_NEXT_ROW_CHANNEL                                                                                  \
+        : [count] "+m"(count), [chans] "+m"(chans), [blk] "+m"(bp), "+r"(x), "+r"(o)                            \
+        : [units] "m"(units), [jump] "m"(jump), [rows] "m"(rows), [cjx] "m"(cjx), [cjo] "m"(cjo), [c] "m"(out_c) \
+        : "cc", "memory", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0", "s1", \
+          "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11");                                         \
+  }
+AK_DWF_ROWS6(ak_dwf_rows6_s1, "ldr r2, %[units]\n\tadd r2, r0\n\tvmov s11, r2\n\t2:\n\t",
+             "adds r0, #12\n\tvmov r2, s11\n\tcmp r0, r2\n\tbne.w 2b\n\t"
+             "ldr r3, %[jump]\n\tadd r0, r3\n\t")
+AK_DWF_ROWS6(ak_dwf_row6_s1, "", "adds r0, #" AK_DWF_ROW1 "\n\t")
+#undef AK_DWF_ROWS6
+#undef AK_DWF_UNIT6_ROW
 
 /* Stride 2: outputs i..i+3 of a row read P[i]..P[i+4] of each kernel row (5 loads per 4 outputs, t3: 6), output i
  * SMLAD(P[i], (w0, w1)) + SMLABB / SMLABT(P[i+1], the w2 word) as t3. Registers: r0 x, r1 o, r2-r6 the loaded
@@ -1474,11 +1525,51 @@ static __attribute__((noinline)) void ak_dwf_rows_s2(const int32_t *x0, int8_t *
 #undef AK_DWF_ROW2
 #undef AK_DWF_ROW1
 #undef AK_DWF_STORE2
+#undef AK_DWF_STORE2C
 #undef AK_DWF_RQ_SETUP
 #undef AK_DWF_RQ
 #undef AK_DWF_PAIR_ROW
 #undef AK_DWF_UNIT_ROW
 #undef AK_DWF_MACS
+
+/* The plane conversion's registers: d..d3 one pointer per plane from d0, pp the input from p0 (in_c apart) */
+#define AK_DWF_PLANE_REGS(d0, p0)                                                                            \
+  register int32_t *d __asm__("r0") = d0;                                                                  \
+  register int32_t *d1 __asm__("r1") = d + plane;                                                          \
+  register int32_t *d2 __asm__("r2") = d + 2 * plane;                                                      \
+  register int32_t *d3 __asm__("r3") = d + 3 * plane;                                                      \
+  register const int8_t *pp __asm__("r4") = p0;                                                            \
+  register int32_t cc __asm__("r5") = in_c;                                                                \
+  register int32_t off __asm__("r12") = ak_pack16(-g->in_zp, -g->in_zp);                                   \
+  register int32_t zp __asm__("lr") = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);                \
+  register int32_t t __asm__("r6"), n __asm__("r7"), v0 __asm__("r8"), v1 __asm__("r9"), a0 __asm__("r10"), \
+      a1 __asm__("r11")
+
+/* n pixel pairs (AK_DWP_SPLIT), two per iteration, then the odd one (labels 3-5) */
+#define AK_DWF_PAIR_LOOP                      \
+  "subs %[n], #2\n\t"                         \
+  "blt 4f\n\t"                                \
+  "3:\n\t" AK_DWP_SPLIT AK_DWP_SPLIT           \
+  "subs %[n], #2\n\t"                         \
+  "bge 3b\n\t"                                \
+  "4:\n\t"                                    \
+  "adds %[n], #2\n\t"                         \
+  "beq 5f\n\t" AK_DWP_SPLIT                   \
+  "5:\n\t"
+
+/* Declares [y_in, y_end), the rows of a band inside the input, and zeroes the others for the band's first channel
+ * group only (the later groups write only inside rows); a macro: ak_dwf_planes's code stays what GCC made of it. */
+#define AK_DWF_BAND_ROWS                                                                          \
+  int32_t y_in = 0, y_end = rows;                                                                 \
+  while (y_in < rows && y0 + y_in - g->pad_t < 0) y_in++;                                         \
+  while (y_end > y_in && y0 + y_end - 1 - g->pad_t >= g->in_h) y_end--;                           \
+  if (c == 0) {                                                                                   \
+    for (int32_t y = 0; y < rows; y++) {                                                          \
+      if (y >= y_in && y < y_end) continue;                                                       \
+      int32_t *d = buf + y * rs;                                                                  \
+      for (int32_t k = 0; k < rw; k++) d[k] = d[k + plane] = d[k + 2 * plane] = d[k + 3 * plane] = 0; \
+    }                                                                                             \
+  }
 
 /* ak_dwp_planes (same words, same arguments) with all inside rows of the channel group in one block of assembly:
  * per row the left padding half (the pad pixel as the zero point, which converts to 0), the pixel pairs
@@ -1494,32 +1585,14 @@ static __attribute__((noinline)) void ak_dwf_planes(int32_t *buf, const ak_geom 
   const int32_t k_a = k_zero + left_half, k_in = (in_w + pad_l) >> 1;
   const int32_t k_b = k_in < rw ? (k_in > k_a ? k_in : k_a) : rw;
   const int32_t right_half = ((in_w + pad_l) & 1) && k_b < rw && k_b == k_in;
-  int32_t y_in = 0, y_end = rows;  /* [y_in, y_end): the rows inside the input */
-  while (y_in < rows && y0 + y_in - g->pad_t < 0) y_in++;
-  while (y_end > y_in && y0 + y_end - 1 - g->pad_t >= g->in_h) y_end--;
-  if (c == 0) {
-    for (int32_t y = 0; y < rows; y++) {
-      if (y >= y_in && y < y_end) continue;
-      int32_t *d = buf + y * rs;
-      for (int32_t k = 0; k < rw; k++) d[k] = d[k + plane] = d[k + 2 * plane] = d[k + 3 * plane] = 0;
-    }
-  }
+  AK_DWF_BAND_ROWS
   const int32_t pairs = k_b - k_a, words = left_half + pairs + right_half;
   if (words == 0 || y_end == y_in) return;
   /* per row: the first pixel read (the left half's, else the first pair's), the jumps past what a row consumed */
   int32_t lh = left_half, rh = right_half, np = pairs, n_rows = y_end - y_in;
   int32_t d_jump = 4 * (rs - words), p_jump = (in_w - left_half - 2 * pairs) * in_c;
-  register int32_t *d __asm__("r0") = buf + y_in * rs + k_zero;
-  register int32_t *d1 __asm__("r1") = d + plane;
-  register int32_t *d2 __asm__("r2") = d + 2 * plane;
-  register int32_t *d3 __asm__("r3") = d + 3 * plane;
-  register const int8_t *pp __asm__("r4") =
-      in + (y0 + y_in - g->pad_t) * in_w * in_c + c + (left_half ? 0 : (2 * k_a - pad_l) * in_c);
-  register int32_t cc __asm__("r5") = in_c;
-  register int32_t off __asm__("r12") = ak_pack16(-g->in_zp, -g->in_zp);
-  register int32_t zp __asm__("lr") = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
-  register int32_t t __asm__("r6"), n __asm__("r7"), v0 __asm__("r8"), v1 __asm__("r9"), a0 __asm__("r10"),
-      a1 __asm__("r11");
+  AK_DWF_PLANE_REGS(buf + y_in * rs + k_zero,
+                    in + (y0 + y_in - g->pad_t) * in_w * in_c + c + (left_half ? 0 : (2 * k_a - pad_l) * in_c));
   __asm__ volatile("1:\n\t"
                    "ldr %[t], %[lh]\n\t"
                    "cbz %[t], 2f\n\t"
@@ -1528,15 +1601,7 @@ static __attribute__((noinline)) void ak_dwf_planes(int32_t *buf, const ak_geom 
                    "add %[p], %[c]\n\t" AK_DWP_PACK
                    "2:\n\t"
                    "ldr %[n], %[np]\n\t"
-                   "subs %[n], #2\n\t"
-                   "blt 4f\n\t"
-                   "3:\n\t" AK_DWP_SPLIT AK_DWP_SPLIT
-                   "subs %[n], #2\n\t"
-                   "bge 3b\n\t"
-                   "4:\n\t"
-                   "adds %[n], #2\n\t"
-                   "beq 5f\n\t" AK_DWP_SPLIT
-                   "5:\n\t"
+                   AK_DWF_PAIR_LOOP
                    "ldr %[t], %[rh]\n\t"
                    "cbz %[t], 6f\n\t"
                    "ldr %[v0], [%[p]]\n\t"
@@ -1559,20 +1624,68 @@ static __attribute__((noinline)) void ak_dwf_planes(int32_t *buf, const ak_geom 
                      [dj] "m"(d_jump), [pj] "m"(p_jump)
                    : "cc", "memory");
 }
-#define AK_DWF_FUSED_S1 ak_dwf_rows_s1
+/* ak_dwf_planes for rows of a left pad of 1 and an even width (stride-1 SAME rows: every stride-1 layer of
+ * person_detect): per row the left half, in_w / 2 - 1 pairs, the right half, no flags to test, p walking on to the
+ * next row's first pixel, the row count, pairs and word jump in s12-s14 (a VMOV, not a stack load, per use). */
+static __attribute__((noinline)) void ak_dwf_planes_s1(int32_t *buf, const ak_geom *g, const int8_t *in, int32_t c,
+                                                       int32_t y0, int32_t rows, int32_t rw, int32_t rs,
+                                                       int32_t plane) {
+  const int32_t in_w = g->in_w, in_c = g->in_c;
+  AK_DWF_BAND_ROWS
+  if (y_end == y_in) return;
+  int32_t np = (in_w >> 1) - 1, n_rows = y_end - y_in, d_jump = 4 * (rs - (in_w >> 1) - 1);
+  AK_DWF_PLANE_REGS(buf + y_in * rs, in + (y0 + y_in - g->pad_t) * in_w * in_c + c);
+  __asm__ volatile("ldr %[t], %[rows]\n\t"
+                   "vmov s12, %[t]\n\t"
+                   "ldr %[t], %[np]\n\t"
+                   "vmov s13, %[t]\n\t"
+                   "ldr %[t], %[dj]\n\t"
+                   "vmov s14, %[t]\n\t"
+                   "1:\n\t"
+                   "mov %[v0], %[zp]\n\t"
+                   "ldr %[v1], [%[p]]\n\t"
+                   "add %[p], %[c]\n\t" AK_DWP_PACK
+                   "vmov %[n], s13\n\t"
+                   AK_DWF_PAIR_LOOP
+                   "ldr %[v0], [%[p]]\n\t"
+                   "mov %[v1], %[zp]\n\t"
+                   "add %[p], %[c]\n\t" AK_DWP_PACK
+                   "vmov %[t], s14\n\t"
+                   "add %[d], %[t]\n\t"
+                   "add %[d1], %[t]\n\t"
+                   "add %[d2], %[t]\n\t"
+                   "add %[d3], %[t]\n\t"
+                   "vmov %[t], s12\n\t"
+                   "subs %[t], #1\n\t"
+                   "vmov s12, %[t]\n\t"
+                   "bne 1b"
+                   : [d] "+r"(d), [d1] "+r"(d1), [d2] "+r"(d2), [d3] "+r"(d3), [p] "+r"(pp), [t] "=&r"(t),
+                     [n] "=&r"(n), [v0] "=&r"(v0), [v1] "=&r"(v1), [a0] "=&r"(a0), [a1] "=&r"(a1)
+                   : [c] "r"(cc), [off] "r"(off), [zp] "r"(zp), [rows] "m"(n_rows), [np] "m"(np), [dj] "m"(d_jump)
+                   : "cc", "memory", "s12", "s13", "s14");
+}
+/* stride-1 SAME rows take ak_dwf_planes_s1 */
+#define AK_DWF_PLANES_FOR(g)                                                      \
+  ((g)->s_h == 1 && (g)->pad_l == 1 && ((g)->in_w & 1) == 0 && (g)->out_w == (g)->in_w \
+       ? ak_dwf_planes_s1                                                         \
+       : ak_dwf_planes)
+#define AK_DWF_FUSED_S1(out_w) ((out_w) % 6 ? ak_dwf_rows_s1 : (out_w) == 6 ? ak_dwf_row6_s1 : ak_dwf_rows6_s1)
 #define AK_DWF_FUSED_S2 ak_dwf_rows_s2
-#define AK_DWF_PLANES ak_dwf_planes
 #else
-#define AK_DWF_FUSED_S1 0 /* the host: t3's C */
+#define AK_DWF_FUSED_S1(out_w) 0 /* the host: t3's C */
 #define AK_DWF_FUSED_S2 0
-#define AK_DWF_PLANES ak_dwp_planes
+#define AK_DWF_PLANES_FOR(g) ak_dwp_planes
 #endif
+#undef AK_DWF_BAND_ROWS
+#undef AK_DWF_PAIR_LOOP
+#undef AK_DWF_PLANE_REGS
 #undef AK_DWP_PACK
 #undef AK_DWP_SPLIT
 
 static __attribute__((noinline)) void ak_dwf_conv(const ak_geom *g, const int8_t *in, const int32_t *qp,
                                                   int8_t *out, int32_t rw, int32_t rs, int32_t band) {
-  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, AK_DWF_FUSED_S1, AK_DWF_FUSED_S2, AK_DWF_PLANES);
+  ak_dwp_conv_with(g, in, qp, out, rw, rs, band, AK_DWF_FUSED_S1(g->out_w), AK_DWF_FUSED_S2,
+                   AK_DWF_PLANES_FOR(g));
 }
 
 int32_t armlprof_dwconv_s8_f3(ARMLPROF_CONV_ARGS) {
