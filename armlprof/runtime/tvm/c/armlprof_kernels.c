@@ -1596,48 +1596,97 @@ int32_t armlprof_dwconv_s8_f3(ARMLPROF_CONV_ARGS) {
 #define AK_DWQ_RS 28       /* words per plane row: out_w <= 27 */
 #define AK_DWQ_BYTES 16384 /* the 2 planes of one channel group */
 
-/* n plane words of each pair from 2n consecutive input pixels p (in_c bytes apart), all inside the input */
-AK_INLINE void ak_dwq_run(int32_t *qa, int32_t *qb, const int8_t *p, int32_t in_c, int32_t n) {
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-  int32_t a, b, t;
-  __asm__ volatile("1:\n\t"
-                   "ldr %[a], [%[p]]\n\t"
-                   "ldr %[b], [%[p], %[c]]\n\t"
-                   "add %[p], %[p], %[c], lsl #1\n\t"
-                   "pkhbt %[t], %[a], %[b], lsl #16\n\t"
-                   "pkhtb %[b], %[b], %[a], asr #16\n\t"
-                   "str %[t], [%[qa]], #4\n\t"
-                   "str %[b], [%[qb]], #4\n\t"
-                   "subs %[n], %[n], #1\n\t"
-                   "bne 1b"
-                   : [qa] "+r"(qa), [qb] "+r"(qb), [p] "+r"(p), [n] "+r"(n), [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t)
-                   : [c] "r"(in_c)
-                   : "cc", "memory");
-#else
-  for (; n > 0; n--, p += 2 * in_c) {
-    const int32_t a = ak_read32(p), b = ak_read32(p + in_c);
-    *qa++ = ak_pack_lo(a, b), *qb++ = ak_pack_hi(a, b);
-  }
-#endif
+/* The plane words of the rows [y0, y0 + rows) (padded coordinates, all inside the input) of channels c..c+3: per row
+ * the word with the left padding pixel (an odd pad_l; the pad pixel is the zero point zp4), the pairs of inside
+ * pixels, the word with the right padding pixel; the words with both pixels outside are the caller's (the same for
+ * every row and group). qa: plane a's first row, plane b `plane` words on. One block of assembly on the M4 (a C
+ * call per row costs more than its words at person_detect's widths). */
+typedef struct {
+  int32_t k_zero, lh, np, rh;  /* words of two padding pixels, then of a left one, of none, of a right one */
+} ak_dwq_cols;
+
+AK_INLINE ak_dwq_cols ak_dwq_columns(const ak_geom *g, int32_t rw) {  /* t3's word classes (ak_dwp_planes) */
+  const int32_t in_w = g->in_w, pad_l = g->pad_l;
+  const int32_t k_zero = (pad_l >> 1) < rw ? pad_l >> 1 : rw;
+  const int32_t lh = (pad_l & 1) && k_zero < rw, k_a = k_zero + lh, k_in = (in_w + pad_l) >> 1;
+  const int32_t k_b = k_in < rw ? (k_in > k_a ? k_in : k_a) : rw;
+  const ak_dwq_cols k = {k_zero, lh, k_b - k_a, ((in_w + pad_l) & 1) && k_b < rw && k_b == k_in};
+  return k;
 }
 
-/* One padded row (src: its input row at channel c, NULL outside the input) into words [0, rw) of both planes */
-static void ak_dwq_row(int32_t *qa, int32_t *qb, const int8_t *src, const ak_geom *g, int32_t rw, int32_t zp4) {
-  const int32_t in_c = g->in_c, pad_l = g->pad_l;
-  const int32_t k_a = src ? (pad_l + 1) >> 1 : rw;  /* [k_a, k_b): both pixels inside */
-  int32_t k_b = (g->in_w + pad_l) >> 1;
-  k_b = k_b < k_a ? k_a : k_b > rw ? rw : k_b;
-  for (int32_t k = 0; k < rw; k++) {
-    if (k == k_a && k_b > k_a) {
-      ak_dwq_run(qa + k, qb + k, src + (2 * k - pad_l) * in_c, in_c, k_b - k_a);
-      k = k_b - 1;
-      continue;
+static __attribute__((noinline)) void ak_dwq_planes(int32_t *qa, const ak_geom *g, const int8_t *in, int32_t c,
+                                                    int32_t y0, int32_t rows, const ak_dwq_cols *kc,
+                                                    int32_t plane, int32_t zp4) {
+  const int32_t in_w = g->in_w, in_c = g->in_c, pad_l = g->pad_l, k_zero = kc->k_zero, k_a = k_zero + kc->lh;
+  const int32_t lh = kc->lh, np = kc->np, rh = kc->rh, words = lh + np + rh;
+  if (words == 0 || rows <= 0) return;
+  const int8_t *p0 = in + (y0 - g->pad_t) * in_w * in_c + c + (lh ? 0 : (2 * k_a - pad_l) * in_c);
+  int32_t *qb = qa + plane + k_zero;
+  qa += k_zero;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t n_rows = rows, d_jump = 4 * (AK_DWQ_RS - words), p_jump = (in_w - lh - 2 * np) * in_c;
+  int32_t a, b, t, n;
+  /* the two plane words of input words a (column 2k) and b (2k + 1) */
+#define AK_DWQ_PACK                     \
+  "pkhbt %[t], %[a], %[b], lsl #16\n\t" \
+  "pkhtb %[b], %[b], %[a], asr #16\n\t" \
+  "str %[t], [%[qa]], #4\n\t"           \
+  "str %[b], [%[qb]], #4\n\t"
+#define AK_DWQ_SPLIT                    \
+  "ldr %[a], [%[p]]\n\t"               \
+  "ldr %[b], [%[p], %[c]]\n\t"         \
+  "add %[p], %[p], %[c], lsl #1\n\t" AK_DWQ_PACK
+  __asm__ volatile("1:\n\t"
+                   "ldr %[t], %[lh]\n\t"
+                   "cmp %[t], #0\n\t"
+                   "beq 2f\n\t"
+                   "mov %[a], %[zp]\n\t"
+                   "ldr %[b], [%[p]]\n\t"
+                   "add %[p], %[c]\n\t" AK_DWQ_PACK
+                   "2:\n\t"
+                   "ldr %[n], %[np]\n\t"
+                   "subs %[n], #2\n\t"
+                   "blt 4f\n\t"
+                   "3:\n\t" AK_DWQ_SPLIT AK_DWQ_SPLIT
+                   "subs %[n], #2\n\t"
+                   "bge 3b\n\t"
+                   "4:\n\t"
+                   "adds %[n], #2\n\t"
+                   "beq 5f\n\t" AK_DWQ_SPLIT
+                   "5:\n\t"
+                   "ldr %[t], %[rh]\n\t"
+                   "cmp %[t], #0\n\t"
+                   "beq 6f\n\t"
+                   "ldr %[a], [%[p]]\n\t"
+                   "mov %[b], %[zp]\n\t" AK_DWQ_PACK
+                   "6:\n\t"
+                   "ldr %[t], %[dj]\n\t"
+                   "add %[qa], %[t]\n\t"
+                   "add %[qb], %[t]\n\t"
+                   "ldr %[t], %[pj]\n\t"
+                   "add %[p], %[t]\n\t"
+                   "ldr %[t], %[rows]\n\t"
+                   "subs %[t], #1\n\t"
+                   "str %[t], %[rows]\n\t"
+                   "bne 1b"
+                   : [qa] "+r"(qa), [qb] "+r"(qb), [p] "+r"(p0), [rows] "+m"(n_rows), [t] "=&r"(t), [n] "=&r"(n),
+                     [a] "=&r"(a), [b] "=&r"(b)
+                   : [c] "r"(in_c), [zp] "r"(zp4), [lh] "m"(lh), [rh] "m"(rh), [np] "m"(np), [dj] "m"(d_jump),
+                     [pj] "m"(p_jump)
+                   : "cc", "memory");
+#undef AK_DWQ_SPLIT
+#undef AK_DWQ_PACK
+#else
+  for (int32_t y = 0; y < rows; y++, qa += AK_DWQ_RS, qb += AK_DWQ_RS, p0 += in_w * in_c) {
+    const int8_t *p = p0;
+    for (int32_t k = 0; k < words; k++) {
+      const int left = lh && k == 0, right = rh && k == words - 1;
+      const int32_t a = left ? zp4 : ak_read32(p), b = right ? zp4 : ak_read32(p + (left ? 0 : in_c));
+      p += (left || right ? 1 : 2) * in_c;
+      qa[k] = ak_pack_lo(a, b), qb[k] = ak_pack_hi(a, b);
     }
-    const int32_t x0 = 2 * k - pad_l, x1 = x0 + 1;
-    const int32_t a = src && x0 >= 0 && x0 < g->in_w ? ak_read32(src + x0 * in_c) : zp4;
-    const int32_t b = src && x1 >= 0 && x1 < g->in_w ? ak_read32(src + x1 * in_c) : zp4;
-    qa[k] = ak_pack_lo(a, b), qb[k] = ak_pack_hi(a, b);
   }
+#endif
 }
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
@@ -1804,14 +1853,23 @@ int32_t armlprof_dwconv_s8_q3(ARMLPROF_CONV_ARGS) {
   const int32_t band = (max_rows - 3) / 2 + 1 < out_h ? (max_rows - 3) / 2 + 1 : out_h;
   const int32_t plane = ((band - 1) * 2 + 3) * AK_DWQ_RS;
   const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)in_zp * 0x01010101u);
+  const ak_dwq_cols kc = ak_dwq_columns(&g, rw);
+  const int32_t k_end = kc.k_zero + kc.lh + kc.np + kc.rh;
+  /* the words the conversion leaves alone hold zp4: those of two padding pixels (the same in every row), the rows
+   * outside the input (below: the bottom ones of the later bands) */
+  for (int32_t y = 0, *d = buf; d < buf + plane; y++, d += AK_DWQ_RS) {
+    const int inside = y >= pad_t && y - pad_t < in_h;
+    for (int32_t k = 0; k < (inside ? kc.k_zero : rw); k++) d[k] = d[plane + k] = zp4;
+    for (int32_t k = inside ? k_end : rw; k < rw; k++) d[k] = d[plane + k] = zp4;
+  }
   for (int32_t oy0 = 0; oy0 < out_h; oy0 += band) {
     const int32_t n_rows = out_h - oy0 < band ? out_h - oy0 : band, rows = (n_rows - 1) * 2 + 3;
+    int32_t y_in = 0, y_end = rows;  /* [y_in, y_end): the rows inside the input */
+    while (y_in < rows && 2 * oy0 + y_in - pad_t < 0) y_in++;
+    while (y_end > y_in && 2 * oy0 + y_end - 1 - pad_t >= in_h) y_end--;
+    for (int32_t i = y_end * AK_DWQ_RS; oy0 > 0 && i < rows * AK_DWQ_RS; i++) buf[i] = buf[plane + i] = zp4;
     for (int32_t c = 0; c < in_c; c += 4) {
-      for (int32_t y = 0; y < rows; y++) {
-        const int32_t iy = 2 * oy0 + y - pad_t;
-        const int8_t *src = iy >= 0 && iy < in_h ? in + iy * in_w * in_c + c : 0;
-        ak_dwq_row(buf + y * AK_DWQ_RS, buf + plane + y * AK_DWQ_RS, src, &g, rw, zp4);
-      }
+      ak_dwq_planes(buf + y_in * AK_DWQ_RS, &g, in, c, 2 * oy0 + y_in, y_end - y_in, &kc, plane, zp4);
       ak_dwq_rows(buf, out + oy0 * out_w * out_c + c, n_rows, out_w, blk + 1 + (c >> 1) * AK_DWQ_PAIR, out_c,
                   plane);
     }
