@@ -1692,8 +1692,8 @@ static __attribute__((noinline)) void ak_dwq_planes(int32_t *qa, const ak_geom *
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 /* Registers: r0 x, r1 the loaded word (then its channel-b form), r2 its channel-a form, r3-r10 the accumulators
  * (pixel k: a in r3 + 2k, b in r4 + 2k), r11 / r12 the row's (w0, w1) of a / b, lr (w2 a, w2 b); for the
- * requantization r11 / r12 (multiplier, rounding constant), lr the shifts, r1 scratch then o, r2 out_c. FPU: s0-s15
- * the pair's block, s16 o, s17 out_c, s18 the units left in the row. */
+ * requantization r11 / r12 (multiplier, rounding constant), r2 the shifts (a low register: 16-bit ASRS), lr
+ * scratch, then r1 o and r2 out_c. FPU: s0-s15 the pair's block, s16 o, s17 out_c, s18 the units left in the row. */
 #define AK_DWQ_LD(off) "ldr r1, [r0, #" off "]\n\tsxtb16 r2, r1\n\tsxtb16 r1, r1, ror #8\n\t"
 #define AK_DWQ_MAC2(a, b) "smlad " a ", r2, r11, " a "\n\tsmlad " b ", r1, r12, " b "\n\t"
 #define AK_DWQ_MAC1(a, b) "smlabb " a ", r2, lr, " a "\n\tsmlabt " b ", r1, lr, " b "\n\t"
@@ -1711,12 +1711,12 @@ static __attribute__((noinline)) void ak_dwq_planes(int32_t *qa, const ak_geom *
   ROW(AK_DWP_STR(AK_DWQ_RS) "*8", "s6, s7", "s8")
 #define AK_DWQ_START(a, b) "vmov " a ", " b ", s9, s10\n\t"
 #define AK_DWQ_RQ(a)                 \
-  "smmlar r1, " a ", r11, r12\n\t"   \
-  "add " a ", r1, " a ", asr #31\n\t" \
-  "asr " a ", " a ", lr\n\t"          \
+  "smmlar lr, " a ", r11, r12\n\t"   \
+  "add " a ", lr, " a ", asr #31\n\t" \
+  "asrs " a ", " a ", r2\n\t"         \
   "ssat " a ", #8, " a "\n\t"
-#define AK_DWQ_RQ_A "vmov r11, r12, s11, s12\n\tvmov lr, s15\n\t"
-#define AK_DWQ_RQ_B "vmov r11, r12, s13, s14\n\tlsr lr, lr, #8\n\t"
+#define AK_DWQ_RQ_A "vmov r11, r12, s11, s12\n\tvmov r2, s15\n\t"
+#define AK_DWQ_RQ_B "vmov r11, r12, s13, s14\n\tlsrs r2, r2, #8\n\t"
 #define AK_DWQ_ST(a, b) "bfi " a ", " b ", #8, #8\n\tstrh " a ", [r1]\n\tadd r1, r2\n\t"
 #define AK_DWQ_ST_BEGIN "vmov r1, s16\n\tvmov r2, s17\n\t"
 #define AK_DWQ_ST_END "vmov s16, r1\n\t"
@@ -1841,19 +1841,16 @@ static __attribute__((noinline)) void ak_dwq_rows(const int32_t *x0, int8_t *o0,
 #undef AK_DWQ_MAC2
 #undef AK_DWQ_LD
 
-int32_t armlprof_dwconv_s8_q3(ARMLPROF_CONV_ARGS) {
-  const int32_t *blk = qp + (AK_QP_STRIDE + AK_DWP_BLOCK) * out_c;  /* after t3's block: the flag, the pairs */
-  const int32_t max_rows = AK_DWQ_BYTES / (8 * AK_DWQ_RS), rw = out_w + 1;
-  if (blk[0] != 1 || s_w != 2 || d_h != 1 || d_w != 1 || out_c != in_c || rw > AK_DWQ_RS)
-    return armlprof_dwconv_s8_f3(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
-                                 d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
-  AK_GEOM;
-  (void)w;
+/* q3's layer (its checks passed): bands of output rows whose input rows fit the 2 planes, channel groups inside */
+static __attribute__((noinline)) void ak_dwq_conv(const ak_geom *g, const int8_t *in, const int32_t *blk,
+                                                  int8_t *out) {
+  const int32_t in_h = g->in_h, in_c = g->in_c, out_h = g->out_h, out_w = g->out_w;
+  const int32_t out_c = g->out_c, pad_t = g->pad_t, rw = out_w + 1, max_rows = AK_DWQ_BYTES / (8 * AK_DWQ_RS);
   int32_t buf[AK_DWQ_BYTES / 4];
   const int32_t band = (max_rows - 3) / 2 + 1 < out_h ? (max_rows - 3) / 2 + 1 : out_h;
   const int32_t plane = ((band - 1) * 2 + 3) * AK_DWQ_RS;
-  const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)in_zp * 0x01010101u);
-  const ak_dwq_cols kc = ak_dwq_columns(&g, rw);
+  const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
+  const ak_dwq_cols kc = ak_dwq_columns(g, rw);
   const int32_t k_end = kc.k_zero + kc.lh + kc.np + kc.rh;
   /* the words the conversion leaves alone hold zp4: those of two padding pixels (the same in every row), the rows
    * outside the input (below: the bottom ones of the later bands) */
@@ -1869,11 +1866,21 @@ int32_t armlprof_dwconv_s8_q3(ARMLPROF_CONV_ARGS) {
     while (y_end > y_in && 2 * oy0 + y_end - 1 - pad_t >= in_h) y_end--;
     for (int32_t i = y_end * AK_DWQ_RS; oy0 > 0 && i < rows * AK_DWQ_RS; i++) buf[i] = buf[plane + i] = zp4;
     for (int32_t c = 0; c < in_c; c += 4) {
-      ak_dwq_planes(buf + y_in * AK_DWQ_RS, &g, in, c, 2 * oy0 + y_in, y_end - y_in, &kc, plane, zp4);
-      ak_dwq_rows(buf, out + oy0 * out_w * out_c + c, n_rows, out_w, blk + 1 + (c >> 1) * AK_DWQ_PAIR, out_c,
+      ak_dwq_planes(buf + y_in * AK_DWQ_RS, g, in, c, 2 * oy0 + y_in, y_end - y_in, &kc, plane, zp4);
+      ak_dwq_rows(buf, out + oy0 * out_w * out_c + c, n_rows, out_w, blk + (c >> 1) * AK_DWQ_PAIR, out_c,
                   plane);
     }
   }
+}
+
+int32_t armlprof_dwconv_s8_q3(ARMLPROF_CONV_ARGS) {
+  const int32_t *blk = qp + (AK_QP_STRIDE + AK_DWP_BLOCK) * out_c;  /* after t3's block: the flag, the pairs */
+  if (blk[0] != 1 || s_w != 2 || d_h != 1 || d_w != 1 || out_c != in_c || out_w + 1 > AK_DWQ_RS)
+    return armlprof_dwconv_s8_f3(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
+                                 d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
+  AK_GEOM;
+  (void)w;
+  ak_dwq_conv(&g, in, blk + 1, out);
   return 0;
 }
 
