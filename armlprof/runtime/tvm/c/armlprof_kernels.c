@@ -1590,7 +1590,9 @@ int32_t armlprof_dwconv_s8_f3(ARMLPROF_CONV_ARGS) {
  * channel b's: SMLAD with the row's (w0, w1) of each, SMLABB / SMLABT of the next word's forms with (w2 a, w2 b).
  * Per unit of 4 outputs x 2 channels (8 accumulators r3-r10) each kernel row loads 5 words and brings its 3 weight
  * words from s0-s8 once; the 8 sums are requantized in registers (ak_dwp_requant's sequence) and each pixel's 2
- * bytes stored as one halfword. Constants per channel pair: kernels.dw_q3_block (16 words, one VLDM). Other layers
+ * bytes stored as one halfword; a row's last out_w % 4 outputs are one unit of 1 to 3 (n3 loses to that on the 3x3
+ * output layers). Spresense per unit of 4: 369 cycles (8 outputs: 46 each), the conversion 12.8 per output on the
+ * 48x48x16 layer; f3: 47 + 21. Constants per channel pair: kernels.dw_q3_block (16 words, one VLDM). Other layers
  * (stride 1, a channel off the fold, rows over AK_DWQ_RS words) run f3. */
 #define AK_DWQ_PAIR 16     /* int32 per channel pair after the flag word (kernels.DW_Q3_WORDS) */
 #define AK_DWQ_RS 28       /* words per plane row: out_w <= 27 */
@@ -1702,6 +1704,8 @@ static __attribute__((noinline)) void ak_dwq_planes(int32_t *qa, const ak_geom *
   AK_DWQ_MAC1("r3", "r4")
 #define AK_DWQ_ROW2(off, wab, w2) AK_DWQ_W(wab, w2) AK_DWQ_LD(off) AK_DWQ_MAC2("r3", "r4") AK_DWQ_LD(off "+4") \
   AK_DWQ_MAC1("r3", "r4") AK_DWQ_MAC2("r5", "r6") AK_DWQ_LD(off "+8") AK_DWQ_MAC1("r5", "r6")
+#define AK_DWQ_ROW3(off, wab, w2) AK_DWQ_ROW2(off, wab, w2) AK_DWQ_MAC2("r7", "r8") AK_DWQ_LD(off "+12") \
+  AK_DWQ_MAC1("r7", "r8")
 #define AK_DWQ_ROW4(off, wab, w2) AK_DWQ_W(wab, w2) AK_DWQ_LD(off) AK_DWQ_MAC2("r3", "r4") AK_DWQ_LD(off "+4") \
   AK_DWQ_MAC1("r3", "r4") AK_DWQ_MAC2("r5", "r6") AK_DWQ_LD(off "+8") AK_DWQ_MAC1("r5", "r6")               \
   AK_DWQ_MAC2("r7", "r8") AK_DWQ_LD(off "+12") AK_DWQ_MAC1("r7", "r8") AK_DWQ_MAC2("r9", "r10")              \
@@ -1727,6 +1731,10 @@ static __attribute__((noinline)) void ak_dwq_planes(int32_t *qa, const ak_geom *
   AK_DWQ_START("r3", "r4") AK_DWQ_START("r5", "r6") AK_DWQ_TAPS(AK_DWQ_ROW2)                                \
   AK_DWQ_RQ_A AK_DWQ_RQ("r3") AK_DWQ_RQ("r5") AK_DWQ_RQ_B AK_DWQ_RQ("r4") AK_DWQ_RQ("r6")                   \
   AK_DWQ_ST_BEGIN AK_DWQ_ST("r3", "r4") AK_DWQ_ST("r5", "r6") AK_DWQ_ST_END
+#define AK_DWQ_UNIT3                                                                                        \
+  AK_DWQ_START("r3", "r4") AK_DWQ_START("r5", "r6") AK_DWQ_START("r7", "r8") AK_DWQ_TAPS(AK_DWQ_ROW3)      \
+  AK_DWQ_RQ_A AK_DWQ_RQ("r3") AK_DWQ_RQ("r5") AK_DWQ_RQ("r7") AK_DWQ_RQ_B AK_DWQ_RQ("r4") AK_DWQ_RQ("r6")   \
+  AK_DWQ_RQ("r8") AK_DWQ_ST_BEGIN AK_DWQ_ST("r3", "r4") AK_DWQ_ST("r5", "r6") AK_DWQ_ST("r7", "r8") AK_DWQ_ST_END
 #define AK_DWQ_UNIT4                                                                                        \
   AK_DWQ_START("r3", "r4") AK_DWQ_START("r5", "r6") AK_DWQ_START("r7", "r8") AK_DWQ_START("r9", "r10")      \
   AK_DWQ_TAPS(AK_DWQ_ROW4)                                                                                  \
@@ -1744,7 +1752,7 @@ static __attribute__((noinline)) void ak_dwq_rows(const int32_t *x0, int8_t *o0,
   register const int32_t *x __asm__("r0") = x0;
   register int8_t *o __asm__("r1") = o0;
   register int32_t c __asm__("r2") = out_c;
-  const int32_t units = out_w >> 2, tail2 = out_w & 2, tail1 = out_w & 1;
+  const int32_t units = out_w >> 2, tail = out_w & 3;
   const int32_t jump = 8 * AK_DWQ_RS - 4 * out_w;  /* bytes from past a row's last output to the next row */
   const int32_t cjx = 4 * plane - rows * 8 * AK_DWQ_RS, cjo = 2 - rows * out_w * out_c;
   int32_t count = 0, chans = 2;
@@ -1769,13 +1777,17 @@ static __attribute__((noinline)) void ak_dwq_rows(const int32_t *x0, int8_t *o0,
       "subs r2, #1\n\t"
       "vmov s18, r2\n\t"
       "bne.w 2b\n\t"
-      "3:\n\t"
-      "ldr r2, %[tail2]\n\t"
-      "cmp r2, #0\n\t"
-      "beq.w 4f\n\t" AK_DWQ_UNIT2
+      "3:\n\t"  /* the row's last out_w % 4 outputs in one unit */
+      "ldr r2, %[tail]\n\t"
+      "cmp r2, #2\n\t"
+      "blt.w 4f\n\t"
+      "beq.w 6f\n\t" AK_DWQ_UNIT3
+      "adds r0, #12\n\t"
+      "b.w 5f\n\t"
+      "6:\n\t" AK_DWQ_UNIT2
       "adds r0, #8\n\t"
+      "b.w 5f\n\t"
       "4:\n\t"
-      "ldr r2, %[tail1]\n\t"
       "cmp r2, #0\n\t"
       "beq.w 5f\n\t" AK_DWQ_UNIT1
       "adds r0, #4\n\t"
@@ -1797,7 +1809,7 @@ static __attribute__((noinline)) void ak_dwq_rows(const int32_t *x0, int8_t *o0,
       "str r2, %[chans]\n\t"
       "bne.w 0b"
       : [count] "+m"(count), [chans] "+m"(chans), [blk] "+m"(bp), "+r"(x), "+r"(o), "+r"(c)
-      : [units] "m"(units), [tail2] "m"(tail2), [tail1] "m"(tail1), [jump] "m"(jump), [rows] "m"(rows),
+      : [units] "m"(units), [tail] "m"(tail), [jump] "m"(jump), [rows] "m"(rows),
         [cjx] "m"(cjx), [cjo] "m"(cjo)
       : "cc", "memory", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0", "s1", "s2", "s3",
         "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18");
@@ -1823,6 +1835,7 @@ static __attribute__((noinline)) void ak_dwq_rows(const int32_t *x0, int8_t *o0,
 #endif
 }
 #undef AK_DWQ_UNIT4
+#undef AK_DWQ_UNIT3
 #undef AK_DWQ_UNIT2
 #undef AK_DWQ_UNIT1
 #undef AK_DWQ_ST_END
@@ -1834,6 +1847,7 @@ static __attribute__((noinline)) void ak_dwq_rows(const int32_t *x0, int8_t *o0,
 #undef AK_DWQ_START
 #undef AK_DWQ_TAPS
 #undef AK_DWQ_ROW4
+#undef AK_DWQ_ROW3
 #undef AK_DWQ_ROW2
 #undef AK_DWQ_ROW1
 #undef AK_DWQ_W
