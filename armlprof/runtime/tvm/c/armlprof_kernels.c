@@ -1591,7 +1591,7 @@ int32_t armlprof_dwconv_s8_f3(ARMLPROF_CONV_ARGS) {
  * Per unit of 4 outputs x 2 channels (8 accumulators r3-r10) each kernel row loads 5 words and brings its 3 weight
  * words from s0-s8 once; the 8 sums are requantized in registers (ak_dwp_requant's sequence) and each pixel's 2
  * bytes stored as one halfword; a row's last out_w % 4 outputs are one unit of 1 to 3 (n3 loses to that on the 3x3
- * output layers). Spresense per unit of 4: 369 cycles (8 outputs: 46 each), the conversion 12.8 per output on the
+ * output layers). Spresense per unit of 4: 366 cycles (8 outputs: 45.75 each), the conversion 12.8 per output on the
  * 48x48x16 layer; f3: 47 + 21. Constants per channel pair: kernels.dw_q3_block (16 words, one VLDM). Other layers
  * (stride 1, a channel off the fold, rows over AK_DWQ_RS words) run f3. */
 #define AK_DWQ_PAIR 16     /* int32 per channel pair after the flag word (kernels.DW_Q3_WORDS) */
