@@ -353,3 +353,44 @@ def test_an_error_caused_by_ctrl_c_is_an_interrupt(monkeypatch, capsys, tmp_path
     results = tmp_path / "r.jsonl"
     assert main([*PROFILE, "--results", str(results)]) == 130
     assert capsys.readouterr().err.strip() == f"armlprof: interrupted; results so far are in {results}"
+
+
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_unaligned_multiword_access_faults_as_on_the_board(firmware_elf, board_name):
+    """With the alignment check on, LDRD/STRD/LDM/STM/VLDR/VLDM at an address that is not word-aligned fault
+    (a Cortex-M4's UsageFault UNALIGNED); LDR, STR and LDRH complete. Off, every form completes (Unicorn's own
+    behaviour): the check is what makes the emulator refuse what the board would not run."""
+    from armlprof.emulator import Emulator
+
+    emulator = Emulator(load_board(board_name), firmware_elf("emu_unaligned", board_name), check_alignment=True)
+    for form in "lhs":
+        emulator.write_console(form)
+        result = emulator.run()
+        assert result.stop_reason == "exit" and "value=" in result.console_text, (form, result.summary())
+    for form, mnemonic in zip("dDmMvV", ("ldrd", "strd", "ldm", "stm", "vldr", "vldmia"), strict=True):
+        emulator.write_console(form)
+        result = emulator.run()
+        assert result.stop_reason == "fault", (form, result.summary())
+        message = result.fault.describe()
+        assert message.startswith("fault: unaligned access at 0x") and f"; {mnemonic}" in message, message
+        assert "UsageFault (UNALIGNED)" in message and "in access" in message, message
+        assert "value=" not in result.console_text
+    emulator.check_alignment = False
+    for form in "dDmMvV":
+        emulator.write_console(form)
+        assert emulator.run().stop_reason == "exit", form
+
+
+def test_emulator_target_checks_alignment_on_each_images_first_run(firmware_elf):
+    """The target's first run of an image faults on an unaligned LDRD; its later runs do not check (full
+    speed), and a new target checks again."""
+    from armlprof.target.base import Image
+    from armlprof.target.emulator import EmulatorTarget
+
+    board = load_board("nano33ble")
+    image = Image(board, firmware_elf("emu_unaligned", "nano33ble"), None, "emu_unaligned")
+    target = EmulatorTarget()
+    first = target.run(image, "d")
+    assert first.stop.reason == "fault" and "unaligned access" in first.stop.fault, first.stop.fault
+    assert target.run(image, "d").stop.reason == "exit"
+    assert EmulatorTarget().run(image, "d").stop.reason == "fault"

@@ -491,3 +491,34 @@ def test_library_builds_for_the_boards_at_every_level(tmp_path, board_name: str,
     run = subprocess.run([gcc, *compile_flags(board, optimization), "-Werror", "-c", "-o", str(tmp_path / "k.o"),
                           str(C_DIR / "armlprof_kernels.c")], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_folded_bias_past_int32_falls_back_to_the_te_loop(tmp_path) -> None:
+    """The GEMM families fold -in_zp * sum(w) into the bias; a bias that no longer fits int32 would wrap in the
+    int32 qparams, so build() declines (None: the TE loop, which adds the input offset per tap, runs instead)."""
+    from armlprof import modelgen
+    from armlprof.runtime.tvm.importer import import_tflite
+
+    b = modelgen._Builder(3, modelgen._calibration_inputs((1, 4, 4, 8), 3))
+    b.input((1, 4, 4, 8))
+    b.conv("conv", 8, (1, 1), 1, "NONE", depthwise=False)
+    path = tmp_path / "pw.tflite"
+    path.write_bytes(b.serialize("folded bias"))
+    graph = import_tflite(path)
+    op = next(o for o in graph.operators if o.kind == "CONV_2D")
+    sched = kernels.plan(graph, op)
+    assert sched is not None and sched.family == "pw"
+    assert kernels.build(graph, op, sched) is not None
+    t_in, t_w, t_b = (graph.tensors[i] for i in op.inputs[:3])
+    in_zp = -100  # the input's zero point set here: the generated one is 0
+    t_in.zero_point = np.array([in_zp], dtype=np.int64)
+    weight_sums = t_w.data.reshape(t_w.data.shape[0], -1).astype(np.int64).sum(axis=1)
+    channel = int(np.argmax(np.abs(weight_sums)))
+    folded_term = -in_zp * int(weight_sums[channel])
+    assert folded_term != 0
+    # a bias inside int32 whose folded value is just outside it
+    t_b.data = t_b.data.copy()
+    t_b.data[channel] = (1 << 31) - 1 if folded_term > 0 else -(1 << 31)
+    assert kernels.build(graph, op, sched) is None
+    t_b.data[channel] -= folded_term  # folded exactly at the int32 bound: fits
+    assert kernels.build(graph, op, sched) is not None

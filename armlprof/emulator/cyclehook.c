@@ -25,6 +25,7 @@ typedef int32_t (*miss_fn)(uint64_t address, uint32_t size);
 
 #define UC_ARM_REG_R0 66
 #define UC_ARM_REG_SP 12
+#define UC_ARM_REG_PC 11
 #define UC_MEM_READ 16
 
 #define F_BRANCH 1u    /* last instruction may branch (conditionally): taken if next block != fall-through */
@@ -266,6 +267,38 @@ void armlprof_mem_hook(uc_engine *uc, int type, uint64_t address, int size, int6
   static const uint32_t epsr = EPSR_THUMB;
   s->reg_write(uc, s->epsr_reg, &epsr);
   s->cycles += type == UC_MEM_READ ? s->load_wait : s->store_wait;
+}
+
+/* Alignment (installed over every memory region): a Cortex-M4 takes a UsageFault (UNALIGNED) on an unaligned
+ * LDM/STM/PUSH/POP, LDRD/STRD, VLDR/VSTR/VLDM/VSTM/VPUSH/VPOP or LDREX/STREX whatever CCR says, while LDR/STR and
+ * the halfword forms may be unaligned; Unicorn (QEMU 5) runs them all. An aligned access returns at once; an
+ * unaligned one looks its PC up among the instructions already found permitted, else asks Python (which decodes
+ * the instruction and, for one that faults, records the fault and stops the run). The IT state is cleared as in
+ * armlprof_mem_hook: this hook sees every access. */
+typedef int32_t (*unaligned_fn)(uint32_t pc, uint32_t address, uint32_t size);
+#define ALIGN_SLOTS 1024u /* a power of 2 */
+
+typedef struct {
+  state_t *state;
+  unaligned_fn unaligned;  /* 1: the instruction at pc may access unaligned data (remember it); 0: it faulted */
+  uint32_t permitted[ALIGN_SLOTS];  /* PCs of permitted unaligned accesses, open addressing, 0: empty */
+} align_t;
+
+void armlprof_align_hook(uc_engine *uc, int type, uint64_t address, int size, int64_t value, void *user_data) {
+  (void)type;
+  (void)value;
+  align_t *a = (align_t *)user_data;
+  state_t *s = a->state;
+  static const uint32_t epsr = EPSR_THUMB;
+  s->reg_write(uc, s->epsr_reg, &epsr);
+  const uint32_t mask = size >= 4 ? 3u : size == 2 ? 1u : 0u;
+  if (!((uint32_t)address & mask)) return;
+  uint32_t pc = 0;
+  s->reg_read(uc, UC_ARM_REG_PC, &pc);
+  uint32_t i = ((pc >> 1) * 2654435761u) & (ALIGN_SLOTS - 1u);
+  for (uint32_t probe = 0; probe < 16u && a->permitted[i]; ++probe, i = (i + 1u) & (ALIGN_SLOTS - 1u))
+    if (a->permitted[i] == pc) return;
+  if (a->unaligned(pc, (uint32_t)address, (uint32_t)size) && !a->permitted[i]) a->permitted[i] = pc;
 }
 
 /* SDIV/UDIV early termination (a code hook on each divide instruction's address). The TRM gives only the range,

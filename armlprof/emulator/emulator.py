@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from capstone import arm as capstone_arm
 from unicorn import (
     UC_ARCH_ARM,
     UC_HOOK_BLOCK,
@@ -87,6 +88,10 @@ _CORE_REG_IDS = [getattr(uca, f"UC_ARM_REG_R{n}") for n in range(13)] + [
 SYS_WRITEC, SYS_WRITE0, SYS_EXIT, SYS_EXIT_EXTENDED = 0x03, 0x04, 0x18, 0x20
 ADP_STOPPED_APPLICATION_EXIT = 0x20026
 EPSR_THUMB = 0x01000000  # EPSR with T set and no IT state
+# Accesses that fault when unaligned whatever CCR.UNALIGN_TRP says (ARMv7-M ARM A3.2.1); word alignment suffices.
+STRICT_ALIGNMENT_INSNS = frozenset(getattr(capstone_arm, f"ARM_INS_{name}") for name in (
+    "LDM", "LDMDB", "STM", "STMDB", "PUSH", "POP", "LDRD", "STRD", "LDREX", "LDREXH", "STREX", "STREXH", "LDC",
+    "LDCL", "STC", "STCL", "VLDR", "VSTR", "VLDMIA", "VLDMDB", "VSTMIA", "VSTMDB", "VPUSH", "VPOP"))
 CCR_DIV_0_TRP = 1 << 4  # SCB->CCR: SDIV/UDIV by zero raise a UsageFault instead of giving 0
 
 
@@ -209,6 +214,7 @@ class Emulator:
         on_console_bytes: Callable[[bytes], None] | None = None,
         stop_on_idle: bool = True,
         idle_loops: int = 1,
+        check_alignment: bool = False,
     ) -> None:
         self.board = load_board(board) if isinstance(board, str) else board
         self.image: ElfImage = load_elf(elf)
@@ -235,6 +241,7 @@ class Emulator:
         self._setup_state()
         self._map_peripherals()
         self._install_hooks()
+        self.check_alignment = check_alignment
         self._cost_cache = _COST_CACHE.setdefault(self._cost_key(), {})
         self._initial_context = self.uc.context_save()
         self._reset_machine(first=True)
@@ -455,14 +462,18 @@ class Emulator:
         self._tx_flush_cb = native.TX_FLUSH_FN(self._on_tx_full)
         s.tx_flush = ctypes.cast(self._tx_flush_cb, ctypes.c_void_p).value
         self._tx_windows: list[tuple[native.Mmio, ConsoleUart]] = []
+        self._alignment_hooks: list[int] = []
+        self._unaligned_cb = native.UNALIGNED_FN(self._on_unaligned)
+        self._align = native.Align(ctypes.pointer(s), ctypes.cast(self._unaligned_cb, ctypes.c_void_p).value)
 
-    def _native_hook(self, htype: int, function: str, user_data: int, begin: int = 1, end: int = 0) -> None:
+    def _native_hook(self, htype: int, function: str, user_data: int, begin: int = 1, end: int = 0) -> int:
         handle = uc_hook_h()
         fptr = native.function_address(self._lib, function)
         status = uclib.uc_hook_add(self.uc._uch, ctypes.byref(handle), htype, ctypes.c_void_p(fptr),
                                    ctypes.c_void_p(user_data), ctypes.c_uint64(begin), ctypes.c_uint64(end))
         if status != 0:
             raise UcError(status)
+        return handle.value
 
     def _install_hooks(self) -> None:
         state_ptr = ctypes.addressof(self._state)
@@ -477,6 +488,54 @@ class Emulator:
             self.uc.hook_add(UC_HOOK_CODE, self._on_loop, begin=self.loop_address, end=self.loop_address)
         if self.timed:
             self._install_timed_hooks(state_ptr)
+
+    @property
+    def check_alignment(self) -> bool:
+        """Fault on the unaligned accesses a Cortex-M4 faults on (cyclehook.c's alignment hook). Every access then
+        goes through a hook, ~7x slower emulation: EmulatorTarget turns it on for the first run of each image."""
+        return bool(self._alignment_hooks)
+
+    @check_alignment.setter
+    def check_alignment(self, on: bool) -> None:
+        if on == self.check_alignment:
+            return
+        if on:
+            kinds = UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE
+            for r in self._regions:
+                for base in (r.region.base, *r.region.aliases):
+                    end = base + r.region.size - 1
+                    self._alignment_hooks.append(
+                        self._native_hook(kinds, "armlprof_align_hook", ctypes.addressof(self._align), base, end)
+                        if self._lib is not None else self.uc.hook_add(kinds, self._py_align_hook, begin=base,
+                                                                       end=end))
+        else:
+            for handle in self._alignment_hooks:
+                if self._lib is not None:
+                    uclib.uc_hook_del(self.uc._uch, uc_hook_h(handle))
+                else:
+                    self.uc.hook_del(handle)
+            self._alignment_hooks.clear()
+        self.uc.ctl_flush_tb()  # translations made with (or without) the hooks
+
+    def _on_unaligned(self, pc: int, address: int, size: int) -> int:
+        """1 when the instruction at `pc` may make this unaligned access (LDR, STR, the halfword forms); else the
+        fault (the run stops) and 0."""
+        try:
+            code = bytes(self.uc.mem_read(pc, 4))
+            insn = next(self._md.disasm(code, pc, 1), None)
+            if insn is None or insn.id not in STRICT_ALIGNMENT_INSNS:
+                return 1
+            self._fault("unaligned access", address, f"{insn.mnemonic} {insn.op_str} needs a word-aligned address "
+                        f"({size}-byte access); a Cortex-M4 takes a UsageFault (UNALIGNED) here", pc=pc)
+            return 0
+        except Exception as e:  # noqa: BLE001 - never a traceback from a C callback
+            self._callback_failed(e)
+            return 0
+
+    def _py_align_hook(self, uc: Uc, access: int, address: int, size: int, value: int, _ud: object) -> None:
+        uc.reg_write(uca.UC_ARM_REG_EPSR, EPSR_THUMB)  # see cyclehook.c
+        if address & (3 if size >= 4 else 1 if size == 2 else 0):
+            self._on_unaligned(uc.reg_read(uca.UC_ARM_REG_PC), address, size)
 
     def _install_timed_hooks(self, state_ptr: int) -> None:
         # Data wait states: a native memory hook over each slow region only (weights read from flash). The hook

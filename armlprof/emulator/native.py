@@ -29,6 +29,8 @@ MISS_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_uint64, ctypes.c_uint32)
 PY_READ_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint32)  # (offset, size) -> value
 PY_WRITE_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint64)  # (offset, size, value)
 TX_FLUSH_FN = ctypes.CFUNCTYPE(None)
+UNALIGNED_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32)  # pc, addr, size
+ALIGN_SLOTS = 1024
 NO_INDEX = 0xFF
 NO_OFFSET = 0xFFFFFFFF
 TX_BUF_BYTES = 4096
@@ -133,6 +135,13 @@ class Div(ctypes.Structure):
 class DivTable(ctypes.Structure):
     _fields_ = [("state", ctypes.POINTER(State)), ("divs", ctypes.POINTER(Div)), ("n_divs", ctypes.c_uint32),
                 ("div_min_cycles", ctypes.c_uint32), ("div_max_cycles", ctypes.c_uint32)]
+
+
+class Align(ctypes.Structure):
+    """Mirror of align_t: the alignment hook's callback and its PCs of permitted unaligned accesses."""
+
+    _fields_ = [("state", ctypes.POINTER(State)), ("unaligned", ctypes.c_void_p),
+                ("permitted", ctypes.c_uint32 * ALIGN_SLOTS)]
 
 
 class Surcharge(ctypes.Structure):

@@ -18,6 +18,7 @@ import select
 import threading
 import time
 import tty
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,6 +56,7 @@ class EmulatorTarget(Target):
     def __init__(self, timed: bool = True) -> None:
         self.timed = timed
         self._emulators: dict[tuple, object] = {}
+        self._alignment_checked: weakref.WeakSet = weakref.WeakSet()
 
     def unavailable_reason(self, board: Board | None = None) -> str | None:
         try:
@@ -82,6 +84,7 @@ class EmulatorTarget(Target):
             max_cycles: int | None = None, ready_timeout_s: float = 30.0, timing: bool = True) -> RunOutcome:
         # Pass/fail runs (RAM trials) use the functional mode: same results, no per-block timing work.
         emulator = self._emulator(image, self.timed and timing)
+        self._check_alignment_once(emulator)
         lines: list[str] = []
         emulator.console.on_line = lines.append
         emulator.console.input_source = None
@@ -97,7 +100,16 @@ class EmulatorTarget(Target):
         return outcome
 
     def start(self, image: Image) -> Session:
-        return EmulatorSession(self._emulator(image, self.timed), image)
+        emulator = self._emulator(image, self.timed)
+        self._check_alignment_once(emulator)
+        return EmulatorSession(emulator, image)
+
+    def _check_alignment_once(self, emulator) -> None:
+        """The first run of each emulator (one image, one mode) also faults on what a Cortex-M4 faults on when
+        unaligned (LDM, LDRD, VLDR ...; ~7x slower): later runs execute the same code on the same buffers, at full
+        speed."""
+        emulator.check_alignment = emulator not in self._alignment_checked
+        self._alignment_checked.add(emulator)
 
     def close(self) -> None:
         for emulator in self._emulators.values():

@@ -375,7 +375,8 @@ def _extern_func(function: str, in_shape: tuple[int, ...], const_shapes: list[tu
 
 def build(graph: Graph, op: Operator, sched: Scheduled, variant: str | None = None) -> Kernel | None:
     """The Kernel (call_extern PrimFunc + packed constants) for `op` with one schedule `variant`; None when the
-    folded bias would not fit int32 (the TE loop runs then)."""
+    GEMM families' folded bias (bias - in_zp * sum of the weights) would not fit int32: the TE loop runs then, as
+    TFLM adds the input offset per tap. (Depthwise keeps the raw int32 bias.)"""
     variant = variant or sched.variants[0]
     function = c_function(sched.family, variant)
     t_in, t_w, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
@@ -396,14 +397,14 @@ def build(graph: Graph, op: Operator, sched: Scheduled, variant: str | None = No
         w_ohwi = t_w.data[0].transpose(2, 0, 1)[..., None] if op.kind == "DEPTHWISE_CONV_2D" else t_w.data
         weights = (pack_c1_weights if sched.family == "c1" else pack_gemm_weights)(w_ohwi, tile)
         folded = bias + (-in_zp) * w_ohwi.reshape(oc, -1).astype(np.int64).sum(axis=1)
+        if np.abs(folded).max(initial=0) >= 1 << 31:  # checked before requant_params's int32 cast wraps it
+            return None
         qp = requant_params(folded, mults, shifts, -(-oc // tile) * tile)
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w * g.in_c
     else:
         weights = pack_dw_weights(t_w.data)
         qp = dw_qparams(variant, t_w.data, bias, mults, shifts, g.s_h, out_zp, lo, hi, in_zp)
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w
-    if qp.ndim == 2 and np.abs(qp[:, 0].astype(np.int64)).max(initial=0) >= 1 << 31:  # (t3's: raw bias, 1-D)
-        return None
     scalars = [*g.as_args(), in_zp, out_zp, lo, hi]
     in_shape = tuple(t_in.shape) if op.kind != "FULLY_CONNECTED" else (g.in_h, g.in_c)
     out_shape = tuple(t_out.shape) if op.kind != "FULLY_CONNECTED" else (g.out_h, g.out_c)
