@@ -1661,20 +1661,16 @@ static __attribute__((noinline)) void ak_dwq_planes(int32_t *qa, const ak_geom *
                    "beq 6f\n\t"
                    "ldr %[a], [%[p]]\n\t"
                    "mov %[b], %[zp]\n\t" AK_DWQ_PACK
-                   "6:\n\t"
-                   "ldr %[t], %[dj]\n\t"
-                   "add %[qa], %[t]\n\t"
-                   "add %[qb], %[t]\n\t"
-                   "ldr %[t], %[pj]\n\t"
-                   "add %[p], %[t]\n\t"
-                   "ldr %[t], %[rows]\n\t"
-                   "subs %[t], #1\n\t"
-                   "str %[t], %[rows]\n\t"
+                   "6:\n\t"  /* the row count and jumps in registers (f3's planes keep them on the stack) */
+                   "add %[qa], %[dj]\n\t"
+                   "add %[qb], %[dj]\n\t"
+                   "add %[p], %[pj]\n\t"
+                   "subs %[rows], #1\n\t"
                    "bne 1b"
-                   : [qa] "+r"(qa), [qb] "+r"(qb), [p] "+r"(p0), [rows] "+m"(n_rows), [t] "=&r"(t), [n] "=&r"(n),
-                     [a] "=&r"(a), [b] "=&r"(b)
-                   : [c] "r"(in_c), [zp] "r"(zp4), [lh] "m"(lh), [rh] "m"(rh), [np] "m"(np), [dj] "m"(d_jump),
-                     [pj] "m"(p_jump)
+                   : [qa] "+r"(qa), [qb] "+r"(qb), [p] "+l"(p0), [rows] "+r"(n_rows), [t] "=&r"(t), [n] "=&l"(n),
+                     [a] "=&l"(a), [b] "=&l"(b)  /* low: 16-bit loads and SUBS */
+                   : [c] "l"(in_c), [zp] "r"(zp4), [lh] "m"(lh), [rh] "m"(rh), [np] "m"(np), [dj] "r"(d_jump),
+                     [pj] "r"(p_jump)
                    : "cc", "memory");
 #undef AK_DWQ_SPLIT
 #undef AK_DWQ_PACK
