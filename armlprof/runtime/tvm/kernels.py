@@ -40,8 +40,9 @@ GEMM_VARIANTS = ("t2p2u2", "t2p2u1", "t4p1u2", "t4p2u1", "t4p2u2", "t2p1u2", "t4
 # n3 (few-pixel 3x3 layers: 4 channels of an output pixel per pass, weights and requantization constants in FPU
 # registers, a channel group's pixels in one loop; r1 for the layers it does not cover) wins only where the output
 # planes are small, so it is not the default.
-# q3 is f3 with its own stride-2 path (kernels.dw_q3_block): planes of raw input bytes, a channel pair per word
-# (no int16 conversion pass), 4 outputs x 2 channels per unit; f3's code for everything else.
+# q3 is f3 with its own stride-2 path (dw_q3_block): planes of raw input bytes, a channel pair per word (no int16
+# conversion pass), 4 outputs x 2 channels per unit; f3's code for everything else. The fastest on all four stride-2
+# layers of person_detect on both boards (README), not the default: on stride-1 layers it is f3 plus its check.
 DW_VARIANTS = ("f3", "t3", "r1", "p1", "p2", "q3", "n3")
 DW_PLANE_VARIANTS = ("t3", "f3", "q3")  # the variants that read dw_t3_block
 # One-input-channel convolutions (the first layer of both study models) pad their input once into a stack buffer
