@@ -262,7 +262,7 @@ def test_every_variant_matches_reference(harness, case: str) -> None:
                 qp = kernels.requant_params(folded, mults, shifts, -(-g.out_c // tile) * tile)
             else:
                 packed = kernels.pack_dw_weights(w)
-                qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, lo, hi)
+                qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, lo, hi, in_zp)
             got = _run(harness, kernels.c_function(family, variant), g, x, packed, qp, in_zp, out_zp, lo, hi)
             assert np.array_equal(got, want), f"{case} {variant} seed {seed}: " \
                 f"{int((got != want).sum())} of {want.size} outputs differ"
@@ -290,6 +290,18 @@ FAST_CASES = {
     "n3_one_pixel_c4": ("dw", "n3", kernels.Geometry(1, 1, 4, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1, 1)),
     "n3_buffer_at_limit_c256": ("dw", "n3", kernels.Geometry(8, 8, 256, 6, 6, 256, 3, 3, 1, 1, 1, 1, 0, 0)),
     "n3_buffer_over_limit_c260": ("dw", "n3", kernels.Geometry(8, 8, 260, 6, 6, 260, 3, 3, 1, 1, 1, 1, 0, 0)),
+    # q3: person_detect's stride-2 layers (4-output units only; a unit and a pair; a pair and a single), a left pad
+    # with an odd height and 7 outputs a row (unit, pair, single), VALID with an unread column, bands (80 output
+    # rows), rows at the plane limit (27 outputs) and just over it (28: f3), stride 1 (f3)
+    "q3_pd_48x48x16_s2": ("dw", "q3", kernels.Geometry(48, 48, 16, 24, 24, 16, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "q3_pd_12x12x64_s2": ("dw", "q3", kernels.Geometry(12, 12, 64, 6, 6, 64, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "q3_pd_6x6x128_s2": ("dw", "q3", kernels.Geometry(6, 6, 128, 3, 3, 128, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "q3_s2_same_odd_c12": ("dw", "q3", kernels.Geometry(11, 13, 12, 6, 7, 12, 3, 3, 2, 2, 1, 1, 1, 1)),
+    "q3_s2_valid_c12_unread_column": ("dw", "q3", kernels.Geometry(8, 8, 12, 3, 3, 12, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "q3_s2_bands_c4": ("dw", "q3", kernels.Geometry(160, 9, 4, 80, 5, 4, 3, 3, 2, 2, 1, 1, 0, 1)),
+    "q3_s2_rows_27_c4": ("dw", "q3", kernels.Geometry(3, 55, 4, 1, 27, 4, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "q3_s2_rows_28_c4": ("dw", "q3", kernels.Geometry(3, 57, 4, 1, 28, 4, 3, 3, 2, 2, 1, 1, 0, 0)),
+    "q3_s1_c8": ("dw", "q3", kernels.Geometry(7, 6, 8, 7, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1)),
     "f4_person_detect_first": ("c1", "f4", kernels.Geometry(96, 96, 1, 48, 48, 8, 3, 3, 2, 2, 1, 1, 0, 0)),
     "f4_3x3_s2_same_pad1_oc12": ("c1", "f4", kernels.Geometry(11, 12, 1, 6, 6, 12, 3, 3, 2, 2, 1, 1, 1, 1)),
     "f4_3x2_s2_oc4": ("c1", "f4", kernels.Geometry(9, 10, 1, 4, 4, 4, 3, 2, 2, 2, 1, 1, 0, 0)),
@@ -315,8 +327,9 @@ def test_fused_variants_own_paths_match_reference(harness, case: str) -> None:
         assert len(np.unique(want)) > 3
         if family == "dw":
             packed = kernels.pack_dw_weights(w)
-            qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, -128, 127)
-            assert qp[4 * g.out_c] == 1  # n3's flag: its own path (r1 only past its buffer)
+            qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, -128, 127, in_zp)
+            # the flag: n3's own path (r1 only past its buffer), q3's at stride 2 (f3 past its row limit)
+            assert qp[{"n3": 4, "q3": 16}[variant] * g.out_c] == (variant == "n3" or g.s_h == 2)
         else:
             packed = kernels.pack_c1_weights(w, 4)
             folded = bias + (-in_zp) * w.reshape(g.out_c, -1).astype(np.int64).sum(axis=1)
@@ -343,7 +356,7 @@ def test_depthwise_int8_extremes_match_reference(harness, in_zp: int, out_zp: in
         want = _reference(x, w, bias, mults, shifts, g, in_zp, out_zp, lo, hi, True)
         assert lo > -128 or len(np.unique(want)) > 3  # not all clamped
         for variant in kernels.DW_VARIANTS:
-            qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, lo, hi)
+            qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, lo, hi, in_zp)
             got = _run(harness, kernels.c_function("dw", variant), g, x, kernels.pack_dw_weights(w), qp, in_zp,
                        out_zp, lo, hi)
             assert np.array_equal(got, want), f"{variant} zp {in_zp}/{out_zp}: {int((got != want).sum())} differ"

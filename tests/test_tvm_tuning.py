@@ -265,6 +265,45 @@ def test_dw_fused_rows_other_geometries_bit_exact_on_emulated_boards(tmp_path, b
         assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == [], name
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_dw_pair_planes_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
+    """dw's q3 (raw channel-pair planes, assembly on the board) on every depthwise layer of person_detect: its own
+    path at stride 2 (24, 12, 6 and 3 outputs a row: units of 4, a unit and a pair, a pair and a single; 16 to 128
+    channels), f3 at stride 1."""
+    model = load_model(str(shared_file("models", "person_detect.tflite")))
+    choices = _family_on(model, "dw", "q3")
+    assert len(choices) == 9
+    assert _crc_mismatches(model, load_board(board_name), tmp_path, choices=choices) == []
+
+
+@pytest.mark.slow
+def test_dw_pair_planes_other_geometries_bit_exact_on_emulated_board(tmp_path) -> None:
+    """q3's paths person_detect does not reach: a left padding word (odd input, SAME), 7 outputs a row (a unit, a
+    pair and a single), 3 channel groups, 2 bands (82 output rows: the later band's bottom padding row), a right
+    padding word (VALID, odd input: the layer's padding patched after the builder's SAME)."""
+    from armlprof.modelgen import _Builder, _calibration_inputs
+
+    seed = 20261203
+    models = []
+    for name, shape, valid in (("dw_q3_same", (1, 163, 13, 12), False), ("dw_q3_valid", (1, 9, 11, 4), True)):
+        b = _Builder(seed, _calibration_inputs(shape, seed))
+        b.input(shape)
+        b.conv(name, shape[3], (3, 3), 2, "RELU", depthwise=True)
+        if valid:
+            b.ops[-1].options["padding"] = "VALID"
+            b.tensors[b.current].shape = (1, (shape[1] - 1) // 2, (shape[2] - 1) // 2, shape[3])
+        path = tmp_path / f"{name}.tflite"
+        path.write_bytes(b.serialize(name))
+        (geometry, qp), = _dw_constants(path, "q3")
+        assert qp[16 * geometry.out_c] == 1  # q3's own path
+        models.append(load_model(str(path)))
+    for model in models:
+        choices = _family_on(model, "dw", "q3")
+        assert len(choices) == 1
+        assert _crc_mismatches(model, load_board("spresense"), tmp_path, choices=choices) == [], model.path
+
+
 def _dw_constants(path, variant: str) -> list:
     """(geometry, qparams) of each depthwise operator of a .tflite built for `variant`."""
     from armlprof.runtime.tvm import kernels

@@ -40,8 +40,11 @@ GEMM_VARIANTS = ("t2p2u2", "t2p2u1", "t4p1u2", "t4p2u1", "t4p2u2", "t2p1u2", "t4
 # n3 (few-pixel 3x3 layers: 4 channels of an output pixel per pass, weights and requantization constants in FPU
 # registers, a channel group's pixels in one loop; r1 for the layers it does not cover) wins only where the output
 # planes are small, so it is not the default.
-DW_VARIANTS = ("f3", "t3", "r1", "p1", "p2", "n3")
-DW_PLANE_VARIANTS = ("t3", "f3")  # the variants that read dw_t3_block
+# q3 is f3 with its own stride-2 path (dw_q3_block): planes of raw input bytes, a channel pair per word (no int16
+# conversion pass), 4 outputs x 2 channels per unit; f3's code for everything else. The fastest on all four stride-2
+# layers of person_detect on both boards (README), not the default: on stride-1 layers it is f3 plus its check.
+DW_VARIANTS = ("f3", "t3", "r1", "p1", "p2", "q3", "n3")
+DW_PLANE_VARIANTS = ("t3", "f3", "q3")  # the variants that read dw_t3_block
 # One-input-channel convolutions (the first layer of both study models) pad their input once into a stack buffer
 # (c1 family, the GEMM tiles over it); larger buffers take the plain GEMM with im2col at the borders.
 # 1x1 convolutions at stride 1 without padding and fully connected layers with whole words of input channels
@@ -296,15 +299,55 @@ def dw_n3_block(weights: np.ndarray, qp: np.ndarray, out_zp: int, lo: int, hi: i
     return ((block + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
 
 
+DW_Q3_WORDS = 16  # per channel pair (armlprof_kernels.c, AK_DWQ_PAIR)
+
+
+def dw_q3_block(weights: np.ndarray, qp: np.ndarray, t3: np.ndarray, stride: int, in_zp: int) -> np.ndarray:
+    """The dw variant q3's stride-2 constants, after t3's block `t3` (what its fallback f3 reads; `qp` the
+    requantization rows): a flag word (1:
+    a 3x3 stride-2 layer whose every channel takes t3's folded fast path; 0: q3 runs f3 and nothing follows), then
+    per channel pair (a, b) 16 words: per kernel row r the int16 pairs (w a r0, w a r1), (w b r0, w b r1),
+    (w a r2, w b r2) pre-shifted by s1 (t3's), the accumulator starts (t3's shifted bias minus in_zp x the sum of
+    the shifted weights: q3's planes hold the raw input), (multiplier, rounding constant) of a then b, and the two
+    right shifts as the low bytes of one word."""
+    _, kh, kw, c = weights.shape
+    if (kh, kw) != (3, 3) or stride != 2 or c % 4 or not t3[:, 10].all():
+        return np.zeros(1, dtype=np.int32)
+    t = t3.astype(np.int64)
+    s1 = qp[:c, 2].astype(np.int64) + 1
+    w = weights[0].astype(np.int64).transpose(2, 0, 1) * (np.int64(1) << s1)[:, None, None]  # [C, 3, 3]
+    a, b = w[0::2], w[1::2]  # [pairs, 3, 3]
+
+    def pair(lo_half: np.ndarray, hi_half: np.ndarray) -> np.ndarray:
+        return (lo_half & 0xFFFF) | ((hi_half & 0xFFFF) << 16)
+
+    words = np.zeros((c // 2, DW_Q3_WORDS), dtype=np.int64)
+    for r in range(3):
+        words[:, 3 * r] = pair(a[:, r, 0], a[:, r, 1])
+        words[:, 3 * r + 1] = pair(b[:, r, 0], b[:, r, 1])
+        words[:, 3 * r + 2] = pair(a[:, r, 2], b[:, r, 2])
+    start = t[:, 6] - in_zp * w.reshape(c, 9).sum(axis=1)
+    words[:, 9], words[:, 10] = start[0::2], start[1::2]
+    words[:, 11], words[:, 12] = t[0::2, 7], t[0::2, 8]
+    words[:, 13], words[:, 14] = t[1::2, 7], t[1::2, 8]
+    words[:, 15] = t[0::2, 9] | (t[1::2, 9] << 8)
+    block = np.concatenate([[1], words.ravel()])
+    return ((block + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+
+
 def dw_qparams(variant: str, weights: np.ndarray, bias: np.ndarray, mults: np.ndarray, shifts: np.ndarray,
-               stride: int, out_zp: int, lo: int, hi: int) -> np.ndarray:
-    """The int32 constants a dw variant reads: the requantization rows, plus t3's block (t3, f3; flattened)."""
+               stride: int, out_zp: int, lo: int, hi: int, in_zp: int = 0) -> np.ndarray:
+    """The int32 constants a dw variant reads: the requantization rows, plus t3's block (t3, f3, q3; flattened),
+    plus q3's (it folds the input zero point `in_zp` into its accumulator starts)."""
     qp = requant_params(bias, mults, shifts, weights.shape[-1])
     if variant == "n3":
         return np.concatenate([qp.ravel(), dw_n3_block(weights, qp, out_zp, lo, hi)])
     if variant not in DW_PLANE_VARIANTS:
         return qp
-    return np.concatenate([qp.ravel(), dw_t3_block(weights, qp, stride, out_zp, lo, hi).ravel()])
+    t3 = dw_t3_block(weights, qp, stride, out_zp, lo, hi)
+    if variant == "q3":
+        return np.concatenate([qp.ravel(), t3.ravel(), dw_q3_block(weights, qp, t3, stride, in_zp)])
+    return np.concatenate([qp.ravel(), t3.ravel()])
 
 
 def requant_params(bias: np.ndarray, mults: np.ndarray, shifts: np.ndarray, rows: int) -> np.ndarray:
@@ -361,7 +404,7 @@ def build(graph: Graph, op: Operator, sched: Scheduled, variant: str | None = No
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w * g.in_c
     else:
         weights = pack_dw_weights(t_w.data)
-        qp = dw_qparams(variant, t_w.data, bias, mults, shifts, g.s_h, out_zp, lo, hi)
+        qp = dw_qparams(variant, t_w.data, bias, mults, shifts, g.s_h, out_zp, lo, hi, in_zp)
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w
     scalars = [*g.as_args(), in_zp, out_zp, lo, hi]
     in_shape = tuple(t_in.shape) if op.kind != "FULLY_CONNECTED" else (g.in_h, g.in_c)

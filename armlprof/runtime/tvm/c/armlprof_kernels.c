@@ -1693,6 +1693,320 @@ int32_t armlprof_dwconv_s8_f3(ARMLPROF_CONV_ARGS) {
                       pad_l, in_zp, out_zp, act_lo, act_hi, ak_dwf_conv);
 }
 
+/* ---------------------------------------------------------------- depthwise 3x3 stride 2, raw pair planes (q3) */
+/* f3's stride-2 path spends ~21 of its ~75 cycles per output (Spresense, person_detect's 48x48x16 layer) converting
+ * the input into int16 planes (4 SXTAB16, 4 PKH and 4 stores per 2 pixels x 4 channels) that its row loop then
+ * loads ~1.9 times per word. q3 keeps the raw bytes: per channel group 2 planes whose word k holds padded columns
+ * 2k and 2k + 1 of a channel pair, (a@2k, b@2k, a@2k+1, b@2k+1) = PKHBT / PKHTB of the two pixels' input words (2
+ * loads, 2 PKH, 2 stores per 2 pixels x 4 channels; padding is the input zero point, folded into the accumulator
+ * starts offline as in n3). SXTB16 then gives channel a's tap pair (x[2i], x[2i+1]) of output i, SXTB16 ROR 8
+ * channel b's: SMLAD with the row's (w0, w1) of each, SMLABB / SMLABT of the next word's forms with (w2 a, w2 b).
+ * Per unit of 4 outputs x 2 channels (8 accumulators r3-r10) each kernel row loads 5 words and brings its 3 weight
+ * words from s0-s8 once; the 8 sums are requantized in registers (ak_dwp_requant's sequence) and each pixel's 2
+ * bytes stored as one halfword; a row's last out_w % 4 outputs are one unit of 1 to 3 (n3 loses to that on the 3x3
+ * output layers). Spresense per unit of 4: 366 cycles (8 outputs: 45.75 each), the conversion 12.8 per output on the
+ * 48x48x16 layer; f3: 47 + 21. Constants per channel pair: kernels.dw_q3_block (16 words, one VLDM). Other layers
+ * (stride 1, a channel off the fold, rows over AK_DWQ_RS words) run f3. */
+#define AK_DWQ_PAIR 16     /* int32 per channel pair after the flag word (kernels.DW_Q3_WORDS) */
+#define AK_DWQ_RS 28       /* words per plane row: out_w <= 27 */
+#define AK_DWQ_BYTES 16384 /* the 2 planes of one channel group */
+
+/* The plane words of the rows [y0, y0 + rows) (padded coordinates, all inside the input) of channels c..c+3: per row
+ * the word with the left padding pixel (an odd pad_l; the pad pixel is the zero point zp4), the pairs of inside
+ * pixels, the word with the right padding pixel; the words with both pixels outside are the caller's (the same for
+ * every row and group). qa: plane a's first row, plane b `plane` words on. One block of assembly on the M4 (a C
+ * call per row costs more than its words at person_detect's widths). */
+typedef struct {
+  int32_t k_zero, lh, np, rh;  /* words of two padding pixels, then of a left one, of none, of a right one */
+} ak_dwq_cols;
+
+AK_INLINE ak_dwq_cols ak_dwq_columns(const ak_geom *g, int32_t rw) {  /* t3's word classes (ak_dwp_planes) */
+  const int32_t in_w = g->in_w, pad_l = g->pad_l;
+  const int32_t k_zero = (pad_l >> 1) < rw ? pad_l >> 1 : rw;
+  const int32_t lh = (pad_l & 1) && k_zero < rw, k_a = k_zero + lh, k_in = (in_w + pad_l) >> 1;
+  const int32_t k_b = k_in < rw ? (k_in > k_a ? k_in : k_a) : rw;
+  const ak_dwq_cols k = {k_zero, lh, k_b - k_a, ((in_w + pad_l) & 1) && k_b < rw && k_b == k_in};
+  return k;
+}
+
+static __attribute__((noinline)) void ak_dwq_planes(int32_t *qa, const ak_geom *g, const int8_t *in, int32_t c,
+                                                    int32_t y0, int32_t rows, const ak_dwq_cols *kc,
+                                                    int32_t plane, int32_t zp4) {
+  const int32_t in_w = g->in_w, in_c = g->in_c, pad_l = g->pad_l, k_zero = kc->k_zero, k_a = k_zero + kc->lh;
+  const int32_t lh = kc->lh, np = kc->np, rh = kc->rh, words = lh + np + rh;
+  if (words == 0 || rows <= 0) return;
+  const int8_t *p0 = in + (y0 - g->pad_t) * in_w * in_c + c + (lh ? 0 : (2 * k_a - pad_l) * in_c);
+  int32_t *qb = qa + plane + k_zero;
+  qa += k_zero;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  int32_t n_rows = rows, d_jump = 4 * (AK_DWQ_RS - words), p_jump = (in_w - lh - 2 * np) * in_c;
+  int32_t a, b, t, n;
+  /* the two plane words of input words a (column 2k) and b (2k + 1) */
+#define AK_DWQ_PACK                     \
+  "pkhbt %[t], %[a], %[b], lsl #16\n\t" \
+  "pkhtb %[b], %[b], %[a], asr #16\n\t" \
+  "str %[t], [%[qa]], #4\n\t"           \
+  "str %[b], [%[qb]], #4\n\t"
+#define AK_DWQ_SPLIT                    \
+  "ldr %[a], [%[p]]\n\t"               \
+  "ldr %[b], [%[p], %[c]]\n\t"         \
+  "add %[p], %[p], %[c], lsl #1\n\t" AK_DWQ_PACK
+  __asm__ volatile("1:\n\t"
+                   "ldr %[t], %[lh]\n\t"
+                   "cmp %[t], #0\n\t"
+                   "beq 2f\n\t"
+                   "mov %[a], %[zp]\n\t"
+                   "ldr %[b], [%[p]]\n\t"
+                   "add %[p], %[c]\n\t" AK_DWQ_PACK
+                   "2:\n\t"
+                   "ldr %[n], %[np]\n\t"
+                   "subs %[n], #2\n\t"
+                   "blt 4f\n\t"
+                   "3:\n\t" AK_DWQ_SPLIT AK_DWQ_SPLIT
+                   "subs %[n], #2\n\t"
+                   "bge 3b\n\t"
+                   "4:\n\t"
+                   "adds %[n], #2\n\t"
+                   "beq 5f\n\t" AK_DWQ_SPLIT
+                   "5:\n\t"
+                   "ldr %[t], %[rh]\n\t"
+                   "cmp %[t], #0\n\t"
+                   "beq 6f\n\t"
+                   "ldr %[a], [%[p]]\n\t"
+                   "mov %[b], %[zp]\n\t" AK_DWQ_PACK
+                   "6:\n\t"  /* the row count and jumps in registers (f3's planes keep them on the stack) */
+                   "add %[qa], %[dj]\n\t"
+                   "add %[qb], %[dj]\n\t"
+                   "add %[p], %[pj]\n\t"
+                   "subs %[rows], #1\n\t"
+                   "bne 1b"
+                   : [qa] "+r"(qa), [qb] "+r"(qb), [p] "+l"(p0), [rows] "+r"(n_rows), [t] "=&r"(t), [n] "=&l"(n),
+                     [a] "=&l"(a), [b] "=&l"(b)  /* low: 16-bit loads and SUBS */
+                   : [c] "l"(in_c), [zp] "r"(zp4), [lh] "m"(lh), [rh] "m"(rh), [np] "m"(np), [dj] "r"(d_jump),
+                     [pj] "r"(p_jump)
+                   : "cc", "memory");
+#undef AK_DWQ_SPLIT
+#undef AK_DWQ_PACK
+#else
+  for (int32_t y = 0; y < rows; y++, qa += AK_DWQ_RS, qb += AK_DWQ_RS, p0 += in_w * in_c) {
+    const int8_t *p = p0;
+    for (int32_t k = 0; k < words; k++) {
+      const int left = lh && k == 0, right = rh && k == words - 1;
+      const int32_t a = left ? zp4 : ak_read32(p), b = right ? zp4 : ak_read32(p + (left ? 0 : in_c));
+      p += (left || right ? 1 : 2) * in_c;
+      qa[k] = ak_pack_lo(a, b), qb[k] = ak_pack_hi(a, b);
+    }
+  }
+#endif
+}
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* Registers: r0 x, r1 the loaded word (then its channel-b form), r2 its channel-a form, r3-r10 the accumulators
+ * (pixel k: a in r3 + 2k, b in r4 + 2k), r11 / r12 the row's (w0, w1) of a / b, lr (w2 a, w2 b); for the
+ * requantization r11 / r12 (multiplier, rounding constant), r2 the shifts (a low register: 16-bit ASRS), lr
+ * scratch, then r1 o and r2 out_c. FPU: s0-s15 the pair's block, s16 o, s17 out_c, s18 the units left in the row. */
+#define AK_DWQ_LD(off) "ldr r1, [r0, #" off "]\n\tsxtb16 r2, r1\n\tsxtb16 r1, r1, ror #8\n\t"
+#define AK_DWQ_MAC2(a, b) "smlad " a ", r2, r11, " a "\n\tsmlad " b ", r1, r12, " b "\n\t"
+#define AK_DWQ_MAC1(a, b) "smlabb " a ", r2, lr, " a "\n\tsmlabt " b ", r1, lr, " b "\n\t"
+#define AK_DWQ_W(wab, w2) "vmov r11, r12, " wab "\n\tvmov lr, " w2 "\n\t"
+#define AK_DWQ_ROW1(off, wab, w2) AK_DWQ_W(wab, w2) AK_DWQ_LD(off) AK_DWQ_MAC2("r3", "r4") AK_DWQ_LD(off "+4") \
+  AK_DWQ_MAC1("r3", "r4")
+#define AK_DWQ_ROW2(off, wab, w2) AK_DWQ_W(wab, w2) AK_DWQ_LD(off) AK_DWQ_MAC2("r3", "r4") AK_DWQ_LD(off "+4") \
+  AK_DWQ_MAC1("r3", "r4") AK_DWQ_MAC2("r5", "r6") AK_DWQ_LD(off "+8") AK_DWQ_MAC1("r5", "r6")
+#define AK_DWQ_ROW3(off, wab, w2) AK_DWQ_ROW2(off, wab, w2) AK_DWQ_MAC2("r7", "r8") AK_DWQ_LD(off "+12") \
+  AK_DWQ_MAC1("r7", "r8")
+#define AK_DWQ_ROW4(off, wab, w2) AK_DWQ_W(wab, w2) AK_DWQ_LD(off) AK_DWQ_MAC2("r3", "r4") AK_DWQ_LD(off "+4") \
+  AK_DWQ_MAC1("r3", "r4") AK_DWQ_MAC2("r5", "r6") AK_DWQ_LD(off "+8") AK_DWQ_MAC1("r5", "r6")               \
+  AK_DWQ_MAC2("r7", "r8") AK_DWQ_LD(off "+12") AK_DWQ_MAC1("r7", "r8") AK_DWQ_MAC2("r9", "r10")              \
+  AK_DWQ_LD(off "+16") AK_DWQ_MAC1("r9", "r10")
+#define AK_DWQ_TAPS(ROW)                                                                                    \
+  ROW("0", "s0, s1", "s2") ROW(AK_DWP_STR(AK_DWQ_RS) "*4", "s3, s4", "s5")                                \
+  ROW(AK_DWP_STR(AK_DWQ_RS) "*8", "s6, s7", "s8")
+#define AK_DWQ_START(a, b) "vmov " a ", " b ", s9, s10\n\t"
+#define AK_DWQ_RQ(a)                 \
+  "smmlar lr, " a ", r11, r12\n\t"   \
+  "add " a ", lr, " a ", asr #31\n\t" \
+  "asrs " a ", " a ", r2\n\t"         \
+  "ssat " a ", #8, " a "\n\t"
+#define AK_DWQ_RQ_A "vmov r11, r12, s11, s12\n\tvmov r2, s15\n\t"
+#define AK_DWQ_RQ_B "vmov r11, r12, s13, s14\n\tlsrs r2, r2, #8\n\t"
+#define AK_DWQ_ST(a, b) "bfi " a ", " b ", #8, #8\n\tstrh " a ", [r1]\n\tadd r1, r2\n\t"
+#define AK_DWQ_ST_BEGIN "vmov r1, s16\n\tvmov r2, s17\n\t"
+#define AK_DWQ_ST_END "vmov s16, r1\n\t"
+#define AK_DWQ_UNIT1                                                                                        \
+  AK_DWQ_START("r3", "r4") AK_DWQ_TAPS(AK_DWQ_ROW1) AK_DWQ_RQ_A AK_DWQ_RQ("r3") AK_DWQ_RQ_B AK_DWQ_RQ("r4") \
+  AK_DWQ_ST_BEGIN AK_DWQ_ST("r3", "r4") AK_DWQ_ST_END
+#define AK_DWQ_UNIT2                                                                                        \
+  AK_DWQ_START("r3", "r4") AK_DWQ_START("r5", "r6") AK_DWQ_TAPS(AK_DWQ_ROW2)                                \
+  AK_DWQ_RQ_A AK_DWQ_RQ("r3") AK_DWQ_RQ("r5") AK_DWQ_RQ_B AK_DWQ_RQ("r4") AK_DWQ_RQ("r6")                   \
+  AK_DWQ_ST_BEGIN AK_DWQ_ST("r3", "r4") AK_DWQ_ST("r5", "r6") AK_DWQ_ST_END
+#define AK_DWQ_UNIT3                                                                                        \
+  AK_DWQ_START("r3", "r4") AK_DWQ_START("r5", "r6") AK_DWQ_START("r7", "r8") AK_DWQ_TAPS(AK_DWQ_ROW3)      \
+  AK_DWQ_RQ_A AK_DWQ_RQ("r3") AK_DWQ_RQ("r5") AK_DWQ_RQ("r7") AK_DWQ_RQ_B AK_DWQ_RQ("r4") AK_DWQ_RQ("r6")   \
+  AK_DWQ_RQ("r8") AK_DWQ_ST_BEGIN AK_DWQ_ST("r3", "r4") AK_DWQ_ST("r5", "r6") AK_DWQ_ST("r7", "r8") AK_DWQ_ST_END
+#define AK_DWQ_UNIT4                                                                                        \
+  AK_DWQ_START("r3", "r4") AK_DWQ_START("r5", "r6") AK_DWQ_START("r7", "r8") AK_DWQ_START("r9", "r10")      \
+  AK_DWQ_TAPS(AK_DWQ_ROW4)                                                                                  \
+  AK_DWQ_RQ_A AK_DWQ_RQ("r3") AK_DWQ_RQ("r5") AK_DWQ_RQ("r7") AK_DWQ_RQ("r9")                               \
+  AK_DWQ_RQ_B AK_DWQ_RQ("r4") AK_DWQ_RQ("r6") AK_DWQ_RQ("r8") AK_DWQ_RQ("r10")                              \
+  AK_DWQ_ST_BEGIN AK_DWQ_ST("r3", "r4") AK_DWQ_ST("r5", "r6") AK_DWQ_ST("r7", "r8") AK_DWQ_ST("r9", "r10")  \
+  AK_DWQ_ST_END
+#endif
+
+/* rows output rows of both channel pairs of a group: x plane a's row 0 (plane b `plane` words on), o the output
+ * of channel a of the first pixel, blk the first pair's constants */
+static __attribute__((noinline)) void ak_dwq_rows(const int32_t *x0, int8_t *o0, int32_t rows, int32_t out_w,
+                                                  const int32_t *blk, int32_t out_c, int32_t plane) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  register const int32_t *x __asm__("r0") = x0;
+  register int8_t *o __asm__("r1") = o0;
+  register int32_t c __asm__("r2") = out_c;
+  const int32_t units = out_w >> 2, tail = out_w & 3;
+  const int32_t jump = 8 * AK_DWQ_RS - 4 * out_w;  /* bytes from past a row's last output to the next row */
+  const int32_t cjx = 4 * plane - rows * 8 * AK_DWQ_RS, cjo = 2 - rows * out_w * out_c;
+  int32_t count = 0, chans = 2;
+  const int32_t *bp = blk;
+  __asm__ volatile(
+      "vmov s16, r1\n\t"
+      "vmov s17, r2\n\t"
+      "0:\n\t"
+      "ldr r2, %[blk]\n\t"
+      "vldmia r2!, {s0-s15}\n\t"
+      "str r2, %[blk]\n\t"
+      "ldr r2, %[rows]\n\t"
+      "str r2, %[count]\n\t"
+      "1:\n\t"
+      "ldr r2, %[units]\n\t"
+      "cmp r2, #0\n\t"
+      "beq.w 3f\n\t"
+      "vmov s18, r2\n\t"
+      "2:\n\t" AK_DWQ_UNIT4
+      "adds r0, #16\n\t"
+      "vmov r2, s18\n\t"
+      "subs r2, #1\n\t"
+      "vmov s18, r2\n\t"
+      "bne.w 2b\n\t"
+      "3:\n\t"  /* the row's last out_w % 4 outputs in one unit */
+      "ldr r2, %[tail]\n\t"
+      "cmp r2, #2\n\t"
+      "blt.w 4f\n\t"
+      "beq.w 6f\n\t" AK_DWQ_UNIT3
+      "adds r0, #12\n\t"
+      "b.w 5f\n\t"
+      "6:\n\t" AK_DWQ_UNIT2
+      "adds r0, #8\n\t"
+      "b.w 5f\n\t"
+      "4:\n\t"
+      "cmp r2, #0\n\t"
+      "beq.w 5f\n\t" AK_DWQ_UNIT1
+      "adds r0, #4\n\t"
+      "5:\n\t"
+      "ldr r2, %[jump]\n\t"
+      "add r0, r2\n\t"
+      "ldr r2, %[count]\n\t"
+      "subs r2, #1\n\t"
+      "str r2, %[count]\n\t"
+      "bne.w 1b\n\t"
+      "ldr r2, %[cjx]\n\t"
+      "add r0, r2\n\t"
+      "vmov r1, s16\n\t"
+      "ldr r2, %[cjo]\n\t"
+      "add r1, r2\n\t"
+      "vmov s16, r1\n\t"
+      "ldr r2, %[chans]\n\t"
+      "subs r2, #1\n\t"
+      "str r2, %[chans]\n\t"
+      "bne.w 0b"
+      : [count] "+m"(count), [chans] "+m"(chans), [blk] "+m"(bp), "+r"(x), "+r"(o), "+r"(c)
+      : [units] "m"(units), [tail] "m"(tail), [jump] "m"(jump), [rows] "m"(rows),
+        [cjx] "m"(cjx), [cjo] "m"(cjo)
+      : "cc", "memory", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0", "s1", "s2", "s3",
+        "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18");
+#else
+  for (int32_t p = 0; p < 2; p++) {
+    const int32_t *k = blk + p * AK_DWQ_PAIR, *xp = x0 + p * plane;
+    for (int32_t oy = 0; oy < rows; oy++) {
+      for (int32_t ox = 0; ox < out_w; ox++) {
+        int32_t a = k[9], b = k[10];
+        for (int32_t r = 0; r < 3; r++) {
+          const int32_t *q = xp + (2 * oy + r) * AK_DWQ_RS + ox;
+          a = ak_smlad(ak_sxtb16(q[0]), k[3 * r], a), b = ak_smlad(ak_sxtb16_ror8(q[0]), k[3 * r + 1], b);
+          a = ak_dwp_mla(ak_sxtb16(q[1]), 0, k[3 * r + 2], 0, a);
+          b = ak_dwp_mla(ak_sxtb16_ror8(q[1]), 0, k[3 * r + 2], 1, b);
+        }
+        int8_t *o = o0 + (oy * out_w + ox) * out_c + 2 * p;
+        const int32_t ka[3] = {k[11], k[12], k[15] & 0xFF}, kb[3] = {k[13], k[14], (k[15] >> 8) & 0xFF};
+        ak_dwp_requant(&a, o, 1, 1, ka);
+        ak_dwp_requant(&b, o + 1, 1, 1, kb);
+      }
+    }
+  }
+#endif
+}
+#undef AK_DWQ_UNIT4
+#undef AK_DWQ_UNIT3
+#undef AK_DWQ_UNIT2
+#undef AK_DWQ_UNIT1
+#undef AK_DWQ_ST_END
+#undef AK_DWQ_ST_BEGIN
+#undef AK_DWQ_ST
+#undef AK_DWQ_RQ_B
+#undef AK_DWQ_RQ_A
+#undef AK_DWQ_RQ
+#undef AK_DWQ_START
+#undef AK_DWQ_TAPS
+#undef AK_DWQ_ROW4
+#undef AK_DWQ_ROW3
+#undef AK_DWQ_ROW2
+#undef AK_DWQ_ROW1
+#undef AK_DWQ_W
+#undef AK_DWQ_MAC1
+#undef AK_DWQ_MAC2
+#undef AK_DWQ_LD
+
+/* q3's layer (its checks passed): bands of output rows whose input rows fit the 2 planes, channel groups inside */
+static __attribute__((noinline)) void ak_dwq_conv(const ak_geom *g, const int8_t *in, const int32_t *blk,
+                                                  int8_t *out) {
+  const int32_t in_h = g->in_h, in_c = g->in_c, out_h = g->out_h, out_w = g->out_w;
+  const int32_t out_c = g->out_c, pad_t = g->pad_t, rw = out_w + 1, max_rows = AK_DWQ_BYTES / (8 * AK_DWQ_RS);
+  int32_t buf[AK_DWQ_BYTES / 4];
+  const int32_t band = (max_rows - 3) / 2 + 1 < out_h ? (max_rows - 3) / 2 + 1 : out_h;
+  const int32_t plane = ((band - 1) * 2 + 3) * AK_DWQ_RS;
+  const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)g->in_zp * 0x01010101u);
+  const ak_dwq_cols kc = ak_dwq_columns(g, rw);
+  const int32_t k_end = kc.k_zero + kc.lh + kc.np + kc.rh;
+  /* the words the conversion leaves alone hold zp4: those of two padding pixels (the same in every row), the rows
+   * outside the input (below: the bottom ones of the later bands) */
+  for (int32_t y = 0, *d = buf; d < buf + plane; y++, d += AK_DWQ_RS) {
+    const int inside = y >= pad_t && y - pad_t < in_h;
+    for (int32_t k = 0; k < (inside ? kc.k_zero : rw); k++) d[k] = d[plane + k] = zp4;
+    for (int32_t k = inside ? k_end : rw; k < rw; k++) d[k] = d[plane + k] = zp4;
+  }
+  for (int32_t oy0 = 0; oy0 < out_h; oy0 += band) {
+    const int32_t n_rows = out_h - oy0 < band ? out_h - oy0 : band, rows = (n_rows - 1) * 2 + 3;
+    int32_t y_in = 0, y_end = rows;  /* [y_in, y_end): the rows inside the input */
+    while (y_in < rows && 2 * oy0 + y_in - pad_t < 0) y_in++;
+    while (y_end > y_in && 2 * oy0 + y_end - 1 - pad_t >= in_h) y_end--;
+    for (int32_t i = y_end * AK_DWQ_RS; oy0 > 0 && i < rows * AK_DWQ_RS; i++) buf[i] = buf[plane + i] = zp4;
+    for (int32_t c = 0; c < in_c; c += 4) {
+      ak_dwq_planes(buf + y_in * AK_DWQ_RS, g, in, c, 2 * oy0 + y_in, y_end - y_in, &kc, plane, zp4);
+      ak_dwq_rows(buf, out + oy0 * out_w * out_c + c, n_rows, out_w, blk + (c >> 1) * AK_DWQ_PAIR, out_c,
+                  plane);
+    }
+  }
+}
+
+int32_t armlprof_dwconv_s8_q3(ARMLPROF_CONV_ARGS) {
+  const int32_t *blk = qp + (AK_QP_STRIDE + AK_DWP_BLOCK) * out_c;  /* after t3's block: the flag, the pairs */
+  if (blk[0] != 1 || s_w != 2 || d_h != 1 || d_w != 1 || out_c != in_c || out_w + 1 > AK_DWQ_RS)
+    return armlprof_dwconv_s8_f3(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
+                                 d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
+  AK_GEOM;
+  (void)w;
+  ak_dwq_conv(&g, in, blk + 1, out);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- one-input-channel convolution (conv1) */
 /* A convolution (or depthwise, depth multiplier = out_c) of a one-channel input, dilation 1: the input is first
  * copied into a stack buffer padded with the input zero point (which the folded bias turns into 0, as TFLM skips

@@ -72,6 +72,9 @@ int32_t armlprof_dwconv_s8_t3(ARMLPROF_CONV_ARGS);
 /* t3 with a channel's stride-1 rows of even width taps-and-requantization in one block of assembly (4 outputs per
  * step, no accumulator buffer); t3's code for the rest. */
 int32_t armlprof_dwconv_s8_f3(ARMLPROF_CONV_ARGS);
+/* f3 with its own stride-2 path: planes of raw input bytes, a channel pair per word (no int16 conversion pass), taps
+ * and requantization of 4 outputs x 2 channels per step; f3 for the rest. */
+int32_t armlprof_dwconv_s8_q3(ARMLPROF_CONV_ARGS);
 
 /* 3x3, dilation 1, few output pixels (n3; others run r1): the input padded into channel-group planes, per output
  * pixel 4 channels x 9 taps with weights and requantization constants in FPU registers, one word stored. */
