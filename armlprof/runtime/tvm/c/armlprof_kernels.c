@@ -1917,9 +1917,9 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
   "asr " a ", " a ", r3\n\t"           \
   "ssat " a ", #8, " a "\n\t"
 #define AK_PW2_RQ_FROM(a, b, cst) cst AK_PW2_RQ_X2(a) AK_PW2_RQ_X2(b) AK_PW2_RQ_ONE(a) AK_PW2_RQ_ONE(b)
-#define AK_PW2_FUSED_FROM(c0, c1, c2, c3)                                                                   \
-  AK_PW2_RQ_FROM("r6", "r10", c0) AK_PW2_RQ_FROM("r7", "r11", c1) AK_PW2_RQ_FROM("r8", "r12", c2)              \
-  AK_PW2_RQ_FROM("r9", "lr", c3)                                                                            \
+/* (RQ: AK_PW2_RQ_FROM, or f4p2's AK_PWF_RQ_DOUBLED for accumulators that already hold 2 (acc + bias)) */
+#define AK_PW2_FUSED_WITH(RQ, c0, c1, c2, c3)                                                                \
+  RQ("r6", "r10", c0) RQ("r7", "r11", c1) RQ("r8", "r12", c2) RQ("r9", "lr", c3)                            \
   "bfi r6, r7, #8, #8\n\t"                                                                                  \
   "bfi r6, r8, #16, #8\n\t"                                                                                 \
   "bfi r6, r9, #24, #8\n\t"                                                                                 \
@@ -1930,6 +1930,7 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
   "str r6, [r1], #4\n\t"                                                                                    \
   "str r10, [r2], #4\n\t"                                                                                   \
   "stm r4!, {r1, r2}\n\t"
+#define AK_PW2_FUSED_FROM(c0, c1, c2, c3) AK_PW2_FUSED_WITH(AK_PW2_RQ_FROM, c0, c1, c2, c3)
 #define AK_PW2_FUSED AK_PW2_FUSED_FROM("ldm r5!, {r0, r1, r2, r3}\n\t", "ldm r5!, {r0, r1, r2, r3}\n\t", \
                                        "ldm r5!, {r0, r1, r2, r3}\n\t", "ldm r5!, {r0, r1, r2, r3}\n\t")
   /* Pairs 4 per loop iteration (one sentinel test per 4), after 2 or 4 peeled ones (the first with SMUAD, no
@@ -1987,6 +1988,18 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
 static void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *cst, int32_t k, int fused, int32_t *acc,
                         int32_t n);
 
+/* f4p2's one-block layers (doubled weights, sums from the doubled bias): the fused constants of a group of 4
+ * channels (q: their qparam rows) as AK_PWF_FUSED_FPU and _MEM read them, the 4 doubled biases first, then each
+ * channel's multiplier, rounding constant with the output offset and right shift (out of the driver: in its loop
+ * GCC spills, and the layers of several blocks got up to 0.5 % slower) */
+static __attribute__((noinline)) void ak_pwf_one_block_cst(const int32_t *q, int32_t out_zp, int32_t *cst) {
+  for (int j = 0; j < 4; j++, q += AK_QP_STRIDE) {
+    int32_t *rest = cst + 4 + 3 * j;
+    cst[j] = (int32_t)((uint32_t)q[0] << 1);
+    rest[0] = q[1], rest[1] = (1 << (q[3] - 1)) + out_zp * (1 << q[3]), rest[2] = q[3];
+  }
+}
+
 /* d4p2's layer driver, f4p2's too (fpu: its sums, ak_pwf_sums below, which reads the packed weights itself; a
  * constant, so each variant gets its own copy of this code). */
 AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
@@ -2024,7 +2037,8 @@ AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
       if (!fpu) ak_pw2_stage(wg, k4, wst);
       const int32_t nc = out_c - c < 4 ? out_c - c : 4;
       ak_rq rq[4];
-      for (int j = 0; j < nc; j++) {
+      if (fpu && fused && k <= 16) ak_pwf_one_block_cst(q, out_zp, wst + 2 * k);
+      for (int j = 0; j < nc && !(fpu && fused && k <= 16); j++) {
         const int32_t *qj = q + j * AK_QP_STRIDE;
         if (!fused) {
           rq[j] = AK_PW2_RQ_PREPARE(ak_qp_load(qj));
@@ -2087,16 +2101,22 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
   register const int32_t *pw __asm__("r2") = w;
   register int32_t r3 __asm__("r3");
   /* 4 input channels of the 4 channels (one packed word each) -> the SMLAD pair words of 2 k pairs */
-#define AK_PWF_ROW(q0, q1, q2, q3)                                                              \
+#define AK_PWF_ROW_D(d, q0, q1, q2, q3)                                                         \
   "ldm r2!, {r0, r1, r3, r6}\n\t"                                                               \
-  "sxtb16 r7, r0\n\tsxtb16 r8, r1\n\tvmov " q0 ", r7, r8\n\t"                                   \
-  "sxtb16 r7, r3\n\tsxtb16 r8, r6\n\tvmov " q1 ", r7, r8\n\t"                                   \
-  "sxtb16 r7, r0, ror #8\n\tsxtb16 r8, r1, ror #8\n\tvmov " q2 ", r7, r8\n\t"                   \
-  "sxtb16 r7, r3, ror #8\n\tsxtb16 r8, r6, ror #8\n\tvmov " q3 ", r7, r8\n\t"
-#define AK_PWF_W1 AK_PWF_ROW("s0, s1", "s2, s3", "s4, s5", "s6, s7")
-#define AK_PWF_W2 AK_PWF_W1 AK_PWF_ROW("s8, s9", "s10, s11", "s12, s13", "s14, s15")
-#define AK_PWF_W3 AK_PWF_W2 AK_PWF_ROW("s16, s17", "s18, s19", "s20, s21", "s22, s23")
-#define AK_PWF_W4 AK_PWF_W3 AK_PWF_ROW("s24, s25", "s26, s27", "s28, s29", "s30, s31")
+  "sxtb16 r7, r0\n\tsxtb16 r8, r1\n\t" d "vmov " q0 ", r7, r8\n\t"                                \
+  "sxtb16 r7, r3\n\tsxtb16 r8, r6\n\t" d "vmov " q1 ", r7, r8\n\t"                                \
+  "sxtb16 r7, r0, ror #8\n\tsxtb16 r8, r1, ror #8\n\t" d "vmov " q2 ", r7, r8\n\t"                \
+  "sxtb16 r7, r3, ror #8\n\tsxtb16 r8, r6, ror #8\n\t" d "vmov " q3 ", r7, r8\n\t"
+/* (d: AK_PWF_DBL doubles the weights, for sums that start from the doubled bias: 2 (acc + bias), SMMULR's operand) */
+#define AK_PWF_DBL "sadd16 r7, r7, r7\n\tsadd16 r8, r8, r8\n\t"
+#define AK_PWF_WX1(d) AK_PWF_ROW_D(d, "s0, s1", "s2, s3", "s4, s5", "s6, s7")
+#define AK_PWF_WX2(d) AK_PWF_WX1(d) AK_PWF_ROW_D(d, "s8, s9", "s10, s11", "s12, s13", "s14, s15")
+#define AK_PWF_WX3(d) AK_PWF_WX2(d) AK_PWF_ROW_D(d, "s16, s17", "s18, s19", "s20, s21", "s22, s23")
+#define AK_PWF_WX4(d) AK_PWF_WX3(d) AK_PWF_ROW_D(d, "s24, s25", "s26, s27", "s28, s29", "s30, s31")
+#define AK_PWF_W1 AK_PWF_WX1("")
+#define AK_PWF_W2 AK_PWF_WX2("")
+#define AK_PWF_W3 AK_PWF_WX3("")
+#define AK_PWF_W4 AK_PWF_WX4("")
 #define AK_PWF_STEP(op, acc, q01, q23) \
   "ldm r4!, {r0, r1}\n\t" AK_PW2_MACS_FROM(op, acc, "vmov r2, r3, " q01 "\n\t", "vmov r2, r3, " q23 "\n\t")
 /* the odd last pixel alone (blocks of several): its word of each k pair (its duplicate's skipped), 4 SMLAD into
@@ -2104,20 +2124,41 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #define AK_PWF_STEP1(op, acc, q01, q23)                                                          \
   "ldr r0, [r4], #8\n\tvmov r2, r3, " q01 "\n\t" op " r6, r0, r2" acc("r6") "\n\t" op " r7, r0, r3" acc("r7") \
   "\n\tvmov r2, r3, " q23 "\n\t" op " r8, r0, r2" acc("r8") "\n\t" op " r9, r0, r3" acc("r9") "\n\t"
-/* r steps of a block with step S (AK_PWF_STEP: a pair, AK_PWF_STEP1: the lone pixel), the first from `op` */
-#define AK_PWF_STEPS2(S, op, acc) S(op, acc, "s0, s1", "s2, s3") S("smlad", AK_PW2_ACC, "s4, s5", "s6, s7")
-#define AK_PWF_STEPS4(S, op, acc) \
-  AK_PWF_STEPS2(S, op, acc) S("smlad", AK_PW2_ACC, "s8, s9", "s10, s11") S("smlad", AK_PW2_ACC, "s12, s13", "s14, s15")
-#define AK_PWF_STEPS6(S, op, acc)                                                                      \
-  AK_PWF_STEPS4(S, op, acc) S("smlad", AK_PW2_ACC, "s16, s17", "s18, s19")                              \
+/* r steps of a block with step S (AK_PWF_STEP: a pair, AK_PWF_STEP1: the lone pixel), the first from `op`: the
+ * first, then AK_PWF_MOREr's r - 1 */
+#define AK_PWF_MORE2(S) S("smlad", AK_PW2_ACC, "s4, s5", "s6, s7")
+#define AK_PWF_MORE4(S) AK_PWF_MORE2(S) S("smlad", AK_PW2_ACC, "s8, s9", "s10, s11") \
+  S("smlad", AK_PW2_ACC, "s12, s13", "s14, s15")
+#define AK_PWF_MORE6(S) AK_PWF_MORE4(S) S("smlad", AK_PW2_ACC, "s16, s17", "s18, s19") \
   S("smlad", AK_PW2_ACC, "s20, s21", "s22, s23")
-#define AK_PWF_STEPS8(S, op, acc)                                                                      \
-  AK_PWF_STEPS6(S, op, acc) S("smlad", AK_PW2_ACC, "s24, s25", "s26, s27")                              \
+#define AK_PWF_MORE8(S) AK_PWF_MORE6(S) S("smlad", AK_PW2_ACC, "s24, s25", "s26, s27") \
   S("smlad", AK_PW2_ACC, "s28, s29", "s30, s31")
-#define AK_PWF_CST(q01, q23) "vmov r0, r1, " q01 "\n\tvmov r2, r3, " q23 "\n\t"
-#define AK_PWF_FUSED_FPU                                                                       \
-  AK_PW2_FUSED_FROM(AK_PWF_CST("s16, s17", "s18, s19"), AK_PWF_CST("s20, s21", "s22, s23"),   \
-                    AK_PWF_CST("s24, s25", "s26, s27"), AK_PWF_CST("s28, s29", "s30, s31"))
+#define AK_PWF_STEPS2(S, op, acc) S(op, acc, "s0, s1", "s2, s3") AK_PWF_MORE2(S)
+#define AK_PWF_STEPS4(S, op, acc) S(op, acc, "s0, s1", "s2, s3") AK_PWF_MORE4(S)
+#define AK_PWF_STEPS6(S, op, acc) S(op, acc, "s0, s1", "s2, s3") AK_PWF_MORE6(S)
+#define AK_PWF_STEPS8(S, op, acc) S(op, acc, "s0, s1", "s2, s3") AK_PWF_MORE8(S)
+/* One block of r steps that requantizes (doubled weights): the pair's 8 sums start from the 4 channels' doubled
+ * biases, which `bias` brings into r6-r9 (each pixel 1 accumulator from its pixel 0 one before that one is
+ * written): no SMUAD and no 8 adds of 2 bias after the sums (per pair: 2 VMOV or one LDM of 4 instead). */
+#define AK_PWF_STEPS_BIAS(bias, r)                                                  \
+  bias "ldm r4!, {r0, r1}\n\tvmov r2, r3, s0, s1\n\t"                              \
+  "smlad r10, r1, r2, r6\n\tsmlad r6, r0, r2, r6\n\t"                               \
+  "smlad r11, r1, r3, r7\n\tsmlad r7, r0, r3, r7\n\tvmov r2, r3, s2, s3\n\t"         \
+  "smlad r12, r1, r2, r8\n\tsmlad r8, r0, r2, r8\n\t"                               \
+  "smlad lr, r1, r3, r9\n\tsmlad r9, r0, r3, r9\n\t" AK_PWF_MORE##r(AK_PWF_STEP)
+/* its requantization: the channel's multiplier, rounding constant and right shift (`cst`: into r1-r3) applied to
+ * both pixels' sums a, b. Constants (the driver's, for one-block layers): 4 doubled biases, then (multiplier,
+ * rounding constant, shift) per channel; in s16-s31 with at most 8 input channels, else read at r5 */
+#define AK_PWF_RQ_DOUBLED(a, b, cst) cst AK_PW2_RQ_ONE(a) AK_PW2_RQ_ONE(b)
+#define AK_PWF_CST3(q01, q2) "vmov r1, r2, " q01 "\n\tvmov r3, " q2 "\n\t"
+#define AK_PWF_BIAS_FPU "vmov r6, r7, s16, s17\n\tvmov r8, r9, s18, s19\n\t"
+#define AK_PWF_FUSED_FPU                                                                                     \
+  AK_PW2_FUSED_WITH(AK_PWF_RQ_DOUBLED, AK_PWF_CST3("s20, s21", "s22"), AK_PWF_CST3("s23, s24", "s25"),         \
+                    AK_PWF_CST3("s26, s27", "s28"), AK_PWF_CST3("s29, s30", "s31"))
+#define AK_PWF_BIAS_MEM "ldm r5!, {r6, r7, r8, r9}\n\t"
+#define AK_PWF_CST3_MEM "ldm r5!, {r1, r2, r3}\n\t"
+#define AK_PWF_FUSED_MEM \
+  AK_PW2_FUSED_WITH(AK_PWF_RQ_DOUBLED, AK_PWF_CST3_MEM, AK_PWF_CST3_MEM, AK_PWF_CST3_MEM, AK_PWF_CST3_MEM)
 #define AK_PWF_CLOBBERS                                                                                        \
   "r0", "r1", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory", "s0", "s1", "s2", "s3", "s4",  \
       "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", \
@@ -2176,17 +2217,19 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
   if (blocks == 1) {
     r3 = (int32_t)(uintptr_t)cst;
     switch (2 * r + !fused) {
-#define AK_PWF_ONE_FPU(w, steps) \
-  AK_PWF_ONE(w, AK_PWF_VLDM_CST, steps, AK_PWF_TAIL_OUT, AK_PWF_FUSED_FPU, AK_PWF_NEXT_ONLY)
-#define AK_PWF_ONE_FUSED(w, steps) AK_PWF_ONE(w, "", steps, AK_PWF_TAIL_OUT, AK_PW2_FUSED, AK_PWF_NEXT_CST)
+#define AK_PWF_ONE_FPU(w, r) \
+  AK_PWF_ONE(w, AK_PWF_VLDM_CST, AK_PWF_STEPS_BIAS(AK_PWF_BIAS_FPU, r), AK_PWF_TAIL_OUT, AK_PWF_FUSED_FPU, \
+             AK_PWF_NEXT_ONLY)
+#define AK_PWF_ONE_FUSED(w, r) \
+  AK_PWF_ONE(w, "", AK_PWF_STEPS_BIAS(AK_PWF_BIAS_MEM, r), AK_PWF_TAIL_OUT, AK_PWF_FUSED_MEM, AK_PWF_NEXT_CST)
 #define AK_PWF_ONE_STORE(w, steps) AK_PWF_ONE(w, "", steps, AK_PWF_TAIL_ACC, AK_PW2_STORE, AK_PWF_NEXT_CST)
-      case 4: AK_PWF_ONE_FPU(AK_PWF_W1, AK_PWF_STEPS2(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
+      case 4: AK_PWF_ONE_FPU(AK_PWF_WX1(AK_PWF_DBL), 2); break;
       case 5: AK_PWF_ONE_STORE(AK_PWF_W1, AK_PWF_STEPS2(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
-      case 8: AK_PWF_ONE_FPU(AK_PWF_W2, AK_PWF_STEPS4(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
+      case 8: AK_PWF_ONE_FPU(AK_PWF_WX2(AK_PWF_DBL), 4); break;
       case 9: AK_PWF_ONE_STORE(AK_PWF_W2, AK_PWF_STEPS4(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
-      case 12: AK_PWF_ONE_FUSED(AK_PWF_W3, AK_PWF_STEPS6(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
+      case 12: AK_PWF_ONE_FUSED(AK_PWF_WX3(AK_PWF_DBL), 6); break;
       case 13: AK_PWF_ONE_STORE(AK_PWF_W3, AK_PWF_STEPS6(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
-      case 16: AK_PWF_ONE_FUSED(AK_PWF_W4, AK_PWF_STEPS8(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
+      case 16: AK_PWF_ONE_FUSED(AK_PWF_WX4(AK_PWF_DBL), 8); break;
       default: AK_PWF_ONE_STORE(AK_PWF_W4, AK_PWF_STEPS8(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
 #undef AK_PWF_ONE_STORE
 #undef AK_PWF_ONE_FUSED
@@ -2265,19 +2308,34 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #undef AK_PWF_LONE_RUN
 #undef AK_PWF_ONE
 #undef AK_PWF_CLOBBERS
+#undef AK_PWF_FUSED_MEM
+#undef AK_PWF_CST3_MEM
+#undef AK_PWF_BIAS_MEM
 #undef AK_PWF_FUSED_FPU
-#undef AK_PWF_CST
+#undef AK_PWF_BIAS_FPU
+#undef AK_PWF_CST3
+#undef AK_PWF_RQ_DOUBLED
+#undef AK_PWF_STEPS_BIAS
 #undef AK_PWF_STEPS8
 #undef AK_PWF_STEPS6
 #undef AK_PWF_STEPS4
 #undef AK_PWF_STEPS2
+#undef AK_PWF_MORE8
+#undef AK_PWF_MORE6
+#undef AK_PWF_MORE4
+#undef AK_PWF_MORE2
 #undef AK_PWF_STEP1
 #undef AK_PWF_STEP
 #undef AK_PWF_W4
 #undef AK_PWF_W3
 #undef AK_PWF_W2
 #undef AK_PWF_W1
-#undef AK_PWF_ROW
+#undef AK_PWF_WX4
+#undef AK_PWF_WX3
+#undef AK_PWF_WX2
+#undef AK_PWF_WX1
+#undef AK_PWF_DBL
+#undef AK_PWF_ROW_D
 #else
   /* The same blocks in the same order (pair p's sums at acc + 8p, the address its tail names), in C; the block's
    * weights extended as ak_pw2_stage does. */
@@ -2304,6 +2362,7 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #undef AK_PW2_FUSED
 #undef AK_PW2_FUSED_FROM
+#undef AK_PW2_FUSED_WITH
 #undef AK_PW2_RQ_FROM
 #undef AK_PW2_RQ_ONE
 #undef AK_PW2_RQ_X2
