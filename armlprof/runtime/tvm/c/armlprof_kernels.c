@@ -1918,14 +1918,16 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
   "ssat " a ", #8, " a "\n\t"
 #define AK_PW2_RQ_FROM(a, b, cst) cst AK_PW2_RQ_X2(a) AK_PW2_RQ_X2(b) AK_PW2_RQ_ONE(a) AK_PW2_RQ_ONE(b)
 /* (RQ: AK_PW2_RQ_FROM, or f4p2's AK_PWF_RQ_DOUBLED for accumulators that already hold 2 (acc + bias)) */
-#define AK_PW2_FUSED_WITH(RQ, c0, c1, c2, c3)                                                                \
+#define AK_PW2_FUSED_RQ(RQ, c0, c1, c2, c3)                                                                  \
   RQ("r6", "r10", c0) RQ("r7", "r11", c1) RQ("r8", "r12", c2) RQ("r9", "lr", c3)                            \
   "bfi r6, r7, #8, #8\n\t"                                                                                  \
   "bfi r6, r8, #16, #8\n\t"                                                                                 \
   "bfi r6, r9, #24, #8\n\t"                                                                                 \
   "bfi r10, r11, #8, #8\n\t"                                                                                \
   "bfi r10, r12, #16, #8\n\t"                                                                               \
-  "bfi r10, lr, #24, #8\n\t"                                                                                \
+  "bfi r10, lr, #24, #8\n\t"
+#define AK_PW2_FUSED_WITH(RQ, c0, c1, c2, c3)                                                                \
+  AK_PW2_FUSED_RQ(RQ, c0, c1, c2, c3)                                                                        \
   "ldm r4, {r1, r2}\n\t"  /* the pixels' output addresses */                                                 \
   "str r6, [r1], #4\n\t"                                                                                    \
   "str r10, [r2], #4\n\t"                                                                                   \
@@ -1989,15 +1991,19 @@ static void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *cst,
                         int32_t n);
 
 /* f4p2's one-block layers (doubled weights, sums from the doubled bias): the fused constants of a group of 4
- * channels (q: their qparam rows) as AK_PWF_FUSED_FPU and _MEM read them, the 4 doubled biases first, then each
- * channel's multiplier, rounding constant with the output offset and right shift (out of the driver: in its loop
- * GCC spills, and the layers of several blocks got up to 0.5 % slower) */
-static __attribute__((noinline)) void ak_pwf_one_block_cst(const int32_t *q, int32_t out_zp, int32_t *cst) {
+ * channels (q: their qparam rows; c: the group's first channel) as AK_PWF_FUSED_FPU and _MEM read them: the 4
+ * doubled biases, each channel's multiplier and rounding constant with the output offset (channel 0's followed by
+ * the 4 right shifts as the bytes of one word: ASR by register takes the low byte), c. Out of the driver: in its
+ * loop GCC spills, and the layers of several blocks got up to 0.5 % slower. */
+static __attribute__((noinline)) void ak_pwf_one_block_cst(const int32_t *q, int32_t out_zp, int32_t c, int32_t *cst) {
+  uint32_t shifts = 0;
   for (int j = 0; j < 4; j++, q += AK_QP_STRIDE) {
-    int32_t *rest = cst + 4 + 3 * j;
+    int32_t *mr = cst + (j ? 5 + 2 * j : 4);
+    shifts |= (uint32_t)q[3] << (8 * j);
     cst[j] = (int32_t)((uint32_t)q[0] << 1);
-    rest[0] = q[1], rest[1] = (1 << (q[3] - 1)) + out_zp * (1 << q[3]), rest[2] = q[3];
+    mr[0] = q[1], mr[1] = (1 << (q[3] - 1)) + out_zp * (1 << q[3]);
   }
+  cst[6] = (int32_t)shifts, cst[13] = c;
 }
 
 /* d4p2's layer driver, f4p2's too (fpu: its sums, ak_pwf_sums below, which reads the packed weights itself; a
@@ -2029,6 +2035,7 @@ AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
   const int32_t chunks = (pixels + chunk - 1) / chunk;
   chunk = ((pixels + chunks - 1) / chunks + 1) & ~1;
   int32_t xe[AK_PW2_XWORDS], wst[2 * AK_PW2_MAX_K + 16], acc[4 * AK_PW2_CHUNK];
+  const int one_block = fpu && fused && k <= 16;  /* f4p2's requantizing one-block layers: ak_pwf_one_block_cst */
   for (int32_t p0 = 0, n; p0 < pixels; p0 += n) {
     n = pixels - p0 < chunk ? pixels - p0 : chunk;
     ak_pw2_extend(in + p0 * k, k, n, xe, acc, fpu ? wst + 2 * k : wst, out + p0 * out_c, out_c);
@@ -2037,8 +2044,8 @@ AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
       if (!fpu) ak_pw2_stage(wg, k4, wst);
       const int32_t nc = out_c - c < 4 ? out_c - c : 4;
       ak_rq rq[4];
-      if (fpu && fused && k <= 16) ak_pwf_one_block_cst(q, out_zp, wst + 2 * k);
-      for (int j = 0; j < nc && !(fpu && fused && k <= 16); j++) {
+      if (one_block) ak_pwf_one_block_cst(q, out_zp, c, wst + 2 * k);
+      for (int j = 0; j < nc && !one_block; j++) {
         const int32_t *qj = q + j * AK_QP_STRIDE;
         if (!fused) {
           rq[j] = AK_PW2_RQ_PREPARE(ak_qp_load(qj));
@@ -2146,19 +2153,29 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
   "smlad r11, r1, r3, r7\n\tsmlad r7, r0, r3, r7\n\tvmov r2, r3, s2, s3\n\t"         \
   "smlad r12, r1, r2, r8\n\tsmlad r8, r0, r2, r8\n\t"                               \
   "smlad lr, r1, r3, r9\n\tsmlad r9, r0, r3, r9\n\t" AK_PWF_MORE##r(AK_PWF_STEP)
-/* its requantization: the channel's multiplier, rounding constant and right shift (`cst`: into r1-r3) applied to
- * both pixels' sums a, b. Constants (the driver's, for one-block layers): 4 doubled biases, then (multiplier,
- * rounding constant, shift) per channel; in s16-s31 with at most 8 input channels, else read at r5 */
+/* its requantization: the channel's multiplier and rounding constant (`cst`: into r1, r2; r3 the right shifts, one
+ * per byte, the next one moved down before channels 1-3) applied to both pixels' sums a, b. Constants (the
+ * driver's, for one-block layers): shifts, 4 doubled biases, (multiplier, rounding constant) per channel, the
+ * group's first channel; in s16-s29 with at most 8 input channels, else read at r5 */
 #define AK_PWF_RQ_DOUBLED(a, b, cst) cst AK_PW2_RQ_ONE(a) AK_PW2_RQ_ONE(b)
-#define AK_PWF_CST3(q01, q2) "vmov r1, r2, " q01 "\n\tvmov r3, " q2 "\n\t"
+#define AK_PWF_NEXT_SHIFT "lsrs r3, r3, #8\n\t"
+#define AK_PWF_CST2(q01) "vmov r1, r2, " q01 "\n\t"
 #define AK_PWF_BIAS_FPU "vmov r6, r7, s16, s17\n\tvmov r8, r9, s18, s19\n\t"
-#define AK_PWF_FUSED_FPU                                                                                     \
-  AK_PW2_FUSED_WITH(AK_PWF_RQ_DOUBLED, AK_PWF_CST3("s20, s21", "s22"), AK_PWF_CST3("s23, s24", "s25"),         \
-                    AK_PWF_CST3("s26, s27", "s28"), AK_PWF_CST3("s29, s30", "s31"))
+/* with the group's first channel in r5 (its bytes' offset from the tail's output addresses, which stay those of
+ * channel 0: no store back per pair) */
+#define AK_PWF_FUSED_FPU                                                                                   \
+  AK_PW2_FUSED_RQ(AK_PWF_RQ_DOUBLED, "vmov r3, s22\n\t" AK_PWF_CST2("s20, s21"),                            \
+                  AK_PWF_NEXT_SHIFT AK_PWF_CST2("s23, s24"), AK_PWF_NEXT_SHIFT AK_PWF_CST2("s25, s26"),      \
+                  AK_PWF_NEXT_SHIFT AK_PWF_CST2("s27, s28"))                                               \
+  "ldm r4!, {r1, r2, r3}\n\t"  /* output addresses, another pair follows */                               \
+  "str r6, [r1, r5]\n\t"                                                                                  \
+  "str r10, [r2, r5]\n\t"                                                                                 \
+  "adds r4, #4\n\t"
 #define AK_PWF_BIAS_MEM "ldm r5!, {r6, r7, r8, r9}\n\t"
-#define AK_PWF_CST3_MEM "ldm r5!, {r1, r2, r3}\n\t"
-#define AK_PWF_FUSED_MEM \
-  AK_PW2_FUSED_WITH(AK_PWF_RQ_DOUBLED, AK_PWF_CST3_MEM, AK_PWF_CST3_MEM, AK_PWF_CST3_MEM, AK_PWF_CST3_MEM)
+#define AK_PWF_CST2_MEM AK_PWF_NEXT_SHIFT "ldm r5!, {r1, r2}\n\t"
+#define AK_PWF_FUSED_MEM                                                                                    \
+  AK_PW2_FUSED_WITH(AK_PWF_RQ_DOUBLED, "ldm r5!, {r1, r2, r3}\n\t", AK_PWF_CST2_MEM, AK_PWF_CST2_MEM,      \
+                    AK_PWF_CST2_MEM)
 #define AK_PWF_CLOBBERS                                                                                        \
   "r0", "r1", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory", "s0", "s1", "s2", "s3", "s4",  \
       "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", \
@@ -2213,13 +2230,12 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #define AK_PWF_SUMS "ldm r5, {r6-r12, lr}\n\t"
 #define AK_PWF_SUMS1 "ldm r5, {r6-r9}\n\t"
 #define AK_PWF_RQ1(a) "ldm r5!, {r0, r1, r2, r3}\n\t" AK_PW2_RQ_X2(a) AK_PW2_RQ_ONE(a)  /* one channel, one pixel */
-#define AK_PWF_VLDM_CST "vldmia r5, {s16-s31}\n\t"
+#define AK_PWF_VLDM_CST "vldmia r5, {s16-s29}\n\tvmov r5, s29\n\t"
   if (blocks == 1) {
     r3 = (int32_t)(uintptr_t)cst;
     switch (2 * r + !fused) {
 #define AK_PWF_ONE_FPU(w, r) \
-  AK_PWF_ONE(w, AK_PWF_VLDM_CST, AK_PWF_STEPS_BIAS(AK_PWF_BIAS_FPU, r), AK_PWF_TAIL_OUT, AK_PWF_FUSED_FPU, \
-             AK_PWF_NEXT_ONLY)
+  AK_PWF_ONE(w, AK_PWF_VLDM_CST, AK_PWF_STEPS_BIAS(AK_PWF_BIAS_FPU, r), AK_PWF_TAIL_OUT, AK_PWF_FUSED_FPU, "")
 #define AK_PWF_ONE_FUSED(w, r) \
   AK_PWF_ONE(w, "", AK_PWF_STEPS_BIAS(AK_PWF_BIAS_MEM, r), AK_PWF_TAIL_OUT, AK_PWF_FUSED_MEM, AK_PWF_NEXT_CST)
 #define AK_PWF_ONE_STORE(w, steps) AK_PWF_ONE(w, "", steps, AK_PWF_TAIL_ACC, AK_PW2_STORE, AK_PWF_NEXT_CST)
@@ -2309,11 +2325,12 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #undef AK_PWF_ONE
 #undef AK_PWF_CLOBBERS
 #undef AK_PWF_FUSED_MEM
-#undef AK_PWF_CST3_MEM
+#undef AK_PWF_CST2_MEM
 #undef AK_PWF_BIAS_MEM
 #undef AK_PWF_FUSED_FPU
 #undef AK_PWF_BIAS_FPU
-#undef AK_PWF_CST3
+#undef AK_PWF_CST2
+#undef AK_PWF_NEXT_SHIFT
 #undef AK_PWF_RQ_DOUBLED
 #undef AK_PWF_STEPS_BIAS
 #undef AK_PWF_STEPS8
@@ -2363,6 +2380,7 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #undef AK_PW2_FUSED
 #undef AK_PW2_FUSED_FROM
 #undef AK_PW2_FUSED_WITH
+#undef AK_PW2_FUSED_RQ
 #undef AK_PW2_RQ_FROM
 #undef AK_PW2_RQ_ONE
 #undef AK_PW2_RQ_X2
