@@ -1790,8 +1790,9 @@ AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe
                              const int32_t *wst, int8_t *out, int32_t out_c) {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   /* The whole pairs in one asm loop (GCC's: ~2x the cycles, most of a shallow layer's extension): per 4 input
-   * channels 2 LDR (unaligned-safe on the M4), 4 SXTB16, one STM of the 4 words; per pair the tail in 2 STM with
-   * "another pair follows" = 1, which the last whole pair's gets back as 0 when no odd pixel follows. */
+   * channels 2 LDR (unaligned-safe on the M4), 4 SXTB16, one STM of the 4 words, 8 channels per iteration (one
+   * end test per 8; an odd number of words enters at the second 4); per pair the tail in 2 STM with "another
+   * pair follows" = 1, which the last whole pair's gets back as 0 when no odd pixel follows. */
   const int32_t pairs = n >> 1;
   if (pairs > 0) {
     register const int8_t *r4 __asm__("r4") = in;
@@ -1803,16 +1804,20 @@ AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe
     register int32_t r11 __asm__("r11") = pairs;
     register const int32_t *r12 __asm__("r12") = wst;
     __asm__ volatile(
+#define AK_PW2_EXTEND4             \
+  "ldr r3, [r4, r7]\n\t"           \
+  "ldr r2, [r4], #4\n\t"           \
+  "sxtb16 r0, r2\n\t"              \
+  "sxtb16 r1, r3\n\t"              \
+  "sxtb16 r2, r2, ror #8\n\t"      \
+  "sxtb16 r3, r3, ror #8\n\t"      \
+  "stm r6!, {r0, r1, r2, r3}\n\t"
         "0:\n\t"
         "adds r5, r4, r7\n\t"  /* past pixel 0's channels */
-        "1:\n\t"
-        "ldr r3, [r4, r7]\n\t"
-        "ldr r2, [r4], #4\n\t"
-        "sxtb16 r0, r2\n\t"
-        "sxtb16 r1, r3\n\t"
-        "sxtb16 r2, r2, ror #8\n\t"
-        "sxtb16 r3, r3, ror #8\n\t"
-        "stm r6!, {r0, r1, r2, r3}\n\t"
+        "tst r7, #4\n\t"
+        "bne 2f\n\t"
+        "1:\n\t" AK_PW2_EXTEND4
+        "2:\n\t" AK_PW2_EXTEND4
         "cmp r4, r5\n\t"
         "bne 1b\n\t"
         "add r4, r7\n\t"  /* past pixel 1 */
@@ -1832,6 +1837,7 @@ AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe
         : "+r"(r4), "+r"(r6), "+r"(r8), "+r"(r9), "+r"(r11)
         : "r"(r7), "r"(r10), "r"(r12)
         : "r0", "r1", "r2", "r3", "r5", "cc", "memory");
+#undef AK_PW2_EXTEND4
     xe = r6;
     xe[-2] = n & 1 ? 2 : 0;  /* a lone last pixel follows, or nothing */
     if (!(n & 1)) return;
