@@ -2167,21 +2167,26 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #define AK_PWF_NEXT_SHIFT "lsrs r3, r3, #8\n\t"
 #define AK_PWF_CST2(q01) "vmov r1, r2, " q01 "\n\t"
 #define AK_PWF_BIAS_FPU "vmov r6, r7, s16, s17\n\tvmov r8, r9, s18, s19\n\t"
-/* with the group's first channel in r5 (its bytes' offset from the tail's output addresses, which stay those of
- * channel 0: no store back per pair) */
+/* both pixels' output words stored at the group's first channel (register c: its bytes' offset from the tail's
+ * output addresses, which stay those of channel 0: no store back per pair); r3: another pair follows */
+#define AK_PWF_STORE_AT(c)                                                   \
+  "ldm r4!, {r1, r2, r3}\n\t"                                                \
+  "str r6, [r1, " c "]\n\t"                                                  \
+  "str r10, [r2, " c "]\n\t"                                                 \
+  "adds r4, #4\n\t"
+/* (r5: the group's first channel, from AK_PWF_VLDM_CST) */
 #define AK_PWF_FUSED_FPU                                                                                   \
   AK_PW2_FUSED_RQ(AK_PWF_RQ_DOUBLED, "vmov r3, s22\n\t" AK_PWF_CST2("s20, s21"),                            \
                   AK_PWF_NEXT_SHIFT AK_PWF_CST2("s23, s24"), AK_PWF_NEXT_SHIFT AK_PWF_CST2("s25, s26"),      \
                   AK_PWF_NEXT_SHIFT AK_PWF_CST2("s27, s28"))                                               \
-  "ldm r4!, {r1, r2, r3}\n\t"  /* output addresses, another pair follows */                               \
-  "str r6, [r1, r5]\n\t"                                                                                  \
-  "str r10, [r2, r5]\n\t"                                                                                 \
-  "adds r4, #4\n\t"
+  AK_PWF_STORE_AT("r5")
 #define AK_PWF_BIAS_MEM "ldm r5!, {r6, r7, r8, r9}\n\t"
 #define AK_PWF_CST2_MEM AK_PWF_NEXT_SHIFT "ldm r5!, {r1, r2}\n\t"
+/* (then r5 at the group's first channel, after the constants: read into r0 and r5 back to their start) */
 #define AK_PWF_FUSED_MEM                                                                                    \
-  AK_PW2_FUSED_WITH(AK_PWF_RQ_DOUBLED, "ldm r5!, {r1, r2, r3}\n\t", AK_PWF_CST2_MEM, AK_PWF_CST2_MEM,      \
-                    AK_PWF_CST2_MEM)
+  AK_PW2_FUSED_RQ(AK_PWF_RQ_DOUBLED, "ldm r5!, {r1, r2, r3}\n\t", AK_PWF_CST2_MEM, AK_PWF_CST2_MEM,        \
+                  AK_PWF_CST2_MEM)                                                                         \
+  "ldr r0, [r5], #-52\n\t" AK_PWF_STORE_AT("r0")
 #define AK_PWF_CLOBBERS                                                                                        \
   "r0", "r1", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory", "s0", "s1", "s2", "s3", "s4",  \
       "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", \
@@ -2243,7 +2248,7 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #define AK_PWF_ONE_FPU(w, r) \
   AK_PWF_ONE(w, AK_PWF_VLDM_CST, AK_PWF_STEPS_BIAS(AK_PWF_BIAS_FPU, r), AK_PWF_TAIL_OUT, AK_PWF_FUSED_FPU, "")
 #define AK_PWF_ONE_FUSED(w, r) \
-  AK_PWF_ONE(w, "", AK_PWF_STEPS_BIAS(AK_PWF_BIAS_MEM, r), AK_PWF_TAIL_OUT, AK_PWF_FUSED_MEM, AK_PWF_NEXT_CST)
+  AK_PWF_ONE(w, "", AK_PWF_STEPS_BIAS(AK_PWF_BIAS_MEM, r), AK_PWF_TAIL_OUT, AK_PWF_FUSED_MEM, "")
 #define AK_PWF_ONE_STORE(w, steps) AK_PWF_ONE(w, "", steps, AK_PWF_TAIL_ACC, AK_PW2_STORE, AK_PWF_NEXT_CST)
       case 4: AK_PWF_ONE_FPU(AK_PWF_WX1(AK_PWF_DBL), 2); break;
       case 5: AK_PWF_ONE_STORE(AK_PWF_W1, AK_PWF_STEPS2(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
@@ -2334,6 +2339,7 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #undef AK_PWF_CST2_MEM
 #undef AK_PWF_BIAS_MEM
 #undef AK_PWF_FUSED_FPU
+#undef AK_PWF_STORE_AT
 #undef AK_PWF_BIAS_FPU
 #undef AK_PWF_CST2
 #undef AK_PWF_NEXT_SHIFT
