@@ -2092,7 +2092,10 @@ int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
  * r = 2, 4, 6 or 8 k pairs (k/2 is even) and starts from SMUAD; the others have 8, and the last one requantizes
  * in registers (AK_PW2_FUSED; the pair's accumulators', constants' and output addresses from its tail) or stores
  * the sums for ak_requant_run. A layer of at most 16 input channels is one block, d4p2's loop with the weights
- * in registers; with at most 8 the 4 channels' requantization constants fit in s16-s31 too. s16-s31 are
+ * in registers; requantized there, its weights are doubled at staging and each pair's sums start from the 4
+ * doubled biases (2 (acc + bias), SMMULR's operand, with no SMUAD and no adds after the sums), and with at most 8
+ * input channels the constants fit in s16-s29 too (ak_pw2_conv's shallow layers: there the requantization,
+ * per 8 MACs of an output, weighs most). s16-s31 are
  * callee-saved: listed as clobbered, GCC saves them once per call. With several blocks an odd last pixel of a
  * chunk (person_detect's 3x3-pixel layers) is computed alone, not paired with its duplicate: per k pair LDR x, 2
  * VMOV, 4 SMLAD into 4 accumulators, and one pixel's fused requantization (one block: still paired with itself,
