@@ -1993,8 +1993,19 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
 #endif
 }
 
-static void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *cst, int32_t k, int fused, int32_t *acc,
-                        int32_t n);
+/* |sum x*w| <= 2^14 per tap, as d4 bounds it */
+#define AK_PW2_RQ_PREPARE(qj) \
+  ak_rq_prepare(qj, out_zp, ((qj).bias < 0 ? -(int64_t)(qj).bias : (qj).bias) + (int64_t)k * 16384)
+
+/* The channel groups of one chunk of n pixels (xe: extended, its tails' outputs at `out`; d4p2's stage or f4p2's
+ * constants in wst), each requantized in the sums' registers (fused) or from the accumulator buffer acc. */
+AK_INLINE void ak_pw2_groups(const int32_t *xe, const int8_t *w, const int32_t *qp, int32_t k, int32_t out_c,
+                             const ak_outq *oq, int fused, int32_t *wst, int32_t *acc, int32_t n, int8_t *out,
+                             int fpu);
+static void ak_pwf_groups(const int32_t *xe, const int8_t *w, const int32_t *qp, int32_t k, int32_t out_c,
+                          const ak_outq *oq, int fused, int32_t *wst, int32_t *acc, int32_t n, int8_t *out);
+AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *cst, int32_t k, int fused,
+                           int32_t *acc, int32_t n);
 
 /* f4p2's one-block layers (doubled weights, sums from the doubled bias): the fused constants of a group of 4
  * channels (q: their qparam rows; c: the group's first channel) as AK_PWF_FUSED_FPU and _MEM read them: the 4
@@ -2017,11 +2028,8 @@ static __attribute__((noinline)) void ak_pwf_one_block_cst(const int32_t *q, int
 AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
   if (in_c > AK_PW2_MAX_K || in_c <= 0 || in_c % 4) return -1;  /* kernels.py plans pw only within these */
   (void)in_h, (void)in_w, (void)k_h, (void)k_w, (void)s_h, (void)s_w, (void)d_h, (void)d_w, (void)pad_t, (void)pad_l;
-  const int32_t k = in_c, k4 = k >> 2, pixels = out_h * out_w;
+  const int32_t k = in_c, pixels = out_h * out_w;
   const ak_outq oq = {out_zp, act_lo, act_hi};
-  /* |sum x*w| <= 2^14 per tap, as d4 bounds it */
-#define AK_PW2_RQ_PREPARE(qj) \
-  ak_rq_prepare(qj, out_zp, ((qj).bias < 0 ? -(int64_t)(qj).bias : (qj).bias) + (int64_t)k * 16384)
   /* requantization in the inner kernel's registers when every channel takes ak_requant_run's SSAT path without a
    * left shift: AK_PW2_RQ_PREPARE's fast == 1 and s1 == 1, spelled out for left == 0 (its 64-bit bound test is
    * inline but not free: with ak_rq_prepare here and per chunk and channel group for the constants, person_detect's
@@ -2041,38 +2049,48 @@ AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
   const int32_t chunks = (pixels + chunk - 1) / chunk;
   chunk = ((pixels + chunks - 1) / chunks + 1) & ~1;
   int32_t xe[AK_PW2_XWORDS], wst[2 * AK_PW2_MAX_K + 16], acc[4 * AK_PW2_CHUNK];
-  const int one_block = fpu && fused && k <= 16;  /* f4p2's requantizing one-block layers: ak_pwf_one_block_cst */
   for (int32_t p0 = 0, n; p0 < pixels; p0 += n) {
     n = pixels - p0 < chunk ? pixels - p0 : chunk;
     ak_pw2_extend(in + p0 * k, k, n, xe, acc, fpu ? wst + 2 * k : wst, out + p0 * out_c, out_c);
-    const int32_t *wg = (const int32_t *)(const void *)w, *q = qp;
-    for (int32_t c = 0; c < out_c; c += 4, wg += 4 * k4, q += 4 * AK_QP_STRIDE) {
-      if (!fpu) ak_pw2_stage(wg, k4, wst);
-      const int32_t nc = out_c - c < 4 ? out_c - c : 4;
-      ak_rq rq[4];
-      if (one_block) ak_pwf_one_block_cst(q, out_zp, c, wst + 2 * k);
-      for (int j = 0; j < nc && !one_block; j++) {
-        const int32_t *qj = q + j * AK_QP_STRIDE;
-        if (!fused) {
-          rq[j] = AK_PW2_RQ_PREPARE(ak_qp_load(qj));
-          continue;
-        }
-        /* the fused path's (2 bias, multiplier, rounding constant with the output offset, right shift): ak_rq's
-         * for fast == 1 */
-        int32_t *cst = wst + 2 * k + 4 * j;
-        cst[0] = (int32_t)((uint32_t)qj[0] << 1), cst[1] = qj[1], cst[2] = (1 << (qj[3] - 1)) + out_zp * (1 << qj[3]);
-        cst[3] = qj[3];
-      }
-      if (fpu)
-        ak_pwf_sums(xe, wg, wst + 2 * k, k, fused, acc, n);
-      else
-        ak_pw2_sums(xe, wst, k, fused, acc);
-      if (!fused) {
-        for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq[j], &oq);
-      }
-    }
+    if (fpu)
+      ak_pwf_groups(xe, w, qp, k, out_c, &oq, fused, wst, acc, n, out + p0 * out_c);
+    else
+      ak_pw2_groups(xe, w, qp, k, out_c, &oq, fused, wst, acc, n, out + p0 * out_c, 0);
   }
   return 0;
+}
+
+AK_INLINE void ak_pw2_groups(const int32_t *xe, const int8_t *w, const int32_t *qp, int32_t k, int32_t out_c,
+                             const ak_outq *oq, int fused, int32_t *wst, int32_t *acc, int32_t n, int8_t *out,
+                             int fpu) {
+  const int32_t k4 = k >> 2, out_zp = oq->zp;
+  const int one_block = fpu && fused && k <= 16;  /* f4p2's requantizing one-block layers: ak_pwf_one_block_cst */
+  const int32_t *wg = (const int32_t *)(const void *)w, *q = qp;
+  for (int32_t c = 0; c < out_c; c += 4, wg += 4 * k4, q += 4 * AK_QP_STRIDE) {
+    if (!fpu) ak_pw2_stage(wg, k4, wst);
+    const int32_t nc = out_c - c < 4 ? out_c - c : 4;
+    ak_rq rq[4];
+    if (one_block) ak_pwf_one_block_cst(q, out_zp, c, wst + 2 * k);
+    for (int j = 0; j < nc && !one_block; j++) {
+      const int32_t *qj = q + j * AK_QP_STRIDE;
+      if (!fused) {
+        rq[j] = AK_PW2_RQ_PREPARE(ak_qp_load(qj));
+        continue;
+      }
+      /* the fused path's (2 bias, multiplier, rounding constant with the output offset, right shift): ak_rq's
+       * for fast == 1 */
+      int32_t *cst = wst + 2 * k + 4 * j;
+      cst[0] = (int32_t)((uint32_t)qj[0] << 1), cst[1] = qj[1], cst[2] = (1 << (qj[3] - 1)) + out_zp * (1 << qj[3]);
+      cst[3] = qj[3];
+    }
+    if (fpu)
+      ak_pwf_sums(xe, wg, wst + 2 * k, k, fused, acc, n);
+    else
+      ak_pw2_sums(xe, wst, k, fused, acc);
+    if (!fused) {
+      for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + c + j, n, out_c, &rq[j], oq);
+    }
+  }
 }
 
 int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
@@ -2104,8 +2122,8 @@ AK_INLINE int32_t ak_pwf_first_steps(int32_t k) { return (((k >> 1) - 1) & 7) + 
 
 /* The sums of the chunk's pixel pairs (xe: n pixels, from ak_pw2_extend with cst as its stage address) for one
  * channel group: w its packed words [k/4][4 channels], cst its constants (fused: as d4p2's, after its stage). */
-static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *cst, int32_t k,
-                                                  int fused, int32_t *acc, int32_t n) {
+AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *cst, int32_t k, int fused,
+                           int32_t *acc, int32_t n) {
   const int32_t r = ak_pwf_first_steps(k), blocks = ((k >> 1) - r) / 8 + 1;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   /* d4p2's registers (r0, r1 the pair's inputs, r2, r3 two channels' weights, r4 the input pointer, r6-r9 and
@@ -2405,6 +2423,13 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #undef AK_PW2_MACS_FROM
 #endif
 #undef AK_PW2_RQ_PREPARE
+
+/* f4p2's channel groups out of line, with its sums inline: s16-s31 saved once per chunk, not per group */
+static __attribute__((noinline)) void ak_pwf_groups(const int32_t *xe, const int8_t *w, const int32_t *qp, int32_t k,
+                                                    int32_t out_c, const ak_outq *oq, int fused, int32_t *wst,
+                                                    int32_t *acc, int32_t n, int8_t *out) {
+  ak_pw2_groups(xe, w, qp, k, out_c, oq, fused, wst, acc, n, out, 1);
+}
 
 int32_t armlprof_conv_s8_f4p2(ARMLPROF_CONV_ARGS) {
   return ak_pw2_conv(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
