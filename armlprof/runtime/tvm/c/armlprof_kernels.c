@@ -2114,9 +2114,9 @@ int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
  * doubled biases (2 (acc + bias), SMMULR's operand, with no SMUAD and no adds after the sums), and with at most 8
  * input channels the constants fit in s16-s29 too (ak_pw2_conv's shallow layers: there the requantization,
  * per 8 MACs of an output, weighs most). s16-s31 are callee-saved: listed as clobbered, GCC saves them once per
- * chunk (ak_pwf_groups). With several blocks an odd last pixel of a chunk (person_detect's 3x3-pixel layers) is computed alone, not paired with its duplicate: per k pair LDR x, 2
- * VMOV, 4 SMLAD into 4 accumulators, and one pixel's fused requantization (one block: still paired with itself,
- * as in a chunk of one pixel). */
+ * chunk (ak_pwf_groups). With several blocks an odd last pixel of a chunk (person_detect's 3x3-pixel layers) is
+ * computed alone, not paired with its duplicate: per k pair LDR x, 2 VMOV, 4 SMLAD into 4 accumulators, and one
+ * pixel's fused requantization (one block: still paired with itself, as in a chunk of one pixel). */
 AK_INLINE int32_t ak_pwf_first_steps(int32_t k) { return (((k >> 1) - 1) & 7) + 1; }
 
 /* The sums of the chunk's pixel pairs (xe: n pixels, from ak_pw2_extend with cst as its stage address) for one
