@@ -2217,8 +2217,9 @@ AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe
                              const int32_t *wst, int8_t *out, int32_t out_c) {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   /* The whole pairs in one asm loop (GCC's: ~2x the cycles, most of a shallow layer's extension): per 4 input
-   * channels 2 LDR (unaligned-safe on the M4), 4 SXTB16, one STM of the 4 words; per pair the tail in 2 STM with
-   * "another pair follows" = 1, which the last whole pair's gets back as 0 when no odd pixel follows. */
+   * channels 2 LDR (unaligned-safe on the M4), 4 SXTB16, one STM of the 4 words, 8 channels per iteration (one
+   * end test per 8; an odd number of words enters at the second 4); per pair the tail in 2 STM with "another
+   * pair follows" = 1, which the last whole pair's gets back as 0 when no odd pixel follows. */
   const int32_t pairs = n >> 1;
   if (pairs > 0) {
     register const int8_t *r4 __asm__("r4") = in;
@@ -2230,16 +2231,20 @@ AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe
     register int32_t r11 __asm__("r11") = pairs;
     register const int32_t *r12 __asm__("r12") = wst;
     __asm__ volatile(
+#define AK_PW2_EXTEND4             \
+  "ldr r3, [r4, r7]\n\t"           \
+  "ldr r2, [r4], #4\n\t"           \
+  "sxtb16 r0, r2\n\t"              \
+  "sxtb16 r1, r3\n\t"              \
+  "sxtb16 r2, r2, ror #8\n\t"      \
+  "sxtb16 r3, r3, ror #8\n\t"      \
+  "stm r6!, {r0, r1, r2, r3}\n\t"
         "0:\n\t"
         "adds r5, r4, r7\n\t"  /* past pixel 0's channels */
-        "1:\n\t"
-        "ldr r3, [r4, r7]\n\t"
-        "ldr r2, [r4], #4\n\t"
-        "sxtb16 r0, r2\n\t"
-        "sxtb16 r1, r3\n\t"
-        "sxtb16 r2, r2, ror #8\n\t"
-        "sxtb16 r3, r3, ror #8\n\t"
-        "stm r6!, {r0, r1, r2, r3}\n\t"
+        "tst r7, #4\n\t"
+        "bne 2f\n\t"
+        "1:\n\t" AK_PW2_EXTEND4
+        "2:\n\t" AK_PW2_EXTEND4
         "cmp r4, r5\n\t"
         "bne 1b\n\t"
         "add r4, r7\n\t"  /* past pixel 1 */
@@ -2259,6 +2264,7 @@ AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe
         : "+r"(r4), "+r"(r6), "+r"(r8), "+r"(r9), "+r"(r11)
         : "r"(r7), "r"(r10), "r"(r12)
         : "r0", "r1", "r2", "r3", "r5", "cc", "memory");
+#undef AK_PW2_EXTEND4
     xe = r6;
     xe[-2] = n & 1 ? 2 : 0;  /* a lone last pixel follows, or nothing */
     if (!(n & 1)) return;
@@ -2344,19 +2350,22 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
   "asr " a ", " a ", r3\n\t"           \
   "ssat " a ", #8, " a "\n\t"
 #define AK_PW2_RQ_FROM(a, b, cst) cst AK_PW2_RQ_X2(a) AK_PW2_RQ_X2(b) AK_PW2_RQ_ONE(a) AK_PW2_RQ_ONE(b)
-#define AK_PW2_FUSED_FROM(c0, c1, c2, c3)                                                                   \
-  AK_PW2_RQ_FROM("r6", "r10", c0) AK_PW2_RQ_FROM("r7", "r11", c1) AK_PW2_RQ_FROM("r8", "r12", c2)              \
-  AK_PW2_RQ_FROM("r9", "lr", c3)                                                                            \
+/* (RQ: AK_PW2_RQ_FROM, or f4p2's AK_PWF_RQ_DOUBLED for accumulators that already hold 2 (acc + bias)) */
+#define AK_PW2_FUSED_RQ(RQ, c0, c1, c2, c3)                                                                  \
+  RQ("r6", "r10", c0) RQ("r7", "r11", c1) RQ("r8", "r12", c2) RQ("r9", "lr", c3)                            \
   "bfi r6, r7, #8, #8\n\t"                                                                                  \
   "bfi r6, r8, #16, #8\n\t"                                                                                 \
   "bfi r6, r9, #24, #8\n\t"                                                                                 \
   "bfi r10, r11, #8, #8\n\t"                                                                                \
   "bfi r10, r12, #16, #8\n\t"                                                                               \
-  "bfi r10, lr, #24, #8\n\t"                                                                                \
+  "bfi r10, lr, #24, #8\n\t"
+#define AK_PW2_FUSED_WITH(RQ, c0, c1, c2, c3)                                                                \
+  AK_PW2_FUSED_RQ(RQ, c0, c1, c2, c3)                                                                        \
   "ldm r4, {r1, r2}\n\t"  /* the pixels' output addresses */                                                 \
   "str r6, [r1], #4\n\t"                                                                                    \
   "str r10, [r2], #4\n\t"                                                                                   \
   "stm r4!, {r1, r2}\n\t"
+#define AK_PW2_FUSED_FROM(c0, c1, c2, c3) AK_PW2_FUSED_WITH(AK_PW2_RQ_FROM, c0, c1, c2, c3)
 #define AK_PW2_FUSED AK_PW2_FUSED_FROM("ldm r5!, {r0, r1, r2, r3}\n\t", "ldm r5!, {r0, r1, r2, r3}\n\t", \
                                        "ldm r5!, {r0, r1, r2, r3}\n\t", "ldm r5!, {r0, r1, r2, r3}\n\t")
   /* Pairs 4 per loop iteration (one sentinel test per 4), after 2 or 4 peeled ones (the first with SMUAD, no
@@ -2411,19 +2420,43 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
 #endif
 }
 
-static void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *cst, int32_t k, int fused, int32_t *acc,
-                        int32_t n);
+/* |sum x*w| <= 2^14 per tap, as d4 bounds it */
+#define AK_PW2_RQ_PREPARE(qj) \
+  ak_rq_prepare(qj, out_zp, ((qj).bias < 0 ? -(int64_t)(qj).bias : (qj).bias) + (int64_t)k * 16384)
+
+/* The channel groups of one chunk of n pixels (xe: extended, its tails' outputs at `out`; d4p2's stage or f4p2's
+ * constants in wst), each requantized in the sums' registers (fused) or from the accumulator buffer acc. */
+AK_INLINE void ak_pw2_groups(const int32_t *xe, const int8_t *w, const int32_t *qp, int32_t k, int32_t out_c,
+                             const ak_outq *oq, int fused, int32_t *wst, int32_t *acc, int32_t n, int8_t *out,
+                             int fpu);
+static void ak_pwf_groups(const int32_t *xe, const int8_t *w, const int32_t *qp, int32_t k, int32_t out_c,
+                          const ak_outq *oq, int fused, int32_t *wst, int32_t *acc, int32_t n, int8_t *out);
+AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *cst, int32_t k, int fused,
+                           int32_t *acc, int32_t n);
+
+/* f4p2's one-block layers (doubled weights, sums from the doubled bias): the fused constants of a group of 4
+ * channels (q: their qparam rows; c: the group's first channel) as AK_PWF_FUSED_FPU and _MEM read them: the 4
+ * doubled biases, each channel's multiplier and rounding constant with the output offset (channel 0's followed by
+ * the 4 right shifts as the bytes of one word: ASR by register takes the low byte), c. Out of the driver: in its
+ * loop GCC spills, and the layers of several blocks got up to 0.5 % slower. */
+static __attribute__((noinline)) void ak_pwf_one_block_cst(const int32_t *q, int32_t out_zp, int32_t c, int32_t *cst) {
+  uint32_t shifts = 0;
+  for (int j = 0; j < 4; j++, q += AK_QP_STRIDE) {
+    int32_t *mr = cst + (j ? 5 + 2 * j : 4);
+    shifts |= (uint32_t)q[3] << (8 * j);
+    cst[j] = (int32_t)((uint32_t)q[0] << 1);
+    mr[0] = q[1], mr[1] = (1 << (q[3] - 1)) + out_zp * (1 << q[3]);
+  }
+  cst[6] = (int32_t)shifts, cst[13] = c;
+}
 
 /* d4p2's layer driver, f4p2's too (fpu: its sums, ak_pwf_sums below, which reads the packed weights itself; a
  * constant, so each variant gets its own copy of this code). */
 AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
   if (in_c > AK_PW2_MAX_K || in_c <= 0 || in_c % 4) return -1;  /* kernels.py plans pw only within these */
   (void)in_h, (void)in_w, (void)k_h, (void)k_w, (void)s_h, (void)s_w, (void)d_h, (void)d_w, (void)pad_t, (void)pad_l;
-  const int32_t k = in_c, k4 = k >> 2, pixels = out_h * out_w;
+  const int32_t k = in_c, pixels = out_h * out_w;
   const ak_outq oq = {out_zp, act_lo, act_hi};
-  /* |sum x*w| <= 2^14 per tap, as d4 bounds it */
-#define AK_PW2_RQ_PREPARE(qj) \
-  ak_rq_prepare(qj, out_zp, ((qj).bias < 0 ? -(int64_t)(qj).bias : (qj).bias) + (int64_t)k * 16384)
   /* requantization in the inner kernel's registers when every channel takes ak_requant_run's SSAT path without a
    * left shift: AK_PW2_RQ_PREPARE's fast == 1 and s1 == 1, spelled out for left == 0 (its 64-bit bound test is
    * inline but not free: with ak_rq_prepare here and per chunk and channel group for the constants, person_detect's
@@ -2446,33 +2479,45 @@ AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
   for (int32_t p0 = 0, n; p0 < pixels; p0 += n) {
     n = pixels - p0 < chunk ? pixels - p0 : chunk;
     ak_pw2_extend(in + p0 * k, k, n, xe, acc, fpu ? wst + 2 * k : wst, out + p0 * out_c, out_c);
-    const int32_t *wg = (const int32_t *)(const void *)w, *q = qp;
-    for (int32_t c = 0; c < out_c; c += 4, wg += 4 * k4, q += 4 * AK_QP_STRIDE) {
-      if (!fpu) ak_pw2_stage(wg, k4, wst);
-      const int32_t nc = out_c - c < 4 ? out_c - c : 4;
-      ak_rq rq[4];
-      for (int j = 0; j < nc; j++) {
-        const int32_t *qj = q + j * AK_QP_STRIDE;
-        if (!fused) {
-          rq[j] = AK_PW2_RQ_PREPARE(ak_qp_load(qj));
-          continue;
-        }
-        /* the fused path's (2 bias, multiplier, rounding constant with the output offset, right shift): ak_rq's
-         * for fast == 1 */
-        int32_t *cst = wst + 2 * k + 4 * j;
-        cst[0] = (int32_t)((uint32_t)qj[0] << 1), cst[1] = qj[1], cst[2] = (1 << (qj[3] - 1)) + out_zp * (1 << qj[3]);
-        cst[3] = qj[3];
-      }
-      if (fpu)
-        ak_pwf_sums(xe, wg, wst + 2 * k, k, fused, acc, n);
-      else
-        ak_pw2_sums(xe, wst, k, fused, acc);
-      if (!fused) {
-        for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + p0 * out_c + c + j, n, out_c, &rq[j], &oq);
-      }
-    }
+    if (fpu)
+      ak_pwf_groups(xe, w, qp, k, out_c, &oq, fused, wst, acc, n, out + p0 * out_c);
+    else
+      ak_pw2_groups(xe, w, qp, k, out_c, &oq, fused, wst, acc, n, out + p0 * out_c, 0);
   }
   return 0;
+}
+
+AK_INLINE void ak_pw2_groups(const int32_t *xe, const int8_t *w, const int32_t *qp, int32_t k, int32_t out_c,
+                             const ak_outq *oq, int fused, int32_t *wst, int32_t *acc, int32_t n, int8_t *out,
+                             int fpu) {
+  const int32_t k4 = k >> 2, out_zp = oq->zp;
+  const int one_block = fpu && fused && k <= 16;  /* f4p2's requantizing one-block layers: ak_pwf_one_block_cst */
+  const int32_t *wg = (const int32_t *)(const void *)w, *q = qp;
+  for (int32_t c = 0; c < out_c; c += 4, wg += 4 * k4, q += 4 * AK_QP_STRIDE) {
+    if (!fpu) ak_pw2_stage(wg, k4, wst);
+    const int32_t nc = out_c - c < 4 ? out_c - c : 4;
+    ak_rq rq[4];
+    if (one_block) ak_pwf_one_block_cst(q, out_zp, c, wst + 2 * k);
+    for (int j = 0; j < nc && !one_block; j++) {
+      const int32_t *qj = q + j * AK_QP_STRIDE;
+      if (!fused) {
+        rq[j] = AK_PW2_RQ_PREPARE(ak_qp_load(qj));
+        continue;
+      }
+      /* the fused path's (2 bias, multiplier, rounding constant with the output offset, right shift): ak_rq's
+       * for fast == 1 */
+      int32_t *cst = wst + 2 * k + 4 * j;
+      cst[0] = (int32_t)((uint32_t)qj[0] << 1), cst[1] = qj[1], cst[2] = (1 << (qj[3] - 1)) + out_zp * (1 << qj[3]);
+      cst[3] = qj[3];
+    }
+    if (fpu)
+      ak_pwf_sums(xe, wg, wst + 2 * k, k, fused, acc, n);
+    else
+      ak_pw2_sums(xe, wst, k, fused, acc);
+    if (!fused) {
+      for (int j = 0; j < nc; j++) ak_requant_run(acc + j, out + c + j, n, out_c, &rq[j], oq);
+    }
+  }
 }
 
 int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
@@ -2492,17 +2537,19 @@ int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
  * r = 2, 4, 6 or 8 k pairs (k/2 is even) and starts from SMUAD; the others have 8, and the last one requantizes
  * in registers (AK_PW2_FUSED; the pair's accumulators', constants' and output addresses from its tail) or stores
  * the sums for ak_requant_run. A layer of at most 16 input channels is one block, d4p2's loop with the weights
- * in registers; with at most 8 the 4 channels' requantization constants fit in s16-s31 too. s16-s31 are
- * callee-saved: listed as clobbered, GCC saves them once per call. With several blocks an odd last pixel of a
- * chunk (person_detect's 3x3-pixel layers) is computed alone, not paired with its duplicate: per k pair LDR x, 2
- * VMOV, 4 SMLAD into 4 accumulators, and one pixel's fused requantization (one block: still paired with itself,
- * as in a chunk of one pixel). */
+ * in registers; requantized there, its weights are doubled at staging and each pair's sums start from the 4
+ * doubled biases (2 (acc + bias), SMMULR's operand, with no SMUAD and no adds after the sums), and with at most 8
+ * input channels the constants fit in s16-s29 too (ak_pw2_conv's shallow layers: there the requantization,
+ * per 8 MACs of an output, weighs most). s16-s31 are callee-saved: listed as clobbered, GCC saves them once per
+ * chunk (ak_pwf_groups). With several blocks an odd last pixel of a chunk (person_detect's 3x3-pixel layers) is
+ * computed alone, not paired with its duplicate: per k pair LDR x, 2 VMOV, 4 SMLAD into 4 accumulators, and one
+ * pixel's fused requantization (one block: still paired with itself, as in a chunk of one pixel). */
 AK_INLINE int32_t ak_pwf_first_steps(int32_t k) { return (((k >> 1) - 1) & 7) + 1; }
 
 /* The sums of the chunk's pixel pairs (xe: n pixels, from ak_pw2_extend with cst as its stage address) for one
  * channel group: w its packed words [k/4][4 channels], cst its constants (fused: as d4p2's, after its stage). */
-static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *cst, int32_t k,
-                                                  int fused, int32_t *acc, int32_t n) {
+AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *cst, int32_t k, int fused,
+                           int32_t *acc, int32_t n) {
   const int32_t r = ak_pwf_first_steps(k), blocks = ((k >> 1) - r) / 8 + 1;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   /* d4p2's registers (r0, r1 the pair's inputs, r2, r3 two channels' weights, r4 the input pointer, r6-r9 and
@@ -2514,16 +2561,22 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
   register const int32_t *pw __asm__("r2") = w;
   register int32_t r3 __asm__("r3");
   /* 4 input channels of the 4 channels (one packed word each) -> the SMLAD pair words of 2 k pairs */
-#define AK_PWF_ROW(q0, q1, q2, q3)                                                              \
+#define AK_PWF_ROW_D(d, q0, q1, q2, q3)                                                         \
   "ldm r2!, {r0, r1, r3, r6}\n\t"                                                               \
-  "sxtb16 r7, r0\n\tsxtb16 r8, r1\n\tvmov " q0 ", r7, r8\n\t"                                   \
-  "sxtb16 r7, r3\n\tsxtb16 r8, r6\n\tvmov " q1 ", r7, r8\n\t"                                   \
-  "sxtb16 r7, r0, ror #8\n\tsxtb16 r8, r1, ror #8\n\tvmov " q2 ", r7, r8\n\t"                   \
-  "sxtb16 r7, r3, ror #8\n\tsxtb16 r8, r6, ror #8\n\tvmov " q3 ", r7, r8\n\t"
-#define AK_PWF_W1 AK_PWF_ROW("s0, s1", "s2, s3", "s4, s5", "s6, s7")
-#define AK_PWF_W2 AK_PWF_W1 AK_PWF_ROW("s8, s9", "s10, s11", "s12, s13", "s14, s15")
-#define AK_PWF_W3 AK_PWF_W2 AK_PWF_ROW("s16, s17", "s18, s19", "s20, s21", "s22, s23")
-#define AK_PWF_W4 AK_PWF_W3 AK_PWF_ROW("s24, s25", "s26, s27", "s28, s29", "s30, s31")
+  "sxtb16 r7, r0\n\tsxtb16 r8, r1\n\t" d "vmov " q0 ", r7, r8\n\t"                                \
+  "sxtb16 r7, r3\n\tsxtb16 r8, r6\n\t" d "vmov " q1 ", r7, r8\n\t"                                \
+  "sxtb16 r7, r0, ror #8\n\tsxtb16 r8, r1, ror #8\n\t" d "vmov " q2 ", r7, r8\n\t"                \
+  "sxtb16 r7, r3, ror #8\n\tsxtb16 r8, r6, ror #8\n\t" d "vmov " q3 ", r7, r8\n\t"
+/* (d: AK_PWF_DBL doubles the weights, for sums that start from the doubled bias: 2 (acc + bias), SMMULR's operand) */
+#define AK_PWF_DBL "sadd16 r7, r7, r7\n\tsadd16 r8, r8, r8\n\t"
+#define AK_PWF_WX1(d) AK_PWF_ROW_D(d, "s0, s1", "s2, s3", "s4, s5", "s6, s7")
+#define AK_PWF_WX2(d) AK_PWF_WX1(d) AK_PWF_ROW_D(d, "s8, s9", "s10, s11", "s12, s13", "s14, s15")
+#define AK_PWF_WX3(d) AK_PWF_WX2(d) AK_PWF_ROW_D(d, "s16, s17", "s18, s19", "s20, s21", "s22, s23")
+#define AK_PWF_WX4(d) AK_PWF_WX3(d) AK_PWF_ROW_D(d, "s24, s25", "s26, s27", "s28, s29", "s30, s31")
+#define AK_PWF_W1 AK_PWF_WX1("")
+#define AK_PWF_W2 AK_PWF_WX2("")
+#define AK_PWF_W3 AK_PWF_WX3("")
+#define AK_PWF_W4 AK_PWF_WX4("")
 #define AK_PWF_STEP(op, acc, q01, q23) \
   "ldm r4!, {r0, r1}\n\t" AK_PW2_MACS_FROM(op, acc, "vmov r2, r3, " q01 "\n\t", "vmov r2, r3, " q23 "\n\t")
 /* the odd last pixel alone (blocks of several): its word of each k pair (its duplicate's skipped), 4 SMLAD into
@@ -2531,20 +2584,56 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #define AK_PWF_STEP1(op, acc, q01, q23)                                                          \
   "ldr r0, [r4], #8\n\tvmov r2, r3, " q01 "\n\t" op " r6, r0, r2" acc("r6") "\n\t" op " r7, r0, r3" acc("r7") \
   "\n\tvmov r2, r3, " q23 "\n\t" op " r8, r0, r2" acc("r8") "\n\t" op " r9, r0, r3" acc("r9") "\n\t"
-/* r steps of a block with step S (AK_PWF_STEP: a pair, AK_PWF_STEP1: the lone pixel), the first from `op` */
-#define AK_PWF_STEPS2(S, op, acc) S(op, acc, "s0, s1", "s2, s3") S("smlad", AK_PW2_ACC, "s4, s5", "s6, s7")
-#define AK_PWF_STEPS4(S, op, acc) \
-  AK_PWF_STEPS2(S, op, acc) S("smlad", AK_PW2_ACC, "s8, s9", "s10, s11") S("smlad", AK_PW2_ACC, "s12, s13", "s14, s15")
-#define AK_PWF_STEPS6(S, op, acc)                                                                      \
-  AK_PWF_STEPS4(S, op, acc) S("smlad", AK_PW2_ACC, "s16, s17", "s18, s19")                              \
+/* r steps of a block with step S (AK_PWF_STEP: a pair, AK_PWF_STEP1: the lone pixel), the first from `op`: the
+ * first, then AK_PWF_MOREr's r - 1 */
+#define AK_PWF_MORE2(S) S("smlad", AK_PW2_ACC, "s4, s5", "s6, s7")
+#define AK_PWF_MORE4(S) AK_PWF_MORE2(S) S("smlad", AK_PW2_ACC, "s8, s9", "s10, s11") \
+  S("smlad", AK_PW2_ACC, "s12, s13", "s14, s15")
+#define AK_PWF_MORE6(S) AK_PWF_MORE4(S) S("smlad", AK_PW2_ACC, "s16, s17", "s18, s19") \
   S("smlad", AK_PW2_ACC, "s20, s21", "s22, s23")
-#define AK_PWF_STEPS8(S, op, acc)                                                                      \
-  AK_PWF_STEPS6(S, op, acc) S("smlad", AK_PW2_ACC, "s24, s25", "s26, s27")                              \
+#define AK_PWF_MORE8(S) AK_PWF_MORE6(S) S("smlad", AK_PW2_ACC, "s24, s25", "s26, s27") \
   S("smlad", AK_PW2_ACC, "s28, s29", "s30, s31")
-#define AK_PWF_CST(q01, q23) "vmov r0, r1, " q01 "\n\tvmov r2, r3, " q23 "\n\t"
-#define AK_PWF_FUSED_FPU                                                                       \
-  AK_PW2_FUSED_FROM(AK_PWF_CST("s16, s17", "s18, s19"), AK_PWF_CST("s20, s21", "s22, s23"),   \
-                    AK_PWF_CST("s24, s25", "s26, s27"), AK_PWF_CST("s28, s29", "s30, s31"))
+#define AK_PWF_STEPS2(S, op, acc) S(op, acc, "s0, s1", "s2, s3") AK_PWF_MORE2(S)
+#define AK_PWF_STEPS4(S, op, acc) S(op, acc, "s0, s1", "s2, s3") AK_PWF_MORE4(S)
+#define AK_PWF_STEPS6(S, op, acc) S(op, acc, "s0, s1", "s2, s3") AK_PWF_MORE6(S)
+#define AK_PWF_STEPS8(S, op, acc) S(op, acc, "s0, s1", "s2, s3") AK_PWF_MORE8(S)
+/* One block of r steps that requantizes (doubled weights): the pair's 8 sums start from the 4 channels' doubled
+ * biases, which `bias` brings into r6-r9 (each pixel 1 accumulator from its pixel 0 one before that one is
+ * written): no SMUAD and no 8 adds of 2 bias after the sums (per pair: 2 VMOV or one LDM of 4 instead). */
+#define AK_PWF_STEPS_BIAS(bias, r)                                                  \
+  bias "ldm r4!, {r0, r1}\n\tvmov r2, r3, s0, s1\n\t"                              \
+  "smlad r10, r1, r2, r6\n\tsmlad r6, r0, r2, r6\n\t"                               \
+  "smlad r11, r1, r3, r7\n\tsmlad r7, r0, r3, r7\n\tvmov r2, r3, s2, s3\n\t"         \
+  "smlad r12, r1, r2, r8\n\tsmlad r8, r0, r2, r8\n\t"                               \
+  "smlad lr, r1, r3, r9\n\tsmlad r9, r0, r3, r9\n\t" AK_PWF_MORE##r(AK_PWF_STEP)
+/* its requantization: the channel's multiplier and rounding constant (`cst`: into r1, r2; r3 the right shifts, one
+ * per byte, the next one moved down before channels 1-3) applied to both pixels' sums a, b. Constants (the
+ * driver's, for one-block layers): shifts, 4 doubled biases, (multiplier, rounding constant) per channel, the
+ * group's first channel; in s16-s29 with at most 8 input channels, else read at r5 */
+#define AK_PWF_RQ_DOUBLED(a, b, cst) cst AK_PW2_RQ_ONE(a) AK_PW2_RQ_ONE(b)
+#define AK_PWF_NEXT_SHIFT "lsrs r3, r3, #8\n\t"
+#define AK_PWF_CST2(q01) "vmov r1, r2, " q01 "\n\t"
+#define AK_PWF_BIAS_FPU "vmov r6, r7, s16, s17\n\tvmov r8, r9, s18, s19\n\t"
+/* both pixels' output words stored at the group's first channel (register c: its bytes' offset from the tail's
+ * output addresses, which stay those of channel 0: no store back per pair); r3: another pair follows */
+#define AK_PWF_STORE_AT(c)                                                   \
+  "ldm r4!, {r1, r2, r3}\n\t"                                                \
+  "str r6, [r1, " c "]\n\t"                                                  \
+  "str r10, [r2, " c "]\n\t"                                                 \
+  "adds r4, #4\n\t"
+/* (r5: the group's first channel, from AK_PWF_VLDM_CST) */
+#define AK_PWF_FUSED_FPU                                                                                   \
+  AK_PW2_FUSED_RQ(AK_PWF_RQ_DOUBLED, "vmov r3, s22\n\t" AK_PWF_CST2("s20, s21"),                            \
+                  AK_PWF_NEXT_SHIFT AK_PWF_CST2("s23, s24"), AK_PWF_NEXT_SHIFT AK_PWF_CST2("s25, s26"),      \
+                  AK_PWF_NEXT_SHIFT AK_PWF_CST2("s27, s28"))                                               \
+  AK_PWF_STORE_AT("r5")
+#define AK_PWF_BIAS_MEM "ldm r5!, {r6, r7, r8, r9}\n\t"
+#define AK_PWF_CST2_MEM AK_PWF_NEXT_SHIFT "ldm r5!, {r1, r2}\n\t"
+/* (then r5 at the group's first channel, after the constants: read into r0 and r5 back to their start) */
+#define AK_PWF_FUSED_MEM                                                                                    \
+  AK_PW2_FUSED_RQ(AK_PWF_RQ_DOUBLED, "ldm r5!, {r1, r2, r3}\n\t", AK_PWF_CST2_MEM, AK_PWF_CST2_MEM,        \
+                  AK_PWF_CST2_MEM)                                                                         \
+  "ldr r0, [r5], #-52\n\t" AK_PWF_STORE_AT("r0")
 #define AK_PWF_CLOBBERS                                                                                        \
   "r0", "r1", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory", "s0", "s1", "s2", "s3", "s4",  \
       "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", \
@@ -2599,21 +2688,22 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #define AK_PWF_SUMS "ldm r5, {r6-r12, lr}\n\t"
 #define AK_PWF_SUMS1 "ldm r5, {r6-r9}\n\t"
 #define AK_PWF_RQ1(a) "ldm r5!, {r0, r1, r2, r3}\n\t" AK_PW2_RQ_X2(a) AK_PW2_RQ_ONE(a)  /* one channel, one pixel */
-#define AK_PWF_VLDM_CST "vldmia r5, {s16-s31}\n\t"
+#define AK_PWF_VLDM_CST "vldmia r5, {s16-s29}\n\tvmov r5, s29\n\t"
   if (blocks == 1) {
     r3 = (int32_t)(uintptr_t)cst;
     switch (2 * r + !fused) {
-#define AK_PWF_ONE_FPU(w, steps) \
-  AK_PWF_ONE(w, AK_PWF_VLDM_CST, steps, AK_PWF_TAIL_OUT, AK_PWF_FUSED_FPU, AK_PWF_NEXT_ONLY)
-#define AK_PWF_ONE_FUSED(w, steps) AK_PWF_ONE(w, "", steps, AK_PWF_TAIL_OUT, AK_PW2_FUSED, AK_PWF_NEXT_CST)
+#define AK_PWF_ONE_FPU(w, r) \
+  AK_PWF_ONE(w, AK_PWF_VLDM_CST, AK_PWF_STEPS_BIAS(AK_PWF_BIAS_FPU, r), AK_PWF_TAIL_OUT, AK_PWF_FUSED_FPU, "")
+#define AK_PWF_ONE_FUSED(w, r) \
+  AK_PWF_ONE(w, "", AK_PWF_STEPS_BIAS(AK_PWF_BIAS_MEM, r), AK_PWF_TAIL_OUT, AK_PWF_FUSED_MEM, "")
 #define AK_PWF_ONE_STORE(w, steps) AK_PWF_ONE(w, "", steps, AK_PWF_TAIL_ACC, AK_PW2_STORE, AK_PWF_NEXT_CST)
-      case 4: AK_PWF_ONE_FPU(AK_PWF_W1, AK_PWF_STEPS2(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
+      case 4: AK_PWF_ONE_FPU(AK_PWF_WX1(AK_PWF_DBL), 2); break;
       case 5: AK_PWF_ONE_STORE(AK_PWF_W1, AK_PWF_STEPS2(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
-      case 8: AK_PWF_ONE_FPU(AK_PWF_W2, AK_PWF_STEPS4(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
+      case 8: AK_PWF_ONE_FPU(AK_PWF_WX2(AK_PWF_DBL), 4); break;
       case 9: AK_PWF_ONE_STORE(AK_PWF_W2, AK_PWF_STEPS4(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
-      case 12: AK_PWF_ONE_FUSED(AK_PWF_W3, AK_PWF_STEPS6(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
+      case 12: AK_PWF_ONE_FUSED(AK_PWF_WX3(AK_PWF_DBL), 6); break;
       case 13: AK_PWF_ONE_STORE(AK_PWF_W3, AK_PWF_STEPS6(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
-      case 16: AK_PWF_ONE_FUSED(AK_PWF_W4, AK_PWF_STEPS8(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
+      case 16: AK_PWF_ONE_FUSED(AK_PWF_WX4(AK_PWF_DBL), 8); break;
       default: AK_PWF_ONE_STORE(AK_PWF_W4, AK_PWF_STEPS8(AK_PWF_STEP, "smuad", AK_PW2_NOACC)); break;
 #undef AK_PWF_ONE_STORE
 #undef AK_PWF_ONE_FUSED
@@ -2692,19 +2782,36 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #undef AK_PWF_LONE_RUN
 #undef AK_PWF_ONE
 #undef AK_PWF_CLOBBERS
+#undef AK_PWF_FUSED_MEM
+#undef AK_PWF_CST2_MEM
+#undef AK_PWF_BIAS_MEM
 #undef AK_PWF_FUSED_FPU
-#undef AK_PWF_CST
+#undef AK_PWF_STORE_AT
+#undef AK_PWF_BIAS_FPU
+#undef AK_PWF_CST2
+#undef AK_PWF_NEXT_SHIFT
+#undef AK_PWF_RQ_DOUBLED
+#undef AK_PWF_STEPS_BIAS
 #undef AK_PWF_STEPS8
 #undef AK_PWF_STEPS6
 #undef AK_PWF_STEPS4
 #undef AK_PWF_STEPS2
+#undef AK_PWF_MORE8
+#undef AK_PWF_MORE6
+#undef AK_PWF_MORE4
+#undef AK_PWF_MORE2
 #undef AK_PWF_STEP1
 #undef AK_PWF_STEP
 #undef AK_PWF_W4
 #undef AK_PWF_W3
 #undef AK_PWF_W2
 #undef AK_PWF_W1
-#undef AK_PWF_ROW
+#undef AK_PWF_WX4
+#undef AK_PWF_WX3
+#undef AK_PWF_WX2
+#undef AK_PWF_WX1
+#undef AK_PWF_DBL
+#undef AK_PWF_ROW_D
 #else
   /* The same blocks in the same order (pair p's sums at acc + 8p, the address its tail names), in C; the block's
    * weights extended as ak_pw2_stage does. */
@@ -2731,6 +2838,8 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #undef AK_PW2_FUSED
 #undef AK_PW2_FUSED_FROM
+#undef AK_PW2_FUSED_WITH
+#undef AK_PW2_FUSED_RQ
 #undef AK_PW2_RQ_FROM
 #undef AK_PW2_RQ_ONE
 #undef AK_PW2_RQ_X2
@@ -2740,6 +2849,13 @@ static __attribute__((noinline)) void ak_pwf_sums(const int32_t *xe, const int32
 #undef AK_PW2_MACS_FROM
 #endif
 #undef AK_PW2_RQ_PREPARE
+
+/* f4p2's channel groups out of line, with its sums inline: s16-s31 saved once per chunk, not per group */
+static __attribute__((noinline)) void ak_pwf_groups(const int32_t *xe, const int8_t *w, const int32_t *qp, int32_t k,
+                                                    int32_t out_c, const ak_outq *oq, int fused, int32_t *wst,
+                                                    int32_t *acc, int32_t n, int8_t *out) {
+  ak_pw2_groups(xe, w, qp, k, out_c, oq, fused, wst, acc, n, out, 1);
+}
 
 int32_t armlprof_conv_s8_f4p2(ARMLPROF_CONV_ARGS) {
   return ak_pw2_conv(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
