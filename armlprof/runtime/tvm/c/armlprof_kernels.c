@@ -3300,72 +3300,82 @@ static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32
                                                    const ak_c1f_walk *wk) {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   /* r0 x, r1 the output pointer, r2/r3 input words (then the requantization's temporary / right shifts),
-   * r4/r5 weights (then multiplier, rounding constant), r6-r9 pixel 0's channels, r10-r12 and lr pixel 1's; the
-   * loop bounds on the stack. */
+   * r4/r5 weights (then multiplier, rounding constant), r6-r9 pixel 0's channels, r10-r12 and lr pixel 1's; s31
+   * the row's output end (a VMOV away, not a stack load), the other loop bounds on the stack. */
   register const int32_t *px __asm__("r0") = x;
   register int8_t *op __asm__("r1") = o;
   register const int32_t *kb __asm__("r2") = blk;
   int8_t *rowend = o + wk->row_out, *const end = o + wk->out_h * wk->row_out;
   const int32_t oc = wk->out_c, jump = wk->jump_bytes, rowout = wk->row_out;
+  /* Two SMLADs of one channel: pixel 0's accumulator a, pixel 1's b. In the first kernel row b has not been
+   * set yet: pixel 1 first, from a's bias (so b needs no VMOV of its own). */
+#define AK_C1F_MLA(a, b, w) "smlad " a ", r2, " w ", " a "\n\tsmlad " b ", r3, " w ", " b "\n\t"
+#define AK_C1F_MLA0(a, b, w) "smlad " b ", r3, " w ", " a "\n\tsmlad " a ", r2, " w ", " a "\n\t"
   /* one kernel row: words 0, 1 (pixel 0's taps 0-1 / 2-3, pixel 1's 0-1) and 2 (pixel 1's 2-3) */
-#define AK_C1F_ROW(off, q0, q1, q2)      \
-  "ldr r2, [r0, #" off "]\n\t"          \
-  "ldr r3, [r0, #" off "+4]\n\t"        \
-  "vmov r4, r5, " q0 "\n\t"         \
-  "smlad r6, r2, r4, r6\n\t"        \
-  "smlad r10, r3, r4, r10\n\t"      \
-  "smlad r7, r2, r5, r7\n\t"        \
-  "smlad r11, r3, r5, r11\n\t"      \
-  "vmov r4, r5, " q1 "\n\t"         \
-  "smlad r8, r2, r4, r8\n\t"        \
-  "smlad r12, r3, r4, r12\n\t"      \
-  "smlad r9, r2, r5, r9\n\t"        \
-  "smlad lr, r3, r5, lr\n\t"        \
-  "ldr r2, [r0, #" off "+8]\n\t"        \
-  "vmov r4, r5, " q2 "\n\t"         \
-  "smlabb r6, r3, r4, r6\n\t"       \
-  "smlabt r7, r3, r4, r7\n\t"       \
-  "smlabb r8, r3, r5, r8\n\t"       \
-  "smlabt r9, r3, r5, r9\n\t"       \
-  "smlabb r10, r2, r4, r10\n\t"     \
-  "smlabt r11, r2, r4, r11\n\t"     \
-  "smlabb r12, r2, r5, r12\n\t"     \
+#define AK_C1F_ROW(M, off, q0, q1, q2) \
+  "ldr r2, [r0, #" off "]\n\t"         \
+  "ldr r3, [r0, #" off "+4]\n\t"       \
+  "vmov r4, r5, " q0 "\n\t"            \
+  M("r6", "r10", "r4")                 \
+  M("r7", "r11", "r5")                 \
+  "vmov r4, r5, " q1 "\n\t"            \
+  M("r8", "r12", "r4")                 \
+  M("r9", "lr", "r5")                  \
+  "ldr r2, [r0, #" off "+8]\n\t"       \
+  "vmov r4, r5, " q2 "\n\t"            \
+  "smlabb r6, r3, r4, r6\n\t"          \
+  "smlabt r7, r3, r4, r7\n\t"          \
+  "smlabb r8, r3, r5, r8\n\t"          \
+  "smlabt r9, r3, r5, r9\n\t"          \
+  "smlabb r10, r2, r4, r10\n\t"        \
+  "smlabt r11, r2, r4, r11\n\t"        \
+  "smlabb r12, r2, r5, r12\n\t"        \
   "smlabt lr, r2, r5, lr\n\t"
-  __asm__ volatile(
-      "vldmia r2, {s0-s30}\n\t"
-      "1:\n\t"
-      "vmov r6, r7, s18, s19\n\t"
-      "vmov r8, r9, s20, s21\n\t"
-      "vmov r10, r11, s18, s19\n\t"
-      "vmov r12, lr, s20, s21\n\t"
-      AK_C1F_ROW("0", "s0, s1", "s2, s3", "s4, s5")
-      AK_C1F_ROW(AK_DWP_STR(AK_C1F_RS) "*4", "s6, s7", "s8, s9", "s10, s11")
-      AK_C1F_ROW(AK_DWP_STR(AK_C1F_RS) "*8", "s12, s13", "s14, s15", "s16, s17")
-      "adds r0, #8\n\t"
-      AK_FRQ_PAIR8("s30", "s22, s23", "s24, s25", "s26, s27", "s28, s29")
-      "ldr r3, %[oc]\n\t"
-      "str r6, [r1]\n\t"
-      "str r10, [r1, r3]\n\t"
-      "add r1, r1, r3, lsl #1\n\t"
-      "ldr r3, %[rowend]\n\t"  /* not the row's last pair: the next pair */
-      "cmp r1, r3\n\t"
-      "bne 1b\n\t"
-      "ldr r3, %[end]\n\t"
-      "cmp r1, r3\n\t"
-      "beq 2f\n\t"
-      "ldr r3, %[jump]\n\t"  /* x to the next output row's first pair */
-      "add r0, r3\n\t"
-      "ldr r3, %[rowout]\n\t"
-      "ldr r2, %[rowend]\n\t"
-      "add r2, r3\n\t"
-      "str r2, %[rowend]\n\t"
-      "b 1b\n\t"
-      "2:"
-      : "+r"(px), "+r"(op), "+r"(kb), [rowend] "+m"(rowend)
-      : [oc] "m"(oc), [jump] "m"(jump), [rowout] "m"(rowout), [end] "m"(end)
-      : "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory", "s0", "s1", "s2",
-        "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18",
-        "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30");
+  /* the two pixels' output words, then r1 past them: out_c from the stack, or 8 (person_detect) as immediates */
+#define AK_C1F_STORE_N "ldr r3, %[oc]\n\tstr r6, [r1]\n\tstr r10, [r1, r3]\n\tadd r1, r1, r3, lsl #1\n\t"
+#define AK_C1F_STORE_8 "str r6, [r1]\n\tstr r10, [r1, #8]\n\tadds r1, #16\n\t"
+#define AK_C1F_LOOP(store)                                                                                     \
+  __asm__ volatile(                                                                                            \
+      "vldmia r2, {s0-s30}\n\t"                                                                                \
+      "ldr r3, %[rowend]\n\t"                                                                                  \
+      "vmov s31, r3\n\t"                                                                                       \
+      "1:\n\t"                                                                                                 \
+      "vmov r6, r7, s18, s19\n\t"                                                                              \
+      "vmov r8, r9, s20, s21\n\t"                                                                              \
+      AK_C1F_ROW(AK_C1F_MLA0, "0", "s0, s1", "s2, s3", "s4, s5")                                               \
+      AK_C1F_ROW(AK_C1F_MLA, AK_DWP_STR(AK_C1F_RS) "*4", "s6, s7", "s8, s9", "s10, s11")                       \
+      AK_C1F_ROW(AK_C1F_MLA, AK_DWP_STR(AK_C1F_RS) "*8", "s12, s13", "s14, s15", "s16, s17")                   \
+      "adds r0, #8\n\t"                                                                                        \
+      AK_FRQ_PAIR8("s30", "s22, s23", "s24, s25", "s26, s27", "s28, s29")                                      \
+      store                                                                                                    \
+      "vmov r3, s31\n\t"  /* not the row's last pair: the next pair */                                         \
+      "cmp r1, r3\n\t"                                                                                         \
+      "bne 1b\n\t"                                                                                             \
+      "ldr r3, %[end]\n\t"                                                                                     \
+      "cmp r1, r3\n\t"                                                                                         \
+      "beq 2f\n\t"                                                                                             \
+      "ldr r3, %[jump]\n\t"  /* x to the next output row's first pair */                                       \
+      "add r0, r3\n\t"                                                                                         \
+      "ldr r3, %[rowout]\n\t"                                                                                  \
+      "vmov r2, s31\n\t"                                                                                       \
+      "add r2, r3\n\t"                                                                                         \
+      "vmov s31, r2\n\t"                                                                                       \
+      "b 1b\n\t"                                                                                               \
+      "2:"                                                                                                     \
+      : "+r"(px), "+r"(op), "+r"(kb)                                                                           \
+      : [oc] "m"(oc), [jump] "m"(jump), [rowout] "m"(rowout), [end] "m"(end), [rowend] "m"(rowend)             \
+      : "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory", "s0", "s1", "s2", \
+        "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", \
+        "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31")
+  if (oc == 8)
+    AK_C1F_LOOP(AK_C1F_STORE_8);
+  else
+    AK_C1F_LOOP(AK_C1F_STORE_N);
+#undef AK_C1F_LOOP
+#undef AK_C1F_STORE_8
+#undef AK_C1F_STORE_N
+#undef AK_C1F_MLA0
+#undef AK_C1F_MLA
 #undef AK_C1F_ROW
 #else
   const int32_t wq = wk->stride_bytes >> 2, pairs_row = wk->row_out / (2 * wk->out_c);
