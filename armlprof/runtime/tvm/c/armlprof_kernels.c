@@ -3311,10 +3311,10 @@ static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32
    * set yet: pixel 1 first, from a's bias (so b needs no VMOV of its own). */
 #define AK_C1F_MLA(a, b, w) "smlad " a ", r2, " w ", " a "\n\tsmlad " b ", r3, " w ", " b "\n\t"
 #define AK_C1F_MLA0(a, b, w) "smlad " b ", r3, " w ", " a "\n\tsmlad " a ", r2, " w ", " a "\n\t"
-  /* one kernel row: words 0, 1 (pixel 0's taps 0-1 / 2-3, pixel 1's 0-1) and 2 (pixel 1's 2-3) */
+  /* one kernel row: words 0, 1 (pixel 0's taps 0-1 / 2-3, pixel 1's 0-1; one LDRD: a fetch word less than two
+   * 32-bit LDRs) and 2 (pixel 1's 2-3) */
 #define AK_C1F_ROW(M, off, q0, q1, q2) \
-  "ldr r2, [r0, #" off "]\n\t"         \
-  "ldr r3, [r0, #" off "+4]\n\t"       \
+  "ldrd r2, r3, [r0, #" off "]\n\t"    \
   "vmov r4, r5, " q0 "\n\t"            \
   M("r6", "r10", "r4")                 \
   M("r7", "r11", "r5")                 \
