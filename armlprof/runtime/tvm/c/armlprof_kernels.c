@@ -3073,32 +3073,31 @@ static __attribute__((noinline)) void ak_c1s_widen(int32_t *buf, const ak_geom *
     int32_t c = c0;
     if (c & 1) d[c] = src[c], c++;  /* to a pair boundary */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-    if (c + 8 <= c1) {  /* 8 columns per iteration: two loads, four pair words */
-      const int8_t *sp8 = src + c;
-      int32_t *dw = row + (c >> 1), n8 = (c1 - c) >> 3, v0, v1, e, o, t;
-      __asm__ volatile("1:\n\t"
-                       "ldr %[v0], [%[s]]\n\t"
-                       "ldr %[v1], [%[s], #4]\n\t"
-                       "adds %[s], #8\n\t"
-                       "sxtb16 %[e], %[v0]\n\t"
-                       "sxtb16 %[o], %[v0], ror #8\n\t"
-                       "pkhbt %[t], %[e], %[o], lsl #16\n\t"
-                       "pkhtb %[v0], %[o], %[e], asr #16\n\t"
-                       "str %[t], [%[d]]\n\t"
-                       "str %[v0], [%[d], #4]\n\t"
-                       "sxtb16 %[e], %[v1]\n\t"
-                       "sxtb16 %[o], %[v1], ror #8\n\t"
-                       "pkhbt %[t], %[e], %[o], lsl #16\n\t"
-                       "pkhtb %[v1], %[o], %[e], asr #16\n\t"
-                       "str %[t], [%[d], #8]\n\t"
-                       "str %[v1], [%[d], #12]\n\t"
-                       "adds %[d], #16\n\t"
-                       "subs %[n], #1\n\t"
-                       "bne 1b"
-                       : [s] "+l"(sp8), [d] "+l"(dw), [n] "+l"(n8), [v0] "=&l"(v0), [v1] "=&l"(v1), [e] "=&r"(e),
-                         [o] "=&r"(o), [t] "=&l"(t)
-                       :
-                       : "cc", "memory");
+    if (c + 8 <= c1) {  /* 8 columns per iteration: two loads, four pair words stored by one STM */
+      register const int8_t *sp8 __asm__("r0") = src + c;
+      register int32_t *dw __asm__("r1") = row + (c >> 1);
+      register const int8_t *send __asm__("r2") = sp8 + (((c1 - c) >> 3) << 3);
+#define AK_C1S_WIDEN8(load)                                                                       \
+  __asm__ volatile("1:\n\t" load                                                                  \
+                   "sxtb16 r5, r3\n\t"                                                            \
+                   "sxtb16 r6, r3, ror #8\n\t"                                                    \
+                   "sxtb16 r7, r4\n\t"                                                            \
+                   "sxtb16 r4, r4, ror #8\n\t"                                                    \
+                   "pkhbt r3, r5, r6, lsl #16\n\t"                                                \
+                   "pkhtb r5, r6, r5, asr #16\n\t"                                                \
+                   "pkhbt r6, r7, r4, lsl #16\n\t"                                                \
+                   "pkhtb r7, r4, r7, asr #16\n\t"                                                \
+                   "stmia r1!, {r3, r5, r6, r7}\n\t"                                              \
+                   "cmp r0, r2\n\t"                                                               \
+                   "bne 1b"                                                                       \
+                   : "+r"(sp8), "+r"(dw)                                                          \
+                   : "r"(send)                                                                    \
+                   : "r3", "r4", "r5", "r6", "r7", "cc", "memory")
+      if (((uintptr_t)sp8 & 3) == 0)  /* LDM needs a word-aligned address */
+        AK_C1S_WIDEN8("ldmia r0!, {r3, r4}\n\t");
+      else
+        AK_C1S_WIDEN8("ldr r3, [r0]\n\tldr r4, [r0, #4]\n\tadds r0, #8\n\t");
+#undef AK_C1S_WIDEN8
       c += ((c1 - c) >> 3) << 3;
     }
 #endif
