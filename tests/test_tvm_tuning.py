@@ -187,7 +187,7 @@ def test_c1_sliding_pairs_other_geometries_bit_exact_on_emulated_board(tmp_path,
 
 # f4's own path beyond person_detect's first layer: top and left padding, 3 channel groups, 2-tap kernel rows (a
 # depthwise first layer), one output row (the loop's end on the first row end).
-F4_GEOMETRIES = [((11, 12), (3, 3), 12, False), ((9, 10), (3, 2), 4, True), ((3, 4), (3, 3), 4, False)]
+F4_GEOMETRIES = [((11, 12), (3, 3), 12, False), ((9, 12), (3, 2), 4, True), ((3, 4), (3, 3), 4, False)]
 
 
 @pytest.mark.slow
