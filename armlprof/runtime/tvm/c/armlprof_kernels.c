@@ -3333,20 +3333,24 @@ static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32
   /* the two pixels' output words, then r1 past them: out_c from the stack, or 8 (person_detect) as immediates */
 #define AK_C1F_STORE_N "ldr r3, %[oc]\n\tstr r6, [r1]\n\tstr r10, [r1, r3]\n\tadd r1, r1, r3, lsl #1\n\t"
 #define AK_C1F_STORE_8 "str r6, [r1]\n\tstr r10, [r1, #8]\n\tadds r1, #16\n\t"
-#define AK_C1F_LOOP(store)                                                                                     \
+/* one pixel pair: sums from the biases, 3 kernel rows, requantization, the output words */
+#define AK_C1F_PAIR(store)                                                                                     \
+  "vmov r6, r7, s18, s19\n\t"                                                                                  \
+  "vmov r8, r9, s20, s21\n\t"                                                                                  \
+  AK_C1F_ROW(AK_C1F_MLA0, "0", "s0, s1", "s2, s3", "s4, s5")                                                   \
+  AK_C1F_ROW(AK_C1F_MLA, AK_DWP_STR(AK_C1F_RS) "*4", "s6, s7", "s8, s9", "s10, s11")                           \
+  AK_C1F_ROW(AK_C1F_MLA, AK_DWP_STR(AK_C1F_RS) "*8", "s12, s13", "s14, s15", "s16, s17")                       \
+  "adds r0, #8\n\t"                                                                                            \
+  AK_FRQ_PAIR8("s30", "s22, s23", "s24, s25", "s26, s27", "s28, s29")                                          \
+  store
+  /* `pairs`: the pairs per turn of the loop (1, or 2 where a row has an even number of pairs: half the checks) */
+#define AK_C1F_LOOP(pairs)                                                                                     \
   __asm__ volatile(                                                                                            \
       "vldmia r2, {s0-s30}\n\t"                                                                                \
       "ldr r3, %[rowend]\n\t"                                                                                  \
       "vmov s31, r3\n\t"                                                                                       \
       "1:\n\t"                                                                                                 \
-      "vmov r6, r7, s18, s19\n\t"                                                                              \
-      "vmov r8, r9, s20, s21\n\t"                                                                              \
-      AK_C1F_ROW(AK_C1F_MLA0, "0", "s0, s1", "s2, s3", "s4, s5")                                               \
-      AK_C1F_ROW(AK_C1F_MLA, AK_DWP_STR(AK_C1F_RS) "*4", "s6, s7", "s8, s9", "s10, s11")                       \
-      AK_C1F_ROW(AK_C1F_MLA, AK_DWP_STR(AK_C1F_RS) "*8", "s12, s13", "s14, s15", "s16, s17")                   \
-      "adds r0, #8\n\t"                                                                                        \
-      AK_FRQ_PAIR8("s30", "s22, s23", "s24, s25", "s26, s27", "s28, s29")                                      \
-      store                                                                                                    \
+      pairs                                                                                                    \
       "vmov r3, s31\n\t"  /* not the row's last pair: the next pair */                                         \
       "cmp r1, r3\n\t"                                                                                         \
       "bne 1b\n\t"                                                                                             \
@@ -3366,11 +3370,12 @@ static __attribute__((noinline)) void ak_c1f_group(const int32_t *x, const int32
       : "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory", "s0", "s1", "s2", \
         "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", \
         "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31")
-  if (oc == 8)
-    AK_C1F_LOOP(AK_C1F_STORE_8);
+  if (oc == 8 && rowout % 32 == 0)  /* 8 channels, an even number of pairs a row (person_detect's 24) */
+    AK_C1F_LOOP(AK_C1F_PAIR(AK_C1F_STORE_8) AK_C1F_PAIR(AK_C1F_STORE_8));
   else
-    AK_C1F_LOOP(AK_C1F_STORE_N);
+    AK_C1F_LOOP(AK_C1F_PAIR(AK_C1F_STORE_N));
 #undef AK_C1F_LOOP
+#undef AK_C1F_PAIR
 #undef AK_C1F_STORE_8
 #undef AK_C1F_STORE_N
 #undef AK_C1F_MLA0
