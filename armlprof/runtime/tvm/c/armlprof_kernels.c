@@ -1252,7 +1252,8 @@ static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t
 
 typedef void (*ak_dwp_conv_fn)(const ak_geom *, const int8_t *, const int32_t *, int8_t *, int32_t, int32_t, int32_t);
 
-/* t3's geometry checks and plane sizes (r1 for what it does not cover), then conv */
+/* t3's geometry checks and plane sizes, then conv. kernels.py plans r1 itself for what this does not cover
+ * (kernels.dw_runs_r1): no call to r1 here, so its code is linked only where a layer runs it. */
 AK_INLINE int32_t ak_dwp_layer(ARMLPROF_CONV_ARGS, ak_dwp_conv_fn conv) {
   /* words per plane row: stride 1 up to the last pair's P[i + 1], (out_w + 3) halfwords rounded up; stride 2 up
    * to P[out_w + 1] (the odd last output's partner) */
@@ -1260,10 +1261,9 @@ AK_INLINE int32_t ak_dwp_layer(ARMLPROF_CONV_ARGS, ak_dwp_conv_fn conv) {
   const int32_t buf_rows = AK_DWP_BYTES / (16 * rs);
   if (k_h != 3 || k_w != 3 || d_h != 1 || d_w != 1 || s_h != s_w || (s_h != 1 && s_h != 2) || out_c != in_c ||
       buf_rows < 3)
-    return armlprof_dwconv_s8_r1(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
-                                 d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
+    return -1;
   AK_GEOM;
-  (void)w;  /* t3 reads its weights from the block after the requantization rows */
+  (void)w;  /* t3 reads its weights from the block after the requantization rows (kernels.py passes none) */
   conv(&g, in, qp, out, rw, rs, (buf_rows - 3) / s_h + 1);
   return 0;
 }
@@ -3717,9 +3717,9 @@ int32_t armlprof_dwconv_s8_n3(ARMLPROF_CONV_ARGS) {
   const int32_t hp = (out_h - 1) * s_h + 3, wp = (out_w - 1) * s_w + 3;
   if (k_h != 3 || k_w != 3 || d_h != 1 || d_w != 1 || out_c != in_c || in_c % 4 || blk[0] != 1 ||
       act_lo != -128 || act_hi != 127 || hp * wp * in_c > AK_DWN_BYTES)
-    return armlprof_dwconv_s8_r1(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
-                                 d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
+    return -1;  /* kernels.dw_runs_r1 plans r1 for these */
   AK_GEOM;
+  (void)w;  /* n3 reads its weights from its block (kernels.py passes none) */
   int32_t buf[(hp * wp * in_c) >> 2];
   ak_dwn_pad(buf, in, &g, hp, wp);
   const ak_dwn_walk wk = {4 * wp, 4 * s_w, 4 * (s_h * wp - out_w * s_w), out_w, out_h, out_c};
