@@ -1398,7 +1398,7 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
 #define AK_DWF_UNIT6_ROW(off, q, s5, s6, s7, s8, s11, s12) \
   AK_DWF_UNIT_ROW(off, q, s5, s6, s7, s8)                  \
   "ldr r2, [r0, #" off "+12]\n\t" AK_DWF_MACS("r11", "r12", "r4", "r2", s11, s12)
-#define AK_DWF_ROWS6(name, UNITS_START, UNITS_END)                                                               \
+#define AK_DWF_ROWS6(name, HEAD, UNITS_START, UNITS_END)                                                         \
   static __attribute__((noinline)) void name(const int32_t *x0, int8_t *o0, int32_t rows, int32_t out_w,        \
                                              const int32_t *blk, int32_t out_c, int32_t channels, int32_t plane) { \
     register const int32_t *x __asm__("r0") = x0;                                                                \
@@ -1408,7 +1408,7 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
     __asm__ volatile(                                                                                            \
         "ldr r2, %[c]\n\t"                                                                                       \
         "vmov s10, r2\n\t" AK_DWF_CHANNEL_START                                                                  \
-        "vmov lr, s6\n\t"                                                                                        \
+        "vmov lr, s6\n\t" HEAD                                                                                   \
         "1:\n\t" UNITS_START                                                                                     \
         AK_DWF_UNIT6_ROW("0", "s0, s1", "lr", "lr", "lr", "lr", "lr", "lr")                                      \
         AK_DWF_UNIT6_ROW(AK_DWF_ROW1, "s2, s3", "r5", "r6", "r7", "r8", "r11", "r12")                            \
@@ -1425,10 +1425,11 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
         : "cc", "memory", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0", "s1", \
           "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11");                                         \
   }
-AK_DWF_ROWS6(ak_dwf_rows6_s1, "ldr r2, %[units]\n\tadd r2, r0\n\tvmov s11, r2\n\t2:\n\t",
+AK_DWF_ROWS6(ak_dwf_rows6_s1, "", "ldr r2, %[units]\n\tadd r2, r0\n\tvmov s11, r2\n\t2:\n\t",
              "adds r0, #12\n\tvmov r2, s11\n\tcmp r0, r2\n\tbne.w 2b\n\t"
              "ldr r3, %[jump]\n\tadd r0, r3\n\t")
-AK_DWF_ROWS6(ak_dwf_row6_s1, "", "adds r0, #" AK_DWF_ROW1 "\n\t")
+/* (6-wide: the row loop's head word-aligned, at most one 16-bit NOP per channel; Spresense fetches code by words) */
+AK_DWF_ROWS6(ak_dwf_row6_s1, ".p2align 2\n\t", "", "adds r0, #" AK_DWF_ROW1 "\n\t")
 #undef AK_DWF_ROWS6
 #undef AK_DWF_UNIT6_ROW
 
