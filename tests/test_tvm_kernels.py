@@ -49,8 +49,9 @@ int main(int argc, char **argv) {
   int8_t *in = read_block((size_t)a[18]), *w = read_block((size_t)a[19]);
   int32_t *qp = read_block((size_t)a[20] * 4);
   int8_t *out = malloc((size_t)a[21]);
-  fn(in, w, qp, out, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13],
-     a[14], a[15], a[16], a[17]);
+  if (fn(in, w, qp, out, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13],
+         a[14], a[15], a[16], a[17]) != 0)
+    return 5;
   fwrite(out, 1, (size_t)a[21], stdout);
   return 0;
 }
@@ -237,13 +238,17 @@ def _case_data(family: str, g: kernels.Geometry, seed: int):
     return x, w, bias, mults, shifts, int(rng.integers(-128, 128)), int(rng.integers(-20, 20))
 
 
-def _run(harness: Path, function: str, g: kernels.Geometry, x, weights, qp, in_zp, out_zp, lo, hi) -> np.ndarray:
+def _call(harness: Path, function: str, g: kernels.Geometry, x, weights, qp, in_zp, out_zp, lo, hi):
     n_out = g.out_h * g.out_w * g.out_c
     header = np.array([*g.as_args(), in_zp, out_zp, lo, hi, x.size, weights.size, qp.size, n_out], dtype=np.int32)
     blob = header.tobytes() + x.astype(np.int8).tobytes() + weights.astype(np.int8).tobytes() + \
         qp.astype(np.int32).tobytes()
-    run = subprocess.run([str(harness), function], input=blob, capture_output=True, timeout=60)
-    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    return subprocess.run([str(harness), function], input=blob, capture_output=True, timeout=60)
+
+
+def _run(harness: Path, function: str, g: kernels.Geometry, x, weights, qp, in_zp, out_zp, lo, hi) -> np.ndarray:
+    run = _call(harness, function, g, x, weights, qp, in_zp, out_zp, lo, hi)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]  # 5: the kernel returned an error
     return np.frombuffer(run.stdout, dtype=np.int8).reshape(g.out_h, g.out_w, g.out_c)
 
 
@@ -260,10 +265,10 @@ def test_every_variant_matches_reference(harness, case: str) -> None:
                 packed = (kernels.pack_c1_weights if family == "c1" else kernels.pack_gemm_weights)(w, tile)
                 folded = bias + (-in_zp) * w.reshape(g.out_c, -1).astype(np.int64).sum(axis=1)
                 qp = kernels.requant_params(folded, mults, shifts, -(-g.out_c // tile) * tile)
-            else:
-                packed = kernels.pack_dw_weights(w)
-                qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, lo, hi, in_zp)
-            got = _run(harness, kernels.c_function(family, variant), g, x, packed, qp, in_zp, out_zp, lo, hi)
+                function = kernels.c_function(family, variant)
+            else:  # the function build() calls: r1 where the variant leaves the layer to it
+                function, packed, qp = kernels.dw_kernel(variant, w, bias, mults, shifts, g, out_zp, lo, hi, in_zp)
+            got = _run(harness, function, g, x, packed, qp, in_zp, out_zp, lo, hi)
             assert np.array_equal(got, want), f"{case} {variant} seed {seed}: " \
                 f"{int((got != want).sum())} of {want.size} outputs differ"
 
@@ -326,16 +331,37 @@ def test_fused_variants_own_paths_match_reference(harness, case: str) -> None:
         want = _reference(x, w, bias, mults, shifts, g, in_zp, out_zp, -128, 127, family == "dw")
         assert len(np.unique(want)) > 3
         if family == "dw":
-            packed = kernels.pack_dw_weights(w)
             qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, -128, 127, in_zp)
             # the flag: n3's own path (r1 only past its buffer), q3's at stride 2 (f3 past its row limit)
             assert qp[{"n3": 4, "q3": 16}[variant] * g.out_c] == (variant == "n3" or g.s_h == 2)
+            function, packed, qp = kernels.dw_kernel(variant, w, bias, mults, shifts, g, out_zp, -128, 127, in_zp)
+            assert (function == "armlprof_dwconv_s8_r1") == (case == "n3_buffer_over_limit_c260")
         else:
             packed = kernels.pack_c1_weights(w, 4)
             folded = bias + (-in_zp) * w.reshape(g.out_c, -1).astype(np.int64).sum(axis=1)
             qp = kernels.requant_params(folded, mults, shifts, -(-g.out_c // 4) * 4)
-        got = _run(harness, kernels.c_function(family, variant), g, x, packed, qp, in_zp, out_zp, -128, 127)
+            function = kernels.c_function(family, variant)
+        got = _run(harness, function, g, x, packed, qp, in_zp, out_zp, -128, 127)
         assert np.array_equal(got, want), f"{case} seed {seed}: {int((got != want).sum())} of {want.size} differ"
+
+
+def test_dw_variants_refuse_exactly_what_kernels_plans_for_r1(harness) -> None:
+    """kernels.dw_runs_r1 mirrors the C checks of t3 / f3 / q3 / n3, which return -1 (no call to r1 in the library,
+    so r1's code is linked only where a layer runs it): over every dw geometry above, both ways."""
+    dw_cases = [(g, lo, hi) for family, g, (lo, hi) in CASES.values() if family == "dw"]
+    dw_cases += [(g, -128, 127) for family, _, g in FAST_CASES.values() if family == "dw"]
+    refused = 0
+    for g, lo, hi in dw_cases:
+        x, w, bias, mults, shifts, in_zp, out_zp = _case_data("dw", g, 0)
+        shifts = np.minimum(shifts, -1)  # every channel on the folded fast path: n3's own path where it fits
+        for variant in (*kernels.DW_PLANE_VARIANTS, "n3"):
+            qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, lo, hi, in_zp)
+            run = _call(harness, kernels.c_function("dw", variant), g, x, np.zeros(4, np.int8), qp, in_zp, out_zp,
+                        lo, hi)
+            runs_r1 = kernels.dw_runs_r1(variant, g, qp, lo, hi)
+            assert run.returncode == (5 if runs_r1 else 0), (g, variant, run.stderr.decode()[-500:])
+            refused += runs_r1
+    assert refused >= 10  # the geometries reach the refusals
 
 
 @pytest.mark.parametrize("in_zp,out_zp", [(-128, -128), (127, 127), (-128, 127)])
@@ -356,9 +382,8 @@ def test_depthwise_int8_extremes_match_reference(harness, in_zp: int, out_zp: in
         want = _reference(x, w, bias, mults, shifts, g, in_zp, out_zp, lo, hi, True)
         assert lo > -128 or len(np.unique(want)) > 3  # not all clamped
         for variant in kernels.DW_VARIANTS:
-            qp = kernels.dw_qparams(variant, w, bias, mults, shifts, g.s_h, out_zp, lo, hi, in_zp)
-            got = _run(harness, kernels.c_function("dw", variant), g, x, kernels.pack_dw_weights(w), qp, in_zp,
-                       out_zp, lo, hi)
+            function, packed, qp = kernels.dw_kernel(variant, w, bias, mults, shifts, g, out_zp, lo, hi, in_zp)
+            got = _run(harness, function, g, x, packed, qp, in_zp, out_zp, lo, hi)
             assert np.array_equal(got, want), f"{variant} zp {in_zp}/{out_zp}: {int((got != want).sum())} differ"
 
 

@@ -335,6 +335,41 @@ def dw_q3_block(weights: np.ndarray, qp: np.ndarray, t3: np.ndarray, stride: int
     return ((block + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
 
 
+DWP_BYTES = 24576  # AK_DWP_BYTES: t3's planes of one channel group
+DWN_BYTES = 16384  # AK_DWN_BYTES: n3's padded input
+
+
+def dw_runs_r1(variant: str, g: Geometry, qp: np.ndarray, lo: int, hi: int) -> bool:
+    """Whether the dw `variant` (its constants `qp`, from `dw_qparams`) leaves geometry `g` to r1: the checks of
+    ak_dwp_layer (t3, f3; q3 runs f3 past its own) and armlprof_dwconv_s8_n3, which return -1 there. The layer then
+    calls r1 itself, so r1's code (~4.4 KB) is linked only into models with a layer that runs it."""
+    if variant not in (*DW_PLANE_VARIANTS, "n3"):
+        return False
+    if (g.k_h, g.k_w, g.d_h, g.d_w) != (3, 3, 1, 1) or g.out_c != g.in_c:
+        return True
+    if variant == "n3":  # any strides
+        padded_bytes = ((g.out_h - 1) * g.s_h + 3) * ((g.out_w - 1) * g.s_w + 3) * g.in_c
+        return g.in_c % 4 != 0 or qp[4 * g.out_c] != 1 or (lo, hi) != (-128, 127) or padded_bytes > DWN_BYTES
+    if g.s_h != g.s_w or g.s_h not in (1, 2):
+        return True
+    row_words = (g.out_w + 4) >> 1 if g.s_h == 1 else g.out_w + 2
+    return DWP_BYTES // (16 * max(row_words, 28)) < 3  # 28: AK_DWP_RS
+
+
+def dw_kernel(variant: str, weights: np.ndarray, bias: np.ndarray, mults: np.ndarray, shifts: np.ndarray,
+              g: Geometry, out_zp: int, lo: int, hi: int, in_zp: int) -> tuple[str, np.ndarray, np.ndarray]:
+    """(C function, packed weights, int32 constants) of a dw layer on `variant`: r1's where the variant leaves the
+    layer to it (`dw_runs_r1`); the plane variants and n3 read their weights from their blocks only, so their
+    int8 weights are not stored (one zero word instead: ~9 bytes per channel less flash)."""
+    qp = dw_qparams(variant, weights, bias, mults, shifts, g.s_h, out_zp, lo, hi, in_zp)
+    if dw_runs_r1(variant, g, qp, lo, hi):
+        return c_function("dw", "r1"), pack_dw_weights(weights), dw_qparams("r1", weights, bias, mults, shifts,
+                                                                            g.s_h, out_zp, lo, hi, in_zp)
+    if variant in (*DW_PLANE_VARIANTS, "n3"):
+        return c_function("dw", variant), np.zeros(4, dtype=np.int8), qp
+    return c_function("dw", variant), pack_dw_weights(weights), qp
+
+
 def dw_qparams(variant: str, weights: np.ndarray, bias: np.ndarray, mults: np.ndarray, shifts: np.ndarray,
                stride: int, out_zp: int, lo: int, hi: int, in_zp: int = 0) -> np.ndarray:
     """The int32 constants a dw variant reads: the requantization rows, plus t3's block (t3, f3, q3; flattened),
@@ -403,8 +438,7 @@ def build(graph: Graph, op: Operator, sched: Scheduled, variant: str | None = No
         qp = requant_params(folded, mults, shifts, -(-oc // tile) * tile)
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w * g.in_c
     else:
-        weights = pack_dw_weights(t_w.data)
-        qp = dw_qparams(variant, t_w.data, bias, mults, shifts, g.s_h, out_zp, lo, hi, in_zp)
+        function, weights, qp = dw_kernel(variant, t_w.data, bias, mults, shifts, g, out_zp, lo, hi, in_zp)
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w
     scalars = [*g.as_args(), in_zp, out_zp, lo, hi]
     in_shape = tuple(t_in.shape) if op.kind != "FULLY_CONNECTED" else (g.in_h, g.in_c)

@@ -1252,7 +1252,8 @@ static __attribute__((noinline)) void ak_dwp_conv(const ak_geom *g, const int8_t
 
 typedef void (*ak_dwp_conv_fn)(const ak_geom *, const int8_t *, const int32_t *, int8_t *, int32_t, int32_t, int32_t);
 
-/* t3's geometry checks and plane sizes (r1 for what it does not cover), then conv */
+/* t3's geometry checks and plane sizes, then conv. kernels.py plans r1 itself for what this does not cover
+ * (kernels.dw_runs_r1): no call to r1 here, so its code is linked only where a layer runs it. */
 AK_INLINE int32_t ak_dwp_layer(ARMLPROF_CONV_ARGS, ak_dwp_conv_fn conv) {
   /* words per plane row: stride 1 up to the last pair's P[i + 1], (out_w + 3) halfwords rounded up; stride 2 up
    * to P[out_w + 1] (the odd last output's partner) */
@@ -1260,10 +1261,9 @@ AK_INLINE int32_t ak_dwp_layer(ARMLPROF_CONV_ARGS, ak_dwp_conv_fn conv) {
   const int32_t buf_rows = AK_DWP_BYTES / (16 * rs);
   if (k_h != 3 || k_w != 3 || d_h != 1 || d_w != 1 || s_h != s_w || (s_h != 1 && s_h != 2) || out_c != in_c ||
       buf_rows < 3)
-    return armlprof_dwconv_s8_r1(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
-                                 d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
+    return -1;
   AK_GEOM;
-  (void)w;  /* t3 reads its weights from the block after the requantization rows */
+  (void)w;  /* t3 reads its weights from the block after the requantization rows (kernels.py passes none) */
   conv(&g, in, qp, out, rw, rs, (buf_rows - 3) / s_h + 1);
   return 0;
 }
@@ -1398,7 +1398,7 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
 #define AK_DWF_UNIT6_ROW(off, q, s5, s6, s7, s8, s11, s12) \
   AK_DWF_UNIT_ROW(off, q, s5, s6, s7, s8)                  \
   "ldr r2, [r0, #" off "+12]\n\t" AK_DWF_MACS("r11", "r12", "r4", "r2", s11, s12)
-#define AK_DWF_ROWS6(name, UNITS_START, UNITS_END)                                                               \
+#define AK_DWF_ROWS6(name, HEAD, UNITS_START, UNITS_END)                                                         \
   static __attribute__((noinline)) void name(const int32_t *x0, int8_t *o0, int32_t rows, int32_t out_w,        \
                                              const int32_t *blk, int32_t out_c, int32_t channels, int32_t plane) { \
     register const int32_t *x __asm__("r0") = x0;                                                                \
@@ -1408,7 +1408,7 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
     __asm__ volatile(                                                                                            \
         "ldr r2, %[c]\n\t"                                                                                       \
         "vmov s10, r2\n\t" AK_DWF_CHANNEL_START                                                                  \
-        "vmov lr, s6\n\t"                                                                                        \
+        "vmov lr, s6\n\t" HEAD                                                                                   \
         "1:\n\t" UNITS_START                                                                                     \
         AK_DWF_UNIT6_ROW("0", "s0, s1", "lr", "lr", "lr", "lr", "lr", "lr")                                      \
         AK_DWF_UNIT6_ROW(AK_DWF_ROW1, "s2, s3", "r5", "r6", "r7", "r8", "r11", "r12")                            \
@@ -1425,10 +1425,11 @@ static __attribute__((noinline)) void ak_dwf_rows_s1(const int32_t *x0, int8_t *
         : "cc", "memory", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "s0", "s1", \
           "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11");                                         \
   }
-AK_DWF_ROWS6(ak_dwf_rows6_s1, "ldr r2, %[units]\n\tadd r2, r0\n\tvmov s11, r2\n\t2:\n\t",
+AK_DWF_ROWS6(ak_dwf_rows6_s1, "", "ldr r2, %[units]\n\tadd r2, r0\n\tvmov s11, r2\n\t2:\n\t",
              "adds r0, #12\n\tvmov r2, s11\n\tcmp r0, r2\n\tbne.w 2b\n\t"
              "ldr r3, %[jump]\n\tadd r0, r3\n\t")
-AK_DWF_ROWS6(ak_dwf_row6_s1, "", "adds r0, #" AK_DWF_ROW1 "\n\t")
+/* (6-wide: the row loop's head word-aligned, at most one 16-bit NOP per channel; Spresense fetches code by words) */
+AK_DWF_ROWS6(ak_dwf_row6_s1, ".p2align 2\n\t", "", "adds r0, #" AK_DWF_ROW1 "\n\t")
 #undef AK_DWF_ROWS6
 #undef AK_DWF_UNIT6_ROW
 
@@ -3731,9 +3732,9 @@ int32_t armlprof_dwconv_s8_n3(ARMLPROF_CONV_ARGS) {
   const int32_t hp = (out_h - 1) * s_h + 3, wp = (out_w - 1) * s_w + 3;
   if (k_h != 3 || k_w != 3 || d_h != 1 || d_w != 1 || out_c != in_c || in_c % 4 || blk[0] != 1 ||
       act_lo != -128 || act_hi != 127 || hp * wp * in_c > AK_DWN_BYTES)
-    return armlprof_dwconv_s8_r1(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
-                                 d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
+    return -1;  /* kernels.dw_runs_r1 plans r1 for these */
   AK_GEOM;
+  (void)w;  /* n3 reads its weights from its block (kernels.py passes none) */
   int32_t buf[(hp * wp * in_c) >> 2];
   ak_dwn_pad(buf, in, &g, hp, wp);
   const ak_dwn_walk wk = {4 * wp, 4 * s_w, 4 * (s_h * wp - out_w * s_w), out_w, out_h, out_c};
