@@ -67,6 +67,24 @@ def test_flash_loads_python_hooks_match(flashloads_elf, monkeypatch) -> None:
     assert (result.cycles, result.instructions) == (native.cycles, native.instructions)
 
 
+@pytest.mark.parametrize("board", BOARDS)
+@pytest.mark.parametrize("native_hooks", [True, False])
+def test_alignment_check_changes_no_result(flashloads_elf, board: str, native_hooks: bool, monkeypatch) -> None:
+    """The alignment hook sees every access (unaligned LDR/LDRH inside IT blocks included): with it on, the same
+    checksum, cycles and instructions in both modes, native and Python hooks."""
+    if not native_hooks:
+        monkeypatch.setattr(emulator_module.native, "load_library", lambda: None)
+    for timed in (False, True):
+        runs = []
+        for check in (False, True):
+            emu = Emulator(board, flashloads_elf[board], timed=timed, max_cycles=2_000_000_000, check_alignment=check)
+            assert emu.check_alignment == check and (emu._lib is not None) == native_hooks
+            emu.write_console(b"2\n")
+            result = emu.run()
+            runs.append((_checksum(result), result.cycles, result.instructions))
+        assert runs[0] == runs[1], (timed, runs)
+
+
 def _runtime_or_skip(name: str):
     from armlprof.runtime import get_runtime
 
