@@ -541,9 +541,9 @@ def test_folded_bias_past_int32_falls_back_to_the_te_loop(tmp_path) -> None:
     channel = int(np.argmax(np.abs(weight_sums)))
     folded_term = -in_zp * int(weight_sums[channel])
     assert folded_term != 0
-    # a bias inside int32 whose folded value is just outside it
+    # a bias inside int32 whose folded value is just outside +-(2^31 - 1), the bound build() keeps
     t_b.data = t_b.data.copy()
-    t_b.data[channel] = (1 << 31) - 1 if folded_term > 0 else -(1 << 31)
+    t_b.data[channel] = (1 << 31) - 1 if folded_term > 0 else -((1 << 31) - 1)
     assert kernels.build(graph, op, sched) is None
-    t_b.data[channel] -= folded_term  # folded exactly at the int32 bound: fits
+    t_b.data[channel] -= folded_term  # folded exactly at +-(2^31 - 1): fits
     assert kernels.build(graph, op, sched) is not None
