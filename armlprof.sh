@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # armlprof's one entry point on a fresh Debian/Ubuntu machine. Idempotent set-up, then:
 #   ./armlprof.sh test            run every test: ruff, then pytest (which runs the Robot suites on both boards)
-#   ./armlprof.sh <command> ...   run `armlprof <command> ...` (e.g. `./armlprof.sh study`)
+#   ./armlprof.sh <command> ...   run `armlprof <command> ...` in the caller's folder (e.g. `./armlprof.sh study`)
 # Set-up: the ARM GNU toolchain and a host C compiler (apt, when missing), a virtual environment in .venv with
 # armlprof and its dependencies (re-installed only when pyproject.toml changes).
 set -euo pipefail
+CALLER=$(pwd)  # `armlprof <command>` runs here: relative paths and the default results.jsonl are the caller's
 cd "$(dirname "$0")"
 ROOT=$(pwd)
 VENV="$ROOT/.venv"
@@ -60,9 +61,11 @@ case "${1:-}" in
     exit $status
     ;;
   "")
+    cd "$CALLER"
     armlprof --help
     ;;
   *)
+    cd "$CALLER"
     exec armlprof "$@"
     ;;
 esac
