@@ -76,3 +76,17 @@ def test_installed_robot_suite(installed):
     proc = _run([str(python), "-m", "robot", "--outputdir", str(work / "robot"), str(REPO / "robot_tests" /
                  "flash.robot")], work, env, 300)
     assert "1 test, 1 passed, 0 failed" in proc.stdout
+
+
+@pytest.mark.skipif(not (REPO / ".venv" / ".armlprof-installed").is_file(),
+                    reason="the checkout's .venv is not set up (./armlprof.sh would install it)")
+def test_wrapper_runs_commands_in_the_callers_folder(tmp_path):
+    """`./armlprof.sh <command>` from another folder: relative paths are the caller's (it used to cd to the
+    checkout, so `study` wrote results.jsonl there and `report results.jsonl` read the checkout's)."""
+    from tests.test_report import _write, synthetic_records
+
+    _write(tmp_path / "results.jsonl", synthetic_records())
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    _run([str(REPO / "armlprof.sh"), "report", "results.jsonl", "--format", "csv", "--out", "out"], tmp_path, env,
+         300)
+    assert (tmp_path / "out" / "results.csv").is_file()

@@ -370,18 +370,3 @@ def test_html_with_only_failures_still_renders() -> None:
     page = render_html(failed)
     assert "TFLM not found" in page and "<img" in page
 
-
-def test_wrapper_runs_commands_in_the_callers_folder(tmp_path) -> None:
-    """`./armlprof.sh <command>` from another folder: relative paths are the caller's (it used to cd to the
-    checkout, so `study` wrote results.jsonl there and `report results.jsonl` read the checkout's)."""
-    import os
-    import subprocess
-
-    repo = Path(__file__).resolve().parents[1]
-    _write(tmp_path / "results.jsonl", synthetic_records())
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([str(repo / "armlprof.sh"), "report", "results.jsonl", "--format", "csv", "--out", "out"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert (tmp_path / "out" / "results.csv").is_file()
-    assert not (repo / "out").exists()
