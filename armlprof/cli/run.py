@@ -1,5 +1,6 @@
 """`armlprof run ELF --board BOARD [--timed] [--uart-pty [--wait-for-client]] [--max-cycles N] [--timeout S]
-[--input TEXT] [--json]`: run an ELF on the built-in emulator, stream its console live, end with a summary.
+[--input TEXT] [--profile [--profile-top N]] [--json]`: run an ELF on the built-in emulator, stream its console
+live, end with a summary (and with --profile, the functions that took the most cycles: emulator/profile.py).
 
 With --uart-pty the emulated board behaves like one on a USB serial port: opening the port reboots it (the DTR
 edge an auto-reset circuit turns into a reset), output while no client has the port open is lost, and the port
@@ -13,11 +14,13 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import asdict
 from typing import Any
 
 from armlprof.board import load_board
 from armlprof.cli.options import add_board_arguments, int_in_range, positive_seconds
 from armlprof.emulator.emulator import Emulator
+from armlprof.emulator.profile import format_profile
 
 DEFAULT_LIMIT_S = 60  # a run with no console attached that neither exits nor idles by then is hung
 # From a client opening the pty to the boot: a real board's reset-to-sketch time, and it lets the client finish
@@ -40,16 +43,26 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=positive_seconds, default=None,
                         help="stop after S seconds of wall time per boot")
     parser.add_argument("--input", default=None, help="text sent to the console before the run (\\n allowed)")
+    parser.add_argument("--profile", action="store_true",
+                        help="after the run, the functions that took the most cycles (every cycle charged to the "
+                             "function executing; a few times slower)")
+    parser.add_argument("--profile-top", type=int_in_range(1), default=20, metavar="N",
+                        help="with --profile: list N functions, sum the rest (default: 20)")
     parser.add_argument("--json", action="store_true",
                         help="print the result as JSON on stdout (the firmware's console then goes to stderr)")
 
 
-def _summary(args: argparse.Namespace, board: Any, result: Any) -> None:
+def _summary(args: argparse.Namespace, board: Any, result: Any, profile: list | None = None) -> None:
     if args.json:
-        print(json.dumps(result.to_dict()), flush=True)
+        data = result.to_dict()
+        if profile is not None:
+            data["profile"] = [asdict(r) for r in profile]
+        print(json.dumps(data), flush=True)
     else:
         print(f"--- {board.name} @ {board.clock_hz / 1e6:g} MHz", file=sys.stderr)
         print(result.summary(), file=sys.stderr, flush=True)
+        if profile is not None:
+            print(format_profile(profile, result.cycles, args.profile_top), file=sys.stderr, flush=True)
     problem = result.problem()
     if problem and result.stop_reason != "exit":
         print(f"armlprof: error: {problem}", file=sys.stderr)
@@ -142,11 +155,15 @@ def run_cli(args: argparse.Namespace) -> int:
         from armlprof.errors import ArmlprofError
 
         raise ArmlprofError("--wait-for-client waits for a client of the pseudo-terminal; add --uart-pty")
+    if args.profile and args.uart_pty:
+        from armlprof.errors import ArmlprofError
+
+        raise ArmlprofError("--profile profiles one run; drop --uart-pty (its board reboots on every port open)")
     max_cycles = args.max_cycles
     if max_cycles is None and not args.uart_pty:
         max_cycles = DEFAULT_LIMIT_S * board.clock_hz
     emu = Emulator(board, args.elf, timed=args.timed, max_cycles=max_cycles, timeout_s=args.timeout,
-                   on_console_bytes=None if args.uart_pty else show)
+                   on_console_bytes=None if args.uart_pty else show, profile=args.profile)
     if args.uart_pty:
         return _run_pty(args, board, emu)
     if args.input:
@@ -154,7 +171,7 @@ def run_cli(args: argparse.Namespace) -> int:
     result = emu.run()  # Ctrl-C: KeyboardInterrupt, which the CLI ends with `armlprof: interrupted` (exit 130)
     if result.console_text and not result.console_text.endswith("\n"):
         console.write("\n")
-    _summary(args, board, result)
+    _summary(args, board, result, emu.function_profile() if args.profile else None)
     return _exit_status(result)
 
 
@@ -162,6 +179,7 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run firmware on the built-in emulator: console live, summary at the end",
                        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
                        epilog="examples:\n  armlprof run build/sketch.elf --board nano33ble --timed\n"
+                              "  armlprof run build/sketch.elf --board spresense --timed --profile\n"
                               "  armlprof run sketch.elf --board spresense --uart-pty --wait-for-client &\n"
                               "  python -m serial.tools.miniterm /dev/pts/N 115200")
     add_run_arguments(p)

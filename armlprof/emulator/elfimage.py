@@ -45,6 +45,16 @@ class ElfImage:
             return self._func_names[i]
         return None
 
+    def code_owner(self, address: int) -> str:
+        """A name for the code at `address`: its function; for code past a function's end and before the next
+        one (e.g. an inline-assembly `.subsection 1` tail, which has no symbol) the preceding function's name
+        with " (after)"; else the address in hex."""
+        name = self.function_at(address)
+        if name is not None:
+            return name
+        i = bisect.bisect_right(self._func_starts, address & ~1) - 1
+        return f"{self._func_names[i]} (after)" if i >= 0 else f"{address & ~1:#x}"
+
 
 def load_elf(path: Path | str) -> ElfImage:
     p = Path(path)

@@ -75,6 +75,7 @@ from armlprof.emulator.peripherals import (
     RxWaiter,
     SystemControlSpace,
 )
+from armlprof.emulator.profile import BlockProfile, FunctionCycles
 from armlprof.emulator.timing import BlockCost, TimingParams, cost_block, make_disassembler
 from armlprof.errors import ArmlprofError
 from armlprof.stops import EMULATOR_STOPS, StopReason
@@ -215,6 +216,7 @@ class Emulator:
         stop_on_idle: bool = True,
         idle_loops: int = 1,
         check_alignment: bool = False,
+        profile: bool = False,
     ) -> None:
         self.board = load_board(board) if isinstance(board, str) else board
         self.image: ElfImage = load_elf(elf)
@@ -237,7 +239,9 @@ class Emulator:
         self._map_memory()
         self._load_image()
         self._read_vectors()
-        self._lib = native.load_library()
+        # profiling charges cycles per block from the Python block hook (the native one keeps no per-block sums)
+        self._profile = BlockProfile() if profile else None
+        self._lib = None if profile else native.load_library()
         self._setup_state()
         self._map_peripherals()
         self._install_hooks()
@@ -480,7 +484,8 @@ class Emulator:
         if self._lib is not None:
             self._native_hook(UC_HOOK_BLOCK, "armlprof_block_hook", state_ptr)
         else:
-            self.uc.hook_add(UC_HOOK_BLOCK, self._py_block_hook)
+            self.uc.hook_add(UC_HOOK_BLOCK, self._py_block_hook if self._profile is None
+                             else self._py_profile_block_hook)
         self.uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED | UC_HOOK_MEM_FETCH_UNMAPPED
                          | UC_HOOK_MEM_WRITE_PROT, self._on_bad_access)
         self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
@@ -829,6 +834,18 @@ class Emulator:
             s.stop_reason = native.STOP_CYCLE_LIMIT
             uc.emu_stop()
 
+    def _py_profile_block_hook(self, uc: Uc, address: int, size: int, _ud: object) -> None:
+        ended = self._state.cur
+        self._py_block_hook(uc, address, size, _ud)
+        if ended >= 0:
+            self._profile.charge(self._py_blocks[ended].addr, self._state.cycles)
+
+    def function_profile(self) -> list[FunctionCycles]:
+        """The last run's cycles per function, most first (an Emulator made with profile=True)."""
+        if self._profile is None:
+            raise ArmlprofError("no profile: make the Emulator with profile=True")
+        return self._profile.by_function(self.image)
+
     def _py_mem_hook(self, uc: Uc, access: int, address: int, size: int, value: int, _ud: object) -> None:
         uc.reg_write(uca.UC_ARM_REG_EPSR, EPSR_THUMB)  # clear the IT state Unicorn restored: see cyclehook.c
         self._state.cycles += self._state.load_wait if access == 16 else self._state.store_wait
@@ -926,6 +943,8 @@ class Emulator:
         self.waiter.empty_polls = 0
         s = self._state
         s.cycles = s.instructions = 0
+        if self._profile is not None:
+            self._profile.reset()
         s.cur = -1
         s.stop_reason = native.STOP_NONE
         s.lowest_sp = self.initial_sp
@@ -1022,6 +1041,8 @@ class Emulator:
         s = self._state
         pc = self._stop_pc if self._stop_pc is not None else self.uc.reg_read(uca.UC_ARM_REG_PC)
         cycles, instructions = self._now(pc)
+        if self._profile is not None and s.cur >= 0:  # the block the run stopped in, up to where it stopped
+            self._profile.charge(self._py_blocks[s.cur].addr, cycles)
         self._flush_tx()
         self.console.flush_line()
         brk = self._brk()

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from armlprof.cache import atomic_write
+from armlprof.emulator.profile import FunctionCycles
 from armlprof.errors import ArmlprofError
 from armlprof.runtime.tvm import kernels
 
@@ -80,6 +81,22 @@ def layer_cycles(model, board, *, schedule: str = "default", choices: dict[str, 
                  work_root: Path | None = None, optimization: str | None = None,
                  extra_flags: tuple[str, ...] = ()) -> list[LayerCycles]:
     """Cycles of every operator of one tvm-aot inference on the emulated `board` (timed mode)."""
+    return _layer_timing_run(model, board, schedule=schedule, choices=choices, work_root=work_root,
+                             optimization=optimization, extra_flags=extra_flags)[0]
+
+
+def profiled_layer_cycles(model, board, *, schedule: str = "default", choices: dict[str, str] | None = None,
+                          optimization: str | None = None, extra_flags: tuple[str, ...] = ()
+                          ) -> tuple[list[LayerCycles], list[FunctionCycles], int]:
+    """layer_cycles, and the same run's cycles per function (emulator/profile.py) and total cycles (setup and
+    the sketch's own code included)."""
+    return _layer_timing_run(model, board, schedule=schedule, choices=choices, optimization=optimization,
+                             extra_flags=extra_flags, profile=True)
+
+
+def _layer_timing_run(model, board, *, schedule: str, choices: dict[str, str] | None, work_root: Path | None = None,
+                      optimization: str | None, extra_flags: tuple[str, ...], profile: bool = False
+                      ) -> tuple[list[LayerCycles], list[FunctionCycles] | None, int]:
     from armlprof.build import build_sketch
     from armlprof.emulator import Emulator
     from armlprof.runtime import get_runtime
@@ -95,7 +112,7 @@ def layer_cycles(model, board, *, schedule: str = "default", choices: dict[str, 
     sketch = prepare_measurement_sketch(model, get_runtime("tvm-aot"), board, root, **options)
     build = build_sketch(sketch.use("inference_time"), board, optimization=optimization,
                          extra_flags=[*extra_flags, LAYER_FLAG])
-    emulator = Emulator(board, build.elf, timed=True, timeout_s=600)
+    emulator = Emulator(board, build.elf, timed=True, timeout_s=600, profile=profile)
     try:
         emulator.write_console("runs=1\n")
         result = emulator.run()
@@ -105,11 +122,13 @@ def layer_cycles(model, board, *, schedule: str = "default", choices: dict[str, 
         if address is None:
             raise ArmlprofError(f"{build.elf}: no {LAYER_CYCLES_SYMBOL} (not a tvm-aot layer-timing build)")
         raw = bytes(emulator.uc.mem_read(address, 4 * len(program.steps)))
+        functions = emulator.function_profile() if profile else None
     finally:
         emulator.close()
     counts = [int.from_bytes(raw[4 * i:4 * i + 4], "little") for i in range(len(program.steps))]
-    return [LayerCycles(s.name, s.kind, s.schedule, s.signature, s.macs, c)
-            for s, c in zip(program.steps, counts, strict=True)]
+    layers = [LayerCycles(s.name, s.kind, s.schedule, s.signature, s.macs, c)
+              for s, c in zip(program.steps, counts, strict=True)]
+    return layers, functions, result.cycles
 
 
 def _candidate(args: tuple) -> list[dict]:

@@ -1,0 +1,63 @@
+"""Where one tvm-aot inference's cycles go on the emulated board: per function, and per operator.
+
+    .venv/bin/python benchmarks/function_profile.py BOARD MODEL [--schedule tuned|default] [FAMILY=VARIANT ...]
+        [--top 25]
+
+e.g. `spresense person_detect.tflite` (a file name of the study's models, or a path). The layer-timing build of
+tvm-aot runs once with the emulator's profile (emulator/profile.py: every counted cycle charged to the function
+executing); `tuned` (the default) uses the tuning records (tune first: benchmarks/tvm_vs_tflm.py), `default` the
+default schedule; FAMILY=VARIANT (gemm | c1 | pw | dw) overrides every operator of that family. Prints the
+functions (micro-kernels, drivers, the runtime) and the operators with cycles, share and cycles per MAC.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from armlprof.board import load_board
+from armlprof.emulator.profile import format_profile
+from armlprof.model import load_model
+from armlprof.runtime.tvm import kernels, tuning
+from armlprof.runtime.tvm.compiler import compile_model
+
+SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("board")
+    parser.add_argument("model")
+    parser.add_argument("overrides", nargs="*", metavar="FAMILY=VARIANT")
+    parser.add_argument("--schedule", choices=("tuned", "default"), default="tuned")
+    parser.add_argument("--top", type=int, default=25, help="functions listed (the rest summed)")
+    args = parser.parse_args()
+    spec = args.model
+    if not spec.startswith("builtin:") and not Path(spec).exists():
+        spec = str(SHARED_MODELS / spec)
+    board, model = load_board(args.board), load_model(spec)
+    choices = tuning.recorded_choices(model, board) if args.schedule == "tuned" else {}
+    if args.overrides:
+        program = compile_model(Path(model.path), model.sha256)
+        for item in args.overrides:
+            family, _, variant = item.partition("=")
+            kernels.c_function(family, variant)  # ValueError on an unknown family or variant
+            choices.update({s.signature: variant for s in program.steps
+                            if s.signature and kernels.family_of_signature(s.signature) == family})
+    layers, functions, total = tuning.profiled_layer_cycles(model, board, choices=choices or None)
+    macs = sum(r.macs for r in layers)
+    inference = sum(r.cycles for r in layers)
+    print(f"{model.name} on {board.name} ({args.schedule}{', ' + ' '.join(args.overrides) if args.overrides else ''}):"
+          f" inference {inference:,} cycles, {inference / max(macs, 1):.2f} cyc/MAC; the run {total:,} cycles")
+    print()
+    print(format_profile(functions, total, args.top))
+    print()
+    print(f"{'operator':28s} {'variant':>8s} {'MACs':>10s} {'cycles':>12s} {'share':>6s} {'cyc/MAC':>8s}")
+    for r in layers:
+        variant = choices.get(r.signature, "default") if r.signature else "-"
+        print(f"{r.name:28s} {variant:>8s} {r.macs:>10,} {r.cycles:>12,} {100 * r.cycles / max(inference, 1):5.1f}% "
+              f"{r.cycles / r.macs if r.macs else 0:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
