@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "armlprof.cli.build",
     "armlprof.cli.run",
     "armlprof.cli.profile",
+    "armlprof.cli.breakdown",
     "armlprof.cli.study",
     "armlprof.cli.report",
     "armlprof.cli.compare",

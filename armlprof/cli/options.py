@@ -123,6 +123,17 @@ def add_measurement_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", default=None, help="serial target: the board's serial device (e.g. /dev/ttyACM0)")
     p.add_argument("--reset", default=None, choices=("dtr", "1200bps", "none"),
                    help="serial target: how to reset the board between runs (default: dtr)")
+    add_runtime_option_arguments(p)
+    p.add_argument("--prebuilt", action="store_true", default=None,
+                   help="serial target: the board already runs armlprof's image; skip arduino-cli build and upload")
+
+
+SERIAL_ONLY_OPTIONS = ("port", "reset", "prebuilt")
+
+
+def add_runtime_option_arguments(p: argparse.ArgumentParser) -> None:
+    """The runtimes' options (TFLM tree, kernels and arena; TVM tuning): what runtime_options() turns into each
+    runtime's generate() options."""
     p.add_argument("--tflm-root", default=None,
                    help="TFLM tree (Arduino_TensorFlowLite library or tflite-micro checkout); default: "
                         "$ARMLPROF_TFLM_ROOT, then the Arduino sketchbook's libraries")
@@ -133,19 +144,10 @@ def add_measurement_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tune", type=int, default=None, metavar="TRIALS",
                    help="tvm-aot/tvm-graph: tune the operator schedules on the emulator with up to TRIALS candidates "
                         "(records cached per operator, board and flags), then build with the best")
-    p.add_argument("--prebuilt", action="store_true", default=None,
-                   help="serial target: the board already runs armlprof's image; skip arduino-cli build and upload")
 
 
-SERIAL_ONLY_OPTIONS = ("port", "reset", "prebuilt")
-
-
-def profile_options(args: argparse.Namespace) -> ProfileOptions:
-    target_options = {k: getattr(args, k) for k in SERIAL_ONLY_OPTIONS if getattr(args, k) is not None}
-    if target_options and args.target != "serial":
-        given = ", ".join(f"--{k}" for k in target_options)
-        raise OptionError(f"{given} only apply to --target serial; add --target serial or drop {given}")
-    measures = list(args.measure)
+def runtime_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Per runtime, its generate() options from add_runtime_option_arguments' (and the compile) options."""
     tflm_root = None
     if args.tflm_root is not None:
         # A runtime option (no environment write): availability checks and generation both get it.
@@ -155,16 +157,25 @@ def profile_options(args: argparse.Namespace) -> ProfileOptions:
         tflm_root = str(Path(args.tflm_root).resolve())
     tflm_options = {k: v for k, v in (("tflm_root", tflm_root), ("kernels", args.tflm_kernels),
                                       ("arena_bytes", args.tflm_arena_bytes)) if v is not None}
-    runtime_options: dict[str, dict[str, Any]] = {"tflm": tflm_options} if tflm_options else {}
+    options: dict[str, dict[str, Any]] = {"tflm": tflm_options} if tflm_options else {}
     if args.tune is not None:
         if args.tune < 0:
             raise ArmlprofError(f"--tune {args.tune}: give the number of tuning candidates (0 = use records only)")
         tvm_options = {"tune": args.tune, "schedule": "tuned", **({"optimization": args.optimization}
                                                                  if args.optimization else {}),
                        **({"extra_flags": tuple(args.flag)} if args.flag else {})}
-        runtime_options.update({"tvm-aot": tvm_options, "tvm-graph": tvm_options})
+        options.update({"tvm-aot": tvm_options, "tvm-graph": tvm_options})
+    return options
+
+
+def profile_options(args: argparse.Namespace) -> ProfileOptions:
+    target_options = {k: getattr(args, k) for k in SERIAL_ONLY_OPTIONS if getattr(args, k) is not None}
+    if target_options and args.target != "serial":
+        given = ", ".join(f"--{k}" for k in target_options)
+        raise OptionError(f"{given} only apply to --target serial; add --target serial or drop {given}")
+    measures = list(args.measure)
     return ProfileOptions(
-        runtime_options=runtime_options,
+        runtime_options=runtime_options(args),
         target=args.target, target_options=target_options, measures=measures, memory_kib=args.memory_kib,
         optimization=args.optimization, extra_flags=tuple(args.flag or ()), quick=args.quick,
         init_runs=args.init_runs, inference_runs=args.runs, seed=args.seed, timeout_s=args.timeout,

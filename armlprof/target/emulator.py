@@ -53,8 +53,9 @@ class EmulatorTarget(Target):
     name = "emulator"
     deterministic = True
 
-    def __init__(self, timed: bool = True) -> None:
+    def __init__(self, timed: bool = True, profile: bool = False) -> None:
         self.timed = timed
+        self.profile = profile  # emulators that keep a function profile of each run (emulator/profile.py)
         self._emulators: dict[tuple, object] = {}
         self._alignment_checked: weakref.WeakSet = weakref.WeakSet()
 
@@ -76,9 +77,13 @@ class EmulatorTarget(Target):
         if emulator is None:
             if len(self._emulators) >= 4:  # each holds the board's memory: keep a few
                 self._emulators.pop(next(iter(self._emulators))).close()
-            emulator = Emulator(image.board, image.elf, timed=timed)
+            emulator = Emulator(image.board, image.elf, timed=timed, profile=self.profile)
             self._emulators[key] = emulator
         return emulator
+
+    def function_profile(self, image: Image) -> list:
+        """The cycles per function of the last timed run of `image` (a target made with profile=True)."""
+        return self._emulator(image, self.timed).function_profile()
 
     def run(self, image: Image, host_line: str | None, *, timeout_s: float = 600.0,
             max_cycles: int | None = None, ready_timeout_s: float = 30.0, timing: bool = True) -> RunOutcome:
