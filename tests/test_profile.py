@@ -77,3 +77,16 @@ def test_cli_run_profile(capsys) -> None:
     assert sum(r["cycles"] for r in data["profile"]) == data["cycles"] and data["profile"][0]["function"] == "conv()"
     assert main(["run", elf, "--board", "spresense", "--profile", "--uart-pty"]) != 0
     assert "drop --uart-pty" in capsys.readouterr().err
+
+
+@needs_gcc
+def test_functional_profile_counts_instructions() -> None:
+    from armlprof.build import build_sketch
+
+    elf = build_sketch(FIRMWARE / "emu_conv", load_board("nano33ble"), baseline=False).elf
+    emu = Emulator("nano33ble", elf, timed=False, profile=True)
+    emu.write_console("1\n")
+    result = emu.run()
+    rows = emu.function_profile()
+    assert sum(r.cycles for r in rows) == result.cycles == result.instructions
+    assert rows[0].function == "conv()"
