@@ -478,8 +478,9 @@ def test_family_choice_by_geometry() -> None:
 
 
 def test_plan_of_the_study_models() -> None:
-    """person_detect: the first layer c1/s4, 1x1 layers pw with f4p2 first except on few pixels, signatures name
-    their family (the tuner's schedule space), every plan's variants are its family's space."""
+    """person_detect: the first layer c1/s4, 1x1 layers pw with f4p2 first except on few pixels, depthwise layers
+    q3 / n3 / f3 first by stride and output size, signatures name their family (the tuner's schedule space), every
+    plan's variants are its family's space."""
     path = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "person_detect.tflite"
     if not path.is_file():
         pytest.skip(f"{path} not present")
@@ -493,6 +494,12 @@ def test_plan_of_the_study_models() -> None:
     assert all((p.variants[0] == "f4p2") == (p.geometry.out_h * p.geometry.out_w >= kernels.PW_DIRECT_MIN_PIXELS)
                for p in pw)
     assert {p.variants[0] for p in pw} == {"f4p2", "t2p2u2"}  # the fully connected layer (1 pixel): the GEMM
+    dw = [p for p in plans if p.family == "dw"]
+    assert len(dw) == 13
+    for p in dw:  # q3 at stride 2, n3 on the 3x3-pixel stride-1 layer, f3 on the other stride-1 ones
+        g = p.geometry
+        assert p.variants[0] == ("q3" if g.s_h == 2 else "n3" if g.out_h * g.out_w <= 9 else "f3"), g
+    assert sum(p.variants[0] == "q3" for p in dw) == 4 and sum(p.variants[0] == "n3" for p in dw) == 1
     for p in plans:
         assert kernels.family_of_signature(p.signature) == p.family
         assert set(p.variants) == set(kernels.variants_for(p.family))
@@ -547,3 +554,24 @@ def test_folded_bias_past_int32_falls_back_to_the_te_loop(tmp_path) -> None:
     assert kernels.build(graph, op, sched) is None
     t_b.data[channel] -= folded_term  # folded exactly at +-(2^31 - 1): fits
     assert kernels.build(graph, op, sched) is not None
+
+
+@pytest.mark.parametrize(("channels", "default"), [(8, "n3"), (660, "f3")])
+def test_few_pixel_depthwise_default_is_n3_where_it_runs_its_own_path(tmp_path, channels: int, default: str) -> None:
+    """A stride-1 3x3 depthwise layer of 3x3 output pixels plans n3 first; its default build runs n3 where n3 has
+    its own path, f3 where n3 would leave the layer to r1 (here: 660 channels, a padded input over n3's 16 KiB
+    buffer). A tuning choice of n3 is kept as asked."""
+    from armlprof import modelgen
+    from armlprof.runtime.tvm.importer import import_tflite
+
+    b = modelgen._Builder(5, modelgen._calibration_inputs((1, 3, 3, channels), 5))
+    b.input((1, 3, 3, channels))
+    b.conv("dw", channels, (3, 3), 1, "NONE", depthwise=True)
+    path = tmp_path / "dw.tflite"
+    path.write_bytes(b.serialize("few-pixel depthwise"))
+    graph = import_tflite(path)
+    op = next(o for o in graph.operators if o.kind == "DEPTHWISE_CONV_2D")
+    sched = kernels.plan(graph, op)
+    assert sched is not None and sched.family == "dw" and sched.variants[0] == "n3"
+    assert kernels.build(graph, op, sched).attrs["schedule"] == default
+    assert kernels.build(graph, op, sched, "n3").attrs["schedule"] == "n3"

@@ -33,17 +33,19 @@ SCHEDULED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 # measurements: 2 pixels x 2 channels keeps the inner loop's 14 live values in registers).
 GEMM_VARIANTS = ("t2p2u2", "t2p2u1", "t4p1u2", "t4p2u1", "t4p2u2", "t2p1u2", "t4p1u1", "t2p1u1")
 # Depthwise: t3 (3x3 over int16 channel planes, SMLAD on tap pairs; faster than r1 on every person_detect layer on
-# both boards) runs r1 for the layers it does not cover. The default f3 is t3 with the plane conversion of a channel
-# group's rows in one block of assembly and, for rows of even width, a channel's taps and requantization fused (no
-# accumulator buffer): same planes, same constants, t3's code for the rest; faster than t3 on every person_detect
-# depthwise layer on both boards (README, per-operator table).
+# both boards) runs r1 for the layers it does not cover. f3 (the default at stride 1) is t3 with the plane
+# conversion of a channel group's rows in one block of assembly and, for rows of even width, a channel's taps and
+# requantization fused (no accumulator buffer): same planes, same constants, t3's code for the rest; faster than t3
+# on every person_detect depthwise layer on both boards (README, per-operator table).
 # n3 (few-pixel 3x3 layers: 4 channels of an output pixel per pass, weights and requantization constants in FPU
 # registers, a channel group's pixels in one loop; r1 for the layers it does not cover) wins only where the output
-# planes are small, so it is not the default.
+# planes are small: the default on stride-1 layers of at most DW_FEW_PIXELS output pixels (_dw_default_first).
 # q3 is f3 with its own stride-2 path (dw_q3_block): planes of raw input bytes, a channel pair per word (no int16
 # conversion pass), 4 outputs x 2 channels per unit; f3's code for everything else. The fastest on all four stride-2
-# layers of person_detect on both boards (README), not the default: on stride-1 layers it is f3 plus its check.
+# layers of person_detect on both boards (README), so the default at stride 2; on stride-1 layers it is f3 plus
+# its check (+276 cycles).
 DW_VARIANTS = ("f3", "t3", "r1", "p1", "p2", "q3", "n3")
+DW_FEW_PIXELS = 9  # person_detect's 3x3-pixel layer: n3 194K cycles, f3 339K on Spresense (111K, 179K nano33ble)
 DW_PLANE_VARIANTS = ("t3", "f3", "q3")  # the variants that read dw_t3_block
 # One-input-channel convolutions (the first layer of both study models) pad their input once into a stack buffer
 # (c1 family, the GEMM tiles over it); larger buffers take the plain GEMM with im2col at the borders.
@@ -160,6 +162,20 @@ def _default_first(family: str, geom: Geometry) -> tuple[str, ...]:
     return variants
 
 
+def _dw_default_first(g: Geometry) -> tuple[str, ...]:
+    """dw's variants, the default first (benchmarks/schedule_variants.py BOARD person_detect.tflite dw f3,q3,n3):
+    q3 at stride 2 (every stride-2 layer faster, both boards; past its own checks it runs f3's code), n3 on
+    stride-1 layers of at most DW_FEW_PIXELS output pixels (`build` takes f3 where n3 would leave the layer to r1),
+    f3 otherwise."""
+    first = "f3"
+    if (g.k_h, g.k_w, g.d_h, g.d_w) == (3, 3, 1, 1):
+        if g.s_h == g.s_w == 2:
+            first = "q3"
+        elif g.s_h == g.s_w == 1 and g.out_h * g.out_w <= DW_FEW_PIXELS:
+            first = "n3"
+    return (first, *(v for v in DW_VARIANTS if v != first))
+
+
 def _signature(kind: str, family: str, geometry: Geometry, extra: dict) -> str:
     text = json.dumps({"kind": kind, "family": family, **vars(geometry), **extra}, sort_keys=True)
     return f"{kind.lower()}_{family}_{hashlib.sha256(text.encode()).hexdigest()[:12]}"
@@ -194,7 +210,7 @@ def plan(graph: Graph, op: Operator) -> Scheduled | None:
         if c != 1 and (oc != c or c % 4):
             return None  # depth multiplier > 1 on several channels, or channels not in fours: TE loop
         if c != 1:
-            return Scheduled(op.kind, "dw", geom, _signature(op.kind, "dw", geom, {}), DW_VARIANTS)
+            return Scheduled(op.kind, "dw", geom, _signature(op.kind, "dw", geom, {}), _dw_default_first(geom))
         # one input channel (the first layer of both study models): a CONV_2D with the weights transposed
     family = _gemm_family(geom)
     return Scheduled(op.kind, family, geom, _signature(op.kind, family, geom, {}), _default_first(family, geom))
@@ -413,6 +429,7 @@ def build(graph: Graph, op: Operator, sched: Scheduled, variant: str | None = No
     """The Kernel (call_extern PrimFunc + packed constants) for `op` with one schedule `variant`; None when the
     GEMM families' folded bias (bias - in_zp * sum of the weights) would not fit int32: the TE loop runs then, as
     TFLM adds the input offset per tap. (Depthwise keeps the raw int32 bias.)"""
+    default = variant is None
     variant = variant or sched.variants[0]
     function = c_function(sched.family, variant)
     t_in, t_w, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
@@ -438,6 +455,9 @@ def build(graph: Graph, op: Operator, sched: Scheduled, variant: str | None = No
         qp = requant_params(folded, mults, shifts, -(-oc // tile) * tile)
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w * g.in_c
     else:
+        if default and variant == "n3" and dw_runs_r1(variant, g, dw_qparams(variant, t_w.data, bias, mults, shifts,
+                                                                              g.s_h, out_zp, lo, hi, in_zp), lo, hi):
+            variant = "f3"  # the default is n3's own path, never r1 (slower than f3 on every person_detect layer)
         function, weights, qp = dw_kernel(variant, t_w.data, bias, mults, shifts, g, out_zp, lo, hi, in_zp)
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w
     scalars = [*g.as_args(), in_zp, out_zp, lo, hi]
