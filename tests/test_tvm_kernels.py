@@ -265,7 +265,9 @@ def test_every_variant_matches_reference(harness, case: str) -> None:
                 packed = (kernels.pack_c1_weights if family == "c1" else kernels.pack_gemm_weights)(w, tile)
                 folded = bias + (-in_zp) * w.reshape(g.out_c, -1).astype(np.int64).sum(axis=1)
                 qp = kernels.requant_params(folded, mults, shifts, -(-g.out_c // tile) * tile)
-                function = kernels.c_function(family, variant)
+                # the function build() calls: s4 where f4 does not run its own path
+                planned = "s4" if variant == "f4" and not kernels.c1_f4_covers(g, qp, lo, hi) else variant
+                function = kernels.c_function(family, planned)
             else:  # the function build() calls: r1 where the variant leaves the layer to it
                 function, packed, qp = kernels.dw_kernel(variant, w, bias, mults, shifts, g, out_zp, lo, hi, in_zp)
             got = _run(harness, function, g, x, packed, qp, in_zp, out_zp, lo, hi)
@@ -340,7 +342,9 @@ def test_fused_variants_own_paths_match_reference(harness, case: str) -> None:
             packed = kernels.pack_c1_weights(w, 4)
             folded = bias + (-in_zp) * w.reshape(g.out_c, -1).astype(np.int64).sum(axis=1)
             qp = kernels.requant_params(folded, mults, shifts, -(-g.out_c // 4) * 4)
-            function = kernels.c_function(family, variant)
+            covered = kernels.c1_f4_covers(g, qp, -128, 127)  # else build() plans s4
+            assert covered == (case != "f4_row_over_48_oc4"), case
+            function = kernels.c_function(family, variant if covered else "s4")
         got = _run(harness, function, g, x, packed, qp, in_zp, out_zp, -128, 127)
         assert np.array_equal(got, want), f"{case} seed {seed}: {int((got != want).sum())} of {want.size} differ"
 
@@ -362,6 +366,29 @@ def test_dw_variants_refuse_exactly_what_kernels_plans_for_r1(harness) -> None:
             assert run.returncode == (5 if runs_r1 else 0), (g, variant, run.stderr.decode()[-500:])
             refused += runs_r1
     assert refused >= 10  # the geometries reach the refusals
+
+
+def test_f4_refuses_exactly_what_kernels_plans_for_s4(harness) -> None:
+    """kernels.c1_f4_covers mirrors armlprof_conv1_s8_f4's checks, which return -1 where build() plans s4 (so s4's
+    code is linked only where a layer runs it): over every c1 geometry above, on and off the fast path, both ways."""
+    c1_cases = [(g, lo, hi) for family, g, (lo, hi) in CASES.values() if family == "c1"]
+    c1_cases += [(g, -128, 127) for family, _, g in FAST_CASES.values() if family == "c1"]
+    covered = refused = 0
+    for g, lo, hi in c1_cases:
+        x, w, bias, mults, shifts, in_zp, out_zp = _case_data("c1", g, 0)
+        for fast, big_bias in ((False, False), (True, False), (True, True)):
+            s = np.minimum(shifts, -1) if fast else shifts
+            packed = kernels.pack_c1_weights(w, 4)
+            folded = bias + (-in_zp) * w.reshape(g.out_c, -1).astype(np.int64).sum(axis=1)
+            if big_bias:  # inside 2^30, but not with the bound's 3 x 4 x 16384 added: off the fast path
+                folded[1] = (1 << 30) - 100000
+            qp = kernels.requant_params(folded, mults, s, -(-g.out_c // 4) * 4)
+            run = _call(harness, kernels.c_function("c1", "f4"), g, x, packed, qp, in_zp, out_zp, lo, hi)
+            own = kernels.c1_f4_covers(g, qp, lo, hi)
+            assert run.returncode == (0 if own else 5), (g, fast, big_bias, run.stderr.decode()[-500:])
+            covered += own
+            refused += not own
+    assert covered >= 4 and refused >= 4  # the geometries reach both
 
 
 @pytest.mark.parametrize("in_zp,out_zp", [(-128, -128), (127, 127), (-128, 127)])
@@ -478,7 +505,7 @@ def test_family_choice_by_geometry() -> None:
 
 
 def test_plan_of_the_study_models() -> None:
-    """person_detect: the first layer c1/s4, 1x1 layers pw with f4p2 first except on few pixels, depthwise layers
+    """person_detect: the first layer c1/f4, 1x1 layers pw with f4p2 first except on few pixels, depthwise layers
     q3 / n3 / f3 first by stride and output size, signatures name their family (the tuner's schedule space), every
     plan's variants are its family's space."""
     path = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "person_detect.tflite"
@@ -488,7 +515,7 @@ def test_plan_of_the_study_models() -> None:
 
     graph = import_tflite(path)
     plans = [p for p in (kernels.plan(graph, op) for op in graph.operators) if p is not None]
-    assert plans[0].family == "c1" and plans[0].variants[:2] == ("s4", "d4")
+    assert plans[0].family == "c1" and plans[0].variants[:2] == ("f4", "s4")
     pw = [p for p in plans if p.family == "pw"]
     assert len(pw) == 14
     assert all((p.variants[0] == "f4p2") == (p.geometry.out_h * p.geometry.out_w >= kernels.PW_DIRECT_MIN_PIXELS)

@@ -52,12 +52,15 @@ DW_PLANE_VARIANTS = ("t3", "f3", "q3")  # the variants that read dw_t3_block
 # 1x1 convolutions at stride 1 without padding and fully connected layers with whole words of input channels
 # (pw family) read their GEMM rows in place. Both families have the direct kernel d4 (4 output channels, weights
 # sign-extended in a stack stage of STAGE_WORDS, requantization per channel run) and keep it and the GEMM tiles in
-# their tuning space. c1 defaults to s4 (stride 2 along the row: sliding pixel pairs over an int16 copy of the padded
-# input, 2 pixels x 4 channels per pass; same packed weights as d4, which it runs for the geometries it does not
-# cover).
+# their tuning space. c1 defaults to f4 (3-row kernels at stride 2 along the row: s4's pixel pairs with the group's
+# weights and requantization constants in FPU registers; person_detect's first layer 706,783 cycles against s4's
+# 971,522 on Spresense, 365,835 / 499,076 on nano33ble), which `build` replaces by s4 where f4 does not run its own
+# path (c1_f4_covers; micro_speech's 10x8 kernel): s4 (stride 2 along the row: sliding pixel pairs over an int16
+# copy of the padded input, 2 pixels x 4 channels per pass; same packed weights as d4, which it runs for the
+# geometries it does not cover).
 C1_MAX_PAD_BYTES = 12288
 DIRECT_VARIANTS = ("d4", *GEMM_VARIANTS)
-C1_VARIANTS = ("s4", *DIRECT_VARIANTS, "f4")
+C1_VARIANTS = ("f4", "s4", *DIRECT_VARIANTS)
 # pw defaults to f4p2: d4p2 (d4's tile widened to 2 output pixels, every loaded word feeding 2 SMLADs, inputs
 # sign-extended once per chunk of pixels) with each channel group's weights held in FPU registers per block of 16
 # input channels instead of read from a stack stage; faster than d4p2 on every 1x1 layer of person_detect on both
@@ -372,6 +375,26 @@ def dw_runs_r1(variant: str, g: Geometry, qp: np.ndarray, lo: int, hi: int) -> b
     return DWP_BYTES // (16 * max(row_words, 28)) < 3  # 28: AK_DWP_RS
 
 
+C1F_ROW_WORDS = 50  # AK_C1F_RS: f4's widened rows (out_w + 2 words at most)
+C1S_BUF_BYTES = 20480  # AK_C1S_BUF_BYTES: the widened input's stack buffer
+
+
+def c1_f4_covers(g: Geometry, qp: np.ndarray, lo: int, hi: int) -> bool:
+    """Whether c1's f4 runs its own path on `g` with the requantization rows `qp` (requant_params: bias, multiplier,
+    left, right per channel): armlprof_conv1_s8_f4's checks, which return -1 elsewhere, where `build` plans s4
+    (the same packed weights) instead, so s4's code is linked only where a layer runs it. Per channel, what
+    ak_rq_prepare decides with the bound |bias| + 3 x 4 x 16384: its fast path 1 and a left shift s1 <= 8."""
+    hp = (g.out_h - 1) * g.s_h + g.k_h
+    if not (g.k_h == 3 and g.k_w <= 3 and g.s_w == 2 and g.d_h == g.d_w == 1 and g.out_w % 2 == 0
+            and g.out_w + 2 <= C1F_ROW_WORDS and g.out_c % 4 == 0 and (lo, hi) == (-128, 127)
+            and hp * C1F_ROW_WORDS * 4 <= C1S_BUF_BYTES):
+        return False
+    bias, _, left, right = (qp[:g.out_c, i].astype(np.int64) for i in range(4))
+    bound = np.abs(bias) + 3 * 4 * 16384
+    fast = (right <= 22) & (left <= 29) & (bound < (np.int64(1) << (30 - np.minimum(left, 29))))
+    return bool(np.all(fast & (right >= 1) & (left + 1 <= 8)))
+
+
 def dw_kernel(variant: str, weights: np.ndarray, bias: np.ndarray, mults: np.ndarray, shifts: np.ndarray,
               g: Geometry, out_zp: int, lo: int, hi: int, in_zp: int) -> tuple[str, np.ndarray, np.ndarray]:
     """(C function, packed weights, int32 constants) of a dw layer on `variant`: r1's where the variant leaves the
@@ -453,6 +476,8 @@ def build(graph: Graph, op: Operator, sched: Scheduled, variant: str | None = No
         if np.abs(folded).max(initial=0) >= 1 << 31:  # checked before requant_params's int32 cast wraps it
             return None
         qp = requant_params(folded, mults, shifts, -(-oc // tile) * tile)
+        if variant == "f4" and not c1_f4_covers(g, qp, lo, hi):
+            function = c_function("c1", "s4")
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w * g.in_c
     else:
         if default and variant == "n3" and dw_runs_r1(variant, g, dw_qparams(variant, t_w.data, bias, mults, shifts,

@@ -3417,9 +3417,7 @@ int32_t armlprof_conv1_s8_f4(ARMLPROF_CONV_ARGS) {
     const ak_rq rq = ak_rq_prepare(q, out_zp, (b < 0 ? -b : b) + (int64_t)k4 * 4 * 16384);
     ok = rq.fast == 1 && rq.s1 <= 8;
   }
-  if (!ok)
-    return armlprof_conv1_s8_s4(in, w, qp, out, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h,
-                                d_w, pad_t, pad_l, in_zp, out_zp, act_lo, act_hi);
+  if (!ok) return -1;  /* kernels.c1_f4_covers plans s4 (same weights) there: s4's code is not linked for f4 */
   AK_GEOM;
   int32_t buf[hp * wq];
   ak_c1s_widen(buf, &g, in, hp, wq);
