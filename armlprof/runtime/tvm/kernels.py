@@ -53,8 +53,8 @@ DW_PLANE_VARIANTS = ("t3", "f3", "q3")  # the variants that read dw_t3_block
 # (pw family) read their GEMM rows in place. Both families have the direct kernel d4 (4 output channels, weights
 # sign-extended in a stack stage of STAGE_WORDS, requantization per channel run) and keep it and the GEMM tiles in
 # their tuning space. c1 defaults to f4 (3-row kernels at stride 2 along the row: s4's pixel pairs with the group's
-# weights and requantization constants in FPU registers; person_detect's first layer 706,783 cycles against s4's
-# 971,522 on Spresense, 365,835 / 499,076 on nano33ble), which `build` replaces by s4 where f4 does not run its own
+# weights and requantization constants in FPU registers; person_detect's first layer 706,762 cycles against s4's
+# 971,522 on Spresense, 365,821 / 499,076 on nano33ble), which `build` replaces by s4 where f4 does not run its own
 # path (c1_f4_covers; micro_speech's 10x8 kernel): s4 (stride 2 along the row: sliding pixel pairs over an int16
 # copy of the padded input, 2 pixels x 4 channels per pass; same packed weights as d4, which it runs for the
 # geometries it does not cover).
