@@ -6,7 +6,8 @@
 Per model x board: tvm-aot with the default schedule, tvm-aot tuned (`--trials` candidates measured on the
 emulator, records cached), tvm-graph (default schedule), tvm-aot with the plain TE loops (the old baseline), and
 tflm: flash, unused RAM, inference cycles, cycles per MAC, and the speed-up over tflm. With --layers, the cycles
-of every operator (default and tuned) from the layer-timing build.
+of every operator (default and tuned) from the layer-timing build, and TFLM's hottest functions (its CMSIS-NN
+kernels) from the emulator's function profile.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from armlprof.board import load_board
+from armlprof.breakdown import cycle_breakdown
 from armlprof.model import load_model
 from armlprof.runtime.tvm import tuning
 from armlprof.runtime.tvm.compiler import compile_model
@@ -25,6 +27,8 @@ from armlprof.study import ProfileOptions, profile
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DEFAULT_MODELS = [str(SHARED / "models" / f) for f in ("micro_speech_quantized.tflite", "person_detect.tflite")]
+
+TFLM_FUNCTIONS = 6  # with --layers: TFLM's hottest functions per model x board
 
 # (label, runtime, runtime options)
 CELLS = [
@@ -101,6 +105,14 @@ def main() -> None:
                     layer_text.append(f"{d.name} | {d.macs:,} | {d.schedule} | {d.cycles:,} | "
                                       f"{_per_mac(d.cycles, d.macs)} | {t.schedule} | {t.cycles:,} | "
                                       f"{_per_mac(t.cycles, d.macs)}")
+                if tflm:  # TFLM has no per-operator timing here: its kernels' cycles from the function profile
+                    b = cycle_breakdown(spec, "tflm", board_name)
+                    layer_text.append(f"\ntflm on {board_name}: the {TFLM_FUNCTIONS} functions of most cycles "
+                                      f"(`armlprof breakdown`; one inference {b.inference_cycles:,} cycles, the run "
+                                      f"with boot and init {b.run_cycles:,})")
+                    layer_text.append("function | cycles | share of the run")
+                    layer_text.extend(f"{f.function} | {f.cycles:,} | {100 * f.cycles / b.run_cycles:.1f} %"
+                                      for f in b.functions[:TFLM_FUNCTIONS])
     print("\n".join(lines + layer_text))
     print(f"\nresults: {results}")
 
