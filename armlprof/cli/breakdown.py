@@ -8,16 +8,13 @@ import json
 
 from armlprof.breakdown import cycle_breakdown, format_breakdown
 from armlprof.cli.options import (
-    SEED,
-    add_board_arguments,
+    add_cell_arguments,
     add_compile_arguments,
+    add_run_arguments,
     add_runtime_option_arguments,
     int_in_range,
-    positive_seconds,
     runtime_options,
 )
-from armlprof.measure import DEFAULT_SEED, TRIAL_TIMEOUT_S
-from armlprof.runtime.base import runtime_names
 from armlprof.study import ProfileOptions
 
 
@@ -37,14 +34,10 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
                        epilog="examples:\n  armlprof breakdown --model builtin:micro_speech --runtime tvm-aot "
                               "--board spresense\n  armlprof breakdown --model person_detect.tflite --runtime tflm "
                               "--board nano33ble --tflm-root ../shared/tflm/Arduino_TensorFlowLite --top 10")
-    p.add_argument("--model", required=True, help="an int8 .tflite file, or builtin:NAME (armlprof models lists them)")
-    p.add_argument("--runtime", required=True, help=f"runtime ({', '.join(runtime_names())})")
-    add_board_arguments(p)
+    add_cell_arguments(p)
     add_compile_arguments(p)
     add_runtime_option_arguments(p)
-    p.add_argument("--seed", type=SEED, default=DEFAULT_SEED, help="seed of the generated model input")
-    p.add_argument("--timeout", type=positive_seconds, default=TRIAL_TIMEOUT_S,
-                   help="wall-clock seconds for the run before a hang")
+    add_run_arguments(p)
     p.add_argument("--top", type=int_in_range(1), default=20, help="functions listed (the rest summed; default 20)")
     p.add_argument("--json", action="store_true", help="the breakdown as JSON")
     p.set_defaults(handler=_breakdown_command)

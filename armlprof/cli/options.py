@@ -11,6 +11,7 @@ from armlprof.board import board_names
 from armlprof.errors import ArmlprofError, OptionError
 from armlprof.measure import DEFAULT_SEED, TRIAL_TIMEOUT_S
 from armlprof.results import METRICS
+from armlprof.runtime.base import runtime_names
 from armlprof.study import RUNS_RANGE, SEED_RANGE, ProfileOptions
 from armlprof.target.base import TARGET_NAMES
 
@@ -102,6 +103,21 @@ def add_compile_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flag", action="append", help="extra compiler flag (repeatable), e.g. --flag=-DFOO=1")
 
 
+def add_cell_arguments(p: argparse.ArgumentParser) -> None:
+    """--model, --runtime and the board options: one model x runtime x board (profile, breakdown)."""
+    p.add_argument("--model", required=True, help="an int8 .tflite file, or builtin:NAME (armlprof models lists them)")
+    p.add_argument("--runtime", required=True, help=f"runtime ({', '.join(runtime_names())})")
+    add_board_arguments(p)
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """--seed and --timeout: the generated input and the hang limit of each run of a measurement sketch."""
+    p.add_argument("--seed", type=SEED, default=DEFAULT_SEED,
+                   help="seed of the generated model input")
+    p.add_argument("--timeout", type=positive_seconds, default=TRIAL_TIMEOUT_S,
+                   help="wall-clock seconds per run before a hang")
+
+
 def add_measurement_arguments(p: argparse.ArgumentParser) -> None:
     """What profile and study share: target, figures, results file, run counts, compile and runtime options."""
     add_compile_arguments(p)
@@ -116,10 +132,7 @@ def add_measurement_arguments(p: argparse.ArgumentParser) -> None:
                    help="timed inferences (default: 256 on a real board, 4 emulated)")
     p.add_argument("--init-runs", type=RUNS, default=None,
                    help="boots for the init time (default: 32 real, 2 emulated)")
-    p.add_argument("--seed", type=SEED, default=DEFAULT_SEED,
-                   help="seed of the generated model input")
-    p.add_argument("--timeout", type=positive_seconds, default=TRIAL_TIMEOUT_S,
-                   help="wall-clock seconds per run before a hang")
+    add_run_arguments(p)
     p.add_argument("--port", default=None, help="serial target: the board's serial device (e.g. /dev/ttyACM0)")
     p.add_argument("--reset", default=None, choices=("dtr", "1200bps", "none"),
                    help="serial target: how to reset the board between runs (default: dtr)")

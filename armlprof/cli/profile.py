@@ -7,7 +7,7 @@ from pathlib import Path
 
 from armlprof.board import load_board
 from armlprof.cli.options import (
-    add_board_arguments,
+    add_cell_arguments,
     add_format_argument,
     add_measurement_arguments,
     add_verbosity_arguments,
@@ -18,7 +18,6 @@ from armlprof.model import load_model
 from armlprof.progress import Progress
 from armlprof.report import emit
 from armlprof.results import ResultStore, record_key
-from armlprof.runtime.base import runtime_names
 from armlprof.study import profile
 
 
@@ -47,9 +46,7 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
                        epilog="examples:\n  armlprof profile --model builtin:micro_speech --runtime tvm-aot "
                               "--board nano33ble --quick\n  armlprof profile --model my_model.tflite --runtime tflm "
                               "--board spresense --format json > cell.json")
-    p.add_argument("--model", required=True, help="an int8 .tflite file, or builtin:NAME (armlprof models lists them)")
-    p.add_argument("--runtime", required=True, help=f"runtime ({', '.join(runtime_names())})")
-    add_board_arguments(p)
+    add_cell_arguments(p)
     add_measurement_arguments(p)
     add_format_argument(p)
     add_verbosity_arguments(p)
