@@ -480,10 +480,11 @@ def build(graph: Graph, op: Operator, sched: Scheduled, variant: str | None = No
             function = c_function("c1", "s4")
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w * g.in_c
     else:
-        if default and variant == "n3" and dw_runs_r1(variant, g, dw_qparams(variant, t_w.data, bias, mults, shifts,
-                                                                              g.s_h, out_zp, lo, hi, in_zp), lo, hi):
-            variant = "f3"  # the default is n3's own path, never r1 (slower than f3 on every person_detect layer)
         function, weights, qp = dw_kernel(variant, t_w.data, bias, mults, shifts, g, out_zp, lo, hi, in_zp)
+        if default and variant == "n3" and function == c_function("dw", "r1"):
+            # the default is n3's own path, never r1 (slower than f3 on every person_detect layer)
+            variant = "f3"
+            function, weights, qp = dw_kernel(variant, t_w.data, bias, mults, shifts, g, out_zp, lo, hi, in_zp)
         macs = g.out_h * g.out_w * oc * g.k_h * g.k_w
     scalars = [*g.as_args(), in_zp, out_zp, lo, hi]
     in_shape = tuple(t_in.shape) if op.kind != "FULLY_CONNECTED" else (g.in_h, g.in_c)
