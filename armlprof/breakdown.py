@@ -111,11 +111,17 @@ def format_breakdown(b: Breakdown, top: int | None = 20) -> str:
     lines = [f"{b.model} · {b.runtime} · {b.board}: one inference {b.inference_cycles:,} cycles{per_mac}; "
              f"the run (boot, init, inference) {b.run_cycles:,}", "", format_profile(b.functions, b.run_cycles, top)]
     if b.operators is not None:
-        total = sum(o.cycles for o in b.operators)
-        lines += ["", f"{'operator':28s} {'variant':>8s} {'MACs':>10s} {'cycles':>12s} {'share':>6s} {'cyc/MAC':>8s}"]
-        for o in b.operators:
-            lines.append(f"{o.name:28s} {o.variant or '-':>8s} {o.macs:>10,} {o.cycles:>12,} "
-                         f"{100 * o.cycles / max(total, 1):5.1f}% " + (f"{o.cycles / o.macs:8.2f}" if o.macs else
-                                                                       f"{'-':>8s}"))
+        lines += ["", format_operators(b.operators)]
     lines += [f"({n})" for n in b.notes]
+    return "\n".join(lines)
+
+
+def format_operators(operators: list[OperatorCycles]) -> str:
+    """A plain table: per operator its variant, MACs, cycles, share of the operators' cycles, cycles per MAC."""
+    total = sum(o.cycles for o in operators)
+    lines = [f"{'operator':28s} {'variant':>8s} {'MACs':>10s} {'cycles':>12s} {'share':>6s} {'cyc/MAC':>8s}"]
+    for o in operators:
+        lines.append(f"{o.name:28s} {o.variant or '-':>8s} {o.macs:>10,} {o.cycles:>12,} "
+                     f"{100 * o.cycles / max(total, 1):5.1f}% " + (f"{o.cycles / o.macs:8.2f}" if o.macs else
+                                                                   f"{'-':>8s}"))
     return "\n".join(lines)

@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 
 from armlprof.board import load_board
+from armlprof.breakdown import OperatorCycles, format_operators
 from armlprof.emulator.profile import format_profile
 from armlprof.model import load_model
 from armlprof.runtime.tvm import kernels, tuning
@@ -52,11 +53,7 @@ def main() -> None:
     print()
     print(format_profile(functions, total, args.top))
     print()
-    print(f"{'operator':28s} {'variant':>8s} {'MACs':>10s} {'cycles':>12s} {'share':>6s} {'cyc/MAC':>8s}")
-    for r in layers:
-        variant = choices.get(r.signature, "default") if r.signature else "-"
-        print(f"{r.name:28s} {variant:>8s} {r.macs:>10,} {r.cycles:>12,} {100 * r.cycles / max(inference, 1):5.1f}% "
-              f"{r.cycles / r.macs if r.macs else 0:8.2f}")
+    print(format_operators([OperatorCycles(r.name, r.kind, r.schedule, r.macs, r.cycles) for r in layers]))
 
 
 if __name__ == "__main__":
