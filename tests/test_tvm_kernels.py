@@ -602,3 +602,115 @@ def test_few_pixel_depthwise_default_is_n3_where_it_runs_its_own_path(tmp_path, 
     assert sched is not None and sched.family == "dw" and sched.variants[0] == "n3"
     assert kernels.build(graph, op, sched).attrs["schedule"] == default
     assert kernels.build(graph, op, sched, "n3").attrs["schedule"] == "n3"
+
+
+POOL_HARNESS = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "armlprof_kernels.h"
+int main(void) {
+  int32_t a[15];
+  if (fread(a, 4, 15, stdin) != 15) return 3;
+  size_t n_in = (size_t)a[0] * a[1] * a[2], n_out = (size_t)a[3] * a[4] * a[2];
+  int8_t *in = malloc(n_in), *out = malloc(n_out);
+  if (fread(in, 1, n_in, stdin) != n_in) return 4;
+  if (armlprof_avgpool_s8_a4(in, out, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
+                             a[12]) != 0)
+    return 5;
+  fwrite(out, 1, n_out, stdout);
+  return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def pool_harness(tmp_path_factory) -> Path:
+    if shutil.which("gcc") is None:
+        pytest.skip("host gcc not installed")
+    root = tmp_path_factory.mktemp("pool")
+    (root / "pool.c").write_text(POOL_HARNESS)
+    exe = root / "pool"
+    subprocess.run(["gcc", "-std=c11", "-O1", "-Wall", "-Werror", "-fsanitize=undefined",
+                    "-fno-sanitize-recover=undefined", "-I", str(C_DIR), "-o", str(exe), str(root / "pool.c"),
+                    str(C_DIR / "armlprof_kernels.c")], check=True, capture_output=True, text=True)
+    return exe
+
+
+def _average_pool_reference(x: np.ndarray, g: kernels.Geometry, lo: int, hi: int) -> np.ndarray:
+    """TFLM's reference_integer_ops::AveragePool: the taps inside the input summed, divided by their count with C's
+    truncating division after adding (or, for sums <= 0, subtracting) half the count, clamped."""
+    out = np.empty((g.out_h, g.out_w, g.in_c), dtype=np.int64)
+    for oy in range(g.out_h):
+        for ox in range(g.out_w):
+            y0, x0 = oy * g.s_h - g.pad_t, ox * g.s_w - g.pad_l
+            win = x[max(y0, 0):min(y0 + g.k_h, g.in_h), max(x0, 0):min(x0 + g.k_w, g.in_w)].astype(np.int64)
+            count = win.shape[0] * win.shape[1]
+            s = win.sum(axis=(0, 1))
+            out[oy, ox] = np.where(s > 0, (s + count // 2) // count, -((count // 2 - s) // count))
+    return np.clip(out, lo, hi).astype(np.int8)
+
+
+def _pool_geometry(h: int, w: int, c: int, k_h: int, k_w: int, stride: int, padding: str) -> kernels.Geometry:
+    from armlprof.runtime.tvm.ops import _padding
+
+    oh = -(-h // stride) if padding == "SAME" else (h - k_h) // stride + 1
+    ow = -(-w // stride) if padding == "SAME" else (w - k_w) // stride + 1
+    return kernels.Geometry(h, w, c, oh, ow, c, k_h, k_w, stride, stride, 1, 1,
+                            _padding(padding, stride, 1, h, k_h, oh), _padding(padding, stride, 1, w, k_w, ow))
+
+
+POOL_CASES = {
+    # name: (geometry, activation range)
+    "same3x3_s2_odd": (_pool_geometry(9, 11, 8, 3, 3, 2, "SAME"), (-128, 127)),
+    "valid2x3_s1": (_pool_geometry(5, 7, 4, 2, 3, 1, "VALID"), (-20, 90)),
+    "same5x5_window_past_the_input": (_pool_geometry(4, 6, 12, 5, 5, 1, "SAME"), (-128, 127)),
+    "valid3x3_s2_256ch_person_detect": (_pool_geometry(3, 3, 256, 3, 3, 2, "VALID"), (-128, 127)),
+    "valid15x17_255_taps": (_pool_geometry(15, 17, 4, 15, 17, 1, "VALID"), (-128, 127)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(POOL_CASES))
+def test_average_pool_kernel_matches_reference(pool_harness, case: str) -> None:
+    """pool a4's portable C (the SXTAB16 lanes in C) against TFLM's reference: random inputs, then the int8
+    extremes, which at 255 taps fill the int16 lanes to +-32,640 (the largest exact window)."""
+    g, (lo, hi) = POOL_CASES[case]
+    rng = np.random.default_rng(sum(map(ord, case)))
+    shape = (g.in_h, g.in_w, g.in_c)
+    inputs = [rng.integers(-128, 128, shape), np.full(shape, -128), np.full(shape, 127),
+              np.resize([-128, 127, 127, -128, 3], shape), rng.choice([-128, 127], shape)]
+    for i, x in enumerate(inputs):
+        x = x.astype(np.int8)
+        args = np.array([g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.k_h, g.k_w, g.s_h, g.s_w, g.pad_t, g.pad_l, lo,
+                         hi, 0, 0], dtype="<i4")
+        run = subprocess.run([str(pool_harness)], input=args.tobytes() + x.tobytes(), capture_output=True)
+        assert run.returncode == 0, run.stderr.decode()[-2000:]
+        got = np.frombuffer(run.stdout, dtype=np.int8).reshape(g.out_h, g.out_w, g.in_c)
+        want = _average_pool_reference(x, g, lo, hi)
+        if i == 0 and want.size > 4:
+            assert len(np.unique(want)) > 3  # the outputs vary, so equality means something
+        assert np.array_equal(got, want), f"{case} input {i}: {np.argwhere(got != want)[:5].tolist()}"
+
+
+@pytest.mark.parametrize(("shape", "k", "planned"), [((1, 4, 4, 8), 2, True), ((1, 15, 15, 4), 15, True),
+                                                     ((1, 16, 16, 4), 16, False), ((1, 4, 4, 6), 2, False)])
+def test_average_pool_plans_a4_only_within_its_exact_range(tmp_path, shape, k: int, planned: bool) -> None:
+    """a4 takes int8 average pools of whole channel groups and windows of at most POOL_MAX_TAPS taps (its int16
+    lanes' exact range); a 16x16 window or 6 channels keep the TE loop."""
+    from armlprof import modelgen
+    from armlprof.runtime.tvm.importer import import_tflite
+
+    b = modelgen._Builder(3, modelgen._calibration_inputs(shape, 3))
+    b.input(shape)
+    b.avgpool("pool", k)
+    path = tmp_path / "pool.tflite"
+    path.write_bytes(b.serialize("average pool"))
+    graph = import_tflite(path)
+    op = next(o for o in graph.operators if o.kind == "AVERAGE_POOL_2D")
+    sched = kernels.plan(graph, op)
+    if not planned:
+        assert sched is None
+        return
+    assert sched.family == "pool" and sched.variants == kernels.POOL_VARIANTS
+    kernel = kernels.build(graph, op, sched)
+    assert kernel.attrs["schedule"] == "a4" and kernel.constants == []
+    assert kernel.macs == (shape[1] // k) * (shape[2] // k) * shape[3] * k * k

@@ -267,6 +267,39 @@ def test_dw_fused_rows_other_geometries_bit_exact_on_emulated_boards(tmp_path, b
 
 @pytest.mark.slow
 @pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_average_pool_kernel_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
+    """pool a4's DSP path (SXTAB16 lanes: runs only on the boards) on pools person_detect lacks, each the default
+    schedule: SAME 3x3 at stride 2 from an odd input (border windows of 4 and 6 taps), VALID 2x3 at stride 1 under a
+    RELU6 clamp, SAME 5x5 windows wider than the input under RELU, 12 channels (3 groups)."""
+    from pathlib import Path
+
+    from armlprof import modelgen
+    from armlprof.runtime.tvm.compiler import compile_model
+
+    seed = 20261202
+    b = modelgen._Builder(seed, modelgen._calibration_inputs((1, 9, 11, 12), seed))
+    b.input((1, 9, 11, 12))
+    for name, (fh, fw, stride, padding, act) in {"same3x3_s2": (3, 3, 2, "SAME", "NONE"),
+                                                 "valid2x3_s1": (2, 3, 1, "VALID", "RELU6"),
+                                                 "same5x5_s1": (5, 5, 1, "SAME", "RELU")}.items():
+        t_in = b.tensors[b.current]
+        _, h, w, c = t_in.shape
+        oh, ow = modelgen._out_size(padding, h, fh, stride, 1), modelgen._out_size(padding, w, fw, stride, 1)
+        out = b.add_tensor(modelgen._Tensor(name, (1, oh, ow, c), modelgen._INT8, list(t_in.scale),
+                                            list(t_in.zero_point)))
+        b.ops.append(modelgen._Op("AVERAGE_POOL_2D", [b.current], [out], {
+            "padding": padding, "stride_h": stride, "stride_w": stride, "filter_h": fh, "filter_w": fw, "act": act}))
+        b.current = out
+    path = tmp_path / "pools.tflite"
+    path.write_bytes(b.serialize("average pools"))
+    model = load_model(str(path))
+    program = compile_model(Path(model.path), model.sha256)
+    assert [s.schedule for s in program.steps] == ["a4"] * 3
+    assert _crc_mismatches(model, load_board(board_name), tmp_path) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
 def test_dw_pair_planes_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
     """dw's q3 (raw channel-pair planes, assembly on the board) on every depthwise layer of person_detect: its own
     path at stride 2 (24, 12, 6 and 3 outputs a row: units of 4, a unit and a pair, a pair and a single; 16 to 128

@@ -1,5 +1,5 @@
-"""Cortex-M4 DSP schedules: CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED as TIR that calls armlprof's int8
-micro-kernel library (c/armlprof_kernels.c) through `T.call_extern`.
+"""Cortex-M4 DSP schedules: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and AVERAGE_POOL_2D as TIR that calls
+armlprof's int8 micro-kernel library (c/armlprof_kernels.c) through `T.call_extern`.
 
 Why a hand-written micro-kernel library and not TE schedules: TVM 0.27's C target has no tensorize intrinsics for
 the M4's SIMD instructions and its generated loops keep every index computation; the micro-kernel is the part a
@@ -27,7 +27,7 @@ from armlprof.runtime.tvm.importer import Graph, Operator
 from armlprof.runtime.tvm.ops import Kernel, _padding, conv_multipliers, fc_multipliers
 
 KERNEL_SOURCES = ("armlprof_kernels.c", "armlprof_kernels.h")
-SCHEDULED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+SCHEDULED_OPERATORS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D")
 
 # The schedule space per operator class; the first entry of each is the default (best hand schedule without
 # measurements: 2 pixels x 2 channels keeps the inner loop's 14 live values in registers).
@@ -67,6 +67,11 @@ C1_VARIANTS = ("f4", "s4", *DIRECT_VARIANTS)
 # boards (README, per-operator table; the tuner takes it everywhere), d4p2 faster than d4 everywhere and than the
 # GEMM tiles down to its 3x3-pixel layers.
 PW_VARIANTS = ("f4p2", "d4p2", "d4", *GEMM_VARIANTS)
+# int8 AVERAGE_POOL_2D of whole channel groups: a4 (4 channels per pass summed in int16 lanes with SXTAB16, TFLM's
+# rounding division per output); its windows have at most POOL_MAX_TAPS taps (the lanes' exact range), the TE loop
+# runs the others. One variant: nothing to tune, a scheduled family so the tuner and the profile name it.
+POOL_VARIANTS = ("a4",)
+POOL_MAX_TAPS = 255  # AK_POOL_MAX_TAPS in armlprof_kernels.h
 STAGE_WORDS = 768  # AK_STAGE_WORDS in armlprof_kernels.c
 PW_DIRECT_MIN_PIXELS = 9
 
@@ -99,7 +104,7 @@ class Scheduled:
     """What `plan` decides for one operator before TVM sees it."""
 
     kind: str
-    family: str  # "gemm" | "c1" | "pw" | "dw"
+    family: str  # "gemm" | "c1" | "pw" | "dw" | "pool"
     geometry: Geometry
     signature: str  # what the tuning records are keyed by (shapes and attributes, not the weights)
     variants: tuple[str, ...]
@@ -117,7 +122,8 @@ def fingerprint() -> str:
 
 
 def variants_for(family: str) -> tuple[str, ...]:
-    return {"gemm": GEMM_VARIANTS, "c1": C1_VARIANTS, "pw": PW_VARIANTS, "dw": DW_VARIANTS}[family]
+    return {"gemm": GEMM_VARIANTS, "c1": C1_VARIANTS, "pw": PW_VARIANTS, "dw": DW_VARIANTS,
+            "pool": POOL_VARIANTS}[family]
 
 
 def max_variants() -> int:
@@ -134,7 +140,7 @@ def c_function(family: str, variant: str) -> str:
     if variant not in variants_for(family):
         raise ValueError(f"unknown {family} variant {variant!r}")
     prefix = {"gemm": "armlprof_conv_s8_", "pw": "armlprof_conv_s8_", "c1": "armlprof_conv1_s8_",
-              "dw": "armlprof_dwconv_s8_"}[family]
+              "dw": "armlprof_dwconv_s8_", "pool": "armlprof_avgpool_s8_"}[family]
     return prefix + variant
 
 
@@ -188,6 +194,8 @@ def plan(graph: Graph, op: Operator) -> Scheduled | None:
     """The schedule family of `op`, or None when the micro-kernels do not cover it (the TE loops run then)."""
     if op.kind not in SCHEDULED_OPERATORS:
         return None
+    if op.kind == "AVERAGE_POOL_2D":
+        return _plan_pool(graph, op)
     t_in, t_w, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
     if t_w.data is None or t_w.dtype != "int8":
         return None
@@ -217,6 +225,34 @@ def plan(graph: Graph, op: Operator) -> Scheduled | None:
         # one input channel (the first layer of both study models): a CONV_2D with the weights transposed
     family = _gemm_family(geom)
     return Scheduled(op.kind, family, geom, _signature(op.kind, family, geom, {}), _default_first(family, geom))
+
+
+def _plan_pool(graph: Graph, op: Operator) -> Scheduled | None:
+    """pool a4 for an int8 average pool of one image, channels in fours, windows within POOL_MAX_TAPS."""
+    t_in, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    o = op.options
+    n, h, w, c = t_in.shape
+    _, oh, ow, _ = t_out.shape
+    kh, kw = o["filter_h"], o["filter_w"]
+    if t_in.dtype != "int8" or n != 1 or c % 4 or kh * kw > POOL_MAX_TAPS:
+        return None
+    pad_t = _padding(o["padding"], o["stride_h"], 1, h, kh, oh)
+    pad_l = _padding(o["padding"], o["stride_w"], 1, w, kw, ow)
+    geom = Geometry(h, w, c, oh, ow, c, kh, kw, o["stride_h"], o["stride_w"], 1, 1, pad_t, pad_l)
+    return Scheduled(op.kind, "pool", geom, _signature(op.kind, "pool", geom, {}), POOL_VARIANTS)
+
+
+def _build_pool(graph: Graph, op: Operator, sched: Scheduled, variant: str) -> Kernel:
+    """The a4 call: no constants, the geometry and the activation clamp as scalars (the output keeps the input's
+    quantization, as TFLM requires)."""
+    g = sched.geometry
+    t_out = graph.tensors[op.outputs[0]]
+    lo, hi = fp.activation_range(op.options["activation"], float(t_out.scale[0]), int(t_out.zero_point[0]))
+    scalars = [g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.k_h, g.k_w, g.s_h, g.s_w, g.pad_t, g.pad_l, lo, hi]
+    func = _extern_func(c_function("pool", variant), tuple(graph.tensors[op.inputs[0]].shape), [],
+                        tuple(t_out.shape), [], scalars)
+    return Kernel(op.kind, func, [op.inputs[0]], [], op.outputs[0], g.out_h * g.out_w * g.out_c * g.k_h * g.k_w,
+                  {"schedule": variant, "signature": sched.signature, "family": sched.family})
 
 
 def _tile_of(variant: str) -> int:
@@ -440,8 +476,8 @@ def _extern_func(function: str, in_shape: tuple[int, ...], const_shapes: list[tu
     from tvm import te, tirx
 
     inp = te.placeholder(in_shape, "int8", name="input")
-    consts = [te.placeholder(s, d, name=n) for s, d, n in zip(const_shapes, const_dtypes, ("weights", "qparams"),
-                                                               strict=True)]
+    names = ("weights", "qparams")[:len(const_shapes)]
+    consts = [te.placeholder(s, d, name=n) for s, d, n in zip(const_shapes, const_dtypes, names, strict=True)]
     out = te.extern(out_shape, [inp, *consts], lambda ins, outs: tirx.call_extern(
         "int32", function, *(b.data for b in ins), outs[0].data, *(tirx.const(int(v), "int32") for v in scalars)),
         dtype="int8", name="out")
@@ -454,6 +490,8 @@ def build(graph: Graph, op: Operator, sched: Scheduled, variant: str | None = No
     TFLM adds the input offset per tap. (Depthwise keeps the raw int32 bias.)"""
     default = variant is None
     variant = variant or sched.variants[0]
+    if sched.family == "pool":
+        return _build_pool(graph, op, sched, variant)
     function = c_function(sched.family, variant)
     t_in, t_w, t_out = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
     t_b = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None

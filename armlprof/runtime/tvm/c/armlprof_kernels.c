@@ -15,6 +15,10 @@ AK_INLINE int32_t ak_pack16(int32_t lo, int32_t hi) {
   return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
 }
 
+/* an int32's two int16 halves, sign-extended */
+AK_INLINE int32_t ak_lo16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x & 0xFFFFu); }
+AK_INLINE int32_t ak_hi16(int32_t x) { return x >> 16; }
+
 /* ---------------------------------------------------------------- the DSP instructions, or C that computes the same */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #include <arm_acle.h>
@@ -34,8 +38,6 @@ AK_INLINE int32_t ak_smlad(int32_t x, int32_t y, int32_t acc) { return __smlad(x
 AK_INLINE int32_t ak_smlabb(int32_t x, int32_t y, int32_t acc) { return __smlabb(x, y, acc); }
 AK_INLINE int32_t ak_smlatt(int32_t x, int32_t y, int32_t acc) { return __smlatt(x, y, acc); }
 #else
-AK_INLINE int32_t ak_lo16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x & 0xFFFFu); }
-AK_INLINE int32_t ak_hi16(int32_t x) { return x >> 16; }
 AK_INLINE int32_t ak_byte(int32_t x, int i) { return (int8_t)(uint8_t)((uint32_t)x >> (8 * i)); }
 AK_INLINE int32_t ak_sxtb16(int32_t x) { return ak_pack16(ak_byte(x, 0), ak_byte(x, 2)); }
 AK_INLINE int32_t ak_sxtb16_ror8(int32_t x) { return ak_pack16(ak_byte(x, 1), ak_byte(x, 3)); }
@@ -3741,6 +3743,58 @@ int32_t armlprof_dwconv_s8_n3(ARMLPROF_CONV_ARGS) {
     int32_t bias[4];
     for (int j = 0; j < 4; j++) bias[j] = (int32_t)((uint32_t)k[27 + j] - (uint32_t)in_zp * (uint32_t)k[31 + j]);
     ak_dwn_group(buf + (c >> 2) * hp * wp, out + c, k, bias, &wk);
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- average pooling (pool a4) */
+/* TFLM's int8 AVERAGE_POOL_2D (reference_integer_ops::AveragePool; CMSIS-NN's arm_avgpool_s8 computes the same):
+ * per output pixel the sum of the window's taps inside the input, divided by their count rounding half away from
+ * zero, then clamped. 4 channels per pass: SXTAB16 adds a tap's word into two int16 lane pairs (channels 0, 2 and
+ * 1, 3), exact for windows of at most AK_POOL_MAX_TAPS taps (|sum| <= 128 * 255 < 2^15; kernels.plan leaves larger
+ * ones to the TE loop). */
+typedef struct {
+  int32_t c, span, row_skip, rows, count, half, lo, hi;  /* span: a window row's bytes; row_skip: to the next row */
+} ak_pool_window;
+
+AK_INLINE int8_t ak_pool_average(int32_t sum, const ak_pool_window *pw) {
+  const int32_t a = (sum > 0 ? sum + pw->half : sum - pw->half) / pw->count;
+  return (int8_t)(a < pw->lo ? pw->lo : a > pw->hi ? pw->hi : a);
+}
+
+/* One output pixel, its window at `win` (out of line: the pixel loop's values stay out of its registers) */
+static __attribute__((noinline)) void ak_pool_pixel(const int8_t *win, int8_t *o, const ak_pool_window *pw) {
+  const int32_t c = pw->c, span = pw->span, row_skip = pw->row_skip;  /* (the rest read per use: no spills) */
+  for (const int8_t *end = win + c; win != end; win += 4, o += 4) {
+    int32_t s02 = 0, s13 = 0;  /* (channel 0, channel 2), (channel 1, channel 3) */
+    const int8_t *p = win;
+    int32_t y = pw->rows;
+    do {  /* (do-while: every window has a tap; GCC's loops then test once per turn) */
+      const int8_t *row_end = p + span;
+      do {
+        const int32_t v = ak_read32(p);
+        s02 = ak_sxtab16(s02, v), s13 = ak_sxtab16_ror8(s13, v);
+        p += c;
+      } while (p != row_end);
+      p += row_skip;
+    } while (--y);
+    o[0] = ak_pool_average(ak_lo16(s02), pw), o[1] = ak_pool_average(ak_lo16(s13), pw);
+    o[2] = ak_pool_average(ak_hi16(s02), pw), o[3] = ak_pool_average(ak_hi16(s13), pw);
+  }
+}
+
+int32_t armlprof_avgpool_s8_a4(ARMLPROF_POOL_ARGS) {
+  if (c <= 0 || c % 4 || k_h * k_w > AK_POOL_MAX_TAPS) return -1;
+  const int32_t row = in_w * c;
+  for (int32_t oy = 0; oy < out_h; oy++) {
+    const int32_t y0 = oy * s_h - pad_t, fy0 = y0 < 0 ? -y0 : 0, fy1 = in_h - y0 < k_h ? in_h - y0 : k_h;
+    for (int32_t ox = 0; ox < out_w; ox++, out += c) {
+      const int32_t x0 = ox * s_w - pad_l, fx0 = x0 < 0 ? -x0 : 0, fx1 = in_w - x0 < k_w ? in_w - x0 : k_w;
+      const int32_t rows = fy1 - fy0, cols = fx1 - fx0;
+      if (rows <= 0 || cols <= 0) return -1;  /* an empty window: TFLM fails the invoke too */
+      const ak_pool_window pw = {c, cols * c, row - cols * c, rows, rows * cols, rows * cols / 2, act_lo, act_hi};
+      ak_pool_pixel(in + (y0 + fy0) * row + (x0 + fx0) * c, out, &pw);
+    }
   }
   return 0;
 }

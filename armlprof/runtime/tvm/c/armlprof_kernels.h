@@ -80,4 +80,12 @@ int32_t armlprof_dwconv_s8_q3(ARMLPROF_CONV_ARGS);
  * pixel 4 channels x 9 taps with weights and requantization constants in FPU registers, one word stored. */
 int32_t armlprof_dwconv_s8_n3(ARMLPROF_CONV_ARGS);
 
+/* AVERAGE_POOL_2D (pool a4): 4 channels per pass summed in int16 lanes (SXTAB16), windows of at most
+ * AK_POOL_MAX_TAPS taps (kernels.POOL_MAX_TAPS), c % 4 == 0; TFLM's rounding division by the taps inside the input. */
+#define AK_POOL_MAX_TAPS 255
+#define ARMLPROF_POOL_ARGS                                                                                     \
+  int8_t *in, int8_t *out, int32_t in_h, int32_t in_w, int32_t c, int32_t out_h, int32_t out_w, int32_t k_h,   \
+      int32_t k_w, int32_t s_h, int32_t s_w, int32_t pad_t, int32_t pad_l, int32_t act_lo, int32_t act_hi
+int32_t armlprof_avgpool_s8_a4(ARMLPROF_POOL_ARGS);
+
 #endif
