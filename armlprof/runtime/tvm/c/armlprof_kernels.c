@@ -2453,6 +2453,19 @@ static __attribute__((noinline)) void ak_pwf_one_block_cst(const int32_t *q, int
   cst[6] = (int32_t)shifts, cst[13] = c;
 }
 
+/* f4p2's last block of several (AK_PWF_CST_FIRST / _NEXT): per channel 2 bias, the multiplier and the rounding
+ * constant with the output offset (d4p2's first 3 words), channel 0's followed by the 4 right shifts as the bytes of
+ * one word (13 words, where d4p2 reads 16) */
+static __attribute__((noinline)) void ak_pwf_fused_cst(const int32_t *q, int32_t out_zp, int32_t *cst) {
+  uint32_t shifts = 0;
+  for (int j = 0; j < 4; j++, q += AK_QP_STRIDE) {
+    int32_t *c = cst + (j ? 1 + 3 * j : 0);
+    shifts |= (uint32_t)q[3] << (8 * j);
+    c[0] = (int32_t)((uint32_t)q[0] << 1), c[1] = q[1], c[2] = (1 << (q[3] - 1)) + out_zp * (1 << q[3]);
+  }
+  cst[3] = (int32_t)shifts;
+}
+
 /* d4p2's layer driver, f4p2's too (fpu: its sums, ak_pwf_sums below, which reads the packed weights itself; a
  * constant, so each variant gets its own copy of this code). */
 AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
@@ -2500,8 +2513,12 @@ AK_INLINE void ak_pw2_groups(const int32_t *xe, const int8_t *w, const int32_t *
     if (!fpu) ak_pw2_stage(wg, k4, wst);
     const int32_t nc = out_c - c < 4 ? out_c - c : 4;
     ak_rq rq[4];
-    if (one_block) ak_pwf_one_block_cst(q, out_zp, c, wst + 2 * k);
-    for (int j = 0; j < nc && !one_block; j++) {
+    const int fpu_cst = fpu && fused;  /* f4p2's constants (out of line, as GCC spills in this loop) */
+    if (one_block)
+      ak_pwf_one_block_cst(q, out_zp, c, wst + 2 * k);
+    else if (fpu_cst)
+      ak_pwf_fused_cst(q, out_zp, wst + 2 * k);
+    for (int j = 0; j < nc && !fpu_cst; j++) {
       const int32_t *qj = q + j * AK_QP_STRIDE;
       if (!fused) {
         rq[j] = AK_PW2_RQ_PREPARE(ak_qp_load(qj));
@@ -2538,7 +2555,8 @@ int32_t armlprof_conv_s8_d4p2(ARMLPROF_CONV_ARGS) {
  * a layer of more than 16 input channels keeps each pair's 8 partial sums in the accumulator buffer between
  * blocks (LDM/STM of 8 words per pair and block; so chunks of at most AK_PW2_CHUNK pixels). The first block has
  * r = 2, 4, 6 or 8 k pairs (k/2 is even) and starts from SMUAD; the others have 8, and the last one requantizes
- * in registers (AK_PW2_FUSED; the pair's accumulators', constants' and output addresses from its tail) or stores
+ * in registers (d4p2's AK_PW2_FUSED sequence on ak_pwf_fused_cst's packed constants; the pair's accumulators',
+ * constants' and output addresses from its tail) or stores
  * the sums for ak_requant_run. A layer of at most 16 input channels is one block, d4p2's loop with the weights
  * in registers; requantized there, its weights are doubled at staging and each pair's sums start from the 4
  * doubled biases (2 (acc + bias), SMMULR's operand, with no SMUAD and no adds after the sums), and with at most 8
@@ -2690,7 +2708,13 @@ AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *c
                    : AK_PWF_CLOBBERS)
 #define AK_PWF_SUMS "ldm r5, {r6-r12, lr}\n\t"
 #define AK_PWF_SUMS1 "ldm r5, {r6-r9}\n\t"
-#define AK_PWF_RQ1(a) "ldm r5!, {r0, r1, r2, r3}\n\t" AK_PW2_RQ_X2(a) AK_PW2_RQ_ONE(a)  /* one channel, one pixel */
+/* one channel, one pixel (c: its constants, AK_PWF_CST_FIRST or _NEXT) */
+#define AK_PWF_RQ1(a, c) c AK_PW2_RQ_X2(a) AK_PW2_RQ_ONE(a)
+/* the last block's constants (ak_pwf_fused_cst): channel 0's (2 bias, multiplier, rounding constant) and the 4
+ * right shifts as the bytes of one word, then the other channels' 3 words each, the next shift moved down first
+ * (ASR by register takes the low byte) */
+#define AK_PWF_CST_FIRST "ldm r5!, {r0, r1, r2, r3}\n\t"
+#define AK_PWF_CST_NEXT AK_PWF_NEXT_SHIFT "ldm r5!, {r0, r1, r2}\n\t"
 #define AK_PWF_VLDM_CST "vldmia r5, {s16-s29}\n\tvmov r5, s29\n\t"
   if (blocks == 1) {
     r3 = (int32_t)(uintptr_t)cst;
@@ -2748,7 +2772,9 @@ AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *c
                      "ldr r5, [r4, #68]\n\t"
                      AK_PWF_SUMS AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC)
                      "ldr r5, [r4, #20]\n\t"
-                     AK_PWF_TAIL_OUT AK_PW2_FUSED AK_PWF_NEXT_ONLY
+                     AK_PWF_TAIL_OUT
+                     AK_PW2_FUSED_FROM(AK_PWF_CST_FIRST, AK_PWF_CST_NEXT, AK_PWF_CST_NEXT, AK_PWF_CST_NEXT)
+                     AK_PWF_NEXT_ONLY
                      "ldr r2, %[skip]\n\t"
                      "add r4, r2\n\t"
                      "cmp r3, #1\n\t"
@@ -2759,7 +2785,8 @@ AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *c
                      "ldr r5, [r4, #68]\n\t"
                      AK_PWF_SUMS1 AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC)
                      "ldr r5, [r4, #20]\n\t"
-                     AK_PWF_RQ1("r6") AK_PWF_RQ1("r7") AK_PWF_RQ1("r8") AK_PWF_RQ1("r9")
+                     AK_PWF_RQ1("r6", AK_PWF_CST_FIRST) AK_PWF_RQ1("r7", AK_PWF_CST_NEXT)
+                     AK_PWF_RQ1("r8", AK_PWF_CST_NEXT) AK_PWF_RQ1("r9", AK_PWF_CST_NEXT)
                      "bfi r6, r7, #8, #8\n\t"
                      "bfi r6, r8, #16, #8\n\t"
                      "bfi r6, r9, #24, #8\n\t"
@@ -2781,6 +2808,8 @@ AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *c
 #undef AK_PWF_SUMS
 #undef AK_PWF_SUMS1
 #undef AK_PWF_RQ1
+#undef AK_PWF_CST_NEXT
+#undef AK_PWF_CST_FIRST
 #undef AK_PWF_RUN
 #undef AK_PWF_LONE_RUN
 #undef AK_PWF_ONE
