@@ -2201,14 +2201,15 @@ AK_CONV1_VARIANT(4, 2, 2)
  * one), another pair follows (1; 2: the odd last pixel's, which f4p2 computes alone), the stage's address.
  * Addresses as 32-bit words: only the M4's assembly reads them.
  * The portable code, and on the M4 an odd last pixel's pair (n = 1). */
-AK_INLINE void ak_pw2_extend_c(const int8_t *in, int32_t k, int32_t n, int32_t *xe, const int32_t *acc,
-                               const int32_t *wst, int8_t *out, int32_t out_c) {
+AK_INLINE void ak_pw2_extend_c(const int8_t *in, int32_t k, int32_t span, int32_t n, int32_t *xe,
+                               const int32_t *acc, const int32_t *wst, int8_t *out, int32_t out_c, int tails) {
   for (int32_t p = 0; p < n; p += 2, in += 2 * k, acc += 8, out += 2 * out_c) {
     const int8_t *r0 = in, *r1 = p + 1 < n ? in + k : in;
-    for (int32_t i = 0; i < k; i += 4, xe += 4) {
+    for (int32_t i = 0; i < span; i += 4, xe += 4) {
       int32_t v0 = ak_read32(r0 + i), v1 = ak_read32(r1 + i);
       xe[0] = ak_sxtb16(v0), xe[1] = ak_sxtb16(v1), xe[2] = ak_sxtb16_ror8(v0), xe[3] = ak_sxtb16_ror8(v1);
     }
+    if (!tails) continue;
     xe[0] = AK_PW2_END, xe[1] = (int32_t)(uintptr_t)acc, xe[2] = (int32_t)(uintptr_t)out;
     xe[3] = (int32_t)(uintptr_t)(p + 1 < n ? out + out_c : out), xe[4] = n - p > 3 ? 1 : n - p == 3 ? 2 : 0;
     xe[5] = (int32_t)(uintptr_t)wst;
@@ -2216,15 +2217,18 @@ AK_INLINE void ak_pw2_extend_c(const int8_t *in, int32_t k, int32_t n, int32_t *
   }
 }
 
-AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe, const int32_t *acc,
-                             const int32_t *wst, int8_t *out, int32_t out_c) {
+/* (span: the channels [0, span) of each pixel, k apart; tails: each pair closed by its tail. d4p2 and f4p2's
+ * one-block layers: span k, with tails; f4p2's layers of several blocks: ak_pwf_extend_blocks) */
+AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t span, int32_t n, int32_t *xe, const int32_t *acc,
+                             const int32_t *wst, int8_t *out, int32_t out_c, int tails) {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   /* The whole pairs in one asm loop (GCC's: ~2x the cycles, most of a shallow layer's extension): per 4 input
    * channels 2 LDR (unaligned-safe on the M4), 4 SXTB16, one STM of the 4 words, 8 channels per iteration (one
    * end test per 8; an odd number of words enters at the second 4); per pair the tail in 2 STM with "another
-   * pair follows" = 1, which the last whole pair's gets back as 0 when no odd pixel follows. */
+   * pair follows" = 1, which the last whole pair's gets back as 0 when no odd pixel follows. A span below k
+   * (lr) ends pixel 0's channels span on and moves on by 2k - span to the next pair. */
   const int32_t pairs = n >> 1;
-  if (pairs > 0) {
+  if (pairs > 0 && span == k && tails) {
     register const int8_t *r4 __asm__("r4") = in;
     register int32_t *r6 __asm__("r6") = xe;
     register int32_t r7 __asm__("r7") = k;
@@ -2233,7 +2237,6 @@ AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe
     register int32_t r10 __asm__("r10") = out_c;
     register int32_t r11 __asm__("r11") = pairs;
     register const int32_t *r12 __asm__("r12") = wst;
-    __asm__ volatile(
 #define AK_PW2_EXTEND4             \
   "ldr r3, [r4, r7]\n\t"           \
   "ldr r2, [r4], #4\n\t"           \
@@ -2242,41 +2245,83 @@ AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t n, int32_t *xe
   "sxtb16 r2, r2, ror #8\n\t"      \
   "sxtb16 r3, r3, ror #8\n\t"      \
   "stm r6!, {r0, r1, r2, r3}\n\t"
-        "0:\n\t"
-        "adds r5, r4, r7\n\t"  /* past pixel 0's channels */
-        "tst r7, #4\n\t"
-        "bne 2f\n\t"
-        "1:\n\t" AK_PW2_EXTEND4
-        "2:\n\t" AK_PW2_EXTEND4
-        "cmp r4, r5\n\t"
-        "bne 1b\n\t"
-        "add r4, r7\n\t"  /* past pixel 1 */
-        "mov r0, #0x40000000\n\t"
-        "mov r1, r8\n\t"
-        "mov r2, r9\n\t"
-        "add r9, r10\n\t"
-        "mov r3, r9\n\t"
-        "add r9, r10\n\t"
-        "stm r6!, {r0, r1, r2, r3}\n\t"
-        "movs r0, #1\n\t"
-        "mov r1, r12\n\t"
-        "stm r6!, {r0, r1}\n\t"
-        "add r8, r8, #32\n\t"
-        "subs r11, r11, #1\n\t"
-        "bne 0b"
+/* (end: r5 past pixel 0's channels; odd: flags ne when span / 4 is odd; next: r4 to the next pair's pixel 0) */
+#define AK_PW2_EXTEND_PAIRS(end, odd, next, tail) \
+  "0:\n\t" end odd                                \
+  "bne 2f\n\t"                                    \
+  "1:\n\t" AK_PW2_EXTEND4                         \
+  "2:\n\t" AK_PW2_EXTEND4                         \
+  "cmp r4, r5\n\t"                                \
+  "bne 1b\n\t" next tail                          \
+  "subs r11, r11, #1\n\t"                         \
+  "bne 0b"
+#define AK_PW2_EXTEND_NEXT_SPAN "add r4, r7\n\tadd r4, r7\n\tsub r4, lr\n\t"
+#define AK_PW2_EXTEND_TAIL        \
+  "mov r0, #0x40000000\n\t"       \
+  "mov r1, r8\n\t"                \
+  "mov r2, r9\n\t"                \
+  "add r9, r10\n\t"               \
+  "mov r3, r9\n\t"                \
+  "add r9, r10\n\t"               \
+  "stm r6!, {r0, r1, r2, r3}\n\t" \
+  "movs r0, #1\n\t"               \
+  "mov r1, r12\n\t"               \
+  "stm r6!, {r0, r1}\n\t"         \
+  "add r8, r8, #32\n\t"
+    __asm__ volatile(AK_PW2_EXTEND_PAIRS("adds r5, r4, r7\n\t" /* past pixel 0's channels */, "tst r7, #4\n\t",
+                                         "add r4, r7\n\t" /* past pixel 1 */, AK_PW2_EXTEND_TAIL)
         : "+r"(r4), "+r"(r6), "+r"(r8), "+r"(r9), "+r"(r11)
         : "r"(r7), "r"(r10), "r"(r12)
         : "r0", "r1", "r2", "r3", "r5", "cc", "memory");
-#undef AK_PW2_EXTEND4
     xe = r6;
-    xe[-2] = n & 1 ? 2 : 0;  /* a lone last pixel follows, or nothing */
-    if (!(n & 1)) return;
+  } else if (pairs > 0) {
+    register const int8_t *r4 __asm__("r4") = in;
+    register int32_t *r6 __asm__("r6") = xe;
+    register int32_t r7 __asm__("r7") = k;
+    register const int32_t *r8 __asm__("r8") = acc;
+    register int8_t *r9 __asm__("r9") = out;
+    register int32_t r10 __asm__("r10") = out_c;
+    register int32_t r11 __asm__("r11") = pairs;
+    register const int32_t *r12 __asm__("r12") = wst;
+    register int32_t lr __asm__("lr") = span;
+    if (tails) {
+      __asm__ volatile(AK_PW2_EXTEND_PAIRS("add r5, r4, lr\n\t", "tst lr, #4\n\t", AK_PW2_EXTEND_NEXT_SPAN,
+                                           AK_PW2_EXTEND_TAIL)
+                       : "+r"(r4), "+r"(r6), "+r"(r8), "+r"(r9), "+r"(r11)
+                       : "r"(r7), "r"(r10), "r"(r12), "r"(lr)
+                       : "r0", "r1", "r2", "r3", "r5", "cc", "memory");
+    } else {
+      __asm__ volatile(AK_PW2_EXTEND_PAIRS("add r5, r4, lr\n\t", "tst lr, #4\n\t", AK_PW2_EXTEND_NEXT_SPAN, "")
+                       : "+r"(r4), "+r"(r6), "+r"(r11)
+                       : "r"(r7), "r"(lr)
+                       : "r0", "r1", "r2", "r3", "r5", "cc", "memory");
+    }
+    xe = r6;
   }
+#undef AK_PW2_EXTEND_PAIRS
+#undef AK_PW2_EXTEND_NEXT_SPAN
+#undef AK_PW2_EXTEND_TAIL
+#undef AK_PW2_EXTEND4
+  if (pairs > 0 && tails) xe[-2] = n & 1 ? 2 : 0;  /* a lone last pixel follows, or nothing */
+  if (!(n & 1)) return;
   const int32_t p = 2 * pairs;
-  ak_pw2_extend_c(in + p * k, k, 1, xe, acc + 4 * p, wst, out + p * out_c, out_c);
+  ak_pw2_extend_c(in + p * k, k, span, 1, xe, acc + 4 * p, wst, out + p * out_c, out_c, tails);
 #else
-  ak_pw2_extend_c(in, k, n, xe, acc, wst, out, out_c);
+  ak_pw2_extend_c(in, k, span, n, xe, acc, wst, out, out_c, tails);
 #endif
+}
+
+/* f4p2's layers of several blocks: the chunk's inputs block by block, as ak_pwf_sums reads them (each block's
+ * steps over all pairs in a row, no skip between pairs): per block a region of the pairs' slots, the first block's
+ * 2r words a slot, the middle ones' 16, the last one's 16 and (fused: its requantization reads them) the tail. */
+AK_INLINE int32_t ak_pwf_first_steps(int32_t k);
+AK_INLINE void ak_pwf_extend_blocks(const int8_t *in, int32_t k, int32_t n, int32_t *xe, const int32_t *acc,
+                                    const int32_t *wst, int8_t *out, int32_t out_c, int fused) {
+  const int32_t slots = (n + 1) >> 1;
+  int32_t c = 0;
+  for (int32_t span = 2 * ak_pwf_first_steps(k); c + span < k; c += span, xe += slots * span, span = 16)
+    ak_pw2_extend(in + c, k, span, n, xe, acc, wst, out, out_c, 0);
+  ak_pw2_extend(in + c, k, k - c, n, xe, acc, wst, out, out_c, fused);
 }
 
 /* The stage of one channel group: its k4 packed words [k4][4 channels] as [k/2][4 channels] SMLAD pairs. */
@@ -2494,7 +2539,10 @@ AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
   int32_t xe[AK_PW2_XWORDS], wst[2 * AK_PW2_MAX_K + 16], acc[4 * AK_PW2_CHUNK];
   for (int32_t p0 = 0, n; p0 < pixels; p0 += n) {
     n = pixels - p0 < chunk ? pixels - p0 : chunk;
-    ak_pw2_extend(in + p0 * k, k, n, xe, acc, fpu ? wst + 2 * k : wst, out + p0 * out_c, out_c);
+    if (fpu && k > 16)
+      ak_pwf_extend_blocks(in + p0 * k, k, n, xe, acc, wst + 2 * k, out + p0 * out_c, out_c, fused);
+    else
+      ak_pw2_extend(in + p0 * k, k, k, n, xe, acc, fpu ? wst + 2 * k : wst, out + p0 * out_c, out_c, 1);
     if (fpu)
       ak_pwf_groups(xe, w, qp, k, out_c, &oq, fused, wst, acc, n, out + p0 * out_c);
     else
@@ -2575,8 +2623,8 @@ AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *c
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
   /* d4p2's registers (r0, r1 the pair's inputs, r2, r3 two channels' weights, r4 the input pointer, r6-r9 and
    * r10-r12, lr the accumulators), r5 the accumulators' (or the constants') address, r2 first the block's packed
-   * words. A block's pairs are k + AK_PW2_TAIL words apart: `skip` bytes from past one pair's block to the next
-   * pair's. */
+   * words. Several blocks: each block's slots in a row (ak_pwf_extend_blocks), so a pair's block follows the
+   * previous pair's. */
   register const int32_t *px __asm__("r4") = xe;
   register int32_t *pa __asm__("r5") = acc;
   register const int32_t *pw __asm__("r2") = w;
@@ -2692,19 +2740,15 @@ AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *c
                    "bne 2f\n\t"                                \
                    "1:\n\t" sums steps                         \
                    "stm r5!, {r6-r12, lr}\n\t"                 \
-                   "ldr r2, %[skip]\n\t"                       \
-                   "add r4, r2\n\t"                            \
                    "2:\n\t" sums steps                         \
                    "stm r5!, {r6-r12, lr}\n\t"                 \
-                   "ldr r2, %[skip]\n\t"                       \
                    "ldr r3, %[end]\n\t"                        \
-                   "add r4, r2\n\t"                            \
                    "cmp r5, r3\n\t"                            \
                    "blo 1b\n\t"                                \
                    "bhi 5f\n\t" lone                           \
                    "4:"                                        \
                    : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)   \
-                   : [skip] "m"(skip), [end] "m"(end_cmp), [odd] "m"(odd) \
+                   : [end] "m"(end_cmp), [odd] "m"(odd)         \
                    : AK_PWF_CLOBBERS)
 #define AK_PWF_SUMS "ldm r5, {r6-r12, lr}\n\t"
 #define AK_PWF_SUMS1 "ldm r5, {r6-r9}\n\t"
@@ -2741,7 +2785,7 @@ AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *c
   /* whole pairs and the odd last pixel (a chunk of one pixel: paired with itself, as its tail says) */
   const int32_t lone = n > 1 && (n & 1), whole = n > 1 ? n >> 1 : 1, odd = whole & 1;
   const uintptr_t end_cmp = (uintptr_t)(acc + 8 * whole) - (uintptr_t)lone;
-  int32_t skip = (k + AK_PW2_TAIL - 2 * r) * 4;
+  const int32_t slots = (n + 1) >> 1;
 #define AK_PWF_FIRST(w, steps) \
   AK_PWF_RUN(w, "", steps(AK_PWF_STEP, "smuad", AK_PW2_NOACC), \
              AK_PWF_LONE_RUN("", steps(AK_PWF_STEP1, "smuad", AK_PW2_NOACC)))
@@ -2752,21 +2796,19 @@ AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *c
     default: AK_PWF_FIRST(AK_PWF_W4, AK_PWF_STEPS8); break;
   }
 #undef AK_PWF_FIRST
-  skip = (k + AK_PW2_TAIL - 16) * 4;
   for (int32_t b = 1; b < blocks; b++) {
-    const int32_t off = 2 * r + 16 * (b - 1);  /* the block's first word: of each pair's inputs, of w */
-    px = xe + off, pw = w + off, pa = acc;
+    const int32_t off = 2 * r + 16 * (b - 1);  /* the block's first word of w; its region: slots * off on */
+    px = xe + slots * off, pw = w + off, pa = acc;
     if (b < blocks - 1 || !fused) {
       AK_PWF_RUN(AK_PWF_W4, AK_PWF_SUMS, AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC),
                  AK_PWF_LONE_RUN(AK_PWF_SUMS1, AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC)));
       continue;
     }
     /* the last block, requantized: the pair's accumulators (its tail's second word, 16 words on), constants
-     * (the tail's last word) and output addresses from its tail, as d4p2's; `skip` from past the tail to the next
-     * pair's block; the whole pairs while their tails say another one follows (1), then (2) an odd last pixel
+     * (the tail's last word) and output addresses from its tail, as d4p2's, the next pair's block right after the
+     * tail; the whole pairs while their tails say another one follows (1), then (2) an odd last pixel
      * alone, out of line as in AK_PWF_RUN: its 4 channels requantized, its output word stored at its tail's
      * output address (which moves on by 4) */
-    skip = (k - 16) * 4;
     __asm__ volatile(AK_PWF_W4
                      "1:\n\t"
                      "ldr r5, [r4, #68]\n\t"
@@ -2775,8 +2817,6 @@ AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *c
                      AK_PWF_TAIL_OUT
                      AK_PW2_FUSED_FROM(AK_PWF_CST_FIRST, AK_PWF_CST_NEXT, AK_PWF_CST_NEXT, AK_PWF_CST_NEXT)
                      AK_PWF_NEXT_ONLY
-                     "ldr r2, %[skip]\n\t"
-                     "add r4, r2\n\t"
                      "cmp r3, #1\n\t"
                      "beq 1b\n\t"
                      "bhi 5f\n\t"
@@ -2797,7 +2837,7 @@ AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *c
                      ".subsection 0\n\t"
                      "4:"
                      : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)
-                     : [skip] "m"(skip)
+                     :
                      : AK_PWF_CLOBBERS);
   }
 #undef AK_PWF_NEXT_ONLY
@@ -2847,14 +2887,15 @@ AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *c
 #else
   /* The same blocks in the same order (pair p's sums at acc + 8p, the address its tail names), in C; the block's
    * weights extended as ak_pw2_stage does. */
-  (void)cst, (void)fused;
-  const int32_t pairs = (n + 1) >> 1;
+  (void)cst;
+  const int32_t pairs = (n + 1) >> 1, last_tail = blocks == 1 || fused ? AK_PW2_TAIL : 0;
   int32_t wb[32];
   for (int32_t b = 0; b < blocks; b++) {
     const int32_t steps = b ? 8 : r, off = b ? 2 * r + 16 * (b - 1) : 0;
     ak_pw2_stage(w + off, steps / 2, wb);
     for (int32_t p = 0; p < pairs; p++) {
-      const int32_t *x = xe + p * (k + AK_PW2_TAIL) + off;
+      /* block b's region (ak_pwf_extend_blocks), its slots of 2 steps words, the last block's with any tail */
+      const int32_t *x = xe + pairs * off + p * (2 * steps + (b == blocks - 1 ? last_tail : 0));
       int32_t *a = acc + 8 * p, s[8];
       for (int i = 0; i < 8; i++) s[i] = b ? a[i] : 0;
       for (int32_t j = 0; j < steps; j++) {
