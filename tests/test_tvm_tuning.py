@@ -132,6 +132,15 @@ def test_pw_fpu_weights_kernel_other_depths_bit_exact_on_emulated_boards(tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("board_name", ["nano33ble", "spresense"])
+def test_pw_fpu_weights_kernel_past_the_constants_table_bit_exact_on_emulated_boards(tmp_path, board_name: str) -> None:
+    """f4p2's fused layers of several blocks take their last-block constants from a per-layer table of up to 64
+    channel groups; 264 output channels (66 groups) build them per chunk and group instead."""
+    layers = [(264, "NONE"), (32, "RELU")]
+    assert _pw_layers_mismatches(tmp_path, load_board(board_name), 20261203, (1, 5, 5, 32), layers, "f4p2") == []
+
+
+@pytest.mark.slow
 def test_pw_fpu_weights_kernel_lone_pixel_bit_exact_on_emulated_board(tmp_path) -> None:
     """f4p2's odd last pixel computed alone on 3 pixels (one whole pair, entered at the loop's second half) after a
     first block of 6 k pairs (28 and 44 input channels), fused (44 output channels) and through the accumulator

@@ -2476,9 +2476,10 @@ static __attribute__((noinline)) void ak_pw2_sums(const int32_t *xe, const int32
  * constants in wst), each requantized in the sums' registers (fused) or from the accumulator buffer acc. */
 AK_INLINE void ak_pw2_groups(const int32_t *xe, const int8_t *w, const int32_t *qp, int32_t k, int32_t out_c,
                              const ak_outq *oq, int fused, int32_t *wst, int32_t *acc, int32_t n, int8_t *out,
-                             int fpu);
+                             int fpu, const int32_t *cst_table);
 static void ak_pwf_groups(const int32_t *xe, const int8_t *w, const int32_t *qp, int32_t k, int32_t out_c,
-                          const ak_outq *oq, int fused, int32_t *wst, int32_t *acc, int32_t n, int8_t *out);
+                          const ak_outq *oq, int fused, int32_t *wst, int32_t *acc, int32_t n, int8_t *out,
+                          const int32_t *cst_table);
 AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *cst, int32_t k, int fused,
                            int32_t *acc, int32_t n);
 
@@ -2498,17 +2499,24 @@ static __attribute__((noinline)) void ak_pwf_one_block_cst(const int32_t *q, int
   cst[6] = (int32_t)shifts, cst[13] = c;
 }
 
-/* f4p2's last block of several (AK_PWF_CST_FIRST / _NEXT): per channel 2 bias, the multiplier and the rounding
- * constant with the output offset (d4p2's first 3 words), channel 0's followed by the 4 right shifts as the bytes of
- * one word (13 words, where d4p2 reads 16) */
-static __attribute__((noinline)) void ak_pwf_fused_cst(const int32_t *q, int32_t out_zp, int32_t *cst) {
-  uint32_t shifts = 0;
-  for (int j = 0; j < 4; j++, q += AK_QP_STRIDE) {
-    int32_t *c = cst + (j ? 1 + 3 * j : 0);
-    shifts |= (uint32_t)q[3] << (8 * j);
-    c[0] = (int32_t)((uint32_t)q[0] << 1), c[1] = q[1], c[2] = (1 << (q[3] - 1)) + out_zp * (1 << q[3]);
+#define AK_PWF_CST_WORDS 13   /* ak_pwf_fused_cst's words per channel group */
+#define AK_PWF_CST_GROUPS 64  /* channel groups of the driver's table of them (3.3 KiB of stack) */
+/* f4p2's last block of several (AK_PWF_CST_FIRST / _NEXT), for `groups` channel groups from q: per channel 2 bias,
+ * the multiplier and the rounding constant with the output offset (d4p2's first 3 words), channel 0's followed by the
+ * 4 right shifts as the bytes of one word (13 words, where d4p2 reads 16) */
+static __attribute__((noinline)) void ak_pwf_fused_cst(const int32_t *q, int32_t out_zp, int32_t *cst,
+                                                       int32_t groups) {
+  for (; groups > 0; groups--, cst += AK_PWF_CST_WORDS) {
+    uint32_t shifts = 0;
+    int32_t *c = cst;
+    for (int j = 0; j < 4; j++, q += AK_QP_STRIDE) {
+      const int32_t bias = q[0], m = q[1], e = q[3];
+      shifts |= (uint32_t)e << (8 * j);
+      c[0] = (int32_t)((uint32_t)bias << 1), c[1] = m, c[2] = (1 << (e - 1)) + out_zp * (1 << e);
+      c += j ? 3 : 4;
+    }
+    cst[3] = (int32_t)shifts;
   }
-  cst[3] = (int32_t)shifts;
 }
 
 /* d4p2's layer driver, f4p2's too (fpu: its sums, ak_pwf_sums below, which reads the packed weights itself; a
@@ -2537,6 +2545,14 @@ AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
   const int32_t chunks = (pixels + chunk - 1) / chunk;
   chunk = ((pixels + chunks - 1) / chunks + 1) & ~1;
   int32_t xe[AK_PW2_XWORDS], wst[2 * AK_PW2_MAX_K + 16], acc[4 * AK_PW2_CHUNK];
+  /* f4p2's fused layers of several blocks: every group's last-block constants once per layer, not per chunk and
+   * group (person_detect's conv_2d_6: 16 chunks), for up to AK_PWF_CST_GROUPS groups */
+  int32_t cst_table[AK_PWF_CST_GROUPS * AK_PWF_CST_WORDS];
+  const int32_t *table = NULL;
+  if (fpu && fused && k > 16 && out_c <= 4 * AK_PWF_CST_GROUPS) {
+    ak_pwf_fused_cst(qp, out_zp, cst_table, out_c >> 2);
+    table = cst_table;
+  }
   for (int32_t p0 = 0, n; p0 < pixels; p0 += n) {
     n = pixels - p0 < chunk ? pixels - p0 : chunk;
     if (fpu && k > 16)
@@ -2544,16 +2560,16 @@ AK_INLINE int32_t ak_pw2_conv(ARMLPROF_CONV_ARGS, int fpu) {
     else
       ak_pw2_extend(in + p0 * k, k, k, n, xe, acc, fpu ? wst + 2 * k : wst, out + p0 * out_c, out_c, 1);
     if (fpu)
-      ak_pwf_groups(xe, w, qp, k, out_c, &oq, fused, wst, acc, n, out + p0 * out_c);
+      ak_pwf_groups(xe, w, qp, k, out_c, &oq, fused, wst, acc, n, out + p0 * out_c, table);
     else
-      ak_pw2_groups(xe, w, qp, k, out_c, &oq, fused, wst, acc, n, out + p0 * out_c, 0);
+      ak_pw2_groups(xe, w, qp, k, out_c, &oq, fused, wst, acc, n, out + p0 * out_c, 0, NULL);
   }
   return 0;
 }
 
 AK_INLINE void ak_pw2_groups(const int32_t *xe, const int8_t *w, const int32_t *qp, int32_t k, int32_t out_c,
                              const ak_outq *oq, int fused, int32_t *wst, int32_t *acc, int32_t n, int8_t *out,
-                             int fpu) {
+                             int fpu, const int32_t *cst_table) {
   const int32_t k4 = k >> 2, out_zp = oq->zp;
   const int one_block = fpu && fused && k <= 16;  /* f4p2's requantizing one-block layers: ak_pwf_one_block_cst */
   const int32_t *wg = (const int32_t *)(const void *)w, *q = qp;
@@ -2564,8 +2580,8 @@ AK_INLINE void ak_pw2_groups(const int32_t *xe, const int8_t *w, const int32_t *
     const int fpu_cst = fpu && fused;  /* f4p2's constants (out of line, as GCC spills in this loop) */
     if (one_block)
       ak_pwf_one_block_cst(q, out_zp, c, wst + 2 * k);
-    else if (fpu_cst)
-      ak_pwf_fused_cst(q, out_zp, wst + 2 * k);
+    else if (fpu_cst && !cst_table)
+      ak_pwf_fused_cst(q, out_zp, wst + 2 * k, 1);
     for (int j = 0; j < nc && !fpu_cst; j++) {
       const int32_t *qj = q + j * AK_QP_STRIDE;
       if (!fused) {
@@ -2579,7 +2595,8 @@ AK_INLINE void ak_pw2_groups(const int32_t *xe, const int8_t *w, const int32_t *
       cst[3] = qj[3];
     }
     if (fpu)
-      ak_pwf_sums(xe, wg, wst + 2 * k, k, fused, acc, n);
+      ak_pwf_sums(xe, wg, cst_table && !one_block ? cst_table + (c >> 2) * AK_PWF_CST_WORDS : wst + 2 * k, k,
+                  fused, acc, n);
     else
       ak_pw2_sums(xe, wst, k, fused, acc);
     if (!fused) {
@@ -2813,7 +2830,7 @@ AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *c
                      "1:\n\t"
                      "ldr r5, [r4, #68]\n\t"
                      AK_PWF_SUMS AK_PWF_STEPS8(AK_PWF_STEP, "smlad", AK_PW2_ACC)
-                     "ldr r5, [r4, #20]\n\t"
+                     "ldr r5, %[cst]\n\t"
                      AK_PWF_TAIL_OUT
                      AK_PW2_FUSED_FROM(AK_PWF_CST_FIRST, AK_PWF_CST_NEXT, AK_PWF_CST_NEXT, AK_PWF_CST_NEXT)
                      AK_PWF_NEXT_ONLY
@@ -2824,7 +2841,7 @@ AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *c
                      "5:\n\t"
                      "ldr r5, [r4, #68]\n\t"
                      AK_PWF_SUMS1 AK_PWF_STEPS8(AK_PWF_STEP1, "smlad", AK_PW2_ACC)
-                     "ldr r5, [r4, #20]\n\t"
+                     "ldr r5, %[cst]\n\t"
                      AK_PWF_RQ1("r6", AK_PWF_CST_FIRST) AK_PWF_RQ1("r7", AK_PWF_CST_NEXT)
                      AK_PWF_RQ1("r8", AK_PWF_CST_NEXT) AK_PWF_RQ1("r9", AK_PWF_CST_NEXT)
                      "bfi r6, r7, #8, #8\n\t"
@@ -2837,7 +2854,7 @@ AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *c
                      ".subsection 0\n\t"
                      "4:"
                      : "+r"(px), "+r"(pa), "+r"(pw), "=&r"(r3)
-                     :
+                     : [cst] "m"(cst)
                      : AK_PWF_CLOBBERS);
   }
 #undef AK_PWF_NEXT_ONLY
@@ -2926,8 +2943,8 @@ AK_INLINE void ak_pwf_sums(const int32_t *xe, const int32_t *w, const int32_t *c
 /* f4p2's channel groups out of line, with its sums inline: s16-s31 saved once per chunk, not per group */
 static __attribute__((noinline)) void ak_pwf_groups(const int32_t *xe, const int8_t *w, const int32_t *qp, int32_t k,
                                                     int32_t out_c, const ak_outq *oq, int fused, int32_t *wst,
-                                                    int32_t *acc, int32_t n, int8_t *out) {
-  ak_pw2_groups(xe, w, qp, k, out_c, oq, fused, wst, acc, n, out, 1);
+                                                    int32_t *acc, int32_t n, int8_t *out, const int32_t *cst_table) {
+  ak_pw2_groups(xe, w, qp, k, out_c, oq, fused, wst, acc, n, out, 1, cst_table);
 }
 
 int32_t armlprof_conv_s8_f4p2(ARMLPROF_CONV_ARGS) {
