@@ -161,9 +161,12 @@ def test_pyserial_over_pty(elf) -> None:
     path = emu.attach_pty()
     holder: dict = {}
     thread = threading.Thread(target=lambda: holder.setdefault("result", emu.run()))
+    # the port opened before the firmware runs: pyserial's open flushes the input, so a ready line printed
+    # before it (the emulator thread first, under load) would be lost
+    port = serial.Serial(path, 115200, timeout=5)
     thread.start()
     try:
-        with serial.Serial(path, 115200, timeout=5) as port:
+        with port:
             assert port.readline() == b"echo ready\r\n"
             port.write(b"over a pty\n")
             assert port.readline() == b"echo: OVER A PTY\r\n"
