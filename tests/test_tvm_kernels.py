@@ -58,18 +58,23 @@ int main(int argc, char **argv) {
 """
 
 
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory) -> Path:
+def _host_harness(tmp_path_factory, name: str, source: str) -> Path:
+    """`source` built on the host with the kernel library's portable C (UBSan: any undefined behaviour aborts)."""
     if shutil.which("gcc") is None:
         pytest.skip("host gcc not installed")
-    root = tmp_path_factory.mktemp("kernels")
-    every = dict.fromkeys(kernels.c_function(f, v) for f in ("gemm", "c1", "pw", "dw") for v in kernels.variants_for(f))
-    (root / "harness.c").write_text(HARNESS.replace("@TABLE@", " ".join(f"F({n})" for n in every)))
-    exe = root / "harness"
+    root = tmp_path_factory.mktemp(name)
+    (root / f"{name}.c").write_text(source)
+    exe = root / name
     subprocess.run(["gcc", "-std=c11", "-O1", "-Wall", "-Werror", "-fsanitize=undefined",
-                    "-fno-sanitize-recover=undefined", "-I", str(C_DIR), "-o", str(exe), str(root / "harness.c"),
+                    "-fno-sanitize-recover=undefined", "-I", str(C_DIR), "-o", str(exe), str(root / f"{name}.c"),
                     str(C_DIR / "armlprof_kernels.c")], check=True, capture_output=True, text=True)
     return exe
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory) -> Path:
+    every = dict.fromkeys(kernels.c_function(f, v) for f in ("gemm", "c1", "pw", "dw") for v in kernels.variants_for(f))
+    return _host_harness(tmp_path_factory, "harness", HARNESS.replace("@TABLE@", " ".join(f"F({n})" for n in every)))
 
 
 def _requantize(acc: np.ndarray, mults: np.ndarray, shifts: np.ndarray) -> np.ndarray:
@@ -625,15 +630,7 @@ int main(void) {
 
 @pytest.fixture(scope="module")
 def pool_harness(tmp_path_factory) -> Path:
-    if shutil.which("gcc") is None:
-        pytest.skip("host gcc not installed")
-    root = tmp_path_factory.mktemp("pool")
-    (root / "pool.c").write_text(POOL_HARNESS)
-    exe = root / "pool"
-    subprocess.run(["gcc", "-std=c11", "-O1", "-Wall", "-Werror", "-fsanitize=undefined",
-                    "-fno-sanitize-recover=undefined", "-I", str(C_DIR), "-o", str(exe), str(root / "pool.c"),
-                    str(C_DIR / "armlprof_kernels.c")], check=True, capture_output=True, text=True)
-    return exe
+    return _host_harness(tmp_path_factory, "pool", POOL_HARNESS)
 
 
 def _average_pool_reference(x: np.ndarray, g: kernels.Geometry, lo: int, hi: int) -> np.ndarray:

@@ -2228,7 +2228,7 @@ AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t span, int32_t 
    * pair follows" = 1, which the last whole pair's gets back as 0 when no odd pixel follows. A span below k
    * (lr) ends pixel 0's channels span on and moves on by 2k - span to the next pair. */
   const int32_t pairs = n >> 1;
-  if (pairs > 0 && span == k && tails) {
+  if (pairs > 0) {
     register const int8_t *r4 __asm__("r4") = in;
     register int32_t *r6 __asm__("r6") = xe;
     register int32_t r7 __asm__("r7") = k;
@@ -2268,29 +2268,21 @@ AK_INLINE void ak_pw2_extend(const int8_t *in, int32_t k, int32_t span, int32_t 
   "mov r1, r12\n\t"               \
   "stm r6!, {r0, r1}\n\t"         \
   "add r8, r8, #32\n\t"
-    __asm__ volatile(AK_PW2_EXTEND_PAIRS("adds r5, r4, r7\n\t" /* past pixel 0's channels */, "tst r7, #4\n\t",
-                                         "add r4, r7\n\t" /* past pixel 1 */, AK_PW2_EXTEND_TAIL)
-        : "+r"(r4), "+r"(r6), "+r"(r8), "+r"(r9), "+r"(r11)
-        : "r"(r7), "r"(r10), "r"(r12)
-        : "r0", "r1", "r2", "r3", "r5", "cc", "memory");
-    xe = r6;
-  } else if (pairs > 0) {
-    register const int8_t *r4 __asm__("r4") = in;
-    register int32_t *r6 __asm__("r6") = xe;
-    register int32_t r7 __asm__("r7") = k;
-    register const int32_t *r8 __asm__("r8") = acc;
-    register int8_t *r9 __asm__("r9") = out;
-    register int32_t r10 __asm__("r10") = out_c;
-    register int32_t r11 __asm__("r11") = pairs;
-    register const int32_t *r12 __asm__("r12") = wst;
-    register int32_t lr __asm__("lr") = span;
-    if (tails) {
+    if (span == k && tails) {
+      __asm__ volatile(AK_PW2_EXTEND_PAIRS("adds r5, r4, r7\n\t" /* past pixel 0's channels */, "tst r7, #4\n\t",
+                                           "add r4, r7\n\t" /* past pixel 1 */, AK_PW2_EXTEND_TAIL)
+                       : "+r"(r4), "+r"(r6), "+r"(r8), "+r"(r9), "+r"(r11)
+                       : "r"(r7), "r"(r10), "r"(r12)
+                       : "r0", "r1", "r2", "r3", "r5", "cc", "memory");
+    } else if (tails) {
+      register int32_t lr __asm__("lr") = span;
       __asm__ volatile(AK_PW2_EXTEND_PAIRS("add r5, r4, lr\n\t", "tst lr, #4\n\t", AK_PW2_EXTEND_NEXT_SPAN,
                                            AK_PW2_EXTEND_TAIL)
                        : "+r"(r4), "+r"(r6), "+r"(r8), "+r"(r9), "+r"(r11)
                        : "r"(r7), "r"(r10), "r"(r12), "r"(lr)
                        : "r0", "r1", "r2", "r3", "r5", "cc", "memory");
     } else {
+      register int32_t lr __asm__("lr") = span;
       __asm__ volatile(AK_PW2_EXTEND_PAIRS("add r5, r4, lr\n\t", "tst lr, #4\n\t", AK_PW2_EXTEND_NEXT_SPAN, "")
                        : "+r"(r4), "+r"(r6), "+r"(r11)
                        : "r"(r7), "r"(lr)
