@@ -648,10 +648,10 @@ def _average_pool_reference(x: np.ndarray, g: kernels.Geometry, lo: int, hi: int
 
 
 def _pool_geometry(h: int, w: int, c: int, k_h: int, k_w: int, stride: int, padding: str) -> kernels.Geometry:
+    from armlprof.modelgen import _out_size
     from armlprof.runtime.tvm.ops import _padding
 
-    oh = -(-h // stride) if padding == "SAME" else (h - k_h) // stride + 1
-    ow = -(-w // stride) if padding == "SAME" else (w - k_w) // stride + 1
+    oh, ow = _out_size(padding, h, k_h, stride, 1), _out_size(padding, w, k_w, stride, 1)
     return kernels.Geometry(h, w, c, oh, ow, c, k_h, k_w, stride, stride, 1, 1,
                             _padding(padding, stride, 1, h, k_h, oh), _padding(padding, stride, 1, w, k_w, ow))
 
