@@ -187,6 +187,19 @@ class _Builder:
         self.ops.append(_Op(kind, [self.current], [out], {"padding": "VALID", "stride": k, "filter": k, "act": "NONE"}))
         self.current, self.x = out, y
 
+    def pool_window(self, name: str, kind: str, filter_hw: tuple[int, int], stride_hw: tuple[int, int],
+                    padding: str, act: str) -> None:
+        """An int8 pool of any window, strides and padding, keeping the input's quantization (TFLite's converter and
+        TFLM's kernels assume it); the float activations are not followed, so nothing calibrated may come after it."""
+        t_in = self.tensors[self.current]
+        _, h, w, c = t_in.shape
+        (fh, fw), (sh, sw) = filter_hw, stride_hw
+        oh, ow = _out_size(padding, h, fh, sh, 1), _out_size(padding, w, fw, sw, 1)
+        out = self.add_tensor(_Tensor(name, (1, oh, ow, c), _INT8, list(t_in.scale), list(t_in.zero_point)))
+        self.ops.append(_Op(kind, [self.current], [out], {"padding": padding, "stride_h": sh, "stride_w": sw,
+                                                          "filter_h": fh, "filter_w": fw, "act": act}))
+        self.current = out
+
     def add(self, name: str, other: tuple[int, np.ndarray], act: str) -> None:
         """Elementwise ADD of the current tensor and `other` (an earlier (tensor index, float activations))."""
         y = self._dequantized_input() + self._dequantize(*other)
@@ -588,8 +601,7 @@ def _random_fully_connected(b: _Builder, rng: np.random.Generator) -> None:
 
 
 def _random_pool(b: _Builder, rng: np.random.Generator, kind: str) -> None:
-    t_in = b.tensors[b.current]
-    _, h, w, c = t_in.shape
+    _, h, w, _ = b.tensors[b.current].shape
     while True:
         fh, fw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
         sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
@@ -597,11 +609,7 @@ def _random_pool(b: _Builder, rng: np.random.Generator, kind: str) -> None:
         oh, ow = _out_size(padding, h, fh, sh, 1), _out_size(padding, w, fw, sw, 1)
         if oh >= 1 and ow >= 1 and fh * fw > 1:
             break
-    # Pooling keeps the input's quantization (TFLite's converter and TFLM's kernels assume it).
-    out = b.add_tensor(_Tensor("output", (1, oh, ow, c), _INT8, list(t_in.scale), list(t_in.zero_point)))
-    b.ops.append(_Op(kind, [b.current], [out], {"padding": padding, "stride_h": sh, "stride_w": sw,
-                                                 "filter_h": fh, "filter_w": fw, "act": _random_act(rng)}))
-    b.current = out
+    b.pool_window("output", kind, (fh, fw), (sh, sw), padding, _random_act(rng))
 
 
 def _random_add(b: _Builder, rng: np.random.Generator, kind: str = "ADD") -> None:

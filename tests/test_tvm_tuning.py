@@ -288,17 +288,9 @@ def test_average_pool_kernel_bit_exact_on_emulated_boards(tmp_path, board_name: 
     seed = 20261202
     b = modelgen._Builder(seed, modelgen._calibration_inputs((1, 9, 11, 12), seed))
     b.input((1, 9, 11, 12))
-    for name, (fh, fw, stride, padding, act) in {"same3x3_s2": (3, 3, 2, "SAME", "NONE"),
-                                                 "valid2x3_s1": (2, 3, 1, "VALID", "RELU6"),
-                                                 "same5x5_s1": (5, 5, 1, "SAME", "RELU")}.items():
-        t_in = b.tensors[b.current]
-        _, h, w, c = t_in.shape
-        oh, ow = modelgen._out_size(padding, h, fh, stride, 1), modelgen._out_size(padding, w, fw, stride, 1)
-        out = b.add_tensor(modelgen._Tensor(name, (1, oh, ow, c), modelgen._INT8, list(t_in.scale),
-                                            list(t_in.zero_point)))
-        b.ops.append(modelgen._Op("AVERAGE_POOL_2D", [b.current], [out], {
-            "padding": padding, "stride_h": stride, "stride_w": stride, "filter_h": fh, "filter_w": fw, "act": act}))
-        b.current = out
+    b.pool_window("same3x3_s2", "AVERAGE_POOL_2D", (3, 3), (2, 2), "SAME", "NONE")
+    b.pool_window("valid2x3_s1", "AVERAGE_POOL_2D", (2, 3), (1, 1), "VALID", "RELU6")
+    b.pool_window("same5x5_s1", "AVERAGE_POOL_2D", (5, 5), (1, 1), "SAME", "RELU")
     path = tmp_path / "pools.tflite"
     path.write_bytes(b.serialize("average pools"))
     model = load_model(str(path))
