@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,18 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
 SKETCHES_DIR = Path(__file__).resolve().parent / "sketches"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def interactive_sigint():
+    """SIGINT as in a terminal, for this process and (through exec) every command it starts. The suite tests
+    Ctrl-C handling; a shell starts a background job (`./armlprof.sh test &`) with SIGINT ignored, which the
+    commands would inherit and, rightly, keep ignoring."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def shared_file(*parts: str) -> Path:

@@ -136,3 +136,39 @@ def test_a_sigint_the_run_ended_before_reaches_the_handler_after_it():
         assert seen == ["quit"]
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_an_ignored_sigint_stays_ignored_through_a_run():
+    """A background job of a shell starts with SIGINT ignored, so that Ctrl-C in the terminal leaves it running:
+    the guard must not make its emulated runs stop on it (they did, while its builds and bisection carried on)."""
+    import os
+    import signal
+    import threading
+
+    from armlprof.board import load_board
+    from armlprof.build import build_sketch
+    from armlprof.emulator import Emulator
+
+    from .reliability_helpers import REPO_ROOT
+
+    board = load_board("nano33ble")
+    elf = build_sketch(REPO_ROOT / "tests" / "firmware" / "emu_hang", board, baseline=False).elf
+    emulator = Emulator(board, elf, max_cycles=10**8)  # about 1.5 s of emulation here
+    stop = threading.Event()
+
+    def ctrl_c_every_0_1_s() -> None:
+        while not stop.wait(0.1):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sender = threading.Thread(target=ctrl_c_every_0_1_s)
+    sender.start()
+    try:
+        result = emulator.run()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        stop.set()
+        sender.join()
+        signal.signal(signal.SIGINT, previous)
+        emulator.close()
+    assert result.stop_reason == "cycle_limit", result.summary()

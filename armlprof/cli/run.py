@@ -101,7 +101,10 @@ def _run_pty(args: argparse.Namespace, board: Any, emu: Emulator) -> int:
         return not quit_.is_set()
 
     watcher = ClientWatcher(emu.pty, on_open)
-    previous_handler = signal.signal(signal.SIGINT, on_sigint)
+    # (an ignored SIGINT stays ignored, as a shell leaves it for a background job)
+    previous_handler = signal.getsignal(signal.SIGINT)
+    if previous_handler is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, on_sigint)
     print(f"console on pseudo-terminal {path}", file=sys.stderr, flush=True)
     status = 0
     try:

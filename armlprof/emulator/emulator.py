@@ -1083,7 +1083,10 @@ class _SigintGuard:
 
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
-        self.active = threading.current_thread() is threading.main_thread()
+        # Not when SIGINT is ignored: a shell starts background jobs so (POSIX), and Ctrl-C in the terminal must
+        # leave them running, not stop their emulated runs while their builds carry on.
+        self.active = (threading.current_thread() is threading.main_thread()
+                       and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN)
         self.consumed = False  # set by the run: it ended as interrupted (the SIGINTs so far were acted on)
 
     def __enter__(self) -> _SigintGuard:
