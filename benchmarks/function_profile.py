@@ -1,13 +1,16 @@
 """Where one tvm-aot inference's cycles go on the emulated board: per function, and per operator.
 
     .venv/bin/python benchmarks/function_profile.py BOARD MODEL [--schedule tuned|default] [FAMILY=VARIANT ...]
-        [--top 25]
+        [--top 25] [--blocks FUNCTION ...]
 
 e.g. `spresense person_detect.tflite` (a file name of the study's models, or a path). The layer-timing build of
 tvm-aot runs once with the emulator's profile (emulator/profile.py: every counted cycle charged to the function
 executing); `tuned` (the default) uses the tuning records (tune first: benchmarks/tvm_vs_tflm.py), `default` the
 default schedule; FAMILY=VARIANT (gemm | c1 | pw | dw) overrides every operator of that family. Prints the
 functions (micro-kernels, drivers, the runtime) and the operators with cycles, share and cycles per MAC.
+--blocks FUNCTION then lists the hottest translation blocks of the functions whose names start with FUNCTION
+(e.g. `ak_pwf_groups`): cycles, executions, cycles per execution (a loop body's cost per pass, its closing
+branch's refill included), code bytes, address.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ def main() -> None:
     parser.add_argument("model")
     parser.add_argument("overrides", nargs="*", metavar="FAMILY=VARIANT")
     parser.add_argument("--schedule", choices=("tuned", "default"), default="tuned")
-    parser.add_argument("--top", type=int, default=25, help="functions listed (the rest summed)")
+    parser.add_argument("--top", type=int, default=25, help="functions (and blocks) listed")
+    parser.add_argument("--blocks", nargs="+", default=[], metavar="FUNCTION",
+                        help="the hottest translation blocks of the functions whose names start with FUNCTION")
     args = parser.parse_args()
     spec = args.model
     if not spec.startswith("builtin:") and not Path(spec).exists():
@@ -45,15 +50,25 @@ def main() -> None:
             kernels.c_function(family, variant)  # ValueError on an unknown family or variant
             choices.update({s.signature: variant for s in program.steps
                             if s.signature and kernels.family_of_signature(s.signature) == family})
-    layers, functions, total = tuning.profiled_layer_cycles(model, board, choices=choices or None)
+    run = tuning.profiled_layer_cycles(model, board, choices=choices or None)
+    layers, total = run.layers, run.total_cycles
     macs = sum(r.macs for r in layers)
     inference = sum(r.cycles for r in layers)
     print(f"{model.name} on {board.name} ({args.schedule}{', ' + ' '.join(args.overrides) if args.overrides else ''}):"
           f" inference {inference:,} cycles, {inference / max(macs, 1):.2f} cyc/MAC; the run {total:,} cycles")
     print()
-    print(format_profile(functions, total, args.top))
+    print(format_profile(run.functions, total, args.top))
     print()
     print(format_operators([OperatorCycles(r.name, r.kind, r.schedule, r.macs, r.cycles) for r in layers]))
+    if args.blocks:
+        blocks = [b for b in run.blocks if b.function.startswith(tuple(args.blocks))]
+        print()
+        print(f"{'cycles':>13s} {'executions':>10s} {'per pass':>9s} {'bytes':>5s}  address     function")
+        for b in blocks[:args.top]:
+            print(f"{b.cycles:>13,} {b.executions:>10,} {b.cycles_per_execution:>9.1f} {b.size_bytes:>5d}"
+                  f"  {b.address:#010x}  {b.function}")
+        print(f"{sum(b.cycles for b in blocks):>13,} {'':>10s} {'':>9s} {'':>5s}  {len(blocks)} blocks of "
+              f"{', '.join(args.blocks)}")
 
 
 if __name__ == "__main__":

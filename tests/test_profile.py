@@ -39,10 +39,18 @@ def test_profile_charges_every_cycle_of_the_native_run(board: str) -> None:
             (expected.cycles, expected.instructions, expected.console_text)
         rows = emu.function_profile()
         assert sum(r.cycles for r in rows) == result.cycles
+        # per block: the same cycles and executions, function by function
+        blocks = emu.block_profile()
+        assert {r.function: (r.cycles, r.blocks) for r in rows} == {
+            f: (sum(b.cycles for b in blocks if b.function == f), sum(b.executions for b in blocks if b.function == f))
+            for f in {b.function for b in blocks}}
+        assert all(b.size_bytes > 0 for b in blocks) and blocks == sorted(blocks, key=lambda b: -b.cycles)
         profiles.append(rows)
     assert profiles[0] == profiles[1]
     top = profiles[0][0]
     assert top.function == "conv()" and top.cycles > 0.9 * expected.cycles and top.blocks > 2 * 22 * 22 * 16
+    hottest = emu.block_profile()[0]  # conv()'s inner loop: one block, a few cycles per pass
+    assert hottest.function == "conv()" and 2 < hottest.cycles_per_execution < 100
     assert "conv()" in format_profile(profiles[0], expected.cycles, top=3).splitlines()[1]
 
 
@@ -57,6 +65,9 @@ def test_code_after_a_function_is_named_after_it() -> None:
     profile.charge(0x104, 40)
     rows = profile.by_function(image)
     assert [(r.function, r.cycles, r.blocks) for r in rows] == [("f", 25, 2), ("f (after)", 15, 1)]
+    blocks = profile.by_block(image, {0x100: 4, 0x180: 8})
+    assert [(b.address, b.size_bytes, b.function, b.cycles, b.executions) for b in blocks] == \
+        [(0x180, 8, "f (after)", 15, 1), (0x104, 0, "f", 15, 1), (0x100, 4, "f", 10, 1)]  # (ties: first charged first)
 
 
 @needs_gcc

@@ -75,7 +75,7 @@ from armlprof.emulator.peripherals import (
     RxWaiter,
     SystemControlSpace,
 )
-from armlprof.emulator.profile import BlockProfile, FunctionCycles
+from armlprof.emulator.profile import BlockCycles, BlockProfile, FunctionCycles
 from armlprof.emulator.timing import BlockCost, TimingParams, cost_block, make_disassembler
 from armlprof.errors import ArmlprofError
 from armlprof.stops import EMULATOR_STOPS, StopReason
@@ -845,6 +845,14 @@ class Emulator:
         if self._profile is None:
             raise ArmlprofError("no profile: make the Emulator with profile=True")
         return self._profile.by_function(self.image)
+
+    def block_profile(self) -> list[BlockCycles]:
+        """The last run's cycles per translation block, most first (an Emulator made with profile=True): what a
+        loop body costs per pass, where function_profile sums a whole function."""
+        if self._profile is None:
+            raise ArmlprofError("no profile: make the Emulator with profile=True")
+        sizes_bytes = {b.addr: b.size for b in getattr(self, "_py_blocks", [])}
+        return self._profile.by_block(self.image, sizes_bytes)
 
     def _py_mem_hook(self, uc: Uc, access: int, address: int, size: int, value: int, _ud: object) -> None:
         uc.reg_write(uca.UC_ARM_REG_EPSR, EPSR_THUMB)  # clear the IT state Unicorn restored: see cyclehook.c

@@ -22,6 +22,19 @@ class FunctionCycles:
     blocks: int  # translation blocks of it executed
 
 
+@dataclass(frozen=True)
+class BlockCycles:
+    address: int  # the translation block's first instruction
+    size_bytes: int  # its code (the last translation of it, if Unicorn translated it more than once)
+    function: str  # as FunctionCycles.function
+    cycles: int
+    executions: int
+
+    @property
+    def cycles_per_execution(self) -> float:
+        return self.cycles / max(self.executions, 1)
+
+
 class BlockProfile:
     """Cycles and executions per translation block (by start address) of the runs since the last reset."""
 
@@ -49,9 +62,19 @@ class BlockProfile:
             name = image.code_owner(address)
             cycles[name] += c
             blocks[name] += self.executions[address]
-        return [FunctionCycles(demangle(name.removesuffix(" (after)")) + (" (after)" if name.endswith(" (after)")
-                                                                          else ""), c, blocks[name])
-                for name, c in cycles.most_common()]
+        return [FunctionCycles(_readable(name), c, blocks[name]) for name, c in cycles.most_common()]
+
+    def by_block(self, image: ElfImage, sizes_bytes: dict[int, int]) -> list[BlockCycles]:
+        """Per translation block, most cycles first (sizes_bytes: its code size by start address)."""
+        return [BlockCycles(address, sizes_bytes.get(address, 0), _readable(image.code_owner(address)), c,
+                            self.executions[address])
+                for address, c in self.cycles.most_common()]
+
+
+def _readable(owner: str) -> str:
+    """An ElfImage.code_owner name demangled, its " (after)" kept."""
+    after = " (after)" if owner.endswith(" (after)") else ""
+    return demangle(owner.removesuffix(" (after)")) + after
 
 
 def format_profile(rows: list[FunctionCycles], total_cycles: int, top: int | None = None) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from armlprof.cache import atomic_write
-from armlprof.emulator.profile import FunctionCycles
+from armlprof.emulator.profile import BlockCycles, FunctionCycles
 from armlprof.errors import ArmlprofError
 from armlprof.runtime.tvm import kernels
 
@@ -43,6 +43,15 @@ class LayerCycles:
     signature: str
     macs: int
     cycles: int
+
+
+@dataclass
+class ProfiledRun:
+    """One profiled layer-timing run: its operators, and every counted cycle per function and per block."""
+    layers: list[LayerCycles]
+    functions: list[FunctionCycles]
+    blocks: list[BlockCycles]
+    total_cycles: int  # setup and the sketch's own code included
 
 
 def records_path() -> Path:
@@ -86,17 +95,16 @@ def layer_cycles(model, board, *, schedule: str = "default", choices: dict[str, 
 
 
 def profiled_layer_cycles(model, board, *, schedule: str = "default", choices: dict[str, str] | None = None,
-                          optimization: str | None = None, extra_flags: tuple[str, ...] = ()
-                          ) -> tuple[list[LayerCycles], list[FunctionCycles], int]:
-    """layer_cycles, and the same run's cycles per function (emulator/profile.py) and total cycles (setup and
-    the sketch's own code included)."""
-    return _layer_timing_run(model, board, schedule=schedule, choices=choices, optimization=optimization,
-                             extra_flags=extra_flags, profile=True)
+                          optimization: str | None = None, extra_flags: tuple[str, ...] = ()) -> ProfiledRun:
+    """layer_cycles, and the same run's cycles per function and per translation block (emulator/profile.py)."""
+    layers, profiles, total = _layer_timing_run(model, board, schedule=schedule, choices=choices,
+                                                optimization=optimization, extra_flags=extra_flags, profile=True)
+    return ProfiledRun(layers, *profiles, total)
 
 
 def _layer_timing_run(model, board, *, schedule: str, choices: dict[str, str] | None, work_root: Path | None = None,
                       optimization: str | None, extra_flags: tuple[str, ...], profile: bool = False
-                      ) -> tuple[list[LayerCycles], list[FunctionCycles] | None, int]:
+                      ) -> tuple[list[LayerCycles], tuple[list[FunctionCycles], list[BlockCycles]] | None, int]:
     from armlprof.build import build_sketch
     from armlprof.emulator import Emulator
     from armlprof.runtime import get_runtime
@@ -122,13 +130,13 @@ def _layer_timing_run(model, board, *, schedule: str, choices: dict[str, str] | 
         if address is None:
             raise ArmlprofError(f"{build.elf}: no {LAYER_CYCLES_SYMBOL} (not a tvm-aot layer-timing build)")
         raw = bytes(emulator.uc.mem_read(address, 4 * len(program.steps)))
-        functions = emulator.function_profile() if profile else None
+        profiles = (emulator.function_profile(), emulator.block_profile()) if profile else None
     finally:
         emulator.close()
     counts = [int.from_bytes(raw[4 * i:4 * i + 4], "little") for i in range(len(program.steps))]
     layers = [LayerCycles(s.name, s.kind, s.schedule, s.signature, s.macs, c)
               for s, c in zip(program.steps, counts, strict=True)]
-    return layers, functions, result.cycles
+    return layers, profiles, result.cycles
 
 
 def _candidate(args: tuple) -> list[dict]:
