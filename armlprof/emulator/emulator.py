@@ -842,17 +842,18 @@ class Emulator:
 
     def function_profile(self) -> list[FunctionCycles]:
         """The last run's cycles per function, most first (an Emulator made with profile=True)."""
-        if self._profile is None:
-            raise ArmlprofError("no profile: make the Emulator with profile=True")
-        return self._profile.by_function(self.image)
+        return self._block_profile_made().by_function(self.image)
 
     def block_profile(self) -> list[BlockCycles]:
         """The last run's cycles per translation block, most first (an Emulator made with profile=True): what a
         loop body costs per pass, where function_profile sums a whole function."""
+        sizes_bytes = {b.addr: b.size for b in getattr(self, "_py_blocks", [])}
+        return self._block_profile_made().by_block(self.image, sizes_bytes)
+
+    def _block_profile_made(self) -> BlockProfile:
         if self._profile is None:
             raise ArmlprofError("no profile: make the Emulator with profile=True")
-        sizes_bytes = {b.addr: b.size for b in getattr(self, "_py_blocks", [])}
-        return self._profile.by_block(self.image, sizes_bytes)
+        return self._profile
 
     def _py_mem_hook(self, uc: Uc, access: int, address: int, size: int, value: int, _ud: object) -> None:
         uc.reg_write(uca.UC_ARM_REG_EPSR, EPSR_THUMB)  # clear the IT state Unicorn restored: see cyclehook.c
